@@ -1,0 +1,209 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"time"
+)
+
+// Errors a backend returns, wrapped with context. Callers test them with
+// errors.Is.
+var (
+	// ErrNotExist: the path does not exist. Backends wrap fs.ErrNotExist so
+	// that both tests work.
+	ErrNotExist = fs.ErrNotExist
+	// ErrExist: the path exists where it must not.
+	ErrExist = fs.ErrExist
+	// ErrPrecondition: the entry at the path is not in the state the action
+	// expected; nothing was changed.
+	ErrPrecondition = errors.New("precondition failed")
+	// ErrUnsupported: the backend cannot do this.
+	ErrUnsupported = errors.ErrUnsupported
+)
+
+// Caps describes what a backend can do. The pipeline adapts to it: a backend
+// without real directories gets no mkdir of empty parents, one without
+// settable mtimes gets none set, and so on.
+type Caps struct {
+	Dirs        bool // real directories (false: directories are prefixes)
+	Rename      bool // cheap rename of files and directories
+	SetMTime    bool // modification times can be set
+	SetMode     bool // permission bits can be set
+	Owners      bool // uid/gid can be read and set
+	Symlinks    bool // symbolic links can be stored
+	FileIDs     bool // Entry.FileID survives renames (rename detection)
+	Filesystem  bool // a filesystem: sha1_sparse is the default checksum
+	MTimeFromFS bool // mtimes are the backend's own (not metadata we set)
+}
+
+// ScanOptions controls Backend.Scan.
+type ScanOptions struct {
+	// Skip reports whether an entry must be left out. For a directory, true
+	// also means it is not descended into. It is called with the entry's
+	// path and type before anything else is read about the entry when the
+	// backend can manage that.
+	Skip func(path string, isDir bool) bool
+	// FollowLinks reports symbolic links as what they point to.
+	FollowLinks bool
+	// Threads is how many directories may be listed at once (0: backend default).
+	Threads int
+}
+
+// Precondition is what an action expects to find at a path before it
+// changes it. Backends check it as close to the change as they can.
+type Precondition struct {
+	// Any skips the check.
+	Any bool
+	// Expect is the entry that must be there; nil means nothing may be there.
+	Expect *Entry
+}
+
+// MustNotExist is the precondition of creating something new.
+var MustNotExist = Precondition{}
+
+// Expect returns the precondition that e is found unchanged.
+func Expect(e *Entry) Precondition {
+	if e == nil {
+		return MustNotExist
+	}
+	c := *e
+	return Precondition{Expect: &c}
+}
+
+// Check compares what a backend found (nil: nothing) with the expectation.
+// It returns nil or an error wrapping ErrPrecondition.
+func (p Precondition) Check(found *Entry) error {
+	if p.Any {
+		return nil
+	}
+	switch {
+	case p.Expect == nil && found == nil:
+		return nil
+	case p.Expect == nil:
+		return fmt.Errorf("%w: %s exists", ErrPrecondition, DisplayPath(found.Path))
+	case found == nil:
+		return fmt.Errorf("%w: %s is gone", ErrPrecondition, DisplayPath(p.Expect.Path))
+	}
+	e := p.Expect
+	if found.Type != e.Type {
+		return fmt.Errorf("%w: %s is now a %s", ErrPrecondition, DisplayPath(found.Path), found.Type)
+	}
+	if e.Type == TypeDir {
+		return nil
+	}
+	if found.Size != e.Size || !found.MTime.Equal(e.MTime) || found.Target != e.Target ||
+		(e.Token != "" && found.Token != "" && e.Token != found.Token) {
+		return fmt.Errorf("%w: %s changed", ErrPrecondition, DisplayPath(found.Path))
+	}
+	return nil
+}
+
+// Attrs are the attributes SetAttr may change; nil fields are left alone.
+type Attrs struct {
+	MTime *time.Time
+	Mode  *fs.FileMode
+	UID   *int
+	GID   *int
+}
+
+// IsZero reports whether a changes nothing.
+func (a Attrs) IsZero() bool { return a.MTime == nil && a.Mode == nil && a.UID == nil && a.GID == nil }
+
+// CreateOptions are given to Backend.Create.
+type CreateOptions struct {
+	// Size is the final size when known (-1: unknown). Object stores use it
+	// to choose a single PUT or a multipart upload.
+	Size int64
+	// Attrs are applied before the file becomes visible, where the backend
+	// can (object stores store them as metadata).
+	Attrs Attrs
+	// Replace is checked against the destination at commit time.
+	Replace Precondition
+}
+
+// Writer receives the content of a new file. Nothing is visible at the
+// destination path until Commit returns; Abort (or a failed Commit) leaves
+// the destination as it was.
+type Writer interface {
+	io.Writer
+	// Commit makes the content visible at the path, atomically, if the
+	// precondition still holds, and returns the entry as now stored.
+	Commit(ctx context.Context) (Entry, error)
+	// Abort drops the content. It is safe to call after Commit.
+	Abort() error
+}
+
+// Backend is one endpoint's tree. Every method takes paths in core's
+// convention (relative, slash-separated, "" for the root). Implementations
+// must be safe for concurrent use.
+type Backend interface {
+	// Caps reports what the backend can do.
+	Caps() Caps
+	// Scan calls fn for every entry below the root (not the root itself),
+	// in no particular order, possibly from several goroutines at once
+	// (fn must be safe for that). Entries whose names are reserved by async
+	// (see IsReserved) are never reported.
+	Scan(ctx context.Context, opts ScanOptions, fn func(Entry) error) error
+	// Stat returns one entry; an error wrapping fs.ErrNotExist when absent.
+	// Stat("") describes the root.
+	Stat(ctx context.Context, path string) (Entry, error)
+	// Open opens a file for reading from offset and returns the entry as it
+	// was when opened.
+	Open(ctx context.Context, path string, offset int64) (io.ReadCloser, Entry, error)
+	// Create starts writing a file at path. The parent must exist (on
+	// backends with directories).
+	Create(ctx context.Context, path string, opts CreateOptions) (Writer, error)
+	// Mkdir creates a directory; an existing directory is not an error.
+	Mkdir(ctx context.Context, path string, mode fs.FileMode) (Entry, error)
+	// Remove removes a file, a link or an empty directory if it matches pre.
+	Remove(ctx context.Context, path string, pre Precondition) error
+	// Rename moves from to to if from matches pre and nothing is at to.
+	Rename(ctx context.Context, from, to string, pre Precondition) (Entry, error)
+	// SetAttr changes attributes and returns the entry as now stored.
+	SetAttr(ctx context.Context, path string, a Attrs) (Entry, error)
+	// Close releases the backend's resources.
+	Close() error
+}
+
+// Linker is implemented by backends that store symbolic links.
+type Linker interface {
+	// Symlink creates a link at path with the given target text, replacing
+	// what is there only if it matches pre.
+	Symlink(ctx context.Context, path, target string, pre Precondition) (Entry, error)
+}
+
+// Hasher is implemented by backends that can fingerprint content where it
+// lives (a remote agent), saving the transfer of the data.
+type Hasher interface {
+	// Hash returns the fingerprint of the file at path as "algo:hex" and the
+	// entry it fingerprinted.
+	Hash(ctx context.Context, path string, algo Checksum) (string, Entry, error)
+}
+
+// Copier is implemented by backends that copy within themselves without
+// moving data through async (server-side copy).
+type Copier interface {
+	Copy(ctx context.Context, from, to string, pre Precondition) (Entry, error)
+}
+
+// ReservedPrefix starts the names async keeps for itself inside a tree:
+// temporary files being written.
+const ReservedPrefix = ".async-tmp-"
+
+// PrivateDir is the private area at a sync root: never synchronized,
+// scanned or deleted.
+const PrivateDir = ".private-asp"
+
+// IsReserved reports whether the entry at path p belongs to async itself and
+// must be invisible to scans: the private area at the root, and temporary
+// files anywhere.
+func IsReserved(p string) bool {
+	return p == PrivateDir || hasReservedName(Base(p))
+}
+
+func hasReservedName(name string) bool {
+	return len(name) >= len(ReservedPrefix) && name[:len(ReservedPrefix)] == ReservedPrefix
+}

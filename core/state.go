@@ -1,0 +1,67 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// Status is what a snapshot record says about its path.
+type Status uint8
+
+// Record states, as async admin shows them.
+const (
+	StatusSynced   Status = iota // both sides agreed on this entry
+	StatusConflict               // left alone on both sides; see the plan
+	StatusError                  // the last action on it failed
+)
+
+// String returns the short name async admin prints ("Syncd", "Confl", "Error").
+func (s Status) String() string {
+	switch s {
+	case StatusConflict:
+		return "Confl"
+	case StatusError:
+		return "Error"
+	}
+	return "Syncd"
+}
+
+// Record is one path's last agreed state on one side.
+type Record struct {
+	Entry         // the entry as this side held it when both sides agreed
+	Status Status // synced, conflict or error
+	// Note is the reason of a conflict or error.
+	Note string
+}
+
+// Meta identifies a session and what it was last run with. Both sides'
+// snapshots carry the same Meta.
+type Meta struct {
+	Session   string   // -N
+	Local     string   // canonical form of -d
+	Remote    string   // canonical form of -r
+	Direction string   // push, pull or bidi
+	Checksum  string   // -k in force
+	Filters   []string // filter rules in force, in order ("-E *.tmp")
+	Side      string   // "local" or "remote": which side this snapshot describes
+	Started   time.Time
+	Stopped   time.Time // zero while running or after a crash
+}
+
+// Store is one side's snapshot as the pipeline uses it. Writes may be
+// buffered; Flush makes them durable. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Meta returns the stored session identity; ok is false for a new store.
+	Meta(ctx context.Context) (m Meta, ok bool, err error)
+	// SetMeta replaces the stored session identity.
+	SetMeta(ctx context.Context, m Meta) error
+	// Load calls fn for every record, in path order.
+	Load(ctx context.Context, fn func(Record) error) error
+	// Put records r (replacing the record of the same path).
+	Put(ctx context.Context, r Record) error
+	// Delete drops the record of path, if any.
+	Delete(ctx context.Context, path string) error
+	// Flush makes every Put and Delete so far durable.
+	Flush(ctx context.Context) error
+}
