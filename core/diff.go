@@ -1,0 +1,143 @@
+package core
+
+// Change is what happened to a path on one side since the snapshot.
+type Change uint8
+
+// Changes found by the diff stage.
+const (
+	Absent      Change = iota // not there now, not in the snapshot
+	Unchanged                 // there, as recorded
+	AttrChanged               // there, content proven unchanged, attributes differ
+	Modified                  // there, content (or type or link target) changed
+	Created                   // there, not in the snapshot
+	Deleted                   // in the snapshot, gone now
+)
+
+var changeNames = [...]string{"absent", "unchanged", "attrs", "modified", "created", "deleted"}
+
+// String names the change for logs and tests.
+func (c Change) String() string { return changeNames[c] }
+
+// Changed reports whether c needs propagating (anything but Absent and Unchanged).
+func (c Change) Changed() bool { return c != Absent && c != Unchanged }
+
+// DiffOptions control how a side's scan is compared with its snapshot.
+type DiffOptions struct {
+	Checksum Checksum // the -k in force
+	Owners   bool     // -u/-j: owners count as attributes
+	// IgnoreMode: permission changes alone do not count (--ignore-mode).
+	IgnoreMode bool
+}
+
+// Diff classifies one side's current entry against that side's snapshot
+// record. A record that is not StatusSynced is no agreed state: the path
+// counts as new. The current entry's Hash, when set, lets a file whose
+// metadata changed be found unchanged in content.
+func Diff(base *Record, cur *Entry, o DiffOptions) Change {
+	if base != nil && base.Status == StatusConflict {
+		base = nil
+	}
+	switch {
+	case base == nil && cur == nil:
+		return Absent
+	case base == nil:
+		return Created
+	case cur == nil:
+		return Deleted
+	}
+	b := &base.Entry
+	if b.Type != cur.Type || b.Target != cur.Target {
+		return Modified
+	}
+	attrsSame := (o.IgnoreMode || b.Mode == cur.Mode) && (!o.Owners || (b.UID == cur.UID && b.GID == cur.GID))
+	if cur.Type == TypeDir || cur.Type == TypeSymlink {
+		if attrsSame {
+			return Unchanged
+		}
+		return AttrChanged
+	}
+	if b.Size != cur.Size {
+		return Modified
+	}
+	if metaProvesContent(b, cur, attrsSame) {
+		if attrsSame {
+			return Unchanged
+		}
+		return AttrChanged
+	}
+	if b.Hash != "" && b.Hash == cur.Hash && o.Checksum.ProvesEqual(cur.Size) {
+		return AttrChanged
+	}
+	return Modified
+}
+
+// metaProvesContent reports whether a file's metadata alone shows its content
+// unchanged: same size and mtime, and a change token that either agrees or
+// moved together with a permission or owner change (chmod moves a ctime).
+func metaProvesContent(b, cur *Entry, attrsSame bool) bool {
+	if b.Size != cur.Size || !b.MTime.Equal(cur.MTime) {
+		return false
+	}
+	return b.Token == "" || cur.Token == "" || b.Token == cur.Token || !attrsSame
+}
+
+// NeedsRehash reports whether the diff stage would benefit from the current
+// entry's fingerprint: its metadata changed but its content may not have.
+func NeedsRehash(base *Record, cur *Entry, o DiffOptions) bool {
+	if base == nil || cur == nil || base.Status == StatusConflict || cur.Type != TypeFile ||
+		base.Type != TypeFile || base.Hash == "" || cur.Hash != "" || base.Size != cur.Size {
+		return false
+	}
+	attrsSame := (o.IgnoreMode || base.Mode == cur.Mode) && (!o.Owners || (base.UID == cur.UID && base.GID == cur.GID))
+	if metaProvesContent(&base.Entry, cur, attrsSame) {
+		return false
+	}
+	return o.Checksum.ProvesEqual(cur.Size) && hashAlgo(base.Hash) == o.Checksum
+}
+
+// hashAlgo returns the algorithm part of an "algo:hex" fingerprint.
+func hashAlgo(h string) Checksum {
+	for i := 0; i < len(h); i++ {
+		if h[i] == ':' {
+			return Checksum(h[:i])
+		}
+	}
+	return ""
+}
+
+// ContentEqual applies the equality rule (reference §5.6) to two entries
+// from different sides: equal types and link targets; for files, a full
+// fingerprint match, or size, mtime and a sparse fingerprint match, or, with
+// no fingerprint, size and mtime. ok is false when the rule cannot decide
+// because a fingerprint it needs is missing.
+func ContentEqual(a, b *Entry, algo Checksum) (equal, ok bool) {
+	if a == nil || b == nil || a.Type != b.Type {
+		return false, true
+	}
+	switch a.Type {
+	case TypeDir:
+		return true, true
+	case TypeSymlink:
+		return a.Target == b.Target, true
+	}
+	if a.Size != b.Size {
+		return false, true
+	}
+	if !algo.Enabled() {
+		return a.MTime.Equal(b.MTime), true
+	}
+	if algo.Sparse() && a.Size > SparseWhole && !a.MTime.Equal(b.MTime) {
+		return false, true
+	}
+	if a.Hash == "" || b.Hash == "" || hashAlgo(a.Hash) != hashAlgo(b.Hash) {
+		return false, false
+	}
+	return a.Hash == b.Hash, true
+}
+
+// NeedsCompare reports whether ContentEqual of a and b would need
+// fingerprints that are not there yet.
+func NeedsCompare(a, b *Entry, algo Checksum) bool {
+	_, ok := ContentEqual(a, b, algo)
+	return !ok
+}

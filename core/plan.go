@@ -1,0 +1,191 @@
+package core
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// Op is what an action does.
+type Op uint8
+
+// Plan operations (reference §6).
+const (
+	OpMkdir    Op = iota + 1 // create a directory
+	OpCopy                   // create or replace a file's content (or a link)
+	OpSetAttr                // change attributes only
+	OpRename                 // move Path to To
+	OpDelete                 // remove Path
+	OpKeep                   // move Path into a keep place (To) before it is replaced
+	OpConflict               // report only; nothing is done
+)
+
+var opNames = [...]string{"", "mkdir", "copy", "setattr", "rename", "delete", "keep", "conflict"}
+
+// String returns the op's name in plans.
+func (o Op) String() string { return opNames[o] }
+
+// ParseOp is the inverse of Op.String.
+func ParseOp(s string) (Op, error) {
+	for i, n := range opNames[1:] {
+		if n == s {
+			return Op(i + 1), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown op %q", s)
+}
+
+// Action is one step of a plan. It carries the state it expects to find, so
+// that it can be refused instead of clobbering data when the tree moved on.
+type Action struct {
+	Op   Op
+	Side Side   // the side the action changes
+	Path string // the entry acted on
+	To   string // rename and keep: the new path
+	// Source is the entry on the other side that the action copies from;
+	// it must still be there, unchanged. Nil for delete, rename, keep.
+	Source *Entry
+	// Dest is what must be at Path on Side now; nil means nothing.
+	Dest *Entry
+	// Reason explains a conflict.
+	Reason string
+	// Early deletions make room for an entry of another type and run
+	// before directories are created.
+	Early bool
+}
+
+// Size is the number of bytes the action transfers.
+func (a *Action) Size() int64 {
+	if a.Op == OpCopy && a.Source != nil && a.Source.Type == TypeFile {
+		return a.Source.Size
+	}
+	return 0
+}
+
+// RecordOp changes one side's snapshot record of a path.
+type RecordOp struct {
+	Put  *Record // record this
+	Drop bool    // forget the path
+}
+
+// RecordUpdate is a snapshot change that needs no action: both sides found
+// equal, deletions seen on both sides, conflicts noted.
+type RecordUpdate struct {
+	Path string
+	Ops  [2]RecordOp
+	// Report is the status printed for the path ("" prints nothing).
+	Report string
+}
+
+// Totals counts a plan.
+type Totals struct {
+	Mkdir, Copy, SetAttr, Rename, Delete, Keep, Conflict int
+	CopyBytes                                            int64
+	Unchanged, Equal                                     int
+}
+
+// Plan is reconcile's result: the actions to run, in order, and the record
+// updates that need no action.
+type Plan struct {
+	Actions []Action
+	Records []RecordUpdate
+	// Unchanged counts paths unchanged on both sides.
+	Unchanged int
+}
+
+// Totals counts the plan's actions by kind.
+func (p *Plan) Totals() Totals {
+	var t Totals
+	for i := range p.Actions {
+		a := &p.Actions[i]
+		switch a.Op {
+		case OpMkdir:
+			t.Mkdir++
+		case OpCopy:
+			t.Copy++
+			t.CopyBytes += a.Size()
+		case OpSetAttr:
+			t.SetAttr++
+		case OpRename:
+			t.Rename++
+		case OpDelete:
+			t.Delete++
+		case OpKeep:
+			t.Keep++
+		case OpConflict:
+			t.Conflict++
+		}
+	}
+	for _, r := range p.Records {
+		if r.Report == ReportExists {
+			t.Equal++
+		}
+	}
+	t.Unchanged = p.Unchanged
+	return t
+}
+
+// Empty reports whether running the plan would change no file.
+func (p *Plan) Empty() bool {
+	for i := range p.Actions {
+		if p.Actions[i].Op != OpConflict {
+			return false
+		}
+	}
+	return true
+}
+
+// phase orders actions for the executor: renames and keeps first, early
+// deletions, directories, content and attributes, then deletions.
+func (a *Action) phase(deleteBefore bool) int {
+	switch a.Op {
+	case OpRename, OpKeep:
+		return 0
+	case OpDelete:
+		if a.Early || deleteBefore {
+			return 1
+		}
+		return 5
+	case OpMkdir:
+		return 2
+	case OpCopy, OpSetAttr:
+		return 3
+	}
+	return 4 // conflicts: reported in path order among the rest
+}
+
+// sortActions puts actions into execution order: by phase; within a phase
+// parents before children, except deletions, which go deepest first.
+func sortActions(acts []Action, deleteBefore bool) {
+	slices.SortStableFunc(acts, func(x, y Action) int {
+		if c := cmp.Compare(x.phase(deleteBefore), y.phase(deleteBefore)); c != 0 {
+			return c
+		}
+		if x.Op == OpDelete && y.Op == OpDelete {
+			if c := cmp.Compare(Depth(y.Path), Depth(x.Path)); c != 0 {
+				return c
+			}
+		}
+		return ComparePaths(x.Path, y.Path)
+	})
+}
+
+// ComparePaths orders paths so that every directory comes right before its
+// descendants: '/' sorts before any other byte.
+func ComparePaths(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		ca, cb := a[i], b[i]
+		if ca == cb {
+			continue
+		}
+		if ca == '/' {
+			return -1
+		}
+		if cb == '/' {
+			return 1
+		}
+		return cmp.Compare(ca, cb)
+	}
+	return cmp.Compare(len(a), len(b))
+}

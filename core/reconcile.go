@@ -1,0 +1,300 @@
+package core
+
+import "slices"
+
+// PathState is one path's snapshot records and current entries on both
+// sides: the input of Reconcile.
+type PathState struct {
+	Path string
+	Base [2]*Record // last agreed state per side; nil: none
+	Cur  [2]*Entry  // what the scans found; nil: nothing
+}
+
+// Reconcile turns the states of every path into a plan under policy p. It
+// is a pure function: no I/O, and the states are only read. Fingerprints the
+// equality rule needs must already be in the entries (see HashNeeds);
+// where one is missing, contents count as different.
+func Reconcile(states []PathState, p Policy) *Plan {
+	r := &reconciler{p: p, dopts: p.diffOptions(), plan: &Plan{}}
+	sorted := slices.IsSortedFunc(states, func(a, b PathState) int { return ComparePaths(a.Path, b.Path) })
+	if !sorted {
+		states = slices.Clone(states)
+		slices.SortFunc(states, func(a, b PathState) int { return ComparePaths(a.Path, b.Path) })
+	}
+	states = r.detectRenames(states)
+	skip := ""
+	for i := range states {
+		ps := &states[i]
+		if ps.Path == "" {
+			continue // the roots are not synchronized entries
+		}
+		if skip != "" && isUnder(ps.Path, skip) {
+			continue
+		}
+		skip = ""
+		if r.path(ps) {
+			skip = ps.Path
+		}
+	}
+	r.fixTree(states)
+	sortActions(r.plan.Actions, false)
+	return r.plan
+}
+
+type reconciler struct {
+	p     Policy
+	dopts DiffOptions
+	plan  *Plan
+}
+
+// path plans one path and reports whether its subtree must be left alone
+// (a conflict on a directory).
+func (r *reconciler) path(ps *PathState) bool {
+	var chg [2]Change
+	for s := range 2 {
+		chg[s] = Diff(ps.Base[s], ps.Cur[s], r.dopts)
+	}
+	switch r.p.Direction {
+	case Push:
+		return r.oneWay(ps, chg, Local, Remote)
+	case Pull:
+		return r.oneWay(ps, chg, Remote, Local)
+	}
+	return r.bidi(ps, chg)
+}
+
+// oneWay carries the changes of src to dst.
+func (r *reconciler) oneWay(ps *PathState, chg [2]Change, src, dst Side) bool {
+	D := ps.Cur[dst]
+	cs, cd := chg[src], chg[dst]
+	switch cs {
+	case Absent:
+		switch {
+		case D != nil && r.p.Mirror:
+			r.delete(ps, dst, false)
+		case cd == Deleted:
+			r.record(ps, "")
+		}
+	case Deleted:
+		switch {
+		case r.p.IgnoreDelete:
+			r.forget(ps, src)
+		case D == nil:
+			r.record(ps, "")
+		case cd == Unchanged || r.p.Overwrite == OverwriteAlways:
+			r.delete(ps, dst, false)
+		default:
+			return r.conflict(ps, dst, "deleted on the "+src.String()+" side, changed on the "+dst.String()+" side")
+		}
+	case Unchanged:
+		switch {
+		case cd == Unchanged:
+			r.plan.Unchanged++
+		case D == nil && r.p.Mirror:
+			r.create(ps, src, dst)
+		case D == nil:
+			r.record(ps, "")
+		case r.p.Mirror:
+			r.update(ps, src, dst, true)
+		}
+	default: // AttrChanged, Modified, Created
+		switch {
+		case D == nil:
+			r.create(ps, src, dst)
+		case cs == AttrChanged && cd == Unchanged:
+			r.equalise(ps, src, dst, false)
+		case cd == Unchanged:
+			r.update(ps, src, dst, false)
+		default:
+			return r.clash(ps, src, dst)
+		}
+	}
+	return false
+}
+
+// bidi carries each side's changes to the other.
+func (r *reconciler) bidi(ps *PathState, chg [2]Change) bool {
+	l, rm := chg[Local], chg[Remote]
+	switch {
+	case !l.Changed() && !rm.Changed():
+		switch {
+		case l == Unchanged && rm == Unchanged:
+			r.plan.Unchanged++
+		case l == Unchanged: // the remote record is gone: keep the content
+			r.create(ps, Local, Remote)
+		case rm == Unchanged:
+			r.create(ps, Remote, Local)
+		}
+		return false
+	case !rm.Changed():
+		return r.oneWay(ps, chg, Local, Remote)
+	case !l.Changed():
+		return r.oneWay(ps, chg, Remote, Local)
+	case l == Deleted && rm == Deleted:
+		r.record(ps, "")
+		return false
+	case l == Deleted: // modified wins over deleted
+		r.create(ps, Remote, Local)
+		return false
+	case rm == Deleted:
+		r.create(ps, Local, Remote)
+		return false
+	}
+	L, R := ps.Cur[Local], ps.Cur[Remote]
+	newer, older := Local, Remote
+	if R.MTime.After(L.MTime) {
+		newer, older = Remote, Local
+	}
+	if eq, _ := ContentEqual(L, R, r.p.Checksum); eq {
+		r.equalise(ps, newer, older, true)
+		return false
+	}
+	if L.Type != R.Type || r.p.Overwrite != OverwriteOlder || L.MTime.Equal(R.MTime) {
+		return r.conflict(ps, Remote, "changed on both sides")
+	}
+	// -o older: the newer version wins, the older is kept beside itself.
+	r.keep(ps, older)
+	r.add(Action{Op: opFor(ps.Cur[newer]), Side: older, Path: ps.Path, Source: ps.Cur[newer]})
+	return false
+}
+
+// clash decides a path changed on both sides with different content, in push
+// or pull, by the overwrite policy.
+func (r *reconciler) clash(ps *PathState, src, dst Side) bool {
+	S, D := ps.Cur[src], ps.Cur[dst]
+	if eq, _ := ContentEqual(S, D, r.p.Checksum); eq {
+		r.equalise(ps, src, dst, true)
+		return false
+	}
+	switch r.p.Overwrite {
+	case OverwriteAlways:
+		r.update(ps, src, dst, false)
+	case OverwriteOlder:
+		if D.MTime.Before(S.MTime) {
+			r.update(ps, src, dst, false)
+		} else {
+			r.plan.Records = append(r.plan.Records, RecordUpdate{Path: ps.Path, Report: ReportSkipped})
+		}
+	default:
+		return r.conflict(ps, dst, "changed on both sides")
+	}
+	return false
+}
+
+// create makes the source entry exist where nothing is.
+func (r *reconciler) create(ps *PathState, src, dst Side) {
+	r.add(Action{Op: opFor(ps.Cur[src]), Side: dst, Path: ps.Path, Source: ps.Cur[src]})
+}
+
+// update makes dst like src where both exist and dst may be replaced.
+func (r *reconciler) update(ps *PathState, src, dst Side, checkEqual bool) {
+	S, D := ps.Cur[src], ps.Cur[dst]
+	if checkEqual {
+		if eq, _ := ContentEqual(S, D, r.p.Checksum); eq {
+			r.equalise(ps, src, dst, true)
+			return
+		}
+	}
+	if S.Type == TypeDir && D.Type == TypeDir {
+		r.equalise(ps, src, dst, false)
+		return
+	}
+	if S.Type != D.Type && (S.Type == TypeDir || D.Type == TypeDir) {
+		r.delete(ps, dst, true)
+		r.create(ps, src, dst)
+		return
+	}
+	r.add(Action{Op: OpCopy, Side: dst, Path: ps.Path, Source: S, Dest: D})
+}
+
+// equalise records a path whose content is equal on both sides, updating
+// dst's attributes from src where they differ.
+func (r *reconciler) equalise(ps *PathState, src, dst Side, report bool) {
+	S, D := ps.Cur[src], ps.Cur[dst]
+	if r.attrsDiffer(S, D) {
+		r.add(Action{Op: OpSetAttr, Side: dst, Path: ps.Path, Source: S, Dest: D})
+		return
+	}
+	rep := ""
+	if report {
+		rep = ReportExists
+	}
+	r.record(ps, rep)
+}
+
+// attrsDiffer reports whether the attributes the policy propagates differ.
+func (r *reconciler) attrsDiffer(s, d *Entry) bool {
+	if s.Type == TypeSymlink {
+		return r.p.PreserveTime && !s.MTime.Equal(d.MTime)
+	}
+	return (r.p.SetMode && !r.p.IgnoreMode && s.Mode != d.Mode) ||
+		(r.p.PreserveTime && s.Type == TypeFile && !s.MTime.Equal(d.MTime)) ||
+		(r.p.PreserveUID && s.UID != d.UID) || (r.p.PreserveGID && s.GID != d.GID)
+}
+
+func (r *reconciler) delete(ps *PathState, side Side, early bool) {
+	r.add(Action{Op: OpDelete, Side: side, Path: ps.Path, Dest: ps.Cur[side], Early: early})
+}
+
+// keep moves the losing version aside before it is replaced.
+func (r *reconciler) keep(ps *PathState, side Side) {
+	r.add(Action{Op: OpKeep, Side: side, Path: ps.Path, To: ps.Path + r.p.ConflictSuffix, Dest: ps.Cur[side]})
+}
+
+// conflict reports a path and records it as a conflict on the sides where
+// it exists. It returns true: the subtree of a conflicting directory is
+// left alone.
+func (r *reconciler) conflict(ps *PathState, side Side, why string) bool {
+	r.add(Action{Op: OpConflict, Side: side, Path: ps.Path, Source: ps.Cur[side.Other()], Dest: ps.Cur[side], Reason: why})
+	u := RecordUpdate{Path: ps.Path}
+	for s := range 2 {
+		if e := ps.Cur[s]; e != nil {
+			u.Ops[s] = RecordOp{Put: &Record{Entry: *e, Status: StatusConflict, Note: why}}
+		}
+	}
+	r.plan.Records = append(r.plan.Records, u)
+	return ps.Cur[Local].IsDir() || ps.Cur[Remote].IsDir()
+}
+
+// record stores the current entries of both sides as agreed (dropping the
+// record of a side where the entry is gone).
+func (r *reconciler) record(ps *PathState, report string) {
+	u := RecordUpdate{Path: ps.Path, Report: report}
+	for s := range 2 {
+		if e := ps.Cur[s]; e != nil {
+			u.Ops[s] = RecordOp{Put: &Record{Entry: *e}}
+		} else {
+			u.Ops[s] = RecordOp{Drop: true}
+		}
+	}
+	r.plan.Records = append(r.plan.Records, u)
+}
+
+// forget drops one side's record, so that a deletion there is not seen again.
+func (r *reconciler) forget(ps *PathState, side Side) {
+	u := RecordUpdate{Path: ps.Path}
+	u.Ops[side] = RecordOp{Drop: true}
+	r.plan.Records = append(r.plan.Records, u)
+}
+
+func (r *reconciler) add(a Action) { r.plan.Actions = append(r.plan.Actions, a) }
+
+// opFor is the action that creates e.
+func opFor(e *Entry) Op {
+	if e.Type == TypeDir {
+		return OpMkdir
+	}
+	return OpCopy
+}
+
+// isUnder reports whether p lies strictly below dir.
+func isUnder(p, dir string) bool {
+	return dir == "" || (len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir)
+}
+
+// detectRenames pairs deletions with creations of the same object. Rename
+// detection comes with bidi (issue 3); until then states pass unchanged.
+func (r *reconciler) detectRenames(states []PathState) []PathState { return states }
+
+// fixTree makes the plan consistent as a tree; see fixtree.go.
+func (r *reconciler) fixTree(states []PathState) {}
