@@ -296,5 +296,3 @@ func isUnder(p, dir string) bool {
 // detection comes with bidi (issue 3); until then states pass unchanged.
 func (r *reconciler) detectRenames(states []PathState) []PathState { return states }
 
-// fixTree makes the plan consistent as a tree; see fixtree.go.
-func (r *reconciler) fixTree(states []PathState) {}

@@ -1,0 +1,378 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Endpoint is one side of a session as the engine drives it.
+type Endpoint struct {
+	Backend Backend
+	// Store is the side's snapshot; nil when there is none yet and none may
+	// be created (a dry run).
+	Store Store
+	// URL is the canonical form of the endpoint, the session's identity.
+	URL string
+	// ScanThreads and ChecksumThreads bound the side's concurrency (0: default).
+	ScanThreads     int
+	ChecksumThreads int
+}
+
+// LinkMode is -n: what to do with symbolic links.
+type LinkMode uint8
+
+// The -n values.
+const (
+	LinksCopy   LinkMode = iota // recreate the link
+	LinksFollow                 // transfer what it points to
+	LinksSkip                   // leave links out
+)
+
+// ParseLinkMode accepts copy, follow and skip.
+func ParseLinkMode(s string) (LinkMode, error) {
+	switch s {
+	case "copy":
+		return LinksCopy, nil
+	case "follow":
+		return LinksFollow, nil
+	case "skip":
+		return LinksSkip, nil
+	}
+	return 0, fmt.Errorf("unknown symbolic link mode %q (want copy, follow or skip)", s)
+}
+
+// ThreadClass is one --transfer-threads N[:SIZE] group: N workers for files
+// up to MaxSize bytes (0: any size).
+type ThreadClass struct {
+	N       int
+	MaxSize int64
+}
+
+// Limiter is the shared rate limiter the transfer stage draws bytes from.
+type Limiter interface {
+	WaitN(ctx context.Context, n int) error
+}
+
+// Options are a run's settings besides its endpoints.
+type Options struct {
+	Session string
+	Policy  Policy
+	Links   LinkMode
+	// Skip is the filter: true leaves an entry (and a directory's subtree)
+	// out of the run on both sides.
+	Skip func(path string, isDir bool) bool
+	// Filters are the rules in force, recorded in the snapshot.
+	Filters      []string
+	DeleteBefore bool // --delete-before
+	ForceDeletes bool // --force-deletes: run despite an emptied root
+	// DryRun plans and stops: nothing is written anywhere.
+	DryRun          bool
+	TransferThreads []ThreadClass // default: one class of 8 workers
+	Limiter         Limiter       // nil: no limit
+	// Report is called, possibly concurrently, as each entry is done, with
+	// its display path and status (ReportDone, ReportError+": why", ...).
+	Report func(path, status string)
+	// Warn receives one-line warnings for the user.
+	Warn  func(msg string)
+	Log   *slog.Logger
+	Stats *Stats // counters, readable while the run goes on; may be nil
+}
+
+// Stats counts what a run did. Fields are updated atomically while it runs.
+type Stats struct {
+	PlannedFiles, PlannedBytes atomic.Int64
+	Files, Bytes, Dirs         atomic.Int64
+	Deleted, Moved             atomic.Int64
+	Unchanged, Equal, Skipped  atomic.Int64
+	Conflicts, Errors          atomic.Int64
+}
+
+// ConfigError is a problem with the command line or configuration found
+// before anything was touched (exit code 2).
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// HaltError stops a run before anything is planned because going on could
+// lose data (exit code 1).
+type HaltError struct{ Err error }
+
+func (e *HaltError) Error() string { return e.Err.Error() }
+func (e *HaltError) Unwrap() error { return e.Err }
+
+// Sync runs one one-time synchronization of a session: it scans both
+// endpoints and loads both snapshots at once, plans, and unless opts.DryRun
+// carries the plan out, committing each finished action to both snapshots.
+// It returns the plan. Entries that failed or are in conflict are counted in
+// opts.Stats and do not make Sync fail.
+func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, error) {
+	e := newEngine(local, remote, opts)
+	if err := e.checkIdentity(ctx); err != nil {
+		return nil, err
+	}
+	states, err := e.gather(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.hashStage(ctx, states); err != nil {
+		return nil, err
+	}
+	plan := Reconcile(states, e.o.Policy)
+	sortActions(plan.Actions, e.o.DeleteBefore)
+	t := plan.Totals()
+	e.stats.PlannedFiles.Store(int64(t.Copy))
+	e.stats.PlannedBytes.Store(t.CopyBytes)
+	e.stats.Unchanged.Store(int64(t.Unchanged))
+	if e.o.DryRun {
+		return plan, nil
+	}
+	if err := e.begin(ctx); err != nil {
+		return plan, err
+	}
+	execErr := e.execute(ctx, plan)
+	if err := e.end(context.WithoutCancel(ctx)); err != nil && execErr == nil {
+		execErr = err
+	}
+	return plan, execErr
+}
+
+type engine struct {
+	eps   [2]*Endpoint
+	caps  [2]Caps
+	o     Options
+	stats *Stats
+	log   *slog.Logger
+	meta  Meta
+}
+
+func newEngine(local, remote *Endpoint, o Options) *engine {
+	e := &engine{eps: [2]*Endpoint{local, remote}, o: o, stats: o.Stats, log: o.Log}
+	for s := range 2 {
+		e.caps[s] = e.eps[s].Backend.Caps()
+	}
+	e.o.Policy.SetMode = e.caps[Local].SetMode && e.caps[Remote].SetMode
+	if e.stats == nil {
+		e.stats = &Stats{}
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.o.Report == nil {
+		e.o.Report = func(string, string) {}
+	}
+	if e.o.Warn == nil {
+		e.o.Warn = func(string) {}
+	}
+	if len(e.o.TransferThreads) == 0 {
+		e.o.TransferThreads = []ThreadClass{{N: 8}}
+	}
+	return e
+}
+
+// checkIdentity refuses a session whose snapshots were made for other
+// endpoints or another direction, or exist on one side only.
+func (e *engine) checkIdentity(ctx context.Context) error {
+	var metas [2]Meta
+	var have [2]bool
+	for s := range 2 {
+		st := e.eps[s].Store
+		if st == nil {
+			continue
+		}
+		m, ok, err := st.Meta(ctx)
+		if err != nil {
+			return fmt.Errorf("read %s snapshot: %w", Side(s), err)
+		}
+		metas[s], have[s] = m, ok
+	}
+	name := e.o.Session
+	if have[Local] != have[Remote] {
+		missing := Local
+		if !have[Remote] {
+			missing = Remote
+		}
+		return &ConfigError{fmt.Errorf("session %s has a snapshot on the %s side only (the %s one is missing); run with --reset (-x) to start it over from scans", name, missing.Other(), missing)}
+	}
+	want := Meta{Session: name, Local: e.eps[Local].URL, Remote: e.eps[Remote].URL, Direction: e.o.Policy.Direction.String()}
+	if have[Local] {
+		m := metas[Local]
+		if m.Local != want.Local || m.Remote != want.Remote || m.Direction != want.Direction ||
+			metas[Remote].Local != want.Local || metas[Remote].Remote != want.Remote {
+			return &ConfigError{fmt.Errorf("session %s was last run with -K %s between %s and %s; run with --reset (-x) to start it over with these endpoints and direction", name, m.Direction, m.Local, m.Remote)}
+		}
+	}
+	want.Checksum = string(e.o.Policy.Checksum)
+	want.Filters = e.o.Filters
+	want.Started = time.Now().UTC()
+	e.meta = want
+	return nil
+}
+
+// gather scans both endpoints and loads both snapshots concurrently, and
+// merges them into path states in path order.
+func (e *engine) gather(ctx context.Context) ([]PathState, error) {
+	var (
+		scans [2][]Entry
+		recs  [2][]Record
+		errs  [4]error
+		wg    sync.WaitGroup
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for s := range 2 {
+		wg.Go(func() {
+			scans[s], errs[s] = e.scan(ctx, Side(s))
+			if errs[s] != nil {
+				cancel()
+			}
+		})
+		wg.Go(func() {
+			recs[s], errs[2+s] = e.load(ctx, Side(s))
+			if errs[2+s] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
+	}
+	for s := range 2 {
+		if len(scans[s]) == 0 && len(recs[s]) > 0 && !e.o.ForceDeletes {
+			return nil, &HaltError{fmt.Errorf("the %s root %s is empty but its snapshot lists %d entries (unmounted?); nothing done; run with --force-deletes if the emptying is intended", Side(s), e.eps[s].URL, len(recs[s]))}
+		}
+	}
+	byPath := make(map[string]*PathState, len(scans[0])+len(scans[1]))
+	get := func(p string) *PathState {
+		ps := byPath[p]
+		if ps == nil {
+			ps = &PathState{Path: p}
+			byPath[p] = ps
+		}
+		return ps
+	}
+	for s := range 2 {
+		for i := range scans[s] {
+			get(scans[s][i].Path).Cur[s] = &scans[s][i]
+		}
+		for i := range recs[s] {
+			get(recs[s][i].Path).Base[s] = &recs[s][i]
+		}
+	}
+	states := make([]PathState, 0, len(byPath))
+	for _, ps := range byPath {
+		states = append(states, *ps)
+	}
+	slices.SortFunc(states, func(a, b PathState) int { return ComparePaths(a.Path, b.Path) })
+	return states, nil
+}
+
+// scan lists one side, leaving out what the filters and -n exclude.
+func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
+	var (
+		mu  sync.Mutex
+		out []Entry
+	)
+	opts := ScanOptions{Skip: e.o.Skip, FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads}
+	err := e.eps[s].Backend.Scan(ctx, opts, func(en Entry) error {
+		if en.Type == TypeSymlink && e.o.Links == LinksSkip {
+			return nil
+		}
+		mu.Lock()
+		out = append(out, en)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan %s side %s: %w", s, e.eps[s].URL, err)
+	}
+	return out, nil
+}
+
+// load reads one side's snapshot records, leaving out entries the filters
+// exclude now (they are left alone, not deleted).
+func (e *engine) load(ctx context.Context, s Side) ([]Record, error) {
+	st := e.eps[s].Store
+	if st == nil {
+		return nil, nil
+	}
+	ex := newExclusion(e.o.Skip)
+	var out []Record
+	err := st.Load(ctx, func(r Record) error {
+		if r.Path != "" && !ex.excluded(r.Path, r.Type == TypeDir) {
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load %s snapshot: %w", s, err)
+	}
+	return out, nil
+}
+
+// exclusion answers whether a path is excluded by the filter, itself or
+// through an excluded ancestor directory.
+type exclusion struct {
+	skip func(string, bool) bool
+	dirs map[string]bool
+}
+
+func newExclusion(skip func(string, bool) bool) *exclusion {
+	return &exclusion{skip: skip, dirs: map[string]bool{}}
+}
+
+func (x *exclusion) excluded(p string, isDir bool) bool {
+	if x.skip == nil {
+		return false
+	}
+	if par := Parent(p); par != "" && x.dirExcluded(par) {
+		return true
+	}
+	return x.skip(p, isDir)
+}
+
+func (x *exclusion) dirExcluded(p string) bool {
+	if v, ok := x.dirs[p]; ok {
+		return v
+	}
+	v := x.excluded(p, true)
+	x.dirs[p] = v
+	return v
+}
+
+// begin records the session identity on both sides before anything changes.
+func (e *engine) begin(ctx context.Context) error {
+	for s := range 2 {
+		m := e.meta
+		m.Side = Side(s).String()
+		if err := e.eps[s].Store.SetMeta(ctx, m); err != nil {
+			return fmt.Errorf("write %s snapshot: %w", Side(s), err)
+		}
+	}
+	return nil
+}
+
+// end makes the snapshots durable and records the stop time.
+func (e *engine) end(ctx context.Context) error {
+	var errs []error
+	for s := range 2 {
+		m := e.meta
+		m.Side = Side(s).String()
+		m.Stopped = time.Now().UTC()
+		st := e.eps[s].Store
+		if err := st.Flush(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("flush %s snapshot: %w", Side(s), err))
+		}
+		if err := st.SetMeta(ctx, m); err != nil {
+			errs = append(errs, fmt.Errorf("write %s snapshot: %w", Side(s), err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,474 @@
+package core
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// copyBufSize is the chunk a transfer reads, writes and draws from the
+// rate limiter at a time.
+const copyBufSize = 256 << 10
+
+// executor carries out a plan.
+type executor struct {
+	*engine
+	bufs      sync.Pool
+	ownersOff atomic.Bool // setting owners was refused once: stop trying
+	mu        sync.Mutex
+	dirTimes  []*Action // directories whose mtime is set last
+}
+
+// execute runs the plan's record updates, then its actions phase by phase.
+func (e *engine) execute(ctx context.Context, plan *Plan) error {
+	x := &executor{engine: e}
+	x.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
+	for i := range plan.Records {
+		if err := x.applyRecord(ctx, &plan.Records[i]); err != nil {
+			return err
+		}
+	}
+	acts := plan.Actions
+	for len(acts) > 0 {
+		ph := acts[0].phase(e.o.DeleteBefore)
+		n := 1
+		for n < len(acts) && acts[n].phase(e.o.DeleteBefore) == ph {
+			n++
+		}
+		if err := x.runPhase(ctx, acts[:n]); err != nil {
+			return err
+		}
+		acts = acts[n:]
+	}
+	x.setDirTimes(ctx)
+	return ctx.Err()
+}
+
+// runPhase runs the actions of one phase: content in parallel by size
+// class, directory creations and deletions level by level, the rest in
+// order.
+func (x *executor) runPhase(ctx context.Context, acts []Action) error {
+	switch acts[0].Op {
+	case OpCopy, OpSetAttr:
+		return x.runClasses(ctx, acts)
+	case OpMkdir, OpDelete:
+		for len(acts) > 0 {
+			d := Depth(acts[0].Path)
+			n := 1
+			for n < len(acts) && Depth(acts[n].Path) == d {
+				n++
+			}
+			x.parallel(ctx, acts[:n], x.o.TransferThreads[len(x.o.TransferThreads)-1].N)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			acts = acts[n:]
+		}
+		return nil
+	}
+	for i := range acts {
+		x.run(ctx, &acts[i])
+	}
+	return ctx.Err()
+}
+
+// runClasses runs content actions with --transfer-threads: each class's
+// workers take the files up to its size that no smaller class took.
+func (x *executor) runClasses(ctx context.Context, acts []Action) error {
+	classes := slices.Clone(x.o.TransferThreads)
+	limit := func(c ThreadClass) int64 {
+		if c.MaxSize == 0 {
+			return math.MaxInt64
+		}
+		return c.MaxSize
+	}
+	slices.SortFunc(classes, func(a, b ThreadClass) int { return cmp.Compare(limit(a), limit(b)) })
+	groups := make([][]Action, len(classes))
+	for _, a := range acts {
+		c := len(classes) - 1
+		for i, cl := range classes {
+			if cl.MaxSize == 0 || a.Size() <= cl.MaxSize {
+				c = i
+				break
+			}
+		}
+		groups[c] = append(groups[c], a)
+	}
+	var wg sync.WaitGroup
+	for i := range groups {
+		wg.Go(func() { x.parallel(ctx, groups[i], classes[i].N) })
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// parallel runs acts with n workers.
+func (x *executor) parallel(ctx context.Context, acts []Action, n int) {
+	if n <= 1 || len(acts) <= 1 {
+		for i := range acts {
+			if ctx.Err() != nil {
+				return
+			}
+			x.run(ctx, &acts[i])
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(n, len(acts)) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(acts) {
+					return
+				}
+				x.run(ctx, &acts[i])
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// run carries out one action, commits it to both snapshots and reports it.
+func (x *executor) run(ctx context.Context, a *Action) {
+	status, err := x.do(ctx, a)
+	if err != nil && errors.Is(err, fs.ErrPermission) && x.ownersWanted() && !x.ownersOff.Swap(true) {
+		x.o.Warn("cannot set owners at the " + a.Side.String() + " side (needs privilege); entries keep the writing user's owner and group")
+		status, err = x.do(ctx, a)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		x.stats.Errors.Add(1)
+		x.log.Error("action failed", "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path), "err", err)
+		x.o.Report(DisplayPath(a.Path), ReportError+": "+err.Error())
+		return
+	}
+	if status != "" {
+		x.log.Info(status, "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path))
+		x.o.Report(DisplayPath(a.Path), status)
+	}
+}
+
+func (x *executor) ownersWanted() bool {
+	return x.o.Policy.PreserveUID || x.o.Policy.PreserveGID
+}
+
+// do carries out one action and commits it; it returns the status to print.
+func (x *executor) do(ctx context.Context, a *Action) (string, error) {
+	dst := x.eps[a.Side].Backend
+	switch a.Op {
+	case OpMkdir:
+		got, err := x.mkdir(ctx, a)
+		if err != nil {
+			return "", err
+		}
+		x.stats.Dirs.Add(1)
+		return ReportDone, x.commit(ctx, a, got)
+	case OpCopy:
+		got, err := x.copy(ctx, a)
+		if err != nil {
+			return "", err
+		}
+		if got == nil {
+			x.stats.Skipped.Add(1)
+			return ReportSkipped, nil
+		}
+		x.stats.Files.Add(1)
+		return ReportDone, x.commit(ctx, a, got)
+	case OpSetAttr:
+		got, err := x.setAttr(ctx, a)
+		if err != nil {
+			return "", err
+		}
+		x.stats.Moved.Add(1)
+		return ReportMoved, x.commit(ctx, a, got)
+	case OpDelete:
+		if err := dst.Remove(ctx, a.Path, Expect(a.Dest)); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return ReportDeleted, x.drop(ctx, a.Path) // gone already: the goal holds
+			}
+			return "", err
+		}
+		x.stats.Deleted.Add(1)
+		return ReportDeleted, x.drop(ctx, a.Path)
+	case OpKeep:
+		if _, err := dst.Rename(ctx, a.Path, a.To, Expect(a.Dest)); err != nil {
+			return "", err
+		}
+		x.log.Info("kept", "side", a.Side.String(), "path", DisplayPath(a.Path), "as", DisplayPath(a.To))
+		return "", nil
+	case OpConflict:
+		x.stats.Conflicts.Add(1)
+		x.log.Warn("conflict", "path", DisplayPath(a.Path), "reason", a.Reason)
+		return ReportConflict, nil
+	}
+	return "", fmt.Errorf("%s: %w", a.Op, ErrUnsupported)
+}
+
+// attrs returns the attributes a written entry gets from its source.
+func (x *executor) attrs(a *Action, creating bool) Attrs {
+	var at Attrs
+	src, caps, p := a.Source, x.caps[a.Side], &x.o.Policy
+	if caps.SetMode && x.caps[a.Side.Other()].SetMode && (creating || !p.IgnoreMode) && src.Type != TypeSymlink {
+		m := src.Mode
+		at.Mode = &m
+	}
+	if p.PreserveTime && caps.SetMTime && src.Type != TypeDir {
+		t := src.MTime
+		at.MTime = &t
+	}
+	if caps.Owners && !x.ownersOff.Load() {
+		if p.PreserveUID && src.UID != NoID {
+			u := src.UID
+			at.UID = &u
+		}
+		if p.PreserveGID && src.GID != NoID {
+			g := src.GID
+			at.GID = &g
+		}
+	}
+	return at
+}
+
+func (x *executor) mkdir(ctx context.Context, a *Action) (*Entry, error) {
+	dst := x.eps[a.Side].Backend
+	mode := fs.FileMode(0o755)
+	at := x.attrs(a, true)
+	if at.Mode != nil {
+		mode = *at.Mode
+		at.Mode = nil
+	}
+	got, err := dst.Mkdir(ctx, a.Path, mode)
+	if err != nil {
+		return nil, err
+	}
+	if got.Type != TypeDir {
+		return nil, fmt.Errorf("mkdir %s: %w", DisplayPath(a.Path), ErrExist)
+	}
+	if !at.IsZero() {
+		if got, err = dst.SetAttr(ctx, a.Path, at); err != nil {
+			return nil, err
+		}
+	}
+	x.noteDirTime(a)
+	return &got, nil
+}
+
+func (x *executor) noteDirTime(a *Action) {
+	if x.o.Policy.PreserveTime && x.caps[a.Side].SetMTime && a.Source.Type == TypeDir {
+		x.mu.Lock()
+		x.dirTimes = append(x.dirTimes, a)
+		x.mu.Unlock()
+	}
+}
+
+// setDirTimes gives created and updated directories their source mtimes,
+// deepest first, after everything inside them was written.
+func (x *executor) setDirTimes(ctx context.Context) {
+	slices.SortFunc(x.dirTimes, func(a, b *Action) int { return cmp.Compare(Depth(b.Path), Depth(a.Path)) })
+	for _, a := range x.dirTimes {
+		t := a.Source.MTime
+		if _, err := x.eps[a.Side].Backend.SetAttr(ctx, a.Path, Attrs{MTime: &t}); err != nil {
+			x.log.Warn("set directory time", "side", a.Side.String(), "path", DisplayPath(a.Path), "err", err)
+		}
+	}
+}
+
+// copy writes the source's file or link at the destination, if the source
+// is still what the plan saw and the destination still what it expected.
+// A nil entry without error means the destination cannot hold it.
+func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
+	if a.Source.Type == TypeSymlink {
+		ln, ok := x.eps[a.Side].Backend.(Linker)
+		if !ok || !x.caps[a.Side].Symlinks {
+			return nil, nil
+		}
+		got, err := ln.Symlink(ctx, a.Path, a.Source.Target, Expect(a.Dest))
+		if err != nil {
+			return nil, err
+		}
+		if at := x.attrs(a, true); at.MTime != nil {
+			if got, err = x.eps[a.Side].Backend.SetAttr(ctx, a.Path, Attrs{MTime: at.MTime}); err != nil {
+				return nil, err
+			}
+		}
+		return &got, nil
+	}
+	src, dst := x.eps[a.Side.Other()].Backend, x.eps[a.Side].Backend
+	rc, got, err := src.Open(ctx, a.Path, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	if err := Expect(a.Source).Check(&got); err != nil {
+		return nil, fmt.Errorf("source changed since the scan: %w", err)
+	}
+	w, err := dst.Create(ctx, a.Path, CreateOptions{Size: a.Source.Size, Attrs: x.attrs(a, true), Replace: Expect(a.Dest)})
+	if err != nil {
+		return nil, err
+	}
+	defer w.Abort()
+	h := NewContentHasher(x.o.Policy.Checksum, a.Source.Size)
+	n, err := x.pump(ctx, w, rc, h)
+	if err != nil {
+		return nil, err
+	}
+	if n != a.Source.Size {
+		return nil, fmt.Errorf("copy %s: source changed size while being read (%d bytes, expected %d)", DisplayPath(a.Path), n, a.Source.Size)
+	}
+	ent, err := w.Commit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if h != nil {
+		ent.Hash = h.Sum()
+		a.Source.Hash = ent.Hash
+	}
+	return &ent, nil
+}
+
+// pump copies r to w through the rate limiter and the fingerprint.
+func (x *executor) pump(ctx context.Context, w io.Writer, r io.Reader, h *ContentHasher) (int64, error) {
+	bp := x.bufs.Get().(*[]byte)
+	defer x.bufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if x.o.Limiter != nil {
+				if err := x.o.Limiter.WaitN(ctx, n); err != nil {
+					return total, err
+				}
+			}
+			if _, err := w.Write(buf[:n]); err != nil {
+				return total, err
+			}
+			if h != nil {
+				h.Write(buf[:n])
+			}
+			total += int64(n)
+			x.stats.Bytes.Add(int64(n))
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+}
+
+// setAttr brings the destination's attributes in line with the source's
+// after checking that both are still what the plan saw.
+func (x *executor) setAttr(ctx context.Context, a *Action) (*Entry, error) {
+	src, dst := x.eps[a.Side.Other()].Backend, x.eps[a.Side].Backend
+	for _, c := range []struct {
+		b    Backend
+		want *Entry
+	}{{src, a.Source}, {dst, a.Dest}} {
+		got, err := c.b.Stat(ctx, a.Path)
+		if err != nil {
+			return nil, err
+		}
+		if err := Expect(c.want).Check(&got); err != nil {
+			return nil, err
+		}
+	}
+	at := x.attrs(a, false)
+	d := a.Dest
+	if at.Mode != nil && *at.Mode == d.Mode {
+		at.Mode = nil
+	}
+	if at.MTime != nil && at.MTime.Equal(d.MTime) {
+		at.MTime = nil
+	}
+	if at.UID != nil && *at.UID == d.UID {
+		at.UID = nil
+	}
+	if at.GID != nil && *at.GID == d.GID {
+		at.GID = nil
+	}
+	got := *d
+	if !at.IsZero() {
+		var err error
+		if got, err = dst.SetAttr(ctx, a.Path, at); err != nil {
+			return nil, err
+		}
+	}
+	if a.Source.Type == TypeDir {
+		x.noteDirTime(a)
+	}
+	got.Hash = cmp.Or(a.Dest.Hash, a.Source.Hash)
+	return &got, nil
+}
+
+// commit records an action's result on both sides: the destination first,
+// so that a crash in between leaves the path looking changed on the
+// destination side only, which the next run re-examines without loss.
+func (x *executor) commit(ctx context.Context, a *Action, got *Entry) error {
+	got.Path = a.Path
+	src := *a.Source
+	src.Path = a.Path
+	if src.Hash == "" && got.Type == TypeFile {
+		src.Hash = got.Hash
+	}
+	if err := x.eps[a.Side].Store.Put(ctx, Record{Entry: *got}); err != nil {
+		return fmt.Errorf("record %s: %w", DisplayPath(a.Path), err)
+	}
+	if err := x.eps[a.Side.Other()].Store.Put(ctx, Record{Entry: src}); err != nil {
+		return fmt.Errorf("record %s: %w", DisplayPath(a.Path), err)
+	}
+	return nil
+}
+
+// drop forgets a deleted path on both sides.
+func (x *executor) drop(ctx context.Context, p string) error {
+	for s := range 2 {
+		if err := x.eps[s].Store.Delete(ctx, p); err != nil {
+			return fmt.Errorf("record %s: %w", DisplayPath(p), err)
+		}
+	}
+	return nil
+}
+
+// applyRecord applies a snapshot change that needs no action and reports it.
+func (x *executor) applyRecord(ctx context.Context, u *RecordUpdate) error {
+	for s := range 2 {
+		op := u.Ops[s]
+		var err error
+		switch {
+		case op.Put != nil:
+			r := *op.Put
+			r.Path = u.Path
+			err = x.eps[s].Store.Put(ctx, r)
+		case op.Drop:
+			err = x.eps[s].Store.Delete(ctx, u.Path)
+		}
+		if err != nil {
+			return fmt.Errorf("record %s: %w", DisplayPath(u.Path), err)
+		}
+	}
+	switch u.Report {
+	case "":
+		return nil
+	case ReportExists:
+		x.stats.Equal.Add(1)
+	case ReportSkipped:
+		x.stats.Skipped.Add(1)
+	}
+	x.o.Report(DisplayPath(u.Path), u.Report)
+	return nil
+}

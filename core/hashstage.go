@@ -1,0 +1,153 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// hashJob asks for the fingerprint of one side's current entry.
+type hashJob struct {
+	side Side
+	e    *Entry
+}
+
+// hashStage fills the fingerprints the diff and reconcile stages need, and
+// no others: entries whose metadata changed but whose content may not have,
+// and pairs of entries whose content must be compared. Unchanged entries
+// keep the fingerprint of their record.
+func (e *engine) hashStage(ctx context.Context, states []PathState) error {
+	p := &e.o.Policy
+	if !p.Checksum.Enabled() {
+		return nil
+	}
+	dopts := p.diffOptions()
+	owners := dopts.Owners
+	var jobs []hashJob
+	for i := range states {
+		ps := &states[i]
+		for s := range 2 {
+			b, c := ps.Base[s], ps.Cur[s]
+			if b != nil && c != nil && b.Status == StatusSynced && c.Hash == "" &&
+				hashAlgo(b.Hash) == p.Checksum && SameMeta(&b.Entry, c, owners) {
+				c.Hash = b.Hash
+			}
+			if NeedsRehash(b, c, dopts) {
+				jobs = append(jobs, hashJob{Side(s), c})
+			}
+		}
+	}
+	e.runHashes(ctx, jobs)
+	jobs = jobs[:0]
+	for i := range states {
+		ps := &states[i]
+		l, r := ps.Cur[Local], ps.Cur[Remote]
+		if l == nil || r == nil || l.Type != TypeFile || r.Type != TypeFile || !NeedsCompare(l, r, p.Checksum) {
+			continue
+		}
+		cl, cr := Diff(ps.Base[Local], l, dopts), Diff(ps.Base[Remote], r, dopts)
+		if !(cl.Changed() && cr.Changed()) && !(p.Mirror && (cl.Changed() || cr.Changed())) {
+			continue
+		}
+		for s, en := range [2]*Entry{l, r} {
+			if en.Hash == "" {
+				jobs = append(jobs, hashJob{Side(s), en})
+			}
+		}
+	}
+	e.runHashes(ctx, jobs)
+	return ctx.Err()
+}
+
+// runHashes fingerprints the jobs with each side's checksum threads. A
+// failure leaves the fingerprint empty: the content then counts as
+// different, and the transfer stage reports the entry if it cannot read it.
+func (e *engine) runHashes(ctx context.Context, jobs []hashJob) {
+	if len(jobs) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	for s := range 2 {
+		n := e.eps[s].ChecksumThreads
+		if n <= 0 {
+			n = 4
+		}
+		ch := make(chan *Entry)
+		for range n {
+			wg.Go(func() {
+				for en := range ch {
+					h, err := e.hashEntry(ctx, Side(s), en)
+					if err != nil {
+						e.log.Warn("hash", "side", Side(s).String(), "path", DisplayPath(en.Path), "err", err)
+						continue
+					}
+					en.Hash = h
+				}
+			})
+		}
+		wg.Go(func() {
+			defer close(ch)
+			for _, j := range jobs {
+				if j.side != Side(s) {
+					continue
+				}
+				select {
+				case ch <- j.e:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// hashEntry fingerprints one entry where it lives when the backend can,
+// else by reading it. The content must still be the scanned one.
+func (e *engine) hashEntry(ctx context.Context, s Side, en *Entry) (string, error) {
+	algo := e.o.Policy.Checksum
+	b := e.eps[s].Backend
+	if h, ok := b.(Hasher); ok {
+		sum, got, err := h.Hash(ctx, en.Path, algo)
+		if err != nil {
+			return "", err
+		}
+		if err := Expect(en).Check(&got); err != nil {
+			return "", err
+		}
+		return sum, nil
+	}
+	return hashByReading(ctx, b, en, algo)
+}
+
+// hashByReading fingerprints en through Open, reading only the sampled
+// blocks of a sparse fingerprint.
+func hashByReading(ctx context.Context, b Backend, en *Entry, algo Checksum) (string, error) {
+	ch := NewContentHasher(algo, en.Size)
+	offs := SparseOffsets(en.Size)
+	if !algo.Sparse() || offs == nil {
+		offs = []int64{0}
+	}
+	for _, off := range offs {
+		rc, got, err := b.Open(ctx, en.Path, off)
+		if err != nil {
+			return "", err
+		}
+		if err := Expect(en).Check(&got); err != nil {
+			rc.Close()
+			return "", err
+		}
+		n := en.Size - off
+		if len(offs) > 1 {
+			n = SparseBlock
+		}
+		ch.pos = off
+		_, err = io.CopyN(ch, rc, n)
+		rc.Close()
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", DisplayPath(en.Path), err)
+		}
+	}
+	return ch.Sum(), nil
+}
