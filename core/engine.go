@@ -82,6 +82,9 @@ type Options struct {
 	Warn  func(msg string)
 	Log   *slog.Logger
 	Stats *Stats // counters, readable while the run goes on; may be nil
+	// Approve, when set, sees the plan before anything is done; an error
+	// stops the run (and is returned by Sync).
+	Approve func(*Plan) error
 }
 
 // Stats counts what a run did. Fields are updated atomically while it runs.
@@ -130,6 +133,11 @@ func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, er
 	e.stats.PlannedFiles.Store(int64(t.Copy))
 	e.stats.PlannedBytes.Store(t.CopyBytes)
 	e.stats.Unchanged.Store(int64(t.Unchanged))
+	if e.o.Approve != nil {
+		if err := e.o.Approve(plan); err != nil {
+			return plan, err
+		}
+	}
 	if e.o.DryRun {
 		return plan, nil
 	}

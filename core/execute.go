@@ -58,11 +58,11 @@ func (x *executor) runPhase(ctx context.Context, acts []Action) error {
 	switch acts[0].Op {
 	case OpCopy, OpSetAttr:
 		return x.runClasses(ctx, acts)
-	case OpMkdir, OpDelete:
+	case OpMkdir, OpRename, OpDelete:
 		for len(acts) > 0 {
-			d := Depth(acts[0].Path)
+			lv := acts[0].level()
 			n := 1
-			for n < len(acts) && Depth(acts[n].Path) == d {
+			for n < len(acts) && acts[n].level() == lv {
 				n++
 			}
 			x.parallel(ctx, acts[:n], x.o.TransferThreads[len(x.o.TransferThreads)-1].N)
@@ -154,7 +154,7 @@ func (x *executor) run(ctx context.Context, a *Action) {
 	}
 	if status != "" {
 		x.log.Info(status, "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path))
-		x.o.Report(DisplayPath(a.Path), status)
+		x.o.Report(DisplayPath(cmp.Or(a.To, a.Path)), status)
 	}
 }
 
@@ -200,6 +200,13 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 		}
 		x.stats.Deleted.Add(1)
 		return ReportDeleted, x.drop(ctx, a.Path)
+	case OpRename:
+		got, err := dst.Rename(ctx, a.Path, a.To, Expect(a.Dest))
+		if err != nil {
+			return "", err
+		}
+		x.stats.Moved.Add(1)
+		return ReportMoved, x.commitRename(ctx, a, got)
 	case OpKeep:
 		if _, err := dst.Rename(ctx, a.Path, a.To, Expect(a.Dest)); err != nil {
 			return "", err
@@ -430,6 +437,26 @@ func (x *executor) commit(ctx context.Context, a *Action, got *Entry) error {
 	}
 	if err := x.eps[a.Side.Other()].Store.Put(ctx, Record{Entry: src}); err != nil {
 		return fmt.Errorf("record %s: %w", DisplayPath(a.Path), err)
+	}
+	return nil
+}
+
+// commitRename moves the records of a renamed subtree; the renamed entry
+// itself is recorded as the backend now holds it on the side that moved it.
+func (x *executor) commitRename(ctx context.Context, a *Action, got Entry) error {
+	for i := range a.Commit {
+		u := a.Commit[i]
+		if u.Path == a.To {
+			if put := u.Ops[a.Side].Put; put != nil {
+				rec := *put
+				got.Hash = rec.Hash
+				rec.Entry = got
+				u.Ops[a.Side].Put = &rec
+			}
+		}
+		if err := x.applyRecord(ctx, &u); err != nil {
+			return err
+		}
 	}
 	return nil
 }

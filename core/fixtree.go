@@ -14,9 +14,9 @@ type sidePath struct {
 //     or is created; if that deletion made room for an entry of another type,
 //     the entry becomes a conflict instead;
 //   - deletions below an early deletion run early too, deepest first;
-//   - a creation whose parent directory is missing on its side gets the
-//     parent created first; one whose parent is not a directory there is a
-//     conflict.
+//   - a creation (or a rename's target) whose parent directory is missing
+//     on its side gets the parent created first; a creation whose parent is
+//     not a directory there is a conflict.
 func (r *reconciler) fixTree(states []PathState) {
 	acts := r.plan.Actions
 	index := make(map[sidePath][]int, len(acts))
@@ -103,12 +103,16 @@ func (r *reconciler) fixTree(states []PathState) {
 	}
 	for i := range acts {
 		a := &acts[i]
-		if dropped[i] || (a.Op != OpMkdir && a.Op != OpCopy) {
+		if dropped[i] || (a.Op != OpMkdir && a.Op != OpCopy && a.Op != OpRename) {
 			continue
+		}
+		target := a.Path
+		if a.Op == OpRename {
+			target = a.To
 		}
 		var missing []string
 		conflict := false
-		for p := Parent(a.Path); ; p = Parent(p) {
+		for p := Parent(target); ; p = Parent(p) {
 			dir, blocked := isDirAfter(a.Side, p)
 			if blocked {
 				conflict = true
@@ -118,6 +122,9 @@ func (r *reconciler) fixTree(states []PathState) {
 				break
 			}
 			missing = append(missing, p)
+		}
+		if conflict && a.Op == OpRename {
+			continue // the target's parent is not a directory: the move fails and is reported
 		}
 		if conflict {
 			*a = Action{Op: OpConflict, Side: a.Side, Path: a.Path, Source: a.Source, Dest: a.Dest,

@@ -52,6 +52,9 @@ type Action struct {
 	// Early deletions make room for an entry of another type and run
 	// before directories are created.
 	Early bool
+	// Commit lists snapshot changes made when the action succeeds: a
+	// rename moves the records of its whole subtree.
+	Commit []RecordUpdate
 }
 
 // Size is the number of bytes the action transfers.
@@ -135,18 +138,19 @@ func (p *Plan) Empty() bool {
 	return true
 }
 
-// phase orders actions for the executor: renames and keeps first, early
-// deletions, directories, content and attributes, then deletions.
+// phase orders actions for the executor: keeps first, early deletions,
+// directories and renames, content and attributes, conflicts, then
+// deletions.
 func (a *Action) phase(deleteBefore bool) int {
 	switch a.Op {
-	case OpRename, OpKeep:
+	case OpKeep:
 		return 0
 	case OpDelete:
 		if a.Early || deleteBefore {
 			return 1
 		}
 		return 5
-	case OpMkdir:
+	case OpMkdir, OpRename:
 		return 2
 	case OpCopy, OpSetAttr:
 		return 3
@@ -154,15 +158,29 @@ func (a *Action) phase(deleteBefore bool) int {
 	return 4 // conflicts: reported in path order among the rest
 }
 
-// sortActions puts actions into execution order: by phase; within a phase
-// parents before children, except deletions, which go deepest first.
+// level is the depth an action works at within its phase: directories and
+// renames run level by level, parents first (a rename at the depth of its
+// target, so that the target's parent exists and what is created inside the
+// target comes after it); deletions deepest first.
+func (a *Action) level() int {
+	switch a.Op {
+	case OpRename:
+		return Depth(a.To)
+	case OpDelete:
+		return -Depth(a.Path)
+	}
+	return Depth(a.Path)
+}
+
+// sortActions puts actions into execution order: by phase, then by level
+// where levels matter, then by path.
 func sortActions(acts []Action, deleteBefore bool) {
 	slices.SortStableFunc(acts, func(x, y Action) int {
 		if c := cmp.Compare(x.phase(deleteBefore), y.phase(deleteBefore)); c != 0 {
 			return c
 		}
-		if x.Op == OpDelete && y.Op == OpDelete {
-			if c := cmp.Compare(Depth(y.Path), Depth(x.Path)); c != 0 {
+		if x.Op == y.Op || (x.Op != OpCopy && x.Op != OpSetAttr && x.Op != OpConflict) {
+			if c := cmp.Compare(x.level(), y.level()); c != 0 {
 				return c
 			}
 		}

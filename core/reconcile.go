@@ -291,8 +291,3 @@ func opFor(e *Entry) Op {
 func isUnder(p, dir string) bool {
 	return dir == "" || (len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir)
 }
-
-// detectRenames pairs deletions with creations of the same object. Rename
-// detection comes with bidi (issue 3); until then states pass unchanged.
-func (r *reconciler) detectRenames(states []PathState) []PathState { return states }
-
