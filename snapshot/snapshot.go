@@ -1,0 +1,521 @@
+// Package snapshot keeps a session's snapshot of one side of a sync: the
+// last agreed record of every path plus the session identity (core.Meta), in
+// a small embedded Badger database, and a status file beside it.
+//
+// A snapshot directory holds the Badger files, a "pid" file naming the
+// process that has it open for writing, and "status.json" (see WriteStatus).
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/async-sync/async/core"
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Tuning of the write buffer.
+const (
+	flushCount = 2000                   // pending writes that trigger a flush
+	flushDelay = 200 * time.Millisecond // age of the oldest pending write that triggers a flush
+	pidFile    = "pid"                  // file naming the writer's pid
+)
+
+var _ core.Store = (*DB)(nil)
+
+// Options controls how Open opens a snapshot.
+type Options struct {
+	// ReadOnly opens the snapshot without writing (for async admin). It
+	// works while no writer holds the snapshot; Put, Delete and SetMeta
+	// return an error.
+	ReadOnly bool
+}
+
+// LockedError reports a snapshot directory held by another live process (or
+// by another DB in this process).
+type LockedError struct {
+	Dir string // the snapshot directory
+	PID int    // the holder's pid, 0 when unknown (e.g. a read-only holder)
+}
+
+// Error returns "session snapshot DIR is in use by pid N".
+func (e *LockedError) Error() string {
+	if e.PID <= 0 {
+		return fmt.Sprintf("session snapshot %s is in use by another process", e.Dir)
+	}
+	return fmt.Sprintf("session snapshot %s is in use by pid %d", e.Dir, e.PID)
+}
+
+// DB is an open snapshot. It implements core.Store and is safe for
+// concurrent use. Put and Delete are buffered and written in batches; Flush
+// and Close make them durable.
+type DB struct {
+	dir      string
+	readOnly bool
+	bdb      *badger.DB
+
+	// flushMu serialises flushes so that batches reach Badger in the order
+	// they were taken from pending.
+	flushMu sync.Mutex
+
+	mu       sync.Mutex
+	pending  map[string][]byte // record key -> encoded record, nil to delete
+	first    time.Time         // when the oldest pending write was made
+	bgErr    error             // error of a background flush, reported once
+	closed   bool
+	kick     chan struct{} // wakes the flusher: pending became non-empty or full
+	done     chan struct{} // closed by Close to stop the flusher
+	stopped  chan struct{} // closed by the flusher when it returns
+	encodBuf []byte
+}
+
+// badgerOptions returns Badger options tuned for a small embedded database
+// that is opened on every run.
+func badgerOptions(dir string, readOnly bool) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithLogger(nil).
+		WithReadOnly(readOnly).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithBaseTableSize(2 << 20).
+		WithBaseLevelSize(8 << 20).
+		WithNumVersionsToKeep(1).
+		WithValueLogFileSize(16 << 20).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(4 << 20).
+		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithSyncWrites(false).
+		WithDetectConflicts(false).
+		WithMetricsEnabled(false).
+		WithCompactL0OnClose(true)
+}
+
+// Open opens the snapshot database in dir, creating dir (mode 0700) and its
+// parents unless opts.ReadOnly is set. A dir held by another live process,
+// or already open in this process, returns a *LockedError.
+func Open(dir string, opts Options) (*DB, error) {
+	if opts.ReadOnly {
+		if !Exists(dir) {
+			return nil, fmt.Errorf("snapshot %s: %w", dir, os.ErrNotExist)
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	bdb, err := badger.Open(badgerOptions(dir, opts.ReadOnly))
+	if err != nil {
+		if isLockFailure(err) {
+			return nil, &LockedError{Dir: dir, PID: holderPID(dir)}
+		}
+		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	db := &DB{
+		dir:      dir,
+		readOnly: opts.ReadOnly,
+		bdb:      bdb,
+		pending:  make(map[string][]byte),
+		kick:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	if opts.ReadOnly {
+		close(db.stopped)
+		return db, nil
+	}
+	// Badger's flock is authoritative; a pid file left by a dead writer is
+	// simply overwritten.
+	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
+	if err := os.WriteFile(filepath.Join(dir, pidFile), pid, 0o600); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	go db.flusher()
+	return db, nil
+}
+
+// isLockFailure reports whether err is Badger failing to take its directory
+// lock. Badger flattens the underlying error into text, so match the text.
+func isLockFailure(err error) bool {
+	return strings.Contains(err.Error(), "Cannot acquire directory lock")
+}
+
+// holderPID returns the pid of the writer holding dir, or 0 when it cannot
+// be told (no pid file, or a pid file naming a dead process).
+func holderPID(dir string) int {
+	for _, name := range []string{pidFile, "LOCK"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if processAlive(pid) {
+			return pid
+		}
+	}
+	return 0
+}
+
+// errorf wraps err with the snapshot directory.
+func (db *DB) errorf(err error) error {
+	return fmt.Errorf("snapshot %s: %w", db.dir, err)
+}
+
+// check returns an error when db is closed or ctx is done.
+func (db *DB) check(ctx context.Context, write bool) error {
+	if err := ctx.Err(); err != nil {
+		return db.errorf(err)
+	}
+	if write && db.readOnly {
+		return db.errorf(errors.New("opened read-only"))
+	}
+	return nil
+}
+
+// Meta returns the stored session identity; ok is false when none is stored.
+func (db *DB) Meta(ctx context.Context) (core.Meta, bool, error) {
+	var m core.Meta
+	if err := db.check(ctx, false); err != nil {
+		return m, false, err
+	}
+	ok := false
+	err := db.view(func(txn *badger.Txn) error {
+		item, err := txn.Get(metaKey())
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ok = true
+		return item.Value(func(v []byte) error { return json.Unmarshal(v, &m) })
+	})
+	if err != nil {
+		return core.Meta{}, false, db.errorf(fmt.Errorf("meta: %w", err))
+	}
+	return m, ok, nil
+}
+
+// SetMeta replaces the stored session identity. It is durable on return.
+func (db *DB) SetMeta(ctx context.Context, m core.Meta) error {
+	if err := db.check(ctx, true); err != nil {
+		return err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return db.errorf(fmt.Errorf("meta: %w", err))
+	}
+	if err := db.alive(); err != nil {
+		return err
+	}
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(metaKey(), b) }); err != nil {
+		return db.errorf(fmt.Errorf("meta: %w", err))
+	}
+	if err := db.bdb.Sync(); err != nil {
+		return db.errorf(fmt.Errorf("meta: %w", err))
+	}
+	return nil
+}
+
+// alive returns an error once db is closed.
+func (db *DB) alive() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return db.errorf(errors.New("closed"))
+	}
+	return nil
+}
+
+// view runs fn in a read transaction unless db is closed.
+func (db *DB) view(fn func(*badger.Txn) error) error {
+	if err := db.alive(); err != nil {
+		return err
+	}
+	return db.bdb.View(fn)
+}
+
+// Load calls fn for every record in core.ComparePaths order of their paths.
+// Pending writes are written first, so Load sees them. An error from fn
+// stops Load and is returned as is.
+func (db *DB) Load(ctx context.Context, fn func(core.Record) error) error {
+	if err := db.check(ctx, false); err != nil {
+		return err
+	}
+	if err := db.alive(); err != nil {
+		return err
+	}
+	if err := db.write(false); err != nil {
+		return err
+	}
+	var fnErr error
+	err := db.view(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{
+			PrefetchValues: true,
+			PrefetchSize:   256,
+			Prefix:         []byte{prefixRecord},
+		})
+		defer it.Close()
+		n := 0
+		for it.Seek([]byte{prefixRecord}); it.Valid(); it.Next() {
+			if n++; n%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			item := it.Item()
+			var r core.Record
+			r.Path = keyPath(item.Key())
+			if err := item.Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
+				return fmt.Errorf("record %q: %w", r.Path, err)
+			}
+			if err := fn(r); err != nil {
+				fnErr = err
+				return err
+			}
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return db.errorf(fmt.Errorf("load: %w", err))
+	}
+	return nil
+}
+
+// Count returns the number of records per status.
+func (db *DB) Count(ctx context.Context) (map[core.Status]int, error) {
+	if err := db.check(ctx, false); err != nil {
+		return nil, err
+	}
+	if err := db.alive(); err != nil {
+		return nil, err
+	}
+	if err := db.write(false); err != nil {
+		return nil, err
+	}
+	counts := make(map[core.Status]int)
+	err := db.view(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{
+			PrefetchValues: true,
+			PrefetchSize:   256,
+			Prefix:         []byte{prefixRecord},
+		})
+		defer it.Close()
+		for it.Seek([]byte{prefixRecord}); it.Valid(); it.Next() {
+			item := it.Item()
+			var s core.Status
+			err := item.Value(func(v []byte) (err error) {
+				s, err = decodeStatus(v)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("record %q: %w", keyPath(item.Key()), err)
+			}
+			counts[s]++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, db.errorf(fmt.Errorf("count: %w", err))
+	}
+	return counts, nil
+}
+
+// Put records r, replacing the record of the same path. The write is
+// buffered; Flush makes it durable.
+func (db *DB) Put(ctx context.Context, r core.Record) error {
+	if err := db.check(ctx, true); err != nil {
+		return err
+	}
+	key := string(recordKey(r.Path))
+	db.mu.Lock()
+	db.encodBuf = encodeRecord(db.encodBuf[:0], &r)
+	val := bytes.Clone(db.encodBuf)
+	return db.enqueueLocked(key, val)
+}
+
+// Delete drops the record of path, if any. The write is buffered; Flush
+// makes it durable.
+func (db *DB) Delete(ctx context.Context, path string) error {
+	if err := db.check(ctx, true); err != nil {
+		return err
+	}
+	key := string(recordKey(path))
+	db.mu.Lock()
+	return db.enqueueLocked(key, nil)
+}
+
+// enqueueLocked adds one pending write; db.mu is held and released here.
+func (db *DB) enqueueLocked(key string, val []byte) error {
+	if db.closed {
+		db.mu.Unlock()
+		return db.errorf(errors.New("closed"))
+	}
+	if err := db.bgErr; err != nil {
+		db.bgErr = nil
+		db.mu.Unlock()
+		return err
+	}
+	if len(db.pending) == 0 {
+		db.first = time.Now()
+	}
+	db.pending[key] = val
+	n := len(db.pending)
+	db.mu.Unlock()
+	if n == 1 || n >= flushCount {
+		select {
+		case db.kick <- struct{}{}:
+		default:
+		}
+	}
+	if n >= 4*flushCount {
+		// The flusher is falling behind: write here to bound memory.
+		return db.write(false)
+	}
+	return nil
+}
+
+// flusher writes pending records in the background once flushCount are
+// pending or flushDelay has passed since the oldest of them.
+func (db *DB) flusher() {
+	defer close(db.stopped)
+	timer := time.NewTimer(flushDelay)
+	timer.Stop()
+	for {
+		select {
+		case <-db.done:
+			timer.Stop()
+			return
+		case <-db.kick:
+		case <-timer.C:
+		}
+		db.mu.Lock()
+		n, first := len(db.pending), db.first
+		db.mu.Unlock()
+		if n == 0 {
+			continue
+		}
+		if wait := flushDelay - time.Since(first); n < flushCount && wait > 0 {
+			timer.Reset(wait)
+			continue
+		}
+		if err := db.write(false); err != nil {
+			db.mu.Lock()
+			if db.bgErr == nil {
+				db.bgErr = err
+			}
+			db.mu.Unlock()
+		}
+	}
+}
+
+// write writes every pending record to Badger, and syncs Badger's files
+// when sync is set.
+func (db *DB) write(sync bool) error {
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	db.mu.Lock()
+	batch := db.pending
+	if len(batch) > 0 {
+		db.pending = make(map[string][]byte, len(batch))
+	}
+	err := db.bgErr
+	db.bgErr = nil
+	db.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		wb := db.bdb.NewWriteBatch()
+		for k, v := range batch {
+			if v == nil {
+				err = wb.Delete([]byte(k))
+			} else {
+				err = wb.Set([]byte(k), v)
+			}
+			if err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = wb.Flush()
+		} else {
+			wb.Cancel()
+		}
+		if err != nil {
+			return db.errorf(fmt.Errorf("write: %w", err))
+		}
+	}
+	if sync && !db.readOnly {
+		if err := db.bdb.Sync(); err != nil {
+			return db.errorf(fmt.Errorf("sync: %w", err))
+		}
+	}
+	return nil
+}
+
+// Flush writes every pending Put and Delete and makes them durable.
+func (db *DB) Flush(ctx context.Context) error {
+	if err := db.check(ctx, false); err != nil {
+		return err
+	}
+	if err := db.alive(); err != nil {
+		return err
+	}
+	return db.write(true)
+}
+
+// Close flushes pending writes, stops the background flusher, reclaims
+// value-log space opportunistically and closes the database. Closing a
+// closed DB does nothing.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
+	db.closed = true // refuses new writes from here on
+	db.mu.Unlock()
+	if db.readOnly {
+		if err := db.bdb.Close(); err != nil {
+			return db.errorf(fmt.Errorf("close: %w", err))
+		}
+		return nil
+	}
+	var errs []error
+	close(db.done)
+	<-db.stopped
+	if err := db.write(true); err != nil {
+		errs = append(errs, err)
+	}
+	for range 4 {
+		if db.bdb.RunValueLogGC(0.5) != nil {
+			break // ErrNoRewrite or anything else: nothing more to reclaim
+		}
+	}
+	// Remove the pid file while Badger's lock is still held, so it never
+	// removes the pid file of a writer that opened after us.
+	if err := os.Remove(filepath.Join(db.dir, pidFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, db.errorf(err))
+	}
+	if err := db.bdb.Close(); err != nil {
+		errs = append(errs, db.errorf(fmt.Errorf("close: %w", err)))
+	}
+	return errors.Join(errs...)
+}
