@@ -1,0 +1,31 @@
+# async — common tasks. `make demo` and `make test` are the two set-up
+# commands of the README.
+GO      ?= go
+BIN     ?= bin/async
+DEMO    ?= /tmp/async-demo
+
+.PHONY: build test lint bench demo clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/async
+
+test: build lint
+	$(GO) test -count=1 ./...
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# 50,000 small files local→local against rsync -a, initial copy and no-change resync.
+bench: build
+	$(GO) run ./bench/localsync -async $(BIN) $(BENCHFLAGS)
+
+# Synchronize the example tree to $(DEMO)/copy, then again (a no-op).
+demo: build
+	rm -rf $(DEMO)
+	$(BIN) -N demo -d examples/tree -r $(DEMO)/copy -b $(DEMO)/db -L $(DEMO)/log --create-dir -t
+	$(BIN) -N demo -d examples/tree -r $(DEMO)/copy -b $(DEMO)/db -L $(DEMO)/log -t
+
+clean:
+	rm -rf bin

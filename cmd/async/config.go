@@ -1,0 +1,302 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/cli"
+	"github.com/async-sync/async/internal/logfile"
+	"github.com/async-sync/async/rate"
+)
+
+// instance holds the options that set up the process.
+type instance struct {
+	help, version bool
+	debug         int
+	quiet         bool
+	logDir        string
+	logMB         int
+	dryRun        bool
+	planJSON      bool
+	progress      string
+}
+
+// session holds one -N's options.
+type session struct {
+	name           string
+	local, remote  string // endpoints as given
+	user, host     string
+	createDir      bool
+	localDB        string
+	remoteDB       string
+	reset          bool
+	policy         core.Policy
+	links          core.LinkMode
+	deleteBefore   bool
+	forceDeletes   bool
+	maxDeletes     string // N or N%; "" none
+	checksumSet    bool
+	threads        []core.ThreadClass
+	scanThreads    [2]int
+	checksumThread [2]int
+	targetRate     int64
+	noLogStats     bool
+}
+
+// usageError is a bad command line: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+var sessionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// config turns the parsed command line into the instance settings and the
+// sessions, warning about options that have no effect.
+func config(p *cli.Parsed, byLong map[string]option, warn func(string)) (*instance, []*session, error) {
+	if len(p.Positional) > 0 {
+		return nil, nil, usagef("unexpected argument %q (endpoints are given with -d and -r)", p.Positional[0])
+	}
+	in := &instance{logMB: 10, progress: "auto"}
+	var sessions []*session
+	all := [][]cli.Opt{p.Instance}
+	all = append(all, p.Sessions...)
+	for i, opts := range all {
+		var s *session
+		if i > 0 {
+			s = &session{}
+			sessions = append(sessions, s)
+		}
+		for _, op := range opts {
+			o := byLong[op.Spec.Long]
+			switch o.support {
+			case refused:
+				return nil, nil, usagef("option %s %s", op.As, o.why)
+			case warned:
+				warn(fmt.Sprintf("warning: option %s %s; ignored", op.As, o.why))
+				continue
+			}
+			if err := in.set(op); err == nil {
+				continue
+			} else if err != errNotInstance {
+				return nil, nil, err
+			}
+			if s == nil {
+				return nil, nil, usagef("option %s belongs to a session: give it after -N NAME", op.As)
+			}
+			if err := s.set(op); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if in.help || in.version {
+		return in, sessions, nil
+	}
+	if len(sessions) == 0 {
+		return nil, nil, usagef("missing -N/--name: give a session name (async -h for help)")
+	}
+	seen := map[string]bool{}
+	for _, s := range sessions {
+		if err := s.check(); err != nil {
+			return nil, nil, err
+		}
+		if seen[s.name] {
+			return nil, nil, usagef("session name %q given twice", s.name)
+		}
+		seen[s.name] = true
+	}
+	return in, sessions, nil
+}
+
+var errNotInstance = fmt.Errorf("not an instance option")
+
+func (in *instance) set(op cli.Opt) error {
+	v := op.Value
+	switch op.Spec.Long {
+	case "help":
+		in.help = true
+	case "version":
+		in.version = true
+	case "debug":
+		in.debug++
+	case "quiet":
+		in.quiet = true
+	case "alt-logdir":
+		dir, mb, err := logfile.ParseDir(v)
+		if err != nil {
+			return usagef("option %s: %v", op.As, err)
+		}
+		in.logDir, in.logMB = dir, mb
+	case "dry-run":
+		in.dryRun = true
+	case "plan-format":
+		switch v {
+		case "text", "json":
+			in.planJSON = v == "json"
+		default:
+			return usagef("option %s: unknown plan format %q (want text or json)", op.As, v)
+		}
+	case "progress":
+		switch v {
+		case "auto", "bar", "plain", "none":
+			in.progress = v
+		default:
+			return usagef("option %s: unknown progress mode %q (want auto, bar, plain or none)", op.As, v)
+		}
+	default:
+		return errNotInstance
+	}
+	return nil
+}
+
+func (s *session) set(op cli.Opt) error {
+	v := op.Value
+	bad := func(err error) error { return usagef("option %s: %v", op.As, err) }
+	var err error
+	switch op.Spec.Long {
+	case "name":
+		if !sessionName.MatchString(v) {
+			return usagef("option %s: invalid session name %q (use 1 to 128 of A-Z a-z 0-9 _ -)", op.As, v)
+		}
+		s.name = v
+	case "local-dir":
+		s.local = v
+	case "remote-dir":
+		s.remote = v
+	case "user":
+		s.user = v
+	case "host":
+		s.host = v
+	case "create-dir":
+		s.createDir = true
+	case "local-db-dir":
+		s.localDB = v
+	case "remote-db-dir":
+		s.remoteDB = v
+	case "reset":
+		s.reset = true
+	case "direction":
+		if s.policy.Direction, err = core.ParseDirection(v); err != nil {
+			return bad(err)
+		}
+	case "overwrite":
+		if s.policy.Overwrite, err = core.ParseOverwrite(v); err != nil {
+			return bad(err)
+		}
+	case "mirror":
+		s.policy.Mirror = true
+	case "scan-threads", "remote-scan-threads", "local-checksum-threads", "remote-checksum-threads",
+		"local-fs-threads", "remote-fs-threads":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 99 {
+			return usagef("option %s: %q is not a number from 1 to 99", op.As, v)
+		}
+		side := core.Local
+		if strings.HasPrefix(op.Spec.Long, "remote-") {
+			side = core.Remote
+		}
+		switch {
+		case strings.Contains(op.Spec.Long, "checksum"):
+			s.checksumThread[side] = n
+		case strings.Contains(op.Spec.Long, "scan"):
+			s.scanThreads[side] = n
+		}
+		// fs threads: metadata operations run on the transfer workers here.
+	case "scan-file-rename":
+		s.policy.RenameFiles = true
+	case "scan-dir-rename":
+		s.policy.RenameDirs = true
+	case "ignore-delete":
+		s.policy.IgnoreDelete = true
+	case "delete-delay":
+		// Deletions already run after all transfers.
+	case "delete-before":
+		s.deleteBefore = true
+	case "max-deletes":
+		if _, _, err := parseCount(v); err != nil {
+			return bad(err)
+		}
+		s.maxDeletes = v
+	case "force-deletes":
+		s.forceDeletes = true
+	case "checksum":
+		if s.policy.Checksum, err = core.ParseChecksum(v); err != nil {
+			return bad(err)
+		}
+		s.checksumSet = true
+	case "preserve-time", "preserve-modification-time":
+		s.policy.PreserveTime = true
+	case "preserve-uid":
+		s.policy.PreserveUID = true
+	case "preserve-gid":
+		s.policy.PreserveGID = true
+	case "ignore-mode":
+		s.policy.IgnoreMode = true
+	case "symbolic-links":
+		if s.links, err = core.ParseLinkMode(v); err != nil {
+			return bad(err)
+		}
+	case "target-rate":
+		if s.targetRate, err = rate.ParseRate(v); err != nil {
+			return bad(err)
+		}
+	case "transfer-threads":
+		tc, err := parseThreads(v)
+		if err != nil {
+			return bad(err)
+		}
+		s.threads = append(s.threads, tc)
+	case "no-log":
+		if v != "stats" {
+			return usagef("option %s: unknown value %q (want stats)", op.As, v)
+		}
+		s.noLogStats = true
+	default:
+		return usagef("option %s is not handled by this version of async", op.As)
+	}
+	return nil
+}
+
+// check validates a session's options as a whole.
+func (s *session) check() error {
+	switch {
+	case s.local == "":
+		return usagef("session %s: missing -d/--local-dir", s.name)
+	case s.remote == "" && s.host == "":
+		return usagef("session %s: missing -r/--remote-dir", s.name)
+	}
+	if err := s.policy.Resolve(); err != nil {
+		return usagef("session %s: %v", s.name, err)
+	}
+	return nil
+}
+
+// parseThreads parses --transfer-threads N[:SIZE].
+func parseThreads(v string) (core.ThreadClass, error) {
+	ns, size, hasSize := strings.Cut(v, ":")
+	n, err := strconv.Atoi(ns)
+	if err != nil || n < 1 || n > 999 {
+		return core.ThreadClass{}, fmt.Errorf("invalid thread count %q (want N[:SIZE], N from 1 to 999)", v)
+	}
+	tc := core.ThreadClass{N: n}
+	if hasSize {
+		if tc.MaxSize, err = rate.ParseSize(size); err != nil {
+			return core.ThreadClass{}, err
+		}
+	}
+	return tc, nil
+}
+
+// parseCount parses "N" or "N%".
+func parseCount(v string) (n int, percent bool, err error) {
+	s, percent := strings.CutSuffix(v, "%")
+	n, err = strconv.Atoi(s)
+	if err != nil || n < 0 || (percent && n > 100) {
+		return 0, false, fmt.Errorf("invalid count %q (want N or N%%)", v)
+	}
+	return n, percent, nil
+}

@@ -1,0 +1,118 @@
+// Command async keeps two directory trees in step: push, pull or both ways,
+// with the command line of IBM Aspera Sync's async. See README.md and
+// ASYNC-REFERENCE.md; `async -h` lists the options.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"syscall"
+
+	"github.com/async-sync/async/internal/cli"
+)
+
+func main() {
+	if filepath.Base(os.Args[0]) == "asyncadmin" {
+		os.Exit(admin(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "admin" {
+		os.Exit(admin(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr))
+	stop()
+	os.Exit(code)
+}
+
+// app is one invocation of async.
+type app struct {
+	stderr io.Writer
+	out    *printer
+}
+
+// run is async's main program; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) int {
+	a := &app{stderr: stderr, out: &printer{stdout: stdout, stderr: stderr, tty: tty}}
+	opts := options()
+	specs := make([]cli.Spec, len(opts))
+	byLong := make(map[string]option, len(opts))
+	for i, o := range opts {
+		specs[i] = o.Spec
+		byLong[o.Long] = o
+	}
+	parsed, err := cli.Parse(specs, args, "name")
+	if err != nil {
+		fmt.Fprintf(stderr, "async: %v (async -h for help)\n", err)
+		return exitUsage
+	}
+	var warnings []string
+	in, sessions, err := config(parsed, byLong, func(w string) { warnings = append(warnings, w) })
+	if err != nil {
+		fmt.Fprintf(stderr, "async: %v\n", err)
+		return exitUsage
+	}
+	switch {
+	case in.help:
+		fmt.Fprintln(stdout, "usage: async [instance options] -N NAME -d LOCAL -r REMOTE [session options] [-N NAME2 ...]")
+		cli.Usage(stdout, specs)
+		return exitOK
+	case in.version:
+		fmt.Fprintln(stdout, version())
+		return exitOK
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "async: %s\n", w)
+	}
+	a.out.quiet = in.quiet
+	a.out.prefix = len(sessions) > 1
+	// Everything is checked before any session starts: bad input touches nothing.
+	var preps []*prepared
+	for _, s := range sessions {
+		p, err := prepare(in, s)
+		if err != nil {
+			fmt.Fprintf(stderr, "async: %v\n", err)
+			return exitUsage
+		}
+		preps = append(preps, p)
+	}
+	codes := make([]int, len(preps))
+	var wg sync.WaitGroup
+	for i, p := range preps {
+		wg.Go(func() { codes[i] = a.runSession(ctx, in, p) })
+	}
+	wg.Wait()
+	return worst(codes)
+}
+
+// worst combines session exit codes: 2, then 1, then 3, then 0.
+func worst(codes []int) int {
+	rank := map[int]int{exitUsage: 4, exitFailed: 3, exitPartial: 2, exitOK: 1}
+	best := exitOK
+	for _, c := range codes {
+		if rank[c] > rank[best] {
+			best = c
+		}
+	}
+	return best
+}
+
+// version describes the build.
+func version() string {
+	v, rev := "(devel)", ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				rev = " " + s.Value
+			}
+		}
+	}
+	return fmt.Sprintf("async %s%s %s", v, rev, runtime.Version())
+}

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/async-sync/async/backends/local"
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/logfile"
+	"github.com/async-sync/async/rate"
+	"github.com/async-sync/async/snapshot"
+)
+
+// Exit codes (reference §7).
+const (
+	exitOK       = 0
+	exitFailed   = 1
+	exitUsage    = 2
+	exitPartial  = 3
+	logKeepFiles = 10
+)
+
+// fatal is an error that ends a session with an exit code.
+type fatal struct {
+	code int
+	err  error
+}
+
+func (f *fatal) Error() string { return f.err.Error() }
+
+// exitCode maps an error to async's exit code.
+func exitCode(err error) int {
+	var f *fatal
+	var ce *core.ConfigError
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &f):
+		return f.code
+	case errors.As(err, &ue), errors.As(err, &ce):
+		return exitUsage
+	}
+	return exitFailed
+}
+
+// prepared is a session ready to run: endpoints resolved, everything the
+// command line names checked.
+type prepared struct {
+	s           *session
+	ends        [2]endpoint
+	missing     [2]bool // root missing, to be made by --create-dir
+	dbDir       [2]string
+	logDir      string
+	logMB       int
+	defaultArea [2]string // ROOT/.private-asp of each filesystem side
+}
+
+// prepare resolves and checks a session's endpoints and state locations
+// without changing anything (but for --create-dir).
+func prepare(in *instance, s *session) (*prepared, error) {
+	p := &prepared{s: s, logDir: in.logDir, logMB: in.logMB}
+	var err error
+	if p.ends[core.Local], err = parseEndpoint("-d", s.local, "", ""); err != nil {
+		return nil, err
+	}
+	if p.ends[core.Remote], err = parseEndpoint("-r", s.remote, s.user, s.host); err != nil {
+		return nil, err
+	}
+	for side := range 2 {
+		p.ends[side].path = realPath(p.ends[side].path)
+	}
+	l, r := p.ends[core.Local].path, p.ends[core.Remote].path
+	if inside(l, r) || inside(r, l) {
+		return nil, usagef("session %s: -d %s and -r %s are the same directory or one is inside the other", s.name, l, r)
+	}
+	for side, flag := range [2]string{s.localDB, s.remoteDB} {
+		root := p.ends[side].path
+		p.defaultArea[side] = filepath.Join(root, core.PrivateDir)
+		p.dbDir[side] = filepath.Join(p.defaultArea[side], s.name)
+		if flag == "" {
+			continue
+		}
+		opt := [2]string{"-b", "-B"}[side]
+		d, err := expandHome(flag)
+		if err != nil {
+			return nil, usagef("option %s: %v", opt, err)
+		}
+		if d, err = filepath.Abs(d); err != nil {
+			return nil, usagef("option %s: %v", opt, err)
+		}
+		p.dbDir[side] = filepath.Join(d, s.name)
+		if err := p.outsideTrees(opt, d); err != nil {
+			return nil, err
+		}
+	}
+	if p.logDir == "" {
+		p.logDir = filepath.Join(stateDir(), "log")
+	} else if err := p.outsideTrees("-L", p.logDir); err != nil {
+		return nil, err
+	}
+	for side, opt := range [2]string{"-d", "-r"} {
+		if p.missing[side], err = checkRoot(opt, p.ends[side].path, s.createDir); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// outsideTrees refuses a state directory inside a synced tree (the private
+// areas aside).
+func (p *prepared) outsideTrees(opt, dir string) error {
+	real := realPath(dir)
+	for side := range 2 {
+		if inside(real, p.defaultArea[side]) {
+			continue
+		}
+		if inside(real, p.ends[side].path) {
+			return usagef("option %s: %s is inside the synchronized tree %s; put it elsewhere", opt, dir, p.ends[side].path)
+		}
+	}
+	return nil
+}
+
+// stateDir is async's own state directory.
+func stateDir() string {
+	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "async")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "async-state")
+	}
+	return filepath.Join(home, ".local", "state", "async")
+}
+
+// run carries out a prepared session and returns its exit code.
+func (a *app) runSession(ctx context.Context, in *instance, p *prepared) int {
+	s := p.s
+	logger, closeLog, err := a.openLog(in, p)
+	if err != nil {
+		a.out.errorf(s.name, "%v", err)
+		return exitUsage
+	}
+	defer closeLog()
+	err = a.sync(ctx, in, p, logger)
+	code := exitCode(err)
+	if err != nil {
+		logger.Error("session failed", "err", err)
+		a.out.errorf(s.name, "%v", err)
+	}
+	return code
+}
+
+// openLog opens the session's log file; a dry run logs nothing to files.
+func (a *app) openLog(in *instance, p *prepared) (*slog.Logger, func(), error) {
+	level := slog.LevelInfo
+	if in.debug > 0 {
+		level = slog.LevelDebug
+	}
+	if in.dryRun {
+		var w io.Writer = io.Discard
+		if in.debug > 0 {
+			w = a.stderr
+		}
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), func() {}, nil
+	}
+	f, err := logfile.Open(p.logDir, "async-"+p.s.name+".log", int64(p.logMB)<<20, logKeepFiles)
+	if err != nil {
+		return nil, nil, fmt.Errorf("option -L: %w", err)
+	}
+	l := slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: level})).With("session", p.s.name)
+	return l, func() { f.Close() }, nil
+}
+
+// sync opens the endpoints and snapshots and runs core.Sync.
+func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Logger) error {
+	s := p.s
+	var eps [2]*core.Endpoint
+	for side := range 2 {
+		ep := &core.Endpoint{URL: p.ends[side].URL(), ScanThreads: s.scanThreads[side], ChecksumThreads: s.checksumThread[side]}
+		if p.missing[side] && in.dryRun {
+			ep.Backend = emptyDir{}
+		} else {
+			if p.missing[side] {
+				if err := createRoot([2]string{"-d", "-r"}[side], p.ends[side].path); err != nil {
+					return err
+				}
+			}
+			b, err := local.Open(p.ends[side].path, local.Options{FollowLinks: s.links == core.LinksFollow})
+			if err != nil {
+				return &fatal{exitUsage, fmt.Errorf("option %s: %w", [2]string{"-d", "-r"}[side], err)}
+			}
+			defer b.Close()
+			ep.Backend = b
+		}
+		eps[side] = ep
+	}
+	if s.reset && !in.dryRun {
+		for side := range 2 {
+			if err := snapshot.Remove(p.dbDir[side]); err != nil {
+				return lockedOr(s.name, err)
+			}
+		}
+		log.Info("snapshots dropped (--reset)")
+	}
+	for side := range 2 {
+		st, closeStore, err := openStore(p.dbDir[side], in.dryRun, s.reset)
+		if err != nil {
+			return lockedOr(s.name, err)
+		}
+		if st != nil {
+			eps[side].Store = st
+			defer closeStore()
+		}
+	}
+	pol := s.policy
+	if !s.checksumSet {
+		pol.Checksum = core.ChecksumNone
+		if eps[0].Backend.Caps().Filesystem && eps[1].Backend.Caps().Filesystem {
+			pol.Checksum = core.ChecksumSHA1Sparse
+		}
+	}
+	pol.ConflictSuffix = ".async-conflict-" + time.Now().UTC().Format("20060102T150405Z")
+	stats := &core.Stats{}
+	opts := core.Options{
+		Session: s.name, Policy: pol, Links: s.links, DeleteBefore: s.deleteBefore,
+		ForceDeletes: s.forceDeletes, TransferThreads: s.threads,
+		Log: log, Stats: stats,
+		Warn: func(msg string) { log.Warn(msg); a.out.warn(s.name, msg) },
+		Report: func(path, status string) {
+			a.out.entry(s.name, path, status)
+		},
+	}
+	if s.targetRate > 0 {
+		opts.Limiter = rate.New(s.targetRate)
+	}
+	opts.Approve = func(plan *core.Plan) error { return checkMaxDeletes(s, plan) }
+	opts.DryRun = in.dryRun
+	start := time.Now()
+	log.Info("session start", "local", eps[0].URL, "remote", eps[1].URL, "direction", pol.Direction.String())
+	stop := func() {}
+	if !in.dryRun {
+		stopProgress := a.out.progress(in, s.name, stats)
+		stopStatus := keepStatus(p.dbDir[core.Local], stats, log)
+		stop = func() { stopProgress(); stopStatus() }
+	}
+	plan, err := core.Sync(ctx, eps[0], eps[1], opts)
+	stop()
+	if err != nil {
+		return err
+	}
+	if in.dryRun {
+		return a.printPlan(in, p, pol, plan)
+	}
+	a.out.summary(in, s.name, pol.Direction, time.Since(start), stats)
+	log.Info("session done", "files", stats.Files.Load(), "bytes", stats.Bytes.Load(),
+		"deleted", stats.Deleted.Load(), "conflicts", stats.Conflicts.Load(), "errors", stats.Errors.Load())
+	if stats.Conflicts.Load() > 0 || stats.Errors.Load() > 0 {
+		return &fatal{exitPartial, errors.New("some entries are in CONFLICT or ERROR")}
+	}
+	return nil
+}
+
+// keepStatus rewrites the session's status file beside its local snapshot
+// every few seconds while it runs, for async admin; stop writes the final
+// state.
+func keepStatus(dir string, st *core.Stats, log *slog.Logger) (stop func()) {
+	started := time.Now().UTC()
+	write := func(state string) {
+		synced := st.Unchanged.Load() + st.Equal.Load() + st.Files.Load() + st.Dirs.Load() + st.Moved.Load()
+		s := snapshot.Status{State: state, PID: os.Getpid(), Started: started, Updated: time.Now().UTC(),
+			Counters: map[string]int64{
+				"Synchronized Paths": synced,
+				"Pending Paths":      max(0, st.PlannedFiles.Load()-st.Files.Load()),
+				"Conflict Paths":     st.Conflicts.Load(),
+				"Error Paths":        st.Errors.Load(),
+			}}
+		if state == "stopped" {
+			s.LastSync = s.Updated
+		}
+		if err := snapshot.WriteStatus(dir, s); err != nil {
+			log.Warn("write status file", "err", err)
+		}
+	}
+	write("running")
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				write("stopped")
+				return
+			case <-t.C:
+				write("running")
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}

@@ -1,0 +1,345 @@
+package modeltest
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-sync/async/backends/local"
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/snapshot"
+)
+
+var (
+	sequences = flag.Int("model.sequences", 150, "random sequences to run (make test runs the default; use thousands for a long run)")
+	steps     = flag.Int("model.steps", 12, "syncs per sequence")
+	seedFlag  = flag.Uint64("model.seed", 0, "run only this sequence seed")
+)
+
+// world is one sequence: two trees, their snapshots, and a source of
+// unique contents.
+type world struct {
+	t       *testing.T
+	rng     *rand.Rand
+	root    [2]string
+	db      [2]string
+	version int
+	policy  core.Policy
+	log     []string // operations so far, printed on failure
+}
+
+func TestModelBidi(t *testing.T) {
+	seeds := make([]uint64, 0, *sequences)
+	if *seedFlag != 0 {
+		seeds = append(seeds, *seedFlag)
+	} else {
+		for i := range *sequences {
+			seeds = append(seeds, uint64(i+1))
+		}
+	}
+	start := time.Now()
+	for _, seed := range seeds {
+		if !runSequence(t, seed) {
+			t.Fatalf("sequence failed; rerun with: go test ./internal/modeltest -run TestModelBidi -model.seed=%d -v", seed)
+		}
+	}
+	t.Logf("%d sequences of %d syncs in %s", len(seeds), *steps, time.Since(start).Round(time.Millisecond))
+}
+
+// runSequence runs one seeded sequence and reports whether it kept every
+// invariant.
+func runSequence(t *testing.T, seed uint64) bool {
+	base := t.TempDir()
+	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*7919))}
+	for s := range 2 {
+		w.root[s] = filepath.Join(base, [2]string{"L", "R"}[s])
+		w.db[s] = filepath.Join(base, [2]string{"dbL", "dbR"}[s])
+		if err := os.Mkdir(w.root[s], 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.policy = core.Policy{Direction: core.Bidi, Checksum: core.ChecksumSHA1Sparse,
+		PreserveTime: w.rng.IntN(2) == 0, RenameFiles: w.rng.IntN(2) == 0, RenameDirs: w.rng.IntN(2) == 0}
+	if w.rng.IntN(3) == 0 {
+		w.policy.Overwrite = core.OverwriteOlder
+	}
+	if err := w.policy.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	w.logf("seed %d policy %+v", seed, w.policy)
+	ok := true
+	for step := 0; step < *steps && ok; step++ {
+		for s := range 2 {
+			for range w.rng.IntN(5) {
+				w.mutate(core.Side(s))
+			}
+		}
+		ok = w.syncAndCheck()
+	}
+	if !ok {
+		t.Log(strings.Join(w.log, "\n"))
+	}
+	return ok
+}
+
+func (w *world) logf(format string, args ...any) { w.log = append(w.log, fmt.Sprintf(format, args...)) }
+
+// Paths come from a small name space so that operations collide often.
+func (w *world) randPath() string {
+	names := []string{"a", "b", "c", "d"}
+	depth := 1 + w.rng.IntN(3)
+	parts := make([]string, depth)
+	for i := range parts {
+		parts[i] = names[w.rng.IntN(len(names))]
+	}
+	return filepath.Join(parts...)
+}
+
+func (w *world) content() string {
+	w.version++
+	return fmt.Sprintf("version %d %s", w.version, strings.Repeat("x", w.rng.IntN(64)))
+}
+
+// existing returns a random existing path on side s ("" when empty).
+func (w *world) existing(s core.Side, wantDir bool) string {
+	var all []string
+	filepath.WalkDir(w.root[s], func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == w.root[s] {
+			return nil
+		}
+		if d.Name() == core.PrivateDir {
+			return filepath.SkipDir
+		}
+		if d.IsDir() == wantDir {
+			rel, _ := filepath.Rel(w.root[s], p)
+			all = append(all, rel)
+		}
+		return nil
+	})
+	if len(all) == 0 {
+		return ""
+	}
+	slices.Sort(all)
+	return all[w.rng.IntN(len(all))]
+}
+
+// mutate applies one random user operation on side s. Operations that do
+// not apply (a parent is a file, ...) are skipped.
+func (w *world) mutate(s core.Side) {
+	root := w.root[s]
+	abs := func(p string) string { return filepath.Join(root, p) }
+	switch op := w.rng.IntN(10); op {
+	case 0, 1, 2: // create or overwrite a file
+		p := w.randPath()
+		if os.MkdirAll(filepath.Dir(abs(p)), 0o755) != nil {
+			return
+		}
+		if fi, err := os.Lstat(abs(p)); err == nil && fi.IsDir() {
+			return
+		}
+		c := w.content()
+		if os.WriteFile(abs(p), []byte(c), 0o644) == nil {
+			w.logf("%s: write %s %q", s, p, c[:12])
+		}
+	case 3: // delete a file
+		if p := w.existing(s, false); p != "" {
+			os.Remove(abs(p))
+			w.logf("%s: rm %s", s, p)
+		}
+	case 4: // delete a directory tree
+		if p := w.existing(s, true); p != "" {
+			os.RemoveAll(abs(p))
+			w.logf("%s: rm -r %s", s, p)
+		}
+	case 5: // mkdir
+		p := w.randPath()
+		if os.MkdirAll(abs(p), 0o755) == nil {
+			w.logf("%s: mkdir -p %s", s, p)
+		}
+	case 6: // rename a file or directory
+		p := w.existing(s, w.rng.IntN(2) == 0)
+		q := w.randPath()
+		if p == "" || strings.HasPrefix(q+"/", p+"/") {
+			return
+		}
+		if _, err := os.Lstat(abs(q)); err == nil {
+			return
+		}
+		if os.MkdirAll(filepath.Dir(abs(q)), 0o755) != nil {
+			return
+		}
+		if os.Rename(abs(p), abs(q)) == nil {
+			w.logf("%s: mv %s %s", s, p, q)
+		}
+	case 7: // touch: new mtime, same content
+		if p := w.existing(s, false); p != "" {
+			t := time.Now().Add(time.Duration(w.rng.IntN(1000)) * time.Second)
+			os.Chtimes(abs(p), t, t)
+			w.logf("%s: touch %s", s, p)
+		}
+	case 8: // chmod
+		if p := w.existing(s, false); p != "" {
+			os.Chmod(abs(p), fs.FileMode([]int{0o600, 0o644, 0o755}[w.rng.IntN(3)]))
+			w.logf("%s: chmod %s", s, p)
+		}
+	case 9: // replace a file by a directory or back
+		if p := w.existing(s, false); p != "" && w.rng.IntN(2) == 0 {
+			os.Remove(abs(p))
+			os.MkdirAll(abs(p), 0o755)
+			os.WriteFile(filepath.Join(abs(p), "in"), []byte(w.content()), 0o644)
+			w.logf("%s: file→dir %s", s, p)
+		} else if p := w.existing(s, true); p != "" {
+			os.RemoveAll(abs(p))
+			os.WriteFile(abs(p), []byte(w.content()), 0o644)
+			w.logf("%s: dir→file %s", s, p)
+		}
+	}
+}
+
+// node is one entry of a tree as the invariants compare it.
+type node struct {
+	dir     bool
+	content string
+	mtime   time.Time
+}
+
+func (w *world) read(s core.Side) map[string]node {
+	out := map[string]node{}
+	root := w.root[s]
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			w.t.Fatalf("walk %s: %v", p, err)
+		}
+		if p == root {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == core.PrivateDir {
+			return filepath.SkipDir
+		}
+		if strings.HasPrefix(d.Name(), core.ReservedPrefix) {
+			w.t.Errorf("temporary file left behind: %s", p)
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		n := node{dir: d.IsDir(), mtime: fi.ModTime()}
+		if !n.dir {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			n.content = string(b)
+		}
+		out[rel] = n
+		return nil
+	})
+	return out
+}
+
+func contents(trees ...map[string]node) map[string]bool {
+	out := map[string]bool{}
+	for _, tr := range trees {
+		for _, n := range tr {
+			if !n.dir {
+				out[n.content] = true
+			}
+		}
+	}
+	return out
+}
+
+// sync runs one bidi sync with fresh backends and the sequence's snapshots.
+func (w *world) sync() (*core.Plan, *core.Stats) {
+	ctx := context.Background()
+	var eps [2]*core.Endpoint
+	for s := range 2 {
+		b, err := local.Open(w.root[s], local.Options{})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		db, err := snapshot.Open(w.db[s], snapshot.Options{})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		defer b.Close()
+		defer db.Close()
+		eps[s] = &core.Endpoint{Backend: b, Store: db, URL: "file://" + w.root[s]}
+	}
+	stats := &core.Stats{}
+	plan, err := core.Sync(ctx, eps[0], eps[1], core.Options{Session: "model", Policy: w.policy, Stats: stats, ForceDeletes: true})
+	if err != nil {
+		w.t.Fatalf("sync: %v", err)
+	}
+	return plan, stats
+}
+
+// syncAndCheck syncs, checks the invariants, then syncs again to check
+// idempotence.
+func (w *world) syncAndCheck() bool {
+	before := contents(w.read(core.Local), w.read(core.Remote))
+	plan, stats := w.sync()
+	for _, a := range plan.Actions {
+		w.logf("  plan: %s %s %s %s %s", a.Op, a.Side, a.Path, a.To, a.Reason)
+	}
+	l, r := w.read(core.Local), w.read(core.Remote)
+	after := contents(l, r)
+	ok := true
+	for c := range before {
+		if !after[c] {
+			w.t.Errorf("content lost: %q", c)
+			ok = false
+		}
+	}
+	if stats.Errors.Load() > 0 {
+		w.t.Errorf("%d errors", stats.Errors.Load())
+		ok = false
+	}
+	if stats.Conflicts.Load() == 0 && !w.same(l, r) {
+		ok = false
+	}
+	again, _ := w.sync()
+	if !again.Empty() {
+		for _, a := range again.Actions {
+			w.t.Errorf("second sync plans %s %s %s", a.Op, a.Side, a.Path)
+		}
+		ok = false
+	}
+	return ok
+}
+
+// same reports whether both trees are identical, logging the differences.
+func (w *world) same(l, r map[string]node) bool {
+	ok := true
+	for p, a := range l {
+		b, found := r[p]
+		switch {
+		case !found:
+			w.t.Errorf("only on the local side: %s", p)
+		case a.dir != b.dir || a.content != b.content:
+			w.t.Errorf("differs: %s: %+v vs %+v", p, a, b)
+		case w.policy.PreserveTime && !a.dir && !a.mtime.Equal(b.mtime):
+			w.t.Errorf("mtime differs: %s: %v vs %v", p, a.mtime, b.mtime)
+		default:
+			continue
+		}
+		ok = false
+	}
+	for p := range r {
+		if _, found := l[p]; !found {
+			w.t.Errorf("only on the remote side: %s", p)
+			ok = false
+		}
+	}
+	return ok
+}
