@@ -58,7 +58,7 @@ func (x *executor) runPhase(ctx context.Context, acts []Action) error {
 	switch acts[0].Op {
 	case OpCopy, OpSetAttr:
 		return x.runClasses(ctx, acts)
-	case OpMkdir, OpRename, OpDelete:
+	case OpMkdir, OpRename, OpKeep, OpDelete:
 		for len(acts) > 0 {
 			lv := acts[0].level()
 			n := 1
@@ -201,6 +201,9 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 		x.stats.Deleted.Add(1)
 		return ReportDeleted, x.drop(ctx, a.Path)
 	case OpRename:
+		if err := x.makeParents(ctx, a.Side, a.To); err != nil {
+			return "", err
+		}
 		got, err := dst.Rename(ctx, a.Path, a.To, Expect(a.Dest))
 		if err != nil {
 			return "", err
@@ -260,6 +263,10 @@ func (x *executor) mkdir(ctx context.Context, a *Action) (*Entry, error) {
 	}
 	if got.Type != TypeDir {
 		return nil, fmt.Errorf("mkdir %s: %w", DisplayPath(a.Path), ErrExist)
+	}
+	if x.caps[a.Side].SetMode && got.Mode != mode && a.Source.Mode != 0 {
+		m := mode
+		at.Mode = &m // made earlier (by a rename) with another mode
 	}
 	if !at.IsZero() {
 		if got, err = dst.SetAttr(ctx, a.Path, at); err != nil {
@@ -437,6 +444,33 @@ func (x *executor) commit(ctx context.Context, a *Action, got *Entry) error {
 	}
 	if err := x.eps[a.Side.Other()].Store.Put(ctx, Record{Entry: src}); err != nil {
 		return fmt.Errorf("record %s: %w", DisplayPath(a.Path), err)
+	}
+	return nil
+}
+
+// makeParents creates the missing parent directories of p on side s. A
+// rename runs before the plan's directory creations (which then find the
+// directories made and give them their attributes).
+func (x *executor) makeParents(ctx context.Context, s Side, p string) error {
+	b := x.eps[s].Backend
+	var missing []string
+	for d := Parent(p); d != ""; d = Parent(d) {
+		e, err := b.Stat(ctx, d)
+		if err == nil {
+			if e.Type != TypeDir {
+				return fmt.Errorf("rename to %s: %s is not a directory", DisplayPath(p), DisplayPath(d))
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if _, err := b.Mkdir(ctx, missing[i], 0o755); err != nil {
+			return err
+		}
 	}
 	return nil
 }

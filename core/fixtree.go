@@ -45,7 +45,7 @@ func (r *reconciler) fixTree(states []PathState) {
 		}
 		for s := Local; s <= Remote; s++ {
 			del := find(s, ps.Path, OpDelete)
-			if del >= 0 && keeps[s][ps.Path] {
+			if del >= 0 && keeps[s][ps.Path] && ps.Cur[s].IsDir() {
 				r.cancelDelete(del, find, dropped)
 				del = -1
 			}

@@ -138,19 +138,20 @@ func (p *Plan) Empty() bool {
 	return true
 }
 
-// phase orders actions for the executor: keeps first, early deletions,
-// directories and renames, content and attributes, conflicts, then
+// phase orders actions for the executor: keeps and renames first (a
+// rename creates the missing parents of its target itself), early
+// deletions, directories, content and attributes, conflicts, then
 // deletions.
 func (a *Action) phase(deleteBefore bool) int {
 	switch a.Op {
-	case OpKeep:
+	case OpKeep, OpRename:
 		return 0
 	case OpDelete:
 		if a.Early || deleteBefore {
 			return 1
 		}
 		return 5
-	case OpMkdir, OpRename:
+	case OpMkdir:
 		return 2
 	case OpCopy, OpSetAttr:
 		return 3

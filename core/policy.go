@@ -1,6 +1,9 @@
 package core
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Side names an endpoint of a session.
 type Side uint8
@@ -104,6 +107,9 @@ func (p *Policy) Resolve() error {
 		if p.Direction == Bidi {
 			p.Overwrite = OverwriteConflict
 		}
+	}
+	if p.ConflictSuffix == "" {
+		p.ConflictSuffix = ".async-conflict-" + time.Now().UTC().Format("20060102T150405Z")
 	}
 	if p.Direction == Bidi {
 		if p.Overwrite == OverwriteAlways {

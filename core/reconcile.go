@@ -1,6 +1,9 @@
 package core
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+)
 
 // PathState is one path's snapshot records and current entries on both
 // sides: the input of Reconcile.
@@ -15,11 +18,14 @@ type PathState struct {
 // equality rule needs must already be in the entries (see HashNeeds);
 // where one is missing, contents count as different.
 func Reconcile(states []PathState, p Policy) *Plan {
-	r := &reconciler{p: p, dopts: p.diffOptions(), plan: &Plan{}}
+	r := &reconciler{p: p, dopts: p.diffOptions(), plan: &Plan{}, taken: map[string]bool{}}
 	sorted := slices.IsSortedFunc(states, func(a, b PathState) int { return ComparePaths(a.Path, b.Path) })
 	if !sorted {
 		states = slices.Clone(states)
 		slices.SortFunc(states, func(a, b PathState) int { return ComparePaths(a.Path, b.Path) })
+	}
+	for i := range states {
+		r.taken[states[i].Path] = true
 	}
 	states = r.detectRenames(states)
 	skip := ""
@@ -45,6 +51,18 @@ type reconciler struct {
 	p     Policy
 	dopts DiffOptions
 	plan  *Plan
+	taken map[string]bool // paths that exist, or that the plan creates, on some side
+}
+
+// freeName returns a path for a kept copy of p: p plus the conflict
+// suffix, numbered when that is taken.
+func (r *reconciler) freeName(p string) string {
+	name := p + r.p.ConflictSuffix
+	for i := 2; r.taken[name]; i++ {
+		name = fmt.Sprintf("%s%s-%d", p, r.p.ConflictSuffix, i)
+	}
+	r.taken[name] = true
+	return name
 }
 
 // path plans one path and reports whether its subtree must be left alone
@@ -236,9 +254,16 @@ func (r *reconciler) delete(ps *PathState, side Side, early bool) {
 	r.add(Action{Op: OpDelete, Side: side, Path: ps.Path, Dest: ps.Cur[side], Early: early})
 }
 
-// keep moves the losing version aside before it is replaced.
+// keep moves the losing version aside before it is replaced, and sends the
+// kept copy to the other side, so that both sides hold both versions.
 func (r *reconciler) keep(ps *PathState, side Side) {
-	r.add(Action{Op: OpKeep, Side: side, Path: ps.Path, To: ps.Path + r.p.ConflictSuffix, Dest: ps.Cur[side]})
+	to := r.freeName(ps.Path)
+	r.add(Action{Op: OpKeep, Side: side, Path: ps.Path, To: to, Dest: ps.Cur[side]})
+	if e := ps.Cur[side]; e.Type != TypeDir {
+		kept := *e
+		kept.Path, kept.Token = to, "" // the move changes the change token
+		r.add(Action{Op: OpCopy, Side: side.Other(), Path: to, Source: &kept})
+	}
 }
 
 // conflict reports a path and records it as a conflict on the sides where

@@ -59,7 +59,9 @@ func (r *reconciler) renamesOn(states []PathState, s Side) []PathState {
 			continue
 		}
 		from := &states[j]
-		if !r.canRename(from, to, s) || underAny(from.Path, moved) {
+		if !r.canRename(from, to, s) || underAny(from.Path, moved) ||
+			blockedOn(states, index, to.Path, s.Other()) || blockedOn(states, index, from.Path, s) ||
+			(c.Type == TypeDir && !sameChildren(states, j, i, s)) {
 			continue
 		}
 		delete(gone, c.FileID)
@@ -78,6 +80,9 @@ func (r *reconciler) renamesOn(states []PathState, s Side) []PathState {
 // side s are one move that the other side can repeat.
 func (r *reconciler) canRename(from, to *PathState, s Side) bool {
 	b, c, o := from.Base[s], to.Cur[s], s.Other()
+	if b == nil || from.Cur[s] != nil { // already moved by an earlier rename
+		return false
+	}
 	if b.Type != c.Type || isUnder(to.Path, from.Path) || isUnder(from.Path, to.Path) {
 		return false
 	}
@@ -127,8 +132,13 @@ func (r *reconciler) move(states []PathState, index map[string]int, j, i int, s 
 		dst.Base[s] = movedRecord(src.Base[s], np)
 		dst.Base[o] = movedRecord(src.Base[o], np)
 		dst.Cur[o] = movedEntry(src.Cur[o], np)
-		if q == j && dst.Base[s] != nil && dst.Cur[s] != nil {
-			dst.Base[s].Token = dst.Cur[s].Token // the move itself changed the ctime
+		if q == j {
+			if dst.Base[s] != nil && dst.Cur[s] != nil {
+				dst.Base[s].Token = dst.Cur[s].Token // the move itself changed the ctime
+			}
+			if dst.Cur[o] != nil {
+				dst.Cur[o].Token = "" // and will change it on the other side
+			}
 		}
 		u := RecordUpdate{Path: old}
 		u.Ops[s], u.Ops[o] = RecordOp{Drop: true}, RecordOp{Drop: true}
@@ -145,6 +155,42 @@ func (r *reconciler) move(states []PathState, index map[string]int, j, i int, s 
 	}
 	r.add(act)
 	return states, grew
+}
+
+// blockedOn reports whether an ancestor of p exists on side o as something
+// other than a directory: nothing can be moved to p there, and what lies
+// at p on the other side is about to be replaced, not moved.
+func blockedOn(states []PathState, index map[string]int, p string, o Side) bool {
+	for a := Parent(p); a != ""; a = Parent(a) {
+		if i, ok := index[a]; ok {
+			if e := states[i].Cur[o]; e != nil && e.Type != TypeDir {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameChildren tells a moved directory from a new one that reuses the
+// inode number of a deleted one: both are empty, or a child of the new one
+// on side s is an entry the old one held.
+func sameChildren(states []PathState, from, to int, s Side) bool {
+	old := map[string]bool{}
+	for q := from + 1; q < len(states) && isUnder(states[q].Path, states[from].Path); q++ {
+		if b := states[q].Base[s]; b != nil && b.FileID != "" {
+			old[b.FileID] = true
+		}
+	}
+	empty := true
+	for q := to + 1; q < len(states) && isUnder(states[q].Path, states[to].Path); q++ {
+		if c := states[q].Cur[s]; c != nil {
+			empty = false
+			if old[c.FileID] {
+				return true
+			}
+		}
+	}
+	return empty && len(old) == 0
 }
 
 func movedRecord(r *Record, p string) *Record {

@@ -113,7 +113,7 @@ func TestRenameDetection(t *testing.T) {
 				created(dir("n", "1:30")),
 				created(file("n/a", "1:10", 5)),
 			},
-			want: []string{"mkdir remote /n", "rename remote /a -> /n/a"},
+			want: []string{"rename remote /a -> /n/a", "mkdir remote /n"},
 		},
 		{
 			name:   "pull detects moves on the remote side",

@@ -84,14 +84,15 @@ func badgerOptions(dir string, readOnly bool) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithLogger(nil).
 		WithReadOnly(readOnly).
-		WithMemTableSize(8 << 20).
+		WithMemTableSize(2 << 20).
+		WithValueThreshold(64 << 10).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
 		WithBaseTableSize(2 << 20).
 		WithBaseLevelSize(8 << 20).
 		WithNumVersionsToKeep(1).
-		WithValueLogFileSize(16 << 20).
+		WithValueLogFileSize(4 << 20).
 		WithBlockCacheSize(8 << 20).
 		WithIndexCacheSize(4 << 20).
 		WithNumCompactors(2).

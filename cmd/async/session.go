@@ -227,7 +227,6 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 			pol.Checksum = core.ChecksumSHA1Sparse
 		}
 	}
-	pol.ConflictSuffix = ".async-conflict-" + time.Now().UTC().Format("20060102T150405Z")
 	stats := &core.Stats{}
 	opts := core.Options{
 		Session: s.name, Policy: pol, Links: s.links, DeleteBefore: s.deleteBefore,
