@@ -124,10 +124,11 @@ func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, er
 	if err != nil {
 		return nil, err
 	}
-	if err := e.hashStage(ctx, states); err != nil {
+	prep := Prepare(states, e.o.Policy)
+	if err := e.hashStage(ctx, prep); err != nil {
 		return nil, err
 	}
-	plan := Reconcile(states, e.o.Policy)
+	plan := prep.Reconcile()
 	sortActions(plan.Actions, e.o.DeleteBefore)
 	t := plan.Totals()
 	e.stats.PlannedFiles.Store(int64(t.Copy))

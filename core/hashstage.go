@@ -17,7 +17,8 @@ type hashJob struct {
 // no others: entries whose metadata changed but whose content may not have,
 // and pairs of entries whose content must be compared. Unchanged entries
 // keep the fingerprint of their record.
-func (e *engine) hashStage(ctx context.Context, states []PathState) error {
+func (e *engine) hashStage(ctx context.Context, prep *Prepared) error {
+	states := prep.States()
 	p := &e.o.Policy
 	if !p.Checksum.Enabled() {
 		return nil
@@ -38,7 +39,7 @@ func (e *engine) hashStage(ctx context.Context, states []PathState) error {
 			}
 		}
 	}
-	e.runHashes(ctx, jobs)
+	e.runHashes(ctx, prep, jobs)
 	jobs = jobs[:0]
 	for i := range states {
 		ps := &states[i]
@@ -56,14 +57,14 @@ func (e *engine) hashStage(ctx context.Context, states []PathState) error {
 			}
 		}
 	}
-	e.runHashes(ctx, jobs)
+	e.runHashes(ctx, prep, jobs)
 	return ctx.Err()
 }
 
 // runHashes fingerprints the jobs with each side's checksum threads. A
 // failure leaves the fingerprint empty: the content then counts as
 // different, and the transfer stage reports the entry if it cannot read it.
-func (e *engine) runHashes(ctx context.Context, jobs []hashJob) {
+func (e *engine) runHashes(ctx context.Context, prep *Prepared, jobs []hashJob) {
 	if len(jobs) == 0 {
 		return
 	}
@@ -77,7 +78,7 @@ func (e *engine) runHashes(ctx context.Context, jobs []hashJob) {
 		for range n {
 			wg.Go(func() {
 				for en := range ch {
-					h, err := e.hashEntry(ctx, Side(s), en)
+					h, err := e.hashEntry(ctx, Side(s), prep.Where(en), en)
 					if err != nil {
 						e.log.Warn("hash", "side", Side(s).String(), "path", DisplayPath(en.Path), "err", err)
 						continue
@@ -103,13 +104,13 @@ func (e *engine) runHashes(ctx context.Context, jobs []hashJob) {
 	wg.Wait()
 }
 
-// hashEntry fingerprints one entry where it lives when the backend can,
-// else by reading it. The content must still be the scanned one.
-func (e *engine) hashEntry(ctx context.Context, s Side, en *Entry) (string, error) {
+// hashEntry fingerprints one entry, found at path where, on the backend
+// when it can, else by reading it. The content must still be the scanned one.
+func (e *engine) hashEntry(ctx context.Context, s Side, where string, en *Entry) (string, error) {
 	algo := e.o.Policy.Checksum
 	b := e.eps[s].Backend
 	if h, ok := b.(Hasher); ok {
-		sum, got, err := h.Hash(ctx, en.Path, algo)
+		sum, got, err := h.Hash(ctx, where, algo)
 		if err != nil {
 			return "", err
 		}
@@ -118,19 +119,19 @@ func (e *engine) hashEntry(ctx context.Context, s Side, en *Entry) (string, erro
 		}
 		return sum, nil
 	}
-	return hashByReading(ctx, b, en, algo)
+	return hashByReading(ctx, b, where, en, algo)
 }
 
 // hashByReading fingerprints en through Open, reading only the sampled
 // blocks of a sparse fingerprint.
-func hashByReading(ctx context.Context, b Backend, en *Entry, algo Checksum) (string, error) {
+func hashByReading(ctx context.Context, b Backend, where string, en *Entry, algo Checksum) (string, error) {
 	ch := NewContentHasher(algo, en.Size)
 	offs := SparseOffsets(en.Size)
 	if !algo.Sparse() || offs == nil {
 		offs = []int64{0}
 	}
 	for _, off := range offs {
-		rc, got, err := b.Open(ctx, en.Path, off)
+		rc, got, err := b.Open(ctx, where, off)
 		if err != nil {
 			return "", err
 		}
@@ -146,7 +147,7 @@ func hashByReading(ctx context.Context, b Backend, en *Entry, algo Checksum) (st
 		_, err = io.CopyN(ch, rc, n)
 		rc.Close()
 		if err != nil {
-			return "", fmt.Errorf("read %s: %w", DisplayPath(en.Path), err)
+			return "", fmt.Errorf("read %s: %w", DisplayPath(where), err)
 		}
 	}
 	return ch.Sum(), nil

@@ -15,19 +15,48 @@ type PathState struct {
 
 // Reconcile turns the states of every path into a plan under policy p. It
 // is a pure function: no I/O, and the states are only read. Fingerprints the
-// equality rule needs must already be in the entries (see HashNeeds);
-// where one is missing, contents count as different.
+// equality rule needs must already be in the entries; where one is
+// missing, contents count as different. Reconcile is Prepare followed by
+// Prepared.Reconcile.
 func Reconcile(states []PathState, p Policy) *Plan {
-	r := &reconciler{p: p, dopts: p.diffOptions(), plan: &Plan{}, taken: map[string]bool{}}
-	sorted := slices.IsSortedFunc(states, func(a, b PathState) int { return ComparePaths(a.Path, b.Path) })
-	if !sorted {
-		states = slices.Clone(states)
-		slices.SortFunc(states, func(a, b PathState) int { return ComparePaths(a.Path, b.Path) })
-	}
+	return Prepare(states, p).Reconcile()
+}
+
+// Prepared is the first half of reconcile: states sorted, and renames
+// paired and applied to them, so that the fingerprints the second half
+// needs can be computed on the paths it will compare.
+type Prepared struct {
+	r      *reconciler
+	states []PathState
+}
+
+// Prepare sorts a copy of the states and pairs renames (pure).
+func Prepare(states []PathState, p Policy) *Prepared {
+	r := &reconciler{p: p, dopts: p.diffOptions(), plan: &Plan{}, taken: map[string]bool{}, origin: map[*Entry]string{}}
+	states = slices.Clone(states)
+	slices.SortFunc(states, func(a, b PathState) int { return ComparePaths(a.Path, b.Path) })
 	for i := range states {
 		r.taken[states[i].Path] = true
 	}
-	states = r.detectRenames(states)
+	return &Prepared{r: r, states: r.detectRenames(states)}
+}
+
+// States returns the states as the second half will see them: renamed
+// subtrees already at their new paths.
+func (pr *Prepared) States() []PathState { return pr.states }
+
+// Where returns the path at which entry e of States can be read now: its
+// own path, or where it is until a planned rename moves it.
+func (pr *Prepared) Where(e *Entry) string {
+	if p, ok := pr.r.origin[e]; ok {
+		return p
+	}
+	return e.Path
+}
+
+// Reconcile plans every path and returns the plan.
+func (pr *Prepared) Reconcile() *Plan {
+	r, states := pr.r, pr.states
 	skip := ""
 	for i := range states {
 		ps := &states[i]
@@ -52,6 +81,8 @@ type reconciler struct {
 	dopts DiffOptions
 	plan  *Plan
 	taken map[string]bool // paths that exist, or that the plan creates, on some side
+	// origin maps an entry moved by a planned rename to where it still is.
+	origin map[*Entry]string
 }
 
 // freeName returns a path for a kept copy of p: p plus the conflict

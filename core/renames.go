@@ -132,6 +132,9 @@ func (r *reconciler) move(states []PathState, index map[string]int, j, i int, s 
 		dst.Base[s] = movedRecord(src.Base[s], np)
 		dst.Base[o] = movedRecord(src.Base[o], np)
 		dst.Cur[o] = movedEntry(src.Cur[o], np)
+		if dst.Cur[o] != nil {
+			r.origin[dst.Cur[o]] = old
+		}
 		if q == j {
 			if dst.Base[s] != nil && dst.Cur[s] != nil {
 				dst.Base[s].Token = dst.Cur[s].Token // the move itself changed the ctime
