@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 
@@ -25,9 +26,16 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "admin" {
 		os.Exit(admin(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if prof := os.Getenv("ASYNC_CPUPROFILE"); prof != "" { // for benchmarks
+		if f, err := os.Create(prof); err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr))
 	stop()
+	pprof.StopCPUProfile()
 	os.Exit(code)
 }
 

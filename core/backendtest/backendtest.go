@@ -1,0 +1,506 @@
+// Package backendtest is the conformance suite every async backend runs
+// against itself: a backend is done when Run passes. It sets trees up
+// through the Backend API only, so it works for filesystems, object stores
+// and plugins alike, and adapts to what Caps says the backend can do.
+package backendtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/async-sync/async/core"
+)
+
+// Factory returns a new, empty backend rooted in a fresh place; the suite
+// closes it.
+type Factory func(t *testing.T) core.Backend
+
+// Run runs the conformance suite against backends made by newBackend.
+func Run(t *testing.T, newBackend Factory) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, b core.Backend)
+	}{
+		{"CreateCommit", testCreateCommit},
+		{"InvisibleUntilCommit", testInvisibleUntilCommit},
+		{"Abort", testAbort},
+		{"ReplacePreconditions", testReplace},
+		{"OpenAtOffset", testOpenAtOffset},
+		{"MissingPaths", testMissing},
+		{"Mkdir", testMkdir},
+		{"Remove", testRemove},
+		{"Rename", testRename},
+		{"SetAttr", testSetAttr},
+		{"CreateWithAttrs", testCreateWithAttrs},
+		{"ScanSpecialNames", testScanSpecialNames},
+		{"ScanSkipPrunes", testScanSkip},
+		{"ReservedNamesHidden", testReserved},
+		{"Symlinks", testSymlinks},
+		{"Hasher", testHasher},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBackend(t)
+			defer b.Close()
+			tc.fn(t, b)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+// put writes a file through the API and returns its entry.
+func put(t *testing.T, b core.Backend, p string, content []byte) core.Entry {
+	t.Helper()
+	if b.Caps().Dirs {
+		mkdirAll(t, b, core.Parent(p))
+	}
+	w, err := b.Create(ctx, p, core.CreateOptions{Size: int64(len(content)), Replace: core.Precondition{Any: true}})
+	if err != nil {
+		t.Fatalf("create %s: %v", p, err)
+	}
+	if _, err := w.Write(content); err != nil {
+		t.Fatalf("write %s: %v", p, err)
+	}
+	e, err := w.Commit(ctx)
+	if err != nil {
+		t.Fatalf("commit %s: %v", p, err)
+	}
+	return e
+}
+
+func mkdirAll(t *testing.T, b core.Backend, p string) {
+	t.Helper()
+	if p == "" {
+		return
+	}
+	mkdirAll(t, b, core.Parent(p))
+	if _, err := b.Mkdir(ctx, p, 0o755); err != nil {
+		t.Fatalf("mkdir %s: %v", p, err)
+	}
+}
+
+func read(t *testing.T, b core.Backend, p string, off int64) []byte {
+	t.Helper()
+	rc, _, err := b.Open(ctx, p, off)
+	if err != nil {
+		t.Fatalf("open %s: %v", p, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("read %s: %v", p, err)
+	}
+	return data
+}
+
+// scanAll returns what a scan reports, path → entry.
+func scanAll(t *testing.T, b core.Backend, opts core.ScanOptions) map[string]core.Entry {
+	t.Helper()
+	var mu sync.Mutex
+	out := map[string]core.Entry{}
+	err := b.Scan(ctx, opts, func(e core.Entry) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, dup := out[e.Path]; dup {
+			t.Errorf("scan reported %s twice", e.Path)
+		}
+		out[e.Path] = e
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	return out
+}
+
+func testCreateCommit(t *testing.T, b core.Backend) {
+	content := bytes.Repeat([]byte("0123456789"), 100_000)
+	e := put(t, b, "dir/file.bin", content)
+	if e.Type != core.TypeFile || e.Size != int64(len(content)) || e.Path != "dir/file.bin" {
+		t.Errorf("committed entry = %+v", e)
+	}
+	if got := read(t, b, "dir/file.bin", 0); !bytes.Equal(got, content) {
+		t.Errorf("read back %d bytes, want %d", len(got), len(content))
+	}
+	st, err := b.Stat(ctx, "dir/file.bin")
+	if err != nil || st.Size != e.Size || !st.MTime.Equal(e.MTime) {
+		t.Errorf("stat = %+v, %v; commit said %+v", st, err, e)
+	}
+}
+
+func testInvisibleUntilCommit(t *testing.T, b core.Backend) {
+	w, err := b.Create(ctx, "new.txt", core.CreateOptions{Size: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("hello"))
+	if _, err := b.Stat(ctx, "new.txt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stat before commit: %v, want not exist", err)
+	}
+	if got := scanAll(t, b, core.ScanOptions{}); len(got) != 0 {
+		t.Errorf("scan before commit saw %v", got)
+	}
+	if _, err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := scanAll(t, b, core.ScanOptions{}); len(got) != 1 {
+		t.Errorf("scan after commit saw %v", got)
+	}
+}
+
+func testAbort(t *testing.T, b core.Backend) {
+	w, err := b.Create(ctx, "gone.txt", core.CreateOptions{Size: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("abc"))
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if got := scanAll(t, b, core.ScanOptions{}); len(got) != 0 {
+		t.Errorf("after abort the scan saw %v", got)
+	}
+	put(t, b, "kept.txt", []byte("x"))
+	w, _ = b.Create(ctx, "kept2.txt", core.CreateOptions{Size: 1})
+	w.Write([]byte("y"))
+	if _, err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Errorf("abort after commit: %v", err)
+	}
+	if got := read(t, b, "kept2.txt", 0); string(got) != "y" {
+		t.Errorf("abort after commit changed the file: %q", got)
+	}
+}
+
+func testReplace(t *testing.T, b core.Backend) {
+	old := put(t, b, "f", []byte("old"))
+	write := func(pre core.Precondition, content string) error {
+		w, err := b.Create(ctx, "f", core.CreateOptions{Size: int64(len(content)), Replace: pre})
+		if err != nil {
+			return err
+		}
+		defer w.Abort()
+		w.Write([]byte(content))
+		_, err = w.Commit(ctx)
+		return err
+	}
+	if err := write(core.MustNotExist, "new"); !errors.Is(err, core.ErrPrecondition) {
+		t.Errorf("MustNotExist over a file: %v, want ErrPrecondition", err)
+	}
+	if got := read(t, b, "f", 0); string(got) != "old" {
+		t.Errorf("failed replace changed the file: %q", got)
+	}
+	if err := write(core.Expect(&old), "v2"); err != nil {
+		t.Errorf("Expect(unchanged): %v", err)
+	}
+	if err := write(core.Expect(&old), "v3"); !errors.Is(err, core.ErrPrecondition) {
+		t.Errorf("Expect(stale): %v, want ErrPrecondition", err)
+	}
+	if got := read(t, b, "f", 0); string(got) != "v2" {
+		t.Errorf("content %q, want v2", got)
+	}
+	if err := write(core.Precondition{Any: true}, "v4"); err != nil {
+		t.Errorf("Any: %v", err)
+	}
+	if err := write(core.MustNotExist, "fresh"); !errors.Is(err, core.ErrPrecondition) {
+		t.Errorf("MustNotExist: %v", err)
+	}
+}
+
+func testOpenAtOffset(t *testing.T, b core.Backend) {
+	put(t, b, "f", []byte("0123456789"))
+	if got := read(t, b, "f", 7); string(got) != "789" {
+		t.Errorf("read at 7 = %q", got)
+	}
+}
+
+func testMissing(t *testing.T, b core.Backend) {
+	if _, _, err := b.Open(ctx, "nope", 0); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("open: %v", err)
+	}
+	if _, err := b.Stat(ctx, "nope/deeper"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stat: %v", err)
+	}
+	if err := b.Remove(ctx, "nope", core.Precondition{Any: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("remove: %v", err)
+	}
+	if _, err := b.Rename(ctx, "nope", "other", core.Precondition{Any: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("rename: %v", err)
+	}
+}
+
+func testMkdir(t *testing.T, b core.Backend) {
+	if !b.Caps().Dirs {
+		t.Skip("no directories")
+	}
+	e, err := b.Mkdir(ctx, "a", 0o750)
+	if err != nil || e.Type != core.TypeDir {
+		t.Fatalf("mkdir: %+v, %v", e, err)
+	}
+	if b.Caps().SetMode && e.Mode.Perm() != 0o750 {
+		t.Errorf("mode %v, want 0750", e.Mode)
+	}
+	if _, err := b.Mkdir(ctx, "a/b", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Mkdir(ctx, "a", 0o755); err != nil {
+		t.Errorf("mkdir of an existing directory: %v", err)
+	}
+	put(t, b, "a/file", []byte("x"))
+	if _, err := b.Mkdir(ctx, "a/file", 0o755); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("mkdir over a file: %v, want ErrExist", err)
+	}
+}
+
+func testRemove(t *testing.T, b core.Backend) {
+	f := put(t, b, "d/f", []byte("x"))
+	stale := f
+	stale.Size++
+	if err := b.Remove(ctx, "d/f", core.Expect(&stale)); !errors.Is(err, core.ErrPrecondition) {
+		t.Errorf("remove with a stale precondition: %v", err)
+	}
+	if _, err := b.Stat(ctx, "d/f"); err != nil {
+		t.Errorf("stale remove removed the file: %v", err)
+	}
+	if err := b.Remove(ctx, "d/f", core.Expect(&f)); err != nil {
+		t.Fatal(err)
+	}
+	if b.Caps().Dirs {
+		if err := b.Remove(ctx, "d", core.Precondition{Any: true}); err != nil {
+			t.Errorf("remove empty dir: %v", err)
+		}
+		put(t, b, "e/g", []byte("y"))
+		if err := b.Remove(ctx, "e", core.Precondition{Any: true}); err == nil {
+			t.Errorf("removed a non-empty directory")
+		}
+	}
+}
+
+func testRename(t *testing.T, b core.Backend) {
+	if !b.Caps().Rename {
+		t.Skip("no rename")
+	}
+	f := put(t, b, "a", []byte("aaa"))
+	put(t, b, "b", []byte("bbb"))
+	if _, err := b.Rename(ctx, "a", "b", core.Expect(&f)); err == nil {
+		t.Errorf("rename over an existing file succeeded")
+	}
+	if got := read(t, b, "b", 0); string(got) != "bbb" {
+		t.Errorf("b = %q after a refused rename", got)
+	}
+	e, err := b.Rename(ctx, "a", "c", core.Expect(&f))
+	if err != nil || e.Path != "c" || e.Size != 3 {
+		t.Fatalf("rename: %+v, %v", e, err)
+	}
+	if _, err := b.Stat(ctx, "a"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a still there: %v", err)
+	}
+	if b.Caps().Dirs {
+		put(t, b, "d/inner", []byte("i"))
+		if _, err := b.Rename(ctx, "d", "d2", core.Precondition{Any: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, b, "d2/inner", 0); string(got) != "i" {
+			t.Errorf("moved dir content %q", got)
+		}
+	}
+}
+
+func testSetAttr(t *testing.T, b core.Backend) {
+	put(t, b, "f", []byte("x"))
+	caps := b.Caps()
+	var a core.Attrs
+	mt := time.Date(2021, 3, 4, 5, 6, 7, 123456789, time.UTC)
+	mode := fs.FileMode(0o640)
+	if caps.SetMTime {
+		a.MTime = &mt
+	}
+	if caps.SetMode {
+		a.Mode = &mode
+	}
+	if a.IsZero() {
+		t.Skip("no settable attributes")
+	}
+	e, err := b.SetAttr(ctx, "f", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := b.Stat(ctx, "f")
+	if caps.SetMTime && (e.MTime.Sub(mt).Abs() > time.Second || !st.MTime.Equal(e.MTime)) {
+		t.Errorf("mtime %v (stat %v), want %v", e.MTime, st.MTime, mt)
+	}
+	if caps.SetMode && (e.Mode.Perm() != 0o640 || st.Mode != e.Mode) {
+		t.Errorf("mode %v (stat %v), want 0640", e.Mode, st.Mode)
+	}
+}
+
+func testCreateWithAttrs(t *testing.T, b core.Backend) {
+	caps := b.Caps()
+	mt := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	mode := fs.FileMode(0o600)
+	var a core.Attrs
+	if caps.SetMTime {
+		a.MTime = &mt
+	}
+	if caps.SetMode {
+		a.Mode = &mode
+	}
+	w, err := b.Create(ctx, "f", core.CreateOptions{Size: 1, Attrs: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("z"))
+	e, err := w.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if caps.SetMTime && !e.MTime.Equal(mt) {
+		t.Errorf("mtime %v, want %v", e.MTime, mt)
+	}
+	if caps.SetMode && e.Mode.Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", e.Mode)
+	}
+}
+
+func testScanSpecialNames(t *testing.T, b core.Backend) {
+	want := map[string]core.Type{}
+	add := func(p string, content string) {
+		put(t, b, p, []byte(content))
+		want[p] = core.TypeFile
+		for d := core.Parent(p); d != ""; d = core.Parent(d) {
+			want[d] = core.TypeDir
+		}
+	}
+	add("with space/file name.txt", "a")
+	add("unicode/caf\u00e9.txt", "nfc")
+	add("unicode/cafe\u0301.txt", "nfd")
+	add(".hidden/.dotfile", "dot")
+	add("long/"+strings.Repeat("n", 255), "long")
+	deep := "deep"
+	for i := range 20 {
+		deep += fmt.Sprintf("/l%02d", i)
+	}
+	add(deep+"/leaf", "leaf")
+	for i := range 1000 {
+		add(fmt.Sprintf("many/f%04d", i), strings.Repeat("x", i%7))
+	}
+	if b.Caps().Dirs {
+		mkdirAll(t, b, "empty/dir")
+		want["empty"], want["empty/dir"] = core.TypeDir, core.TypeDir
+	}
+	got := scanAll(t, b, core.ScanOptions{})
+	if _, ok := got[""]; ok {
+		t.Errorf("scan reported the root")
+	}
+	for p, typ := range want {
+		e, ok := got[p]
+		switch {
+		case !ok:
+			t.Errorf("scan missed %q", p)
+		case e.Type != typ:
+			t.Errorf("%q is a %s, want %s", p, e.Type, typ)
+		case p == "many/f0006" && e.Size != 6:
+			t.Errorf("%q size %d, want 6", p, e.Size)
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			t.Errorf("scan reported unexpected %q", p)
+		}
+	}
+}
+
+func testScanSkip(t *testing.T, b core.Backend) {
+	put(t, b, "keep/a", []byte("a"))
+	put(t, b, "prune/b", []byte("b"))
+	put(t, b, "prune/sub/c", []byte("c"))
+	var asked []string
+	var mu sync.Mutex
+	got := scanAll(t, b, core.ScanOptions{Skip: func(p string, isDir bool) bool {
+		mu.Lock()
+		asked = append(asked, p)
+		mu.Unlock()
+		return p == "prune" && isDir
+	}})
+	for p := range got {
+		if strings.HasPrefix(p, "prune") {
+			t.Errorf("pruned entry %q reported", p)
+		}
+	}
+	if slices.ContainsFunc(asked, func(p string) bool { return strings.HasPrefix(p, "prune/") }) {
+		t.Errorf("the scan descended into a pruned directory: asked about %v", asked)
+	}
+	if _, ok := got["keep/a"]; !ok {
+		t.Errorf("keep/a missing: %v", got)
+	}
+}
+
+func testReserved(t *testing.T, b core.Backend) {
+	put(t, b, core.PrivateDir+"/session/db", []byte("db"))
+	put(t, b, "d/"+core.ReservedPrefix+"123-abc", []byte("tmp"))
+	put(t, b, "d/visible", []byte("v"))
+	got := scanAll(t, b, core.ScanOptions{})
+	for p := range got {
+		if core.IsReserved(p) || strings.HasPrefix(p, core.PrivateDir) {
+			t.Errorf("reserved entry %q reported", p)
+		}
+	}
+	if _, ok := got["d/visible"]; !ok {
+		t.Errorf("d/visible missing")
+	}
+}
+
+func testSymlinks(t *testing.T, b core.Backend) {
+	ln, ok := b.(core.Linker)
+	if !ok || !b.Caps().Symlinks {
+		t.Skip("no symbolic links")
+	}
+	e, err := ln.Symlink(ctx, "link", "some/target", core.MustNotExist)
+	if err != nil || e.Type != core.TypeSymlink || e.Target != "some/target" {
+		t.Fatalf("symlink: %+v, %v", e, err)
+	}
+	if _, err := ln.Symlink(ctx, "link", "other", core.MustNotExist); !errors.Is(err, core.ErrPrecondition) {
+		t.Errorf("symlink over a link with MustNotExist: %v", err)
+	}
+	if _, err := ln.Symlink(ctx, "link", "other", core.Expect(&e)); err != nil {
+		t.Errorf("replace link: %v", err)
+	}
+	got := scanAll(t, b, core.ScanOptions{})
+	if l := got["link"]; l.Type != core.TypeSymlink || l.Target != "other" {
+		t.Errorf("scanned link = %+v", l)
+	}
+}
+
+func testHasher(t *testing.T, b core.Backend) {
+	h, ok := b.(core.Hasher)
+	if !ok {
+		t.Skip("no Hasher")
+	}
+	content := make([]byte, 3<<20)
+	for i := range content {
+		content[i] = byte(i * 7 % 251)
+	}
+	e := put(t, b, "big", content)
+	for _, algo := range []core.Checksum{core.ChecksumSHA1, core.ChecksumMD5Sparse, core.ChecksumSHA256} {
+		sum, got, err := h.Hash(ctx, "big", algo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := core.HashReaderAt(bytes.NewReader(content), int64(len(content)), algo)
+		if sum != want || got.Size != e.Size {
+			t.Errorf("%s: %s (entry %+v), want %s", algo, sum, got, want)
+		}
+	}
+}
