@@ -66,6 +66,9 @@ func Diff(base *Record, cur *Entry, o DiffOptions) Change {
 		return AttrChanged
 	}
 	if b.Hash != "" && b.Hash == cur.Hash && o.Checksum.ProvesEqual(cur.Size) {
+		if attrsSame && b.MTime.Equal(cur.MTime) {
+			return Unchanged // only the change token moved (a restore, a hard link)
+		}
 		return AttrChanged
 	}
 	return Modified

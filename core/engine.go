@@ -85,6 +85,9 @@ type Options struct {
 	// Approve, when set, sees the plan before anything is done; an error
 	// stops the run (and is returned by Sync).
 	Approve func(*Plan) error
+	// AfterAction, when set, is called after each action was committed to
+	// the snapshots and reported (tests use it to crash at chosen points).
+	AfterAction func()
 }
 
 // Stats counts what a run did. Fields are updated atomically while it runs.

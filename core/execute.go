@@ -156,6 +156,9 @@ func (x *executor) run(ctx context.Context, a *Action) {
 		x.log.Info(status, "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path))
 		x.o.Report(DisplayPath(cmp.Or(a.To, a.Path)), status)
 	}
+	if x.o.AfterAction != nil {
+		x.o.AfterAction()
+	}
 }
 
 func (x *executor) ownersWanted() bool {

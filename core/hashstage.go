@@ -48,7 +48,9 @@ func (e *engine) hashStage(ctx context.Context, prep *Prepared) error {
 			continue
 		}
 		cl, cr := Diff(ps.Base[Local], l, dopts), Diff(ps.Base[Remote], r, dopts)
-		if !(cl.Changed() && cr.Changed()) && !(p.Mirror && (cl.Changed() || cr.Changed())) {
+		both := cl.Changed() && cr.Changed()
+		mirror := p.Mirror && (cl.Changed() || cr.Changed())
+		if !both && !mirror && !outOfStep(ps) {
 			continue
 		}
 		for s, en := range [2]*Entry{l, r} {

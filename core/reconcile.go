@@ -153,7 +153,7 @@ func (r *reconciler) oneWay(ps *PathState, chg [2]Change, src, dst Side) bool {
 		case cs == AttrChanged && cd == Unchanged:
 			r.equalise(ps, src, dst, false)
 		case cd == Unchanged:
-			r.update(ps, src, dst, false)
+			r.update(ps, src, dst, outOfStep(ps))
 		default:
 			return r.clash(ps, src, dst)
 		}
@@ -341,6 +341,17 @@ func opFor(e *Entry) Op {
 		return OpMkdir
 	}
 	return OpCopy
+}
+
+// outOfStep reports whether the two sides' records of a path disagree,
+// as after a run that stopped between committing an action's destination
+// and its source: then the contents are compared before anything is sent.
+func outOfStep(ps *PathState) bool {
+	l, r := ps.Base[Local], ps.Base[Remote]
+	if l == nil || r == nil {
+		return l != r
+	}
+	return l.Type != r.Type || l.Size != r.Size || (l.Hash != "" && r.Hash != "" && l.Hash != r.Hash)
 }
 
 // isUnder reports whether p lies strictly below dir.

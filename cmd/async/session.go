@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/async-sync/async/backends/local"
@@ -237,6 +240,9 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 			a.out.entry(s.name, path, status)
 		},
 	}
+	if n, err := strconv.Atoi(os.Getenv(crashEnv)); err == nil && n > 0 {
+		opts.AfterAction = crashAfter(n, eps)
+	}
 	if s.targetRate > 0 {
 		opts.Limiter = rate.New(s.targetRate)
 	}
@@ -306,4 +312,23 @@ func keepStatus(dir string, st *core.Stats, log *slog.Logger) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// crashEnv names the test hook that kills the process hard after that many
+// actions (made durable first, as committed actions are), to prove that a
+// rerun after a crash converges. Only tests set it.
+const crashEnv = "ASYNC_TEST_CRASH_AFTER"
+
+func crashAfter(n int, eps [2]*core.Endpoint) func() {
+	var done atomic.Int64
+	return func() {
+		if done.Add(1) != int64(n) {
+			return
+		}
+		for _, ep := range eps {
+			ep.Store.Flush(context.Background())
+		}
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the kill is on its way
+	}
 }
