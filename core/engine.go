@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,11 @@ type ThreadClass struct {
 	MaxSize int64
 }
 
+// DefaultTransferThreads is the number of transfer workers when
+// --transfer-threads is not given: two per CPU, at least 2 and at most 8
+// (more only adds contention on directory locks).
+func DefaultTransferThreads() int { return min(8, max(2, 2*runtime.NumCPU())) }
+
 // Limiter is the shared rate limiter the transfer stage draws bytes from.
 type Limiter interface {
 	WaitN(ctx context.Context, n int) error
@@ -73,7 +79,7 @@ type Options struct {
 	ForceDeletes bool // --force-deletes: run despite an emptied root
 	// DryRun plans and stops: nothing is written anywhere.
 	DryRun          bool
-	TransferThreads []ThreadClass // default: one class of 8 workers
+	TransferThreads []ThreadClass // default: one class of DefaultTransferThreads()
 	Limiter         Limiter       // nil: no limit
 	// Report is called, possibly concurrently, as each entry is done, with
 	// its display path and status (ReportDone, ReportError+": why", ...).
@@ -183,7 +189,7 @@ func newEngine(local, remote *Endpoint, o Options) *engine {
 		e.o.Warn = func(string) {}
 	}
 	if len(e.o.TransferThreads) == 0 {
-		e.o.TransferThreads = []ThreadClass{{N: 8}}
+		e.o.TransferThreads = []ThreadClass{{N: DefaultTransferThreads()}}
 	}
 	return e
 }

@@ -3,7 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
-	"os"
+	"io/fs"
 
 	"github.com/async-sync/async/core"
 	"golang.org/x/sys/unix"
@@ -22,7 +22,7 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 		unix.Close(dfd)
 		return nil, pathErr("create", p, err)
 	}
-	return &writer{fs: f, dfd: dfd, name: name, tmp: tmp, path: p, file: os.NewFile(uintptr(fd), tmp), opts: opts}, nil
+	return &writer{fs: f, dfd: dfd, name: name, tmp: tmp, path: p, file: &fdFile{fd: fd}, opts: opts}, nil
 }
 
 // writer is a file being written under a temporary name.
@@ -32,7 +32,7 @@ type writer struct {
 	name string
 	tmp  string
 	path string
-	file *os.File
+	file *fdFile
 	opts core.CreateOptions
 	done bool
 }
@@ -46,16 +46,11 @@ func (w *writer) Commit(ctx context.Context) (core.Entry, error) {
 		return core.Entry{}, fmt.Errorf("commit %s: already finished", core.DisplayPath(w.path))
 	}
 	defer w.finish()
-	a := w.opts.Attrs
-	if a.Mode == nil {
-		m := os.FileMode(0o644)
-		a.Mode = &m
-	}
-	if err := w.fs.setAttrAt(w.dfd, w.tmp, w.path, a); err != nil {
+	if err := w.setAttrs(); err != nil {
 		return core.Entry{}, err
 	}
 	if w.fs.opts.Fsync {
-		if err := w.file.Sync(); err != nil {
+		if err := unix.Fsync(w.file.fd); err != nil {
 			return core.Entry{}, pathErr("sync", w.path, err)
 		}
 	}
@@ -67,11 +62,42 @@ func (w *writer) Commit(ctx context.Context) (core.Entry, error) {
 		unix.Fsync(w.dfd)
 	}
 	var st unix.Stat_t
-	if err := unix.Fstat(int(w.file.Fd()), &st); err != nil {
+	if err := unix.Fstat(w.file.fd, &st); err != nil {
 		return core.Entry{}, pathErr("stat", w.path, err)
 	}
 	e, _ := entryFrom(w.path, &st)
 	return e, nil
+}
+
+// setAttrs applies the attributes through the open descriptor.
+func (w *writer) setAttrs() error {
+	a := w.opts.Attrs
+	if a.UID != nil || a.GID != nil {
+		uid, gid := -1, -1
+		if a.UID != nil {
+			uid = *a.UID
+		}
+		if a.GID != nil {
+			gid = *a.GID
+		}
+		if err := unix.Fchown(w.file.fd, uid, gid); err != nil {
+			return pathErr("chown", w.path, err)
+		}
+	}
+	mode := fs.FileMode(0o644)
+	if a.Mode != nil {
+		mode = *a.Mode
+	}
+	if err := unix.Fchmod(w.file.fd, unixMode(mode)); err != nil {
+		return pathErr("chmod", w.path, err)
+	}
+	if a.MTime != nil {
+		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(a.MTime.UnixNano())}
+		if err := unix.UtimesNanoAt(w.file.fd, "", ts, unix.AT_EMPTY_PATH); err != nil {
+			return pathErr("set time of", w.path, err)
+		}
+	}
+	return nil
 }
 
 // Abort drops the temporary file. It is harmless after Commit.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -19,16 +20,17 @@ func main() {
 	files := flag.Int("files", 50000, "number of files")
 	perDir := flag.Int("per-dir", 100, "files per directory")
 	size := flag.Int("size", 4096, "largest file size in bytes (sizes are uniform from 1)")
-	rounds := flag.Int("rounds", 3, "repetitions; the best time counts")
+	rounds := flag.Int("rounds", 4, "repetitions (the tools alternate going first); the best time counts")
 	keep := flag.Bool("keep", false, "keep the generated trees")
+	dir := flag.String("dir", "", "where to generate the trees (default: the system's temporary directory; /dev/shm takes the disk out of the measure)")
 	flag.Parse()
-	if err := run(*bin, *files, *perDir, *size, *rounds, *keep); err != nil {
+	if err := run(*bin, *dir, *files, *perDir, *size, *rounds, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, files, perDir, size, rounds int, keep bool) error {
+func run(bin, dir string, files, perDir, size, rounds int, keep bool) error {
 	abs, err := filepath.Abs(bin)
 	if err != nil {
 		return err
@@ -36,7 +38,7 @@ func run(bin string, files, perDir, size, rounds int, keep bool) error {
 	if _, err := exec.LookPath("rsync"); err != nil {
 		return fmt.Errorf("rsync is needed as the peer: %w", err)
 	}
-	base, err := os.MkdirTemp("", "async-bench-")
+	base, err := os.MkdirTemp(dir, "async-bench-")
 	if err != nil {
 		return err
 	}
@@ -54,6 +56,9 @@ func run(bin string, files, perDir, size, rounds int, keep bool) error {
 	for r := 0; r < rounds; r++ {
 		round := filepath.Join(base, fmt.Sprint("r", r))
 		ad, rd := filepath.Join(round, "async"), filepath.Join(round, "rsync")
+		if err := os.MkdirAll(round, 0o755); err != nil {
+			return err
+		}
 		state := filepath.Join(round, "state")
 		asyncArgs := []string{"-q", "-N", "bench", "-d", src, "-r", ad, "-b", filepath.Join(round, "db"), "-L", filepath.Join(state, "log"), "--create-dir", "-t"}
 		steps := []struct {
@@ -65,7 +70,13 @@ func run(bin string, files, perDir, size, rounds int, keep bool) error {
 			{"async resync", append([]string{abs}, asyncArgs...)},
 			{"rsync resync", []string{"rsync", "-a", src + "/", rd + "/"}},
 		}
-		for i, st := range steps {
+		order := []int{0, 1, 2, 3}
+		if r%2 == 1 {
+			order = []int{1, 0, 3, 2} // alternate who goes first after the cleanup
+		}
+		for _, i := range order {
+			st := steps[i]
+			syscall.Sync() // nobody pays for the writeback of the step before
 			d, err := timeCmd(st.cmd)
 			if err != nil {
 				return fmt.Errorf("%s: %w", st.name, err)

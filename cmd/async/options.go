@@ -159,7 +159,7 @@ func options() []option {
 		o('l', "target-rate", req, "RATE", gTransfer, "ceiling of the transfer rate, bit/s with k, m, g (no limit)"),
 		o('m', "min-rate", req, "RATE", gTransfer, "rate floor").warn("has no effect with a single session"),
 		o('a', "rate-policy", req, "fixed|high|fair|low", gTransfer, "behaviour under contention (fair)").warn(noEffectYet),
-		o(0, "transfer-threads", req, "N[:SIZE]", gTransfer, "N workers for files up to SIZE (repeatable; 8)"),
+		o(0, "transfer-threads", req, "N[:SIZE]", gTransfer, "N workers for files up to SIZE (repeatable; 2 per CPU, 2 to 8)"),
 		o('c', "cipher", req, "CIPHER", gTransfer, "SSH cipher preference").warn(sshOnly),
 		o(0, "compression", req, "none|zlib|zstd", gTransfer, "compression on the SSH agent transport").warn(sshOnly),
 		o(0, "support-resume", opt, "MINSIZE", gTransfer, "keep and resume partial files").warn(noEffectYet),
