@@ -76,6 +76,9 @@ type Options struct {
 	// Filters are the rules in force, recorded in the snapshot.
 	Filters      []string
 	DeleteBefore bool // --delete-before
+	// RemoveAfterTransfer deletes each source file once it is synchronized
+	// (push and pull only), without propagating that as a deletion.
+	RemoveAfterTransfer bool
 	ForceDeletes bool // --force-deletes: run despite an emptied root
 	// DryRun plans and stops: nothing is written anywhere.
 	DryRun          bool
@@ -298,7 +301,7 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 		mu  sync.Mutex
 		out []Entry
 	)
-	opts := ScanOptions{Skip: e.o.Skip, FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads}
+	opts := ScanOptions{Skip: e.skipFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads}
 	err := e.eps[s].Backend.Scan(ctx, opts, func(en Entry) error {
 		if en.Type == TypeSymlink && e.o.Links == LinksSkip {
 			return nil
@@ -314,6 +317,23 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 	return out, nil
 }
 
+// skipFor is the scan filter of side s: the user's filters, and the keep
+// directories, which are never synchronized.
+func (e *engine) skipFor(s Side) func(string, bool) bool {
+	keep := e.o.Policy.KeepDir
+	if keep[0] == "" && keep[1] == "" {
+		return e.o.Skip
+	}
+	return func(p string, isDir bool) bool {
+		for _, k := range keep {
+			if k != "" && (p == k || isUnder(p, k)) {
+				return true
+			}
+		}
+		return e.o.Skip != nil && e.o.Skip(p, isDir)
+	}
+}
+
 // load reads one side's snapshot records, leaving out entries the filters
 // exclude now (they are left alone, not deleted).
 func (e *engine) load(ctx context.Context, s Side) ([]Record, error) {
@@ -321,7 +341,7 @@ func (e *engine) load(ctx context.Context, s Side) ([]Record, error) {
 	if st == nil {
 		return nil, nil
 	}
-	ex := newExclusion(e.o.Skip)
+	ex := newExclusion(e.skipFor(s))
 	var out []Record
 	err := st.Load(ctx, func(r Record) error {
 		if r.Path != "" && !ex.excluded(r.Path, r.Type == TypeDir) {

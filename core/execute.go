@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // copyBufSize is the chunk a transfer reads, writes and draws from the
@@ -24,11 +25,12 @@ type executor struct {
 	ownersOff atomic.Bool // setting owners was refused once: stop trying
 	mu        sync.Mutex
 	dirTimes  []*Action // directories whose mtime is set last
+	start     time.Time // names kept versions
 }
 
 // execute runs the plan's record updates, then its actions phase by phase.
 func (e *engine) execute(ctx context.Context, plan *Plan) error {
-	x := &executor{engine: e}
+	x := &executor{engine: e, start: time.Now()}
 	x.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	for i := range plan.Records {
 		if err := x.applyRecord(ctx, &plan.Records[i]); err != nil {
@@ -186,7 +188,10 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 			return ReportSkipped, nil
 		}
 		x.stats.Files.Add(1)
-		return ReportDone, x.commit(ctx, a, got)
+		if err := x.commit(ctx, a, got); err != nil {
+			return "", err
+		}
+		return ReportDone, x.removeSource(ctx, a)
 	case OpSetAttr:
 		got, err := x.setAttr(ctx, a)
 		if err != nil {
@@ -195,6 +200,13 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 		x.stats.Moved.Add(1)
 		return ReportMoved, x.commit(ctx, a, got)
 	case OpDelete:
+		if x.keeps(a) {
+			if err := x.keepAside(ctx, a.Side, a.Path, a.Dest); err != nil {
+				return "", err
+			}
+			x.stats.Deleted.Add(1)
+			return ReportDeleted, x.drop(ctx, a.Path)
+		}
 		if err := dst.Remove(ctx, a.Path, Expect(a.Dest)); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return ReportDeleted, x.drop(ctx, a.Path) // gone already: the goal holds
@@ -214,6 +226,9 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 		x.stats.Moved.Add(1)
 		return ReportMoved, x.commitRename(ctx, a, got)
 	case OpKeep:
+		if err := x.makeParents(ctx, a.Side, a.To); err != nil {
+			return "", err
+		}
 		if _, err := dst.Rename(ctx, a.Path, a.To, Expect(a.Dest)); err != nil {
 			return "", err
 		}
@@ -329,7 +344,14 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 	if err := Expect(a.Source).Check(&got); err != nil {
 		return nil, fmt.Errorf("source changed since the scan: %w", err)
 	}
-	w, err := dst.Create(ctx, a.Path, CreateOptions{Size: a.Source.Size, Attrs: x.attrs(a, true), Replace: Expect(a.Dest)})
+	replace := Expect(a.Dest)
+	if x.keeps(a) {
+		if err := x.keepAside(ctx, a.Side, a.Path, a.Dest); err != nil {
+			return nil, err
+		}
+		replace = MustNotExist
+	}
+	w, err := dst.Create(ctx, a.Path, CreateOptions{Size: a.Source.Size, Attrs: x.attrs(a, true), Replace: replace})
 	if err != nil {
 		return nil, err
 	}
@@ -449,6 +471,45 @@ func (x *executor) commit(ctx context.Context, a *Action, got *Entry) error {
 		return fmt.Errorf("record %s: %w", DisplayPath(a.Path), err)
 	}
 	return nil
+}
+
+// keeps reports whether the version an action deletes or replaces is to
+// be moved into the keep directory of its side instead.
+func (x *executor) keeps(a *Action) bool {
+	return x.o.Policy.KeepDir[a.Side] != "" && a.Dest != nil && a.Dest.Type != TypeDir
+}
+
+// keepAside moves the entry at p on side s into that side's keep
+// directory, under the same relative path, with a time suffix when that
+// name is taken.
+func (x *executor) keepAside(ctx context.Context, s Side, p string, want *Entry) error {
+	b := x.eps[s].Backend
+	to := Join(x.o.Policy.KeepDir[s], p)
+	if _, err := b.Stat(ctx, to); err == nil {
+		to += "." + x.start.UTC().Format("20060102T150405.000000000Z")
+	}
+	if err := x.makeParents(ctx, s, to); err != nil {
+		return err
+	}
+	if _, err := b.Rename(ctx, p, to, Expect(want)); err != nil {
+		return fmt.Errorf("keep %s: %w", DisplayPath(p), err)
+	}
+	x.log.Info("kept", "side", s.String(), "path", DisplayPath(p), "as", DisplayPath(to))
+	return nil
+}
+
+// removeSource deletes a transferred source file under
+// --remove-after-transfer and forgets it on the source side, so that the
+// removal is never propagated as a deletion.
+func (x *executor) removeSource(ctx context.Context, a *Action) error {
+	if !x.o.RemoveAfterTransfer || a.Source.Type != TypeFile {
+		return nil
+	}
+	src := a.Side.Other()
+	if err := x.eps[src].Backend.Remove(ctx, a.Path, Expect(a.Source)); err != nil {
+		return fmt.Errorf("remove the source after transfer: %w", err)
+	}
+	return x.eps[src].Store.Delete(ctx, a.Path)
 }
 
 // makeParents creates the missing parent directories of p on side s. A

@@ -288,6 +288,11 @@ func (r *reconciler) delete(ps *PathState, side Side, early bool) {
 // keep moves the losing version aside before it is replaced, and sends the
 // kept copy to the other side, so that both sides hold both versions.
 func (r *reconciler) keep(ps *PathState, side Side) {
+	if k := r.p.KeepDir[side]; k != "" {
+		// The loser goes to the keep directory, which is not synchronized.
+		r.add(Action{Op: OpKeep, Side: side, Path: ps.Path, To: Join(k, ps.Path) + r.p.ConflictSuffix, Dest: ps.Cur[side]})
+		return
+	}
 	to := r.freeName(ps.Path)
 	r.add(Action{Op: OpKeep, Side: side, Path: ps.Path, To: to, Dest: ps.Cur[side]})
 	if e := ps.Cur[side]; e.Type != TypeDir {

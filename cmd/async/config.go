@@ -44,6 +44,8 @@ type session struct {
 	checksumThread [2]int
 	targetRate     int64
 	noLogStats     bool
+	keepDir        [2]string // as given
+	removeAfter    bool
 }
 
 // usageError is a bad command line: exit 2.
@@ -210,6 +212,12 @@ func (s *session) set(op cli.Opt) error {
 		s.policy.RenameFiles = true
 	case "scan-dir-rename":
 		s.policy.RenameDirs = true
+	case "keep-dir-local":
+		s.keepDir[core.Local] = v
+	case "keep-dir-remote":
+		s.keepDir[core.Remote] = v
+	case "remove-after-transfer":
+		s.removeAfter = true
 	case "ignore-delete":
 		s.policy.IgnoreDelete = true
 	case "delete-delay":
@@ -271,6 +279,9 @@ func (s *session) check() error {
 	}
 	if err := s.policy.Resolve(); err != nil {
 		return usagef("session %s: %v", s.name, err)
+	}
+	if s.removeAfter && s.policy.Direction == core.Bidi {
+		return usagef("session %s: --remove-after-transfer cannot be used with -K bidi", s.name)
 	}
 	return nil
 }

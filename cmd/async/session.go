@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -103,6 +104,16 @@ func prepare(in *instance, s *session) (*prepared, error) {
 			return nil, err
 		}
 	}
+	for side, opt := range [2]string{"--keep-dir-local", "--keep-dir-remote"} {
+		if s.keepDir[side] == "" {
+			continue
+		}
+		rel, err := keepDirIn(opt, s.keepDir[side], p.ends[side].path)
+		if err != nil {
+			return nil, err
+		}
+		s.policy.KeepDir[side] = rel
+	}
 	if p.logDir == "" {
 		p.logDir = filepath.Join(stateDir(), "log")
 	} else if err := p.outsideTrees("-L", p.logDir); err != nil {
@@ -114,6 +125,28 @@ func prepare(in *instance, s *session) (*prepared, error) {
 		}
 	}
 	return p, nil
+}
+
+// keepDirIn resolves a keep directory: a path inside the side's tree,
+// absolute or relative to its root. It returns it relative to the root.
+func keepDirIn(opt, dir, root string) (string, error) {
+	d, err := expandHome(dir)
+	if err != nil {
+		return "", usagef("option %s: %v", opt, err)
+	}
+	if !filepath.IsAbs(d) {
+		d = filepath.Join(root, d)
+	}
+	d = realPath(filepath.Clean(d))
+	rel, err := filepath.Rel(root, d)
+	if err != nil || rel == "." || !inside(d, root) {
+		return "", usagef("option %s: %s must be a directory inside the synchronized tree %s (it is left out of the sync)", opt, dir, root)
+	}
+	rel = filepath.ToSlash(rel)
+	if rel == core.PrivateDir || strings.HasPrefix(rel, core.PrivateDir+"/") {
+		return "", usagef("option %s: %s is inside async's private area", opt, dir)
+	}
+	return rel, nil
 }
 
 // outsideTrees refuses a state directory inside a synced tree (the private
@@ -233,7 +266,7 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 	stats := &core.Stats{}
 	opts := core.Options{
 		Session: s.name, Policy: pol, Links: s.links, DeleteBefore: s.deleteBefore,
-		ForceDeletes: s.forceDeletes, TransferThreads: s.threads,
+		ForceDeletes: s.forceDeletes, RemoveAfterTransfer: s.removeAfter, TransferThreads: s.threads,
 		Log: log, Stats: stats,
 		Warn: func(msg string) { log.Warn(msg); a.out.warn(s.name, msg) },
 		Report: func(path, status string) {
