@@ -79,7 +79,7 @@ type Options struct {
 	// RemoveAfterTransfer deletes each source file once it is synchronized
 	// (push and pull only), without propagating that as a deletion.
 	RemoveAfterTransfer bool
-	ForceDeletes bool // --force-deletes: run despite an emptied root
+	ForceDeletes        bool // --force-deletes: run despite an emptied root
 	// DryRun plans and stops: nothing is written anywhere.
 	DryRun          bool
 	TransferThreads []ThreadClass // default: one class of DefaultTransferThreads()
