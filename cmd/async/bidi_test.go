@@ -126,3 +126,37 @@ func TestDeleteBefore(t *testing.T) {
 		t.Errorf("deletion did not come first:\n%s", r.stdout)
 	}
 }
+
+func TestAdmin(t *testing.T) {
+	l, r := dirs(t)
+	writeTree(t, l, tree{"a": "1", "b/c": "2"})
+	mustCode(t, runAsync(t, "-N", "adm", "-d", l, "-r", r), 0)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-l"}, []string{"Session: adm"}},
+		{[]string{"-m"}, []string{"Session name: adm", "Direction: push", "Condition: stopped", "Local directory: file://"}},
+		{[]string{"-s"}, []string{"Synchronized Paths: 3", "Conflict Paths: 0"}},
+		{[]string{"-f"}, []string{"# State Id Path", "Syncd 1 /a", "Syncd 2 /b", "Syncd 3 /b/c"}},
+		{[]string{"-s", "--json"}, []string{`"Synchronized Paths":3`}},
+		{[]string{"-m", "-q"}, []string{"adm\n"}},
+		{[]string{"-E", "1"}, []string{"Erased: 1"}},
+		{[]string{"-M", "/b*"}, []string{"Erased: 1"}}, // * stops at "/": /b/c stays
+		{[]string{"-f"}, []string{"# State Id Path\nSyncd 1 /b/c\n"}},
+	} {
+		res := runAsync(t, append([]string{"admin", "-d", l}, tc.args...)...)
+		mustCode(t, res, 0)
+		for _, w := range tc.want {
+			if !strings.Contains(res.stdout, w) {
+				t.Errorf("admin %v: no %q in\n%s", tc.args, w, res.stdout)
+			}
+		}
+	}
+	if res := runAsync(t, "admin", "-d", l); res.code != 2 {
+		t.Errorf("admin without an action: exit %d", res.code)
+	}
+	if res := runAsync(t, "admin", "-d", r, "-N", "nope", "-m"); res.code != 1 {
+		t.Errorf("admin of a missing session: exit %d", res.code)
+	}
+}
