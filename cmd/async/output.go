@@ -138,7 +138,7 @@ func (p *printer) summary(in *instance, session string, dir core.Direction, took
 	defer p.mu.Unlock()
 	p.clearBar()
 	fmt.Fprintf(p.stderr, "%s: %s done in %s: %s (%s) transferred, %s deleted, %s moved, %s unchanged, %s, %s\n",
-		session, dir, took.Round(100*time.Millisecond), plural(st.Files.Load(), "file"), sizeString(st.Bytes.Load()),
+		session, dir, roundDuration(took), plural(st.Files.Load(), "file"), sizeString(st.Bytes.Load()),
 		group(st.Deleted.Load()), group(st.Moved.Load()), group(st.Unchanged.Load()+st.Equal.Load()),
 		plural(st.Conflicts.Load(), "conflict"), plural(st.Errors.Load(), "error"))
 }
@@ -244,3 +244,12 @@ func sizeString(n int64) string {
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// roundDuration rounds a run's duration for the summary: milliseconds for
+// short runs, tenths of seconds otherwise.
+func roundDuration(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Millisecond)
+}
