@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -102,6 +103,7 @@ func (r *reconciler) path(ps *PathState) bool {
 	var chg [2]Change
 	for s := range 2 {
 		chg[s] = Diff(ps.Base[s], ps.Cur[s], r.dopts)
+		r.refresh(ps, Side(s), chg[s])
 	}
 	switch r.p.Direction {
 	case Push:
@@ -328,6 +330,21 @@ func (r *reconciler) record(ps *PathState, report string) {
 			u.Ops[s] = RecordOp{Drop: true}
 		}
 	}
+	r.plan.Records = append(r.plan.Records, u)
+}
+
+// refresh rewrites the record of an entry found unchanged although its
+// change token moved (its fingerprint proved the content), so that later
+// runs need not fingerprint it again.
+func (r *reconciler) refresh(ps *PathState, s Side, c Change) {
+	b, cur := ps.Base[s], ps.Cur[s]
+	if c != Unchanged || b == nil || cur == nil || b.Token == cur.Token || cur.Type != TypeFile {
+		return
+	}
+	rec := Record{Entry: *cur}
+	rec.Hash = cmp.Or(cur.Hash, b.Hash)
+	u := RecordUpdate{Path: ps.Path}
+	u.Ops[s] = RecordOp{Put: &rec}
 	r.plan.Records = append(r.plan.Records, u)
 }
 
