@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/async-sync/async/core/filter"
 )
 
 // Endpoint is one side of a session as the engine drives it.
@@ -70,12 +72,14 @@ type Options struct {
 	Session string
 	Policy  Policy
 	Links   LinkMode
-	// Skip is the filter: true leaves an entry (and a directory's subtree)
-	// out of the run on both sides.
-	Skip func(path string, isDir bool) bool
-	// Filters are the rules in force, recorded in the snapshot.
-	Filters      []string
-	DeleteBefore bool // --delete-before
+	// Filter is the include/exclude rules: excluded entries (and the
+	// subtrees of excluded directories) are left out of the run on both
+	// sides; nil includes everything.
+	Filter *filter.Filter
+	// CleanExcluded drops the snapshot records of excluded entries
+	// (--clean-excluded); nothing is deleted on either side.
+	CleanExcluded bool
+	DeleteBefore  bool // --delete-before
 	// RemoveAfterTransfer deletes each source file once it is synchronized
 	// (push and pull only), without propagating that as a deletion.
 	RemoveAfterTransfer bool
@@ -165,12 +169,14 @@ func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, er
 }
 
 type engine struct {
-	eps   [2]*Endpoint
-	caps  [2]Caps
-	o     Options
-	stats *Stats
-	log   *slog.Logger
-	meta  Meta
+	// excluded lists, per side, records that --clean-excluded drops.
+	excluded [2][]string
+	eps      [2]*Endpoint
+	caps     [2]Caps
+	o        Options
+	stats    *Stats
+	log      *slog.Logger
+	meta     Meta
 }
 
 func newEngine(local, remote *Endpoint, o Options) *engine {
@@ -230,7 +236,7 @@ func (e *engine) checkIdentity(ctx context.Context) error {
 		}
 	}
 	want.Checksum = string(e.o.Policy.Checksum)
-	want.Filters = e.o.Filters
+	want.Filters = e.o.Filter.Rules()
 	want.Started = time.Now().UTC()
 	e.meta = want
 	return nil
@@ -303,7 +309,7 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 	)
 	opts := ScanOptions{Skip: e.skipFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads}
 	err := e.eps[s].Backend.Scan(ctx, opts, func(en Entry) error {
-		if en.Type == TypeSymlink && e.o.Links == LinksSkip {
+		if en.Type == TypeSymlink && e.o.Links == LinksSkip || e.hidden(&en) {
 			return nil
 		}
 		mu.Lock()
@@ -317,12 +323,13 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 	return out, nil
 }
 
-// skipFor is the scan filter of side s: the user's filters, and the keep
+// skipFor is the scan filter of side s: the user's excludes, and the keep
 // directories, which are never synchronized.
 func (e *engine) skipFor(s Side) func(string, bool) bool {
 	keep := e.o.Policy.KeepDir
-	if keep[0] == "" && keep[1] == "" {
-		return e.o.Skip
+	f := e.o.Filter
+	if keep[0] == "" && keep[1] == "" && f.Empty() {
+		return nil
 	}
 	return func(p string, isDir bool) bool {
 		for _, k := range keep {
@@ -330,8 +337,14 @@ func (e *engine) skipFor(s Side) func(string, bool) bool {
 				return true
 			}
 		}
-		return e.o.Skip != nil && e.o.Skip(p, isDir)
+		return f.Decide(p, isDir) == filter.Exclude
 	}
+}
+
+// hidden reports whether a scanned directory is only passed through (an
+// ancestor of what an include rule names), not synchronized itself.
+func (e *engine) hidden(en *Entry) bool {
+	return en.Type == TypeDir && !e.o.Filter.Empty() && e.o.Filter.Decide(en.Path, true) == filter.Traverse
 }
 
 // load reads one side's snapshot records, leaving out entries the filters
@@ -343,15 +356,21 @@ func (e *engine) load(ctx context.Context, s Side) ([]Record, error) {
 	}
 	ex := newExclusion(e.skipFor(s))
 	var out []Record
+	var dropped []string
 	err := st.Load(ctx, func(r Record) error {
-		if r.Path != "" && !ex.excluded(r.Path, r.Type == TypeDir) {
+		switch {
+		case r.Path == "":
+		case !ex.excluded(r.Path, r.Type == TypeDir) && !e.hidden(&r.Entry):
 			out = append(out, r)
+		case e.o.CleanExcluded:
+			dropped = append(dropped, r.Path)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load %s snapshot: %w", s, err)
 	}
+	e.excluded[s] = dropped
 	return out, nil
 }
 
@@ -385,9 +404,15 @@ func (x *exclusion) dirExcluded(p string) bool {
 	return v
 }
 
-// begin records the session identity on both sides before anything changes.
+// begin records the session identity on both sides before anything
+// changes, and drops the records --clean-excluded names.
 func (e *engine) begin(ctx context.Context) error {
 	for s := range 2 {
+		for _, p := range e.excluded[s] {
+			if err := e.eps[s].Store.Delete(ctx, p); err != nil {
+				return fmt.Errorf("write %s snapshot: %w", Side(s), err)
+			}
+		}
 		m := e.meta
 		m.Side = Side(s).String()
 		if err := e.eps[s].Store.SetMeta(ctx, m); err != nil {

@@ -2,11 +2,14 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/filter"
 	"github.com/async-sync/async/internal/cli"
 	"github.com/async-sync/async/internal/logfile"
 	"github.com/async-sync/async/rate"
@@ -46,6 +49,26 @@ type session struct {
 	noLogStats     bool
 	keepDir        [2]string // as given
 	removeAfter    bool
+	rules          []filter.Rule // -I, -E and rule files, in command-line order
+	filter         *filter.Filter
+	cleanExcluded  bool
+	stdinUsed      *bool // "-" as a rule file reads standard input once per process
+}
+
+// openRules opens a rule file; "-" is standard input, once.
+func (s *session) openRules(name string) (io.ReadCloser, error) {
+	if name != "-" {
+		p, err := expandHome(name)
+		if err != nil {
+			return nil, err
+		}
+		return os.Open(p)
+	}
+	if *s.stdinUsed {
+		return nil, fmt.Errorf("standard input (-) can be read only once")
+	}
+	*s.stdinUsed = true
+	return io.NopCloser(os.Stdin), nil
 }
 
 // usageError is a bad command line: exit 2.
@@ -65,12 +88,13 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(string)) (*instan
 	}
 	in := &instance{logMB: 10, progress: "auto"}
 	var sessions []*session
+	stdinUsed := false
 	all := [][]cli.Opt{p.Instance}
 	all = append(all, p.Sessions...)
 	for i, opts := range all {
 		var s *session
 		if i > 0 {
-			s = &session{}
+			s = &session{stdinUsed: &stdinUsed}
 			sessions = append(sessions, s)
 		}
 		for _, op := range opts {
@@ -218,6 +242,16 @@ func (s *session) set(op cli.Opt) error {
 		s.keepDir[core.Remote] = v
 	case "remove-after-transfer":
 		s.removeAfter = true
+	case "include", "exclude":
+		s.rules = append(s.rules, filter.Rule{Include: op.Spec.Long == "include", Pattern: v})
+	case "include-from", "exclude-from":
+		rs, err := filter.ReadFile(v, op.Spec.Long == "include-from", s.openRules)
+		if err != nil {
+			return bad(err)
+		}
+		s.rules = append(s.rules, rs...)
+	case "clean-excluded":
+		s.cleanExcluded = true
 	case "ignore-delete":
 		s.policy.IgnoreDelete = true
 	case "delete-delay":
@@ -280,6 +314,11 @@ func (s *session) check() error {
 	if err := s.policy.Resolve(); err != nil {
 		return usagef("session %s: %v", s.name, err)
 	}
+	f, err := filter.New(s.rules)
+	if err != nil {
+		return usagef("session %s: %v", s.name, err)
+	}
+	s.filter = f
 	if s.removeAfter && s.policy.Direction == core.Bidi {
 		return usagef("session %s: --remove-after-transfer cannot be used with -K bidi", s.name)
 	}

@@ -193,7 +193,7 @@ func planOptions(s *session, pol core.Policy) map[string]any {
 		"preserve_time": pol.PreserveTime, "preserve_uid": pol.PreserveUID, "preserve_gid": pol.PreserveGID,
 		"ignore_delete": pol.IgnoreDelete, "mirror": pol.Mirror, "ignore_mode": pol.IgnoreMode,
 		"delete_before": s.deleteBefore, "symbolic_links": []string{"copy", "follow", "skip"}[s.links],
-		"filters": []string{},
+		"filters": s.filter.Rules(),
 	}
 }
 
