@@ -157,7 +157,7 @@ func TestBadPatterns(t *testing.T) {
 
 func TestReadFile(t *testing.T) {
 	files := map[string]string{
-		"/r/main": "# comment\n\n  *.tmp  \n+ keep.tmp\n- *.bak\n. sub/strict\n.+ more\ntrailing\\ \n",
+		"/r/main":       "# comment\n\n  *.tmp  \n+ keep.tmp\n- *.bak\n. sub/strict\n.+ more\ntrailing\\ \n",
 		"/r/sub/strict": "+ a\n- b\n",
 		"/r/more":       "inc\n",
 		"/r/bad":        ". worse\n",
