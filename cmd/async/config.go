@@ -52,6 +52,7 @@ type session struct {
 	rules          []filter.Rule // -I, -E and rule files, in command-line order
 	filter         *filter.Filter
 	cleanExcluded  bool
+	mountSig       [2]string // --local/remote-mount-signature
 	stdinUsed      *bool // "-" as a rule file reads standard input once per process
 }
 
@@ -250,6 +251,10 @@ func (s *session) set(op cli.Opt) error {
 			return bad(err)
 		}
 		s.rules = append(s.rules, rs...)
+	case "local-mount-signature":
+		s.mountSig[core.Local] = v
+	case "remote-mount-signature":
+		s.mountSig[core.Remote] = v
 	case "clean-excluded":
 		s.cleanExcluded = true
 	case "ignore-delete":

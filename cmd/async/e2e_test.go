@@ -661,3 +661,14 @@ func TestRenameDetectionMovesInsteadOfCopying(t *testing.T) {
 		t.Errorf("third run printed:\n%s", r.stdout)
 	}
 }
+
+func TestMountSignature(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"f": "1", ".mounted": ""})
+	r := runAsync(t, "-N", "m", "-d", src, "-r", dst, "--remote-mount-signature", ".mounted")
+	mustCode(t, r, 1)
+	if !strings.Contains(r.stderr, "mount signature") || len(readTree(t, dst)) != 0 {
+		t.Errorf("missing signature: %q, dest %v", r.stderr, readTree(t, dst))
+	}
+	mustCode(t, runAsync(t, "-N", "m", "-d", src, "-r", dst, "--local-mount-signature", ".mounted"), 0)
+}

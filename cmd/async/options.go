@@ -84,8 +84,8 @@ func options() []option {
 		o(0, "remote-db-store-dir", req, "DIR", gSession, "keep a copy of the remote snapshot there").warn(notYet),
 		o(0, "keep-dir-local", req, "DIR", gSession, "move what sync deletes or replaces locally into DIR (inside the local tree, not synchronized)"),
 		o(0, "keep-dir-remote", req, "DIR", gSession, "move what sync deletes or replaces remotely into DIR (inside the remote tree, not synchronized)"),
-		o(0, "local-mount-signature", req, "FILE", gSession, "refuse to run unless FILE exists on the local side").refuse(notYet),
-		o(0, "remote-mount-signature", req, "FILE", gSession, "refuse to run unless FILE exists on the remote side").refuse(notYet),
+		o(0, "local-mount-signature", req, "FILE", gSession, "refuse to run (exit 1) unless FILE exists on the local side (relative: to its root)"),
+		o(0, "remote-mount-signature", req, "FILE", gSession, "refuse to run (exit 1) unless FILE exists on the remote side (relative: to its root)"),
 		o('x', "reset", none, "", gSession, "drop this session's snapshots and start from scans"),
 
 		o('i', "private-key-path", req, "FILE", gAuth, "SSH private key (repeatable)").warn(sshOnly),

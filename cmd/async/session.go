@@ -238,6 +238,11 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 		}
 		eps[side] = ep
 	}
+	for side, opt := range [2]string{"--local-mount-signature", "--remote-mount-signature"} {
+		if err := checkMountSignature(opt, s.mountSig[side], p.ends[side].path); err != nil {
+			return err
+		}
+	}
 	if s.reset && !in.dryRun {
 		for side := range 2 {
 			if err := snapshot.Remove(p.dbDir[side]); err != nil {
@@ -365,4 +370,23 @@ func crashAfter(n int, eps [2]*core.Endpoint) func() {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // the kill is on its way
 	}
+}
+
+// checkMountSignature refuses to run (exit 1) when the signature file is
+// missing: the guard against syncing an unmounted disk.
+func checkMountSignature(opt, sig, root string) error {
+	if sig == "" {
+		return nil
+	}
+	p, err := expandHome(sig)
+	if err != nil {
+		return usagef("option %s: %v", opt, err)
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(root, p)
+	}
+	if _, err := os.Stat(p); err != nil {
+		return &fatal{exitFailed, fmt.Errorf("option %s: mount signature %s is missing (%v): is the disk mounted? nothing done", opt, p, err)}
+	}
+	return nil
 }
