@@ -168,7 +168,32 @@ func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, er
 	return plan, execErr
 }
 
+// Apply carries out a plan made earlier (async apply): every action's
+// expectations are checked again right before it runs, and an action whose
+// expectation no longer holds is reported "ERROR: stale plan" and not done.
+// Applied actions are committed to the snapshots as in a normal run.
+func Apply(ctx context.Context, local, remote *Endpoint, opts Options, plan *Plan) error {
+	e := newEngine(local, remote, opts)
+	e.applying = true
+	if err := e.checkIdentity(ctx); err != nil {
+		return err
+	}
+	sortActions(plan.Actions, opts.DeleteBefore)
+	t := plan.Totals()
+	e.stats.PlannedFiles.Store(int64(t.Copy))
+	e.stats.PlannedBytes.Store(t.CopyBytes)
+	if err := e.begin(ctx); err != nil {
+		return err
+	}
+	execErr := e.execute(ctx, plan)
+	if err := e.end(context.WithoutCancel(ctx)); err != nil && execErr == nil {
+		execErr = err
+	}
+	return execErr
+}
+
 type engine struct {
+	applying bool // running a saved plan: failed expectations are a stale plan
 	// excluded lists, per side, records that --clean-excluded drops.
 	excluded [2][]string
 	eps      [2]*Endpoint

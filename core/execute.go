@@ -151,7 +151,11 @@ func (x *executor) run(ctx context.Context, a *Action) {
 		}
 		x.stats.Errors.Add(1)
 		x.log.Error("action failed", "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path), "err", err)
-		x.o.Report(DisplayPath(a.Path), ReportError+": "+err.Error())
+		msg := err.Error()
+		if x.applying && errors.Is(err, ErrPrecondition) {
+			msg = "stale plan: " + msg
+		}
+		x.o.Report(DisplayPath(a.Path), ReportError+": "+msg)
 		return
 	}
 	if status != "" {

@@ -3,7 +3,9 @@ package core
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"io/fs"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -129,4 +131,106 @@ func entryJSON(e *Entry) *jsonEntry {
 		j.Mode = "0" + strconv.FormatUint(uint64(e.Mode.Perm()), 8)
 	}
 	return j
+}
+
+// ReadPlanJSON reads a plan written by WritePlanJSON. The actions keep
+// their expectations, so that applying the plan later refuses what no
+// longer holds.
+func ReadPlanJSON(r io.Reader) (PlanHeader, *Plan, error) {
+	var doc jsonPlan
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&doc); err != nil {
+		return PlanHeader{}, nil, fmt.Errorf("read plan: %w", err)
+	}
+	if doc.Version != PlanVersion {
+		return PlanHeader{}, nil, fmt.Errorf("read plan: version %d, this async reads version %d", doc.Version, PlanVersion)
+	}
+	dir, err := ParseDirection(doc.Direction)
+	if err != nil {
+		return PlanHeader{}, nil, fmt.Errorf("read plan: %w", err)
+	}
+	h := PlanHeader{Session: doc.Session, Direction: dir, Local: doc.Local, Remote: doc.Remote, Options: doc.Options}
+	p := &Plan{}
+	for i, ja := range doc.Actions {
+		a, err := ja.action()
+		if err != nil {
+			return PlanHeader{}, nil, fmt.Errorf("read plan: action %d: %w", i+1, err)
+		}
+		p.Actions = append(p.Actions, a)
+	}
+	return h, p, nil
+}
+
+func (ja *jsonAction) action() (Action, error) {
+	op, err := ParseOp(ja.Op)
+	if err != nil {
+		return Action{}, err
+	}
+	a := Action{Op: op, Reason: ja.Reason, Early: ja.Early}
+	switch ja.Side {
+	case "local":
+		a.Side = Local
+	case "remote":
+		a.Side = Remote
+	default:
+		return Action{}, fmt.Errorf("unknown side %q", ja.Side)
+	}
+	if a.Path, err = planPath(ja.Path, ja.PathB64); err != nil {
+		return Action{}, err
+	}
+	if ja.To != "" || ja.ToB64 != "" {
+		if a.To, err = planPath(ja.To, ja.ToB64); err != nil {
+			return Action{}, err
+		}
+	}
+	if a.Source, err = ja.ExpectSource.entry(a.Path); err != nil {
+		return Action{}, err
+	}
+	if a.Dest, err = ja.ExpectDest.entry(a.Path); err != nil {
+		return Action{}, err
+	}
+	if (op == OpCopy || op == OpMkdir || op == OpSetAttr) && a.Source == nil {
+		return Action{}, fmt.Errorf("%s %s without expect_source", op, DisplayPath(a.Path))
+	}
+	return a, nil
+}
+
+// planPath decodes a plan path ("/a/b" or base64 of it) to core's form.
+func planPath(plain, b64 string) (string, error) {
+	p := plain
+	if b64 != "" {
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return "", fmt.Errorf("bad path_b64: %w", err)
+		}
+		p = string(raw)
+	}
+	return CleanPath(p)
+}
+
+func (j *jsonEntry) entry(p string) (*Entry, error) {
+	if j == nil {
+		return nil, nil
+	}
+	t, err := ParseType(j.Type)
+	if err != nil {
+		return nil, err
+	}
+	e := &Entry{Path: p, Type: t, Target: j.Target, Hash: j.Hash, Token: j.Token, UID: NoID, GID: NoID}
+	if j.Size != nil {
+		e.Size = *j.Size
+	}
+	if j.MTime != "" {
+		if e.MTime, err = time.Parse(time.RFC3339Nano, j.MTime); err != nil {
+			return nil, fmt.Errorf("bad mtime %q", j.MTime)
+		}
+	}
+	if j.Mode != "" {
+		m, err := strconv.ParseUint(j.Mode, 8, 32)
+		if err != nil {
+			return nil, fmt.Errorf("bad mode %q", j.Mode)
+		}
+		e.Mode = fs.FileMode(m)
+	}
+	return e, nil
 }

@@ -53,7 +53,7 @@ type session struct {
 	filter         *filter.Filter
 	cleanExcluded  bool
 	mountSig       [2]string // --local/remote-mount-signature
-	stdinUsed      *bool // "-" as a rule file reads standard input once per process
+	stdinUsed      *bool     // "-" as a rule file reads standard input once per process
 }
 
 // openRules opens a rule file; "-" is standard input, once.

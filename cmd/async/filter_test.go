@@ -51,3 +51,41 @@ func TestWorkedFilterExample(t *testing.T) {
 		t.Errorf("bad pattern: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+func TestApplySavedPlan(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"a": "a", "b": "b", "d/c": "c"})
+	writeTree(t, dst, tree{"old": "o"})
+	mustCode(t, runAsync(t, "-N", "p", "-d", src, "-r", dst), 0)
+	writeTree(t, src, tree{"a": "a2", "new": "n"})
+	os.Remove(filepath.Join(src, "b"))
+	r := runAsync(t, "-N", "p", "-d", src, "-r", dst, "--dry-run", "--plan-format=json", "-t")
+	mustCode(t, r, 0)
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	os.WriteFile(planFile, []byte(r.stdout), 0o644)
+	// The tree moves on after the plan was made: /new changes.
+	writeTree(t, src, tree{"new": "changed after planning"})
+	r = runAsync(t, "apply", planFile)
+	mustCode(t, r, 3)
+	if !strings.Contains(r.stdout, "/new  ERROR: stale plan") {
+		t.Errorf("no stale-plan error:\n%s", r.stdout)
+	}
+	got := readTree(t, dst)
+	if got["a"] != "a2" || got["new"] != "" || got["b"] != "" {
+		t.Errorf("after apply: %v", got)
+	}
+	if _, ok := got["b"]; ok {
+		t.Errorf("b not deleted")
+	}
+	if _, ok := got["new"]; ok {
+		t.Errorf("a stale action was applied")
+	}
+	// A normal run picks up what the stale plan left.
+	mustCode(t, runAsync(t, "-N", "p", "-d", src, "-r", dst, "-t"), 0)
+	if readTree(t, dst)["new"] != "changed after planning" {
+		t.Errorf("rerun did not converge: %v", readTree(t, dst))
+	}
+	if r := runAsync(t, "apply", filepath.Join(t.TempDir(), "missing.json")); r.code != 2 {
+		t.Errorf("missing plan file: exit %d", r.code)
+	}
+}

@@ -33,7 +33,13 @@ func main() {
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr))
+	var code int
+	if len(os.Args) > 1 && os.Args[1] == "apply" {
+		a := &app{stderr: os.Stderr, out: &printer{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}}
+		code = a.apply(ctx, os.Args[2:])
+	} else {
+		code = run(ctx, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr))
+	}
 	stop()
 	pprof.StopCPUProfile()
 	os.Exit(code)

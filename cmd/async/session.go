@@ -63,7 +63,8 @@ type prepared struct {
 	dbDir       [2]string
 	logDir      string
 	logMB       int
-	defaultArea [2]string // ROOT/.private-asp of each filesystem side
+	defaultArea [2]string  // ROOT/.private-asp of each filesystem side
+	plan        *core.Plan // async apply: the saved plan to carry out
 }
 
 // prepare resolves and checks a session's endpoints and state locations
@@ -295,7 +296,13 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 		stopStatus := keepStatus(p.dbDir[core.Local], stats, log)
 		stop = func() { stopProgress(); stopStatus() }
 	}
-	plan, err := core.Sync(ctx, eps[0], eps[1], opts)
+	var plan *core.Plan
+	var err error
+	if p.plan != nil {
+		plan, err = p.plan, core.Apply(ctx, eps[0], eps[1], opts, p.plan)
+	} else {
+		plan, err = core.Sync(ctx, eps[0], eps[1], opts)
+	}
 	stop()
 	if err != nil {
 		return err

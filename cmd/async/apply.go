@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/filter"
+	"github.com/async-sync/async/internal/cli"
+)
+
+// applyOptions are what `async apply` takes besides the plan file.
+func applyOptions() []cli.Spec {
+	g := "async apply PLAN.json options"
+	return []cli.Spec{
+		{Short: 'q', Long: "quiet", Group: g, Help: "no per-entry lines; errors and conflicts still go to stderr"},
+		{Short: 'D', Long: "debug", Group: g, Help: "more log detail"},
+		{Short: 'L', Long: "alt-logdir", Arg: cli.ArgRequired, ValueName: "DIR[:MB]", Group: g, Help: "local log directory"},
+		{Short: 'b', Long: "local-db-dir", Arg: cli.ArgRequired, ValueName: "DIR", Group: g, Help: "local snapshot directory, if the plan's session uses -b"},
+		{Short: 'B', Long: "remote-db-dir", Arg: cli.ArgRequired, ValueName: "DIR", Group: g, Help: "remote snapshot directory, if the plan's session uses -B"},
+		{Short: 'h', Long: "help", Group: g, Help: "this help"},
+	}
+}
+
+// apply is `async apply PLAN.json`: it carries out a plan saved with
+// --dry-run --plan-format=json, with the plan's endpoints and options.
+func (a *app) apply(ctx context.Context, args []string) int {
+	specs := applyOptions()
+	p, err := cli.Parse(specs, args, "")
+	if err != nil {
+		fmt.Fprintf(a.stderr, "async apply: %v\n", err)
+		return exitUsage
+	}
+	in := &instance{logMB: 10, progress: "auto"}
+	s := &session{stdinUsed: new(bool)}
+	for _, op := range p.Instance {
+		switch op.Spec.Long {
+		case "help":
+			cli.Usage(a.out.stdout, specs)
+			return exitOK
+		case "local-db-dir":
+			s.localDB = op.Value
+		case "remote-db-dir":
+			s.remoteDB = op.Value
+		default:
+			if err := in.set(op); err != nil {
+				fmt.Fprintf(a.stderr, "async apply: %v\n", err)
+				return exitUsage
+			}
+		}
+	}
+	if len(p.Positional) != 1 {
+		fmt.Fprintln(a.stderr, "async apply: give exactly one plan file (async apply PLAN.json)")
+		return exitUsage
+	}
+	a.out.quiet = in.quiet
+	prep, err := loadPlan(in, s, p.Positional[0])
+	if err != nil {
+		fmt.Fprintf(a.stderr, "async apply: %v\n", err)
+		return exitCode(err)
+	}
+	return a.runSession(ctx, in, prep)
+}
+
+// loadPlan reads a plan file and prepares its session as the command line
+// that made it would have.
+func loadPlan(in *instance, s *session, file string) (*prepared, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	defer f.Close()
+	h, plan, err := core.ReadPlanJSON(f)
+	if err != nil {
+		return nil, usagef("%s: %v", file, err)
+	}
+	s.name, s.local, s.remote = h.Session, h.Local, h.Remote
+	if !sessionName.MatchString(s.name) {
+		return nil, usagef("%s: invalid session name %q", file, s.name)
+	}
+	s.policy.Direction = h.Direction
+	opt := func(k string) string { v, _ := h.Options[k].(string); return v }
+	flag := func(k string) bool { v, _ := h.Options[k].(bool); return v }
+	if s.policy.Overwrite, err = core.ParseOverwrite(opt("overwrite")); err != nil {
+		return nil, usagef("%s: %v", file, err)
+	}
+	if s.policy.Checksum, err = core.ParseChecksum(opt("checksum")); err != nil {
+		return nil, usagef("%s: %v", file, err)
+	}
+	s.checksumSet = true
+	s.policy.PreserveTime, s.policy.PreserveUID, s.policy.PreserveGID = flag("preserve_time"), flag("preserve_uid"), flag("preserve_gid")
+	s.policy.IgnoreMode, s.policy.IgnoreDelete, s.policy.Mirror = flag("ignore_mode"), flag("ignore_delete"), flag("mirror")
+	s.deleteBefore = flag("delete_before")
+	if l := opt("symbolic_links"); l != "" {
+		if s.links, err = core.ParseLinkMode(l); err != nil {
+			return nil, usagef("%s: %v", file, err)
+		}
+	}
+	if rules, ok := h.Options["filters"].([]any); ok {
+		for _, r := range rules {
+			text, _ := r.(string)
+			kind, pat, _ := strings.Cut(text, " ")
+			s.rules = append(s.rules, filter.Rule{Include: kind == "-I", Pattern: pat})
+		}
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	prep, err := prepare(in, s)
+	if err != nil {
+		return nil, err
+	}
+	for side := range 2 {
+		if prep.missing[side] {
+			return nil, usagef("%s: the %s root %s does not exist", file, core.Side(side), prep.ends[side].path)
+		}
+	}
+	prep.plan = plan
+	return prep, nil
+}
