@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,5 +88,37 @@ func TestApplySavedPlan(t *testing.T) {
 	}
 	if r := runAsync(t, "apply", filepath.Join(t.TempDir(), "missing.json")); r.code != 2 {
 		t.Errorf("missing plan file: exit %d", r.code)
+	}
+}
+
+// TestReferenceExampleCommandLine runs the reference's seed example (§1),
+// short and long forms, with the SSH endpoint replaced by a local path.
+func TestReferenceExampleCommandLine(t *testing.T) {
+	home := t.TempDir()
+	data, mirror := filepath.Join(home, "data"), filepath.Join(home, "mnt", "data")
+	writeTree(t, data, tree{"report.txt": "r", "sub/x": "x"})
+	os.MkdirAll(mirror, 0o755)
+	short := []string{"-L", "~/async-jobs/log", "-N", "job1", "-i", "~/.ssh/id_ed25519", "-b", "~/async-jobs/db", "-l", "500m",
+		"-d", "~/data", "-r", mirror, "-R", "/morgan/async/log", "-B", filepath.Join(home, "rdb"), "-K", "bidi", "-t", "-u", "-j"}
+	long := []string{"--alt-logdir=~/async-jobs/log", "--name=job1", "--private-key-path=~/.ssh/id_ed25519",
+		"--local-db-dir=~/async-jobs/db", "--target-rate=500m", "--local-dir=~/data", "--remote-dir=" + mirror,
+		"--remote-logdir=/morgan/async/log", "--remote-db-dir=" + filepath.Join(home, "rdb"), "--direction=bidi",
+		"--preserve-time", "--preserve-uid", "--preserve-gid"}
+	for i, args := range [][]string{short, long} {
+		cmd := exec.Command(asyncBin, args...)
+		cmd.Env = append(os.Environ(), "HOME="+home, "XDG_STATE_HOME="+filepath.Join(home, "state"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("form %d: %v\n%s", i, err, out)
+		}
+		if !strings.Contains(string(out), "warning: option -i") && !strings.Contains(string(out), "warning: option --private-key-path") {
+			t.Errorf("form %d: the SSH-only options were not warned about:\n%s", i, out)
+		}
+	}
+	equalTrees(t, readTree(t, mirror), readTree(t, data))
+	for _, p := range []string{"async-jobs/log/async-job1.log", "async-jobs/db/job1", "rdb/job1"} {
+		if _, err := os.Stat(filepath.Join(home, p)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
 	}
 }
