@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"math"
 	"slices"
 	"sync"
@@ -37,20 +38,29 @@ func (e *engine) execute(ctx context.Context, plan *Plan) error {
 			return err
 		}
 	}
-	acts := plan.Actions
-	for len(acts) > 0 {
-		ph := acts[0].phase(e.o.DeleteBefore)
-		n := 1
-		for n < len(acts) && acts[n].phase(e.o.DeleteBefore) == ph {
-			n++
-		}
-		if err := x.runPhase(ctx, acts[:n]); err != nil {
+	for acts := range runsOf(plan.Actions, func(a *Action) int { return a.phase(e.o.DeleteBefore) }) {
+		if err := x.runPhase(ctx, acts); err != nil {
 			return err
 		}
-		acts = acts[n:]
 	}
 	x.setDirTimes(ctx)
 	return ctx.Err()
+}
+
+// runsOf yields the runs of consecutive actions with the same key.
+func runsOf(acts []Action, key func(*Action) int) iter.Seq[[]Action] {
+	return func(yield func([]Action) bool) {
+		for len(acts) > 0 {
+			k, n := key(&acts[0]), 1
+			for n < len(acts) && key(&acts[n]) == k {
+				n++
+			}
+			if !yield(acts[:n]) {
+				return
+			}
+			acts = acts[n:]
+		}
+	}
 }
 
 // runPhase runs the actions of one phase: content in parallel by size
@@ -61,17 +71,11 @@ func (x *executor) runPhase(ctx context.Context, acts []Action) error {
 	case OpCopy, OpSetAttr:
 		return x.runClasses(ctx, acts)
 	case OpMkdir, OpRename, OpKeep, OpDelete:
-		for len(acts) > 0 {
-			lv := acts[0].level()
-			n := 1
-			for n < len(acts) && acts[n].level() == lv {
-				n++
-			}
-			x.parallel(ctx, acts[:n], x.o.TransferThreads[len(x.o.TransferThreads)-1].N)
+		for level := range runsOf(acts, (*Action).level) {
+			x.parallel(ctx, level, x.o.TransferThreads[len(x.o.TransferThreads)-1].N)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			acts = acts[n:]
 		}
 		return nil
 	}
