@@ -22,6 +22,8 @@ var (
 	ErrPrecondition = errors.New("precondition failed")
 	// ErrUnsupported: the backend cannot do this.
 	ErrUnsupported = errors.ErrUnsupported
+	// ErrOwner: the owner or group could not be set (no privilege).
+	ErrOwner = errors.New("cannot set owner")
 )
 
 // Caps describes what a backend can do. The pipeline adapts to it: a backend

@@ -145,9 +145,11 @@ func (x *executor) parallel(ctx context.Context, acts []Action, n int) {
 // run carries out one action, commits it to both snapshots and reports it.
 func (x *executor) run(ctx context.Context, a *Action) {
 	status, err := x.do(ctx, a)
-	if err != nil && errors.Is(err, fs.ErrPermission) && x.ownersWanted() && !x.ownersOff.Swap(true) {
-		x.o.Warn("cannot set owners at the " + a.Side.String() + " side (needs privilege); entries keep the writing user's owner and group")
-		status, err = x.do(ctx, a)
+	if err != nil && errors.Is(err, ErrOwner) && x.ownersWanted() {
+		if !x.ownersOff.Swap(true) {
+			x.o.Warn("cannot set owners at the " + a.Side.String() + " side (needs privilege); entries keep the writing user's owner and group")
+		}
+		status, err = x.do(ctx, a) // again, without owners
 	}
 	if err != nil {
 		if ctx.Err() != nil {

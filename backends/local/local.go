@@ -464,7 +464,7 @@ func (f *FS) setAttrAt(dfd int, name, p string, a core.Attrs) error {
 			gid = *a.GID
 		}
 		if err := unix.Fchownat(dfd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return pathErr("chown", p, err)
+			return pathErr("chown", p, fmt.Errorf("%w: %w", core.ErrOwner, err))
 		}
 	}
 	if a.Mode != nil {

@@ -81,7 +81,7 @@ func (w *writer) setAttrs() error {
 			gid = *a.GID
 		}
 		if err := unix.Fchown(w.file.fd, uid, gid); err != nil {
-			return pathErr("chown", w.path, err)
+			return pathErr("chown", w.path, fmt.Errorf("%w: %w", core.ErrOwner, err))
 		}
 	}
 	mode := fs.FileMode(0o644)

@@ -672,3 +672,23 @@ func TestMountSignature(t *testing.T) {
 	}
 	mustCode(t, runAsync(t, "-N", "m", "-d", src, "-r", dst, "--local-mount-signature", ".mounted"), 0)
 }
+
+func TestOwnersWithoutPrivilegeWarnOnce(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run async as another user over root-owned files")
+	}
+	src, dst := dirs(t)
+	base := filepath.Dir(src)
+	os.Chmod(filepath.Dir(base), 0o755)
+	os.Chmod(base, 0o755)
+	writeTree(t, src, tree{"a": "1", "b": "2"}) // owned by root, readable by all
+	os.Chown(dst, 65534, 65534)
+	r := runAsyncAs(t, &syscall.Credential{Uid: 65534, Gid: 65534}, "-N", "o", "-d", src, "-r", dst, "-u", "-b", filepath.Join(os.TempDir(), fmt.Sprintf("async-e2e-db-%d", time.Now().UnixNano())))
+	mustCode(t, r, 0)
+	if strings.Count(r.stderr, "cannot set owners") != 1 {
+		t.Errorf("want one owner warning:\n%s", r.stderr)
+	}
+	if got := readTree(t, dst); got["a"] != "1" || got["b"] != "2" {
+		t.Errorf("files not copied: %v", got)
+	}
+}
