@@ -22,6 +22,8 @@ var (
 	ErrPrecondition = errors.New("precondition failed")
 	// ErrUnsupported: the backend cannot do this.
 	ErrUnsupported = errors.ErrUnsupported
+	// ErrNotEmpty: a directory to remove still holds entries.
+	ErrNotEmpty = errors.New("directory not empty")
 	// ErrOwner: the owner or group could not be set (no privilege).
 	ErrOwner = errors.New("cannot set owner")
 )

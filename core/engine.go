@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -193,7 +194,8 @@ func Apply(ctx context.Context, local, remote *Endpoint, opts Options, plan *Pla
 }
 
 type engine struct {
-	applying bool // running a saved plan: failed expectations are a stale plan
+	applying bool    // running a saved plan: failed expectations are a stale plan
+	cleanEnd [2]bool // the side's last run ended cleanly (not killed)
 	// excluded lists, per side, records that --clean-excluded drops.
 	excluded [2][]string
 	eps      [2]*Endpoint
@@ -243,6 +245,7 @@ func (e *engine) checkIdentity(ctx context.Context) error {
 			return fmt.Errorf("read %s snapshot: %w", Side(s), err)
 		}
 		metas[s], have[s] = m, ok
+		e.cleanEnd[s] = ok && !m.Stopped.IsZero()
 	}
 	name := e.o.Session
 	if have[Local] != have[Remote] {
@@ -278,13 +281,16 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	dst, lazy := e.lazyDestination()
 	for s := range 2 {
-		wg.Go(func() {
-			scans[s], errs[s] = e.scan(ctx, Side(s))
-			if errs[s] != nil {
-				cancel()
-			}
-		})
+		if !lazy || Side(s) != dst { // a lazy destination is looked at after the source
+			wg.Go(func() {
+				scans[s], errs[s] = e.scan(ctx, Side(s))
+				if errs[s] != nil {
+					cancel()
+				}
+			})
+		}
 		wg.Go(func() {
 			recs[s], errs[2+s] = e.load(ctx, Side(s))
 			if errs[2+s] != nil {
@@ -295,6 +301,12 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
+	}
+	if lazy {
+		var err error
+		if scans[dst], err = e.destinationEntries(ctx, dst, scans[dst.Other()], recs); err != nil {
+			return nil, err
+		}
 	}
 	for s := range 2 {
 		if len(scans[s]) == 0 && len(recs[s]) > 0 && !e.o.ForceDeletes {
@@ -324,6 +336,102 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 	}
 	slices.SortFunc(states, func(a, b PathState) int { return ComparePaths(a.Path, b.Path) })
 	return states, nil
+}
+
+// lazyDestination says whether the destination of a push or pull need not
+// be scanned in full: changes made there are left alone unless the source
+// changed the same path, so only those paths (and their parents) are
+// looked at. Not with --mirror, not in bidi, not on a first run, not after
+// an interrupted run.
+func (e *engine) lazyDestination() (Side, bool) {
+	p := &e.o.Policy
+	if p.Direction == Bidi || p.Mirror {
+		return 0, false
+	}
+	dst := Remote
+	if p.Direction == Pull {
+		dst = Local
+	}
+	// After an interrupted run the destination is scanned in full: that
+	// also clears the temporary files the run left behind.
+	return dst, e.eps[dst].Store != nil && e.cleanEnd[dst]
+}
+
+// destinationEntries returns the destination's entries for a lazy push or
+// pull: its records, taken as unchanged, corrected by a Stat of every path
+// the source changed and of their parents. When the destination has no
+// records, or its root is empty (unmounted?), or the source changed much,
+// it scans the destination in full instead.
+func (e *engine) destinationEntries(ctx context.Context, dst Side, srcScan []Entry, recs [2][]Record) ([]Entry, error) {
+	src := dst.Other()
+	full := func() ([]Entry, error) { return e.scan(ctx, dst) }
+	if len(recs[dst]) == 0 {
+		return full()
+	}
+	if empty, err := e.rootEmpty(ctx, dst); err != nil || empty {
+		return full()
+	}
+	dopts := e.o.Policy.diffOptions()
+	base := make(map[string]*Record, len(recs[src]))
+	for i := range recs[src] {
+		base[recs[src][i].Path] = &recs[src][i]
+	}
+	limit := max(1000, len(recs[dst])/10)
+	changed := map[string]bool{}
+	mark := func(p string) {
+		for ; p != "" && !changed[p]; p = Parent(p) {
+			changed[p] = true
+		}
+	}
+	for i := range srcScan {
+		c := &srcScan[i]
+		b := base[c.Path]
+		delete(base, c.Path)
+		if Diff(b, c, dopts) != Unchanged {
+			mark(c.Path)
+		}
+	}
+	for p := range base { // recorded at the source, gone now: deleted
+		mark(p)
+	}
+	if len(changed) > limit {
+		return full()
+	}
+	entries := make(map[string]Entry, len(recs[dst]))
+	for _, r := range recs[dst] {
+		entries[r.Path] = r.Entry
+	}
+	b := e.eps[dst].Backend
+	for p := range changed {
+		en, err := b.Stat(ctx, p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			delete(entries, p)
+		case err != nil:
+			return nil, fmt.Errorf("stat %s side %s: %w", dst, DisplayPath(p), err)
+		case en.Type == TypeSymlink && e.o.Links == LinksSkip:
+			delete(entries, p)
+		default:
+			entries[p] = en
+		}
+	}
+	out := make([]Entry, 0, len(entries))
+	for _, en := range entries {
+		out = append(out, en)
+	}
+	return out, nil
+}
+
+// rootEmpty reports whether a side's root holds no entry at all.
+func (e *engine) rootEmpty(ctx context.Context, s Side) (bool, error) {
+	found := false
+	// Every entry is skipped (so nothing below the root is listed) after
+	// being noted; reserved names never reach Skip.
+	err := e.eps[s].Backend.Scan(ctx, ScanOptions{Threads: 1, Skip: func(string, bool) bool {
+		found = true
+		return true
+	}}, func(Entry) error { return nil })
+	return !found, err
 }
 
 // scan lists one side, leaving out what the filters and -n exclude.

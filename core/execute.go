@@ -218,8 +218,14 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 			return ReportDeleted, x.drop(ctx, a.Path)
 		}
 		if err := dst.Remove(ctx, a.Path, Expect(a.Dest)); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
 				return ReportDeleted, x.drop(ctx, a.Path) // gone already: the goal holds
+			case errors.Is(err, ErrNotEmpty):
+				// Something the plan did not know of stays inside: so does
+				// the directory; it is tried again next run.
+				x.stats.Skipped.Add(1)
+				return ReportSkipped, nil
 			}
 			return "", err
 		}

@@ -1,18 +1,27 @@
+//go:build linux
+
 package local
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/backendtest"
 )
 
-func open(t *testing.T, root string) *FS {
+var ctx = context.Background()
+
+func open(t testing.TB, root string) *FS {
 	t.Helper()
 	b, err := Open(root, Options{})
 	if err != nil {
@@ -25,27 +34,149 @@ func TestConformance(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) core.Backend { return open(t, t.TempDir()) })
 }
 
-func TestSymlinkCannotLeadOutside(t *testing.T) {
-	root, outside := t.TempDir(), t.TempDir()
-	if err := os.Symlink(outside, filepath.Join(root, "link")); err != nil {
-		t.Fatal(err)
+// The component-by-component walk used where openat2 is missing.
+func TestConformanceWithoutOpenat2(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) core.Backend {
+		b := open(t, t.TempDir())
+		b.openat2 = false
+		return b
+	})
+}
+
+func TestConformanceFsync(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) core.Backend {
+		b, err := Open(t.TempDir(), Options{Fsync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	})
+}
+
+func TestOpenRootErrors(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing")
+	if _, err := Open(missing, Options{}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("open of a missing root: %v", err)
 	}
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o644)
+	if _, err := Open(file, Options{}); err == nil || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("open of a file as root: %v", err)
+	}
+}
+
+func TestSymlinkCannotLeadOutside(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    Options
+		openat2 bool
+	}{
+		{"openat2", Options{}, true},
+		{"walk", Options{}, false},
+		{"follow", Options{FollowLinks: true}, true},
+		{"follow-walk", Options{FollowLinks: true}, false},
+		{"follow-confined", Options{FollowLinks: true, Confined: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root, outside := t.TempDir(), t.TempDir()
+			victim := filepath.Join(outside, "victim")
+			os.WriteFile(victim, []byte("keep"), 0o644)
+			os.Symlink(outside, filepath.Join(root, "link"))
+			os.Symlink(victim, filepath.Join(root, "flink"))
+			b, err := Open(root, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			b.openat2 = b.openat2 && tc.openat2
+			if w, err := b.Create(ctx, "link/x", core.CreateOptions{Replace: core.Precondition{Any: true}}); err == nil {
+				w.Write([]byte("escape"))
+				_, err = w.Commit(ctx)
+				t.Errorf("create through a link to outside: commit %v", err)
+			}
+			if _, err := b.Mkdir(ctx, "link/d", 0o755); err == nil {
+				t.Errorf("mkdir through a link succeeded")
+			}
+			if err := b.Remove(ctx, "link/victim", core.Precondition{Any: true}); err == nil {
+				t.Errorf("remove through a link succeeded")
+			}
+			if _, err := b.Rename(ctx, "link/victim", "stolen", core.Precondition{Any: true}); err == nil {
+				t.Errorf("rename through a link succeeded")
+			}
+			if _, err := b.Symlink(ctx, "link/l", "x", core.Precondition{Any: true}); err == nil {
+				t.Errorf("symlink through a link succeeded")
+			}
+			m, mt := fs.FileMode(0o600), time.Unix(1000, 0)
+			if _, err := b.SetAttr(ctx, "link/victim", core.Attrs{Mode: &m}); err == nil {
+				t.Errorf("setattr through a link succeeded")
+			}
+			// Attributes of a link are the link's own, never its target's.
+			if _, err := b.SetAttr(ctx, "flink", core.Attrs{Mode: &m, MTime: &mt}); err != nil {
+				t.Errorf("setattr of a link: %v", err)
+			}
+			if tc.opts.Confined {
+				if _, _, err := b.Open(ctx, "flink", 0); err == nil {
+					t.Errorf("a confined tree read through a link leaving it")
+				}
+			}
+			entries, _ := os.ReadDir(outside)
+			if len(entries) != 1 {
+				t.Errorf("something was written outside the root: %v", entries)
+			}
+			fi, err := os.Stat(victim)
+			if err != nil || fi.Mode().Perm() != 0o644 || fi.ModTime().Equal(mt) {
+				t.Errorf("the file outside was changed: %v %v", fi, err)
+			}
+			if data, _ := os.ReadFile(victim); string(data) != "keep" {
+				t.Errorf("victim = %q", data)
+			}
+		})
+	}
+}
+
+func TestInvalidPaths(t *testing.T) {
+	root := t.TempDir()
 	b := open(t, root)
 	defer b.Close()
-	ctx := context.Background()
-	if w, err := b.Create(ctx, "link/x", core.CreateOptions{}); err == nil {
-		w.Write([]byte("escape"))
-		_, err = w.Commit(ctx)
-		t.Errorf("create through a link to outside: commit %v", err)
+	for _, p := range []string{"..", "../x", "a/../../x", "/etc/passwd", "a//b", "./a"} {
+		if _, err := b.Stat(ctx, p); err == nil {
+			t.Errorf("stat %q succeeded", p)
+		}
+		if _, err := b.Mkdir(ctx, p, 0o755); err == nil {
+			t.Errorf("mkdir %q succeeded", p)
+		}
 	}
-	if _, err := b.Mkdir(ctx, "link/d", 0o755); err == nil {
-		t.Errorf("mkdir through a link succeeded")
+}
+
+func TestLeftoverTempFileNotScanned(t *testing.T) {
+	root := t.TempDir()
+	b := open(t, root)
+	defer b.Close()
+	os.Mkdir(filepath.Join(root, "d"), 0o755)
+	w, err := b.Create(ctx, "d/f", core.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := b.Remove(ctx, "link/anything", core.Precondition{Any: true}); err == nil {
-		t.Errorf("remove through a link succeeded")
+	defer w.Abort()
+	w.Write([]byte("partial"))
+	var names []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		names = append(names, d.Name())
+		return nil
+	})
+	if !strings.HasPrefix(names[len(names)-1], core.ReservedPrefix) {
+		t.Fatalf("no temporary file on disk: %v", names)
 	}
-	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
-		t.Errorf("something was written outside the root: %v", entries)
+	got := scan(t, b, core.ScanOptions{})
+	if len(got) != 1 || got[0] != "d" {
+		t.Errorf("scan = %v, want only d", got)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(root, "d")); len(entries) != 0 {
+		t.Errorf("abort left %v", entries)
 	}
 }
 
@@ -60,12 +191,8 @@ func TestStaleTempFilesAreCleaned(t *testing.T) {
 	}
 	b := open(t, root)
 	defer b.Close()
-	n := 0
-	if err := b.Scan(context.Background(), core.ScanOptions{}, func(core.Entry) error { n++; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
-		t.Errorf("scan reported %d entries", n)
+	if got := scan(t, b, core.ScanOptions{}); len(got) != 0 {
+		t.Errorf("scan reported %v", got)
 	}
 	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("stale temp file kept: %v", err)
@@ -75,11 +202,34 @@ func TestStaleTempFilesAreCleaned(t *testing.T) {
 	}
 }
 
-func TestFileIDSurvivesRenameTokenMovesOnChmod(t *testing.T) {
+func TestEntryFields(t *testing.T) {
 	root := t.TempDir()
 	b := open(t, root)
 	defer b.Close()
-	ctx := context.Background()
+	w, _ := b.Create(ctx, "a", core.CreateOptions{})
+	w.Write([]byte("xyz"))
+	e, err := w.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Lstat(filepath.Join(root, "a"))
+	if e.Size != 3 || !e.MTime.Equal(fi.ModTime()) || e.UID != os.Getuid() || e.Mode != 0o644 || e.Token == "" || !strings.Contains(e.FileID, ":") {
+		t.Errorf("entry %+v", e)
+	}
+	m := fs.FileMode(0o755) | fs.ModeSetgid | fs.ModeSticky
+	d, err := b.Mkdir(ctx, "d", m)
+	if err != nil || d.Mode != m || d.Size != 0 {
+		t.Errorf("mkdir with %v: %+v %v", m, d, err)
+	}
+	r, err := b.Stat(ctx, "")
+	if err != nil || r.Type != core.TypeDir {
+		t.Errorf("root: %+v %v", r, err)
+	}
+}
+
+func TestFileIDStableAcrossRename(t *testing.T) {
+	b := open(t, t.TempDir())
+	defer b.Close()
 	w, _ := b.Create(ctx, "a", core.CreateOptions{})
 	w.Write([]byte("x"))
 	e, err := w.Commit(ctx)
@@ -87,36 +237,190 @@ func TestFileIDSurvivesRenameTokenMovesOnChmod(t *testing.T) {
 		t.Fatal(err)
 	}
 	moved, err := b.Rename(ctx, "a", "b", core.Expect(&e))
-	if err != nil || moved.FileID != e.FileID {
+	if err != nil || moved.FileID != e.FileID || moved.Path != "b" {
 		t.Fatalf("rename: %+v %v; FileID was %s", moved, err, e.FileID)
-	}
-	m := fs.FileMode(0o600)
-	ch, err := b.SetAttr(ctx, "b", core.Attrs{Mode: &m})
-	if err != nil || ch.Token == "" {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(filepath.Join(root, "b"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	again, _ := b.Stat(ctx, "b")
-	if again.Token == ch.Token && again.Mode == ch.Mode {
-		t.Errorf("chmod moved neither token nor mode")
 	}
 }
 
-func BenchmarkScan50k(b *testing.B) {
-	root := b.TempDir()
-	for d := range 500 {
-		dir := filepath.Join(root, "d"+string(rune('a'+d%26)), filepath.Base(filepath.Join("x", string(rune('A'+d/26)))))
-		os.MkdirAll(dir, 0o755)
-		for f := range 100 {
-			os.WriteFile(filepath.Join(dir, "f"+string(rune('a'+f%26))+string(rune('a'+f/26))), nil, 0o644)
-		}
+func TestTokenMovesOnChmod(t *testing.T) {
+	root := t.TempDir()
+	b := open(t, root)
+	defer b.Close()
+	w, _ := b.Create(ctx, "a", core.CreateOptions{})
+	w.Write([]byte("x"))
+	e, err := w.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	fsys := open(&testing.T{}, root)
+	time.Sleep(20 * time.Millisecond) // past the filesystem's timestamp granularity
+	if err := os.Chmod(filepath.Join(root, "a"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again, err := b.Stat(ctx, "a")
+	if err != nil || again.Token == e.Token || !again.MTime.Equal(e.MTime) {
+		t.Errorf("after chmod: %+v %v; before %+v", again, err, e)
+	}
+	if core.SameMeta(&e, &again, false) {
+		t.Errorf("SameMeta after chmod")
+	}
+}
+
+func TestScanFollowLinks(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(root, "real/sub"), 0o755)
+	os.WriteFile(filepath.Join(root, "real/sub/f"), []byte("ff"), 0o644)
+	os.WriteFile(filepath.Join(outside, "o"), []byte("o"), 0o644)
+	os.Symlink("real", filepath.Join(root, "l"))
+	os.Symlink("..", filepath.Join(root, "real/sub/loop"))
+	os.Symlink("nowhere", filepath.Join(root, "dangling"))
+	os.Symlink(outside, filepath.Join(root, "out"))
+
+	plain := open(t, root)
+	defer plain.Close()
+	want := "dangling l out real real/sub real/sub/f real/sub/loop"
+	if got := strings.Join(scan(t, plain, core.ScanOptions{}), " "); got != want {
+		t.Errorf("scan without following:\n got %s\nwant %s", got, want)
+	}
+
+	follow, _ := Open(root, Options{FollowLinks: true})
+	defer follow.Close()
+	want = "l l/sub l/sub/f out out/o real real/sub real/sub/f"
+	if got := strings.Join(scan(t, follow, core.ScanOptions{}), " "); got != want {
+		t.Errorf("scan following links:\n got %s\nwant %s", got, want)
+	}
+	if e, err := follow.Stat(ctx, "l/sub/f"); err != nil || e.Type != core.TypeFile || e.Size != 2 {
+		t.Errorf("stat through a followed link: %+v %v", e, err)
+	}
+
+	confined, _ := Open(root, Options{FollowLinks: true, Confined: true})
+	defer confined.Close()
+	want = "l l/sub l/sub/f real real/sub real/sub/f"
+	if got := strings.Join(scan(t, confined, core.ScanOptions{}), " "); got != want {
+		t.Errorf("confined scan following links:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestScanSkipBeforeStat(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "a/b"), 0o755)
+	os.WriteFile(filepath.Join(root, "a/b/f"), nil, 0o644)
+	os.Chmod(filepath.Join(root, "a/b"), 0) // unreadable: listing it would fail
+	defer os.Chmod(filepath.Join(root, "a/b"), 0o755)
+	b := open(t, root)
+	defer b.Close()
+	got := scan(t, b, core.ScanOptions{Skip: func(p string, isDir bool) bool { return p == "a/b" && isDir }})
+	if strings.Join(got, " ") != "a" {
+		t.Errorf("scan = %v", got)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	return len(entries)
+}
+
+func TestScanClosesDirectories(t *testing.T) {
+	root := t.TempDir()
+	for i := range 30 {
+		os.MkdirAll(filepath.Join(root, fmt.Sprintf("d%d/e/f", i)), 0o755)
+	}
+	b := open(t, root)
+	defer b.Close()
+	before := openFDs(t)
+	scan(t, b, core.ScanOptions{Threads: 4})
+	stop := errors.New("stop")
+	var mu sync.Mutex
+	n := 0
+	err := b.Scan(ctx, core.ScanOptions{Threads: 4}, func(e core.Entry) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if n++; n == 40 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("scan: %v", err)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open before the scans, %d after", before, after)
+	}
+}
+
+func scan(t testing.TB, b core.Backend, opts core.ScanOptions) []string {
+	t.Helper()
+	var mu sync.Mutex
+	var out []string
+	err := b.Scan(ctx, opts, func(e core.Entry) error {
+		mu.Lock()
+		out = append(out, e.Path)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var (
+	benchOnce sync.Once
+	benchRoot string
+)
+
+// benchTree is 50,000 empty files in 500 directories, made once per run.
+func benchTree(b *testing.B) string {
+	benchOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "async-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for d := range 500 {
+			sub := filepath.Join(dir, fmt.Sprintf("g%02d", d/20), fmt.Sprintf("d%03d", d))
+			if err := os.MkdirAll(sub, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			for f := range 100 {
+				if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("file-%03d.txt", f)), []byte("x"), 0o644); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		benchRoot = dir
+	})
+	return benchRoot
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchRoot != "" {
+		os.RemoveAll(benchRoot)
+	}
+	os.Exit(code)
+}
+
+func BenchmarkScan50k(b *testing.B) {
+	fsys := open(b, benchTree(b))
 	defer fsys.Close()
-	b.ResetTimer()
-	for range b.N {
-		fsys.Scan(context.Background(), core.ScanOptions{}, func(core.Entry) error { return nil })
+	for _, threads := range []int{0, 2, 4, 16} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			for b.Loop() {
+				count := 0
+				var mu sync.Mutex
+				err := fsys.Scan(ctx, core.ScanOptions{Threads: threads}, func(core.Entry) error {
+					mu.Lock()
+					count++
+					mu.Unlock()
+					return nil
+				})
+				if err != nil || count != 50_525 {
+					b.Fatalf("scan: %d entries, %v", count, err)
+				}
+			}
+		})
 	}
 }

@@ -692,3 +692,37 @@ func TestOwnersWithoutPrivilegeWarnOnce(t *testing.T) {
 		t.Errorf("files not copied: %v", got)
 	}
 }
+
+// TestPushDestinationChanges covers what a push finds at a destination it
+// does not scan in full: user changes there are left alone, and what the
+// source changes is still checked against the real destination.
+func TestPushDestinationChanges(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"gone/a": "a", "kept/f": "v1", "x": "x"})
+	args := []string{"-N", "d", "-d", src, "-r", dst, "-B", filepath.Join(t.TempDir(), "rdb")}
+	mustCode(t, runAsync(t, args...), 0)
+	// The source deletes gone/, where the destination's user added a file;
+	// the destination's user deleted kept/, where the source changes f.
+	os.RemoveAll(filepath.Join(src, "gone"))
+	writeTree(t, dst, tree{"gone/mine": "user file"})
+	os.RemoveAll(filepath.Join(dst, "kept"))
+	writeTree(t, src, tree{"kept/f": "v2, longer"})
+	r := runAsync(t, args...)
+	mustCode(t, r, 0)
+	got := readTree(t, dst)
+	if got["gone/mine"] != "user file" || got["kept/f"] != "v2, longer" {
+		t.Errorf("destination: %v\n%s", got, r.stdout)
+	}
+	if _, ok := got["gone/a"]; ok {
+		t.Errorf("gone/a not deleted")
+	}
+	// An emptied destination (an unmounted disk) stops the run.
+	os.RemoveAll(dst)
+	os.Mkdir(dst, 0o755)
+	writeTree(t, src, tree{"x": "x changed"})
+	r = runAsync(t, args...)
+	mustCode(t, r, 1)
+	if !strings.Contains(r.stderr, "--force-deletes") || len(readTree(t, dst)) > 0 {
+		t.Errorf("emptied destination: %q, wrote %v", r.stderr, readTree(t, dst))
+	}
+}

@@ -46,6 +46,9 @@ func Run(t *testing.T, newBackend Factory) {
 		{"ReservedNamesHidden", testReserved},
 		{"Symlinks", testSymlinks},
 		{"Hasher", testHasher},
+		{"StatRoot", testStatRoot},
+		{"ScanCallbackError", testScanCallbackError},
+		{"ScanCancelled", testScanCancelled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,8 +136,11 @@ func testCreateCommit(t *testing.T, b core.Backend) {
 		t.Errorf("read back %d bytes, want %d", len(got), len(content))
 	}
 	st, err := b.Stat(ctx, "dir/file.bin")
-	if err != nil || st.Size != e.Size || !st.MTime.Equal(e.MTime) {
+	if err != nil || !core.SameMeta(&st, &e, b.Caps().Owners) {
 		t.Errorf("stat = %+v, %v; commit said %+v", st, err, e)
+	}
+	if got := read(t, b, "dir/file.bin", int64(len(content))); len(got) != 0 {
+		t.Errorf("read at the end gave %d bytes", len(got))
 	}
 }
 
@@ -217,6 +223,44 @@ func testReplace(t *testing.T, b core.Backend) {
 	if err := write(core.MustNotExist, "fresh"); !errors.Is(err, core.ErrPrecondition) {
 		t.Errorf("MustNotExist: %v", err)
 	}
+	if got := read(t, b, "f", 0); string(got) != "v4" {
+		t.Errorf("content %q, want v4", got)
+	}
+	// Changed meanwhile by someone else: the plan's entry is stale.
+	cur, err := b.Stat(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := b.Create(ctx, "f", core.CreateOptions{Size: 2, Replace: core.Expect(&cur)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	w.Write([]byte("v6"))
+	if err := write(core.Expect(&cur), "v5 longer"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(ctx); !errors.Is(err, core.ErrPrecondition) {
+		t.Errorf("commit over a file changed since Create: %v, want ErrPrecondition", err)
+	}
+	if got := read(t, b, "f", 0); string(got) != "v5 longer" {
+		t.Errorf("content %q, want the concurrent writer's", got)
+	}
+	if b.Caps().Dirs {
+		mkdirAll(t, b, "dir")
+		w, err := b.Create(ctx, "dir", core.CreateOptions{Size: 1, Replace: core.MustNotExist})
+		if err == nil {
+			w.Write([]byte("x"))
+			_, err = w.Commit(ctx)
+			w.Abort()
+		}
+		if err == nil {
+			t.Errorf("a file replaced a directory with MustNotExist")
+		}
+		if e, err := b.Stat(ctx, "dir"); err != nil || e.Type != core.TypeDir {
+			t.Errorf("dir after a refused create: %+v, %v", e, err)
+		}
+	}
 }
 
 func testOpenAtOffset(t *testing.T, b core.Backend) {
@@ -262,6 +306,15 @@ func testMkdir(t *testing.T, b core.Backend) {
 	if _, err := b.Mkdir(ctx, "a/file", 0o755); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("mkdir over a file: %v, want ErrExist", err)
 	}
+	if _, err := b.Mkdir(ctx, "missing/child", 0o755); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("mkdir below a missing parent: %v, want ErrNotExist", err)
+	}
+	got := scanAll(t, b, core.ScanOptions{})
+	for _, p := range []string{"a", "a/b"} {
+		if got[p].Type != core.TypeDir {
+			t.Errorf("scan: %q = %+v, want a directory", p, got[p])
+		}
+	}
 }
 
 func testRemove(t *testing.T, b core.Backend) {
@@ -282,9 +335,18 @@ func testRemove(t *testing.T, b core.Backend) {
 			t.Errorf("remove empty dir: %v", err)
 		}
 		put(t, b, "e/g", []byte("y"))
-		if err := b.Remove(ctx, "e", core.Precondition{Any: true}); err == nil {
-			t.Errorf("removed a non-empty directory")
+		if err := b.Remove(ctx, "e", core.Precondition{Any: true}); !errors.Is(err, core.ErrNotEmpty) {
+			t.Errorf("remove of a non-empty directory: %v, want ErrNotEmpty", err)
 		}
+		if got := read(t, b, "e/g", 0); string(got) != "y" {
+			t.Errorf("e/g = %q after a refused remove", got)
+		}
+	}
+	if _, err := b.Stat(ctx, "d/f"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("removed file still there: %v", err)
+	}
+	if err := b.Remove(ctx, "d/f", core.Expect(&f)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("remove of a removed file: %v, want ErrNotExist", err)
 	}
 }
 
@@ -300,6 +362,17 @@ func testRename(t *testing.T, b core.Backend) {
 	if got := read(t, b, "b", 0); string(got) != "bbb" {
 		t.Errorf("b = %q after a refused rename", got)
 	}
+	if got := read(t, b, "a", 0); string(got) != "aaa" {
+		t.Errorf("a = %q after a refused rename", got)
+	}
+	stale := f
+	stale.Size++
+	if _, err := b.Rename(ctx, "a", "x", core.Expect(&stale)); !errors.Is(err, core.ErrPrecondition) {
+		t.Errorf("rename with a stale precondition: %v, want ErrPrecondition", err)
+	}
+	if _, err := b.Stat(ctx, "x"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale rename moved the file: %v", err)
+	}
 	e, err := b.Rename(ctx, "a", "c", core.Expect(&f))
 	if err != nil || e.Path != "c" || e.Size != 3 {
 		t.Fatalf("rename: %+v, %v", e, err)
@@ -314,6 +387,16 @@ func testRename(t *testing.T, b core.Backend) {
 		}
 		if got := read(t, b, "d2/inner", 0); string(got) != "i" {
 			t.Errorf("moved dir content %q", got)
+		}
+		put(t, b, "d3/other", []byte("o"))
+		if _, err := b.Rename(ctx, "d2", "d3", core.Precondition{Any: true}); err == nil {
+			t.Errorf("rename of a directory over an existing one succeeded")
+		}
+		if got := read(t, b, "d2/inner", 0); string(got) != "i" {
+			t.Errorf("d2/inner = %q after a refused rename", got)
+		}
+		if got := read(t, b, "d3/other", 0); string(got) != "o" {
+			t.Errorf("d3/other = %q after a refused rename", got)
 		}
 	}
 }
@@ -376,9 +459,11 @@ func testCreateWithAttrs(t *testing.T, b core.Backend) {
 
 func testScanSpecialNames(t *testing.T, b core.Backend) {
 	want := map[string]core.Type{}
+	sizes := map[string]int64{}
 	add := func(p string, content string) {
 		put(t, b, p, []byte(content))
 		want[p] = core.TypeFile
+		sizes[p] = int64(len(content))
 		for d := core.Parent(p); d != ""; d = core.Parent(d) {
 			want[d] = core.TypeDir
 		}
@@ -411,8 +496,12 @@ func testScanSpecialNames(t *testing.T, b core.Backend) {
 			t.Errorf("scan missed %q", p)
 		case e.Type != typ:
 			t.Errorf("%q is a %s, want %s", p, e.Type, typ)
-		case p == "many/f0006" && e.Size != 6:
-			t.Errorf("%q size %d, want 6", p, e.Size)
+		case e.Path != p:
+			t.Errorf("%q reported with path %q", p, e.Path)
+		case typ == core.TypeFile && e.Size != sizes[p]:
+			t.Errorf("%q size %d, want %d", p, e.Size, sizes[p])
+		case typ == core.TypeDir && e.Size != 0:
+			t.Errorf("directory %q size %d, want 0", p, e.Size)
 		}
 	}
 	for p := range got {
@@ -450,15 +539,35 @@ func testScanSkip(t *testing.T, b core.Backend) {
 func testReserved(t *testing.T, b core.Backend) {
 	put(t, b, core.PrivateDir+"/session/db", []byte("db"))
 	put(t, b, "d/"+core.ReservedPrefix+"123-abc", []byte("tmp"))
+	put(t, b, core.ReservedPrefix+"at-root", []byte("tmp"))
+	put(t, b, "d/e/f/"+core.ReservedPrefix+"deep", []byte("tmp"))
 	put(t, b, "d/visible", []byte("v"))
-	got := scanAll(t, b, core.ScanOptions{})
+	put(t, b, "d/"+core.PrivateDir+"/not-private", []byte("p")) // private only at the root
+	if b.Caps().Dirs {
+		mkdirAll(t, b, "d/"+core.ReservedPrefix+"dir/sub")
+	}
+	var asked []string
+	var mu sync.Mutex
+	got := scanAll(t, b, core.ScanOptions{Skip: func(p string, isDir bool) bool {
+		mu.Lock()
+		asked = append(asked, p)
+		mu.Unlock()
+		return false
+	}})
 	for p := range got {
-		if core.IsReserved(p) || strings.HasPrefix(p, core.PrivateDir) {
+		if core.IsReserved(p) || strings.HasPrefix(p, core.PrivateDir) || strings.Contains(p, core.ReservedPrefix) {
 			t.Errorf("reserved entry %q reported", p)
 		}
 	}
-	if _, ok := got["d/visible"]; !ok {
-		t.Errorf("d/visible missing")
+	for _, p := range asked {
+		if strings.Contains(p, core.ReservedPrefix) || strings.HasPrefix(p, core.PrivateDir) {
+			t.Errorf("Skip was asked about reserved %q", p)
+		}
+	}
+	for _, p := range []string{"d/visible", "d/" + core.PrivateDir + "/not-private", "d/e/f"} {
+		if _, ok := got[p]; !ok {
+			t.Errorf("%s missing", p)
+		}
 	}
 }
 
@@ -481,6 +590,23 @@ func testSymlinks(t *testing.T, b core.Backend) {
 	if l := got["link"]; l.Type != core.TypeSymlink || l.Target != "other" {
 		t.Errorf("scanned link = %+v", l)
 	}
+	if l, err := b.Stat(ctx, "link"); err != nil || l.Type != core.TypeSymlink || l.Target != "other" {
+		t.Errorf("stat of the link = %+v, %v", l, err)
+	}
+	f := put(t, b, "file", []byte("f"))
+	if _, err := ln.Symlink(ctx, "file", "x", core.MustNotExist); !errors.Is(err, core.ErrPrecondition) {
+		t.Errorf("symlink over a file with MustNotExist: %v", err)
+	}
+	if _, err := ln.Symlink(ctx, "file", "x", core.Expect(&f)); err != nil {
+		t.Errorf("symlink replacing an expected file: %v", err)
+	}
+	if err := b.Remove(ctx, "link", core.Precondition{Any: true}); err != nil {
+		t.Errorf("remove link: %v", err)
+	}
+	got = scanAll(t, b, core.ScanOptions{})
+	if _, ok := got["link"]; ok || got["file"].Type != core.TypeSymlink || len(got) != 1 {
+		t.Errorf("after replacing and removing links the scan saw %v", got)
+	}
 }
 
 func testHasher(t *testing.T, b core.Backend) {
@@ -502,5 +628,51 @@ func testHasher(t *testing.T, b core.Backend) {
 		if sum != want || got.Size != e.Size {
 			t.Errorf("%s: %s (entry %+v), want %s", algo, sum, got, want)
 		}
+	}
+}
+
+func testStatRoot(t *testing.T, b core.Backend) {
+	e, err := b.Stat(ctx, "")
+	if err != nil || e.Type != core.TypeDir || e.Path != "" {
+		t.Errorf("stat of the root: %+v, %v", e, err)
+	}
+}
+
+func testScanCallbackError(t *testing.T, b core.Backend) {
+	for i := range 50 {
+		put(t, b, fmt.Sprintf("d%d/f", i), []byte("x"))
+	}
+	stop := errors.New("stop here")
+	var mu sync.Mutex
+	calls := 0
+	err := b.Scan(ctx, core.ScanOptions{}, func(core.Entry) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) {
+		t.Errorf("scan returned %v, want the callback's error", err)
+	}
+	if calls > 50 {
+		t.Errorf("the scan went on after the callback failed: %d calls", calls)
+	}
+}
+
+func testScanCancelled(t *testing.T, b core.Backend) {
+	for i := range 20 {
+		put(t, b, fmt.Sprintf("d%d/f", i), []byte("x"))
+	}
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	err := b.Scan(c, core.ScanOptions{}, func(core.Entry) error { return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("scan with a cancelled context: %v", err)
+	}
+	c, cancel = context.WithCancel(ctx)
+	defer cancel()
+	err = b.Scan(c, core.ScanOptions{}, func(core.Entry) error { cancel(); return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("scan cancelled midway: %v", err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // Create starts writing the file p under a temporary name in its
 // directory; Commit renames it into place.
 func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (core.Writer, error) {
-	dfd, name, err := f.parent(p)
+	dfd, name, err := f.parent(p, false)
 	if err != nil {
 		return nil, err
 	}
@@ -46,6 +46,9 @@ func (w *writer) Commit(ctx context.Context) (core.Entry, error) {
 		return core.Entry{}, fmt.Errorf("commit %s: already finished", core.DisplayPath(w.path))
 	}
 	defer w.finish()
+	if err := ctx.Err(); err != nil {
+		return core.Entry{}, err
+	}
 	if err := w.setAttrs(); err != nil {
 		return core.Entry{}, err
 	}
@@ -59,7 +62,9 @@ func (w *writer) Commit(ctx context.Context) (core.Entry, error) {
 	}
 	w.tmp = "" // nothing left to clean up
 	if w.fs.opts.Fsync {
-		unix.Fsync(w.dfd)
+		if err := syncDir(w.dfd); err != nil {
+			return core.Entry{}, pathErr("sync the directory of", w.path, err)
+		}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(w.file.fd, &st); err != nil {
@@ -72,15 +77,8 @@ func (w *writer) Commit(ctx context.Context) (core.Entry, error) {
 // setAttrs applies the attributes through the open descriptor.
 func (w *writer) setAttrs() error {
 	a := w.opts.Attrs
-	if a.UID != nil || a.GID != nil {
-		uid, gid := -1, -1
-		if a.UID != nil {
-			uid = *a.UID
-		}
-		if a.GID != nil {
-			gid = *a.GID
-		}
-		if err := unix.Fchown(w.file.fd, uid, gid); err != nil {
+	if a.UID != nil || a.GID != nil { // first: a chown clears setuid and setgid
+		if err := unix.Fchown(w.file.fd, idOr(a.UID), idOr(a.GID)); err != nil {
 			return pathErr("chown", w.path, fmt.Errorf("%w: %w", core.ErrOwner, err))
 		}
 	}
@@ -116,4 +114,15 @@ func (w *writer) finish() {
 		unix.Unlinkat(w.dfd, w.tmp, 0)
 	}
 	unix.Close(w.dfd)
+}
+
+// syncDir makes the directory dfd (an O_PATH descriptor, which fsync
+// refuses) durable.
+func syncDir(dfd int) error {
+	fd, err := openat(dfd, ".", unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Fsync(fd)
 }

@@ -1,0 +1,713 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/async-sync/async/core"
+	"golang.org/x/sys/unix"
+)
+
+// FS is a local directory tree. It is safe for concurrent use.
+type FS struct {
+	root    string
+	rootFD  int // O_PATH descriptor of the root
+	opts    Options
+	openat2 bool // the kernel resolves paths beneath a descriptor for us
+}
+
+// Open opens the directory root as a backend. root itself may be reached
+// through symbolic links; nothing below it is.
+func Open(root string, opts Options) (*FS, error) {
+	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOTDIR) {
+			return nil, fmt.Errorf("local directory %s: not a directory: %w", root, err)
+		}
+		return nil, fmt.Errorf("local directory %s: %w", root, err)
+	}
+	f := &FS{root: root, rootFD: fd, opts: opts}
+	// openat2 may be missing (Linux < 5.6) or refused by a seccomp filter
+	// (older container runtimes); walking one component at a time is as
+	// safe, only slower.
+	probe, err := openat2(fd, ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, strictResolve)
+	if err == nil {
+		unix.Close(probe)
+		f.openat2 = true
+	}
+	return f, nil
+}
+
+// Caps reports what a local directory can do: everything.
+func (f *FS) Caps() core.Caps {
+	return core.Caps{Dirs: true, Rename: true, SetMTime: true, SetMode: true, Owners: true,
+		Symlinks: true, FileIDs: true, Filesystem: true, MTimeFromFS: true}
+}
+
+// Close releases the root descriptor.
+func (f *FS) Close() error { return unix.Close(f.rootFD) }
+
+const strictResolve = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
+
+func openat2(dirfd int, p string, flags int, resolve uint64) (int, error) {
+	for {
+		fd, err := unix.Openat2(dirfd, p, &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: resolve})
+		if err == unix.EINTR || err == unix.EAGAIN { // EAGAIN: a rename raced the lookup
+			continue
+		}
+		return fd, err
+	}
+}
+
+func openat(dirfd int, name string, flags int) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, name, flags|unix.O_CLOEXEC, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return fd, err
+	}
+}
+
+// checkPath refuses what is not a path in core's convention: absolute
+// paths and empty, "." or ".." components.
+func checkPath(p string) error {
+	if p == "" {
+		return nil
+	}
+	for rest := p; ; {
+		comp, tail, more := strings.Cut(rest, "/")
+		if comp == "" || comp == "." || comp == ".." {
+			return fmt.Errorf("invalid path %q: %w", p, fs.ErrInvalid)
+		}
+		if !more {
+			return nil
+		}
+		rest = tail
+	}
+}
+
+// openBelow opens p ("" is the root) with flags. Symbolic links are refused
+// on the whole way unless follow is set; followed links stay beneath the
+// root when Confined.
+func (f *FS) openBelow(p string, flags int, follow bool) (int, error) {
+	if err := checkPath(p); err != nil {
+		return -1, err
+	}
+	if p == "" {
+		p = "."
+	}
+	if f.openat2 {
+		resolve := uint64(strictResolve)
+		if follow {
+			resolve = unix.RESOLVE_NO_MAGICLINKS
+			if f.opts.Confined {
+				resolve |= unix.RESOLVE_BENEATH
+			}
+		}
+		fd, err := openat2(f.rootFD, p, flags, resolve)
+		if err != nil {
+			return -1, pathErr("open", p, err)
+		}
+		return fd, nil
+	}
+	// One component at a time. Without openat2 a confined tree does not
+	// follow links at all.
+	nofollow := unix.O_NOFOLLOW
+	if follow && !f.opts.Confined {
+		nofollow = 0
+	}
+	cur := f.rootFD
+	for {
+		comp, rest, more := strings.Cut(p, "/")
+		fl := flags | nofollow
+		if more {
+			fl = unix.O_PATH | unix.O_DIRECTORY | nofollow
+		}
+		fd, err := openat(cur, comp, fl)
+		if cur != f.rootFD {
+			unix.Close(cur)
+		}
+		if err != nil {
+			return -1, pathErr("open", p, err)
+		}
+		if !more {
+			return fd, nil
+		}
+		cur, p = fd, rest
+	}
+}
+
+// parent opens the parent directory of p (O_PATH) and returns it with p's
+// name. Links are followed on the way only for reads (follow).
+func (f *FS) parent(p string, follow bool) (int, string, error) {
+	if p == "" {
+		return -1, "", fmt.Errorf("the root has no parent: %w", fs.ErrInvalid)
+	}
+	if err := checkPath(p); err != nil {
+		return -1, "", err
+	}
+	fd, err := f.openBelow(core.Parent(p), unix.O_PATH|unix.O_DIRECTORY, follow)
+	if err != nil {
+		return -1, "", err
+	}
+	return fd, core.Base(p), nil
+}
+
+// pathErr wraps a system error for path p, so that errors.Is finds
+// fs.ErrNotExist, fs.ErrExist and fs.ErrPermission.
+func pathErr(op, p string, err error) error {
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV) {
+		return fmt.Errorf("%s %s: a symbolic link or a path leaving the tree is in the way: %w", op, core.DisplayPath(p), err)
+	}
+	if errors.Is(err, unix.ENOTDIR) { // a parent is not a directory: nothing is there
+		return fmt.Errorf("%s %s: %w: %w", op, core.DisplayPath(p), fs.ErrNotExist, err)
+	}
+	return fmt.Errorf("%s %s: %w", op, core.DisplayPath(p), err)
+}
+
+// entryFrom builds the entry of path p from its stat; ok is false for
+// types async does not synchronize (devices, sockets, fifos).
+func entryFrom(p string, st *unix.Stat_t) (core.Entry, bool) {
+	e := core.Entry{
+		Path:   p,
+		Size:   st.Size,
+		MTime:  time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
+		Mode:   fs.FileMode(st.Mode & 0o777),
+		UID:    int(st.Uid),
+		GID:    int(st.Gid),
+		Token:  strconv.FormatInt(int64(st.Ctim.Sec)*1e9+int64(st.Ctim.Nsec), 10),
+		FileID: fileID(st),
+	}
+	if st.Mode&unix.S_ISUID != 0 {
+		e.Mode |= fs.ModeSetuid
+	}
+	if st.Mode&unix.S_ISGID != 0 {
+		e.Mode |= fs.ModeSetgid
+	}
+	if st.Mode&unix.S_ISVTX != 0 {
+		e.Mode |= fs.ModeSticky
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		e.Type = core.TypeFile
+	case unix.S_IFDIR:
+		e.Type, e.Size = core.TypeDir, 0
+	case unix.S_IFLNK:
+		e.Type = core.TypeSymlink
+	default:
+		return e, false
+	}
+	return e, true
+}
+
+// fileID is "dev:ino" in one allocation.
+func fileID(st *unix.Stat_t) string {
+	var b [42]byte
+	s := strconv.AppendUint(b[:0], uint64(st.Dev), 10)
+	s = append(s, ':')
+	s = strconv.AppendUint(s, uint64(st.Ino), 10)
+	return string(s)
+}
+
+// statAt describes name in directory dirfd without following a link.
+func (f *FS) statAt(dirfd int, name, p string) (core.Entry, error) {
+	var st unix.Stat_t
+	if err := fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return core.Entry{}, pathErr("stat", p, err)
+	}
+	return f.entryAt(dirfd, name, p, &st)
+}
+
+// entryAt completes the entry of name in dirfd from its lstat.
+func (f *FS) entryAt(dirfd int, name, p string, st *unix.Stat_t) (core.Entry, error) {
+	e, ok := entryFrom(p, st)
+	if !ok {
+		return core.Entry{}, fmt.Errorf("stat %s: not a file, directory or link: %w", core.DisplayPath(p), core.ErrUnsupported)
+	}
+	if e.Type == core.TypeSymlink {
+		t, err := readlinkAt(dirfd, name)
+		if err != nil {
+			return core.Entry{}, pathErr("readlink", p, err)
+		}
+		e.Target = t
+	}
+	return e, nil
+}
+
+func fstatat(dirfd int, name string, st *unix.Stat_t, flags int) error {
+	for {
+		err := unix.Fstatat(dirfd, name, st, flags)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+func readlinkAt(dirfd int, name string) (string, error) {
+	for n := 256; ; n *= 2 {
+		buf := make([]byte, n)
+		m, err := unix.Readlinkat(dirfd, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if m < n {
+			return string(buf[:m]), nil
+		}
+	}
+}
+
+// statFD describes the open descriptor fd as path p.
+func statFD(fd int, p string) (core.Entry, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return core.Entry{}, pathErr("stat", p, err)
+	}
+	e, ok := entryFrom(p, &st)
+	if !ok {
+		return core.Entry{}, fmt.Errorf("stat %s: not a file, directory or link: %w", core.DisplayPath(p), core.ErrUnsupported)
+	}
+	return e, nil
+}
+
+// Stat describes the entry at p; Stat("") describes the root. With
+// FollowLinks it describes what a link points to.
+func (f *FS) Stat(ctx context.Context, p string) (core.Entry, error) {
+	if p == "" {
+		return statFD(f.rootFD, "")
+	}
+	if f.opts.FollowLinks {
+		fd, err := f.openBelow(p, unix.O_PATH, true)
+		if err != nil {
+			return core.Entry{}, err
+		}
+		defer unix.Close(fd)
+		return statFD(fd, p)
+	}
+	dfd, name, err := f.parent(p, false)
+	if err != nil {
+		return core.Entry{}, err
+	}
+	defer unix.Close(dfd)
+	return f.statAt(dfd, name, p)
+}
+
+// Open opens the file at p for reading from offset.
+func (f *FS) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, core.Entry, error) {
+	if p == "" {
+		return nil, core.Entry{}, fmt.Errorf("open /: a directory: %w", fs.ErrInvalid)
+	}
+	// O_NONBLOCK: a fifo put in the file's place must not hang the run;
+	// it changes nothing for regular files.
+	fd, err := f.openBelow(p, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, f.opts.FollowLinks)
+	if err != nil {
+		return nil, core.Entry{}, err
+	}
+	file := &fdFile{fd: fd, off: offset}
+	e, err := statFD(fd, p)
+	if err == nil && e.Type != core.TypeFile {
+		err = fmt.Errorf("open %s: not a regular file", core.DisplayPath(p))
+	}
+	if err != nil {
+		file.Close()
+		return nil, core.Entry{}, err
+	}
+	return file, e, nil
+}
+
+// fdFile reads or writes a file through its descriptor with plain system
+// calls: cheaper than *os.File, which registers every file with the
+// runtime's poller.
+type fdFile struct {
+	fd  int
+	off int64 // next read offset
+}
+
+func (f *fdFile) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Pread(f.fd, p, f.off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 && len(p) > 0 {
+			return 0, io.EOF
+		}
+		f.off += int64(n)
+		return n, nil
+	}
+}
+
+// ReadAt reads at an offset (for sampled fingerprints).
+func (f *fdFile) ReadAt(p []byte, off int64) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := unix.Pread(f.fd, p[done:], off+int64(done))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		if n == 0 {
+			return done, io.EOF
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// Write writes all of p.
+func (f *fdFile) Write(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := unix.Write(f.fd, p[done:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		done += n
+	}
+	return done, nil
+}
+
+func (f *fdFile) Close() error {
+	if f.fd < 0 {
+		return nil
+	}
+	err := unix.Close(f.fd)
+	f.fd = -1
+	return err
+}
+
+// Hash fingerprints the file at p where it lives, and returns the entry of
+// the very file it read.
+func (f *FS) Hash(ctx context.Context, p string, algo core.Checksum) (string, core.Entry, error) {
+	rc, e, err := f.Open(ctx, p, 0)
+	if err != nil {
+		return "", core.Entry{}, err
+	}
+	defer rc.Close()
+	sum, err := core.HashReaderAt(rc.(*fdFile), e.Size, algo)
+	if err != nil {
+		return "", core.Entry{}, pathErr("hash", p, err)
+	}
+	return sum, e, nil
+}
+
+// Mkdir creates the directory p with exactly mode; an existing directory
+// is returned as it is.
+func (f *FS) Mkdir(ctx context.Context, p string, mode fs.FileMode) (core.Entry, error) {
+	if p == "" {
+		return f.Stat(ctx, "")
+	}
+	dfd, name, err := f.parent(p, false)
+	if err != nil {
+		return core.Entry{}, err
+	}
+	defer unix.Close(dfd)
+	err = unix.Mkdirat(dfd, name, uint32(mode.Perm()))
+	if errors.Is(err, unix.EEXIST) {
+		e, serr := f.statAt(dfd, name, p)
+		if serr == nil && e.Type != core.TypeDir {
+			return core.Entry{}, fmt.Errorf("mkdir %s: a %s is in the way: %w", core.DisplayPath(p), e.Type, fs.ErrExist)
+		}
+		return e, serr
+	}
+	if err != nil {
+		return core.Entry{}, pathErr("mkdir", p, err)
+	}
+	if err := chmodAt(dfd, name, p, mode); err != nil {
+		return core.Entry{}, err
+	}
+	return f.statAt(dfd, name, p)
+}
+
+// unixMode converts permission bits to the system's.
+func unixMode(m fs.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		u |= unix.S_ISUID
+	}
+	if m&fs.ModeSetgid != 0 {
+		u |= unix.S_ISGID
+	}
+	if m&fs.ModeSticky != 0 {
+		u |= unix.S_ISVTX
+	}
+	return u
+}
+
+// chmodAt sets the mode of name in dfd without ever following a link (a
+// link swapped in meanwhile must not lead the change outside the tree);
+// links themselves have no mode of their own and are left alone.
+func chmodAt(dfd int, name, p string, mode fs.FileMode) error {
+	m := unixMode(mode)
+	err := unix.Fchmodat(dfd, name, m, unix.AT_SYMLINK_NOFOLLOW) // fchmodat2, Linux 6.6
+	if err == nil {
+		return nil
+	}
+	if err != unix.EOPNOTSUPP {
+		return pathErr("chmod", p, err)
+	}
+	// A link, or a kernel without fchmodat2: pin the inode, then change it
+	// through its descriptor.
+	fd, err := openat(dfd, name, unix.O_PATH|unix.O_NOFOLLOW)
+	if err != nil {
+		return pathErr("chmod", p, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return pathErr("chmod", p, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return nil
+	}
+	err = unix.Fchmodat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), m, 0)
+	if err == unix.ENOENT { // no /proc: open the inode for real
+		var rfd int
+		if rfd, err = openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY); err == nil {
+			err = unix.Fchmod(rfd, m)
+			unix.Close(rfd)
+		}
+	}
+	if err != nil {
+		return pathErr("chmod", p, err)
+	}
+	return nil
+}
+
+// found returns the entry at name in dfd, or nil when there is none.
+func (f *FS) found(dfd int, name, p string) (*core.Entry, error) {
+	e, err := f.statAt(dfd, name, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// Remove removes the file, link or empty directory at p if it matches pre.
+// A missing path is an error wrapping fs.ErrNotExist.
+func (f *FS) Remove(ctx context.Context, p string, pre core.Precondition) error {
+	dfd, name, err := f.parent(p, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	cur, err := f.found(dfd, name, p)
+	if err != nil {
+		return err
+	}
+	if cur == nil {
+		return pathErr("remove", p, fs.ErrNotExist)
+	}
+	if err := pre.Check(cur); err != nil {
+		return fmt.Errorf("remove %s: %w", core.DisplayPath(p), err)
+	}
+	flags := 0
+	if cur.Type == core.TypeDir {
+		flags = unix.AT_REMOVEDIR
+	}
+	if err := unix.Unlinkat(dfd, name, flags); err != nil {
+		if err == unix.ENOTEMPTY || err == unix.EEXIST {
+			err = fmt.Errorf("%w: %w", core.ErrNotEmpty, err)
+		}
+		return pathErr("remove", p, err)
+	}
+	return nil
+}
+
+// Rename moves from to to, if from matches pre and nothing is at to.
+func (f *FS) Rename(ctx context.Context, from, to string, pre core.Precondition) (core.Entry, error) {
+	sfd, sname, err := f.parent(from, false)
+	if err != nil {
+		return core.Entry{}, err
+	}
+	defer unix.Close(sfd)
+	dfd, dname, err := f.parent(to, false)
+	if err != nil {
+		return core.Entry{}, err
+	}
+	defer unix.Close(dfd)
+	cur, err := f.found(sfd, sname, from)
+	if err != nil {
+		return core.Entry{}, err
+	}
+	if cur == nil {
+		return core.Entry{}, pathErr("rename", from, fs.ErrNotExist)
+	}
+	if err := pre.Check(cur); err != nil {
+		return core.Entry{}, fmt.Errorf("rename %s: %w", core.DisplayPath(from), err)
+	}
+	if err := renameNoReplace(sfd, sname, dfd, dname, cur.Type == core.TypeDir); err != nil {
+		return core.Entry{}, pathErr("rename to "+core.DisplayPath(to)+":", from, err)
+	}
+	return f.statAt(dfd, dname, to)
+}
+
+// renameNoReplace renames without replacing anything at the destination
+// (EEXIST then). Filesystems without RENAME_NOREPLACE get link+unlink for
+// files, and a check before the rename for directories.
+func renameNoReplace(sfd int, sname string, dfd int, dname string, isDir bool) error {
+	err := unix.Renameat2(sfd, sname, dfd, dname, unix.RENAME_NOREPLACE)
+	if err != unix.EINVAL && err != unix.ENOSYS && err != unix.EOPNOTSUPP {
+		return err
+	}
+	if !isDir {
+		err = unix.Linkat(sfd, sname, dfd, dname, 0)
+		if err == nil {
+			unix.Unlinkat(sfd, sname, 0)
+			return nil
+		}
+		if err == unix.EEXIST {
+			return err
+		}
+	}
+	var st unix.Stat_t
+	if err := fstatat(dfd, dname, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+		return unix.EEXIST
+	}
+	return unix.Renameat(sfd, sname, dfd, dname)
+}
+
+// SetAttr changes the attributes a names; mode is left alone on links.
+func (f *FS) SetAttr(ctx context.Context, p string, a core.Attrs) (core.Entry, error) {
+	if p == "" {
+		return core.Entry{}, fmt.Errorf("setattr /: the root's attributes are left alone: %w", fs.ErrInvalid)
+	}
+	dfd, name, err := f.parent(p, false)
+	if err != nil {
+		return core.Entry{}, err
+	}
+	defer unix.Close(dfd)
+	if err := setAttrAt(dfd, name, p, a); err != nil {
+		return core.Entry{}, err
+	}
+	return f.statAt(dfd, name, p)
+}
+
+// setAttrAt changes owners first (a chown clears setuid and setgid bits),
+// then the mode, then the mtime; none of them follows a link.
+func setAttrAt(dfd int, name, p string, a core.Attrs) error {
+	if a.UID != nil || a.GID != nil {
+		if err := unix.Fchownat(dfd, name, idOr(a.UID), idOr(a.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return pathErr("chown", p, fmt.Errorf("%w: %w", core.ErrOwner, err))
+		}
+	}
+	if a.Mode != nil {
+		if err := chmodAt(dfd, name, p, *a.Mode); err != nil {
+			return err
+		}
+	}
+	if a.MTime != nil {
+		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(a.MTime.UnixNano())}
+		if err := unix.UtimesNanoAt(dfd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return pathErr("set time of", p, err)
+		}
+	}
+	return nil
+}
+
+// idOr returns *id, or -1 (leave alone) when id is nil.
+func idOr(id *int) int {
+	if id == nil {
+		return -1
+	}
+	return *id
+}
+
+// Symlink creates a link at p pointing to target, replacing what is there
+// only if it matches pre.
+func (f *FS) Symlink(ctx context.Context, p, target string, pre core.Precondition) (core.Entry, error) {
+	dfd, name, err := f.parent(p, false)
+	if err != nil {
+		return core.Entry{}, err
+	}
+	defer unix.Close(dfd)
+	tmp := tempName()
+	if err := unix.Symlinkat(target, dfd, tmp); err != nil {
+		return core.Entry{}, pathErr("symlink", p, err)
+	}
+	if err := f.commitAt(dfd, tmp, name, p, pre); err != nil {
+		unix.Unlinkat(dfd, tmp, 0)
+		return core.Entry{}, err
+	}
+	return f.statAt(dfd, name, p)
+}
+
+// commitAt renames tmp to name in dfd if what is at name matches pre:
+// without replacing anything when pre expects nothing there.
+func (f *FS) commitAt(dfd int, tmp, name, p string, pre core.Precondition) error {
+	var err error
+	switch {
+	case pre.Any:
+		err = unix.Renameat(dfd, tmp, dfd, name)
+	case pre.Expect == nil:
+		err = renameNoReplace(dfd, tmp, dfd, name, false)
+		if err == unix.EEXIST {
+			return fmt.Errorf("write %s: %w: something is there", core.DisplayPath(p), core.ErrPrecondition)
+		}
+	default:
+		cur, ferr := f.found(dfd, name, p)
+		if ferr != nil {
+			return ferr
+		}
+		if err := pre.Check(cur); err != nil {
+			return fmt.Errorf("write %s: %w", core.DisplayPath(p), err)
+		}
+		if cur.Type == core.TypeDir {
+			return fmt.Errorf("write %s: a directory is in the way: %w", core.DisplayPath(p), fs.ErrExist)
+		}
+		err = unix.Renameat(dfd, tmp, dfd, name)
+	}
+	if err != nil {
+		return pathErr("write", p, err)
+	}
+	return nil
+}
+
+// tempName returns a fresh reserved name, tagged with our pid so that a
+// later run can tell a leftover from a file still being written.
+func tempName() string {
+	var b [8]byte
+	if _, err := unix.Getrandom(b[:], 0); err != nil {
+		t := time.Now().UnixNano()
+		for i := range b {
+			b[i] = byte(t >> (8 * i))
+		}
+	}
+	return fmt.Sprintf("%s%d-%x", core.ReservedPrefix, os.Getpid(), b)
+}
+
+// stale reports whether a reserved temporary name was left by a process
+// that is gone.
+func stale(name string) bool {
+	rest := name[len(core.ReservedPrefix):]
+	i := 0
+	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+		i++
+	}
+	if i == 0 || i >= len(rest) || rest[i] != '-' {
+		return false
+	}
+	pid, err := strconv.Atoi(rest[:i])
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return errors.Is(unix.Kill(pid, 0), unix.ESRCH)
+}

@@ -1,0 +1,320 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/async-sync/async/core"
+	"golang.org/x/sys/unix"
+)
+
+// defaultScanThreads is how many directories are listed at once by default.
+const defaultScanThreads = 8
+
+// Scan lists the tree below the root with opts.Threads directory listers.
+// Each directory is opened relative to its parent's descriptor (never
+// following a link unless links are followed), its names read with
+// getdents and each entry described with fstatat relative to it: no path
+// is resolved again from the root. Skip is asked before an entry is stat'ed
+// when the directory listing tells its type. Leftover temporary files of
+// processes that are gone are removed on the way.
+func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n := opts.Threads
+	if n <= 0 {
+		n = defaultScanThreads
+	}
+	s := &scanner{fs: f, opts: opts, fn: fn, ctx: ctx, stack: []dirJob{{}}, pending: 1,
+		follow: opts.FollowLinks || f.opts.FollowLinks}
+	s.cond = sync.NewCond(&s.mu)
+	if s.follow {
+		var st unix.Stat_t
+		if err := unix.Fstat(f.rootFD, &st); err != nil {
+			return pathErr("scan", "", err)
+		}
+		s.stack[0].anc = &ancestor{dev: uint64(st.Dev), ino: st.Ino}
+	}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(s.work)
+	}
+	wg.Wait()
+	for _, j := range s.stack { // left over after an error
+		if j.parent != nil {
+			j.parent.release()
+		}
+	}
+	if s.err != nil {
+		return s.err
+	}
+	return ctx.Err()
+}
+
+// scanner is one Scan in progress: a stack of directories to list (depth
+// first, which keeps few directory descriptors open).
+type scanner struct {
+	fs      *FS
+	opts    core.ScanOptions
+	fn      func(core.Entry) error
+	ctx     context.Context
+	follow  bool
+	stop    atomic.Bool
+	mu      sync.Mutex
+	cond    *sync.Cond
+	stack   []dirJob
+	pending int   // directories queued or being listed
+	err     error // the first error; stops the scan
+}
+
+// dirJob is a directory to list: name in the open directory parent.
+type dirJob struct {
+	parent *dirRef // nil: the root
+	name   string
+	path   string
+	link   bool      // reached through a followed link
+	anc    *ancestor // the directories above (links followed only)
+}
+
+// ancestor chains the directories above one, to tell a link loop.
+type ancestor struct {
+	dev, ino uint64
+	up       *ancestor
+}
+
+func (a *ancestor) has(dev, ino uint64) bool {
+	for ; a != nil; a = a.up {
+		if a.dev == dev && a.ino == ino {
+			return true
+		}
+	}
+	return false
+}
+
+// dirRef is an open directory shared by the jobs of its subdirectories; the
+// last one to open its subdirectory closes it.
+type dirRef struct {
+	fd   int
+	refs atomic.Int32
+}
+
+func (d *dirRef) release() {
+	if d.refs.Add(-1) == 0 {
+		unix.Close(d.fd)
+	}
+}
+
+func (s *scanner) work() {
+	buf := make([]byte, 64<<10)
+	for {
+		s.mu.Lock()
+		for len(s.stack) == 0 && s.pending > 0 && s.err == nil {
+			s.cond.Wait()
+		}
+		if s.pending == 0 || s.err != nil {
+			s.mu.Unlock()
+			s.cond.Broadcast()
+			return
+		}
+		j := s.stack[len(s.stack)-1]
+		s.stack = s.stack[:len(s.stack)-1]
+		s.mu.Unlock()
+
+		subdirs, err := s.list(j, buf)
+		s.mu.Lock()
+		if err != nil && s.err == nil {
+			s.err = err
+			s.stop.Store(true)
+		}
+		s.stack = append(s.stack, subdirs...)
+		s.pending += len(subdirs) - 1
+		wake := len(subdirs) > 1 || s.pending == 0 || s.err != nil
+		s.mu.Unlock()
+		if wake {
+			s.cond.Broadcast()
+		}
+	}
+}
+
+// open opens the directory of job j for listing.
+func (s *scanner) open(j dirJob) (int, error) {
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	switch {
+	case j.parent == nil:
+		return openat(s.fs.rootFD, ".", flags)
+	case j.link && s.fs.opts.Confined:
+		return s.fs.openBelow(j.path, flags, true) // stays beneath the root
+	case j.link:
+		return openat(j.parent.fd, j.name, flags)
+	}
+	return openat(j.parent.fd, j.name, flags|unix.O_NOFOLLOW)
+}
+
+var direntNameOff = int(unsafe.Offsetof(unix.Dirent{}.Name))
+
+// list reports the entries of one directory and returns its subdirectories.
+func (s *scanner) list(j dirJob, buf []byte) (subdirs []dirJob, err error) {
+	fd, err := s.open(j)
+	if j.parent != nil {
+		j.parent.release()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", pathErr("open", j.path, err))
+	}
+	if s.stop.Load() {
+		unix.Close(fd)
+		return nil, nil
+	}
+	dir := &dirRef{fd: fd}
+	dir.refs.Store(1)
+	defer func() {
+		if err != nil {
+			for _, sub := range subdirs {
+				sub.parent.release()
+			}
+			subdirs = nil
+		}
+		dir.release()
+	}()
+	prefix := j.path
+	if prefix != "" {
+		prefix += "/"
+	}
+	count := 0
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return subdirs, fmt.Errorf("scan: %w", pathErr("list", j.path, err))
+		}
+		if n <= 0 {
+			return subdirs, nil
+		}
+		for off := 0; off < n; {
+			d := (*unix.Dirent)(unsafe.Pointer(&buf[off]))
+			rec := buf[off : off+int(d.Reclen)]
+			off += int(d.Reclen)
+			raw := rec[direntNameOff:]
+			if i := bytes.IndexByte(raw, 0); i >= 0 {
+				raw = raw[:i]
+			}
+			if len(raw) == 0 || raw[0] == '.' && (len(raw) == 1 || len(raw) == 2 && raw[1] == '.') {
+				continue
+			}
+			if count++; count&255 == 0 {
+				if s.stop.Load() {
+					return subdirs, nil
+				}
+				if err := s.ctx.Err(); err != nil {
+					return subdirs, err
+				}
+			}
+			sub, ok, err := s.entry(j, dir, prefix+string(raw), len(prefix), d.Type)
+			if err != nil {
+				return subdirs, err
+			}
+			if ok {
+				subdirs = append(subdirs, sub)
+			}
+		}
+	}
+}
+
+// entry reports the entry p (its name starting at p[nameAt:]) of directory
+// j, open as dir, whose listing says it has type dtype. It returns the job
+// of listing it when it is a directory to descend into.
+func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8) (dirJob, bool, error) {
+	name := p[nameAt:]
+	if core.IsReserved(p) {
+		if len(name) > len(core.ReservedPrefix) && name[:len(core.ReservedPrefix)] == core.ReservedPrefix && stale(name) {
+			unix.Unlinkat(dir.fd, name, 0)
+		}
+		return dirJob{}, false, nil
+	}
+	// Ask Skip before the stat when the listing tells the type (a followed
+	// link's type is its target's: the stat comes first).
+	asked := false
+	switch dtype {
+	case unix.DT_DIR, unix.DT_REG, unix.DT_LNK:
+		if dtype != unix.DT_LNK || !s.follow {
+			if s.opts.Skip != nil && s.opts.Skip(p, dtype == unix.DT_DIR) {
+				return dirJob{}, false, nil
+			}
+			asked = true
+		}
+	case unix.DT_UNKNOWN:
+	default:
+		return dirJob{}, false, nil // devices, sockets, fifos are not synchronized
+	}
+	var st unix.Stat_t
+	if err := fstatat(dir.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err == unix.ENOENT {
+			return dirJob{}, false, nil // gone since the listing
+		}
+		return dirJob{}, false, fmt.Errorf("scan: %w", pathErr("stat", p, err))
+	}
+	link := false
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK && s.follow {
+		if !s.followLink(dir.fd, name, p, &st) {
+			return dirJob{}, false, nil // dangling, or leaving a confined tree
+		}
+		link, asked = true, false
+	}
+	e, ok := entryFrom(p, &st)
+	if !ok {
+		return dirJob{}, false, nil
+	}
+	isDir := e.Type == core.TypeDir
+	if asked && isDir != (dtype == unix.DT_DIR) {
+		asked = false // changed since the listing
+	}
+	if !asked && s.opts.Skip != nil && s.opts.Skip(p, isDir) {
+		return dirJob{}, false, nil
+	}
+	if e.Type == core.TypeSymlink {
+		t, err := readlinkAt(dir.fd, name)
+		if err != nil {
+			if err == unix.ENOENT || err == unix.EINVAL {
+				return dirJob{}, false, nil // gone or replaced since
+			}
+			return dirJob{}, false, fmt.Errorf("scan: %w", pathErr("readlink", p, err))
+		}
+		e.Target = t
+	}
+	var anc *ancestor
+	if isDir && s.follow {
+		if j.anc.has(uint64(st.Dev), st.Ino) {
+			return dirJob{}, false, nil // a loop through links
+		}
+		anc = &ancestor{dev: uint64(st.Dev), ino: st.Ino, up: j.anc}
+	}
+	if err := s.fn(e); err != nil {
+		return dirJob{}, false, err
+	}
+	if !isDir {
+		return dirJob{}, false, nil
+	}
+	dir.refs.Add(1)
+	return dirJob{parent: dir, name: name, path: p, link: link, anc: anc}, true, nil
+}
+
+// followLink replaces st, the stat of link name in dirfd, with the stat of
+// what it points to; false when that cannot be reached.
+func (s *scanner) followLink(dirfd int, name, p string, st *unix.Stat_t) bool {
+	if !s.fs.opts.Confined {
+		return fstatat(dirfd, name, st, 0) == nil
+	}
+	fd, err := s.fs.openBelow(p, unix.O_PATH, true)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return unix.Fstat(fd, st) == nil
+}
