@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // Arg says whether an option takes a value.
@@ -15,22 +16,23 @@ type Arg int
 
 // Value kinds.
 const (
-	ArgNone     Arg = iota // a flag
+	ArgNone     Arg = iota // a flag: -x, --opt; --opt=value is an error
 	ArgRequired            // -x value, -xvalue, --opt=value, --opt value
-	ArgOptional            // only --opt=value gives it a value
+	ArgOptional            // only --opt=value gives it a value; -x and --opt have none
 )
 
 // Spec describes one option.
 type Spec struct {
 	Short     rune   // 0 when there is none
-	Long      string // without dashes
+	Long      string // without dashes; "" when there is none
 	Arg       Arg
 	Help      string // one line, for -h
-	Group     string // heading for -h
-	ValueName string // shown in help, e.g. "NAME"
+	Group     string // heading for -h ("Instance options", ...)
+	ValueName string // shown in help, e.g. "NAME", "DIR[:MB]"
 }
 
-// Display returns how messages name the option: "--name (-N)" or "--dry-run".
+// Display returns how messages name the option: "--name (-N)", "--dry-run"
+// or "-x".
 func (s *Spec) Display() string {
 	switch {
 	case s.Long != "" && s.Short != 0:
@@ -43,11 +45,11 @@ func (s *Spec) Display() string {
 
 // Opt is one option found on the command line.
 type Opt struct {
-	Spec     *Spec
+	Spec     *Spec  // points into the specs given to Parse
 	Value    string // "" when none
-	HasValue bool
-	As       string // as typed: "-N" or "--name"
-	Index    int    // position among all options parsed
+	HasValue bool   // a value was given, possibly ""
+	As       string // as typed, without the value: "-N" or "--name"
+	Index    int    // position among all options parsed, from 0
 }
 
 // Parsed is a tokenized command line.
@@ -57,34 +59,37 @@ type Parsed struct {
 	Positional []string
 }
 
-// Parse tokenizes args (without the program name). sessionStart is the long
-// name of the option that starts a session ("" for none).
+// add files o under the instance or the current session, or starts a new
+// session when o is the session-starting option.
+func (p *Parsed) add(o Opt, sessionStart string) {
+	switch n := len(p.Sessions); {
+	case sessionStart != "" && o.Spec.Long == sessionStart:
+		p.Sessions = append(p.Sessions, []Opt{o})
+	case n > 0:
+		p.Sessions[n-1] = append(p.Sessions[n-1], o)
+	default:
+		p.Instance = append(p.Instance, o)
+	}
+}
+
+// Parse tokenizes args (without the program name). sessionStart is the
+// long name of the option that starts a session ("name"), or "" for none.
+// Errors are one line naming the option; an invalid specs table (an option
+// defined twice, or without a name) is an error too.
 func Parse(specs []Spec, args []string, sessionStart string) (*Parsed, error) {
-	short := map[rune]*Spec{}
-	long := map[string]*Spec{}
-	for i := range specs {
-		s := &specs[i]
-		if s.Short != 0 {
-			short[s.Short] = s
-		}
-		if s.Long != "" {
-			long[s.Long] = s
-		}
+	short, long, err := index(specs)
+	if err != nil {
+		return nil, err
+	}
+	if sessionStart != "" && long[sessionStart] == nil {
+		return nil, fmt.Errorf("session option --%s is not defined", sessionStart)
 	}
 	p := &Parsed{}
-	index := 0
+	count := 0
 	add := func(o Opt) {
-		o.Index = index
-		index++
-		if sessionStart != "" && o.Spec.Long == sessionStart {
-			p.Sessions = append(p.Sessions, []Opt{o})
-			return
-		}
-		if n := len(p.Sessions); n > 0 {
-			p.Sessions[n-1] = append(p.Sessions[n-1], o)
-			return
-		}
-		p.Instance = append(p.Instance, o)
+		o.Index = count
+		count++
+		p.add(o, sessionStart)
 	}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -92,17 +97,21 @@ func Parse(specs []Spec, args []string, sessionStart string) (*Parsed, error) {
 		case a == "--":
 			p.Positional = append(p.Positional, args[i+1:]...)
 			return p, nil
+
 		case strings.HasPrefix(a, "--"):
 			name, val, hasVal := strings.Cut(a[2:], "=")
 			s := long[name]
 			if s == nil {
+				if name == "" { // "--=value"
+					return nil, fmt.Errorf("unknown option %q", a)
+				}
 				return nil, fmt.Errorf("unknown option %q", "--"+name)
 			}
 			o := Opt{Spec: s, As: "--" + name}
 			switch s.Arg {
 			case ArgNone:
 				if hasVal {
-					return nil, fmt.Errorf("option --%s takes no value", name)
+					return nil, fmt.Errorf("option %s takes no value", o.As)
 				}
 			case ArgOptional:
 				o.Value, o.HasValue = val, hasVal
@@ -117,65 +126,123 @@ func Parse(specs []Spec, args []string, sessionStart string) (*Parsed, error) {
 				o.Value, o.HasValue = val, true
 			}
 			add(o)
+
 		case len(a) > 1 && a[0] == '-':
-			rs := []rune(a[1:])
-			for j := 0; j < len(rs); j++ {
-				s := short[rs[j]]
+			// A bundle of short options; one that takes a value ends it.
+			for rest := a[1:]; rest != ""; {
+				r, size := utf8.DecodeRuneInString(rest)
+				name := rest[:size]
+				rest = rest[size:]
+				s := short[r]
 				if s == nil {
-					return nil, fmt.Errorf("unknown option %q", "-"+string(rs[j]))
+					return nil, fmt.Errorf("unknown option %q", "-"+name)
 				}
-				o := Opt{Spec: s, As: "-" + string(rs[j])}
+				o := Opt{Spec: s, As: "-" + name}
 				if s.Arg == ArgRequired {
-					if rest := string(rs[j+1:]); rest != "" {
+					switch {
+					case rest != "":
 						o.Value = rest
-					} else if i+1 < len(args) {
+					case i+1 < len(args):
 						i++
 						o.Value = args[i]
-					} else {
+					default:
 						return nil, fmt.Errorf("option %s needs a value", s.Display())
 					}
 					o.HasValue = true
-					add(o)
-					break
+					rest = ""
 				}
 				add(o)
 			}
-		default:
+
+		default: // including "-" alone
 			p.Positional = append(p.Positional, a)
 		}
 	}
 	return p, nil
 }
 
+// index maps the short and long names of specs to them, refusing
+// duplicates and nameless specs.
+func index(specs []Spec) (map[rune]*Spec, map[string]*Spec, error) {
+	short := map[rune]*Spec{}
+	long := map[string]*Spec{}
+	for i := range specs {
+		s := &specs[i]
+		if s.Short == 0 && s.Long == "" {
+			return nil, nil, fmt.Errorf("option %d of %d has no name", i+1, len(specs))
+		}
+		if s.Short != 0 {
+			if short[s.Short] != nil {
+				return nil, nil, fmt.Errorf("option -%c defined twice", s.Short)
+			}
+			short[s.Short] = s
+		}
+		if s.Long != "" {
+			if long[s.Long] != nil {
+				return nil, nil, fmt.Errorf("option --%s defined twice", s.Long)
+			}
+			long[s.Long] = s
+		}
+	}
+	return short, long, nil
+}
+
+// maxColumn caps the width of the option column of Usage; longer entries
+// push their help text to the right.
+const maxColumn = 36
+
 // Usage writes the options grouped by Spec.Group, groups in the order they
-// first appear.
+// first appear, one line per option: "  -N, --name=NAME   help". Each
+// group's heading is preceded by an empty line, so the text can follow a
+// usage line. Options without a group are listed under "Options".
 func Usage(w io.Writer, specs []Spec) {
 	var groups []string
 	byGroup := map[string][]*Spec{}
+	width := 0
 	for i := range specs {
 		s := &specs[i]
 		if _, ok := byGroup[s.Group]; !ok {
 			groups = append(groups, s.Group)
 		}
 		byGroup[s.Group] = append(byGroup[s.Group], s)
+		width = max(width, min(len(synopsis(s)), maxColumn))
 	}
 	for _, g := range groups {
-		fmt.Fprintf(w, "\n%s:\n", g)
+		heading := g
+		if heading == "" {
+			heading = "Options"
+		}
+		fmt.Fprintf(w, "\n%s:\n", heading)
 		for _, s := range byGroup[g] {
-			left := "    "
-			if s.Short != 0 {
-				left = fmt.Sprintf("-%c, ", s.Short)
-			}
-			if s.Long != "" {
-				left += "--" + s.Long
-			}
-			switch s.Arg {
-			case ArgRequired:
-				left += "=" + s.ValueName
-			case ArgOptional:
-				left += "[=" + s.ValueName + "]"
-			}
-			fmt.Fprintf(w, "  %-38s %s\n", left, s.Help)
+			line := fmt.Sprintf("  %-*s  %s", width, synopsis(s), s.Help)
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
 		}
 	}
+}
+
+// synopsis returns the option column of Usage for s: "-N, --name=NAME",
+// "    --dedup[=MODE]", "-t, --preserve-time" or "-x VALUE".
+func synopsis(s *Spec) string {
+	value := s.ValueName
+	if value == "" {
+		value = "VALUE"
+	}
+	if s.Long == "" {
+		if s.Arg == ArgRequired {
+			return fmt.Sprintf("-%c %s", s.Short, value)
+		}
+		return fmt.Sprintf("-%c", s.Short)
+	}
+	b := "    "
+	if s.Short != 0 {
+		b = fmt.Sprintf("-%c, ", s.Short)
+	}
+	b += "--" + s.Long
+	switch s.Arg {
+	case ArgRequired:
+		b += "=" + value
+	case ArgOptional:
+		b += "[=" + value + "]"
+	}
+	return b
 }

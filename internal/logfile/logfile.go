@@ -1,10 +1,12 @@
 // Package logfile writes async's log files: DIR/NAME, rotated to NAME.1,
 // NAME.2, ... when it would grow past a size, keeping a fixed number of old
-// files.
+// files. A *File is an io.Writer for slog handlers.
 package logfile
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,25 +14,29 @@ import (
 	"sync"
 )
 
-// ParseDir parses a log directory option "DIR[:MB]" (MB defaults to 10). A
-// leading "~/" is expanded to the home directory.
+// DefaultMB is the size limit ParseDir gives a directory without ":MB".
+const DefaultMB = 10
+
+// ParseDir parses a log directory option "DIR[:MB]": the directory, and
+// the size in MiB (a positive whole number, DefaultMB when absent) past
+// which its log files rotate. A leading "~/" (or a lone "~") is expanded to
+// the home directory.
 func ParseDir(s string) (dir string, maxMB int, err error) {
-	maxMB = 10
-	dir = s
+	dir, maxMB = s, DefaultMB
 	if i := strings.LastIndexByte(s, ':'); i >= 0 {
 		n, perr := strconv.Atoi(s[i+1:])
-		if perr != nil || n <= 0 {
-			return "", 0, fmt.Errorf("invalid log size in %q (want DIR[:MB], MB a positive whole number)", s)
+		if perr != nil || n <= 0 || n > math.MaxInt64>>20 {
+			return "", 0, fmt.Errorf("invalid log directory %q (want DIR[:MB], MB a positive whole number)", s)
 		}
 		dir, maxMB = s[:i], n
 	}
 	if dir == "" {
-		return "", 0, fmt.Errorf("invalid log directory %q (want DIR[:MB])", s)
+		return "", 0, fmt.Errorf("invalid log directory %q (want DIR[:MB], DIR not empty)", s)
 	}
 	if dir == "~" || strings.HasPrefix(dir, "~/") {
 		home, herr := os.UserHomeDir()
 		if herr != nil {
-			return "", 0, fmt.Errorf("expand %s: %w", dir, herr)
+			return "", 0, fmt.Errorf("log directory %q: %w", s, herr)
 		}
 		dir = filepath.Join(home, dir[1:])
 	}
@@ -43,23 +49,28 @@ type File struct {
 	path     string
 	maxBytes int64
 	keep     int
-	f        *os.File
-	size     int64
+	f        *os.File // nil after Close, or when reopening failed
+	size     int64    // bytes in f
+	closed   bool
 }
 
-// Open opens dir/name for appending (creating dir with mode 0700), to be
-// rotated when a write would take it past maxBytes, keeping keep old files.
+// Open opens dir/name for appending, creating dir (mode 0700) and the file
+// (mode 0600) as needed. Before a write would take the file past maxBytes,
+// it is renamed NAME.1 (NAME.1 to NAME.2, and so on), keeping keep old
+// files, and a new one is started. maxBytes of 0 or less never rotates.
 func Open(dir, name string, maxBytes int64, keep int) (*File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("log directory %s: %w", dir, err)
+		return nil, fmt.Errorf("log directory: %w", err)
 	}
-	l := &File{path: filepath.Join(dir, name), maxBytes: maxBytes, keep: keep}
+	l := &File{path: filepath.Join(dir, name), maxBytes: maxBytes, keep: max(keep, 0)}
 	if err := l.open(); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
+// open opens l.path for appending and learns its size. l.mu must be held
+// (or l not yet shared).
 func (l *File) open() error {
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
@@ -74,60 +85,112 @@ func (l *File) open() error {
 	return nil
 }
 
-// Write appends p, rotating first when p would not fit. One Write is never
-// split across files.
+// Write appends p, first rotating when p would take the file past its
+// size. One Write is never split across files: a p larger than the limit
+// gets a file of its own. When rotating fails, p is still appended to the
+// current file, and the rotation error returned with n == len(p); the next
+// Write tries again.
 func (l *File) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.f == nil {
-		return 0, os.ErrClosed
+	if l.closed {
+		return 0, fmt.Errorf("log file %s: %w", l.path, os.ErrClosed)
 	}
-	if l.maxBytes > 0 && l.size > 0 && l.size+int64(len(p)) > l.maxBytes {
-		if err := l.rotate(); err != nil {
+	if l.f == nil { // a previous reopen failed
+		if err := l.open(); err != nil {
 			return 0, err
+		}
+	}
+	var rotErr error
+	if l.maxBytes > 0 && l.size > 0 && l.size+int64(len(p)) > l.maxBytes {
+		rotErr = l.rotate()
+		if l.f == nil {
+			return 0, rotErr
 		}
 	}
 	n, err := l.f.Write(p)
 	l.size += int64(n)
-	return n, err
+	if err != nil {
+		return n, fmt.Errorf("log file: %w", err)
+	}
+	return n, rotErr
 }
 
-// rotate shifts NAME.i to NAME.i+1 (dropping the oldest) and starts anew.
+// rotate shifts NAME.i to NAME.i+1, dropping the oldest, moves NAME to
+// NAME.1 and starts a new NAME. If moving NAME fails, NAME is reopened as
+// it is. l.f is nil afterwards only when no file could be opened.
 func (l *File) rotate() error {
-	l.f.Close()
-	l.f = nil
-	os.Remove(fmt.Sprintf("%s.%d", l.path, l.keep))
-	for i := l.keep - 1; i >= 1; i-- {
-		os.Rename(fmt.Sprintf("%s.%d", l.path, i), fmt.Sprintf("%s.%d", l.path, i+1))
+	var errs []error
+	if err := l.f.Close(); err != nil {
+		errs = append(errs, err)
 	}
-	if l.keep > 0 {
-		if err := os.Rename(l.path, l.path+".1"); err != nil {
-			return fmt.Errorf("rotate log: %w", err)
+	l.f = nil
+	if l.keep == 0 {
+		if err := os.Remove(l.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
 		}
 	} else {
-		os.Remove(l.path)
+		if err := os.Remove(l.backup(l.keep)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		for i := l.keep - 1; i >= 1; i-- {
+			if err := os.Rename(l.backup(i), l.backup(i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		if err := os.Rename(l.path, l.backup(1)); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return l.open()
+	if err := l.open(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("rotate log %s: %w", l.path, err)
+	}
+	return nil
 }
 
-// Reopen closes and reopens the file, after an outside rotation (SIGHUP).
+// backup returns the name of the i-th old file, NAME.i.
+func (l *File) backup(i int) string {
+	return l.path + "." + strconv.Itoa(i)
+}
+
+// Reopen closes and reopens the file by name, for when something else has
+// moved it away (logrotate, then SIGHUP): writes go to a new NAME.
 func (l *File) Reopen() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.f != nil {
-		l.f.Close()
+	if l.closed {
+		return fmt.Errorf("reopen log file %s: %w", l.path, os.ErrClosed)
 	}
-	return l.open()
+	var closeErr error
+	if l.f != nil {
+		closeErr = l.f.Close()
+		l.f = nil
+	}
+	if err := l.open(); err != nil {
+		return err
+	}
+	if closeErr != nil {
+		return fmt.Errorf("reopen log file %s: %w", l.path, closeErr)
+	}
+	return nil
 }
 
-// Close closes the file.
+// Close closes the file; later writes fail with os.ErrClosed. Closing
+// twice is harmless.
 func (l *File) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.closed = true
 	if l.f == nil {
 		return nil
 	}
 	err := l.f.Close()
 	l.f = nil
-	return err
+	if err != nil {
+		return fmt.Errorf("close log file %s: %w", l.path, err)
+	}
+	return nil
 }
