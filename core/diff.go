@@ -59,7 +59,7 @@ func Diff(base *Record, cur *Entry, o DiffOptions) Change {
 	if b.Size != cur.Size {
 		return Modified
 	}
-	if metaProvesContent(b, cur, attrsSame) {
+	if metaProvesContent(b, cur) {
 		if attrsSame {
 			return Unchanged
 		}
@@ -76,12 +76,14 @@ func Diff(base *Record, cur *Entry, o DiffOptions) Change {
 
 // metaProvesContent reports whether a file's metadata alone shows its content
 // unchanged: same size and mtime, and a change token that either agrees or
-// moved together with a permission or owner change (chmod moves a ctime).
-func metaProvesContent(b, cur *Entry, attrsSame bool) bool {
+// moved together with a permission or owner change (chmod moves a ctime),
+// whether or not the session propagates those.
+func metaProvesContent(b, cur *Entry) bool {
 	if b.Size != cur.Size || !b.MTime.Equal(cur.MTime) {
 		return false
 	}
-	return b.Token == "" || cur.Token == "" || b.Token == cur.Token || !attrsSame
+	explained := b.Mode != cur.Mode || b.UID != cur.UID || b.GID != cur.GID
+	return b.Token == "" || cur.Token == "" || b.Token == cur.Token || explained
 }
 
 // NeedsRehash reports whether the diff stage would benefit from the current
@@ -91,8 +93,7 @@ func NeedsRehash(base *Record, cur *Entry, o DiffOptions) bool {
 		base.Type != TypeFile || base.Hash == "" || cur.Hash != "" || base.Size != cur.Size {
 		return false
 	}
-	attrsSame := (o.IgnoreMode || base.Mode == cur.Mode) && (!o.Owners || (base.UID == cur.UID && base.GID == cur.GID))
-	if metaProvesContent(&base.Entry, cur, attrsSame) {
+	if metaProvesContent(&base.Entry, cur) {
 		return false
 	}
 	return o.Checksum.ProvesEqual(cur.Size) && hashAlgo(base.Hash) == o.Checksum
@@ -134,6 +135,9 @@ func ContentEqual(a, b *Entry, algo Checksum) (equal, ok bool) {
 	}
 	if a.Hash == "" || b.Hash == "" || hashAlgo(a.Hash) != hashAlgo(b.Hash) {
 		return false, false
+	}
+	if hashAlgo(a.Hash).Sparse() && a.Size > SparseWhole && !a.MTime.Equal(b.MTime) {
+		return false, true // sampled fingerprints prove nothing alone
 	}
 	return a.Hash == b.Hash, true
 }
