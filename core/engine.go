@@ -80,6 +80,10 @@ type Options struct {
 	// CleanExcluded drops the snapshot records of excluded entries
 	// (--clean-excluded); nothing is deleted on either side.
 	CleanExcluded bool
+	// OldDirs, when set, leaves out directories whose recursive mtime (the
+	// newest mtime recorded in either snapshot for the directory and all
+	// below it) is before it (--exclude-dirs-older-than).
+	OldDirs time.Time
 	DeleteBefore  bool // --delete-before
 	// RemoveAfterTransfer deletes each source file once it is synchronized
 	// (push and pull only), without propagating that as a deletion.
@@ -196,6 +200,7 @@ func Apply(ctx context.Context, local, remote *Endpoint, opts Options, plan *Pla
 type engine struct {
 	applying bool    // running a saved plan: failed expectations are a stale plan
 	cleanEnd [2]bool // the side's last run ended cleanly (not killed)
+	old      map[string]bool // directories left out by --exclude-dirs-older-than
 	// excluded lists, per side, records that --clean-excluded drops.
 	excluded [2][]string
 	eps      [2]*Endpoint
@@ -281,6 +286,20 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if !e.o.OldDirs.IsZero() {
+		// The snapshots say which directories are old: load them first.
+		for s := range 2 {
+			wg.Go(func() { recs[s], errs[2+s] = e.load(ctx, Side(s)) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs[:]...); err != nil {
+			return nil, err
+		}
+		e.old = oldDirs(recs, e.o.OldDirs)
+		for s := range 2 {
+			recs[s] = slices.DeleteFunc(recs[s], func(r Record) bool { return e.underOld(r.Path) })
+		}
+	}
 	dst, lazy := e.lazyDestination()
 	for s := range 2 {
 		if !lazy || Side(s) != dst { // a lazy destination is looked at after the source
@@ -291,12 +310,14 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 				}
 			})
 		}
-		wg.Go(func() {
-			recs[s], errs[2+s] = e.load(ctx, Side(s))
-			if errs[2+s] != nil {
-				cancel()
-			}
-		})
+		if e.old == nil {
+			wg.Go(func() {
+				recs[s], errs[2+s] = e.load(ctx, Side(s))
+				if errs[2+s] != nil {
+					cancel()
+				}
+			})
+		}
 	}
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
@@ -461,10 +482,13 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 func (e *engine) skipFor(s Side) func(string, bool) bool {
 	keep := e.o.Policy.KeepDir
 	f := e.o.Filter
-	if keep[0] == "" && keep[1] == "" && f.Empty() {
+	if keep[0] == "" && keep[1] == "" && f.Empty() && e.old == nil {
 		return nil
 	}
 	return func(p string, isDir bool) bool {
+		if isDir && e.old[p] {
+			return true
+		}
 		for _, k := range keep {
 			if k != "" && (p == k || isUnder(p, k)) {
 				return true
@@ -472,6 +496,45 @@ func (e *engine) skipFor(s Side) func(string, bool) bool {
 		}
 		return f.Decide(p, isDir) == filter.Exclude
 	}
+}
+
+// oldDirs returns the directories whose recursive mtime, over both sides'
+// records, is before cutoff.
+func oldDirs(recs [2][]Record, cutoff time.Time) map[string]bool {
+	newest := map[string]time.Time{}
+	dirs := map[string]bool{}
+	for s := range 2 {
+		for i := range recs[s] {
+			r := &recs[s][i]
+			if r.Type == TypeDir {
+				dirs[r.Path] = true
+			}
+			for p := r.Path; p != ""; p = Parent(p) {
+				if p != r.Path || r.Type == TypeDir {
+					if t, ok := newest[p]; !ok || r.MTime.After(t) {
+						newest[p] = r.MTime
+					}
+				}
+			}
+		}
+	}
+	old := map[string]bool{}
+	for d := range dirs {
+		if newest[d].Before(cutoff) {
+			old[d] = true
+		}
+	}
+	return old
+}
+
+// underOld reports whether p is an old directory or lies below one.
+func (e *engine) underOld(p string) bool {
+	for ; p != ""; p = Parent(p) {
+		if e.old[p] {
+			return true
+		}
+	}
+	return false
 }
 
 // hidden reports whether a scanned directory is only passed through (an

@@ -325,8 +325,14 @@ func (x *executor) setDirTimes(ctx context.Context) {
 	slices.SortFunc(x.dirTimes, func(a, b *Action) int { return cmp.Compare(Depth(b.Path), Depth(a.Path)) })
 	for _, a := range x.dirTimes {
 		t := a.Source.MTime
-		if _, err := x.eps[a.Side].Backend.SetAttr(ctx, a.Path, Attrs{MTime: &t}); err != nil {
+		got, err := x.eps[a.Side].Backend.SetAttr(ctx, a.Path, Attrs{MTime: &t})
+		if err != nil {
 			x.log.Warn("set directory time", "side", a.Side.String(), "path", DisplayPath(a.Path), "err", err)
+			continue
+		}
+		got.Path = a.Path
+		if err := x.eps[a.Side].Store.Put(ctx, Record{Entry: got}); err != nil {
+			x.log.Warn("record directory time", "path", DisplayPath(a.Path), "err", err)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/filter"
@@ -53,6 +54,7 @@ type session struct {
 	filter         *filter.Filter
 	cleanExcluded  bool
 	mountSig       [2]string // --local/remote-mount-signature
+	oldDirs        time.Time // --exclude-dirs-older-than
 	stdinUsed      *bool     // "-" as a rule file reads standard input once per process
 }
 
@@ -255,6 +257,10 @@ func (s *session) set(op cli.Opt) error {
 		s.mountSig[core.Local] = v
 	case "remote-mount-signature":
 		s.mountSig[core.Remote] = v
+	case "exclude-dirs-older-than":
+		if s.oldDirs, err = parseTime(v, time.Now()); err != nil {
+			return bad(err)
+		}
 	case "clean-excluded":
 		s.cleanExcluded = true
 	case "ignore-delete":
@@ -344,6 +350,44 @@ func parseThreads(v string) (core.ThreadClass, error) {
 		}
 	}
 	return tc, nil
+}
+
+// ibmDuration is IBM's duration syntax: w, d, h, m, s in that order, any
+// subset ("1w0d0h0m0s", "2d12h").
+var ibmDuration = regexp.MustCompile(`^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$`)
+
+// parseDuration parses async's durations: Go style ("1h30m"), IBM style
+// ("1w0d0h0m0s"), or a bare number of seconds.
+func parseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return d, nil
+	}
+	if m := ibmDuration.FindStringSubmatch(v); m != nil && v != "" {
+		var d time.Duration
+		for i, unit := range []time.Duration{7 * 24 * time.Hour, 24 * time.Hour, time.Hour, time.Minute, time.Second} {
+			if m[i+1] != "" {
+				n, _ := strconv.Atoi(m[i+1])
+				d += time.Duration(n) * unit
+			}
+		}
+		return d, nil
+	}
+	return 0, fmt.Errorf("invalid duration %q (want e.g. 4h, 1h30m, 1w0d0h0m0s or seconds)", v)
+}
+
+// parseTime parses a time: a duration before now, or an RFC 3339 time.
+func parseTime(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	d, err := parseDuration(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("invalid time %q (want a duration such as 1w0d0h0m0s, or an RFC 3339 time)", v)
+	}
+	return now.Add(-d), nil
 }
 
 // parseCount parses "N" or "N%".

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWorkedFilterExample(t *testing.T) {
@@ -120,5 +121,35 @@ func TestReferenceExampleCommandLine(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(home, p)); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
+	}
+}
+
+func TestExcludeDirsOlderThan(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"old/a": "a", "old/sub/b": "b", "new/c": "c"})
+	long := time.Now().Add(-30 * 24 * time.Hour)
+	for _, p := range []string{"old/a", "old/sub/b", "old/sub", "old"} {
+		os.Chtimes(filepath.Join(src, p), long, long)
+	}
+	args := []string{"-N", "o", "-d", src, "-r", dst, "-t"}
+	mustCode(t, runAsync(t, args...), 0)
+	// Both trees change inside the old directory; with the option, neither
+	// change is looked at, and nothing there is deleted.
+	writeTree(t, src, tree{"old/a": "changed", "new/d": "d"})
+	os.Chtimes(filepath.Join(src, "old/a"), long, long)
+	os.Chtimes(filepath.Join(src, "old"), long, long)
+	os.Remove(filepath.Join(src, "old/sub/b"))
+	os.Chtimes(filepath.Join(src, "old/sub"), long, long)
+	r := runAsync(t, append(args, "--exclude-dirs-older-than", "1w")...)
+	mustCode(t, r, 0)
+	got := readTree(t, dst)
+	if got["old/a"] != "a" || got["old/sub/b"] != "b" || got["new/d"] != "d" {
+		t.Errorf("with --exclude-dirs-older-than: %v\n%s", got, r.stdout)
+	}
+	// Without it, the changes go through.
+	mustCode(t, runAsync(t, args...), 0)
+	got = readTree(t, dst)
+	if _, ok := got["old/sub/b"]; ok || got["old/a"] != "changed" {
+		t.Errorf("without the option: %v", got)
 	}
 }

@@ -116,7 +116,7 @@ func options() []option {
 		o(0, "remote-force-stat", none, "", gScan, "stat every remote entry").warn("has no effect: every scan stats every entry"),
 		o(0, "scan-file-rename", none, "", gScan, "detect renamed and moved files"),
 		o(0, "scan-dir-rename", none, "", gScan, "detect renamed and moved directories"),
-		o(0, "exclude-dirs-older-than", req, "TIME", gScan, "do not descend into old directories").refuse(notYet),
+		o(0, "exclude-dirs-older-than", req, "TIME", gScan, "leave out directories whose newest recorded mtime (recursive) is older: a duration (4h, 1w0d, 300) or an RFC 3339 time"),
 		o(0, "cooloff", req, "SECONDS", gScan, "transfer a file only after it stopped changing").warn(continuous),
 		o(0, "cooloff-max", req, "SECONDS", gScan, "give up on a file that never settles").warn(continuous),
 		o(0, "sharing-retry-max", req, "N", gScan, "retries for a file that cannot be opened").warn(continuous),

@@ -273,7 +273,7 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 	opts := core.Options{
 		Session: s.name, Policy: pol, Links: s.links, DeleteBefore: s.deleteBefore,
 		ForceDeletes: s.forceDeletes, RemoveAfterTransfer: s.removeAfter,
-		Filter: s.filter, CleanExcluded: s.cleanExcluded, TransferThreads: s.threads,
+		Filter: s.filter, CleanExcluded: s.cleanExcluded, OldDirs: s.oldDirs, TransferThreads: s.threads,
 		Log: log, Stats: stats,
 		Warn: func(msg string) { log.Warn(msg); a.out.warn(s.name, msg) },
 		Report: func(path, status string) {

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseTime(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Time
+		bad  bool
+	}{
+		{in: "4h", want: now.Add(-4 * time.Hour)},
+		{in: "1h30m", want: now.Add(-90 * time.Minute)},
+		{in: "1w0d0h0m0s", want: now.Add(-7 * 24 * time.Hour)},
+		{in: "2d12h", want: now.Add(-60 * time.Hour)},
+		{in: "300", want: now.Add(-300 * time.Second)},
+		{in: "2026-01-31T00:00:00Z", want: time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC)},
+		{in: "yesterday", bad: true},
+		{in: "1x", bad: true},
+		{in: "-4h", bad: true},
+		{in: "", bad: true},
+	} {
+		got, err := parseTime(tc.in, now)
+		if (err != nil) != tc.bad || (!tc.bad && !got.Equal(tc.want)) {
+			t.Errorf("parseTime(%q) = %v, %v; want %v (bad=%v)", tc.in, got, err, tc.want, tc.bad)
+		}
+	}
+}
