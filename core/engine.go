@@ -83,8 +83,8 @@ type Options struct {
 	// OldDirs, when set, leaves out directories whose recursive mtime (the
 	// newest mtime recorded in either snapshot for the directory and all
 	// below it) is before it (--exclude-dirs-older-than).
-	OldDirs time.Time
-	DeleteBefore  bool // --delete-before
+	OldDirs      time.Time
+	DeleteBefore bool // --delete-before
 	// RemoveAfterTransfer deletes each source file once it is synchronized
 	// (push and pull only), without propagating that as a deletion.
 	RemoveAfterTransfer bool
@@ -198,8 +198,8 @@ func Apply(ctx context.Context, local, remote *Endpoint, opts Options, plan *Pla
 }
 
 type engine struct {
-	applying bool    // running a saved plan: failed expectations are a stale plan
-	cleanEnd [2]bool // the side's last run ended cleanly (not killed)
+	applying bool            // running a saved plan: failed expectations are a stale plan
+	cleanEnd [2]bool         // the side's last run ended cleanly (not killed)
 	old      map[string]bool // directories left out by --exclude-dirs-older-than
 	// excluded lists, per side, records that --clean-excluded drops.
 	excluded [2][]string
