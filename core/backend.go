@@ -54,6 +54,10 @@ type ScanOptions struct {
 	FollowLinks bool
 	// Threads is how many directories may be listed at once (0: backend default).
 	Threads int
+	// Pause is how long each lister rests after every PauseEvery
+	// directories, to spare a busy disk (--scan-intensity); 0: never.
+	Pause      time.Duration
+	PauseEvery int
 }
 
 // Precondition is what an action expects to find at a path before it

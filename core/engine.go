@@ -80,6 +80,10 @@ type Options struct {
 	// CleanExcluded drops the snapshot records of excluded entries
 	// (--clean-excluded); nothing is deleted on either side.
 	CleanExcluded bool
+	// ScanPause and ScanPauseEvery slow scans down (--scan-intensity): each
+	// directory lister rests ScanPause after every ScanPauseEvery listings.
+	ScanPause      time.Duration
+	ScanPauseEvery int
 	// OldDirs, when set, leaves out directories whose recursive mtime (the
 	// newest mtime recorded in either snapshot for the directory and all
 	// below it) is before it (--exclude-dirs-older-than).
@@ -461,7 +465,8 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 		mu  sync.Mutex
 		out []Entry
 	)
-	opts := ScanOptions{Skip: e.skipFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads}
+	opts := ScanOptions{Skip: e.skipFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads,
+		Pause: e.o.ScanPause, PauseEvery: e.o.ScanPauseEvery}
 	err := e.eps[s].Backend.Scan(ctx, opts, func(en Entry) error {
 		if en.Type == TypeSymlink && e.o.Links == LinksSkip || e.hidden(&en) {
 			return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/async-sync/async/core"
@@ -111,6 +112,7 @@ func (d *dirRef) release() {
 
 func (s *scanner) work() {
 	buf := make([]byte, 64<<10)
+	listed := 0
 	for {
 		s.mu.Lock()
 		for len(s.stack) == 0 && s.pending > 0 && s.err == nil {
@@ -126,6 +128,9 @@ func (s *scanner) work() {
 		s.mu.Unlock()
 
 		subdirs, err := s.list(j, buf)
+		if listed++; s.opts.Pause > 0 && listed%max(1, s.opts.PauseEvery) == 0 {
+			time.Sleep(s.opts.Pause)
+		}
 		s.mu.Lock()
 		if err != nil && s.err == nil {
 			s.err = err

@@ -34,7 +34,7 @@ func (a *app) apply(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	in := &instance{logMB: 10, progress: "auto"}
-	s := &session{stdinUsed: new(bool)}
+	s := &session{stdinUsed: new(bool), scanPause: scanIntensities["medium"]}
 	for _, op := range p.Instance {
 		switch op.Spec.Long {
 		case "help":

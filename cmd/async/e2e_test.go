@@ -544,6 +544,8 @@ func TestBadInput(t *testing.T) {
 		{"bad -o", []string{"-N", "x", "-d", src, "-r", dst, "-o", "never"}, "-o"},
 		{"bad -k", []string{"-N", "x", "-d", src, "-r", dst, "-k", "crc"}, "-k"},
 		{"bad -n", []string{"-N", "x", "-d", src, "-r", dst, "-n", "maybe"}, "-n"},
+		{"bad -H", []string{"-N", "x", "-d", src, "-r", dst, "-H", "extreme"}, "-H"},
+		{"bad time", []string{"-N", "x", "-d", src, "-r", dst, "--exclude-dirs-older-than", "soon"}, "--exclude-dirs-older-than"},
 		{"bad rate", []string{"-N", "x", "-d", src, "-r", dst, "-l", "5x"}, "-l"},
 		{"bad size", []string{"-N", "x", "-d", src, "-r", dst, "--transfer-threads", "4:1q"}, "--transfer-threads"},
 		{"missing dir", []string{"-N", "x", "-d", filepath.Join(src, "nope"), "-r", dst}, "--create-dir"},

@@ -102,7 +102,7 @@ func options() []option {
 
 		o(0, "scan-interval", req, "DURATION", gScan, "periodic full rescan of the local side").warn(continuous),
 		o(0, "remote-scan-interval", req, "DURATION", gScan, "periodic rescan of the remote side").warn(continuous),
-		o('H', "scan-intensity", req, "vlow|low|medium|high|vhigh", gScan, "how hard scans may load the disk").warn(noEffectYet),
+		o('H', "scan-intensity", req, "vlow|low|medium|high|vhigh", gScan, "how hard scans may load the disk (medium): pauses between directory batches, none at vhigh"),
 		o(0, "scan-threads", req, "N", gScan, "local directory scan concurrency (1-99)"),
 		o(0, "remote-scan-threads", req, "N", gScan, "remote directory scan concurrency (1-99)"),
 		o(0, "local-checksum-threads", req, "N", gScan, "local hashing concurrency (1-99, 4)"),

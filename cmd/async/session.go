@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -221,7 +222,7 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 	s := p.s
 	var eps [2]*core.Endpoint
 	for side := range 2 {
-		ep := &core.Endpoint{URL: p.ends[side].URL(), ScanThreads: s.scanThreads[side], ChecksumThreads: s.checksumThread[side]}
+		ep := &core.Endpoint{URL: p.ends[side].URL(), ScanThreads: cmp.Or(s.scanThreads[side], s.scanPause.threads), ChecksumThreads: s.checksumThread[side]}
 		if p.missing[side] && in.dryRun {
 			ep.Backend = emptyDir{}
 		} else {
@@ -273,7 +274,8 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 	opts := core.Options{
 		Session: s.name, Policy: pol, Links: s.links, DeleteBefore: s.deleteBefore,
 		ForceDeletes: s.forceDeletes, RemoveAfterTransfer: s.removeAfter,
-		Filter: s.filter, CleanExcluded: s.cleanExcluded, OldDirs: s.oldDirs, TransferThreads: s.threads,
+		Filter: s.filter, CleanExcluded: s.cleanExcluded, OldDirs: s.oldDirs,
+		ScanPause: s.scanPause.rest, ScanPauseEvery: s.scanPause.every, TransferThreads: s.threads,
 		Log: log, Stats: stats,
 		Warn: func(msg string) { log.Warn(msg); a.out.warn(s.name, msg) },
 		Report: func(path, status string) {
