@@ -112,13 +112,16 @@ func (p Precondition) Check(found *Entry) error {
 // Attrs are the attributes SetAttr may change; nil fields are left alone.
 type Attrs struct {
 	MTime *time.Time
+	ATime *time.Time // access time (--preserve-access-time)
 	Mode  *fs.FileMode
 	UID   *int
 	GID   *int
 }
 
 // IsZero reports whether a changes nothing.
-func (a Attrs) IsZero() bool { return a.MTime == nil && a.Mode == nil && a.UID == nil && a.GID == nil }
+func (a Attrs) IsZero() bool {
+	return a.MTime == nil && a.ATime == nil && a.Mode == nil && a.UID == nil && a.GID == nil
+}
 
 // CreateOptions are given to Backend.Create.
 type CreateOptions struct {

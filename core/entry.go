@@ -64,6 +64,7 @@ type Entry struct {
 	Type  Type        // file, dir or symlink
 	Size  int64       // bytes; 0 for directories
 	MTime time.Time   // modification time, as precise as the backend keeps it
+	ATime time.Time   // access time, where the backend has one (not compared, not recorded)
 	Mode  fs.FileMode // permission bits only (fs.ModePerm plus setuid/setgid/sticky)
 	UID   int         // owner, NoID when unknown
 	GID   int         // group, NoID when unknown

@@ -270,6 +270,10 @@ func (x *executor) attrs(a *Action, creating bool) Attrs {
 		t := src.MTime
 		at.MTime = &t
 	}
+	if p.PreserveATime && creating && caps.SetMTime && src.Type == TypeFile && !src.ATime.IsZero() {
+		t := src.ATime
+		at.ATime = &t
+	}
 	if caps.Owners && !x.ownersOff.Load() {
 		if p.PreserveUID && src.UID != NoID {
 			u := src.UID

@@ -84,10 +84,13 @@ type Policy struct {
 	IgnoreDelete bool // --ignore-delete
 	Mirror       bool // --mirror
 	PreserveTime bool // -t: propagate mtimes
-	PreserveUID  bool // -u
-	PreserveGID  bool // -j
-	IgnoreMode   bool // --ignore-mode: mode only set on creation
-	SetMode      bool // both sides can hold permission bits
+	// PreserveATime gives written files their source's access time
+	// (--preserve-access-time); access times are never compared.
+	PreserveATime bool
+	PreserveUID   bool // -u
+	PreserveGID   bool // -j
+	IgnoreMode    bool // --ignore-mode: mode only set on creation
+	SetMode       bool // both sides can hold permission bits
 	// RenameFiles and RenameDirs turn a deletion and a creation of the same
 	// object (same FileID) into one rename (--scan-file-rename, --scan-dir-rename).
 	RenameFiles bool

@@ -180,6 +180,7 @@ func entryFrom(p string, st *unix.Stat_t) (core.Entry, bool) {
 		Path:   p,
 		Size:   st.Size,
 		MTime:  time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
+		ATime:  time.Unix(int64(st.Atim.Sec), int64(st.Atim.Nsec)),
 		Mode:   fs.FileMode(st.Mode & 0o777),
 		UID:    int(st.Uid),
 		GID:    int(st.Gid),
@@ -614,13 +615,26 @@ func setAttrAt(dfd int, name, p string, a core.Attrs) error {
 			return err
 		}
 	}
-	if a.MTime != nil {
-		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(a.MTime.UnixNano())}
+	if a.MTime != nil || a.ATime != nil {
+		ts := timespecs(a)
 		if err := unix.UtimesNanoAt(dfd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return pathErr("set time of", p, err)
 		}
 	}
 	return nil
+}
+
+// timespecs are the access and modification times utimensat sets: the
+// ones a names, the others left alone.
+func timespecs(a core.Attrs) []unix.Timespec {
+	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
+	if a.ATime != nil {
+		ts[0] = unix.NsecToTimespec(a.ATime.UnixNano())
+	}
+	if a.MTime != nil {
+		ts[1] = unix.NsecToTimespec(a.MTime.UnixNano())
+	}
+	return ts
 }
 
 // idOr returns *id, or -1 (leave alone) when id is nil.

@@ -89,9 +89,8 @@ func (w *writer) setAttrs() error {
 	if err := unix.Fchmod(w.file.fd, unixMode(mode)); err != nil {
 		return pathErr("chmod", w.path, err)
 	}
-	if a.MTime != nil {
-		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(a.MTime.UnixNano())}
-		if err := unix.UtimesNanoAt(w.file.fd, "", ts, unix.AT_EMPTY_PATH); err != nil {
+	if a.MTime != nil || a.ATime != nil {
+		if err := unix.UtimesNanoAt(w.file.fd, "", timespecs(a), unix.AT_EMPTY_PATH); err != nil {
 			return pathErr("set time of", w.path, err)
 		}
 	}

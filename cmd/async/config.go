@@ -290,6 +290,8 @@ func (s *session) set(op cli.Opt) error {
 		s.checksumSet = true
 	case "preserve-time", "preserve-modification-time":
 		s.policy.PreserveTime = true
+	case "preserve-access-time":
+		s.policy.PreserveATime = true
 	case "preserve-uid":
 		s.policy.PreserveUID = true
 	case "preserve-gid":

@@ -728,3 +728,21 @@ func TestPushDestinationChanges(t *testing.T) {
 		t.Errorf("emptied destination: %q, wrote %v", r.stderr, readTree(t, dst))
 	}
 }
+
+func TestPreserveAccessTime(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"f": "content"})
+	at := time.Date(2019, 5, 6, 7, 8, 9, 0, time.UTC)
+	mt := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(filepath.Join(src, "f"), at, mt); err != nil {
+		t.Fatal(err)
+	}
+	mustCode(t, runAsync(t, "-N", "a", "-d", src, "-r", dst, "-t", "--preserve-access-time"), 0)
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(dst, "f"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Unix(st.Atim.Sec, st.Atim.Nsec); !got.Equal(at) {
+		t.Errorf("destination atime %v, want %v", got, at)
+	}
+}

@@ -138,7 +138,7 @@ func options() []option {
 		o('k', "checksum", req, "ALGO", gContent, "sha1|md5|sha1_sparse|md5_sparse|sha256|none (sha1_sparse on filesystems)"),
 		o('t', "preserve-time", none, "", gContent, "preserve modification times"),
 		o(0, "preserve-modification-time", none, "", gContent, "preserve modification times"),
-		o(0, "preserve-access-time", none, "", gContent, "preserve access times").warn(noEffectYet),
+		o(0, "preserve-access-time", none, "", gContent, "give written files their source's access time"),
 		o(0, "preserve-creation-time", none, "", gContent, "preserve creation times").warn("has no effect: Linux cannot set creation times"),
 		o('u', "preserve-uid", none, "", gContent, "preserve owners by number (needs privilege)"),
 		o('j', "preserve-gid", none, "", gContent, "preserve groups by number"),
