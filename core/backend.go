@@ -194,6 +194,15 @@ type Hasher interface {
 	Hash(ctx context.Context, path string, algo Checksum) (string, Entry, error)
 }
 
+// Xattrer is implemented by backends that keep extended attributes
+// (--preserve-xattrs native).
+type Xattrer interface {
+	// Xattrs returns the extended attributes of the entry at path.
+	Xattrs(ctx context.Context, path string) (map[string][]byte, error)
+	// SetXattrs sets extended attributes on the entry at path.
+	SetXattrs(ctx context.Context, path string, attrs map[string][]byte) error
+}
+
 // Copier is implemented by backends that copy within themselves without
 // moving data through async (server-side copy).
 type Copier interface {

@@ -312,9 +312,40 @@ func (x *executor) mkdir(ctx context.Context, a *Action) (*Entry, error) {
 		}
 	}
 	x.noteDirTime(a)
+	if got, err = x.copyXattrs(ctx, a, got); err != nil {
+		return nil, err
+	}
 	return &got, nil
 }
 
+// copyXattrs gives the entry just written the extended attributes of its
+// source, when asked and both sides keep them, and returns the entry as
+// now stored (setting attributes moves its change token).
+func (x *executor) copyXattrs(ctx context.Context, a *Action, got Entry) (Entry, error) {
+	if !x.o.Policy.PreserveXattrs {
+		return got, nil
+	}
+	src, ok1 := x.eps[a.Side.Other()].Backend.(Xattrer)
+	dst, ok2 := x.eps[a.Side].Backend.(Xattrer)
+	if !ok1 || !ok2 {
+		return got, nil
+	}
+	attrs, err := src.Xattrs(ctx, a.Path)
+	if err != nil || len(attrs) == 0 {
+		return got, err
+	}
+	if err := dst.SetXattrs(ctx, a.Path, attrs); err != nil {
+		return got, err
+	}
+	now, err := x.eps[a.Side].Backend.Stat(ctx, a.Path)
+	if err != nil {
+		return got, err
+	}
+	now.Hash = got.Hash
+	return now, nil
+}
+
+// noteDirTime records a directory whose mtime is set last.
 func (x *executor) noteDirTime(a *Action) {
 	if x.o.Policy.PreserveTime && x.caps[a.Side].SetMTime && a.Source.Type == TypeDir {
 		x.mu.Lock()
@@ -392,6 +423,9 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 	}
 	ent, err := w.Commit(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if ent, err = x.copyXattrs(ctx, a, ent); err != nil {
 		return nil, err
 	}
 	if h != nil {

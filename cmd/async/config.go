@@ -290,6 +290,16 @@ func (s *session) set(op cli.Opt) error {
 		s.checksumSet = true
 	case "preserve-time", "preserve-modification-time":
 		s.policy.PreserveTime = true
+	case "preserve-xattrs", "remote-preserve-xattrs":
+		switch v {
+		case "native":
+			s.policy.PreserveXattrs = true
+		case "none":
+		case "metafile":
+			return usagef("option %s: metafile is not available in this version of async (native and none are)", op.As)
+		default:
+			return usagef("option %s: unknown mode %q (want native, metafile or none)", op.As, v)
+		}
 	case "preserve-access-time":
 		s.policy.PreserveATime = true
 	case "preserve-uid":

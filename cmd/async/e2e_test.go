@@ -746,3 +746,29 @@ func TestPreserveAccessTime(t *testing.T) {
 		t.Errorf("destination atime %v, want %v", got, at)
 	}
 }
+
+func TestPreserveXattrs(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"f": "content", "d/g": "g"})
+	if err := syscall.Setxattr(filepath.Join(src, "f"), "user.async-test", []byte("hello"), 0); err != nil {
+		t.Skipf("no user xattrs here: %v", err)
+	}
+	syscall.Setxattr(filepath.Join(src, "d"), "user.dir", []byte("on a dir"), 0)
+	args := []string{"-N", "x", "-d", src, "-r", dst, "--preserve-xattrs=native"}
+	mustCode(t, runAsync(t, args...), 0)
+	for p, want := range map[string]string{"f": "hello", "d": "on a dir"} {
+		name := map[string]string{"f": "user.async-test", "d": "user.dir"}[p]
+		buf := make([]byte, 64)
+		n, err := syscall.Getxattr(filepath.Join(dst, p), name, buf)
+		if err != nil || string(buf[:n]) != want {
+			t.Errorf("%s: xattr %q, %v; want %q", p, buf[:max(n, 0)], err, want)
+		}
+	}
+	// Setting them moved no change token into a false change.
+	if r := runAsync(t, args...); r.code != 0 || r.stdout != "" {
+		t.Errorf("second run: %d\n%s", r.code, r.stdout)
+	}
+	if r := runAsync(t, "-N", "y", "-d", src, "-r", dst, "--preserve-xattrs=metafile"); r.code != 2 {
+		t.Errorf("metafile: exit %d", r.code)
+	}
+}
