@@ -10,6 +10,7 @@ import (
 	"iter"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -322,7 +323,8 @@ func (x *executor) mkdir(ctx context.Context, a *Action) (*Entry, error) {
 // source, when asked and both sides keep them, and returns the entry as
 // now stored (setting attributes moves its change token).
 func (x *executor) copyXattrs(ctx context.Context, a *Action, got Entry) (Entry, error) {
-	if !x.o.Policy.PreserveXattrs {
+	p := &x.o.Policy
+	if !p.PreserveXattrs && !p.PreserveACLs {
 		return got, nil
 	}
 	src, ok1 := x.eps[a.Side.Other()].Backend.(Xattrer)
@@ -331,8 +333,17 @@ func (x *executor) copyXattrs(ctx context.Context, a *Action, got Entry) (Entry,
 		return got, nil
 	}
 	attrs, err := src.Xattrs(ctx, a.Path)
-	if err != nil || len(attrs) == 0 {
+	if err != nil {
 		return got, err
+	}
+	for name := range attrs {
+		// POSIX ACLs are kept as system.posix_acl_* attributes.
+		if acl := strings.HasPrefix(name, "system.posix_acl_"); acl && !p.PreserveACLs || !acl && !p.PreserveXattrs {
+			delete(attrs, name)
+		}
+	}
+	if len(attrs) == 0 {
+		return got, nil
 	}
 	if err := dst.SetXattrs(ctx, a.Path, attrs); err != nil {
 		return got, err

@@ -90,10 +90,12 @@ type Policy struct {
 	// PreserveXattrs copies extended attributes with the content (and on
 	// directories made) where both sides keep them (--preserve-xattrs native).
 	PreserveXattrs bool
-	PreserveUID    bool // -u
-	PreserveGID    bool // -j
-	IgnoreMode     bool // --ignore-mode: mode only set on creation
-	SetMode        bool // both sides can hold permission bits
+	// PreserveACLs copies POSIX ACLs the same way (--preserve-acls native).
+	PreserveACLs bool
+	PreserveUID  bool // -u
+	PreserveGID  bool // -j
+	IgnoreMode   bool // --ignore-mode: mode only set on creation
+	SetMode      bool // both sides can hold permission bits
 	// RenameFiles and RenameDirs turn a deletion and a creation of the same
 	// object (same FileID) into one rename (--scan-file-rename, --scan-dir-rename).
 	RenameFiles bool

@@ -290,10 +290,14 @@ func (s *session) set(op cli.Opt) error {
 		s.checksumSet = true
 	case "preserve-time", "preserve-modification-time":
 		s.policy.PreserveTime = true
-	case "preserve-xattrs", "remote-preserve-xattrs":
+	case "preserve-xattrs", "remote-preserve-xattrs", "preserve-acls", "remote-preserve-acls":
 		switch v {
 		case "native":
-			s.policy.PreserveXattrs = true
+			if strings.HasSuffix(op.Spec.Long, "acls") {
+				s.policy.PreserveACLs = true
+			} else {
+				s.policy.PreserveXattrs = true
+			}
 		case "none":
 		case "metafile":
 			return usagef("option %s: metafile is not available in this version of async (native and none are)", op.As)

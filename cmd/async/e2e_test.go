@@ -772,3 +772,36 @@ func TestPreserveXattrs(t *testing.T) {
 		t.Errorf("metafile: exit %d", r.code)
 	}
 }
+
+// posixACL encodes an access ACL (the kernel's xattr form) giving user
+// 1234 read access besides the usual owner, group and other entries.
+func posixACL() []byte {
+	var b []byte
+	le32 := func(v uint32) { b = append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24)) }
+	le16 := func(v uint16) { b = append(b, byte(v), byte(v>>8)) }
+	le32(2) // version
+	for _, e := range []struct {
+		tag, perm uint16
+		id        uint32
+	}{{0x01, 6, 0xffffffff}, {0x02, 4, 1234}, {0x04, 4, 0xffffffff}, {0x10, 4, 0xffffffff}, {0x20, 4, 0xffffffff}} {
+		le16(e.tag)
+		le16(e.perm)
+		le32(e.id)
+	}
+	return b
+}
+
+func TestPreserveACLs(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"f": "content"})
+	acl := posixACL()
+	if err := syscall.Setxattr(filepath.Join(src, "f"), "system.posix_acl_access", acl, 0); err != nil {
+		t.Skipf("no POSIX ACLs here: %v", err)
+	}
+	mustCode(t, runAsync(t, "-N", "acl", "-d", src, "-r", dst, "--preserve-acls", "native"), 0)
+	buf := make([]byte, 256)
+	n, err := syscall.Getxattr(filepath.Join(dst, "f"), "system.posix_acl_access", buf)
+	if err != nil || !bytes.Equal(buf[:n], acl) {
+		t.Errorf("destination ACL %x, %v; want %x", buf[:max(n, 0)], err, acl)
+	}
+}
