@@ -194,6 +194,14 @@ type Hasher interface {
 	Hash(ctx context.Context, path string, algo Checksum) (string, Entry, error)
 }
 
+// HardLinker is implemented by backends that can give a file a second name
+// (--dedup).
+type HardLinker interface {
+	// Link makes path a hard link to the file at existing, replacing what
+	// is at path only if it matches pre.
+	Link(ctx context.Context, existing, path string, pre Precondition) (Entry, error)
+}
+
 // Xattrer is implemented by backends that keep extended attributes
 // (--preserve-xattrs native).
 type Xattrer interface {

@@ -251,6 +251,13 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 		}
 		x.log.Info("kept", "side", a.Side.String(), "path", DisplayPath(a.Path), "as", DisplayPath(a.To))
 		return "", nil
+	case OpLink:
+		got, err := x.link(ctx, a)
+		if err != nil {
+			return "", err
+		}
+		x.stats.Files.Add(1)
+		return ReportDedup, x.commit(ctx, a, got)
 	case OpConflict:
 		x.stats.Conflicts.Add(1)
 		x.log.Warn("conflict", "path", DisplayPath(a.Path), "reason", a.Reason)
@@ -316,6 +323,28 @@ func (x *executor) mkdir(ctx context.Context, a *Action) (*Entry, error) {
 	if got, err = x.copyXattrs(ctx, a, got); err != nil {
 		return nil, err
 	}
+	return &got, nil
+}
+
+// link writes a duplicate as a hard link to the copy already made, or
+// copies it where the destination cannot link.
+func (x *executor) link(ctx context.Context, a *Action) (*Entry, error) {
+	hl, ok := x.eps[a.Side].Backend.(HardLinker)
+	if !ok {
+		return x.copy(ctx, a)
+	}
+	cur, err := x.eps[a.Side.Other()].Backend.Stat(ctx, a.Path)
+	if err != nil {
+		return nil, err
+	}
+	if err := Expect(a.Source).Check(&cur); err != nil {
+		return nil, fmt.Errorf("source changed since the scan: %w", err)
+	}
+	got, err := hl.Link(ctx, a.To, a.Path, Expect(a.Dest))
+	if err != nil {
+		return nil, err
+	}
+	got.Hash = a.Source.Hash
 	return &got, nil
 }
 

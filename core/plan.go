@@ -18,9 +18,10 @@ const (
 	OpDelete                 // remove Path
 	OpKeep                   // move Path into a keep place (To) before it is replaced
 	OpConflict               // report only; nothing is done
+	OpLink                   // make Path a hard link to To, a duplicate already written (--dedup)
 )
 
-var opNames = [...]string{"", "mkdir", "copy", "setattr", "rename", "delete", "keep", "conflict"}
+var opNames = [...]string{"", "mkdir", "copy", "setattr", "rename", "delete", "keep", "conflict", "link"}
 
 // String returns the op's name in plans.
 func (o Op) String() string { return opNames[o] }
@@ -57,6 +58,16 @@ type Action struct {
 	Commit []RecordUpdate
 }
 
+// Dedup is --dedup: how duplicates at the source are written.
+type Dedup uint8
+
+// The --dedup modes.
+const (
+	DedupNone     Dedup = iota // every file is sent
+	DedupHardlink              // files with the same full fingerprint become hard links
+	DedupInode                 // source hard links become destination hard links
+)
+
 // Size is the number of bytes the action transfers.
 func (a *Action) Size() int64 {
 	if a.Op == OpCopy && a.Source != nil && a.Source.Type == TypeFile {
@@ -82,9 +93,9 @@ type RecordUpdate struct {
 
 // Totals counts a plan.
 type Totals struct {
-	Mkdir, Copy, SetAttr, Rename, Delete, Keep, Conflict int
-	CopyBytes                                            int64
-	Unchanged, Equal                                     int
+	Mkdir, Copy, SetAttr, Rename, Delete, Keep, Conflict, Link int
+	CopyBytes                                                  int64
+	Unchanged, Equal                                           int
 }
 
 // Plan is reconcile's result: the actions to run, in order, and the record
@@ -117,6 +128,8 @@ func (p *Plan) Totals() Totals {
 			t.Keep++
 		case OpConflict:
 			t.Conflict++
+		case OpLink:
+			t.Link++
 		}
 	}
 	for _, r := range p.Records {
@@ -156,7 +169,7 @@ func (a *Action) phase(deleteBefore bool) int {
 	case OpCopy, OpSetAttr:
 		return 3
 	}
-	return 4 // conflicts: reported in path order among the rest
+	return 4 // links (after the copies they link to) and conflicts
 }
 
 // level is the depth an action works at within its phase: directories and

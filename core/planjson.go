@@ -69,6 +69,7 @@ type jsonTotals struct {
 	Delete    int   `json:"delete"`
 	Keep      int   `json:"keep"`
 	Conflict  int   `json:"conflict"`
+	Link      int   `json:"link"`
 	Unchanged int   `json:"unchanged"`
 	Equal     int   `json:"equal"`
 }
@@ -80,7 +81,7 @@ func WritePlanJSON(w io.Writer, h PlanHeader, p *Plan) error {
 		Version: PlanVersion, Session: h.Session, Direction: h.Direction.String(),
 		Local: h.Local, Remote: h.Remote, Options: h.Options, Actions: []jsonAction{},
 		Totals: jsonTotals{Mkdir: t.Mkdir, Copy: t.Copy, CopyBytes: t.CopyBytes, SetAttr: t.SetAttr,
-			Rename: t.Rename, Delete: t.Delete, Keep: t.Keep, Conflict: t.Conflict,
+			Rename: t.Rename, Delete: t.Delete, Keep: t.Keep, Conflict: t.Conflict, Link: t.Link,
 			Unchanged: t.Unchanged, Equal: t.Equal},
 	}
 	if doc.Options == nil {

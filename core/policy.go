@@ -92,10 +92,12 @@ type Policy struct {
 	PreserveXattrs bool
 	// PreserveACLs copies POSIX ACLs the same way (--preserve-acls native).
 	PreserveACLs bool
-	PreserveUID  bool // -u
-	PreserveGID  bool // -j
-	IgnoreMode   bool // --ignore-mode: mode only set on creation
-	SetMode      bool // both sides can hold permission bits
+	// Dedup writes duplicate source files as hard links at the destination.
+	Dedup       Dedup
+	PreserveUID bool // -u
+	PreserveGID bool // -j
+	IgnoreMode  bool // --ignore-mode: mode only set on creation
+	SetMode     bool // both sides can hold permission bits
 	// RenameFiles and RenameDirs turn a deletion and a creation of the same
 	// object (same FileID) into one rename (--scan-file-rename, --scan-dir-rename).
 	RenameFiles bool

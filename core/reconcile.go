@@ -73,6 +73,7 @@ func (pr *Prepared) Reconcile() *Plan {
 		}
 	}
 	r.fixTree(states)
+	r.dedup()
 	sortActions(r.plan.Actions, false)
 	return r.plan
 }
@@ -363,6 +364,40 @@ func opFor(e *Entry) Op {
 		return OpMkdir
 	}
 	return OpCopy
+}
+
+// dedup turns copies of duplicate source files into hard links to the
+// first copy written (--dedup): by inode for source hard links, by full
+// fingerprint for equal contents.
+func (r *reconciler) dedup() {
+	if r.p.Dedup == DedupNone {
+		return
+	}
+	first := map[[2]string]string{} // side and key → path written first
+	acts := r.plan.Actions
+	slices.SortStableFunc(acts, func(a, b Action) int { return ComparePaths(a.Path, b.Path) })
+	for i := range acts {
+		a := &acts[i]
+		if a.Op != OpCopy || a.Source.Type != TypeFile || a.Source.Size == 0 {
+			continue
+		}
+		key := a.Source.FileID
+		if r.p.Dedup == DedupHardlink {
+			key = a.Source.Hash
+			if !r.p.Checksum.Full() || hashAlgo(key) != r.p.Checksum {
+				continue
+			}
+		}
+		if key == "" {
+			continue
+		}
+		k := [2]string{a.Side.String(), key}
+		if p, ok := first[k]; ok {
+			a.Op, a.To = OpLink, p
+			continue
+		}
+		first[k] = a.Path
+	}
 }
 
 // outOfStep reports whether the two sides' records of a path disagree,

@@ -664,6 +664,35 @@ func (f *FS) Symlink(ctx context.Context, p, target string, pre core.Preconditio
 	return f.statAt(dfd, name, p)
 }
 
+// Link makes p a hard link to the regular file at existing, replacing what
+// is at p only if it matches pre.
+func (f *FS) Link(ctx context.Context, existing, p string, pre core.Precondition) (core.Entry, error) {
+	sfd, sname, err := f.parent(existing, false)
+	if err != nil {
+		return core.Entry{}, err
+	}
+	defer unix.Close(sfd)
+	if e, err := f.statAt(sfd, sname, existing); err != nil {
+		return core.Entry{}, err
+	} else if e.Type != core.TypeFile {
+		return core.Entry{}, fmt.Errorf("link to %s: not a regular file", core.DisplayPath(existing))
+	}
+	dfd, name, err := f.parent(p, false)
+	if err != nil {
+		return core.Entry{}, err
+	}
+	defer unix.Close(dfd)
+	tmp := tempName()
+	if err := unix.Linkat(sfd, sname, dfd, tmp, 0); err != nil {
+		return core.Entry{}, pathErr("link", p, err)
+	}
+	if err := f.commitAt(dfd, tmp, name, p, pre); err != nil {
+		unix.Unlinkat(dfd, tmp, 0)
+		return core.Entry{}, err
+	}
+	return f.statAt(dfd, name, p)
+}
+
 // commitAt renames tmp to name in dfd if what is at name matches pre:
 // without replacing anything when pre expects nothing there.
 func (f *FS) commitAt(dfd int, tmp, name, p string, pre core.Precondition) error {

@@ -72,3 +72,8 @@ func (f *FS) Hash(context.Context, string, core.Checksum) (string, core.Entry, e
 
 // Close does nothing.
 func (f *FS) Close() error { return nil }
+
+// Link is not available on this platform.
+func (f *FS) Link(context.Context, string, string, core.Precondition) (core.Entry, error) {
+	return core.Entry{}, errUnsupported()
+}

@@ -10,7 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var _ core.Xattrer = (*FS)(nil)
+var (
+	_ core.Xattrer    = (*FS)(nil)
+	_ core.HardLinker = (*FS)(nil)
+)
 
 // Xattrs returns the extended attributes of the file or directory at p
 // (links have none here).

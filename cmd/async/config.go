@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -290,6 +291,19 @@ func (s *session) set(op cli.Opt) error {
 		s.checksumSet = true
 	case "preserve-time", "preserve-modification-time":
 		s.policy.PreserveTime = true
+	case "dedup":
+		switch cmp.Or(v, "hardlink") {
+		case "hardlink":
+			s.policy.Dedup = core.DedupHardlink
+		case "inode":
+			s.policy.Dedup = core.DedupInode
+		case "none":
+			s.policy.Dedup = core.DedupNone
+		case "copy":
+			return usagef("option %s: copy is not available in this version of async (hardlink, inode and none are)", op.As)
+		default:
+			return usagef("option %s: unknown mode %q (want hardlink, inode, copy or none)", op.As, v)
+		}
 	case "preserve-xattrs", "remote-preserve-xattrs", "preserve-acls", "remote-preserve-acls":
 		switch v {
 		case "native":
@@ -353,6 +367,9 @@ func (s *session) check() error {
 		return usagef("session %s: %v", s.name, err)
 	}
 	s.filter = f
+	if s.policy.Dedup == core.DedupHardlink && !s.policy.Checksum.Full() {
+		return usagef("session %s: --dedup=hardlink needs a full checksum (-k sha1, md5 or sha256)", s.name)
+	}
 	if s.removeAfter && s.policy.Direction == core.Bidi {
 		return usagef("session %s: --remove-after-transfer cannot be used with -K bidi", s.name)
 	}

@@ -805,3 +805,42 @@ func TestPreserveACLs(t *testing.T) {
 		t.Errorf("destination ACL %x, %v; want %x", buf[:max(n, 0)], err, acl)
 	}
 }
+
+func TestDedup(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"a": "same content", "b": "same content", "c": "other"})
+	if err := os.Link(filepath.Join(src, "c"), filepath.Join(src, "c-link")); err != nil {
+		t.Fatal(err)
+	}
+	ino := func(p string) uint64 {
+		fi, err := os.Stat(filepath.Join(dst, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	r := runAsync(t, "-N", "h", "-d", src, "-r", dst, "-k", "sha1", "--dedup")
+	mustCode(t, r, 0)
+	if ino("a") != ino("b") || ino("c") != ino("c-link") || ino("a") == ino("c") {
+		t.Errorf("hardlink dedup: inodes a=%d b=%d c=%d c-link=%d\n%s", ino("a"), ino("b"), ino("c"), ino("c-link"), r.stdout)
+	}
+	if !strings.Contains(r.stdout, "SYNCHRONIZED(ddp)") {
+		t.Errorf("no (ddp) line:\n%s", r.stdout)
+	}
+	equalTrees(t, readTree(t, dst), readTree(t, src))
+	if r := runAsync(t, "-N", "h", "-d", src, "-r", dst, "-k", "sha1", "--dedup"); r.stdout != "" {
+		t.Errorf("second run:\n%s", r.stdout)
+	}
+
+	src2, dst2 := dirs(t)
+	writeTree(t, src2, tree{"x": "1", "y": "1"})
+	os.Link(filepath.Join(src2, "x"), filepath.Join(src2, "x2"))
+	mustCode(t, runAsync(t, "-N", "i", "-d", src2, "-r", dst2, "--dedup=inode"), 0)
+	i := func(p string) uint64 { fi, _ := os.Stat(filepath.Join(dst2, p)); return fi.Sys().(*syscall.Stat_t).Ino }
+	if i("x") != i("x2") || i("x") == i("y") {
+		t.Errorf("inode dedup: x=%d x2=%d y=%d", i("x"), i("x2"), i("y"))
+	}
+	if r := runAsync(t, "-N", "j", "-d", src2, "-r", dst2, "--dedup"); r.code != 2 || !strings.Contains(r.stderr, "full checksum") {
+		t.Errorf("hardlink without a full checksum: %d %q", r.code, r.stderr)
+	}
+}

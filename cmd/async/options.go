@@ -128,7 +128,7 @@ func options() []option {
 		o(0, "remove-after-transfer", none, "", gDelete, "delete each source file once synchronized (push and pull)"),
 		o(0, "max-deletes", req, "N|N%", gDelete, "stop before a plan deletes more than this"),
 		o(0, "force-deletes", none, "", gDelete, "run despite --max-deletes or an emptied root"),
-		o(0, "dedup", opt, "MODE", gDelete, "handle duplicates at the source").refuse(notYet),
+		o(0, "dedup", opt, "MODE", gDelete, "duplicates at the source: hardlink (bare; needs -k sha1|md5|sha256), inode (mirror hard links) or none"),
 		o('I', "include", req, "PATTERN", gDelete, "include rule (rules apply in command-line order; the first match decides)"),
 		o('E', "exclude", req, "PATTERN", gDelete, "exclude rule"),
 		o(0, "include-from", req, "FILE", gDelete, "rules from FILE, plain lines include (- for stdin)"),
