@@ -291,6 +291,12 @@ func (x *executor) attrs(a *Action, creating bool) Attrs {
 			g := src.GID
 			at.GID = &g
 		}
+		if p.WriteUID != nil {
+			at.UID = p.WriteUID
+		}
+		if p.WriteGID != nil {
+			at.GID = p.WriteGID
+		}
 	}
 	return at
 }

@@ -92,6 +92,9 @@ type Policy struct {
 	PreserveXattrs bool
 	// PreserveACLs copies POSIX ACLs the same way (--preserve-acls native).
 	PreserveACLs bool
+	// WriteUID and WriteGID, when set, own every written entry
+	// (--write-uid, --write-gid); they win over -u and -j.
+	WriteUID, WriteGID *int
 	// Dedup writes duplicate source files as hard links at the destination.
 	Dedup       Dedup
 	PreserveUID bool // -u

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"regexp"
 	"strconv"
 	"strings"
@@ -291,6 +292,16 @@ func (s *session) set(op cli.Opt) error {
 		s.checksumSet = true
 	case "preserve-time", "preserve-modification-time":
 		s.policy.PreserveTime = true
+	case "write-uid", "write-gid":
+		id, err := lookupID(v, op.Spec.Long == "write-gid")
+		if err != nil {
+			return bad(err)
+		}
+		if op.Spec.Long == "write-uid" {
+			s.policy.WriteUID = &id
+		} else {
+			s.policy.WriteGID = &id
+		}
 	case "dedup":
 		switch cmp.Or(v, "hardlink") {
 		case "hardlink":
@@ -448,6 +459,28 @@ func parseTime(v string, now time.Time) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("invalid time %q (want a duration such as 1w0d0h0m0s, or an RFC 3339 time)", v)
 	}
 	return now.Add(-d), nil
+}
+
+// lookupID resolves a user or group name or number.
+func lookupID(v string, group bool) (int, error) {
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return n, nil
+	}
+	var id string
+	if group {
+		g, err := user.LookupGroup(v)
+		if err != nil {
+			return 0, fmt.Errorf("unknown group %q", v)
+		}
+		id = g.Gid
+	} else {
+		u, err := user.Lookup(v)
+		if err != nil {
+			return 0, fmt.Errorf("unknown user %q", v)
+		}
+		id = u.Uid
+	}
+	return strconv.Atoi(id)
 }
 
 // parseCount parses "N" or "N%".

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -842,5 +843,30 @@ func TestDedup(t *testing.T) {
 	}
 	if r := runAsync(t, "-N", "j", "-d", src2, "-r", dst2, "--dedup"); r.code != 2 || !strings.Contains(r.stderr, "full checksum") {
 		t.Errorf("hardlink without a full checksum: %d %q", r.code, r.stderr)
+	}
+}
+
+func TestWriteOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("setting owners needs root")
+	}
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"f": "1", "d/g": "2"})
+	group := "nogroup" // a name, to test the lookup, where the system has it
+	if _, err := user.LookupGroup(group); err != nil {
+		group = "65534"
+	}
+	mustCode(t, runAsync(t, "-N", "w", "-d", src, "-r", dst, "--write-uid", "65534", "--write-gid", group), 0)
+	for _, p := range []string{"f", "d", "d/g"} {
+		fi, err := os.Lstat(filepath.Join(dst, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 65534 {
+			t.Errorf("%s owned by %d:%d, want 65534:65534", p, st.Uid, st.Gid)
+		}
+	}
+	if r := runAsync(t, "-N", "w2", "-d", src, "-r", dst, "--write-uid", "no-such-user-here"); r.code != 2 {
+		t.Errorf("unknown user: exit %d", r.code)
 	}
 }
