@@ -58,6 +58,7 @@ type session struct {
 	mountSig       [2]string // --local/remote-mount-signature
 	oldDirs        time.Time // --exclude-dirs-older-than
 	scanPause      scanPause // --scan-intensity
+	storeDir       [2]string // --local/remote-db-store-dir, as given
 	stdinUsed      *bool     // "-" as a rule file reads standard input once per process
 }
 
@@ -292,6 +293,10 @@ func (s *session) set(op cli.Opt) error {
 		s.checksumSet = true
 	case "preserve-time", "preserve-modification-time":
 		s.policy.PreserveTime = true
+	case "local-db-store-dir":
+		s.storeDir[core.Local] = v
+	case "remote-db-store-dir":
+		s.storeDir[core.Remote] = v
 	case "write-uid", "write-gid":
 		id, err := lookupID(v, op.Spec.Long == "write-gid")
 		if err != nil {

@@ -870,3 +870,25 @@ func TestWriteOwner(t *testing.T) {
 		t.Errorf("unknown user: exit %d", r.code)
 	}
 }
+
+func TestSnapshotStoreDir(t *testing.T) {
+	src, dst := dirs(t)
+	store := filepath.Join(t.TempDir(), "store")
+	writeTree(t, src, tree{"f": "1"})
+	args := []string{"-N", "st", "-d", src, "-r", dst, "--local-db-store-dir", store}
+	mustCode(t, runAsync(t, args...), 0)
+	if _, err := os.Stat(filepath.Join(store, "st", "MANIFEST")); err != nil {
+		t.Fatalf("no stored snapshot: %v", err)
+	}
+	// The working copy is lost: it comes back from the store, so the run
+	// is not refused as "snapshot on one side only" and sends nothing.
+	os.RemoveAll(filepath.Join(src, ".private-asp"))
+	r := runAsync(t, args...)
+	mustCode(t, r, 0)
+	if r.stdout != "" {
+		t.Errorf("run after restore:\n%s", r.stdout)
+	}
+	if r := runAsync(t, "-N", "st", "-d", src, "-r", dst, "--local-db-store-dir", filepath.Join(src, "inside")); r.code != 2 {
+		t.Errorf("store dir inside the tree: exit %d", r.code)
+	}
+}

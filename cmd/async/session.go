@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -66,6 +67,7 @@ type prepared struct {
 	logMB       int
 	defaultArea [2]string  // ROOT/.private-asp of each filesystem side
 	plan        *core.Plan // async apply: the saved plan to carry out
+	storeDir    [2]string  // where snapshot copies are kept (--*-db-store-dir)
 }
 
 // prepare resolves and checks a session's endpoints and state locations
@@ -115,6 +117,22 @@ func prepare(in *instance, s *session) (*prepared, error) {
 			return nil, err
 		}
 		s.policy.KeepDir[side] = rel
+	}
+	for side, opt := range [2]string{"--local-db-store-dir", "--remote-db-store-dir"} {
+		if s.storeDir[side] == "" {
+			continue
+		}
+		d, err := expandHome(s.storeDir[side])
+		if err == nil {
+			d, err = filepath.Abs(d)
+		}
+		if err != nil {
+			return nil, usagef("option %s: %v", opt, err)
+		}
+		if err := p.outsideTrees(opt, d); err != nil {
+			return nil, err
+		}
+		p.storeDir[side] = filepath.Join(d, s.name)
 	}
 	if p.logDir == "" {
 		p.logDir = filepath.Join(stateDir(), "log")
@@ -187,7 +205,18 @@ func (a *app) runSession(ctx context.Context, in *instance, p *prepared) int {
 		return exitUsage
 	}
 	defer closeLog()
+	if !in.dryRun {
+		if err := restoreSnapshots(p, logger); err != nil {
+			a.out.errorf(s.name, "%v", err)
+			return exitFailed
+		}
+	}
 	err = a.sync(ctx, in, p, logger)
+	if !in.dryRun && exitCode(err) != exitUsage {
+		if serr := storeSnapshots(p, logger); serr != nil && err == nil {
+			err = &fatal{exitFailed, serr}
+		}
+	}
 	code := exitCode(err)
 	if err != nil {
 		logger.Error("session failed", "err", err)
@@ -398,4 +427,90 @@ func checkMountSignature(opt, sig, root string) error {
 		return &fatal{exitFailed, fmt.Errorf("option %s: mount signature %s is missing (%v): is the disk mounted? nothing done", opt, p, err)}
 	}
 	return nil
+}
+
+// restoreSnapshots brings back a side's snapshot from its store directory
+// when the working copy is missing (--local/remote-db-store-dir).
+func restoreSnapshots(p *prepared, log *slog.Logger) error {
+	for side := range 2 {
+		from, to := p.storeDir[side], p.dbDir[side]
+		if from == "" || snapshot.Exists(to) || !snapshot.Exists(from) {
+			continue
+		}
+		if err := copyTree(from, to); err != nil {
+			return fmt.Errorf("restore the %s snapshot from %s: %w", core.Side(side), from, err)
+		}
+		log.Info("snapshot restored", "side", core.Side(side).String(), "from", from)
+	}
+	return nil
+}
+
+// storeSnapshots copies each side's snapshot, closed by now, to its store
+// directory: into a fresh directory, then swapped in, so that the stored
+// copy is always a whole one.
+func storeSnapshots(p *prepared, log *slog.Logger) error {
+	for side := range 2 {
+		to, from := p.storeDir[side], p.dbDir[side]
+		if to == "" || !snapshot.Exists(from) {
+			continue
+		}
+		tmp := to + ".new"
+		os.RemoveAll(tmp)
+		if err := copyTree(from, tmp); err != nil {
+			return fmt.Errorf("store the %s snapshot in %s: %w", core.Side(side), to, err)
+		}
+		old := to + ".old"
+		os.RemoveAll(old)
+		if err := os.Rename(to, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store the %s snapshot in %s: %w", core.Side(side), to, err)
+		}
+		if err := os.Rename(tmp, to); err != nil {
+			return fmt.Errorf("store the %s snapshot in %s: %w", core.Side(side), to, err)
+		}
+		os.RemoveAll(old)
+		log.Info("snapshot stored", "side", core.Side(side).String(), "in", to)
+	}
+	return nil
+}
+
+// copyTree copies the regular files of a snapshot directory (it has no
+// subdirectories) into dir, which is created.
+func copyTree(from, dir string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || e.Name() == "LOCK" || e.Name() == "pid" {
+			continue
+		}
+		if err := copyFile(filepath.Join(from, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
