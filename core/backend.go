@@ -54,6 +54,9 @@ type ScanOptions struct {
 	FollowLinks bool
 	// Threads is how many directories may be listed at once (0: backend default).
 	Threads int
+	// PartialMaxAge: partial files of interrupted transfers older than
+	// this are removed when found (0: never).
+	PartialMaxAge time.Duration
 	// Pause is how long each lister rests after every PauseEvery
 	// directories, to spare a busy disk (--scan-intensity); 0: never.
 	Pause      time.Duration
@@ -133,6 +136,20 @@ type CreateOptions struct {
 	Attrs Attrs
 	// Replace is checked against the destination at commit time.
 	Replace Precondition
+	// Partial, when set, names a partial file kept by an earlier,
+	// interrupted transfer of the same source: the writer continues it
+	// (see Resumer). Backends that cannot keep partial files ignore it.
+	Partial string
+}
+
+// Resumer is implemented by Writers that can continue a partial file and
+// keep one for a later run (--support-resume).
+type Resumer interface {
+	// Offset is how many bytes the partial file already holds; writing
+	// continues there.
+	Offset() int64
+	// Keep closes the writer and leaves the partial file for a later run.
+	Keep() error
 }
 
 // Writer receives the content of a new file. Nothing is visible at the
@@ -220,6 +237,9 @@ type Copier interface {
 // ReservedPrefix starts the names async keeps for itself inside a tree:
 // temporary files being written.
 const ReservedPrefix = ".async-tmp-"
+
+// PartialPrefix starts the names of partial files kept for resuming.
+const PartialPrefix = ReservedPrefix + "partial-"
 
 // PrivateDir is the private area at a sync root: never synchronized,
 // scanned or deleted.

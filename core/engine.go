@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,6 +81,13 @@ type Options struct {
 	// CleanExcluded drops the snapshot records of excluded entries
 	// (--clean-excluded); nothing is deleted on either side.
 	CleanExcluded bool
+	// SupportResume keeps the partial file of an interrupted transfer of at
+	// least this many bytes, and continues it next run if its source is
+	// unchanged (--support-resume); 0: off.
+	SupportResume int64
+	// ResumeAge removes partial files older than this when scans find
+	// them (--resume-age-days; 0: five days).
+	ResumeAge time.Duration
 	// ScanPause and ScanPauseEvery slow scans down (--scan-intensity): each
 	// directory lister rests ScanPause after every ScanPauseEvery listings.
 	ScanPause      time.Duration
@@ -466,7 +474,7 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 		out []Entry
 	)
 	opts := ScanOptions{Skip: e.skipFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads,
-		Pause: e.o.ScanPause, PauseEvery: e.o.ScanPauseEvery}
+		Pause: e.o.ScanPause, PauseEvery: e.o.ScanPauseEvery, PartialMaxAge: cmp.Or(e.o.ResumeAge, 5*24*time.Hour)}
 	err := e.eps[s].Backend.Scan(ctx, opts, func(en Entry) error {
 		if en.Type == TypeSymlink && e.o.Links == LinksSkip || e.hidden(&en) {
 			return nil

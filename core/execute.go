@@ -3,6 +3,8 @@ package core
 import (
 	"cmp"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -439,14 +441,6 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 		return &got, nil
 	}
 	src, dst := x.eps[a.Side.Other()].Backend, x.eps[a.Side].Backend
-	rc, got, err := src.Open(ctx, a.Path, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	if err := Expect(a.Source).Check(&got); err != nil {
-		return nil, fmt.Errorf("source changed since the scan: %w", err)
-	}
 	replace := Expect(a.Dest)
 	if x.keeps(a) {
 		if err := x.keepAside(ctx, a.Side, a.Path, a.Dest); err != nil {
@@ -454,14 +448,50 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 		}
 		replace = MustNotExist
 	}
-	w, err := dst.Create(ctx, a.Path, CreateOptions{Size: a.Source.Size, Attrs: x.attrs(a, true), Replace: replace})
+	opts := CreateOptions{Size: a.Source.Size, Attrs: x.attrs(a, true), Replace: replace}
+	minResume := x.o.SupportResume
+	if minResume > 0 && a.Source.Size >= minResume {
+		opts.Partial = partialKey(a)
+	}
+	w, err := dst.Create(ctx, a.Path, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer w.Abort()
-	h := NewContentHasher(x.o.Policy.Checksum, a.Source.Size)
-	n, err := x.pump(ctx, w, rc, h)
+	var off int64
+	res, resumable := w.(Resumer)
+	if opts.Partial != "" && resumable {
+		if off = res.Offset(); off > a.Source.Size {
+			off = -1 // not ours after all: start over
+		}
+	}
+	if off < 0 {
+		w.Abort()
+		opts.Partial = ""
+		if w, err = dst.Create(ctx, a.Path, opts); err != nil {
+			return nil, err
+		}
+		defer w.Abort()
+		off, resumable = 0, false
+	}
+	rc, got, err := src.Open(ctx, a.Path, off)
 	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	if err := Expect(a.Source).Check(&got); err != nil {
+		return nil, fmt.Errorf("source changed since the scan: %w", err)
+	}
+	var h *ContentHasher
+	if off == 0 {
+		h = NewContentHasher(x.o.Policy.Checksum, a.Source.Size)
+	}
+	n, err := x.pump(ctx, w, rc, h)
+	n += off
+	if err != nil {
+		if opts.Partial != "" && resumable && n >= minResume {
+			res.Keep() // the next run continues from here
+		}
 		return nil, err
 	}
 	if n != a.Source.Size {
@@ -477,8 +507,19 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 	if h != nil {
 		ent.Hash = h.Sum()
 		a.Source.Hash = ent.Hash
+	} else {
+		ent.Hash = a.Source.Hash // resumed: only what the scan knew
 	}
 	return &ent, nil
+}
+
+// partialKey names the partial file of a transfer: the same path and the
+// same source version give the same name, so that only an unchanged
+// source is resumed.
+func partialKey(a *Action) string {
+	s := a.Source
+	sum := sha1.Sum(fmt.Appendf(nil, "%s\x00%d\x00%d\x00%s\x00%s", a.Path, s.Size, s.MTime.UnixNano(), s.Token, s.FileID))
+	return hex.EncodeToString(sum[:10])
 }
 
 // pump copies r to w through the rate limiter and the fingerprint.

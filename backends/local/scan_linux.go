@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -238,7 +239,16 @@ func (s *scanner) list(j dirJob, buf []byte) (subdirs []dirJob, err error) {
 func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8) (dirJob, bool, error) {
 	name := p[nameAt:]
 	if core.IsReserved(p) {
-		if len(name) > len(core.ReservedPrefix) && name[:len(core.ReservedPrefix)] == core.ReservedPrefix && stale(name) {
+		switch {
+		case strings.HasPrefix(name, core.PartialPrefix):
+			if age := s.opts.PartialMaxAge; age > 0 {
+				var st unix.Stat_t
+				if unix.Fstatat(dir.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+					time.Since(time.Unix(int64(st.Mtim.Sec), 0)) > age {
+					unix.Unlinkat(dir.fd, name, 0)
+				}
+			}
+		case strings.HasPrefix(name, core.ReservedPrefix) && stale(name):
 			unix.Unlinkat(dir.fd, name, 0)
 		}
 		return dirJob{}, false, nil

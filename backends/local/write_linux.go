@@ -16,25 +16,57 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 	if err != nil {
 		return nil, err
 	}
-	tmp := tempName()
-	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	tmp, flags := tempName(), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW
+	if opts.Partial != "" {
+		tmp, flags = core.PartialPrefix+opts.Partial, flags&^unix.O_EXCL
+	}
+	fd, err := unix.Openat(dfd, tmp, flags, 0o600)
 	if err != nil {
 		unix.Close(dfd)
 		return nil, pathErr("create", p, err)
 	}
-	return &writer{fs: f, dfd: dfd, name: name, tmp: tmp, path: p, file: &fdFile{fd: fd}, opts: opts}, nil
+	w := &writer{fs: f, dfd: dfd, name: name, tmp: tmp, path: p, file: &fdFile{fd: fd}, opts: opts}
+	if opts.Partial != "" {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			w.finish()
+			return nil, pathErr("resume", p, fmt.Errorf("partial file is not a regular file: %w", err))
+		}
+		if _, err := unix.Seek(fd, st.Size, 0); err != nil {
+			w.finish()
+			return nil, pathErr("resume", p, err)
+		}
+		w.offset = st.Size
+	}
+	return w, nil
+}
+
+var _ core.Resumer = (*writer)(nil)
+
+// Offset is how many bytes a resumed partial file already holds.
+func (w *writer) Offset() int64 { return w.offset }
+
+// Keep closes the writer and leaves its partial file for a later run.
+func (w *writer) Keep() error {
+	if w.done {
+		return nil
+	}
+	w.tmp = "" // not removed
+	w.finish()
+	return nil
 }
 
 // writer is a file being written under a temporary name.
 type writer struct {
-	fs   *FS
-	dfd  int
-	name string
-	tmp  string
-	path string
-	file *fdFile
-	opts core.CreateOptions
-	done bool
+	fs     *FS
+	dfd    int
+	name   string
+	tmp    string
+	path   string
+	file   *fdFile
+	opts   core.CreateOptions
+	done   bool
+	offset int64 // bytes a resumed partial file held
 }
 
 func (w *writer) Write(p []byte) (int, error) { return w.file.Write(p) }

@@ -55,11 +55,13 @@ type session struct {
 	rules          []filter.Rule // -I, -E and rule files, in command-line order
 	filter         *filter.Filter
 	cleanExcluded  bool
-	mountSig       [2]string // --local/remote-mount-signature
-	oldDirs        time.Time // --exclude-dirs-older-than
-	scanPause      scanPause // --scan-intensity
-	storeDir       [2]string // --local/remote-db-store-dir, as given
-	stdinUsed      *bool     // "-" as a rule file reads standard input once per process
+	mountSig       [2]string     // --local/remote-mount-signature
+	oldDirs        time.Time     // --exclude-dirs-older-than
+	scanPause      scanPause     // --scan-intensity
+	storeDir       [2]string     // --local/remote-db-store-dir, as given
+	supportResume  int64         // --support-resume MINSIZE; 0: off
+	resumeAge      time.Duration // --resume-age-days
+	stdinUsed      *bool         // "-" as a rule file reads standard input once per process
 }
 
 // openRules opens a rule file; "-" is standard input, once.
@@ -293,6 +295,20 @@ func (s *session) set(op cli.Opt) error {
 		s.checksumSet = true
 	case "preserve-time", "preserve-modification-time":
 		s.policy.PreserveTime = true
+	case "support-resume":
+		s.supportResume = 1 << 20
+		if op.HasValue {
+			if s.supportResume, err = rate.ParseSize(v); err != nil {
+				return bad(err)
+			}
+			s.supportResume = max(s.supportResume, 1)
+		}
+	case "resume-age-days":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return usagef("option %s: %q is not a number of days (1 or more)", op.As, v)
+		}
+		s.resumeAge = time.Duration(n) * 24 * time.Hour
 	case "local-db-store-dir":
 		s.storeDir[core.Local] = v
 	case "remote-db-store-dir":

@@ -892,3 +892,52 @@ func TestSnapshotStoreDir(t *testing.T) {
 		t.Errorf("store dir inside the tree: exit %d", r.code)
 	}
 }
+
+func TestSupportResumeContinuesAPartialFile(t *testing.T) {
+	src, dst := dirs(t)
+	content := strings.Repeat("0123456789abcdef", 256<<10) // 4 MiB
+	writeTree(t, src, tree{"big": content})
+	// 4 MiB at 8 Mbit/s takes 4 s: stop it half way.
+	cmd := exec.Command(asyncBin, "-N", "r", "-d", src, "-r", dst, "-l", "8m", "--support-resume=1m")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(t.TempDir(), "state"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	var partial int64
+	entries, _ := os.ReadDir(dst)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".async-tmp-partial-") {
+			fi, _ := e.Info()
+			partial = fi.Size()
+		}
+	}
+	if partial < 1<<20 || partial >= int64(len(content)) {
+		t.Fatalf("partial file of %d bytes after the interruption (entries %v)", partial, entries)
+	}
+	r := runAsync(t, "-N", "r", "-d", src, "-r", dst, "--support-resume=1m")
+	mustCode(t, r, 0)
+	if readTree(t, dst)["big"] != content {
+		t.Fatalf("resumed file differs")
+	}
+	want := fmt.Sprintf("(%s) transferred", sizeString(int64(len(content))-partial))
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("the rerun did not continue from %d bytes: %s (want %q)", partial, r.stderr, want)
+	}
+	for _, e := range mustReadDir(t, dst) {
+		if strings.HasPrefix(e.Name(), ".async-tmp-") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+func mustReadDir(t *testing.T, d string) []os.DirEntry {
+	t.Helper()
+	es, err := os.ReadDir(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
