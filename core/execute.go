@@ -169,7 +169,11 @@ func (x *executor) run(ctx context.Context, a *Action) {
 	}
 	if status != "" {
 		x.log.Info(status, "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path))
-		x.o.Report(DisplayPath(cmp.Or(a.To, a.Path)), status)
+		shown := a.Path
+		if a.Op == OpRename {
+			shown = a.To // a move is shown where it arrived
+		}
+		x.o.Report(DisplayPath(shown), status)
 	}
 	if x.o.AfterAction != nil {
 		x.o.AfterAction()
@@ -338,6 +342,9 @@ func (x *executor) mkdir(ctx context.Context, a *Action) (*Entry, error) {
 // copies it where the destination cannot link.
 func (x *executor) link(ctx context.Context, a *Action) (*Entry, error) {
 	hl, ok := x.eps[a.Side].Backend.(HardLinker)
+	if x.o.Policy.Dedup == DedupCopy {
+		return x.copyWithin(ctx, a)
+	}
 	if !ok {
 		return x.copy(ctx, a)
 	}
@@ -349,6 +356,38 @@ func (x *executor) link(ctx context.Context, a *Action) (*Entry, error) {
 		return nil, fmt.Errorf("source changed since the scan: %w", err)
 	}
 	got, err := hl.Link(ctx, a.To, a.Path, Expect(a.Dest))
+	if err != nil {
+		return nil, err
+	}
+	got.Hash = a.Source.Hash
+	return &got, nil
+}
+
+// copyWithin writes a duplicate by copying the file already written at the
+// destination (a.To) instead of sending it again (--dedup=copy).
+func (x *executor) copyWithin(ctx context.Context, a *Action) (*Entry, error) {
+	b := x.eps[a.Side].Backend
+	rc, have, err := b.Open(ctx, a.To, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	if have.Size != a.Source.Size {
+		return nil, fmt.Errorf("copy %s from %s: %w: the duplicate changed", DisplayPath(a.Path), DisplayPath(a.To), ErrPrecondition)
+	}
+	w, err := b.Create(ctx, a.Path, CreateOptions{Size: a.Source.Size, Attrs: x.attrs(a, true), Replace: Expect(a.Dest)})
+	if err != nil {
+		return nil, err
+	}
+	defer w.Abort()
+	bp := x.bufs.Get().(*[]byte)
+	defer x.bufs.Put(bp)
+	if n, err := io.CopyBuffer(w, rc, *bp); err != nil {
+		return nil, err
+	} else if n != a.Source.Size {
+		return nil, fmt.Errorf("copy %s from %s: %d bytes, expected %d", DisplayPath(a.Path), DisplayPath(a.To), n, a.Source.Size)
+	}
+	got, err := w.Commit(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ func (e *engine) hashStage(ctx context.Context, prep *Prepared) error {
 			}
 			if NeedsRehash(b, c, dopts) {
 				jobs = append(jobs, hashJob{Side(s), c})
-			} else if p.Dedup == DedupHardlink && c != nil && c.Type == TypeFile && c.Hash == "" && c.Size > 0 && Diff(b, c, dopts).Changed() {
+			} else if (p.Dedup == DedupHardlink || p.Dedup == DedupCopy) && c != nil && c.Type == TypeFile && c.Hash == "" && c.Size > 0 && Diff(b, c, dopts).Changed() {
 				jobs = append(jobs, hashJob{Side(s), c}) // duplicates are found by fingerprint
 			}
 		}

@@ -66,6 +66,7 @@ const (
 	DedupNone     Dedup = iota // every file is sent
 	DedupHardlink              // files with the same full fingerprint become hard links
 	DedupInode                 // source hard links become destination hard links
+	DedupCopy                  // duplicates are copied from the copy already at the destination
 )
 
 // Size is the number of bytes the action transfers.

@@ -382,7 +382,7 @@ func (r *reconciler) dedup() {
 			continue
 		}
 		key := a.Source.FileID
-		if r.p.Dedup == DedupHardlink {
+		if r.p.Dedup != DedupInode {
 			key = a.Source.Hash
 			if !r.p.Checksum.Full() || hashAlgo(key) != r.p.Checksum {
 				continue

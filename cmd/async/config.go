@@ -60,6 +60,7 @@ type session struct {
 	scanPause      scanPause     // --scan-intensity
 	storeDir       [2]string     // --local/remote-db-store-dir, as given
 	supportResume  int64         // --support-resume MINSIZE; 0: off
+	metafileWarn   bool          // metafile asked where native applies
 	resumeAge      time.Duration // --resume-age-days
 	stdinUsed      *bool         // "-" as a rule file reads standard input once per process
 }
@@ -332,7 +333,7 @@ func (s *session) set(op cli.Opt) error {
 		case "none":
 			s.policy.Dedup = core.DedupNone
 		case "copy":
-			return usagef("option %s: copy is not available in this version of async (hardlink, inode and none are)", op.As)
+			s.policy.Dedup = core.DedupCopy
 		default:
 			return usagef("option %s: unknown mode %q (want hardlink, inode, copy or none)", op.As, v)
 		}
@@ -346,7 +347,14 @@ func (s *session) set(op cli.Opt) error {
 			}
 		case "none":
 		case "metafile":
-			return usagef("option %s: metafile is not available in this version of async (native and none are)", op.As)
+			// Both endpoints of this version keep them natively; a side
+			// record is only needed for stores that cannot.
+			s.metafileWarn = true
+			if strings.HasSuffix(op.Spec.Long, "acls") {
+				s.policy.PreserveACLs = true
+			} else {
+				s.policy.PreserveXattrs = true
+			}
 		default:
 			return usagef("option %s: unknown mode %q (want native, metafile or none)", op.As, v)
 		}
@@ -399,8 +407,8 @@ func (s *session) check() error {
 		return usagef("session %s: %v", s.name, err)
 	}
 	s.filter = f
-	if s.policy.Dedup == core.DedupHardlink && !s.policy.Checksum.Full() {
-		return usagef("session %s: --dedup=hardlink needs a full checksum (-k sha1, md5 or sha256)", s.name)
+	if (s.policy.Dedup == core.DedupHardlink || s.policy.Dedup == core.DedupCopy) && !s.policy.Checksum.Full() {
+		return usagef("session %s: --dedup=%s needs a full checksum (-k sha1, md5 or sha256)", s.name, map[core.Dedup]string{core.DedupHardlink: "hardlink", core.DedupCopy: "copy"}[s.policy.Dedup])
 	}
 	if s.removeAfter && s.policy.Direction == core.Bidi {
 		return usagef("session %s: --remove-after-transfer cannot be used with -K bidi", s.name)

@@ -769,8 +769,8 @@ func TestPreserveXattrs(t *testing.T) {
 	if r := runAsync(t, args...); r.code != 0 || r.stdout != "" {
 		t.Errorf("second run: %d\n%s", r.code, r.stdout)
 	}
-	if r := runAsync(t, "-N", "y", "-d", src, "-r", dst, "--preserve-xattrs=metafile"); r.code != 2 {
-		t.Errorf("metafile: exit %d", r.code)
+	if r := runAsync(t, "-N", "y", "-d", src, "-r", filepath.Join(t.TempDir(), "m"), "--create-dir", "--preserve-xattrs=metafile"); r.code != 0 || !strings.Contains(r.stderr, "natively") {
+		t.Errorf("metafile: exit %d, %q", r.code, r.stderr)
 	}
 }
 
@@ -843,6 +843,22 @@ func TestDedup(t *testing.T) {
 	}
 	if r := runAsync(t, "-N", "j", "-d", src2, "-r", dst2, "--dedup"); r.code != 2 || !strings.Contains(r.stderr, "full checksum") {
 		t.Errorf("hardlink without a full checksum: %d %q", r.code, r.stderr)
+	}
+
+	// copy: the duplicate is copied at the destination, not sent again.
+	src3, dst3 := dirs(t)
+	big := strings.Repeat("d", 3<<20)
+	writeTree(t, src3, tree{"one": big, "two": big})
+	r = runAsync(t, "-N", "c", "-d", src3, "-r", dst3, "-k", "sha256", "--dedup=copy")
+	mustCode(t, r, 0)
+	if got := readTree(t, dst3); got["one"] != big || got["two"] != big {
+		t.Errorf("dedup copy: wrong contents")
+	}
+	if !strings.Contains(r.stderr, "(3.0 MiB) transferred") || !strings.Contains(r.stdout, "/two  SYNCHRONIZED(ddp)") {
+		t.Errorf("dedup copy sent the duplicate:\n%s%s", r.stdout, r.stderr)
+	}
+	if i := func(p string) uint64 { fi, _ := os.Stat(filepath.Join(dst3, p)); return fi.Sys().(*syscall.Stat_t).Ino }; i("one") == i("two") {
+		t.Errorf("dedup copy made a hard link")
 	}
 }
 

@@ -312,6 +312,9 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 			a.out.entry(s.name, path, status)
 		},
 	}
+	if s.metafileWarn {
+		opts.Warn("metafile: both endpoints keep extended attributes and ACLs natively; they are copied natively")
+	}
 	if n, err := strconv.Atoi(os.Getenv(crashEnv)); err == nil && n > 0 {
 		opts.AfterAction = crashAfter(n, eps)
 	}
