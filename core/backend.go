@@ -52,6 +52,9 @@ type ScanOptions struct {
 	Skip func(path string, isDir bool) bool
 	// FollowLinks reports symbolic links as what they point to.
 	FollowLinks bool
+	// Descend, when set, is asked about each directory reported: false
+	// means its contents are not listed (--assume-no-mods).
+	Descend func(dir *Entry) bool
 	// Threads is how many directories may be listed at once (0: backend default).
 	Threads int
 	// PartialMaxAge: partial files of interrupted transfers older than

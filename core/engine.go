@@ -92,6 +92,11 @@ type Options struct {
 	// directory lister rests ScanPause after every ScanPauseEvery listings.
 	ScanPause      time.Duration
 	ScanPauseEvery int
+	// AssumeNoMods does not list a directory whose own mtime is the one
+	// recorded: its entries are taken from the snapshot as unchanged
+	// (--assume-no-mods; changes to the contents of existing files in such
+	// a directory go unseen).
+	AssumeNoMods bool
 	// OldDirs, when set, leaves out directories whose recursive mtime (the
 	// newest mtime recorded in either snapshot for the directory and all
 	// below it) is before it (--exclude-dirs-older-than).
@@ -213,6 +218,10 @@ type engine struct {
 	applying bool            // running a saved plan: failed expectations are a stale plan
 	cleanEnd [2]bool         // the side's last run ended cleanly (not killed)
 	old      map[string]bool // directories left out by --exclude-dirs-older-than
+	// settled maps, per side, directories to their recorded mtimes, for
+	// --assume-no-mods; skipped notes the ones the scan did not list.
+	settled [2]map[string]time.Time
+	skipped [2]sync.Map
 	// excluded lists, per side, records that --clean-excluded drops.
 	excluded [2][]string
 	eps      [2]*Endpoint
@@ -298,8 +307,8 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if !e.o.OldDirs.IsZero() {
-		// The snapshots say which directories are old: load them first.
+	if !e.o.OldDirs.IsZero() || e.o.AssumeNoMods {
+		// The snapshots say which directories to leave alone: load them first.
 		for s := range 2 {
 			wg.Go(func() { recs[s], errs[2+s] = e.load(ctx, Side(s)) })
 		}
@@ -307,9 +316,15 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, err
 		}
-		e.old = oldDirs(recs, e.o.OldDirs)
+		e.old = map[string]bool{}
+		if !e.o.OldDirs.IsZero() {
+			e.old = oldDirs(recs, e.o.OldDirs)
+		}
 		for s := range 2 {
 			recs[s] = slices.DeleteFunc(recs[s], func(r Record) bool { return e.underOld(r.Path) })
+			if e.o.AssumeNoMods {
+				e.settled[s] = settledDirs(recs[s])
+			}
 		}
 	}
 	dst, lazy := e.lazyDestination()
@@ -334,6 +349,11 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
+	}
+	for s := range 2 {
+		if e.settled[s] != nil && scans[s] != nil {
+			scans[s] = e.fromSettled(Side(s), scans[s], recs[s])
+		}
 	}
 	if lazy {
 		var err error
@@ -475,6 +495,15 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 	)
 	opts := ScanOptions{Skip: e.skipFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads,
 		Pause: e.o.ScanPause, PauseEvery: e.o.ScanPauseEvery, PartialMaxAge: cmp.Or(e.o.ResumeAge, 5*24*time.Hour)}
+	if settled := e.settled[s]; settled != nil {
+		opts.Descend = func(d *Entry) bool {
+			if t, ok := settled[d.Path]; ok && t.Equal(d.MTime) {
+				e.skipped[s].Store(d.Path, true)
+				return false
+			}
+			return true
+		}
+	}
 	err := e.eps[s].Backend.Scan(ctx, opts, func(en Entry) error {
 		if en.Type == TypeSymlink && e.o.Links == LinksSkip || e.hidden(&en) {
 			return nil
@@ -509,6 +538,36 @@ func (e *engine) skipFor(s Side) func(string, bool) bool {
 		}
 		return f.Decide(p, isDir) == filter.Exclude
 	}
+}
+
+// settledDirs maps the directories of agreed records to their mtimes.
+func settledDirs(recs []Record) map[string]time.Time {
+	m := map[string]time.Time{}
+	for i := range recs {
+		if r := &recs[i]; r.Type == TypeDir && r.Status == StatusSynced {
+			m[r.Path] = r.MTime
+		}
+	}
+	return m
+}
+
+// fromSettled adds to a side's scan the recorded entries below the
+// directories it did not list (--assume-no-mods), as unchanged.
+func (e *engine) fromSettled(s Side, scan []Entry, recs []Record) []Entry {
+	under := func(p string) bool {
+		for d := Parent(p); d != ""; d = Parent(d) {
+			if _, ok := e.skipped[s].Load(d); ok {
+				return true
+			}
+		}
+		return false
+	}
+	for i := range recs {
+		if r := &recs[i]; under(r.Path) {
+			scan = append(scan, r.Entry) // conflicts too: they stay conflicts
+		}
+	}
+	return scan
 }
 
 // oldDirs returns the directories whose recursive mtime, over both sides'

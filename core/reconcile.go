@@ -336,10 +336,22 @@ func (r *reconciler) record(ps *PathState, report string) {
 
 // refresh rewrites the record of an entry found unchanged although its
 // change token moved (its fingerprint proved the content), so that later
-// runs need not fingerprint it again.
+// runs need not fingerprint it again, and of a directory whose mtime moved.
 func (r *reconciler) refresh(ps *PathState, s Side, c Change) {
 	b, cur := ps.Base[s], ps.Cur[s]
-	if c != Unchanged || b == nil || cur == nil || b.Token == cur.Token || cur.Type != TypeFile {
+	if c != Unchanged || b == nil || cur == nil {
+		return
+	}
+	switch cur.Type {
+	case TypeFile:
+		if b.Token == cur.Token {
+			return
+		}
+	case TypeDir: // its mtime lets --assume-no-mods skip it next time
+		if b.Token == cur.Token && b.MTime.Equal(cur.MTime) {
+			return
+		}
+	default:
 		return
 	}
 	rec := Record{Entry: *cur}

@@ -313,7 +313,7 @@ func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8
 	if err := s.fn(e); err != nil {
 		return dirJob{}, false, err
 	}
-	if !isDir {
+	if !isDir || s.opts.Descend != nil && !s.opts.Descend(&e) {
 		return dirJob{}, false, nil
 	}
 	dir.refs.Add(1)

@@ -61,6 +61,7 @@ type session struct {
 	storeDir       [2]string     // --local/remote-db-store-dir, as given
 	supportResume  int64         // --support-resume MINSIZE; 0: off
 	metafileWarn   bool          // metafile asked where native applies
+	assumeNoMods   bool          // --assume-no-mods
 	resumeAge      time.Duration // --resume-age-days
 	stdinUsed      *bool         // "-" as a rule file reads standard input once per process
 }
@@ -296,6 +297,8 @@ func (s *session) set(op cli.Opt) error {
 		s.checksumSet = true
 	case "preserve-time", "preserve-modification-time":
 		s.policy.PreserveTime = true
+	case "assume-no-mods":
+		s.assumeNoMods = true
 	case "support-resume":
 		s.supportResume = 1 << 20
 		if op.HasValue {

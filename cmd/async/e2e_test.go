@@ -957,3 +957,35 @@ func mustReadDir(t *testing.T, d string) []os.DirEntry {
 	}
 	return es
 }
+
+func TestAssumeNoMods(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"quiet/a": "a", "quiet/b": "b", "busy/c": "c"})
+	args := []string{"-N", "n", "-d", src, "-r", dst, "-t", "--assume-no-mods"}
+	mustCode(t, runAsync(t, args...), 0)
+	mustCode(t, runAsync(t, args...), 0) // records settle the directories' mtimes
+	// A new file changes busy/'s mtime: it is listed. Rewriting quiet/a in
+	// place does not change quiet/'s: it is not listed, as the option says.
+	writeTree(t, src, tree{"busy/new": "n"})
+	f, err := os.OpenFile(filepath.Join(src, "quiet/a"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("A")
+	f.Close()
+	r := runAsync(t, args...)
+	mustCode(t, r, 0)
+	got := readTree(t, dst)
+	if got["busy/new"] != "n" || got["quiet/a"] != "a" || got["quiet/b"] != "b" {
+		t.Errorf("with --assume-no-mods: %v\n%s", got, r.stdout)
+	}
+	// Nothing under the unlisted directory was taken for deleted.
+	if strings.Contains(r.stdout, "(del)") {
+		t.Errorf("deletions planned:\n%s", r.stdout)
+	}
+	// Without the option the change is seen.
+	mustCode(t, runAsync(t, "-N", "n", "-d", src, "-r", dst, "-t"), 0)
+	if readTree(t, dst)["quiet/a"] != "A" {
+		t.Errorf("the in-place change was not sent without --assume-no-mods")
+	}
+}

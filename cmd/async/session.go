@@ -305,7 +305,7 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 		ForceDeletes: s.forceDeletes, RemoveAfterTransfer: s.removeAfter,
 		Filter: s.filter, CleanExcluded: s.cleanExcluded, OldDirs: s.oldDirs,
 		ScanPause: s.scanPause.rest, ScanPauseEvery: s.scanPause.every, TransferThreads: s.threads,
-		SupportResume: s.supportResume, ResumeAge: s.resumeAge,
+		SupportResume: s.supportResume, ResumeAge: s.resumeAge, AssumeNoMods: s.assumeNoMods,
 		Log: log, Stats: stats,
 		Warn: func(msg string) { log.Warn(msg); a.out.warn(s.name, msg) },
 		Report: func(path, status string) {
