@@ -46,7 +46,8 @@ func (r *reconciler) renamesOn(states []PathState, s Side) []PathState {
 	for i := range states {
 		index[states[i].Path] = i
 	}
-	var moved []string // targets planned so far: their subtrees are done
+	var moved []string   // targets planned so far: their subtrees are done
+	var sources []string // sources planned so far: one move per subtree
 	added := false
 	for i := 0; i < len(states); i++ {
 		to := &states[i]
@@ -59,13 +60,14 @@ func (r *reconciler) renamesOn(states []PathState, s Side) []PathState {
 			continue
 		}
 		from := &states[j]
-		if !r.canRename(from, to, s) || underAny(from.Path, moved) ||
+		if !r.canRename(from, to, s) || underAny(from.Path, moved) || overlaps(from.Path, sources) ||
 			blockedOn(states, index, to.Path, s.Other()) || blockedOn(states, index, from.Path, s) ||
 			(c.Type == TypeDir && !sameChildren(states, j, i, s)) {
 			continue
 		}
 		delete(gone, c.FileID)
 		moved = append(moved, to.Path)
+		sources = append(sources, from.Path)
 		var grew bool
 		states, grew = r.move(states, index, j, i, s)
 		added = added || grew
@@ -212,6 +214,16 @@ func movedEntry(e *Entry, p string) *Entry {
 	c := *e
 	c.Path = p
 	return &c
+}
+
+// overlaps reports whether p is one of paths, or lies below or above one.
+func overlaps(p string, paths []string) bool {
+	for _, q := range paths {
+		if p == q || isUnder(p, q) || isUnder(q, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // underAny reports whether p is one of dirs or lies below one.

@@ -192,3 +192,36 @@ func TestRenameCommitMovesRecords(t *testing.T) {
 		t.Errorf("commit:\n  %q\nwant:\n  %q", got, want)
 	}
 }
+
+// TestNestedRenamesArePlannedOnce covers a subtree whose parent and child
+// both seem moved (reused inode numbers): only one of them may become a
+// rename, or the second would find its source gone.
+func TestNestedRenamesArePlannedOnce(t *testing.T) {
+	dir := func(p, id string) *Entry { return &Entry{Path: p, Type: TypeDir, Mode: 0o755, FileID: id, UID: NoID, GID: NoID} }
+	rec := func(e *Entry) *Record { return &Record{Entry: *e} }
+	gone := func(l, r *Entry) PathState {
+		return PathState{Path: l.Path, Base: [2]*Record{rec(l), rec(r)}, Cur: [2]*Entry{nil, r}}
+	}
+	states := []PathState{
+		{Path: "a", Cur: [2]*Entry{dir("a", "1:50"), nil}},
+		{Path: "a/b", Cur: [2]*Entry{dir("a/b", "1:51"), nil}},
+		{Path: "a/b/c", Cur: [2]*Entry{dir("a/b/c", "1:2"), nil}}, // reuses b/c's inode
+		gone(dir("b", "1:1"), dir("b", "9:1")),
+		gone(dir("b/c", "1:2"), dir("b/c", "9:2")),
+		{Path: "d", Cur: [2]*Entry{dir("d", "1:60"), nil}},
+		{Path: "d/b", Cur: [2]*Entry{dir("d/b", "1:1"), nil}}, // reuses b's inode
+	}
+	p := Policy{Direction: Push, RenameDirs: true, Checksum: ChecksumNone}
+	if err := p.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	renames := 0
+	for _, a := range Reconcile(states, p).Actions {
+		if a.Op == OpRename {
+			renames++
+		}
+	}
+	if renames > 1 {
+		t.Errorf("%d renames planned within one subtree: %q", renames, renderPlan(Reconcile(states, p)))
+	}
+}
