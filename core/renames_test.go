@@ -197,7 +197,9 @@ func TestRenameCommitMovesRecords(t *testing.T) {
 // both seem moved (reused inode numbers): only one of them may become a
 // rename, or the second would find its source gone.
 func TestNestedRenamesArePlannedOnce(t *testing.T) {
-	dir := func(p, id string) *Entry { return &Entry{Path: p, Type: TypeDir, Mode: 0o755, FileID: id, UID: NoID, GID: NoID} }
+	dir := func(p, id string) *Entry {
+		return &Entry{Path: p, Type: TypeDir, Mode: 0o755, FileID: id, UID: NoID, GID: NoID}
+	}
 	rec := func(e *Entry) *Record { return &Record{Entry: *e} }
 	gone := func(l, r *Entry) PathState {
 		return PathState{Path: l.Path, Base: [2]*Record{rec(l), rec(r)}, Cur: [2]*Entry{nil, r}}
