@@ -253,6 +253,50 @@ func (db *DB) view(fn func(*badger.Txn) error) error {
 // Pending writes are written first, so Load sees them. An error from fn
 // stops Load and is returned as is.
 func (db *DB) Load(ctx context.Context, fn func(core.Record) error) error {
+	return db.records(ctx, "load", func(item *badger.Item) error {
+		var r core.Record
+		r.Path = keyPath(item.Key())
+		if err := item.Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
+			return fmt.Errorf("record %q: %w", r.Path, err)
+		}
+		if err := fn(r); err != nil {
+			return callerError{err}
+		}
+		return nil
+	})
+}
+
+// Count returns the number of records per status.
+func (db *DB) Count(ctx context.Context) (map[core.Status]int, error) {
+	counts := make(map[core.Status]int)
+	err := db.records(ctx, "count", func(item *badger.Item) error {
+		var s core.Status
+		err := item.Value(func(v []byte) (err error) {
+			s, err = decodeStatus(v)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("record %q: %w", keyPath(item.Key()), err)
+		}
+		counts[s]++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return counts, nil
+}
+
+// callerError marks an error of Load's caller, passed on as is rather
+// than as a database error.
+type callerError struct{ err error }
+
+func (e callerError) Error() string { return e.err.Error() }
+
+// records calls fn for every record item in key order, after writing what
+// is pending. An error from fn stops the walk; a callerError is returned
+// unwrapped, any other as the database's.
+func (db *DB) records(ctx context.Context, op string, fn func(*badger.Item) error) error {
 	if err := db.check(ctx, false); err != nil {
 		return err
 	}
@@ -262,7 +306,6 @@ func (db *DB) Load(ctx context.Context, fn func(core.Record) error) error {
 	if err := db.write(false); err != nil {
 		return err
 	}
-	var fnErr error
 	err := db.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{
 			PrefetchValues: true,
@@ -277,65 +320,20 @@ func (db *DB) Load(ctx context.Context, fn func(core.Record) error) error {
 					return err
 				}
 			}
-			item := it.Item()
-			var r core.Record
-			r.Path = keyPath(item.Key())
-			if err := item.Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
-				return fmt.Errorf("record %q: %w", r.Path, err)
-			}
-			if err := fn(r); err != nil {
-				fnErr = err
+			if err := fn(it.Item()); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if fnErr != nil {
-		return fnErr
-	}
-	if err != nil {
-		return db.errorf(fmt.Errorf("load: %w", err))
+	var ce callerError
+	switch {
+	case errors.As(err, &ce):
+		return ce.err
+	case err != nil:
+		return db.errorf(fmt.Errorf("%s: %w", op, err))
 	}
 	return nil
-}
-
-// Count returns the number of records per status.
-func (db *DB) Count(ctx context.Context) (map[core.Status]int, error) {
-	if err := db.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := db.alive(); err != nil {
-		return nil, err
-	}
-	if err := db.write(false); err != nil {
-		return nil, err
-	}
-	counts := make(map[core.Status]int)
-	err := db.view(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{
-			PrefetchValues: true,
-			PrefetchSize:   256,
-			Prefix:         []byte{prefixRecord},
-		})
-		defer it.Close()
-		for it.Seek([]byte{prefixRecord}); it.Valid(); it.Next() {
-			item := it.Item()
-			var s core.Status
-			err := item.Value(func(v []byte) (err error) {
-				s, err = decodeStatus(v)
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("record %q: %w", keyPath(item.Key()), err)
-			}
-			counts[s]++
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, db.errorf(fmt.Errorf("count: %w", err))
-	}
-	return counts, nil
 }
 
 // Put records r, replacing the record of the same path. The write is
