@@ -89,23 +89,14 @@ func prepare(in *instance, s *session) (*prepared, error) {
 		return nil, usagef("session %s: -d %s and -r %s are the same directory or one is inside the other", s.name, l, r)
 	}
 	for side, flag := range [2]string{s.localDB, s.remoteDB} {
-		root := p.ends[side].path
-		p.defaultArea[side] = filepath.Join(root, core.PrivateDir)
+		p.defaultArea[side] = filepath.Join(p.ends[side].path, core.PrivateDir)
 		p.dbDir[side] = filepath.Join(p.defaultArea[side], s.name)
-		if flag == "" {
-			continue
-		}
-		opt := [2]string{"-b", "-B"}[side]
-		d, err := expandHome(flag)
-		if err != nil {
-			return nil, usagef("option %s: %v", opt, err)
-		}
-		if d, err = filepath.Abs(d); err != nil {
-			return nil, usagef("option %s: %v", opt, err)
-		}
-		p.dbDir[side] = filepath.Join(d, s.name)
-		if err := p.outsideTrees(opt, d); err != nil {
-			return nil, err
+		if flag != "" {
+			d, err := p.stateDirOption([2]string{"-b", "-B"}[side], flag)
+			if err != nil {
+				return nil, err
+			}
+			p.dbDir[side] = filepath.Join(d, s.name)
 		}
 	}
 	for side, opt := range [2]string{"--keep-dir-local", "--keep-dir-remote"} {
@@ -119,20 +110,13 @@ func prepare(in *instance, s *session) (*prepared, error) {
 		s.policy.KeepDir[side] = rel
 	}
 	for side, opt := range [2]string{"--local-db-store-dir", "--remote-db-store-dir"} {
-		if s.storeDir[side] == "" {
-			continue
+		if s.storeDir[side] != "" {
+			d, err := p.stateDirOption(opt, s.storeDir[side])
+			if err != nil {
+				return nil, err
+			}
+			p.storeDir[side] = filepath.Join(d, s.name)
 		}
-		d, err := expandHome(s.storeDir[side])
-		if err == nil {
-			d, err = filepath.Abs(d)
-		}
-		if err != nil {
-			return nil, usagef("option %s: %v", opt, err)
-		}
-		if err := p.outsideTrees(opt, d); err != nil {
-			return nil, err
-		}
-		p.storeDir[side] = filepath.Join(d, s.name)
 	}
 	if p.logDir == "" {
 		p.logDir = filepath.Join(stateDir(), "log")
@@ -145,6 +129,22 @@ func prepare(in *instance, s *session) (*prepared, error) {
 		}
 	}
 	return p, nil
+}
+
+// stateDirOption resolves a directory async keeps state in (-b, -B, a
+// store dir) to an absolute path, refused inside a synchronized tree.
+func (p *prepared) stateDirOption(opt, dir string) (string, error) {
+	d, err := expandHome(dir)
+	if err == nil {
+		d, err = filepath.Abs(d)
+	}
+	if err != nil {
+		return "", usagef("option %s: %v", opt, err)
+	}
+	if err := p.outsideTrees(opt, d); err != nil {
+		return "", err
+	}
+	return d, nil
 }
 
 // keepDirIn resolves a keep directory: a path inside the side's tree,
