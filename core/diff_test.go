@@ -77,17 +77,6 @@ func TestContentEqual(t *testing.T) {
 	}
 }
 
-func TestParseChecksum(t *testing.T) {
-	for in, want := range map[string]Checksum{"sha1": ChecksumSHA1, "SHA1-SPARSE": ChecksumSHA1Sparse, "md5_sparse": ChecksumMD5Sparse, "sha256": ChecksumSHA256, "none": ChecksumNone} {
-		if got, err := ParseChecksum(in); err != nil || got != want {
-			t.Errorf("%q: %v %v", in, got, err)
-		}
-	}
-	if _, err := ParseChecksum("crc32"); err == nil {
-		t.Errorf("crc32 accepted")
-	}
-}
-
 func TestStreamedFingerprintEqualsSampled(t *testing.T) {
 	for _, size := range []int{0, 1, SparseWhole, SparseWhole + 1, 5<<20 + 7} {
 		data := make([]byte, size)

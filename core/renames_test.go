@@ -7,19 +7,6 @@ import (
 	"time"
 )
 
-// renderPlan writes a plan's actions compactly: "op side /path[ -> /to]".
-func renderPlan(p *Plan) []string {
-	var out []string
-	for _, a := range p.Actions {
-		s := fmt.Sprintf("%s %s %s", a.Op, a.Side, DisplayPath(a.Path))
-		if a.To != "" {
-			s += " -> " + DisplayPath(a.To)
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
 func TestRenameDetection(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	file := func(p, id string, size int64) *Entry {
@@ -145,7 +132,7 @@ func TestRenameDetection(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.policy.Checksum = ChecksumNone
-			got := renderPlan(Reconcile(tc.states, tc.policy))
+			got := render(Reconcile(tc.states, tc.policy))
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("plan:\n  %q\nwant:\n  %q", got, tc.want)
 			}
@@ -171,7 +158,7 @@ func TestRenameCommitMovesRecords(t *testing.T) {
 	}
 	plan := Reconcile(states, p)
 	if len(plan.Actions) != 1 || plan.Actions[0].Op != OpRename {
-		t.Fatalf("plan %q", renderPlan(plan))
+		t.Fatalf("plan %q", render(plan))
 	}
 	var got []string
 	for _, u := range plan.Actions[0].Commit {
@@ -224,6 +211,6 @@ func TestNestedRenamesArePlannedOnce(t *testing.T) {
 		}
 	}
 	if renames > 1 {
-		t.Errorf("%d renames planned within one subtree: %q", renames, renderPlan(Reconcile(states, p)))
+		t.Errorf("%d renames planned within one subtree: %q", renames, render(Reconcile(states, p)))
 	}
 }
