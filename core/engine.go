@@ -167,7 +167,9 @@ func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, er
 		return nil, err
 	}
 	plan := prep.Reconcile()
-	sortActions(plan.Actions, e.o.DeleteBefore)
+	if e.o.DeleteBefore { // Reconcile ordered deletions last
+		sortActions(plan.Actions, true)
+	}
 	t := plan.Totals()
 	e.stats.PlannedFiles.Store(int64(t.Copy))
 	e.stats.PlannedBytes.Store(t.CopyBytes)
