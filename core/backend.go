@@ -45,16 +45,12 @@ type Caps struct {
 
 // ScanOptions controls Backend.Scan.
 type ScanOptions struct {
-	// Skip reports whether an entry must be left out. For a directory, true
-	// also means it is not descended into. It is called with the entry's
-	// path and type before anything else is read about the entry when the
-	// backend can manage that.
-	Skip func(path string, isDir bool) bool
+	// Prune says what is left out. Backends ask its Funcs before anything
+	// else is read about an entry when they can manage that; entries with
+	// reserved names never reach them.
+	Prune Prune
 	// FollowLinks reports symbolic links as what they point to.
 	FollowLinks bool
-	// Descend, when set, is asked about each directory reported: false
-	// means its contents are not listed (--assume-no-mods).
-	Descend func(dir *Entry) bool
 	// Threads is how many directories may be listed at once (0: backend default).
 	Threads int
 	// PartialMaxAge: partial files of interrupted transfers older than

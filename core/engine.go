@@ -480,14 +480,18 @@ func (e *engine) destinationEntries(ctx context.Context, dst Side, srcScan []Ent
 // rootEmpty reports whether a side's root holds no entry at all.
 func (e *engine) rootEmpty(ctx context.Context, s Side) (bool, error) {
 	found := false
-	// Every entry is skipped (so nothing below the root is listed) after
-	// being noted; reserved names never reach Skip.
-	err := e.eps[s].Backend.Scan(ctx, ScanOptions{Threads: 1, Skip: func(string, bool) bool {
+	err := e.eps[s].Backend.Scan(ctx, ScanOptions{Threads: 1, Prune: Prune{Shallow: true}}, func(Entry) error {
 		found = true
-		return true
-	}}, func(Entry) error { return nil })
+		return errFound
+	})
+	if errors.Is(err, errFound) {
+		err = nil
+	}
 	return !found, err
 }
+
+// errFound stops a scan that found what it looked for.
+var errFound = errors.New("found")
 
 // scan lists one side, leaving out what the filters and -n exclude.
 func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
@@ -495,20 +499,16 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 		mu  sync.Mutex
 		out []Entry
 	)
-	opts := ScanOptions{Skip: e.skipFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads,
+	opts := ScanOptions{Prune: e.pruneFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads,
 		Pause: e.o.ScanPause, PauseEvery: e.o.ScanPauseEvery, PartialMaxAge: cmp.Or(e.o.ResumeAge, 5*24*time.Hour)}
-	if settled := e.settled[s]; settled != nil {
-		opts.Descend = func(d *Entry) bool {
-			if t, ok := settled[d.Path]; ok && t.Equal(d.MTime) {
-				e.skipped[s].Store(d.Path, true)
-				return false
-			}
-			return true
-		}
-	}
+	settled := e.settled[s]
+	opts.Prune.Settled = settled
 	err := e.eps[s].Backend.Scan(ctx, opts, func(en Entry) error {
 		if en.Type == TypeSymlink && e.o.Links == LinksSkip || e.hidden(&en) {
 			return nil
+		}
+		if t, ok := settled[en.Path]; ok && en.Type == TypeDir && t.Equal(en.MTime) {
+			e.skipped[s].Store(en.Path, true) // reported, not listed
 		}
 		mu.Lock()
 		out = append(out, en)
@@ -521,25 +521,27 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 	return out, nil
 }
 
-// skipFor is the scan filter of side s: the user's excludes, and the keep
-// directories, which are never synchronized.
+// pruneFor is what side s's scan leaves out: the user's excludes, the keep
+// directories (never synchronized) and the old directories.
+func (e *engine) pruneFor(Side) Prune {
+	p := Prune{Filter: e.o.Filter.List()}
+	for _, k := range e.o.Policy.KeepDir {
+		if k != "" {
+			p.Subtrees = append(p.Subtrees, k)
+		}
+	}
+	for d := range e.old {
+		p.Subtrees = append(p.Subtrees, d)
+	}
+	slices.Sort(p.Subtrees)
+	return p
+}
+
+// skipFor is side s's scan filter as a function (nil: nothing skipped).
 func (e *engine) skipFor(s Side) func(string, bool) bool {
-	keep := e.o.Policy.KeepDir
-	f := e.o.Filter
-	if keep[0] == "" && keep[1] == "" && f.Empty() && e.old == nil {
-		return nil
-	}
-	return func(p string, isDir bool) bool {
-		if isDir && e.old[p] {
-			return true
-		}
-		for _, k := range keep {
-			if k != "" && (p == k || isUnder(p, k)) {
-				return true
-			}
-		}
-		return f.Decide(p, isDir) == filter.Exclude
-	}
+	p := e.pruneFor(s)
+	skip, _ := p.funcs(e.o.Filter)
+	return skip
 }
 
 // settledDirs maps the directories of agreed records to their mtimes.

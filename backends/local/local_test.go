@@ -17,6 +17,7 @@ import (
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/backendtest"
+	"github.com/async-sync/async/core/filter"
 )
 
 var ctx = context.Background()
@@ -308,7 +309,7 @@ func TestScanSkipBeforeStat(t *testing.T) {
 	defer os.Chmod(filepath.Join(root, "a/b"), 0o755)
 	b := open(t, root)
 	defer b.Close()
-	got := scan(t, b, core.ScanOptions{Skip: func(p string, isDir bool) bool { return p == "a/b" && isDir }})
+	got := scan(t, b, core.ScanOptions{Prune: core.Prune{Filter: []filter.Rule{{Pattern: "/a/b/"}}}})
 	if strings.Join(got, " ") != "a" {
 		t.Errorf("scan = %v", got)
 	}

@@ -32,7 +32,11 @@ func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry
 	if n <= 0 {
 		n = defaultScanThreads
 	}
-	s := &scanner{fs: f, opts: opts, fn: fn, ctx: ctx, stack: []dirJob{{}}, pending: 1,
+	skip, descend, err := opts.Prune.Funcs()
+	if err != nil {
+		return err
+	}
+	s := &scanner{fs: f, opts: opts, skip: skip, descend: descend, fn: fn, ctx: ctx, stack: []dirJob{{}}, pending: 1,
 		follow: opts.FollowLinks || f.opts.FollowLinks}
 	s.cond = sync.NewCond(&s.mu)
 	if s.follow {
@@ -63,6 +67,8 @@ func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry
 type scanner struct {
 	fs      *FS
 	opts    core.ScanOptions
+	skip    func(string, bool) bool
+	descend func(*core.Entry) bool
 	fn      func(core.Entry) error
 	ctx     context.Context
 	follow  bool
@@ -259,7 +265,7 @@ func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8
 	switch dtype {
 	case unix.DT_DIR, unix.DT_REG, unix.DT_LNK:
 		if dtype != unix.DT_LNK || !s.follow {
-			if s.opts.Skip != nil && s.opts.Skip(p, dtype == unix.DT_DIR) {
+			if s.skip != nil && s.skip(p, dtype == unix.DT_DIR) {
 				return dirJob{}, false, nil
 			}
 			asked = true
@@ -290,7 +296,7 @@ func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8
 	if asked && isDir != (dtype == unix.DT_DIR) {
 		asked = false // changed since the listing
 	}
-	if !asked && s.opts.Skip != nil && s.opts.Skip(p, isDir) {
+	if !asked && s.skip != nil && s.skip(p, isDir) {
 		return dirJob{}, false, nil
 	}
 	if e.Type == core.TypeSymlink {
@@ -313,7 +319,7 @@ func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8
 	if err := s.fn(e); err != nil {
 		return dirJob{}, false, err
 	}
-	if !isDir || s.opts.Descend != nil && !s.opts.Descend(&e) {
+	if !isDir || s.descend != nil && !s.descend(&e) {
 		return dirJob{}, false, nil
 	}
 	dir.refs.Add(1)

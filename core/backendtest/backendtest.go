@@ -11,13 +11,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/filter"
 )
 
 // Factory returns a new, empty backend rooted in a fresh place; the suite
@@ -43,6 +43,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"CreateWithAttrs", testCreateWithAttrs},
 		{"ScanSpecialNames", testScanSpecialNames},
 		{"ScanSkipPrunes", testScanSkip},
+		{"ScanDescend", testScanDescend},
 		{"ReservedNamesHidden", testReserved},
 		{"Symlinks", testSymlinks},
 		{"Hasher", testHasher},
@@ -513,26 +514,47 @@ func testScanSpecialNames(t *testing.T, b core.Backend) {
 
 func testScanSkip(t *testing.T, b core.Backend) {
 	put(t, b, "keep/a", []byte("a"))
+	put(t, b, "keep/x.tmp", []byte("x"))
 	put(t, b, "prune/b", []byte("b"))
 	put(t, b, "prune/sub/c", []byte("c"))
-	var asked []string
-	var mu sync.Mutex
-	got := scanAll(t, b, core.ScanOptions{Skip: func(p string, isDir bool) bool {
-		mu.Lock()
-		asked = append(asked, p)
-		mu.Unlock()
-		return p == "prune" && isDir
+	put(t, b, "old/d", []byte("d"))
+	got := scanAll(t, b, core.ScanOptions{Prune: core.Prune{
+		Filter:   []filter.Rule{{Pattern: "/prune/"}, {Pattern: "*.tmp"}},
+		Subtrees: []string{"old"},
 	}})
 	for p := range got {
-		if strings.HasPrefix(p, "prune") {
+		if strings.HasPrefix(p, "prune") || strings.HasPrefix(p, "old") || strings.HasSuffix(p, ".tmp") {
 			t.Errorf("pruned entry %q reported", p)
 		}
 	}
-	if slices.ContainsFunc(asked, func(p string) bool { return strings.HasPrefix(p, "prune/") }) {
-		t.Errorf("the scan descended into a pruned directory: asked about %v", asked)
-	}
 	if _, ok := got["keep/a"]; !ok {
 		t.Errorf("keep/a missing: %v", got)
+	}
+}
+
+func testScanDescend(t *testing.T, b core.Backend) {
+	if !b.Caps().Dirs {
+		t.Skip("no directories")
+	}
+	put(t, b, "a/x", []byte("x"))
+	put(t, b, "b/y", []byte("y"))
+	put(t, b, "top", []byte("t"))
+	a, err := b.Stat(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := scanAll(t, b, core.ScanOptions{Prune: core.Prune{Settled: map[string]time.Time{"a": a.MTime, "b": a.MTime.Add(-time.Hour)}}})
+	for _, p := range []string{"a", "b", "b/y", "top"} {
+		if _, ok := got[p]; !ok {
+			t.Errorf("%s missing: %v", p, got)
+		}
+	}
+	if _, ok := got["a/x"]; ok {
+		t.Errorf("settled directory a was listed")
+	}
+	got = scanAll(t, b, core.ScanOptions{Prune: core.Prune{Shallow: true}})
+	if len(got) != 3 {
+		t.Errorf("shallow scan = %v, want a, b, top", got)
 	}
 }
 
@@ -546,22 +568,10 @@ func testReserved(t *testing.T, b core.Backend) {
 	if b.Caps().Dirs {
 		mkdirAll(t, b, "d/"+core.ReservedPrefix+"dir/sub")
 	}
-	var asked []string
-	var mu sync.Mutex
-	got := scanAll(t, b, core.ScanOptions{Skip: func(p string, isDir bool) bool {
-		mu.Lock()
-		asked = append(asked, p)
-		mu.Unlock()
-		return false
-	}})
+	got := scanAll(t, b, core.ScanOptions{})
 	for p := range got {
 		if core.IsReserved(p) || strings.HasPrefix(p, core.PrivateDir) || strings.Contains(p, core.ReservedPrefix) {
 			t.Errorf("reserved entry %q reported", p)
-		}
-	}
-	for _, p := range asked {
-		if strings.Contains(p, core.ReservedPrefix) || strings.HasPrefix(p, core.PrivateDir) {
-			t.Errorf("Skip was asked about reserved %q", p)
 		}
 	}
 	for _, p := range []string{"d/visible", "d/" + core.PrivateDir + "/not-private", "d/e/f"} {

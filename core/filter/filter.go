@@ -378,3 +378,15 @@ func posixClass(name string) func(rune) bool {
 	}
 	return nil
 }
+
+// List returns the rules, in order.
+func (f *Filter) List() []Rule {
+	if f == nil {
+		return nil
+	}
+	out := make([]Rule, len(f.rules))
+	for i, c := range f.rules {
+		out[i] = c.Rule
+	}
+	return out
+}
