@@ -64,7 +64,13 @@ func Start(t testing.TB, o Options) *Server {
 	if err != nil {
 		t.Fatalf("sshd test user: %v", err)
 	}
-	dir := t.TempDir()
+	// Not t.TempDir: its parent is private, and sshd reads
+	// authorized_keys as the user.
+	dir, err := os.MkdirTemp("", "async-sshd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
