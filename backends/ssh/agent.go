@@ -1,0 +1,948 @@
+package ssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/async-sync/async/backends/local"
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/logfile"
+	"github.com/async-sync/async/snapshot"
+)
+
+// AgentOptions configure Serve.
+type AgentOptions struct {
+	Config *ServerConfig // nil: no configuration file
+	User   string        // the login user (for the configuration's sections)
+	Home   string        // the user's home directory: the default docroot
+	// StateDir is the agent's state directory on the server: its logs go
+	// to StateDir/log without -R.
+	StateDir string
+}
+
+// Serve runs the agent on one connection (the SSH session's stdin and
+// stdout) until the client closes it.
+func Serve(ctx context.Context, r io.Reader, w io.Writer, o AgentOptions) error {
+	if o.Config == nil {
+		o.Config = &ServerConfig{}
+	}
+	a := &agent{c: newConn(r, w), o: o, writers: map[uint64]*agentWriter{},
+		readers: map[uint64]*agentReader{}, cancels: map[uint64]context.CancelFunc{},
+		sem: make(chan struct{}, 64), log: slog.New(slog.DiscardHandler)}
+	defer a.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		f, err := a.c.recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if f.op == opHello {
+			if err := a.hello(f); err != nil {
+				return err
+			}
+			continue
+		}
+		if a.fs == nil {
+			a.c.send(opError, f.id, errPayload(errors.New("agent protocol: hello first")))
+			return errors.New("agent protocol: request before hello")
+		}
+		if a.inline(ctx, f) {
+			continue
+		}
+		a.sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-a.sem }()
+			a.serve(ctx, f)
+		})
+	}
+}
+
+type agent struct {
+	c    *conn
+	o    AgentOptions
+	fs   *local.FS
+	dir  *os.Root // the sync root, confined
+	doc  docroot
+	name string // the session
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	writers  map[uint64]*agentWriter
+	readers  map[uint64]*agentReader
+	cancels  map[uint64]context.CancelFunc
+	store    *snapshot.DB
+	storeDir *os.File // keeps the store's directory open
+	storeErr error    // the first failed one-way store write
+	closers  []io.Closer
+
+	sem chan struct{}
+}
+
+type agentWriter struct {
+	w   core.Writer
+	err error
+}
+
+type agentReader struct {
+	mu sync.Mutex
+	r  io.ReadCloser
+}
+
+func (a *agent) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.writers {
+		if w.w != nil {
+			w.w.Abort()
+		}
+	}
+	for _, r := range a.readers {
+		r.r.Close()
+	}
+	if a.store != nil {
+		a.store.Close()
+	}
+	if a.storeDir != nil {
+		a.storeDir.Close()
+	}
+	if a.fs != nil {
+		a.fs.Close()
+	}
+	for _, c := range a.closers {
+		c.Close()
+	}
+	a.log.Info("session end")
+}
+
+// hello checks the client's protocol version and opens the sync root.
+func (a *agent) hello(f frame) error {
+	d := dec{b: f.payload}
+	m, v := d.s(), d.u()
+	if d.err != nil || m != magic {
+		a.c.send(opError, f.id, errPayload(errors.New("not an async client")))
+		return errors.New("agent protocol: bad hello")
+	}
+	if v != ProtocolVersion {
+		a.c.send(opError, f.id, errPayload(fmt.Errorf("protocol version %d, agent speaks %d", v, ProtocolVersion)))
+		return fmt.Errorf("agent protocol: client version %d", v)
+	}
+	h := decodeHello(&d)
+	if d.err != nil {
+		return d.err
+	}
+	if err := a.open(h); err != nil {
+		a.c.send(opError, f.id, errPayload(err))
+		return nil // the client hangs up
+	}
+	root, err := a.fs.Stat(context.Background(), "")
+	if err != nil {
+		a.c.send(opError, f.id, errPayload(err))
+		return nil
+	}
+	var e enc
+	e.u(ProtocolVersion)
+	e.u(capsBits(a.fs.Caps()))
+	e.entry(&root)
+	return a.c.send(opOK, f.id, e.b)
+}
+
+// hello is the session a client opens.
+type hello struct {
+	root        string // -r's path
+	create      bool   // --create-dir
+	followLinks bool
+	token       string
+	cookie      string
+	session     string
+	logDir      string // -R (empty: the default)
+	logMB       int
+	debug       bool
+}
+
+func (h *hello) encode(e *enc) {
+	e.s(h.root)
+	e.bool(h.create)
+	e.bool(h.followLinks)
+	e.s(h.token)
+	e.s(h.cookie)
+	e.s(h.session)
+	e.s(h.logDir)
+	e.i(int64(h.logMB))
+	e.bool(h.debug)
+}
+
+func decodeHello(d *dec) hello {
+	var h hello
+	h.root = d.s()
+	h.create = d.bool()
+	h.followLinks = d.bool()
+	h.token = d.s()
+	h.cookie = d.s()
+	h.session = d.s()
+	h.logDir = d.s()
+	h.logMB = int(d.i())
+	h.debug = d.bool()
+	return h
+}
+
+// open resolves the docroot, the sync root inside it, and the log.
+func (a *agent) open(h hello) error {
+	u := a.o.Config.user(a.o.User)
+	a.doc = docroot{dir: a.o.Home}
+	if u.Docroot != "" {
+		a.doc = docroot{dir: u.Docroot, slash: true}
+	}
+	if h.token != "" {
+		root, err := a.o.Config.checkToken(h.token, a.o.User)
+		if err != nil {
+			return err
+		}
+		a.doc = docroot{dir: root, slash: true}
+	}
+	a.name = h.session
+	if err := a.openLog(h, u); err != nil {
+		return err
+	}
+	doc, err := os.OpenRoot(a.doc.dir)
+	if err != nil {
+		return fmt.Errorf("docroot %s: %w", a.doc.dir, err)
+	}
+	a.closers = append(a.closers, doc)
+	rel, err := a.doc.resolve(h.root)
+	if err != nil {
+		return err
+	}
+	if h.create {
+		if err := doc.MkdirAll(rel, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", h.root, err)
+		}
+	}
+	dir, err := doc.OpenRoot(rel)
+	if err != nil {
+		return fmt.Errorf("%s: %w", h.root, confinedErr(err))
+	}
+	a.dir = dir
+	a.closers = append(a.closers, dir)
+	fd, err := dir.Open(".")
+	if err != nil {
+		return fmt.Errorf("%s: %w", h.root, err)
+	}
+	defer fd.Close()
+	if st, err := fd.Stat(); err != nil || !st.IsDir() {
+		return fmt.Errorf("%s: not a directory", h.root)
+	}
+	// The descriptor is the directory os.Root resolved inside the
+	// docroot; local reopens it through /proc, never by name.
+	a.fs, err = local.Open(fmt.Sprintf("/proc/self/fd/%d", fd.Fd()), local.Options{FollowLinks: h.followLinks, Confined: true})
+	if err != nil {
+		return fmt.Errorf("%s: %w", h.root, err)
+	}
+	a.log.Info("session start", "root", h.root, "docroot", a.doc.dir, "cookie", h.cookie)
+	return nil
+}
+
+// confinedErr turns os.Root's escape error into ErrOutsideDocroot.
+func confinedErr(err error) error {
+	if err != nil && strings.Contains(err.Error(), "path escapes from parent") {
+		return fmt.Errorf("%w (%v)", ErrOutsideDocroot, err)
+	}
+	return err
+}
+
+// openLog opens the agent's log: the configured log_dir, -R, or
+// STATE/log.
+func (a *agent) openLog(h hello, u UserConfig) error {
+	dir, mb := filepath.Join(a.o.StateDir, "log"), h.logMB
+	switch {
+	case u.LogDir != "":
+		dir = u.LogDir
+	case h.logDir != "":
+		root, err := os.OpenRoot(a.doc.dir)
+		if err != nil {
+			return fmt.Errorf("docroot %s: %w", a.doc.dir, err)
+		}
+		defer root.Close()
+		rel, err := a.doc.resolve(h.logDir)
+		if err != nil {
+			return fmt.Errorf("option -R: %w", err)
+		}
+		if err := root.MkdirAll(rel, 0o755); err != nil {
+			return fmt.Errorf("option -R: %w", confinedErr(err))
+		}
+		f, err := root.Open(rel)
+		if err != nil {
+			return fmt.Errorf("option -R: %w", confinedErr(err))
+		}
+		a.closers = append(a.closers, f)
+		dir = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	}
+	if h.session == "" {
+		return nil
+	}
+	lf, err := logfile.Open(dir, "async-"+h.session+".log", int64(max(mb, 1))<<20, 10)
+	if err != nil {
+		return fmt.Errorf("option -R: %w", err)
+	}
+	a.closers = append(a.closers, lf)
+	level := slog.LevelInfo
+	if h.debug {
+		level = slog.LevelDebug
+	}
+	a.log = slog.New(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: level})).With("session", h.session, "user", a.o.User)
+	return nil
+}
+
+// inline handles the one-way requests whose order matters, in the order
+// they arrive. It reports whether f was one of them.
+func (a *agent) inline(ctx context.Context, f frame) bool {
+	d := dec{b: f.payload}
+	switch f.op {
+	case opCreate:
+		h := d.u()
+		p := d.s()
+		o := d.createOpts()
+		aw := &agentWriter{err: d.err}
+		if aw.err == nil {
+			aw.w, aw.err = a.fs.Create(ctx, p, o)
+		}
+		a.mu.Lock()
+		a.writers[h] = aw
+		a.mu.Unlock()
+	case opWrite:
+		h := d.u()
+		b := d.bytes()
+		if aw := a.writer(h); aw != nil && aw.err == nil {
+			_, aw.err = aw.w.Write(b)
+		}
+	case opAbort:
+		if aw := a.takeWriter(d.u()); aw != nil && aw.w != nil {
+			aw.w.Abort()
+		}
+	case opCloseFile:
+		h := d.u()
+		a.mu.Lock()
+		r := a.readers[h]
+		delete(a.readers, h)
+		a.mu.Unlock()
+		if r != nil {
+			r.r.Close()
+		}
+	case opCancel:
+		a.mu.Lock()
+		if c := a.cancels[d.u()]; c != nil {
+			c()
+		}
+		a.mu.Unlock()
+	case opStorePut:
+		r := d.record()
+		a.storeWrite(func(st *snapshot.DB) error { return cmpErr(d.err, func() error { return st.Put(ctx, r) }) })
+	case opStoreDelete:
+		p := d.s()
+		a.storeWrite(func(st *snapshot.DB) error { return cmpErr(d.err, func() error { return st.Delete(ctx, p) }) })
+	default:
+		return false
+	}
+	return true
+}
+
+func cmpErr(err error, fn func() error) error {
+	if err != nil {
+		return err
+	}
+	return fn()
+}
+
+func (a *agent) storeWrite(fn func(*snapshot.DB) error) {
+	a.mu.Lock()
+	st := a.store
+	a.mu.Unlock()
+	if st == nil {
+		a.setStoreErr(errors.New("no snapshot open"))
+		return
+	}
+	if err := fn(st); err != nil {
+		a.setStoreErr(err)
+	}
+}
+
+func (a *agent) setStoreErr(err error) {
+	a.mu.Lock()
+	if a.storeErr == nil {
+		a.storeErr = err
+	}
+	a.mu.Unlock()
+}
+
+func (a *agent) writer(h uint64) *agentWriter {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.writers[h]
+}
+
+func (a *agent) takeWriter(h uint64) *agentWriter {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	aw := a.writers[h]
+	delete(a.writers, h)
+	return aw
+}
+
+// serve answers one request; it runs concurrently with others.
+func (a *agent) serve(ctx context.Context, f frame) {
+	op, payload, err := a.do(ctx, f)
+	if err != nil {
+		a.log.Debug("request failed", "op", f.op, "err", err)
+		a.c.send(opError, f.id, errPayload(err))
+		return
+	}
+	a.c.send(op, f.id, payload)
+}
+
+func entryReply(en core.Entry, err error) (byte, []byte, error) {
+	if err != nil {
+		return 0, nil, err
+	}
+	var e enc
+	e.entry(&en)
+	return opEntry, e.b, nil
+}
+
+func okReply(err error) (byte, []byte, error) { return opOK, nil, err }
+
+// do carries out a request and returns the reply.
+func (a *agent) do(ctx context.Context, f frame) (byte, []byte, error) {
+	d := &dec{b: f.payload}
+	fs := a.fs
+	switch f.op {
+	case opStat:
+		p := d.s()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		return entryReply(fs.Stat(ctx, p))
+	case opMkdir:
+		p, mode := d.s(), d.u()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		return entryReply(fs.Mkdir(ctx, p, fileMode(mode)))
+	case opRemove:
+		p, pre := d.s(), d.pre()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		return okReply(fs.Remove(ctx, p, pre))
+	case opRename:
+		from, to, pre := d.s(), d.s(), d.pre()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		return entryReply(fs.Rename(ctx, from, to, pre))
+	case opSetAttr:
+		p, at := d.s(), d.attrs()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		return entryReply(fs.SetAttr(ctx, p, at))
+	case opSymlink:
+		p, target, pre := d.s(), d.s(), d.pre()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		return entryReply(fs.Symlink(ctx, p, target, pre))
+	case opLink:
+		existing, p, pre := d.s(), d.s(), d.pre()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		return entryReply(fs.Link(ctx, existing, p, pre))
+	case opHash:
+		p, algo := d.s(), d.s()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		sum, en, err := fs.Hash(ctx, p, core.Checksum(algo))
+		if err != nil {
+			return 0, nil, err
+		}
+		var e enc
+		e.s(sum)
+		e.entry(&en)
+		return opOK, e.b, nil
+	case opXattrs:
+		p := d.s()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		m, err := fs.Xattrs(ctx, p)
+		if err != nil {
+			return 0, nil, err
+		}
+		var e enc
+		e.xattrs(m)
+		return opOK, e.b, nil
+	case opSetXattrs:
+		p, m := d.s(), d.xattrs()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		return okReply(fs.SetXattrs(ctx, p, m))
+	case opScan:
+		o := d.scanOpts()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		return okReply(a.scan(ctx, f.id, o))
+	case opOpen:
+		return a.openFile(ctx, f.id, d)
+	case opRead:
+		return a.read(d)
+	case opPut:
+		p, o, b := d.s(), d.createOpts(), d.bytes()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		w, err := fs.Create(ctx, p, o)
+		if err != nil {
+			return 0, nil, err
+		}
+		if _, err := w.Write(b); err != nil {
+			w.Abort()
+			return 0, nil, err
+		}
+		en, err := w.Commit(ctx)
+		if err != nil {
+			w.Abort()
+		}
+		return entryReply(en, err)
+	case opCreateSync:
+		h, p, o := d.u(), d.s(), d.createOpts()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		w, err := fs.Create(ctx, p, o)
+		if err != nil {
+			return 0, nil, err
+		}
+		a.mu.Lock()
+		a.writers[h] = &agentWriter{w: w}
+		a.mu.Unlock()
+		var off int64
+		if r, ok := w.(core.Resumer); ok {
+			off = r.Offset()
+		}
+		var e enc
+		e.i(off)
+		return opOK, e.b, nil
+	case opCommit:
+		aw := a.takeWriter(d.u())
+		switch {
+		case aw == nil:
+			return 0, nil, errors.New("agent protocol: commit of an unknown file")
+		case aw.err != nil:
+			if aw.w != nil {
+				aw.w.Abort()
+			}
+			return 0, nil, aw.err
+		}
+		en, err := aw.w.Commit(ctx)
+		if err != nil {
+			aw.w.Abort()
+		}
+		return entryReply(en, err)
+	case opKeep:
+		aw := a.takeWriter(d.u())
+		if aw == nil || aw.err != nil {
+			return 0, nil, errors.Join(errors.New("keep of a failed file"), aw.errOrNil())
+		}
+		r, ok := aw.w.(core.Resumer)
+		if !ok {
+			aw.w.Abort()
+			return okReply(nil)
+		}
+		return okReply(r.Keep())
+	default:
+		return a.doStore(ctx, f, d)
+	}
+}
+
+func (aw *agentWriter) errOrNil() error {
+	if aw == nil {
+		return nil
+	}
+	return aw.err
+}
+
+func fileMode(m uint64) fs.FileMode { return fs.FileMode(m) }
+
+// scan streams entries in batches of about 64 KiB.
+func (a *agent) scan(ctx context.Context, id uint64, o core.ScanOptions) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.mu.Lock()
+	a.cancels[id] = cancel
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.cancels, id)
+		a.mu.Unlock()
+	}()
+	var mu sync.Mutex
+	var batch enc
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		var e enc
+		e.u(uint64(n))
+		e.b = append(e.b, batch.b...)
+		batch.b, n = batch.b[:0], 0
+		return a.c.send(opItems, id, e.b)
+	}
+	err := a.fs.Scan(ctx, o, func(en core.Entry) error {
+		mu.Lock()
+		defer mu.Unlock()
+		batch.entry(&en)
+		if n++; len(batch.b) >= 64<<10 {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("scan: %w", errCanceled)
+		}
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return flush()
+}
+
+// openFile opens a file for reading and answers with its first chunk.
+func (a *agent) openFile(ctx context.Context, id uint64, d *dec) (byte, []byte, error) {
+	p, off := d.s(), d.i()
+	if d.err != nil {
+		return 0, nil, d.err
+	}
+	r, en, err := a.fs.Open(ctx, p, off)
+	if err != nil {
+		return 0, nil, err
+	}
+	var e enc
+	e.entry(&en)
+	chunk, eof, err := readChunk(r, off)
+	if err != nil {
+		r.Close()
+		return 0, nil, err
+	}
+	if eof {
+		r.Close()
+	} else {
+		a.mu.Lock()
+		a.readers[id] = &agentReader{r: r}
+		a.mu.Unlock()
+	}
+	e.bool(eof)
+	e.bytes(chunk)
+	return opData, e.b, nil
+}
+
+// read answers a read of the next chunk at an offset of an open file.
+func (a *agent) read(d *dec) (byte, []byte, error) {
+	h, off := d.u(), d.i()
+	if d.err != nil {
+		return 0, nil, d.err
+	}
+	a.mu.Lock()
+	ar := a.readers[h]
+	a.mu.Unlock()
+	if ar == nil {
+		return 0, nil, errors.New("agent protocol: read of a closed file")
+	}
+	ar.mu.Lock()
+	chunk, eof, err := readChunk(ar.r, off)
+	ar.mu.Unlock()
+	if err != nil {
+		return 0, nil, err
+	}
+	var e enc
+	e.bool(eof)
+	e.bytes(chunk)
+	return opData, e.b, nil
+}
+
+// readChunk reads up to chunkSize bytes at off (with ReadAt when the file
+// has it; sequentially otherwise, when off is where the file stands).
+func readChunk(r io.Reader, off int64) ([]byte, bool, error) {
+	buf := make([]byte, chunkSize)
+	var n int
+	var err error
+	if ra, ok := r.(io.ReaderAt); ok {
+		n, err = ra.ReadAt(buf, off)
+	} else {
+		n, err = io.ReadFull(r, buf)
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+	}
+	switch {
+	case err == io.EOF:
+		return buf[:n], true, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return buf[:n], false, nil
+}
+
+// doStore answers the snapshot requests.
+func (a *agent) doStore(ctx context.Context, f frame, d *dec) (byte, []byte, error) {
+	a.mu.Lock()
+	st := a.store
+	a.mu.Unlock()
+	needStore := func() error {
+		if st == nil {
+			return errors.New("no snapshot open")
+		}
+		return nil
+	}
+	switch f.op {
+	case opStoreOpen:
+		dir, readOnly := d.s(), d.bool()
+		if d.err != nil {
+			return 0, nil, d.err
+		}
+		return okReply(a.openStore(dir, readOnly))
+	case opStoreMeta:
+		if err := needStore(); err != nil {
+			return 0, nil, err
+		}
+		m, ok, err := st.Meta(ctx)
+		if err != nil {
+			return 0, nil, err
+		}
+		var e enc
+		e.bool(ok)
+		e.meta(m)
+		return opOK, e.b, nil
+	case opStoreSetMeta:
+		m := d.meta()
+		if err := errors.Join(d.err, needStore()); err != nil {
+			return 0, nil, err
+		}
+		return okReply(st.SetMeta(ctx, m))
+	case opStoreLoad:
+		if err := needStore(); err != nil {
+			return 0, nil, err
+		}
+		return okReply(a.load(ctx, f.id, st))
+	case opStoreFlush:
+		if err := needStore(); err != nil {
+			return 0, nil, err
+		}
+		a.mu.Lock()
+		err := a.storeErr
+		a.storeErr = nil
+		a.mu.Unlock()
+		if err != nil {
+			return 0, nil, err
+		}
+		return okReply(st.Flush(ctx))
+	case opStoreClose:
+		a.mu.Lock()
+		a.store = nil
+		a.mu.Unlock()
+		if st == nil {
+			return okReply(nil)
+		}
+		return okReply(st.Close())
+	case opSnapshot:
+		return a.snapshotAction(d)
+	}
+	return 0, nil, fmt.Errorf("agent protocol: unknown request %d", f.op)
+}
+
+// storePath resolves a snapshot directory: the configured db_dir, -B
+// inside the docroot, or ROOT/.private-asp; NAME is appended.
+func (a *agent) storePath(dir string, create bool) (string, io.Closer, error) {
+	u := a.o.Config.user(a.o.User)
+	var root *os.Root
+	var rel string
+	var err error
+	switch {
+	case u.DBDir != "":
+		root, err = os.OpenRoot(u.DBDir)
+		rel = "."
+	case dir == "":
+		root, err = a.dir.OpenRoot(".")
+		rel = core.PrivateDir
+	default:
+		if rel, err = a.doc.resolve(dir); err == nil {
+			root, err = os.OpenRoot(a.doc.dir)
+		}
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("option -B: %w", err)
+	}
+	defer root.Close()
+	rel = filepath.Join(rel, a.name)
+	if create {
+		if err := root.MkdirAll(rel, 0o700); err != nil {
+			return "", nil, fmt.Errorf("option -B: %w", confinedErr(err))
+		}
+	}
+	f, err := root.Open(rel)
+	if err != nil {
+		return "", nil, fmt.Errorf("option -B: %w", confinedErr(err))
+	}
+	return fmt.Sprintf("/proc/self/fd/%d", f.Fd()), f, nil
+}
+
+func (a *agent) openStore(dir string, readOnly bool) error {
+	p, f, err := a.storePath(dir, !readOnly)
+	if err != nil {
+		return err
+	}
+	st, err := snapshot.Open(p, snapshot.Options{ReadOnly: readOnly})
+	if err != nil {
+		f.Close()
+		var le *snapshot.LockedError
+		if errors.As(err, &le) {
+			return fmt.Errorf("session %s is running on the server, pid %d", a.name, le.PID)
+		}
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.store, a.storeDir = st, f.(*os.File)
+	return nil
+}
+
+// load streams the snapshot's records in batches.
+func (a *agent) load(ctx context.Context, id uint64, st *snapshot.DB) error {
+	var batch enc
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		var e enc
+		e.u(uint64(n))
+		e.b = append(e.b, batch.b...)
+		batch.b, n = batch.b[:0], 0
+		return a.c.send(opItems, id, e.b)
+	}
+	err := st.Load(ctx, func(r core.Record) error {
+		batch.record(&r)
+		if n++; len(batch.b) >= 64<<10 {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// Snapshot actions (opSnapshot).
+const (
+	snapExists = iota + 1
+	snapRemove
+	snapCopy
+)
+
+// snapshotAction checks, removes or copies a snapshot directory, for
+// --reset and --remote-db-store-dir.
+func (a *agent) snapshotAction(d *dec) (byte, []byte, error) {
+	act, dir, to := d.u(), d.s(), d.s()
+	if d.err != nil {
+		return 0, nil, d.err
+	}
+	p, f, err := a.storePath(dir, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		var e enc
+		e.bool(false)
+		return opOK, e.b, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	defer f.Close()
+	var e enc
+	switch act {
+	case snapExists:
+		e.bool(snapshot.Exists(p))
+	case snapRemove:
+		e.bool(true)
+		if err := snapshot.Remove(p); err != nil {
+			return 0, nil, err
+		}
+	case snapCopy:
+		q, g, err := a.storePath(to, true)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer g.Close()
+		e.bool(true)
+		if err := copyDir(p, q); err != nil {
+			return 0, nil, err
+		}
+	default:
+		return 0, nil, fmt.Errorf("agent protocol: unknown snapshot action %d", act)
+	}
+	return opOK, e.b, nil
+}
+
+// copyDir copies the regular files of a snapshot directory (flat) into
+// another, replacing what is there.
+func copyDir(from, to string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, de := range entries {
+		if !de.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, de.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, de.Name()), b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func capsBits(c core.Caps) uint64 {
+	var b uint64
+	for i, v := range []bool{c.Dirs, c.Rename, c.SetMTime, c.SetMode, c.Owners, c.Symlinks, c.FileIDs, c.Filesystem, c.MTimeFromFS} {
+		if v {
+			b |= 1 << i
+		}
+	}
+	return b
+}
+
+func capsFrom(b uint64) core.Caps {
+	bit := func(i int) bool { return b&(1<<i) != 0 }
+	return core.Caps{Dirs: bit(0), Rename: bit(1), SetMTime: bit(2), SetMode: bit(3), Owners: bit(4),
+		Symlinks: bit(5), FileIDs: bit(6), Filesystem: bit(7), MTimeFromFS: bit(8)}
+}

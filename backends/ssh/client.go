@@ -1,0 +1,573 @@
+package ssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+	"sync/atomic"
+
+	"github.com/async-sync/async/core"
+)
+
+// Client is a core.Backend served by a remote agent over one connection.
+// Requests are pipelined: many are in flight at once, each answered under
+// its id, so small files cost no round trip each.
+type Client struct {
+	c      *conn
+	closer io.Closer
+	caps   core.Caps
+	root   core.Entry
+
+	next    atomic.Uint64
+	mu      sync.Mutex
+	pending map[uint64]chan frame
+	dead    chan struct{}
+	err     error // why the connection ended, once dead is closed
+}
+
+var (
+	_ core.Backend    = (*Client)(nil)
+	_ core.Linker     = (*Client)(nil)
+	_ core.Hasher     = (*Client)(nil)
+	_ core.HardLinker = (*Client)(nil)
+	_ core.Xattrer    = (*Client)(nil)
+)
+
+// smallFile is the size up to which a file travels in one request.
+const smallFile = chunkSize
+
+// readAhead is how many chunks of a file are requested ahead of the reader.
+const readAhead = 4
+
+// newClient starts a client on a connection to an agent and says hello.
+// closer ends the connection (the SSH session).
+func newClient(ctx context.Context, r io.Reader, w io.Writer, closer io.Closer, h hello) (*Client, error) {
+	c := &Client{c: newConn(r, w), closer: closer, pending: map[uint64]chan frame{}, dead: make(chan struct{})}
+	go c.readLoop()
+	var e enc
+	e.s(magic)
+	e.u(ProtocolVersion)
+	h.encode(&e)
+	f, err := c.call(ctx, opHello, e.b)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	d := dec{b: f.payload}
+	if v := d.u(); v != ProtocolVersion {
+		c.Close()
+		return nil, fmt.Errorf("agent speaks protocol %d, not %d", v, ProtocolVersion)
+	}
+	c.caps = capsFrom(d.u())
+	c.root = d.entry()
+	if d.err != nil {
+		c.Close()
+		return nil, d.err
+	}
+	return c, nil
+}
+
+// readLoop hands every reply to the request waiting for it.
+func (c *Client) readLoop() {
+	for {
+		f, err := c.c.recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errors.New("the agent closed the connection")
+			}
+			c.mu.Lock()
+			c.err = err
+			c.mu.Unlock()
+			close(c.dead)
+			return
+		}
+		c.mu.Lock()
+		ch := c.pending[f.id]
+		if f.op != opItems {
+			delete(c.pending, f.id)
+		}
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- f
+		}
+	}
+}
+
+// register reserves a request id and the channel its replies arrive on.
+func (c *Client) register(buf int) (uint64, chan frame) {
+	id := c.next.Add(1)
+	ch := make(chan frame, buf)
+	c.mu.Lock()
+	c.pending[id] = ch
+	c.mu.Unlock()
+	return id, ch
+}
+
+func (c *Client) forget(id uint64) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
+
+// connErr is why the connection is unusable.
+func (c *Client) connErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Errorf("agent connection: %w", c.err)
+}
+
+// call sends a request and waits for its one reply.
+func (c *Client) call(ctx context.Context, op byte, payload []byte) (frame, error) {
+	id, ch := c.register(1)
+	return c.await(ctx, id, ch, op, payload)
+}
+
+func (c *Client) await(ctx context.Context, id uint64, ch chan frame, op byte, payload []byte) (frame, error) {
+	if err := c.c.send(op, id, payload); err != nil {
+		c.forget(id)
+		return frame{}, fmt.Errorf("agent connection: %w", err)
+	}
+	select {
+	case f := <-ch:
+		if f.op == opError {
+			return frame{}, decodeError(f.payload)
+		}
+		return f, nil
+	case <-c.dead:
+		return frame{}, c.connErr()
+	case <-ctx.Done():
+		c.forget(id)
+		return frame{}, ctx.Err()
+	}
+}
+
+// oneWay sends a request that gets no reply.
+func (c *Client) oneWay(op byte, payload []byte) error {
+	if err := c.c.send(op, 0, payload); err != nil {
+		return fmt.Errorf("agent connection: %w", err)
+	}
+	return nil
+}
+
+// stream sends a request whose reply is a run of opItems frames ended by
+// opOK or opError, and hands each opItems payload to fn. When fn fails the
+// request is cancelled and the rest drained.
+func (c *Client) stream(ctx context.Context, op byte, payload []byte, fn func(*dec) error) error {
+	id, ch := c.register(16)
+	if err := c.c.send(op, id, payload); err != nil {
+		c.forget(id)
+		return fmt.Errorf("agent connection: %w", err)
+	}
+	var stop error
+	cancel := func(err error) {
+		if stop == nil {
+			stop = err
+			var e enc
+			e.u(id)
+			c.oneWay(opCancel, e.b)
+		}
+	}
+	done := ctx.Done()
+	for {
+		select {
+		case f := <-ch:
+			switch f.op {
+			case opItems:
+				if stop == nil {
+					d := &dec{b: f.payload}
+					if err := fn(d); err != nil {
+						cancel(err)
+					} else if d.err != nil {
+						cancel(d.err)
+					}
+				}
+				continue
+			case opError:
+				if stop != nil {
+					return stop
+				}
+				return decodeError(f.payload)
+			}
+			return stop
+		case <-done:
+			done = nil
+			cancel(ctx.Err())
+		case <-c.dead:
+			return c.connErr()
+		}
+	}
+}
+
+// Caps reports what the agent's filesystem can do.
+func (c *Client) Caps() core.Caps { return c.caps }
+
+// Close ends the session with the agent.
+func (c *Client) Close() error {
+	if c.closer != nil {
+		return c.closer.Close()
+	}
+	return nil
+}
+
+// Scan lists the remote tree; the agent applies opts.Prune itself.
+func (c *Client) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry) error) error {
+	var e enc
+	e.scanOpts(opts)
+	return c.stream(ctx, opScan, e.b, func(d *dec) error {
+		for n := d.u(); n > 0 && d.err == nil; n-- {
+			en := d.entry()
+			if d.err != nil {
+				return d.err
+			}
+			if err := fn(en); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (c *Client) entryCall(ctx context.Context, op byte, e *enc) (core.Entry, error) {
+	f, err := c.call(ctx, op, e.b)
+	if err != nil {
+		return core.Entry{}, err
+	}
+	d := dec{b: f.payload}
+	en := d.entry()
+	return en, d.err
+}
+
+// Stat returns one remote entry.
+func (c *Client) Stat(ctx context.Context, p string) (core.Entry, error) {
+	var e enc
+	e.s(p)
+	return c.entryCall(ctx, opStat, &e)
+}
+
+// Mkdir creates a remote directory.
+func (c *Client) Mkdir(ctx context.Context, p string, mode fs.FileMode) (core.Entry, error) {
+	var e enc
+	e.s(p)
+	e.u(uint64(mode))
+	return c.entryCall(ctx, opMkdir, &e)
+}
+
+// Remove removes a remote entry if it matches pre.
+func (c *Client) Remove(ctx context.Context, p string, pre core.Precondition) error {
+	var e enc
+	e.s(p)
+	e.pre(pre)
+	_, err := c.call(ctx, opRemove, e.b)
+	return err
+}
+
+// Rename moves a remote entry if it matches pre.
+func (c *Client) Rename(ctx context.Context, from, to string, pre core.Precondition) (core.Entry, error) {
+	var e enc
+	e.s(from)
+	e.s(to)
+	e.pre(pre)
+	return c.entryCall(ctx, opRename, &e)
+}
+
+// SetAttr changes a remote entry's attributes.
+func (c *Client) SetAttr(ctx context.Context, p string, a core.Attrs) (core.Entry, error) {
+	var e enc
+	e.s(p)
+	e.attrs(a)
+	return c.entryCall(ctx, opSetAttr, &e)
+}
+
+// Symlink creates a remote symbolic link.
+func (c *Client) Symlink(ctx context.Context, p, target string, pre core.Precondition) (core.Entry, error) {
+	var e enc
+	e.s(p)
+	e.s(target)
+	e.pre(pre)
+	return c.entryCall(ctx, opSymlink, &e)
+}
+
+// Link makes a remote hard link.
+func (c *Client) Link(ctx context.Context, existing, p string, pre core.Precondition) (core.Entry, error) {
+	var e enc
+	e.s(existing)
+	e.s(p)
+	e.pre(pre)
+	return c.entryCall(ctx, opLink, &e)
+}
+
+// Hash fingerprints a file on the server: its content does not travel.
+func (c *Client) Hash(ctx context.Context, p string, algo core.Checksum) (string, core.Entry, error) {
+	var e enc
+	e.s(p)
+	e.s(string(algo))
+	f, err := c.call(ctx, opHash, e.b)
+	if err != nil {
+		return "", core.Entry{}, err
+	}
+	d := dec{b: f.payload}
+	sum := d.s()
+	en := d.entry()
+	return sum, en, d.err
+}
+
+// Xattrs returns a remote entry's extended attributes.
+func (c *Client) Xattrs(ctx context.Context, p string) (map[string][]byte, error) {
+	var e enc
+	e.s(p)
+	f, err := c.call(ctx, opXattrs, e.b)
+	if err != nil {
+		return nil, err
+	}
+	d := dec{b: f.payload}
+	m := d.xattrs()
+	return m, d.err
+}
+
+// SetXattrs sets a remote entry's extended attributes.
+func (c *Client) SetXattrs(ctx context.Context, p string, attrs map[string][]byte) error {
+	var e enc
+	e.s(p)
+	e.xattrs(attrs)
+	_, err := c.call(ctx, opSetXattrs, e.b)
+	return err
+}
+
+// Open reads a remote file from offset. The first chunk comes with the
+// answer; further chunks are requested ahead of the reader.
+func (c *Client) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, core.Entry, error) {
+	var e enc
+	e.s(p)
+	e.i(offset)
+	id, ch := c.register(1)
+	f, err := c.await(ctx, id, ch, opOpen, e.b)
+	if err != nil {
+		return nil, core.Entry{}, err
+	}
+	d := dec{b: f.payload}
+	en := d.entry()
+	eof := d.bool()
+	chunk := d.bytes()
+	if d.err != nil {
+		return nil, core.Entry{}, d.err
+	}
+	r := &remoteReader{c: c, ctx: ctx, handle: id, buf: chunk, eof: eof, next: offset + int64(len(chunk))}
+	return r, en, nil
+}
+
+// remoteReader reads a remote file chunk by chunk, keeping readAhead
+// requests in flight.
+type remoteReader struct {
+	c        *Client
+	ctx      context.Context
+	handle   uint64
+	buf      []byte
+	eof      bool // the agent reached the end (no more requests)
+	next     int64
+	inflight []chan frame
+	ids      []uint64
+	err      error
+	closed   bool
+}
+
+func (r *remoteReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if r.eof && len(r.inflight) == 0 {
+			return 0, io.EOF
+		}
+		r.fill()
+		if len(r.inflight) == 0 {
+			continue
+		}
+		ch, id := r.inflight[0], r.ids[0]
+		r.inflight, r.ids = r.inflight[1:], r.ids[1:]
+		select {
+		case f := <-ch:
+			if f.op == opError {
+				r.err = decodeError(f.payload)
+				continue
+			}
+			d := dec{b: f.payload}
+			eof := d.bool()
+			r.buf = d.bytes()
+			if d.err != nil {
+				r.err = d.err
+			}
+			if eof {
+				r.eof = true
+			}
+		case <-r.c.dead:
+			r.err = r.c.connErr()
+		case <-r.ctx.Done():
+			r.c.forget(id)
+			r.err = r.ctx.Err()
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+// fill keeps readAhead chunk requests in flight until the end is known.
+func (r *remoteReader) fill() {
+	for !r.eof && len(r.inflight) < readAhead {
+		var e enc
+		e.u(r.handle)
+		e.i(r.next)
+		id, ch := r.c.register(1)
+		if err := r.c.c.send(opRead, id, e.b); err != nil {
+			r.c.forget(id)
+			r.err = fmt.Errorf("agent connection: %w", err)
+			return
+		}
+		r.inflight = append(r.inflight, ch)
+		r.ids = append(r.ids, id)
+		r.next += chunkSize
+	}
+}
+
+// Close tells the agent to close the file.
+func (r *remoteReader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	for _, id := range r.ids {
+		r.c.forget(id)
+	}
+	var e enc
+	e.u(r.handle)
+	return r.c.oneWay(opCloseFile, e.b)
+}
+
+// Create starts a remote file. Content up to smallFile bytes travels with
+// the commit in one request; larger files stream in chunks behind a
+// one-way create.
+func (c *Client) Create(ctx context.Context, p string, opts core.CreateOptions) (core.Writer, error) {
+	w := &remoteWriter{c: c, ctx: ctx, path: p, opts: opts}
+	if opts.Partial == "" {
+		return w, nil
+	}
+	w.handle = c.next.Add(1)
+	var e enc
+	e.u(w.handle)
+	e.s(p)
+	e.createOpts(opts)
+	f, err := c.call(ctx, opCreateSync, e.b)
+	if err != nil {
+		return nil, err
+	}
+	d := dec{b: f.payload}
+	w.offset = d.i()
+	w.started = true
+	return &resumableWriter{w}, d.err
+}
+
+type remoteWriter struct {
+	c       *Client
+	ctx     context.Context
+	path    string
+	opts    core.CreateOptions
+	buf     []byte
+	handle  uint64
+	started bool  // the agent holds a file under handle
+	done    bool  // committed, aborted or kept
+	err     error // a failed send
+	offset  int64 // where a resumed partial file continues
+}
+
+func (w *remoteWriter) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if !w.started && len(w.buf)+len(p) <= smallFile {
+		w.buf = append(w.buf, p...)
+		return len(p), nil
+	}
+	if !w.started {
+		w.handle = w.c.next.Add(1)
+		var e enc
+		e.u(w.handle)
+		e.s(w.path)
+		e.createOpts(w.opts)
+		if w.err = w.c.oneWay(opCreate, e.b); w.err != nil {
+			return 0, w.err
+		}
+		w.started = true
+		if err := w.send(w.buf); err != nil {
+			return 0, err
+		}
+		w.buf = nil
+	}
+	if err := w.send(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// send streams p in chunks.
+func (w *remoteWriter) send(p []byte) error {
+	for len(p) > 0 {
+		n := min(len(p), chunkSize)
+		var e enc
+		e.u(w.handle)
+		e.bytes(p[:n])
+		if w.err = w.c.oneWay(opWrite, e.b); w.err != nil {
+			return w.err
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
+func (w *remoteWriter) Commit(ctx context.Context) (core.Entry, error) {
+	if w.err != nil {
+		w.Abort()
+		return core.Entry{}, w.err
+	}
+	w.done = true
+	var e enc
+	if !w.started {
+		e.s(w.path)
+		e.createOpts(w.opts)
+		e.bytes(w.buf)
+		return w.c.entryCall(ctx, opPut, &e)
+	}
+	e.u(w.handle)
+	return w.c.entryCall(ctx, opCommit, &e)
+}
+
+func (w *remoteWriter) Abort() error {
+	if w.done || !w.started {
+		w.done = true
+		return nil
+	}
+	w.done = true
+	var e enc
+	e.u(w.handle)
+	return w.c.oneWay(opAbort, e.b)
+}
+
+// resumableWriter continues a partial file kept on the server.
+type resumableWriter struct{ *remoteWriter }
+
+var _ core.Resumer = resumableWriter{}
+
+func (w resumableWriter) Offset() int64 { return w.offset }
+
+func (w resumableWriter) Keep() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	var e enc
+	e.u(w.handle)
+	_, err := w.c.call(w.ctx, opKeep, e.b)
+	return err
+}

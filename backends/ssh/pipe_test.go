@@ -1,0 +1,45 @@
+package ssh
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/backendtest"
+)
+
+// pipeClient runs an agent in process over pipes: the fast unit test of
+// the protocol. The real proof runs over sshd (ssh_test.go).
+func pipeClient(t *testing.T, home, root string) (*Client, error) {
+	cr, aw := io.Pipe()
+	ar, cw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(context.Background(), ar, aw, AgentOptions{Home: home, StateDir: filepath.Join(home, ".state")})
+		aw.Close()
+	}()
+	closer := closerFunc(func() error {
+		cw.Close()
+		return <-done
+	})
+	return newClient(context.Background(), cr, cw, closer, hello{root: root, session: "t"})
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+func TestConformanceOverPipes(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) core.Backend {
+		home := t.TempDir()
+		os.Mkdir(filepath.Join(home, "root"), 0o755)
+		c, err := pipeClient(t, home, filepath.Join(home, "root"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	})
+}
