@@ -176,6 +176,9 @@ func (c *Client) stream(ctx context.Context, op byte, payload []byte, fn func(*d
 		case f := <-ch:
 			switch f.op {
 			case opItems:
+				if stop == nil && ctx.Err() != nil {
+					cancel(ctx.Err())
+				}
 				if stop == nil {
 					d := &dec{b: f.payload}
 					if err := fn(d); err != nil {
@@ -190,6 +193,9 @@ func (c *Client) stream(ctx context.Context, op byte, payload []byte, fn func(*d
 					return stop
 				}
 				return decodeError(f.payload)
+			}
+			if stop == nil {
+				stop = ctx.Err()
 			}
 			return stop
 		case <-done:

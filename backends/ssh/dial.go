@@ -1,0 +1,510 @@
+package ssh
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	sshagent "golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// Options say how to reach and log in to a server.
+type Options struct {
+	Host string
+	Port int // 0: 22
+	User string
+	// KeyFiles are private keys to try first (-i), in order.
+	KeyFiles []string
+	// Password is used after the keys (ASPERA_SCP_PASS, -w).
+	Password string
+	// AskPassword asks for a password on a terminal; nil when there is
+	// none.
+	AskPassword func(prompt string) (string, error)
+	// KnownHosts are the files of trusted host keys (default
+	// ~/.ssh/known_hosts).
+	KnownHosts []string
+	// Home is the local home directory (default keys and known_hosts).
+	Home string
+	// Ciphers is the cipher preference (nil: x/crypto's default).
+	Ciphers []string
+	Log     *slog.Logger
+}
+
+// HostKeyError is an unknown or changed host key.
+type HostKeyError struct {
+	Host        string
+	Fingerprint string // SHA256 of the key the server offered
+	KeyType     string
+	Changed     bool // a different key is trusted for this host
+	File        string
+	Line        int // of the trusted key, when it changed
+	Port        int
+}
+
+func (e *HostKeyError) Error() string {
+	host, _, _ := net.SplitHostPort(e.Host)
+	if e.Changed {
+		return fmt.Sprintf("host key of %s has CHANGED: it offered %s %s, but %s line %d trusts another key; someone may be intercepting the connection. If the server's key really changed, remove the old one with: ssh-keygen -R %s -f %s",
+			e.Host, e.KeyType, e.Fingerprint, e.File, e.Line, knownhosts.Normalize(e.Host), e.File)
+	}
+	return fmt.Sprintf("host key of %s is unknown (%s %s); if that fingerprint is the server's, trust it with: ssh-keyscan -p %d %s >> %s",
+		e.Host, e.KeyType, e.Fingerprint, e.Port, host, e.File)
+}
+
+// ErrAuth is a failed login.
+var ErrAuth = errors.New("authentication failed")
+
+// Conn is a logged-in SSH connection.
+type Conn struct {
+	c    *ssh.Client
+	addr string
+	log  *slog.Logger
+}
+
+// Dial connects and logs in, verifying the host key.
+func Dial(ctx context.Context, o Options) (*Conn, error) {
+	if o.Port == 0 {
+		o.Port = 22
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+	if len(o.KnownHosts) == 0 {
+		o.KnownHosts = []string{filepath.Join(o.Home, ".ssh", "known_hosts")}
+	}
+	hkc, algos, err := hostKeyCheck(o.KnownHosts, addr, o.Port)
+	if err != nil {
+		return nil, err
+	}
+	signers, err := signers(o)
+	if err != nil {
+		return nil, err
+	}
+	var auth []ssh.AuthMethod
+	if len(signers) > 0 {
+		auth = append(auth, ssh.PublicKeys(signers...))
+	}
+	pw := passwordSource(o)
+	auth = append(auth, ssh.PasswordCallback(pw), ssh.KeyboardInteractive(func(_, _ string, qs []string, echos []bool) ([]string, error) {
+		ans := make([]string, len(qs))
+		for i := range qs {
+			p, err := pw()
+			if err != nil {
+				return nil, err
+			}
+			ans[i] = p
+		}
+		return ans, nil
+	}))
+	cfg := &ssh.ClientConfig{User: o.User, Auth: auth, HostKeyCallback: hkc, HostKeyAlgorithms: algos, Timeout: 20 * time.Second}
+	cfg.Ciphers = o.Ciphers
+	d := net.Dialer{Timeout: 20 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	sc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
+	if err != nil {
+		nc.Close()
+		var hk *HostKeyError
+		if errors.As(err, &hk) {
+			return nil, hk
+		}
+		if strings.Contains(err.Error(), "unable to authenticate") {
+			return nil, fmt.Errorf("log in to %s as %s: %w (tried: %s)", addr, o.User, ErrAuth, triedMethods(signers, o))
+		}
+		return nil, fmt.Errorf("ssh %s: %w", addr, err)
+	}
+	o.Log.Info("ssh connected", "server", addr, "user", o.User)
+	return &Conn{c: ssh.NewClient(sc, chans, reqs), addr: addr, log: o.Log}, nil
+}
+
+func triedMethods(s []ssh.Signer, o Options) string {
+	var parts []string
+	if len(s) > 0 {
+		parts = append(parts, fmt.Sprintf("%d key(s)", len(s)))
+	}
+	if o.Password != "" || o.AskPassword != nil {
+		parts = append(parts, "password")
+	}
+	if len(parts) == 0 {
+		return "no key and no password: give -i KEY or set ASPERA_SCP_PASS"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Close ends the connection.
+func (c *Conn) Close() error { return c.c.Close() }
+
+// Addr is the server's host:port.
+func (c *Conn) Addr() string { return c.addr }
+
+// SSH returns the underlying client (for SFTP).
+func (c *Conn) SSH() *ssh.Client { return c.c }
+
+// hostKeyCheck builds the known_hosts verification and the host key
+// algorithms to ask for: the types already trusted for the host, so that a
+// server with several keys shows the one we know.
+func hostKeyCheck(files []string, addr string, port int) (ssh.HostKeyCallback, []string, error) {
+	var existing []string
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			existing = append(existing, f)
+		}
+	}
+	shown := files[0]
+	var cb ssh.HostKeyCallback
+	if len(existing) > 0 {
+		var err error
+		if cb, err = knownhosts.New(existing...); err != nil {
+			return nil, nil, fmt.Errorf("option --known-hosts: %w", err)
+		}
+	} else {
+		cb = func(string, net.Addr, ssh.PublicKey) error { return &knownhosts.KeyError{} }
+	}
+	var algos []string
+	probe := cb(addr, &net.TCPAddr{}, probeKey{})
+	var ke *knownhosts.KeyError
+	if errors.As(probe, &ke) {
+		for _, k := range ke.Want {
+			algos = append(algos, algorithmsFor(k.Key.Type())...)
+		}
+	}
+	check := func(host string, remote net.Addr, key ssh.PublicKey) error {
+		err := cb(host, remote, key)
+		var ke *knownhosts.KeyError
+		if errors.As(err, &ke) {
+			e := &HostKeyError{Host: addr, Fingerprint: ssh.FingerprintSHA256(key), KeyType: key.Type(), File: shown, Port: port}
+			if len(ke.Want) > 0 {
+				e.Changed, e.File, e.Line = true, ke.Want[0].Filename, ke.Want[0].Line
+			}
+			return e
+		}
+		return err
+	}
+	return check, algos, nil
+}
+
+// algorithmsFor lists the signature algorithms of a key type.
+func algorithmsFor(keyType string) []string {
+	if keyType == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+	}
+	return []string{keyType}
+}
+
+// probeKey is a key no known_hosts holds: checking it reveals which keys
+// are trusted for a host.
+type probeKey struct{}
+
+func (probeKey) Type() string                        { return "async-probe" }
+func (probeKey) Marshal() []byte                     { return []byte("async-probe") }
+func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe") }
+
+// signers collects the keys to offer: -i files, the ssh-agent's, then the
+// default files in ~/.ssh.
+func signers(o Options) ([]ssh.Signer, error) {
+	var out []ssh.Signer
+	for _, f := range o.KeyFiles {
+		s, err := loadKey(f, o.AskPassword)
+		if err != nil {
+			return nil, fmt.Errorf("option -i: %w", err)
+		}
+		out = append(out, s)
+	}
+	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
+		if c, err := net.Dial("unix", sock); err == nil {
+			if s, err := sshagent.NewClient(c).Signers(); err == nil {
+				out = append(out, s...)
+			}
+		}
+	}
+	if len(o.KeyFiles) == 0 {
+		for _, name := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			f := filepath.Join(o.Home, ".ssh", name)
+			if _, err := os.Stat(f); err != nil {
+				continue
+			}
+			if s, err := loadKey(f, o.AskPassword); err == nil {
+				out = append(out, s)
+			} else {
+				o.Log.Debug("default key skipped", "file", f, "err", err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// loadKey reads a private key, asking for its passphrase on a terminal.
+func loadKey(file string, ask func(string) (string, error)) (ssh.Signer, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ssh.ParsePrivateKey(b)
+	var pm *ssh.PassphraseMissingError
+	if errors.As(err, &pm) {
+		if ask == nil {
+			return nil, fmt.Errorf("key %s is encrypted; its passphrase can only be asked on a terminal (or load it into ssh-agent)", file)
+		}
+		pass, err := ask(fmt.Sprintf("Passphrase for %s: ", file))
+		if err != nil {
+			return nil, err
+		}
+		s, err = ssh.ParsePrivateKeyWithPassphrase(b, []byte(pass))
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", file, err)
+		}
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", file, err)
+	}
+	return s, nil
+}
+
+// passwordSource returns the password: the given one, or one asked once on
+// the terminal.
+func passwordSource(o Options) func() (string, error) {
+	var once sync.Once
+	var pw string
+	var err error
+	return func() (string, error) {
+		once.Do(func() {
+			switch {
+			case o.Password != "":
+				pw = o.Password
+			case o.AskPassword != nil:
+				pw, err = o.AskPassword(fmt.Sprintf("%s@%s's password: ", o.User, o.Host))
+			default:
+				err = errors.New("no password (set ASPERA_SCP_PASS)")
+			}
+		})
+		return pw, err
+	}
+}
+
+// StartOptions say how to start the agent.
+type StartOptions struct {
+	// Binary is the local agent program to install when the server has
+	// none (default: this program).
+	Binary string
+	Root   string // the remote root (-r's path)
+	Create bool   // --create-dir
+	// FollowLinks: -n follow.
+	FollowLinks   bool
+	Token, Cookie string
+	Session       string
+	LogDir        string // -R
+	LogMB         int
+	Debug         bool
+	// Config is the agent's configuration file on the server (empty:
+	// its default).
+	Config string
+}
+
+// agentDir is where agents are installed on the server, per version.
+const agentDir = ".cache/async/agent"
+
+// StartAgent runs the agent on the server (installing it when missing or
+// of another protocol version) and opens the sync root.
+func (c *Conn) StartAgent(ctx context.Context, o StartOptions) (*Client, error) {
+	bin := o.Binary
+	if bin == "" {
+		var err error
+		if bin, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("agent binary: %w", err)
+		}
+	}
+	sum, err := fileDigest(bin)
+	if err != nil {
+		return nil, fmt.Errorf("agent binary: %w", err)
+	}
+	version := fmt.Sprintf("p%d-%s", ProtocolVersion, sum[:16])
+	h := hello{root: o.Root, create: o.Create, followLinks: o.FollowLinks, token: o.Token, cookie: o.Cookie,
+		session: o.Session, logDir: o.LogDir, logMB: o.LogMB, debug: o.Debug}
+	args := "server --stdio"
+	if o.Config != "" {
+		args += " --config " + shellQuote(o.Config)
+	}
+	cached := agentDir + "/" + version + "/async"
+	script := fmt.Sprintf(`if [ -x "$HOME/%s" ]; then exec "$HOME/%s" %s; elif command -v async >/dev/null 2>&1; then exec async %s; else exit 127; fi`, cached, cached, args, args)
+	cl, err := c.runAgent(ctx, script, h)
+	if err == nil {
+		return cl, nil
+	}
+	var re *RemoteError
+	if errors.As(err, &re) && !strings.Contains(re.Msg, "protocol version") {
+		return nil, err // the agent runs and refused: docroot, token, path
+	}
+	c.log.Info("installing the agent on the server", "version", version, "reason", err)
+	if err := c.install(ctx, bin, version, sum); err != nil {
+		return nil, err
+	}
+	return c.runAgent(ctx, fmt.Sprintf(`exec "$HOME/%s" %s`, cached, args), h)
+}
+
+// runAgent starts the agent command and says hello.
+func (c *Conn) runAgent(ctx context.Context, cmd string, h hello) (*Client, error) {
+	s, err := c.c.NewSession()
+	if err != nil {
+		return nil, fmt.Errorf("ssh session: %w", err)
+	}
+	stdin, err := s.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := s.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var stderr bytes.Buffer
+	s.Stderr = &limitedWriter{w: &stderr, n: 4096}
+	if err := s.Start(cmd); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("start agent: %w", err)
+	}
+	closer := &agentSession{s: s, stdin: stdin}
+	cl, err := newClient(ctx, stdout, stdin, closer, h)
+	if err != nil {
+		closer.Close()
+		var re *RemoteError
+		if errors.As(err, &re) {
+			return nil, err
+		}
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			return nil, fmt.Errorf("agent on %s: %v: %s", c.addr, err, msg)
+		}
+		return nil, fmt.Errorf("agent on %s: %w", c.addr, err)
+	}
+	return cl, nil
+}
+
+type agentSession struct {
+	s     *ssh.Session
+	stdin io.Closer
+	once  sync.Once
+}
+
+func (a *agentSession) Close() error {
+	a.once.Do(func() {
+		a.stdin.Close()
+		done := make(chan struct{})
+		go func() { a.s.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+		}
+		a.s.Close()
+	})
+	return nil
+}
+
+// install uploads the agent binary to ~/.cache/async/agent/VERSION/async,
+// checking its digest there before it takes its final name.
+func (c *Conn) install(ctx context.Context, bin, version, sum string) error {
+	goos, goarch, err := c.platform()
+	if err != nil {
+		return err
+	}
+	if goos != runtime.GOOS || goarch != runtime.GOARCH {
+		alt := filepath.Join(filepath.Dir(bin), fmt.Sprintf("async-%s-%s", goos, goarch))
+		if _, err := os.Stat(alt); err != nil {
+			return fmt.Errorf("the server (%s/%s) has no async agent and this client (%s/%s) cannot provide one: install async on the server's PATH, or put %s beside this program, or use --sftp",
+				goos, goarch, runtime.GOOS, runtime.GOARCH, filepath.Base(alt))
+		}
+		bin = alt
+		if sum, err = fileDigest(bin); err != nil {
+			return err
+		}
+	}
+	f, err := os.Open(bin)
+	if err != nil {
+		return fmt.Errorf("agent binary: %w", err)
+	}
+	defer f.Close()
+	s, err := c.c.NewSession()
+	if err != nil {
+		return fmt.Errorf("ssh session: %w", err)
+	}
+	defer s.Close()
+	s.Stdin = f
+	dir := `"$HOME/` + agentDir + "/" + version + `"`
+	script := fmt.Sprintf(`set -e; umask 077; mkdir -p %s; t=%s/async.tmp.$$; cat > "$t"; chmod 700 "$t"; `+
+		`s=$(sha256sum "$t" | cut -d" " -f1); if [ "$s" != %s ]; then rm -f "$t"; echo "digest mismatch after upload" >&2; exit 1; fi; mv -f "$t" %s/async`,
+		dir, dir, sum, dir)
+	out, err := s.CombinedOutput(script)
+	if err != nil {
+		return fmt.Errorf("install the agent on %s: %v: %s", c.addr, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// platform asks the server for its OS and architecture, as Go names them.
+func (c *Conn) platform() (string, string, error) {
+	s, err := c.c.NewSession()
+	if err != nil {
+		return "", "", fmt.Errorf("ssh session: %w", err)
+	}
+	defer s.Close()
+	out, err := s.Output("uname -sm")
+	if err != nil {
+		return "", "", fmt.Errorf("uname on %s: %w", c.addr, err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 2 {
+		return "", "", fmt.Errorf("uname on %s: unexpected %q", c.addr, out)
+	}
+	goos := strings.ToLower(f[0])
+	arch := map[string]string{"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[f[1]]
+	if arch == "" {
+		arch = f[1]
+	}
+	return goos, arch, nil
+}
+
+func fileDigest(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// limitedWriter keeps the first n bytes written to it.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
+}

@@ -1,0 +1,157 @@
+package ssh
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/backendtest"
+	"github.com/async-sync/async/internal/sshdtest"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// agentBinary builds cmd/async once per test run: the program the client
+// installs on the server.
+func agentBinary(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "async-agent-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "async")
+		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/async").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build agent: %v", buildErr)
+	}
+	return binPath
+}
+
+var (
+	sshdOnce sync.Once
+	sshd     *sshdtest.Server
+)
+
+// server starts one sshd for the package's tests.
+func server(t *testing.T) *sshdtest.Server {
+	sshdOnce.Do(func() { sshd = sshdtest.Start(&lasting{T: t}, sshdtest.Options{}) })
+	if sshd == nil {
+		t.Fatal("sshd did not start")
+	}
+	return sshd
+}
+
+// lasting keeps the shared server alive past the first test that asked
+// for it (its cleanups run at the end of the package's tests).
+type lasting struct{ *testing.T }
+
+func (l *lasting) Cleanup(fn func()) { cleanups = append(cleanups, fn) }
+
+var cleanups []func()
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+func dial(t *testing.T, s *sshdtest.Server) *Conn {
+	c, err := Dial(context.Background(), Options{Host: s.Host, Port: s.Port, User: s.User,
+		KeyFiles: []string{s.KeyFile}, KnownHosts: []string{s.KnownHosts}, Home: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestConformanceOverSSH(t *testing.T) {
+	s := server(t)
+	bin := agentBinary(t)
+	os.RemoveAll(filepath.Join(s.Home, agentDir)) // the first start installs the agent
+	conn := dial(t, s)
+	t.Cleanup(func() { conn.Close() })
+	backendtest.Run(t, func(t *testing.T) core.Backend {
+		c, err := conn.StartAgent(context.Background(), StartOptions{Binary: bin, Root: s.TempDir(t), Session: "conf"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	})
+	if _, err := os.Stat(s.Home + "/" + agentDir); err != nil {
+		t.Errorf("agent not installed: %v", err)
+	}
+}
+
+func TestDocrootEscapesRefused(t *testing.T) {
+	s := server(t)
+	bin := agentBinary(t)
+	conn := dial(t, s)
+	defer conn.Close()
+	root := s.TempDir(t)
+	os.Symlink("/etc", filepath.Join(root, "out"))
+	for _, p := range []string{"/etc", "../../etc", root + "/../../etc", root + "/out", "/tmp"} {
+		_, err := conn.StartAgent(context.Background(), StartOptions{Binary: bin, Root: p, Session: "esc"})
+		if !errors.Is(err, ErrOutsideDocroot) {
+			t.Errorf("root %s: err = %v, want outside the docroot", p, err)
+		}
+	}
+	c, err := conn.StartAgent(context.Background(), StartOptions{Binary: bin, Root: root, Session: "esc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, p := range []string{"out/passwd", "out"} {
+		if _, err := c.Stat(context.Background(), p+"/x"); err == nil {
+			t.Errorf("stat through %s succeeded", p)
+		}
+	}
+	if _, err := c.OpenStore(context.Background(), "/etc/async-db", false); !errors.Is(err, ErrOutsideDocroot) {
+		t.Errorf("-B /etc: err = %v, want outside the docroot", err)
+	}
+}
+
+func TestUnknownHostKey(t *testing.T) {
+	s := server(t)
+	empty := filepath.Join(t.TempDir(), "known_hosts")
+	_, err := Dial(context.Background(), Options{Host: s.Host, Port: s.Port, User: s.User,
+		KeyFiles: []string{s.KeyFile}, KnownHosts: []string{empty}, Home: t.TempDir()})
+	var hk *HostKeyError
+	if !errors.As(err, &hk) || hk.Changed || !strings.Contains(err.Error(), "SHA256:") {
+		t.Fatalf("err = %v, want an unknown host key with its fingerprint", err)
+	}
+	other := filepath.Join(t.TempDir(), "known_hosts")
+	line, _ := os.ReadFile(s.KnownHosts)
+	// Same host, another (valid) key: a changed key.
+	fields := strings.Fields(string(line))
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	sp, _ := gossh.NewPublicKey(pub)
+	os.WriteFile(other, []byte(fields[0]+" "+string(gossh.MarshalAuthorizedKey(sp))), 0o600)
+	_, err = Dial(context.Background(), Options{Host: s.Host, Port: s.Port, User: s.User,
+		KeyFiles: []string{s.KeyFile}, KnownHosts: []string{other}, Home: t.TempDir()})
+	if !errors.As(err, &hk) || !hk.Changed {
+		t.Fatalf("err = %v, want a changed host key", err)
+	}
+}
