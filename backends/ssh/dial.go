@@ -100,18 +100,20 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	if len(signers) > 0 {
 		auth = append(auth, ssh.PublicKeys(signers...))
 	}
-	pw := passwordSource(o)
-	auth = append(auth, ssh.PasswordCallback(pw), ssh.KeyboardInteractive(func(_, _ string, qs []string, echos []bool) ([]string, error) {
-		ans := make([]string, len(qs))
-		for i := range qs {
-			p, err := pw()
-			if err != nil {
-				return nil, err
+	if o.Password != "" || o.AskPassword != nil {
+		pw := passwordSource(o)
+		auth = append(auth, ssh.PasswordCallback(pw), ssh.KeyboardInteractive(func(_, _ string, qs []string, _ []bool) ([]string, error) {
+			ans := make([]string, len(qs))
+			for i := range qs {
+				p, err := pw()
+				if err != nil {
+					return nil, err
+				}
+				ans[i] = p
 			}
-			ans[i] = p
-		}
-		return ans, nil
-	}))
+			return ans, nil
+		}))
+	}
 	cfg := &ssh.ClientConfig{User: o.User, Auth: auth, HostKeyCallback: hkc, HostKeyAlgorithms: algos, Timeout: 20 * time.Second}
 	cfg.Ciphers = o.Ciphers
 	d := net.Dialer{Timeout: 20 * time.Second}
@@ -292,8 +294,6 @@ func passwordSource(o Options) func() (string, error) {
 				pw = o.Password
 			case o.AskPassword != nil:
 				pw, err = o.AskPassword(fmt.Sprintf("%s@%s's password: ", o.User, o.Host))
-			default:
-				err = errors.New("no password (set ASPERA_SCP_PASS)")
 			}
 		})
 		return pw, err

@@ -28,6 +28,7 @@ type instance struct {
 	dryRun        bool
 	planJSON      bool
 	progress      string
+	knownHosts    []string // --known-hosts, repeatable
 }
 
 // session holds one -N's options.
@@ -64,6 +65,22 @@ type session struct {
 	assumeNoMods   bool          // --assume-no-mods
 	resumeAge      time.Duration // --resume-age-days
 	stdinUsed      *bool         // "-" as a rule file reads standard input once per process
+	ssh            sshSettings
+	warnings       []string // about option values, printed once the session is checked
+}
+
+// sshSettings are a session's SSH options.
+type sshSettings struct {
+	port     int      // -P (0: 22)
+	keyFiles []string // -i
+	password string   // -w
+	token    string   // -W
+	cookie   string   // --cookie
+	sftp     bool     // --sftp
+	logDir   string   // -R
+	logMB    int
+	ciphers  []string // -c
+	given    []string // the SSH options given, as spelled
 }
 
 // openRules opens a rule file; "-" is standard input, once.
@@ -128,6 +145,10 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(string)) (*instan
 			if err := s.set(op); err != nil {
 				return nil, nil, err
 			}
+			for _, w := range s.warnings {
+				warn(fmt.Sprintf("warning: option %s: %s", op.As, w))
+			}
+			s.warnings = nil
 		}
 	}
 	if in.help || in.version {
@@ -140,6 +161,9 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(string)) (*instan
 	for _, s := range sessions {
 		if err := s.check(); err != nil {
 			return nil, nil, err
+		}
+		for _, w := range s.warnings {
+			warn(w)
 		}
 		if seen[s.name] {
 			return nil, nil, usagef("session name %q given twice", s.name)
@@ -177,6 +201,12 @@ func (in *instance) set(op cli.Opt) error {
 		default:
 			return usagef("option %s: unknown plan format %q (want text or json)", op.As, v)
 		}
+	case "known-hosts":
+		p, err := expandHome(v)
+		if err != nil {
+			return usagef("option %s: %v", op.As, err)
+		}
+		in.knownHosts = append(in.knownHosts, p)
 	case "progress":
 		switch v {
 		case "auto", "bar", "plain", "none":
@@ -383,6 +413,9 @@ func (s *session) set(op cli.Opt) error {
 			return bad(err)
 		}
 		s.threads = append(s.threads, tc)
+	case "tcp-port", "private-key-path", "password", "token", "cookie", "sftp", "remote-logdir", "cipher":
+		s.ssh.given = append(s.ssh.given, op.As)
+		return s.setSSH(op)
 	case "no-log":
 		if v != "stats" {
 			return usagef("option %s: unknown value %q (want stats)", op.As, v)
@@ -390,6 +423,56 @@ func (s *session) set(op cli.Opt) error {
 		s.noLogStats = true
 	default:
 		return usagef("option %s is not handled by this version of async", op.As)
+	}
+	return nil
+}
+
+// setSSH sets one of the SSH options.
+func (s *session) setSSH(op cli.Opt) error {
+	v := op.Value
+	bad := func(err error) error { return usagef("option %s: %v", op.As, err) }
+	var err error
+	switch op.Spec.Long {
+	case "tcp-port":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 65535 {
+			return usagef("option %s: %q is not a port number (1 to 65535)", op.As, v)
+		}
+		s.ssh.port = n
+	case "private-key-path":
+		p, err := expandHome(v)
+		if err != nil {
+			return bad(err)
+		}
+		s.ssh.keyFiles = append(s.ssh.keyFiles, p)
+	case "password":
+		s.ssh.password = v
+		s.warnings = append(s.warnings, "a password on the command line is visible to other users in the process list; prefer ASPERA_SCP_PASS")
+	case "token":
+		if !strings.HasPrefix(v, "Basic ") {
+			return usagef("option %s: want \"Basic BASE64(id:secret)\"", op.As)
+		}
+		s.ssh.token = v
+	case "cookie":
+		s.ssh.cookie = v
+	case "sftp":
+		s.ssh.sftp = true
+	case "remote-logdir":
+		if strings.Contains(v, "://") {
+			return usagef("option %s: %s is a URL; give a directory on the server", op.As, v)
+		}
+		if s.ssh.logDir, s.ssh.logMB, err = logfile.SplitDir(v); err != nil {
+			return bad(err)
+		}
+	case "cipher":
+		c, warning, err := sshCipher(v)
+		if err != nil {
+			return bad(err)
+		}
+		s.ssh.ciphers = c
+		if warning != "" {
+			s.warnings = append(s.warnings, warning)
+		}
 	}
 	return nil
 }
@@ -412,6 +495,11 @@ func (s *session) check() error {
 	s.filter = f
 	if (s.policy.Dedup == core.DedupHardlink || s.policy.Dedup == core.DedupCopy) && !s.policy.Checksum.Full() {
 		return usagef("session %s: --dedup=%s needs a full checksum (-k sha1, md5 or sha256)", s.name, map[core.Dedup]string{core.DedupHardlink: "hardlink", core.DedupCopy: "copy"}[s.policy.Dedup])
+	}
+	if len(s.ssh.given) > 0 && !strings.HasPrefix(s.remote, "ssh://") && !strings.HasPrefix(s.remote, "sftp://") && s.host == "" && !isHostPath(s.remote) {
+		for _, o := range s.ssh.given {
+			s.warnings = append(s.warnings, fmt.Sprintf("warning: option %s applies to SSH endpoints and -r is not one; ignored", o))
+		}
 	}
 	if s.removeAfter && s.policy.Direction == core.Bidi {
 		return usagef("session %s: --remove-after-transfer cannot be used with -K bidi", s.name)
@@ -523,4 +611,34 @@ func parseCount(v string) (n int, percent bool, err error) {
 		return 0, false, fmt.Errorf("invalid count %q (want N or N%%)", v)
 	}
 	return n, percent, nil
+}
+
+// sshCipher maps -c to SSH cipher names (reference §4.7): aesN and aesNcfb
+// to aesN-ctr (cfb warns: SSH has no CFB mode), aesNgcm to the GCM ciphers;
+// none warns, as SSH always encrypts. The rest of the default list follows,
+// so that a server without the preferred cipher still connects.
+func sshCipher(v string) ([]string, string, error) {
+	pref, warning := "", ""
+	switch v {
+	case "none":
+		return nil, "SSH always encrypts; the default ciphers are used", nil
+	case "aes128", "aes192", "aes256":
+		pref = v + "-ctr"
+	case "aes128cfb", "aes192cfb", "aes256cfb":
+		pref = strings.TrimSuffix(v, "cfb") + "-ctr"
+		warning = "SSH has no CFB mode; " + pref + " is used"
+	case "aes128gcm", "aes256gcm":
+		pref = strings.TrimSuffix(v, "gcm") + "-gcm@openssh.com"
+	case "aes192gcm":
+		pref, warning = "aes192-ctr", "SSH has no AES-192-GCM; aes192-ctr is used"
+	default:
+		return nil, "", fmt.Errorf("unknown cipher %q (want none, aes128, aes192, aes256, with cfb or gcm)", v)
+	}
+	list := []string{pref}
+	for _, c := range []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"} {
+		if c != pref {
+			list = append(list, c)
+		}
+	}
+	return list, warning, nil
 }

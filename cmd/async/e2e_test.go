@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 		panic("build async: " + err.Error() + "\n" + string(out))
 	}
 	code := m.Run()
+	stopServers()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

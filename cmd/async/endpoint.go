@@ -5,28 +5,74 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
 // endpoint is a parsed -d or -r.
 type endpoint struct {
-	scheme string // backend: "file" for a local directory
-	path   string // file: the absolute, cleaned root
+	scheme string // backend: "file" for a local directory, "ssh" for a server
+	path   string // file: the absolute, cleaned root; ssh: the remote path as given
+	user   string // ssh: login user
+	host   string // ssh: host name or address
+	port   int    // ssh: port
+	sftp   bool   // ssh: plain SFTP instead of the agent (sftp:// or --sftp)
 }
 
+// local reports whether the endpoint is a local directory.
+func (e endpoint) local() bool { return e.scheme == "file" }
+
 // URL returns the canonical form of the endpoint (its session identity).
+// An SSH endpoint through SFTP keeps its snapshot elsewhere than through
+// the agent, so the two are different identities.
 func (e endpoint) URL() string {
+	if e.scheme == "ssh" {
+		scheme := "ssh"
+		if e.sftp {
+			scheme = "sftp"
+		}
+		p := e.path
+		if !strings.HasPrefix(p, "/") {
+			p = "/~/" + strings.TrimPrefix(strings.TrimPrefix(p, "~"), "/")
+		}
+		u := url.URL{Scheme: scheme, User: url.User(e.user), Host: net.JoinHostPort(e.host, strconv.Itoa(e.port)), Path: p}
+		return u.String()
+	}
 	return (&url.URL{Scheme: e.scheme, Path: filepath.ToSlash(e.path)}).String()
+}
+
+// Display is how messages name the endpoint: the path, or user@host:path.
+func (e endpoint) Display() string {
+	if e.scheme == "ssh" {
+		return fmt.Sprintf("%s@%s:%s", e.user, e.host, e.path)
+	}
+	return e.path
+}
+
+// sshDefaults are what an SSH endpoint takes when it does not say: -P, the
+// local user name, --sftp.
+type sshDefaults struct {
+	port int
+	user string
+	sftp bool
 }
 
 // parseEndpoint parses a -d or -r value (reference §2). user and host are
 // --user and --host, for -r only.
-func parseEndpoint(opt, raw, user, host string) (endpoint, error) {
+func parseEndpoint(opt, raw, user, host string, def sshDefaults) (endpoint, error) {
 	if raw == "" && host == "" {
 		return endpoint{}, usagef("option %s: empty endpoint", opt)
+	}
+	if strings.HasPrefix(raw, "ssh://") || strings.HasPrefix(raw, "sftp://") {
+		if user != "" || host != "" {
+			return endpoint{}, usagef("option %s: --user and --host cannot be combined with a URL (%s)", opt, raw)
+		}
+		return parseSSHURL(opt, raw, def)
 	}
 	if strings.Contains(raw, "://") {
 		if user != "" || host != "" {
@@ -51,7 +97,7 @@ func parseEndpoint(opt, raw, user, host string) (endpoint, error) {
 		return endpoint{scheme: "file", path: filepath.Clean(u.Path)}, nil
 	}
 	if host != "" || isHostPath(raw) {
-		return endpoint{}, usagef("option %s: SSH endpoints (%s) are not supported by this version of async", opt, cmp.Or(raw, host))
+		return parseHostPath(opt, raw, user, host, def)
 	}
 	if user != "" {
 		return endpoint{}, usagef("option --user: no remote host given (use --host or host:path in -r)")
@@ -65,6 +111,98 @@ func parseEndpoint(opt, raw, user, host string) (endpoint, error) {
 		return endpoint{}, usagef("option %s: %v", opt, err)
 	}
 	return endpoint{scheme: "file", path: abs}, nil
+}
+
+// parseSSHURL parses ssh://[user@]host[:port]/path and sftp://...; the
+// path is absolute, and /~/dir is the home-relative form.
+func parseSSHURL(opt, raw string, def sshDefaults) (endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
+		return endpoint{}, usagef("option %s: malformed URL %q (want ssh://[user@]host[:port]/path)", opt, raw)
+	}
+	if _, hasPass := u.User.Password(); hasPass {
+		return endpoint{}, usagef("option %s: a URL must not hold a password (it would reach logs); use ASPERA_SCP_PASS or a prompt", opt)
+	}
+	if len(u.Query()) > 0 {
+		return endpoint{}, usagef("option %s: an SSH URL takes no query (%s)", opt, raw)
+	}
+	e := endpoint{scheme: "ssh", host: u.Hostname(), user: cmp.Or(u.User.Username(), def.user), port: def.port, sftp: def.sftp || u.Scheme == "sftp"}
+	if ps := u.Port(); ps != "" {
+		if e.port, err = strconv.Atoi(ps); err != nil || e.port < 1 || e.port > 65535 {
+			return endpoint{}, usagef("option %s: invalid port %q", opt, ps)
+		}
+	}
+	e.path = u.Path
+	if rest, ok := strings.CutPrefix(e.path, "/~"); ok && (rest == "" || rest[0] == '/') {
+		e.path = "~" + rest
+	}
+	return e.checkRemotePath(opt)
+}
+
+// parseHostPath parses [user@]host:path and [user@][::1]:path, or a path
+// with --host (then a ':' in it is part of the path); --user makes an '@'
+// part of the path.
+func parseHostPath(opt, raw, user, host string, def sshDefaults) (endpoint, error) {
+	e := endpoint{scheme: "ssh", user: cmp.Or(user, def.user), port: def.port, sftp: def.sftp}
+	if host != "" {
+		e.host, e.path = host, raw
+	} else {
+		rest := raw
+		if user == "" {
+			if at := strings.LastIndexByte(hostPart(raw), '@'); at >= 0 {
+				e.user, rest = raw[:at], raw[at+1:]
+			}
+		}
+		if strings.HasPrefix(rest, "[") {
+			end := strings.Index(rest, "]:")
+			if end < 0 {
+				return endpoint{}, usagef("option %s: malformed address in %q (want [user@][ADDR]:path)", opt, raw)
+			}
+			e.host, e.path = rest[1:end], rest[end+2:]
+		} else {
+			e.host, e.path, _ = strings.Cut(rest, ":")
+		}
+	}
+	if e.host == "" || strings.ContainsAny(e.host, "/ ") {
+		return endpoint{}, usagef("option %s: missing or malformed host in %q", opt, cmp.Or(raw, host))
+	}
+	if e.user == "" {
+		return endpoint{}, usagef("option %s: empty user name in %q", opt, raw)
+	}
+	return e.checkRemotePath(opt)
+}
+
+// hostPart is the part of a host:path form before the path.
+func hostPart(s string) string {
+	if strings.HasPrefix(s, "[") || strings.Contains(s, "@[") {
+		if i := strings.Index(s, "]:"); i >= 0 {
+			return s[:i]
+		}
+	}
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// checkRemotePath cleans an SSH endpoint's path: "" is the docroot (or
+// home), a relative path is relative to it.
+func (e endpoint) checkRemotePath(opt string) (endpoint, error) {
+	if strings.ContainsRune(e.path, 0) {
+		return endpoint{}, usagef("option %s: the remote path holds a NUL byte", opt)
+	}
+	for _, c := range strings.Split(e.path, "/") {
+		if c == ".." {
+			return endpoint{}, usagef("option %s: \"..\" is not allowed in a remote path (%s): remote paths stay inside the docroot", opt, e.path)
+		}
+	}
+	if e.path == "" {
+		e.path = "~"
+	}
+	if e.path != "~" {
+		e.path = path.Clean(e.path)
+	}
+	return e, nil
 }
 
 // isHostPath reports whether s has async's [user@]host:path form: a colon

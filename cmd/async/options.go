@@ -38,7 +38,6 @@ const (
 // Reasons shown for options that this build accepts but cannot honour yet.
 const (
 	notYet      = "is not available in this version of async yet"
-	sshOnly     = "applies to SSH endpoints, which this version of async does not support yet"
 	continuous  = "applies to continuous mode (-C), which this version of async does not support yet"
 	fasp        = "tunes Aspera's FASP UDP transport, which async does not use"
 	noEffectYet = "has no effect in this version of async yet"
@@ -62,7 +61,7 @@ func options() []option {
 		o(0, "dry-run", none, "", gInstance, "print the plan and change nothing"),
 		o(0, "plan-format", req, "text|json", gInstance, "form of the --dry-run output (text)"),
 		o(0, "progress", req, "auto|bar|plain|none", gInstance, "progress display on stderr (auto)"),
-		o(0, "known-hosts", req, "FILE", gInstance, "SSH host keys to trust").warn(sshOnly),
+		o(0, "known-hosts", req, "FILE", gInstance, "SSH host keys to trust (~/.ssh/known_hosts)"),
 		o(0, "plugin-dir", req, "DIR", gInstance, "where backend plugins are looked up first").warn("applies to backend plugins, which this version of async does not support yet"),
 		o(0, "watchd", req, "SPEC", gInstance, "Aspera's change journal service").warn("names Aspera's watchd service; async uses its own change detection"),
 		o(0, "apply-local-docroot", none, "", gInstance, "accepted for compatibility").warn("has no effect: the local side has no docroot in async"),
@@ -72,14 +71,14 @@ func options() []option {
 
 		o('N', "name", req, "NAME", gSession, "session name ([A-Za-z0-9_-], at most 128); starts a session"),
 		o('d', "local-dir", req, "ENDPOINT", gSession, "local endpoint: a path or file:///path"),
-		o('r', "remote-dir", req, "ENDPOINT", gSession, "remote endpoint: a path or file:///path"),
+		o('r', "remote-dir", req, "ENDPOINT", gSession, "remote endpoint: a path, file:///path, [user@]host:path or ssh://user@host:port/path"),
 		o(0, "user", req, "USER", gSession, "user of the remote endpoint"),
 		o(0, "host", req, "HOST", gSession, "host of the remote endpoint"),
-		o('P', "tcp-port", req, "PORT", gSession, "SSH port (22)").warn(sshOnly),
+		o('P', "tcp-port", req, "PORT", gSession, "SSH port (22)"),
 		o(0, "create-dir", none, "", gSession, "create a missing local or remote root"),
 		o('b', "local-db-dir", req, "DIR", gSession, "local snapshot directory (LOCAL/.private-asp/NAME)"),
 		o('B', "remote-db-dir", req, "DIR", gSession, "remote snapshot directory (REMOTE/.private-asp/NAME)"),
-		o('R', "remote-logdir", req, "DIR[:MB]", gSession, "remote log directory").warn(sshOnly),
+		o('R', "remote-logdir", req, "DIR[:MB]", gSession, "remote log directory, on the server (STATE/log there)"),
 		o(0, "local-db-store-dir", req, "DIR", gSession, "copy the local snapshot there after each run; restore it from there when missing"),
 		o(0, "remote-db-store-dir", req, "DIR", gSession, "the same for the remote snapshot"),
 		o(0, "keep-dir-local", req, "DIR", gSession, "move what sync deletes or replaces locally into DIR (inside the local tree, not synchronized)"),
@@ -88,12 +87,12 @@ func options() []option {
 		o(0, "remote-mount-signature", req, "FILE", gSession, "refuse to run (exit 1) unless FILE exists on the remote side (relative: to its root)"),
 		o('x', "reset", none, "", gSession, "drop this session's snapshots and start from scans"),
 
-		o('i', "private-key-path", req, "FILE", gAuth, "SSH private key (repeatable)").warn(sshOnly),
-		o('w', "password", req, "PASS", gAuth, "SSH password (visible to other users; prefer ASPERA_SCP_PASS)").warn(sshOnly),
-		o('W', "token", req, "TOKEN", gAuth, "access-key token (also ASPERA_SCP_TOKEN)").warn(sshOnly),
-		o(0, "cookie", req, "STRING", gAuth, "opaque string passed to the agent and logged").warn(sshOnly),
+		o('i', "private-key-path", req, "FILE", gAuth, "SSH private key (repeatable)"),
+		o('w', "password", req, "PASS", gAuth, "SSH password (visible to other users; prefer ASPERA_SCP_PASS)"),
+		o('W', "token", req, "TOKEN", gAuth, "access-key token \"Basic BASE64(id:secret)\" (also ASPERA_SCP_TOKEN)"),
+		o(0, "cookie", req, "STRING", gAuth, "opaque string passed to the agent and logged (also ASPERA_SCP_COOKIE)"),
 		o(0, "proxy", req, "URL", gAuth, "Aspera proxy").refuse("is not supported: async does not use Aspera proxies"),
-		o(0, "sftp", none, "", gAuth, "use plain SFTP instead of the remote agent").warn(sshOnly),
+		o(0, "sftp", none, "", gAuth, "use plain SFTP instead of the remote agent (snapshot kept locally)"),
 
 		o('K', "direction", req, "push|pull|bidi", gMode, "direction (push)"),
 		o('C', "continuous", none, "", gMode, "keep running and follow changes").refuse(notYet),
@@ -160,8 +159,8 @@ func options() []option {
 		o('m', "min-rate", req, "RATE", gTransfer, "rate floor").warn("has no effect with a single session"),
 		o('a', "rate-policy", req, "fixed|high|fair|low", gTransfer, "behaviour under contention (fair)").warn(noEffectYet),
 		o(0, "transfer-threads", req, "N[:SIZE]", gTransfer, "N workers for files up to SIZE (repeatable; 2 per CPU, 2 to 8)"),
-		o('c', "cipher", req, "CIPHER", gTransfer, "SSH cipher preference").warn(sshOnly),
-		o(0, "compression", req, "none|zlib|zstd", gTransfer, "compression on the SSH agent transport").warn(sshOnly),
+		o('c', "cipher", req, "CIPHER", gTransfer, "SSH cipher preference: aes128|aes192|aes256[cfb|gcm]"),
+		o(0, "compression", req, "none|zlib|zstd", gTransfer, "compression on the SSH agent transport").warn(noEffectYet),
 		o(0, "support-resume", opt, "MINSIZE", gTransfer, "keep partial files of at least MINSIZE (1m) from interrupted transfers and resume them next run"),
 		o(0, "resume-age-days", req, "N", gTransfer, "delete partial files older than N days when found (5)"),
 		o('O', "udp-port", req, "PORT", gTransfer, "FASP tuning").warn(fasp),

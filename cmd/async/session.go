@@ -74,25 +74,40 @@ type prepared struct {
 // without changing anything (but for --create-dir).
 func prepare(in *instance, s *session) (*prepared, error) {
 	p := &prepared{s: s, logDir: in.logDir, logMB: in.logMB}
+	def := sshDefaults{port: cmp.Or(s.ssh.port, 22), user: localUser(), sftp: s.ssh.sftp}
 	var err error
-	if p.ends[core.Local], err = parseEndpoint("-d", s.local, "", ""); err != nil {
+	if p.ends[core.Local], err = parseEndpoint("-d", s.local, "", "", def); err != nil {
 		return nil, err
 	}
-	if p.ends[core.Remote], err = parseEndpoint("-r", s.remote, s.user, s.host); err != nil {
+	if !p.ends[core.Local].local() {
+		return nil, usagef("option -d: %s is an SSH endpoint; -d is the local side: give the server to -r", s.local)
+	}
+	if p.ends[core.Remote], err = parseEndpoint("-r", s.remote, s.user, s.host, def); err != nil {
 		return nil, err
 	}
 	for side := range 2 {
-		p.ends[side].path = realPath(p.ends[side].path)
+		if p.ends[side].local() {
+			p.ends[side].path = realPath(p.ends[side].path)
+		}
 	}
 	l, r := p.ends[core.Local].path, p.ends[core.Remote].path
-	if inside(l, r) || inside(r, l) {
+	if p.ends[core.Remote].local() && (inside(l, r) || inside(r, l)) {
 		return nil, usagef("session %s: -d %s and -r %s are the same directory or one is inside the other", s.name, l, r)
 	}
 	for side, flag := range [2]string{s.localDB, s.remoteDB} {
-		p.defaultArea[side] = filepath.Join(p.ends[side].path, core.PrivateDir)
-		p.dbDir[side] = filepath.Join(p.defaultArea[side], s.name)
+		opt := [2]string{"-b", "-B"}[side]
+		switch e := p.ends[side]; {
+		case e.local():
+			p.defaultArea[side] = filepath.Join(e.path, core.PrivateDir)
+			p.dbDir[side] = filepath.Join(p.defaultArea[side], s.name)
+		case e.sftp: // SFTP cannot hold the database: it stays here
+			p.dbDir[side] = filepath.Join(stateDir(), "sessions", s.name, "remote")
+		default: // the agent resolves it on the server
+			p.dbDir[side] = flag
+			continue
+		}
 		if flag != "" {
-			d, err := p.stateDirOption([2]string{"-b", "-B"}[side], flag)
+			d, err := p.stateDirOption(opt, flag)
 			if err != nil {
 				return nil, err
 			}
@@ -103,19 +118,28 @@ func prepare(in *instance, s *session) (*prepared, error) {
 		if s.keepDir[side] == "" {
 			continue
 		}
-		rel, err := keepDirIn(opt, s.keepDir[side], p.ends[side].path)
+		var rel string
+		if p.ends[side].local() {
+			rel, err = keepDirIn(opt, s.keepDir[side], p.ends[side].path)
+		} else {
+			rel, err = remoteKeepDir(s.keepDir[side], p.ends[side])
+		}
 		if err != nil {
 			return nil, err
 		}
 		s.policy.KeepDir[side] = rel
 	}
 	for side, opt := range [2]string{"--local-db-store-dir", "--remote-db-store-dir"} {
-		if s.storeDir[side] != "" {
+		switch {
+		case s.storeDir[side] == "":
+		case p.ends[side].local() || p.ends[side].sftp:
 			d, err := p.stateDirOption(opt, s.storeDir[side])
 			if err != nil {
 				return nil, err
 			}
 			p.storeDir[side] = filepath.Join(d, s.name)
+		default:
+			p.storeDir[side] = s.storeDir[side]
 		}
 	}
 	if p.logDir == "" {
@@ -124,6 +148,9 @@ func prepare(in *instance, s *session) (*prepared, error) {
 		return nil, err
 	}
 	for side, opt := range [2]string{"-d", "-r"} {
+		if !p.ends[side].local() {
+			continue // the agent checks the remote root
+		}
 		if p.missing[side], err = checkRoot(opt, p.ends[side].path, s.createDir); err != nil {
 			return nil, err
 		}
@@ -174,6 +201,9 @@ func keepDirIn(opt, dir, root string) (string, error) {
 func (p *prepared) outsideTrees(opt, dir string) error {
 	real := realPath(dir)
 	for side := range 2 {
+		if !p.ends[side].local() {
+			continue
+		}
 		if inside(real, p.defaultArea[side]) {
 			continue
 		}
@@ -205,18 +235,7 @@ func (a *app) runSession(ctx context.Context, in *instance, p *prepared) int {
 		return exitUsage
 	}
 	defer closeLog()
-	if !in.dryRun {
-		if err := restoreSnapshots(p, logger); err != nil {
-			a.out.errorf(s.name, "%v", err)
-			return exitFailed
-		}
-	}
 	err = a.sync(ctx, in, p, logger)
-	if !in.dryRun && exitCode(err) != exitUsage {
-		if serr := storeSnapshots(p, logger); serr != nil && err == nil {
-			err = &fatal{exitFailed, serr}
-		}
-	}
 	code := exitCode(err)
 	if err != nil {
 		logger.Error("session failed", "err", err)
@@ -246,44 +265,98 @@ func (a *app) openLog(in *instance, p *prepared) (*slog.Logger, func(), error) {
 	return l, func() { f.Close() }, nil
 }
 
-// sync opens the endpoints and snapshots and runs core.Sync.
+// sync opens the endpoints and their snapshots, runs core.Sync, and keeps
+// copies of the snapshots where --*-db-store-dir say.
 func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Logger) error {
+	var ends [2]*opened
+	for side := range 2 {
+		op, err := a.openEndpoint(ctx, in, p, core.Side(side), log)
+		if err != nil {
+			return err
+		}
+		defer op.close()
+		ends[side] = op
+	}
+	s := p.s
+	if !in.dryRun {
+		for side := range 2 {
+			ok, err := ends[side].snaps.restore(ctx)
+			if err != nil {
+				return &fatal{exitFailed, fmt.Errorf("restore the %s snapshot: %w", core.Side(side), err)}
+			}
+			if ok {
+				log.Info("snapshot restored", "side", core.Side(side).String(), "from", s.storeDir[side])
+			}
+		}
+	}
+	err := a.syncOpened(ctx, in, p, ends, log)
+	if !in.dryRun && exitCode(err) != exitUsage {
+		for side := range 2 {
+			ok, serr := ends[side].snaps.save(ctx)
+			if serr != nil && err == nil {
+				err = &fatal{exitFailed, fmt.Errorf("store the %s snapshot: %w", core.Side(side), serr)}
+			}
+			if ok {
+				log.Info("snapshot stored", "side", core.Side(side).String(), "in", s.storeDir[side])
+			}
+		}
+	}
+	return err
+}
+
+// openEndpoint opens one side: a local directory, or an SSH server.
+func (a *app) openEndpoint(ctx context.Context, in *instance, p *prepared, side core.Side, log *slog.Logger) (*opened, error) {
+	s, e := p.s, p.ends[side]
+	opt := [2]string{"-d", "-r"}[side]
+	if !e.local() {
+		op, err := a.openSSH(ctx, in, p, side, log)
+		if err != nil {
+			return nil, err
+		}
+		if err := remoteSignature(ctx, op.backend, e, s.mountSig[side]); err != nil {
+			op.close()
+			return nil, err
+		}
+		return op, nil
+	}
+	if p.missing[side] && in.dryRun {
+		return &opened{backend: emptyDir{}, snaps: noSnapshots{}, close: func() {}}, nil
+	}
+	if p.missing[side] {
+		if err := createRoot(opt, e.path); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkMountSignature([2]string{"--local-mount-signature", "--remote-mount-signature"}[side], s.mountSig[side], e.path); err != nil {
+		return nil, err
+	}
+	b, err := local.Open(e.path, local.Options{FollowLinks: s.links == core.LinksFollow})
+	if err != nil {
+		return nil, &fatal{exitUsage, fmt.Errorf("option %s: %w", opt, err)}
+	}
+	return &opened{backend: b, snaps: &localSnapshots{dir: p.dbDir[side], storeDir: p.storeDir[side]},
+		close: func() { b.Close() }}, nil
+}
+
+// syncOpened runs the pipeline on opened endpoints; the snapshots are
+// closed when it returns.
+func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2]*opened, log *slog.Logger) error {
 	s := p.s
 	var eps [2]*core.Endpoint
 	for side := range 2 {
-		ep := &core.Endpoint{URL: p.ends[side].URL(), ScanThreads: cmp.Or(s.scanThreads[side], s.scanPause.threads), ChecksumThreads: s.checksumThread[side]}
-		if p.missing[side] && in.dryRun {
-			ep.Backend = emptyDir{}
-		} else {
-			if p.missing[side] {
-				if err := createRoot([2]string{"-d", "-r"}[side], p.ends[side].path); err != nil {
-					return err
-				}
-			}
-			b, err := local.Open(p.ends[side].path, local.Options{FollowLinks: s.links == core.LinksFollow})
-			if err != nil {
-				return &fatal{exitUsage, fmt.Errorf("option %s: %w", [2]string{"-d", "-r"}[side], err)}
-			}
-			defer b.Close()
-			ep.Backend = b
-		}
-		eps[side] = ep
-	}
-	for side, opt := range [2]string{"--local-mount-signature", "--remote-mount-signature"} {
-		if err := checkMountSignature(opt, s.mountSig[side], p.ends[side].path); err != nil {
-			return err
-		}
+		eps[side] = &core.Endpoint{URL: p.ends[side].URL(), Backend: ends[side].backend,
+			ScanThreads: cmp.Or(s.scanThreads[side], s.scanPause.threads), ChecksumThreads: s.checksumThread[side]}
 	}
 	if s.reset && !in.dryRun {
 		for side := range 2 {
-			if err := snapshot.Remove(p.dbDir[side]); err != nil {
+			if err := ends[side].snaps.remove(ctx); err != nil {
 				return lockedOr(s.name, err)
 			}
 		}
 		log.Info("snapshots dropped (--reset)")
 	}
 	for side := range 2 {
-		st, closeStore, err := openStore(p.dbDir[side], in.dryRun, s.reset)
+		st, closeStore, err := ends[side].snaps.open(ctx, in.dryRun, s.reset)
 		if err != nil {
 			return lockedOr(s.name, err)
 		}
@@ -433,48 +506,54 @@ func checkMountSignature(opt, sig, root string) error {
 	return nil
 }
 
-// restoreSnapshots brings back a side's snapshot from its store directory
-// when the working copy is missing (--local/remote-db-store-dir).
-func restoreSnapshots(p *prepared, log *slog.Logger) error {
-	for side := range 2 {
-		from, to := p.storeDir[side], p.dbDir[side]
-		if from == "" || snapshot.Exists(to) || !snapshot.Exists(from) {
-			continue
-		}
-		if err := copyTree(from, to); err != nil {
-			return fmt.Errorf("restore the %s snapshot from %s: %w", core.Side(side), from, err)
-		}
-		log.Info("snapshot restored", "side", core.Side(side).String(), "from", from)
-	}
-	return nil
+// localSnapshots is a snapshot in a local directory.
+type localSnapshots struct {
+	dir      string
+	storeDir string // --*-db-store-dir, "" none
 }
 
-// storeSnapshots copies each side's snapshot, closed by now, to its store
-// directory: into a fresh directory, then swapped in, so that the stored
-// copy is always a whole one.
-func storeSnapshots(p *prepared, log *slog.Logger) error {
-	for side := range 2 {
-		to, from := p.storeDir[side], p.dbDir[side]
-		if to == "" || !snapshot.Exists(from) {
-			continue
-		}
-		tmp := to + ".new"
-		os.RemoveAll(tmp)
-		if err := copyTree(from, tmp); err != nil {
-			return fmt.Errorf("store the %s snapshot in %s: %w", core.Side(side), to, err)
-		}
-		old := to + ".old"
-		os.RemoveAll(old)
-		if err := os.Rename(to, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("store the %s snapshot in %s: %w", core.Side(side), to, err)
-		}
-		if err := os.Rename(tmp, to); err != nil {
-			return fmt.Errorf("store the %s snapshot in %s: %w", core.Side(side), to, err)
-		}
-		os.RemoveAll(old)
-		log.Info("snapshot stored", "side", core.Side(side).String(), "in", to)
+func (l *localSnapshots) open(_ context.Context, dryRun, reset bool) (core.Store, func(), error) {
+	return openStore(l.dir, dryRun, reset)
+}
+
+func (l *localSnapshots) remove(context.Context) error { return snapshot.Remove(l.dir) }
+
+// restore brings back the snapshot from its store directory when the
+// working copy is missing.
+func (l *localSnapshots) restore(context.Context) (bool, error) {
+	from, to := l.storeDir, l.dir
+	if from == "" || snapshot.Exists(to) || !snapshot.Exists(from) {
+		return false, nil
 	}
-	return nil
+	if err := copyTree(from, to); err != nil {
+		return false, fmt.Errorf("restore the snapshot from %s: %w", from, err)
+	}
+	return true, nil
+}
+
+// save copies the snapshot, closed by now, to its store directory: into a
+// fresh directory, then swapped in, so that the stored copy is always a
+// whole one.
+func (l *localSnapshots) save(context.Context) (bool, error) {
+	to, from := l.storeDir, l.dir
+	if to == "" || !snapshot.Exists(from) {
+		return false, nil
+	}
+	tmp := to + ".new"
+	os.RemoveAll(tmp)
+	if err := copyTree(from, tmp); err != nil {
+		return false, fmt.Errorf("store the snapshot in %s: %w", to, err)
+	}
+	old := to + ".old"
+	os.RemoveAll(old)
+	if err := os.Rename(to, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("store the snapshot in %s: %w", to, err)
+	}
+	if err := os.Rename(tmp, to); err != nil {
+		return false, fmt.Errorf("store the snapshot in %s: %w", to, err)
+	}
+	os.RemoveAll(old)
+	return true, nil
 }
 
 // copyTree copies the regular files of a snapshot directory (it has no

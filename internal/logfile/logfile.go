@@ -22,6 +22,23 @@ const DefaultMB = 10
 // which its log files rotate. A leading "~/" (or a lone "~") is expanded to
 // the home directory.
 func ParseDir(s string) (dir string, maxMB int, err error) {
+	dir, maxMB, err = SplitDir(s)
+	if err != nil {
+		return "", 0, err
+	}
+	if dir == "~" || strings.HasPrefix(dir, "~/") {
+		home, herr := os.UserHomeDir()
+		if herr != nil {
+			return "", 0, fmt.Errorf("log directory %q: %w", s, herr)
+		}
+		dir = filepath.Join(home, dir[1:])
+	}
+	return dir, maxMB, nil
+}
+
+// SplitDir is ParseDir without expanding "~" (for a directory on another
+// machine).
+func SplitDir(s string) (dir string, maxMB int, err error) {
 	dir, maxMB = s, DefaultMB
 	if i := strings.LastIndexByte(s, ':'); i >= 0 {
 		n, perr := strconv.Atoi(s[i+1:])
@@ -32,13 +49,6 @@ func ParseDir(s string) (dir string, maxMB int, err error) {
 	}
 	if dir == "" {
 		return "", 0, fmt.Errorf("invalid log directory %q (want DIR[:MB], DIR not empty)", s)
-	}
-	if dir == "~" || strings.HasPrefix(dir, "~/") {
-		home, herr := os.UserHomeDir()
-		if herr != nil {
-			return "", 0, fmt.Errorf("log directory %q: %w", s, herr)
-		}
-		dir = filepath.Join(home, dir[1:])
 	}
 	return dir, maxMB, nil
 }

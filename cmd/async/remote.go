@@ -1,0 +1,262 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/user"
+	"path"
+	"strings"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/term"
+
+	"github.com/async-sync/async/backends/ssh"
+	"github.com/async-sync/async/backends/ssh/sftpfs"
+	"github.com/async-sync/async/core"
+)
+
+// Environment variables that carry SSH credentials (reference §8).
+const (
+	envPass   = "ASPERA_SCP_PASS"
+	envToken  = "ASPERA_SCP_TOKEN"
+	envCookie = "ASPERA_SCP_COOKIE"
+	// envAgent names the agent program to install on servers instead of
+	// this one (for clients that cannot run on the server's platform).
+	envAgent = "ASYNC_AGENT_BINARY"
+)
+
+// localUser is the default SSH login name.
+func localUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+// opened is an endpoint ready for the pipeline: its backend, where its
+// snapshot lives, and how to let go of both.
+type opened struct {
+	backend core.Backend
+	snaps   snapshots
+	close   func()
+}
+
+// openSSH connects to an SSH endpoint and starts the agent on it (or an
+// SFTP session with --sftp).
+func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.Side, log *slog.Logger) (*opened, error) {
+	s, e := p.s, p.ends[side]
+	opt := [2]string{"-d", "-r"}[side]
+	home, _ := os.UserHomeDir()
+	o := ssh.Options{Host: e.host, Port: e.port, User: e.user, KeyFiles: s.ssh.keyFiles,
+		Password: cmp.Or(os.Getenv(envPass), s.ssh.password), KnownHosts: in.knownHosts, Home: home,
+		Ciphers: s.ssh.ciphers, Log: log}
+	if a.out.tty {
+		o.AskPassword = askTerminal
+	}
+	conn, err := ssh.Dial(ctx, o)
+	if err != nil {
+		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %w", opt, err)}
+	}
+	if e.sftp {
+		op, err := openSFTP(conn, p, side, in.dryRun)
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return op, nil
+	}
+	c, err := conn.StartAgent(ctx, ssh.StartOptions{Binary: os.Getenv(envAgent), Root: e.path,
+		Create: s.createDir && !in.dryRun, FollowLinks: s.links == core.LinksFollow,
+		Token: cmp.Or(s.ssh.token, os.Getenv(envToken)), Cookie: cmp.Or(s.ssh.cookie, os.Getenv(envCookie)),
+		Session: s.name, LogDir: s.ssh.logDir, LogMB: s.ssh.logMB, Debug: in.debug > 0})
+	if err != nil {
+		conn.Close()
+		if errors.Is(err, fs.ErrNotExist) && in.dryRun && s.createDir {
+			return &opened{backend: emptyDir{}, snaps: noSnapshots{}, close: func() {}}, nil
+		}
+		return nil, remoteRootErr(opt, e, err)
+	}
+	return &opened{backend: c, snaps: &agentSnapshots{c: c, dir: p.dbDir[side], storeDir: p.storeDir[side]},
+		close: func() { c.Close(); conn.Close() }}, nil
+}
+
+// remoteRootErr explains why a remote root cannot be used, with the exit
+// code the reference gives.
+func remoteRootErr(opt string, e endpoint, err error) error {
+	switch {
+	case errors.Is(err, ssh.ErrOutsideDocroot):
+		return usagef("option %s: %s is outside your docroot on %s: %v", opt, e.path, e.host, err)
+	case errors.Is(err, fs.ErrNotExist):
+		return usagef("option %s: directory %s does not exist on %s (use --create-dir to create it)", opt, e.path, e.host)
+	case errors.Is(err, ssh.ErrAccess):
+		return &fatal{exitFailed, fmt.Errorf("option -W: %w", err)}
+	}
+	return &fatal{exitFailed, fmt.Errorf("option %s: %s: %w", opt, e.Display(), err)}
+}
+
+// openSFTP opens an SSH endpoint over plain SFTP; its snapshot is local.
+func openSFTP(conn *ssh.Conn, p *prepared, side core.Side, dryRun bool) (*opened, error) {
+	s, e := p.s, p.ends[side]
+	opt := [2]string{"-d", "-r"}[side]
+	sc, err := sftp.NewClient(conn.SSH(), sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(64))
+	if err != nil {
+		return nil, &fatal{exitFailed, fmt.Errorf("option %s: sftp on %s: %w", opt, e.host, err)}
+	}
+	root := e.path
+	if rel, ok := strings.CutPrefix(root, "~"); ok {
+		root = strings.TrimPrefix(rel, "/")
+	}
+	if !path.IsAbs(root) {
+		wd, err := sc.Getwd()
+		if err != nil {
+			sc.Close()
+			return nil, &fatal{exitFailed, fmt.Errorf("option %s: sftp on %s: %w", opt, e.host, err)}
+		}
+		root = path.Join(wd, root)
+	}
+	if s.createDir && !dryRun {
+		if err := sc.MkdirAll(root); err != nil {
+			sc.Close()
+			return nil, usagef("option %s: create %s on %s: %v", opt, root, e.host, err)
+		}
+	}
+	b, err := sftpfs.New(sc, root, sftpfs.Options{FollowLinks: s.links == core.LinksFollow, CloseClient: true})
+	if err != nil {
+		sc.Close()
+		if errors.Is(err, fs.ErrNotExist) && dryRun && s.createDir {
+			return &opened{backend: emptyDir{}, snaps: noSnapshots{}, close: func() { conn.Close() }}, nil
+		}
+		return nil, remoteRootErr(opt, e, err)
+	}
+	return &opened{backend: b, snaps: &localSnapshots{dir: p.dbDir[side], storeDir: p.storeDir[side]},
+		close: func() { b.Close(); conn.Close() }}, nil
+}
+
+// askTerminal asks for a secret on the controlling terminal.
+func askTerminal(prompt string) (string, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return "", fmt.Errorf("no terminal to ask for a password: %w", err)
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, prompt)
+	b, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// remoteSignature checks --remote-mount-signature on a remote root: a
+// relative FILE is relative to the root; an absolute one must lie inside it.
+func remoteSignature(ctx context.Context, b core.Backend, e endpoint, sig string) error {
+	if sig == "" {
+		return nil
+	}
+	rel := sig
+	if path.IsAbs(sig) {
+		root := strings.TrimSuffix(e.path, "/")
+		r, ok := strings.CutPrefix(path.Clean(sig), root+"/")
+		if !ok || !path.IsAbs(root) {
+			return usagef("option --remote-mount-signature: %s must be inside the remote root %s (or relative to it)", sig, e.path)
+		}
+		rel = r
+	}
+	if _, err := b.Stat(ctx, path.Clean(rel)); err != nil {
+		return &fatal{exitFailed, fmt.Errorf("option --remote-mount-signature: mount signature %s is missing on %s (%v): is the disk mounted? nothing done", sig, e.host, err)}
+	}
+	return nil
+}
+
+// remoteKeepDir resolves --keep-dir-remote on an SSH root: relative to the
+// root, or absolute inside it.
+func remoteKeepDir(dir string, e endpoint) (string, error) {
+	rel := dir
+	if path.IsAbs(dir) {
+		r, ok := strings.CutPrefix(path.Clean(dir), strings.TrimSuffix(e.path, "/")+"/")
+		if !ok {
+			return "", usagef("option --keep-dir-remote: %s must be a directory inside the remote tree %s", dir, e.path)
+		}
+		rel = r
+	}
+	rel = path.Clean(rel)
+	if rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", usagef("option --keep-dir-remote: %s must be a directory inside the remote tree %s", dir, e.path)
+	}
+	if rel == core.PrivateDir || strings.HasPrefix(rel, core.PrivateDir+"/") {
+		return "", usagef("option --keep-dir-remote: %s is inside async's private area", dir)
+	}
+	return rel, nil
+}
+
+// snapshots is where one side keeps its snapshot: a local directory, or
+// the agent on an SSH server.
+type snapshots interface {
+	// open opens the snapshot; nil (no error) in a dry run that has none.
+	open(ctx context.Context, dryRun, reset bool) (core.Store, func(), error)
+	// remove drops it (--reset).
+	remove(ctx context.Context) error
+	// restore copies it back from the store directory when it is missing.
+	restore(ctx context.Context) (bool, error)
+	// save copies it, closed, to the store directory.
+	save(ctx context.Context) (bool, error)
+}
+
+// agentSnapshots is a snapshot the agent keeps on the server.
+type agentSnapshots struct {
+	c             *ssh.Client
+	dir, storeDir string // -B and --remote-db-store-dir as given ("" : the defaults)
+}
+
+func (a *agentSnapshots) open(ctx context.Context, dryRun, reset bool) (core.Store, func(), error) {
+	if dryRun {
+		ok, err := a.c.SnapshotExists(ctx, a.dir)
+		if err != nil || !ok || reset {
+			return nil, nil, err
+		}
+	}
+	st, err := a.c.OpenStore(ctx, a.dir, dryRun)
+	if err != nil {
+		return nil, nil, &fatal{exitFailed, fmt.Errorf("remote snapshot: %w", err)}
+	}
+	return st, func() { st.Close() }, nil
+}
+
+func (a *agentSnapshots) remove(ctx context.Context) error { return a.c.RemoveSnapshot(ctx, a.dir) }
+
+func (a *agentSnapshots) restore(ctx context.Context) (bool, error) {
+	if a.storeDir == "" {
+		return false, nil
+	}
+	if ok, err := a.c.SnapshotExists(ctx, a.dir); err != nil || ok {
+		return false, err
+	}
+	return a.c.CopySnapshot(ctx, a.storeDir, a.dir)
+}
+
+func (a *agentSnapshots) save(ctx context.Context) (bool, error) {
+	if a.storeDir == "" {
+		return false, nil
+	}
+	return a.c.CopySnapshot(ctx, a.dir, a.storeDir)
+}
+
+// noSnapshots stands for the snapshot of a root that does not exist yet
+// (a dry run with --create-dir): there is none.
+type noSnapshots struct{}
+
+func (noSnapshots) open(context.Context, bool, bool) (core.Store, func(), error) {
+	return nil, nil, nil
+}
+func (noSnapshots) remove(context.Context) error          { return nil }
+func (noSnapshots) restore(context.Context) (bool, error) { return false, nil }
+func (noSnapshots) save(context.Context) (bool, error)    { return false, nil }
+
+var _ io.Closer = (*ssh.Client)(nil)

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/sshdtest"
+)
+
+var (
+	sshdOnce sync.Once
+	sshd     *sshdtest.Server
+	sshdDone []func()
+)
+
+// testServer is the package's sshd on 127.0.0.1, with keys and passwords.
+func testServer(t *testing.T) *sshdtest.Server {
+	t.Helper()
+	sshdOnce.Do(func() { sshd = sshdtest.Start(lasting{t}, sshdtest.Options{Password: true}) })
+	if sshd == nil {
+		t.Fatal("sshd did not start")
+	}
+	return sshd
+}
+
+// lasting keeps the shared sshd past the test that started it.
+type lasting struct{ *testing.T }
+
+func (lasting) Cleanup(fn func()) { sshdDone = append(sshdDone, fn) }
+
+func stopServers() {
+	for i := len(sshdDone) - 1; i >= 0; i-- {
+		sshdDone[i]()
+	}
+}
+
+// sshRun runs async with a fixed state directory (the SFTP snapshot lives
+// there) and extra environment.
+func sshRun(t *testing.T, state string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(asyncBin, args...)
+	cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+state), env...)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run async: %v", err)
+	}
+	return result{code, so.String(), se.String()}
+}
+
+// remote is the -r form of a directory on the test server.
+func remote(s *sshdtest.Server, dir string) string {
+	return fmt.Sprintf("ssh://%s@%s:%d%s", s.User, s.Host, s.Port, dir)
+}
+
+// keyArgs starts a command line for session name that logs in with the
+// test key.
+func keyArgs(s *sshdtest.Server, name string) []string {
+	return []string{"--known-hosts", s.KnownHosts, "-N", name, "-i", s.KeyFile}
+}
+
+func TestSSHPushPullAgentAndSFTP(t *testing.T) {
+	s := testServer(t)
+	for _, mode := range []string{"agent", "sftp"} {
+		t.Run(mode, func(t *testing.T) {
+			state := t.TempDir()
+			src := t.TempDir()
+			dst := s.TempDir(t)
+			writeTree(t, src, sample)
+			args := append(keyArgs(s, "s"), "-d", src, "-r", remote(s, dst), "-t")
+			if mode == "sftp" {
+				args = append(args, "--sftp")
+			}
+			r := sshRun(t, state, nil, args...)
+			mustCode(t, r, 0)
+			equalTrees(t, readTree(t, dst), readTree(t, src))
+			// A second run transfers nothing.
+			r = sshRun(t, state, nil, args...)
+			mustCode(t, r, 0)
+			if !strings.Contains(r.stderr, " 0 files (0 B) transferred") || r.stdout != "" {
+				t.Errorf("second run transferred something:\n%s%s", r.stdout, r.stderr)
+			}
+			// Changes and deletions propagate.
+			writeTree(t, src, tree{"a.txt": "alpha v2", "new/file": "n"})
+			os.RemoveAll(filepath.Join(src, "docs"))
+			mustCode(t, sshRun(t, state, nil, args...), 0)
+			equalTrees(t, readTree(t, dst), readTree(t, src))
+			// The snapshot is on the server with the agent, local with SFTP.
+			_, err := os.Stat(filepath.Join(dst, core.PrivateDir, "s"))
+			if mode == "agent" && err != nil {
+				t.Errorf("no remote snapshot on the server: %v", err)
+			}
+			if mode == "sftp" {
+				if err == nil {
+					t.Errorf("SFTP mode wrote a snapshot on the server")
+				}
+				if _, err := os.Stat(filepath.Join(state, "async", "sessions", "s", "remote")); err != nil {
+					t.Errorf("SFTP mode keeps no local snapshot of the remote side: %v", err)
+				}
+			}
+			// Pull into a fresh directory.
+			back := t.TempDir()
+			pull := append(keyArgs(s, "p"), "-d", back, "-r", remote(s, dst), "-K", "pull", "-t")
+			if mode == "sftp" {
+				pull = append(pull, "--sftp")
+			}
+			mustCode(t, sshRun(t, state, nil, pull...), 0)
+			equalTrees(t, readTree(t, back), readTree(t, src))
+		})
+	}
+}
+
+func TestSSHBidi(t *testing.T) {
+	s := testServer(t)
+	state, local, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
+	writeTree(t, local, tree{"l": "local"})
+	writeTree(t, dst, tree{"r": "remote"})
+	s.Chown(t, dst)
+	args := append(keyArgs(s, "b"), "-d", local, "-r", remote(s, dst), "-K", "bidi")
+	mustCode(t, sshRun(t, state, nil, args...), 0)
+	want := tree{"l": "local", "r": "remote"}
+	equalTrees(t, readTree(t, local), want)
+	equalTrees(t, readTree(t, dst), want)
+	os.Remove(filepath.Join(dst, "l"))
+	writeTree(t, local, tree{"r": "changed locally"})
+	mustCode(t, sshRun(t, state, nil, args...), 0)
+	want = tree{"r": "changed locally"}
+	equalTrees(t, readTree(t, local), want)
+	equalTrees(t, readTree(t, dst), want)
+}
+
+func TestSSHRemoteLogAndSnapshotDirs(t *testing.T) {
+	s := testServer(t)
+	state, src, home := t.TempDir(), t.TempDir(), s.TempDir(t)
+	dst := filepath.Join(home, "dst")
+	writeTree(t, src, tree{"f": "x"})
+	args := append(keyArgs(s, "rl"), "-d", src, "-r", remote(s, dst), "--create-dir",
+		"-B", filepath.Join(home, "db"), "-R", filepath.Join(home, "log"), "--cookie", "job-42")
+	mustCode(t, sshRun(t, state, nil, args...), 0)
+	log, err := os.ReadFile(filepath.Join(home, "log", "async-rl.log"))
+	if err != nil || !strings.Contains(string(log), "job-42") {
+		t.Errorf("remote log (%v) does not name the cookie:\n%s", err, log)
+	}
+	if _, err := os.Stat(filepath.Join(home, "db", "rl")); err != nil {
+		t.Errorf("-B: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, core.PrivateDir)); err == nil {
+		t.Errorf("with -B the private area still holds the snapshot")
+	}
+}
+
+func TestSSHPasswordStaysSecret(t *testing.T) {
+	s := testServer(t)
+	state, src, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
+	writeTree(t, src, tree{"big": strings.Repeat("b", 4<<20)})
+	logDir := t.TempDir()
+	// No key: the password from ASPERA_SCP_PASS logs in. A rate limit
+	// keeps the run going while the process list is read.
+	cmd := exec.Command(asyncBin, "--known-hosts", s.KnownHosts, "-L", logDir, "-D", "-N", "pw", "-d", src,
+		"-r", remote(s, dst), "-l", "16m")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "HOME="+t.TempDir(), "ASPERA_SCP_PASS="+s.Password, "SSH_AUTH_SOCK=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	seen := ""
+	var err error
+	for done := false; !done; {
+		seen += processList()
+		select {
+		case err = <-exited:
+			done = true
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		t.Fatalf("password login: %v\n%s", err, out.String())
+	}
+	if strings.Contains(seen, s.Password) {
+		t.Errorf("the password appeared in the process list")
+	}
+	if !strings.Contains(seen, "server --stdio") {
+		t.Errorf("the process list was not observed while the agent ran")
+	}
+	for _, dir := range []string{logDir, state, filepath.Join(dst, "..")} {
+		filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && fi.Mode().IsRegular() && fi.Size() < 64<<20 {
+				if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(s.Password)) {
+					t.Errorf("the password is in %s", p)
+				}
+			}
+			return nil
+		})
+	}
+	if strings.Contains(out.String(), s.Password) {
+		t.Errorf("the password is in the output")
+	}
+}
+
+// processList is every process's command line and environment we may read.
+func processList() string {
+	var b strings.Builder
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if c, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil {
+			b.Write(bytes.ReplaceAll(c, []byte{0}, []byte{' '}))
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+func TestSSHFailuresAreOneLine(t *testing.T) {
+	s := testServer(t)
+	src := t.TempDir()
+	writeTree(t, src, tree{"f": "x"})
+	dst := s.TempDir(t)
+	otherKey := filepath.Join(t.TempDir(), "other")
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	blk, _ := ssh.MarshalPrivateKey(priv, "")
+	os.WriteFile(otherKey, pem.EncodeToMemory(blk), 0o600)
+	emptyKnown := filepath.Join(t.TempDir(), "known_hosts")
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closedPort := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	noHome := []string{"HOME=" + t.TempDir(), "SSH_AUTH_SOCK="}
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		want string
+	}{
+		{"wrong key", noHome, []string{"-i", otherKey, "--known-hosts", s.KnownHosts, "-r", remote(s, dst)}, 1, "authentication failed"},
+		{"wrong password", append(noHome, "ASPERA_SCP_PASS=wrong"), []string{"--known-hosts", s.KnownHosts, "-r", remote(s, dst)}, 1, "authentication failed"},
+		{"unknown host key", noHome, []string{"-i", s.KeyFile, "--known-hosts", emptyKnown, "-r", remote(s, dst)}, 1, "SHA256:"},
+		{"connection refused", noHome, []string{"-i", s.KeyFile, "--known-hosts", s.KnownHosts, "-r", fmt.Sprintf("ssh://%s@127.0.0.1:%d%s", s.User, closedPort, dst)}, 1, "connection refused"},
+		{"remote path missing", noHome, []string{"-i", s.KeyFile, "--known-hosts", s.KnownHosts, "-r", remote(s, dst+"/missing")}, 2, "does not exist"},
+		{"docroot escape", noHome, []string{"-i", s.KeyFile, "--known-hosts", s.KnownHosts, "-r", remote(s, "/etc")}, 2, "outside your docroot"},
+		{"dot-dot escape", noHome, []string{"-i", s.KeyFile, "--known-hosts", s.KnownHosts, "-r", s.User + "@127.0.0.1:../../etc", "-P", fmt.Sprint(s.Port)}, 2, `".."`},
+		{"-d over SSH", noHome, []string{"-r", src}, 2, "option -d"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := readTree(t, src)
+			local := src
+			if c.name == "-d over SSH" {
+				local = remote(s, dst)
+			}
+			var args []string
+			rest := c.args
+			for i := 0; i < len(rest); i++ {
+				if rest[i] == "--known-hosts" {
+					args = append(args, rest[i], rest[i+1])
+					rest = append(append([]string{}, rest[:i]...), rest[i+2:]...)
+					break
+				}
+			}
+			args = append(append(args, "-N", "f", "-d", local), rest...)
+			r := sshRun(t, t.TempDir(), c.env, args...)
+			if r.code != c.code {
+				t.Fatalf("exit %d, want %d\nstdout:%s\nstderr:%s", r.code, c.code, r.stdout, r.stderr)
+			}
+			msg := strings.TrimSpace(r.stderr)
+			if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, c.want) {
+				t.Errorf("stderr = %q, want one line with %q", msg, c.want)
+			}
+			equalTrees(t, readTree(t, src), before)
+			if _, err := os.Stat(filepath.Join(src, core.PrivateDir)); err == nil {
+				t.Errorf("a failed run created the local private area")
+			}
+		})
+	}
+}
