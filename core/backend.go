@@ -233,6 +233,15 @@ type Copier interface {
 	Copy(ctx context.Context, from, to string, pre Precondition) (Entry, error)
 }
 
+// Networked is implemented by backends reached over a network. Each of their
+// operations waits on a round trip, so the pipeline keeps more of them in
+// flight than it runs workers for a local disk (unless --transfer-threads
+// says otherwise).
+type Networked interface {
+	// InFlight is how many operations the backend wants in flight.
+	InFlight() int
+}
+
 // ReservedPrefix starts the names async keeps for itself inside a tree:
 // temporary files being written.
 const ReservedPrefix = ".async-tmp-"

@@ -253,7 +253,13 @@ func newEngine(local, remote *Endpoint, o Options) *engine {
 		e.o.Warn = func(string) {}
 	}
 	if len(e.o.TransferThreads) == 0 {
-		e.o.TransferThreads = []ThreadClass{{N: DefaultTransferThreads()}}
+		n := DefaultTransferThreads()
+		for _, ep := range e.eps {
+			if r, ok := ep.Backend.(Networked); ok {
+				n = max(n, r.InFlight())
+			}
+		}
+		e.o.TransferThreads = []ThreadClass{{N: n}}
 	}
 	return e
 }

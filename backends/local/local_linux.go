@@ -21,6 +21,7 @@ type FS struct {
 	rootFD  int // O_PATH descriptor of the root
 	opts    Options
 	openat2 bool // the kernel resolves paths beneath a descriptor for us
+	pid     int  // this process, in temporary names
 }
 
 // Open opens the directory root as a backend. root itself may be reached
@@ -33,7 +34,7 @@ func Open(root string, opts Options) (*FS, error) {
 		}
 		return nil, fmt.Errorf("local directory %s: %w", root, err)
 	}
-	f := &FS{root: root, rootFD: fd, opts: opts}
+	f := &FS{root: root, rootFD: fd, opts: opts, pid: os.Getpid()}
 	// openat2 may be missing (Linux < 5.6) or refused by a seccomp filter
 	// (older container runtimes); walking one component at a time is as
 	// safe, only slower.
@@ -653,7 +654,7 @@ func (f *FS) Symlink(ctx context.Context, p, target string, pre core.Preconditio
 		return core.Entry{}, err
 	}
 	defer unix.Close(dfd)
-	tmp := tempName()
+	tmp := f.tempName()
 	if err := unix.Symlinkat(target, dfd, tmp); err != nil {
 		return core.Entry{}, pathErr("symlink", p, err)
 	}
@@ -682,7 +683,7 @@ func (f *FS) Link(ctx context.Context, existing, p string, pre core.Precondition
 		return core.Entry{}, err
 	}
 	defer unix.Close(dfd)
-	tmp := tempName()
+	tmp := f.tempName()
 	if err := unix.Linkat(sfd, sname, dfd, tmp, 0); err != nil {
 		return core.Entry{}, pathErr("link", p, err)
 	}
@@ -726,7 +727,7 @@ func (f *FS) commitAt(dfd int, tmp, name, p string, pre core.Precondition) error
 
 // tempName returns a fresh reserved name, tagged with our pid so that a
 // later run can tell a leftover from a file still being written.
-func tempName() string {
+func (f *FS) tempName() string {
 	var b [8]byte
 	if _, err := unix.Getrandom(b[:], 0); err != nil {
 		t := time.Now().UnixNano()
@@ -734,7 +735,7 @@ func tempName() string {
 			b[i] = byte(t >> (8 * i))
 		}
 	}
-	return fmt.Sprintf("%s%d-%x", core.ReservedPrefix, os.Getpid(), b)
+	return fmt.Sprintf("%s%d-%x", core.ReservedPrefix, f.pid, b)
 }
 
 // stale reports whether a reserved temporary name was left by a process

@@ -16,7 +16,7 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 	if err != nil {
 		return nil, err
 	}
-	tmp, flags := tempName(), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW
+	tmp, flags := f.tempName(), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW
 	if opts.Partial != "" {
 		tmp, flags = core.PartialPrefix+opts.Partial, flags&^unix.O_EXCL
 	}

@@ -37,6 +37,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, o AgentOptions) error 
 	a := &agent{c: newConn(r, w), o: o, writers: map[uint64]*agentWriter{},
 		readers: map[uint64]*agentReader{}, cancels: map[uint64]context.CancelFunc{},
 		sem: make(chan struct{}, 64), log: slog.New(slog.DiscardHandler)}
+	defer a.c.stop()
 	defer a.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

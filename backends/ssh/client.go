@@ -34,6 +34,7 @@ var (
 	_ core.Hasher     = (*Client)(nil)
 	_ core.HardLinker = (*Client)(nil)
 	_ core.Xattrer    = (*Client)(nil)
+	_ core.Networked  = (*Client)(nil)
 )
 
 // smallFile is the size up to which a file travels in one request.
@@ -207,11 +208,19 @@ func (c *Client) stream(ctx context.Context, op byte, payload []byte, fn func(*d
 	}
 }
 
+// inFlight is how many requests the pipeline keeps in flight: enough to
+// hide the round trips of small files behind each other.
+const inFlight = 32
+
+// InFlight tells the pipeline to keep many requests in flight.
+func (c *Client) InFlight() int { return inFlight }
+
 // Caps reports what the agent's filesystem can do.
 func (c *Client) Caps() core.Caps { return c.caps }
 
 // Close ends the session with the agent.
 func (c *Client) Close() error {
+	c.c.stop()
 	if c.closer != nil {
 		return c.closer.Close()
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"runtime"
 	"sync"
 	"time"
 
@@ -153,56 +154,90 @@ type frame struct {
 	payload []byte
 }
 
-// conn frames messages over a byte stream. Writes are safe for concurrent
-// use and batched: the buffer is flushed when no other writer is waiting.
+// conn frames messages over a byte stream. Sends are safe for concurrent
+// use and coalesced: they fill a buffer that a flusher goroutine writes out
+// as soon as it gets to run, so that many small messages share one SSH
+// packet and one system call.
 type conn struct {
 	r *bufio.Reader
 
-	mu      sync.Mutex
-	w       *bufio.Writer
-	waiting int // writers queued on mu
-	wmu     sync.Mutex
-	err     error
+	mu   sync.Mutex
+	w    *bufio.Writer
+	err  error
+	kick chan struct{} // wakes the flusher
+	done chan struct{} // stops it
+	once sync.Once
 }
 
 func newConn(r io.Reader, w io.Writer) *conn {
-	return &conn{r: bufio.NewReaderSize(r, 256<<10), w: bufio.NewWriterSize(w, 256<<10)}
+	c := &conn{r: bufio.NewReaderSize(r, 256<<10), w: bufio.NewWriterSize(w, 256<<10),
+		kick: make(chan struct{}, 1), done: make(chan struct{})}
+	go c.flusher()
+	return c
 }
 
-// send writes one frame: length (4 bytes, big endian, of what follows),
+func (c *conn) flusher() {
+	for {
+		select {
+		case <-c.kick:
+		case <-c.done:
+			return
+		}
+		// Let the senders that are ready run first, as long as they keep
+		// adding: their frames then share this write.
+		for range 4 {
+			c.mu.Lock()
+			before := c.w.Buffered()
+			c.mu.Unlock()
+			runtime.Gosched()
+			c.mu.Lock()
+			grew := c.w.Buffered() > before
+			c.mu.Unlock()
+			if !grew {
+				break
+			}
+		}
+		c.mu.Lock()
+		if c.err == nil && c.w.Buffered() > 0 {
+			c.err = c.w.Flush()
+		}
+		c.mu.Unlock()
+	}
+}
+
+// stop ends the flusher after writing out what is buffered.
+func (c *conn) stop() {
+	c.once.Do(func() {
+		close(c.done)
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = c.w.Flush()
+		}
+		c.mu.Unlock()
+	})
+}
+
+// send queues one frame: length (4 bytes, big endian, of what follows),
 // op (1 byte), id (uvarint), payload.
 func (c *conn) send(op byte, id uint64, payload []byte) error {
 	var hdr [4 + 1 + binary.MaxVarintLen64]byte
 	n := 5 + binary.PutUvarint(hdr[5:], id)
 	binary.BigEndian.PutUint32(hdr[:4], uint32(n-4+len(payload)))
 	hdr[4] = op
-	c.wmu.Lock()
-	c.waiting++
-	c.wmu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.wmu.Lock()
-	c.waiting--
-	last := c.waiting == 0
-	c.wmu.Unlock()
-	if c.err != nil {
-		return c.err
+	if c.err == nil {
+		_, c.err = c.w.Write(hdr[:n])
 	}
-	if _, err := c.w.Write(hdr[:n]); err != nil {
-		c.err = err
-		return err
+	if c.err == nil {
+		_, c.err = c.w.Write(payload)
 	}
-	if _, err := c.w.Write(payload); err != nil {
-		c.err = err
-		return err
+	err := c.err
+	c.mu.Unlock()
+	select {
+	case c.kick <- struct{}{}:
+	default:
 	}
-	if last {
-		if err := c.w.Flush(); err != nil {
-			c.err = err
-			return err
-		}
-	}
-	return nil
+	return err
 }
 
 // recv reads one frame. It is called from one goroutine only.

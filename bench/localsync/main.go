@@ -7,12 +7,13 @@ package main
 import (
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/async-sync/async/bench/internal/benchtree"
 )
 
 func main() {
@@ -47,7 +48,7 @@ func run(bin, dir string, files, perDir, size, rounds int, keep bool) error {
 	}
 	src := filepath.Join(base, "src")
 	var total int64
-	if total, err = generate(src, files, perDir, size); err != nil {
+	if total, err = benchtree.Small(src, files, perDir, size); err != nil {
 		return err
 	}
 	fmt.Printf("tree: %d files in %d directories, %.1f MiB, at %s\n", files, (files+perDir-1)/perDir, float64(total)/(1<<20), src)
@@ -77,7 +78,7 @@ func run(bin, dir string, files, perDir, size, rounds int, keep bool) error {
 		for _, i := range order {
 			st := steps[i]
 			syscall.Sync() // nobody pays for the writeback of the step before
-			d, err := timeCmd(st.cmd)
+			d, err := benchtree.Time(st.cmd)
 			if err != nil {
 				return fmt.Errorf("%s: %w", st.name, err)
 			}
@@ -95,41 +96,4 @@ func run(bin, dir string, files, perDir, size, rounds int, keep bool) error {
 	fmt.Printf("no-change resync: async %8.3fs (%8.0f files/s)   rsync -a %8.3fs (%8.0f files/s)   async is %.2fx rsync\n",
 		best[2].Seconds(), rate(best[2]), best[3].Seconds(), rate(best[3]), best[3].Seconds()/best[2].Seconds())
 	return nil
-}
-
-// generate writes files small files of random sizes up to size bytes.
-func generate(root string, files, perDir, size int) (int64, error) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	buf := make([]byte, size)
-	var total int64
-	for i := 0; i < files; i++ {
-		dir := filepath.Join(root, fmt.Sprintf("d%03d", i/perDir/10), fmt.Sprintf("s%04d", i/perDir))
-		if i%perDir == 0 {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return 0, err
-			}
-		}
-		n := 1 + rng.IntN(size)
-		for j := 0; j < n; j += 8 {
-			v := rng.Uint64()
-			for k := 0; k < 8 && j+k < n; k++ {
-				buf[j+k] = byte(v >> (8 * k))
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%06d.dat", i)), buf[:n], 0o644); err != nil {
-			return 0, err
-		}
-		total += int64(n)
-	}
-	return total, nil
-}
-
-func timeCmd(argv []string) (time.Duration, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stderr = os.Stderr
-	start := time.Now()
-	if out, err := cmd.Output(); err != nil {
-		return 0, fmt.Errorf("%v: %w\n%s", argv, err, out)
-	}
-	return time.Since(start), nil
 }

@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -49,18 +48,34 @@ type Options struct {
 	// Password enables password authentication with a random password for
 	// the user (restored to "no password" when the test ends).
 	Password bool
+	// User is the account to log in as (DefaultUser when empty), created
+	// with Home as its home directory when missing.
+	User, Home string
+}
+
+// T is what Start needs of a test (T has it); benchmarks that
+// are programs implement it too.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
 }
 
 // Addr returns host:port.
 func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
 
 // Start starts sshd for the test and stops it when the test ends.
-func Start(t testing.TB, o Options) *Server {
+func Start(t T, o Options) *Server {
 	t.Helper()
 	if _, err := os.Stat(sshdPath); err != nil {
 		t.Fatalf("sshd: %v (install openssh-server; .ci/run does)", err)
 	}
-	u, err := ensureUser(DefaultUser)
+	name := o.User
+	if name == "" {
+		name = DefaultUser
+	}
+	u, err := ensureUser(name, o.Home)
 	if err != nil {
 		t.Fatalf("sshd test user: %v", err)
 	}
@@ -80,6 +95,14 @@ func Start(t testing.TB, o Options) *Server {
 	s := &Server{Host: "127.0.0.1", User: u.Username, Home: u.HomeDir, Dir: dir}
 	s.UID, _ = strconv.Atoi(u.Uid)
 	s.GID, _ = strconv.Atoi(u.Gid)
+	if _, err := os.Stat(s.Home); os.IsNotExist(err) { // a home in /dev/shm after a reboot
+		if err := os.MkdirAll(s.Home, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(s.Home, s.UID, s.GID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	hostPub := writeKey(t, filepath.Join(dir, "hostkey"))
 	s.HostKey = hostPub
 	clientPub := writeKey(t, filepath.Join(dir, "clientkey"))
@@ -110,7 +133,7 @@ func Start(t testing.TB, o Options) *Server {
 	return s
 }
 
-func (s *Server) start(t testing.TB, o Options) error {
+func (s *Server) start(t T, o Options) error {
 	pw := "no"
 	if o.Password {
 		pw = "yes"
@@ -168,7 +191,7 @@ Subsystem sftp internal-sftp
 
 // TempDir makes a fresh directory owned by the test user inside its home
 // (the docroot), removed when the test ends.
-func (s *Server) TempDir(t testing.TB) string {
+func (s *Server) TempDir(t T) string {
 	t.Helper()
 	d, err := os.MkdirTemp(s.Home, "t-")
 	if err != nil {
@@ -183,7 +206,7 @@ func (s *Server) TempDir(t testing.TB) string {
 
 // Chown gives everything below root to the test user, for trees a test
 // prepared as root.
-func (s *Server) Chown(t testing.TB, root string) {
+func (s *Server) Chown(t T, root string) {
 	t.Helper()
 	err := filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
 		if err != nil {
@@ -198,18 +221,22 @@ func (s *Server) Chown(t testing.TB, root string) {
 
 // ensureUser creates the test user (login shell /bin/sh, no password) when
 // missing; with UsePAM no, sshd refuses a locked account, hence "-p *".
-func ensureUser(name string) (*user.User, error) {
+func ensureUser(name, home string) (*user.User, error) {
 	if u, err := user.Lookup(name); err == nil {
 		return u, nil
 	}
-	out, err := exec.Command("useradd", "-m", "-s", "/bin/sh", "-p", "*", name).CombinedOutput()
+	args := []string{"-m", "-s", "/bin/sh", "-p", "*"}
+	if home != "" {
+		args = append(args, "-d", home)
+	}
+	out, err := exec.Command("useradd", append(args, name)...).CombinedOutput()
 	if u, lerr := user.Lookup(name); lerr == nil {
 		return u, nil // created, possibly by a concurrent test process
 	}
 	return nil, fmt.Errorf("useradd %s: %v: %s", name, err, strings.TrimSpace(string(out)))
 }
 
-func setPassword(t testing.TB, name, pw string) {
+func setPassword(t T, name, pw string) {
 	t.Helper()
 	cmd := exec.Command("chpasswd")
 	cmd.Stdin = strings.NewReader(name + ":" + pw + "\n")
@@ -220,7 +247,7 @@ func setPassword(t testing.TB, name, pw string) {
 
 // writeKey writes a new ed25519 private key in OpenSSH format and returns
 // its public half.
-func writeKey(t testing.TB, file string) ssh.PublicKey {
+func writeKey(t T, file string) ssh.PublicKey {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -240,7 +267,7 @@ func writeKey(t testing.TB, file string) ssh.PublicKey {
 	return sp
 }
 
-func freePort(t testing.TB) int {
+func freePort(t T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,0 +1,84 @@
+// Package benchtree generates the benchmarks' trees and times the tools
+// that copy them.
+package benchtree
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// Small writes files small files of random sizes from 1 to size bytes,
+// perDir to a directory, and returns their total size.
+func Small(root string, files, perDir, size int) (int64, error) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, size)
+	var total int64
+	for i := 0; i < files; i++ {
+		dir := filepath.Join(root, fmt.Sprintf("d%03d", i/perDir/10), fmt.Sprintf("s%04d", i/perDir))
+		if i%perDir == 0 {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return 0, err
+			}
+		}
+		n := 1 + rng.IntN(size)
+		fill(rng, buf[:n])
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%06d.dat", i)), buf[:n], 0o644); err != nil {
+			return 0, err
+		}
+		total += int64(n)
+	}
+	return total, nil
+}
+
+// Large writes n files of size bytes of incompressible data.
+func Large(root string, n int, size int64) error {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	buf := make([]byte, 4<<20)
+	for i := range n {
+		f, err := os.Create(filepath.Join(root, fmt.Sprintf("large%02d.bin", i)))
+		if err != nil {
+			return err
+		}
+		for left := size; left > 0; {
+			k := min(left, int64(len(buf)))
+			fill(rng, buf[:k])
+			if _, err := f.Write(buf[:k]); err != nil {
+				f.Close()
+				return err
+			}
+			left -= k
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fill(rng *rand.Rand, b []byte) {
+	for j := 0; j < len(b); j += 8 {
+		v := rng.Uint64()
+		for k := 0; k < 8 && j+k < len(b); k++ {
+			b[j+k] = byte(v >> (8 * k))
+		}
+	}
+}
+
+// Time runs a command and returns how long it took.
+func Time(argv []string, env ...string) (time.Duration, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stderr = os.Stderr
+	cmd.Env = append(os.Environ(), env...)
+	start := time.Now()
+	if out, err := cmd.Output(); err != nil {
+		return 0, fmt.Errorf("%v: %w\n%s", argv, err, out)
+	}
+	return time.Since(start), nil
+}
