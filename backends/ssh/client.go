@@ -21,6 +21,11 @@ type Client struct {
 	caps   core.Caps
 	root   core.Entry
 
+	// data are extra agents on their own SSH connections that carry file
+	// content (--transfer-threads), each with what closes it.
+	data     []*Client
+	dataNext atomic.Uint64
+
 	next    atomic.Uint64
 	mu      sync.Mutex
 	pending map[uint64]chan frame
@@ -220,6 +225,9 @@ func (c *Client) Caps() core.Caps { return c.caps }
 
 // Close ends the session with the agent.
 func (c *Client) Close() error {
+	for _, d := range c.data {
+		d.Close()
+	}
 	c.c.stop()
 	if c.closer != nil {
 		return c.closer.Close()
@@ -351,9 +359,40 @@ func (c *Client) SetXattrs(ctx context.Context, p string, attrs map[string][]byt
 	return err
 }
 
+// AddDataPath gives the client another agent, on its own SSH connection,
+// over which file content travels: large files are written through the
+// data paths in turn, and reads are spread over all paths. Snapshot and
+// metadata requests stay on the first connection. Close closes them.
+func (c *Client) AddDataPath(d *Client) { c.data = append(c.data, d) }
+
+// dataPath picks the connection for file content: the data paths in turn,
+// with the main connection among them when main is set.
+func (c *Client) dataPath(main bool) *Client {
+	n := len(c.data)
+	if n == 0 {
+		return c
+	}
+	if main {
+		n++
+	}
+	i := int(c.dataNext.Add(1) % uint64(n))
+	if i == len(c.data) {
+		return c
+	}
+	return c.data[i]
+}
+
+// largeFile is the size from which new files travel over the data paths.
+const largeFile = 1 << 20
+
 // Open reads a remote file from offset. The first chunk comes with the
 // answer; further chunks are requested ahead of the reader.
 func (c *Client) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, core.Entry, error) {
+	if len(c.data) > 0 {
+		if d := c.dataPath(true); d != c {
+			return d.Open(ctx, p, offset)
+		}
+	}
 	var e enc
 	e.s(p)
 	e.i(offset)
@@ -465,6 +504,9 @@ func (r *remoteReader) Close() error {
 // the commit in one request; larger files stream in chunks behind a
 // one-way create.
 func (c *Client) Create(ctx context.Context, p string, opts core.CreateOptions) (core.Writer, error) {
+	if opts.Size >= largeFile && len(c.data) > 0 {
+		return c.dataPath(false).Create(ctx, p, opts)
+	}
 	w := &remoteWriter{c: c, ctx: ctx, path: p, opts: opts}
 	if opts.Partial == "" {
 		return w, nil

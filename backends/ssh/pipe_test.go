@@ -43,3 +43,25 @@ func TestConformanceOverPipes(t *testing.T) {
 		return c
 	})
 }
+
+// TestConformanceWithDataPaths runs the suite with file content spread
+// over two more agents, as --transfer-threads does.
+func TestConformanceWithDataPaths(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) core.Backend {
+		home := t.TempDir()
+		root := filepath.Join(home, "root")
+		os.Mkdir(root, 0o755)
+		c, err := pipeClient(t, home, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			d, err := pipeClient(t, home, root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.AddDataPath(d)
+		}
+		return c
+	})
+}

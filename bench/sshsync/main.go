@@ -81,9 +81,9 @@ func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, ro
 	dst := srv.TempDir(b)
 	ssh := fmt.Sprintf("ssh -i %s -p %d -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o BatchMode=yes", srv.KeyFile, srv.Port, srv.KnownHosts)
 	remote := func(p string) string { return fmt.Sprintf("ssh://%s@%s:%d%s", srv.User, srv.Host, srv.Port, p) }
-	asyncCmd := func(src, to, state string) []string {
-		return []string{abs, "--known-hosts", srv.KnownHosts, "-q", "-L", filepath.Join(state, "log"), "-N", "bench",
-			"-i", srv.KeyFile, "-d", src, "-r", remote(to), "-b", filepath.Join(state, "db"), "--create-dir", "-t"}
+	asyncCmd := func(src, to, state string, extra ...string) []string {
+		return append([]string{abs, "--known-hosts", srv.KnownHosts, "-q", "-L", filepath.Join(state, "log"), "-N", "bench",
+			"-i", srv.KeyFile, "-d", src, "-r", remote(to), "-b", filepath.Join(state, "db"), "--create-dir", "-t"}, extra...)
 	}
 	rsyncCmd := func(src, to string) []string {
 		return []string{"rsync", "-a", "-e", ssh, src + "/", srv.User + "@" + srv.Host + ":" + to + "/"}
@@ -124,6 +124,7 @@ func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, ro
 			}
 			os.RemoveAll(round)
 			os.RemoveAll(state)
+			os.RemoveAll(state + "4")
 		}
 		for i := 0; i+1 < len(steps); i += 2 {
 			fmt.Printf("%-28s async %8.3fs (%s)   rsync -a -e ssh %8.3fs (%s)   async is %.2fx rsync\n",
@@ -147,6 +148,11 @@ func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, ro
 	largeSteps := []step{
 		{"async initial", func(rs string) []string { r, s := split(rs); return asyncCmd(big, r+"/async", s) }},
 		{"rsync initial", func(rs string) []string { r, _ := split(rs); return rsyncCmd(big, r+"/rsync") }},
+		{"async --transfer-threads 4", func(rs string) []string {
+			r, s := split(rs)
+			return asyncCmd(big, r+"/async4", s+"4", "--transfer-threads", "4")
+		}},
+		{"rsync initial", func(rs string) []string { r, _ := split(rs); return rsyncCmd(big, r+"/rsync4") }},
 	}
 	return measure("large files:", big, largeSteps, func(d time.Duration) string {
 		return fmt.Sprintf("%4.0f MiB/s", float64(int64(large)*largeSize)/(1<<20)/d.Seconds())

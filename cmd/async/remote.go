@@ -82,8 +82,45 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		}
 		return nil, remoteRootErr(opt, e, err)
 	}
+	closeAll := func() { c.Close(); conn.Close() }
+	for range dataPaths(s.threads) {
+		dc, err := ssh.Dial(ctx, o)
+		if err == nil {
+			var d *ssh.Client
+			if d, err = dc.StartAgent(ctx, ssh.StartOptions{Binary: os.Getenv(envAgent), Root: e.path,
+				FollowLinks: s.links == core.LinksFollow, Token: cmp.Or(s.ssh.token, os.Getenv(envToken))}); err == nil {
+				c.AddDataPath(d)
+				prev := closeAll
+				closeAll = func() { prev(); dc.Close() }
+				continue
+			}
+			dc.Close()
+		}
+		closeAll()
+		return nil, &fatal{exitFailed, fmt.Errorf("option --transfer-threads: another connection to %s: %w", e.host, err)}
+	}
 	return &opened{backend: c, snaps: &agentSnapshots{c: c, dir: p.dbDir[side], storeDir: p.storeDir[side]},
-		close: func() { c.Close(); conn.Close() }}, nil
+		close: closeAll}, nil
+}
+
+// maxDataPaths bounds the extra SSH connections for file content.
+const maxDataPaths = 3
+
+// dataPaths is how many extra SSH connections carry file content: with
+// --transfer-threads, one per worker of the class that takes the largest
+// files, beyond the first connection, up to maxDataPaths [decision]; none
+// by default (one connection already keeps many requests in flight).
+func dataPaths(classes []core.ThreadClass) int {
+	if len(classes) == 0 {
+		return 0
+	}
+	largest := classes[0]
+	for _, c := range classes[1:] {
+		if c.MaxSize == 0 || largest.MaxSize != 0 && c.MaxSize > largest.MaxSize {
+			largest = c
+		}
+	}
+	return min(maxDataPaths, largest.N-1)
 }
 
 // remoteRootErr explains why a remote root cannot be used, with the exit

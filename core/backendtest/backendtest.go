@@ -35,6 +35,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"Abort", testAbort},
 		{"ReplacePreconditions", testReplace},
 		{"OpenAtOffset", testOpenAtOffset},
+		{"LargeFile", testLargeFile},
 		{"MissingPaths", testMissing},
 		{"Mkdir", testMkdir},
 		{"Remove", testRemove},
@@ -268,6 +269,40 @@ func testOpenAtOffset(t *testing.T, b core.Backend) {
 	put(t, b, "f", []byte("0123456789"))
 	if got := read(t, b, "f", 7); string(got) != "789" {
 		t.Errorf("read at 7 = %q", got)
+	}
+}
+
+// testLargeFile moves a file of several megabytes written in odd-sized
+// pieces: backends that stream or split content must put it back together.
+func testLargeFile(t *testing.T, b core.Backend) {
+	content := make([]byte, 5<<20+12345)
+	for i := range content {
+		content[i] = byte(i*7 + i>>13)
+	}
+	w, err := b.Create(ctx, "big", core.CreateOptions{Size: int64(len(content)), Replace: core.MustNotExist})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rest := content; len(rest) > 0; {
+		n := min(len(rest), 300001)
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	e, err := w.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Size != int64(len(content)) {
+		t.Errorf("committed size %d, want %d", e.Size, len(content))
+	}
+	if got := read(t, b, "big", 0); !bytes.Equal(got, content) {
+		t.Errorf("read back %d bytes, differing from the %d written", len(got), len(content))
+	}
+	off := int64(3<<20 + 17)
+	if got := read(t, b, "big", off); !bytes.Equal(got, content[off:]) {
+		t.Errorf("read at %d: %d bytes, differing", off, len(got))
 	}
 }
 
