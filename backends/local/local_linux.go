@@ -22,6 +22,26 @@ type FS struct {
 	opts    Options
 	openat2 bool // the kernel resolves paths beneath a descriptor for us
 	pid     int  // this process, in temporary names
+	umask   int  // the process's umask, -1 when unknown
+}
+
+// processUmask reads the umask without changing it (Linux 4.7 and later
+// show it in /proc/self/status); -1 when it cannot.
+func processUmask() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+			if err != nil {
+				return -1
+			}
+			return int(n)
+		}
+	}
+	return -1
 }
 
 // Open opens the directory root as a backend. root itself may be reached
@@ -34,7 +54,7 @@ func Open(root string, opts Options) (*FS, error) {
 		}
 		return nil, fmt.Errorf("local directory %s: %w", root, err)
 	}
-	f := &FS{root: root, rootFD: fd, opts: opts, pid: os.Getpid()}
+	f := &FS{root: root, rootFD: fd, opts: opts, pid: os.Getpid(), umask: processUmask()}
 	// openat2 may be missing (Linux < 5.6) or refused by a seccomp filter
 	// (older container runtimes); walking one component at a time is as
 	// safe, only slower.

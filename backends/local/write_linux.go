@@ -17,15 +17,18 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 		return nil, err
 	}
 	tmp, flags := f.tempName(), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW
+	perm, modeSet := uint32(0o600), false
 	if opts.Partial != "" {
 		tmp, flags = core.PartialPrefix+opts.Partial, flags&^unix.O_EXCL
+	} else if m, ok := f.createMode(opts.Attrs); ok {
+		perm, modeSet = m, true // no chmod needed at commit
 	}
-	fd, err := unix.Openat(dfd, tmp, flags, 0o600)
+	fd, err := unix.Openat(dfd, tmp, flags, perm)
 	if err != nil {
 		unix.Close(dfd)
 		return nil, pathErr("create", p, err)
 	}
-	w := &writer{fs: f, dfd: dfd, name: name, tmp: tmp, path: p, file: &fdFile{fd: fd}, opts: opts}
+	w := &writer{fs: f, dfd: dfd, name: name, tmp: tmp, path: p, file: &fdFile{fd: fd}, opts: opts, modeSet: modeSet}
 	if opts.Partial != "" {
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
@@ -67,6 +70,23 @@ type writer struct {
 	opts   core.CreateOptions
 	done   bool
 	offset int64 // bytes a resumed partial file held
+	// modeSet: the file was created with its final mode.
+	modeSet bool
+}
+
+// createMode returns the mode to create a file with so that it needs no
+// chmod: when no owner is to be set (a chown clears setuid/setgid) and the
+// umask leaves every bit of the final mode alone.
+func (f *FS) createMode(a core.Attrs) (uint32, bool) {
+	mode := fs.FileMode(0o644)
+	if a.Mode != nil {
+		mode = *a.Mode
+	}
+	m := unixMode(mode)
+	if a.UID != nil || a.GID != nil || f.umask < 0 || m&^0o777 != 0 || m&uint32(f.umask) != 0 {
+		return 0, false
+	}
+	return m, true
 }
 
 func (w *writer) Write(p []byte) (int, error) { return w.file.Write(p) }
@@ -114,12 +134,14 @@ func (w *writer) setAttrs() error {
 			return pathErr("chown", w.path, fmt.Errorf("%w: %w", core.ErrOwner, err))
 		}
 	}
-	mode := fs.FileMode(0o644)
-	if a.Mode != nil {
-		mode = *a.Mode
-	}
-	if err := unix.Fchmod(w.file.fd, unixMode(mode)); err != nil {
-		return pathErr("chmod", w.path, err)
+	if !w.modeSet {
+		mode := fs.FileMode(0o644)
+		if a.Mode != nil {
+			mode = *a.Mode
+		}
+		if err := unix.Fchmod(w.file.fd, unixMode(mode)); err != nil {
+			return pathErr("chmod", w.path, err)
+		}
 	}
 	if a.MTime != nil || a.ATime != nil {
 		if err := unix.UtimesNanoAt(w.file.fd, "", timespecs(a), unix.AT_EMPTY_PATH); err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,5 +155,61 @@ func TestUnknownHostKey(t *testing.T) {
 		KeyFiles: []string{s.KeyFile}, KnownHosts: []string{other}, Home: t.TempDir()})
 	if !errors.As(err, &hk) || !hk.Changed {
 		t.Fatalf("err = %v, want a changed host key", err)
+	}
+}
+
+func TestTokenAndConfiguredDocroot(t *testing.T) {
+	s := server(t)
+	bin := agentBinary(t)
+	conn := dial(t, s)
+	defer conn.Close()
+	base := s.TempDir(t)
+	for _, d := range []string{"tok/sub", "dr/data"} {
+		os.MkdirAll(filepath.Join(base, d), 0o755)
+	}
+	s.Chown(t, base)
+	conf := filepath.Join(s.Dir, "token-test-server.conf") // readable by the test user
+	os.WriteFile(conf, []byte(fmt.Sprintf("[user %s]\ndocroot = %s/dr\n\n[key AK1]\nsecret = s3cret\nroot = %s/tok\n", s.User, base, base)), 0o644)
+	token := func(id, secret string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+	}
+	ctx := context.Background()
+	write := func(c *Client, name string) {
+		t.Helper()
+		w, err := c.Create(ctx, name, core.CreateOptions{Replace: core.MustNotExist})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("x"))
+		if _, err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	// The configured docroot is "/".
+	c, err := conn.StartAgent(ctx, StartOptions{Binary: bin, Root: "/data", Config: conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(c, "in-docroot")
+	if _, err := os.Stat(filepath.Join(base, "dr/data/in-docroot")); err != nil {
+		t.Errorf("configured docroot: %v", err)
+	}
+	// A token confines the session to its key's root, also shown as "/".
+	c, err = conn.StartAgent(ctx, StartOptions{Binary: bin, Root: "/sub", Config: conf, Token: token("AK1", "s3cret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(c, "by-token")
+	if _, err := os.Stat(filepath.Join(base, "tok/sub/by-token")); err != nil {
+		t.Errorf("token root: %v", err)
+	}
+	for _, tok := range []string{token("AK1", "wrong"), token("nobody", "s3cret"), "Basic !!!"} {
+		if _, err := conn.StartAgent(ctx, StartOptions{Binary: bin, Root: "/sub", Config: conf, Token: tok}); !errors.Is(err, ErrAccess) {
+			t.Errorf("token %q: err = %v, want access denied", tok, err)
+		}
+	}
+	if _, err := conn.StartAgent(ctx, StartOptions{Binary: bin, Root: "/../dr", Config: conf, Token: token("AK1", "s3cret")}); !errors.Is(err, ErrOutsideDocroot) {
+		t.Errorf("token escape: err = %v", err)
 	}
 }

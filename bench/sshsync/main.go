@@ -103,6 +103,10 @@ func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, ro
 		for r := range rounds {
 			round := filepath.Join(dst, fmt.Sprint("r", r))
 			state := filepath.Join(base, fmt.Sprint("state", r))
+			if err := os.MkdirAll(round, 0o755); err != nil {
+				return err
+			}
+			srv.Chown(b, round) // rsync does not create missing parents
 			order := make([]int, len(steps))
 			for i := range order {
 				order[i] = i

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/user"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/pkg/sftp"
@@ -75,6 +76,21 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		Create: s.createDir && !in.dryRun, FollowLinks: s.links == core.LinksFollow,
 		Token: cmp.Or(s.ssh.token, os.Getenv(envToken)), Cookie: cmp.Or(s.ssh.cookie, os.Getenv(envCookie)),
 		Session: s.name, LogDir: s.ssh.logDir, LogMB: s.ssh.logMB, Debug: in.debug > 0})
+	var re *ssh.RemoteError
+	if err != nil && !errors.As(err, &re) && ctx.Err() == nil && s.remoteDB == "" && s.storeDir[side] == "" {
+		// The agent cannot run there (no compatible binary, a home that
+		// does not allow programs, ...): plain SFTP still works.
+		msg := fmt.Sprintf("warning: the async agent cannot run on %s (%v); falling back to SFTP, with the remote snapshot kept on this machine (give --sftp to make it explicit; going back to the agent needs --reset)", e.host, err)
+		log.Warn(msg)
+		a.out.warn(s.name, msg)
+		p.ends[side].sftp = true
+		p.dbDir[side] = filepath.Join(stateDir(), "sessions", s.name, "remote")
+		op, err := openSFTP(conn, p, side, in.dryRun)
+		if err != nil {
+			conn.Close()
+		}
+		return op, err
+	}
 	if err != nil {
 		conn.Close()
 		if errors.Is(err, fs.ErrNotExist) && in.dryRun && s.createDir {

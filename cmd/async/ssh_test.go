@@ -295,3 +295,27 @@ func TestSSHFailuresAreOneLine(t *testing.T) {
 		})
 	}
 }
+
+func TestSSHFallsBackToSFTPWhenTheAgentCannotRun(t *testing.T) {
+	s := testServer(t)
+	state, src, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
+	writeTree(t, src, tree{"f": "x", "d/g": "y"})
+	broken := filepath.Join(t.TempDir(), "not-an-agent")
+	os.WriteFile(broken, []byte("#!/bin/sh\necho 'cannot run here' >&2\nexit 3\n"), 0o755)
+	env := []string{envAgent + "=" + broken}
+	args := append(keyArgs(s, "fb"), "-d", src, "-r", remote(s, dst))
+	r := sshRun(t, state, env, args...)
+	mustCode(t, r, 0)
+	if !strings.Contains(r.stderr, "falling back to SFTP") {
+		t.Errorf("no fallback warning:\n%s", r.stderr)
+	}
+	equalTrees(t, readTree(t, dst), readTree(t, src))
+	if _, err := os.Stat(filepath.Join(state, "async", "sessions", "fb", "remote")); err != nil {
+		t.Errorf("the fallback keeps no local snapshot: %v", err)
+	}
+	// Once the agent runs again, the session's snapshot moved: --reset.
+	r = sshRun(t, state, nil, args...)
+	if r.code != 2 || !strings.Contains(r.stderr, "--reset") {
+		t.Errorf("switching back without --reset: exit %d\n%s", r.code, r.stderr)
+	}
+}

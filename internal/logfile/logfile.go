@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // DefaultMB is the size limit ParseDir gives a directory without ":MB".
@@ -54,15 +55,26 @@ func SplitDir(s string) (dir string, maxMB int, err error) {
 }
 
 // File is a log file that rotates itself. It is safe for concurrent use.
+// Lines are buffered and written at most flushDelay after they were
+// logged (at once when the buffer fills), so that a busy run does not pay
+// a system call per line.
 type File struct {
 	mu       sync.Mutex
 	path     string
 	maxBytes int64
 	keep     int
 	f        *os.File // nil after Close, or when reopening failed
-	size     int64    // bytes in f
+	size     int64    // bytes in f and buf
+	buf      []byte   // written to f within flushDelay
+	timer    *time.Timer
 	closed   bool
 }
+
+// flushDelay bounds how long a logged line waits in memory.
+const flushDelay = 200 * time.Millisecond
+
+// bufSize is the buffered amount that is written at once.
+const bufSize = 64 << 10
 
 // Open opens dir/name for appending, creating dir (mode 0700) and the file
 // (mode 0600) as needed. Before a write would take the file past maxBytes,
@@ -113,17 +125,47 @@ func (l *File) Write(p []byte) (int, error) {
 	}
 	var rotErr error
 	if l.maxBytes > 0 && l.size > 0 && l.size+int64(len(p)) > l.maxBytes {
+		if err := l.flushLocked(); err != nil {
+			return 0, err
+		}
 		rotErr = l.rotate()
 		if l.f == nil {
 			return 0, rotErr
 		}
 	}
-	n, err := l.f.Write(p)
-	l.size += int64(n)
-	if err != nil {
-		return n, fmt.Errorf("log file: %w", err)
+	l.buf = append(l.buf, p...)
+	l.size += int64(len(p))
+	if len(l.buf) >= bufSize {
+		if err := l.flushLocked(); err != nil {
+			return len(p), err
+		}
+	} else if l.timer == nil {
+		l.timer = time.AfterFunc(flushDelay, func() { l.Flush() })
 	}
-	return n, rotErr
+	return len(p), rotErr
+}
+
+// Flush writes what is buffered.
+func (l *File) Flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.flushLocked()
+}
+
+func (l *File) flushLocked() error {
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil
+	}
+	if len(l.buf) == 0 || l.f == nil {
+		return nil
+	}
+	_, err := l.f.Write(l.buf)
+	l.buf = l.buf[:0]
+	if err != nil {
+		return fmt.Errorf("log file: %w", err)
+	}
+	return nil
 }
 
 // rotate shifts NAME.i to NAME.i+1, dropping the oldest, moves NAME to
@@ -176,7 +218,7 @@ func (l *File) Reopen() error {
 	}
 	var closeErr error
 	if l.f != nil {
-		closeErr = l.f.Close()
+		closeErr = errors.Join(l.flushLocked(), l.f.Close()) // buffered lines belong to the old file
 		l.f = nil
 	}
 	if err := l.open(); err != nil {
@@ -197,7 +239,8 @@ func (l *File) Close() error {
 	if l.f == nil {
 		return nil
 	}
-	err := l.f.Close()
+	ferr := l.flushLocked()
+	err := errors.Join(ferr, l.f.Close())
 	l.f = nil
 	if err != nil {
 		return fmt.Errorf("close log file %s: %w", l.path, err)

@@ -168,6 +168,7 @@ func TestWriteNeverSplit(t *testing.T) {
 		"a.log.1": strings.Repeat("long", 10) + "\n",
 		"a.log.2": "short\n",
 	} {
+		f.Flush()
 		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != want {
 			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
 		}
@@ -189,9 +190,11 @@ func TestOpenAppendsAndCountsExisting(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	f.Flush()
 	if got := history(t, dir, "a.log", 1); got != "12345678\nab\ncd\n" {
 		t.Errorf("history %q", got)
 	}
+	f.Flush()
 	if got, _ := os.ReadFile(filepath.Join(dir, "a.log")); string(got) != "cd\n" {
 		t.Errorf("current %q, want the existing size counted", got)
 	}
@@ -257,6 +260,7 @@ func TestReopenAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{"a.log.old": "before\n", "a.log": "after\n"} {
+		f.Flush()
 		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != want {
 			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
 		}
@@ -304,6 +308,7 @@ func TestRotationFailureKeepsLogging(t *testing.T) {
 	if n != 7 || err == nil || !strings.Contains(err.Error(), "rotate log") {
 		t.Errorf("Write = %d, %v; want the line written and the rotation error", n, err)
 	}
+	f.Flush()
 	if got, _ := os.ReadFile(filepath.Join(dir, "a.log")); string(got) != "first line\nsecond\n" {
 		t.Errorf("a.log = %q", got)
 	}
@@ -314,6 +319,7 @@ func TestRotationFailureKeepsLogging(t *testing.T) {
 	if _, err := f.Write([]byte("third\n")); err != nil {
 		t.Fatal(err)
 	}
+	f.Flush()
 	if got := history(t, dir, "a.log", 1); got != "first line\nsecond\nthird\n" {
 		t.Errorf("history %q", got)
 	}

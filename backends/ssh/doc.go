@@ -1,0 +1,77 @@
+// Package ssh is async's backend for an SSH server: the client side, and
+// the agent (`async server --stdio`) that the client runs on the server
+// over the SSH session, like `rsync --server`. The agent scans, hashes,
+// reads and writes there through the local backend, and keeps the remote
+// snapshot (-B) and log (-R), so that only entries and changed content cross
+// the network. Package sftpfs is the fallback when the agent cannot run.
+//
+// # Connecting
+//
+// Dial logs in with golang.org/x/crypto/ssh: keys from -i, then the
+// ssh-agent's, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa, then a password
+// (ASPERA_SCP_PASS, -w, or asked on a terminal). The host key must be in
+// known_hosts (~/.ssh/known_hosts or --known-hosts); an unknown or changed
+// key is a HostKeyError that shows the key's SHA256 fingerprint and how to
+// trust it. Nothing is ever accepted silently.
+//
+// StartAgent runs, in one shell command, the agent installed for this
+// client's exact build (~/.cache/async/agent/pPROTOCOL-DIGEST/async), or
+// else an `async` on the server's PATH. When neither answers the hello
+// with this protocol version, it uploads its own binary (or
+// async-GOOS-GOARCH found beside it, for another platform) to that cache
+// directory, checks its SHA-256 there, and runs it.
+//
+// # Docroot
+//
+// Every remote path is resolved inside the user's docroot: the docroot the
+// agent's configuration file gives the user (shown to the client as "/"),
+// the root of the access key a -W token names (also shown as "/"), or else
+// the user's home directory, where remote paths are the server's own and
+// must lie inside it. ".." is refused, and paths are opened with os.Root,
+// so that a symbolic link cannot lead out either; the sync root is then
+// reopened through its descriptor, and the local backend's openat2
+// RESOLVE_BENEATH keeps every later operation inside it.
+//
+// # Protocol (version 1)
+//
+// Client and agent exchange frames over the session's stdin and stdout:
+//
+//	length  uint32, big endian: the size of what follows
+//	op      1 byte: the operation (requests below 100, replies from 100)
+//	id      uvarint: the request id; replies carry their request's id
+//	payload the operation's fields, in order
+//
+// Field encodings: unsigned integers are uvarints, signed ones zig-zag
+// varints; strings and byte strings are a uvarint length and the bytes;
+// booleans one byte; times int64 Unix nanoseconds as a varint (the
+// smallest int64 for "no time"). An entry is path, type, size, mtime,
+// atime, mode, uid, gid, link target, hash, change token, file id. A
+// precondition is 0 (nothing may be there), 1 (anything) or 2 followed by
+// the expected entry. Attributes start with a bit set of the ones present
+// (mtime, atime, mode, uid, gid).
+//
+// The first request is hello: "async-agent", the protocol version, and the
+// session (root path, --create-dir, follow links, token, cookie, session
+// name, -R and its size, debug). The agent answers OK with its version, its
+// capabilities and the root's entry, or an error (bad version, path outside
+// the docroot, refused token), after which it hangs up.
+//
+// Requests are pipelined: the client sends many without waiting, and the
+// agent answers each as it completes, in any order. Replies are OK (fields
+// depend on the request), ENTRY (an entry), DATA (file content), ITEMS (one
+// batch of a stream: a count, then that many entries or snapshot records)
+// and ERROR (a code that maps to core's errors, such as not-exist or
+// precondition-failed, and a message). Scans and snapshot loads stream
+// ITEMS and end with OK or ERROR; CANCEL stops a stream.
+//
+// File content moves in chunks of 256 KiB. A file up to one chunk is
+// written by one PUT (path, create options, content) answered with the
+// committed entry. A larger one is CREATE (one way: errors are reported
+// at the end), WRITE chunks (one way) and COMMIT (answered). OPEN answers
+// with the file's entry and its first chunk; the client then keeps four
+// READs (handle, offset) ahead of its reader, and the agent serves them
+// with pread. Snapshot PUT and DELETE are one way too; FLUSH reports the
+// first that failed. Every frame is buffered and written by a flusher that
+// lets ready senders add theirs first, so that small messages share
+// packets and system calls.
+package ssh
