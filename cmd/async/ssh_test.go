@@ -319,3 +319,42 @@ func TestSSHFallsBackToSFTPWhenTheAgentCannotRun(t *testing.T) {
 		t.Errorf("switching back without --reset: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+func TestSSHKeysFromAgentAndHome(t *testing.T) {
+	s := testServer(t)
+	key, err := os.ReadFile(s.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ~/.ssh/id_ed25519, no -i.
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519"), key, 0o600)
+	src, dst := t.TempDir(), s.TempDir(t)
+	writeTree(t, src, tree{"f": "from the default key"})
+	args := []string{"--known-hosts", s.KnownHosts, "-N", "k", "-d", src, "-r", remote(s, dst)}
+	mustCode(t, sshRun(t, t.TempDir(), []string{"HOME=" + home, "SSH_AUTH_SOCK="}, args...), 0)
+	equalTrees(t, readTree(t, dst), readTree(t, src))
+	// ssh-agent, no key file at all.
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatalf("ssh-agent: %v", err)
+	}
+	defer agent.Process.Kill()
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	add := exec.Command("ssh-add", s.KeyFile)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v: %s", err, out)
+	}
+	dst2 := s.TempDir(t)
+	args = []string{"--known-hosts", s.KnownHosts, "-N", "a", "-d", src, "-r", remote(s, dst2)}
+	mustCode(t, sshRun(t, t.TempDir(), []string{"HOME=" + t.TempDir(), "SSH_AUTH_SOCK=" + sock}, args...), 0)
+	equalTrees(t, readTree(t, dst2), readTree(t, src))
+}
