@@ -332,7 +332,7 @@ func (f *FS) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, c
 	if err != nil {
 		return nil, core.Entry{}, err
 	}
-	file := &fdFile{fd: fd, off: offset}
+	file := &fdFile{fd: fd, off: offset, end: -1}
 	e, err := statFD(fd, p)
 	if err == nil && e.Type != core.TypeFile {
 		err = fmt.Errorf("open %s: not a regular file", core.DisplayPath(p))
@@ -341,6 +341,10 @@ func (f *FS) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, c
 		file.Close()
 		return nil, core.Entry{}, err
 	}
+	// The reader delivers the size the entry reports: bytes appended
+	// since come with a new mtime, and the next run sends them. This also
+	// spares the read that would only find the end.
+	file.end = e.Size
 	return file, e, nil
 }
 
@@ -350,9 +354,16 @@ func (f *FS) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, c
 type fdFile struct {
 	fd  int
 	off int64 // next read offset
+	end int64 // Read stops here; -1: at the end of the file
 }
 
 func (f *fdFile) Read(p []byte) (int, error) {
+	if f.end >= 0 {
+		if f.off >= f.end {
+			return 0, io.EOF
+		}
+		p = p[:min(int64(len(p)), f.end-f.off)]
+	}
 	for {
 		n, err := unix.Pread(f.fd, p, f.off)
 		if err == unix.EINTR {

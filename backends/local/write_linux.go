@@ -28,7 +28,7 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 		unix.Close(dfd)
 		return nil, pathErr("create", p, err)
 	}
-	w := &writer{fs: f, dfd: dfd, name: name, tmp: tmp, path: p, file: &fdFile{fd: fd}, opts: opts, modeSet: modeSet}
+	w := &writer{fs: f, dfd: dfd, name: name, tmp: tmp, path: p, file: &fdFile{fd: fd, end: -1}, opts: opts, modeSet: modeSet}
 	if opts.Partial != "" {
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
