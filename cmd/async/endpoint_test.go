@@ -1,0 +1,63 @@
+package main
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestParseSSHEndpoints(t *testing.T) {
+	def := sshDefaults{port: 22, user: "me"}
+	tests := []struct {
+		raw, user, host string
+		def             sshDefaults
+		want            endpoint
+		url             string
+	}{
+		{"morgan@10.0.0.1:/data", "", "", def, endpoint{scheme: "ssh", user: "morgan", host: "10.0.0.1", port: 22, path: "/data"}, "ssh://morgan@10.0.0.1:22/data"},
+		{"10.0.0.1:/data", "morgan", "", def, endpoint{scheme: "ssh", user: "morgan", host: "10.0.0.1", port: 22, path: "/data"}, ""},
+		{"/data", "morgan", "10.0.0.1", def, endpoint{scheme: "ssh", user: "morgan", host: "10.0.0.1", port: 22, path: "/data"}, ""},
+		{"/a:b", "", "h", def, endpoint{scheme: "ssh", user: "me", host: "h", port: 22, path: "/a:b"}, ""},
+		{"h:/x@y", "u", "", def, endpoint{scheme: "ssh", user: "u", host: "h", port: 22, path: "/x@y"}, ""},
+		{"u@[::1]:/d", "", "", def, endpoint{scheme: "ssh", user: "u", host: "::1", port: 22, path: "/d"}, "ssh://u@[::1]:22/d"},
+		{"h:rel/dir", "", "", def, endpoint{scheme: "ssh", user: "me", host: "h", port: 22, path: "rel/dir"}, "ssh://me@h:22/~/rel/dir"},
+		{"h:", "", "", def, endpoint{scheme: "ssh", user: "me", host: "h", port: 22, path: "~"}, ""},
+		{"ssh://u@h:2222/abs/p", "", "", def, endpoint{scheme: "ssh", user: "u", host: "h", port: 2222, path: "/abs/p"}, "ssh://u@h:2222/abs/p"},
+		{"ssh://h/~/dst", "", "", sshDefaults{port: 2200, user: "me"}, endpoint{scheme: "ssh", user: "me", host: "h", port: 2200, path: "~/dst"}, "ssh://me@h:2200/~/dst"},
+		{"sftp://u@h/p", "", "", def, endpoint{scheme: "ssh", user: "u", host: "h", port: 22, path: "/p", sftp: true}, "sftp://u@h:22/p"},
+		{"h:/p", "", "", sshDefaults{port: 22, user: "me", sftp: true}, endpoint{scheme: "ssh", user: "me", host: "h", port: 22, path: "/p", sftp: true}, ""},
+	}
+	for _, tc := range tests {
+		got, err := parseEndpoint("-r", tc.raw, tc.user, tc.host, tc.def)
+		if err != nil {
+			t.Errorf("%q: %v", tc.raw, err)
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("%q (--user %q --host %q) = %+v, want %+v", tc.raw, tc.user, tc.host, got, tc.want)
+		}
+		if tc.url != "" && got.URL() != tc.url {
+			t.Errorf("%q: URL %s, want %s", tc.raw, got.URL(), tc.url)
+		}
+	}
+}
+
+func TestParseSSHEndpointErrors(t *testing.T) {
+	def := sshDefaults{port: 22, user: "me"}
+	for _, tc := range []struct{ raw, user, host string }{
+		{"ssh://u:secret@h/p", "", ""}, // password in a URL
+		{"ssh://u@h:99999/p", "", ""},  // port
+		{"ssh://u@h/p", "u", ""},       // --user with a URL
+		{"ssh://u@h/p?x=1", "", ""},    // query
+		{"h:../etc", "", ""},           // ..
+		{"h:/a/../../etc", "", ""},     // ..
+		{"u@[::1/d", "", ""},           // malformed address
+		{"@h:/p", "", ""},              // empty user
+		{"ssh:///p", "", ""},           // no host
+	} {
+		_, err := parseEndpoint("-r", tc.raw, tc.user, tc.host, def)
+		var ue *usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%q: err = %v, want a usage error", tc.raw, err)
+		}
+	}
+}
