@@ -35,7 +35,7 @@ type Caps struct {
 	Dirs        bool // real directories (false: directories are prefixes)
 	Rename      bool // cheap rename of files and directories
 	SetMTime    bool // modification times can be set
-	SetMode     bool // permission bits can be set
+	SetMode     bool // permission bits can be set (directories may report 0: not kept)
 	Owners      bool // uid/gid can be read and set
 	Symlinks    bool // symbolic links can be stored
 	FileIDs     bool // Entry.FileID survives renames (rename detection)
@@ -56,6 +56,11 @@ type ScanOptions struct {
 	// PartialMaxAge: partial files of interrupted transfers older than
 	// this are removed when found (0: never).
 	PartialMaxAge time.Duration
+	// Known are the side's entries as last recorded, by path, for
+	// backends whose listing lacks some attributes (an object store's
+	// metadata): an entry whose change token is the known one takes them
+	// from it instead of asking the store for each. Nil: none known.
+	Known map[string]Entry
 	// Pause is how long each lister rests after every PauseEvery
 	// directories, to spare a busy disk (--scan-intensity); 0: never.
 	Pause      time.Duration

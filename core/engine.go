@@ -224,6 +224,9 @@ type engine struct {
 	// --assume-no-mods; skipped notes the ones the scan did not list.
 	settled [2]map[string]time.Time
 	skipped [2]sync.Map
+	// known maps, per object store side, paths to their recorded entries
+	// (ScanOptions.Known).
+	known [2]map[string]Entry
 	// excluded lists, per side, records that --clean-excluded drops.
 	excluded [2][]string
 	eps      [2]*Endpoint
@@ -315,8 +318,10 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if !e.o.OldDirs.IsZero() || e.o.AssumeNoMods {
-		// The snapshots say which directories to leave alone: load them first.
+	objects := !e.caps[Local].MTimeFromFS || !e.caps[Remote].MTimeFromFS
+	if !e.o.OldDirs.IsZero() || e.o.AssumeNoMods || objects {
+		// The snapshots say which directories to leave alone, and what an
+		// object store's listing leaves out: load them first.
 		for s := range 2 {
 			wg.Go(func() { recs[s], errs[2+s] = e.load(ctx, Side(s)) })
 		}
@@ -332,6 +337,12 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 			recs[s] = slices.DeleteFunc(recs[s], func(r Record) bool { return e.underOld(r.Path) })
 			if e.o.AssumeNoMods {
 				e.settled[s] = settledDirs(recs[s])
+			}
+			if !e.caps[s].MTimeFromFS {
+				e.known[s] = make(map[string]Entry, len(recs[s]))
+				for _, r := range recs[s] {
+					e.known[s][r.Path] = r.Entry
+				}
 			}
 		}
 	}
@@ -509,6 +520,7 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 		Pause: e.o.ScanPause, PauseEvery: e.o.ScanPauseEvery, PartialMaxAge: cmp.Or(e.o.ResumeAge, 5*24*time.Hour)}
 	settled := e.settled[s]
 	opts.Prune.Settled = settled
+	opts.Known = e.known[s]
 	err := e.eps[s].Backend.Scan(ctx, opts, func(en Entry) error {
 		if en.Type == TypeSymlink && e.o.Links == LinksSkip || e.hidden(&en) {
 			return nil

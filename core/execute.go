@@ -276,7 +276,7 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 func (x *executor) attrs(a *Action, creating bool) Attrs {
 	var at Attrs
 	src, caps, p := a.Source, x.caps[a.Side], &x.o.Policy
-	if caps.SetMode && x.caps[a.Side.Other()].SetMode && (creating || !p.IgnoreMode) && src.Type != TypeSymlink {
+	if caps.SetMode && x.caps[a.Side.Other()].SetMode && (creating || !p.IgnoreMode) && src.Type != TypeSymlink && src.Mode != 0 {
 		m := src.Mode
 		at.Mode = &m
 	}

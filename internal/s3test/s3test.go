@@ -1,0 +1,157 @@
+// Package s3test starts a real S3-compatible server for tests: versitygw
+// with its posix backend, on 127.0.0.1. The binary comes from
+// $ASYNC_VERSITYGW, the cache .ci/run builds it into
+// (~/.cache/async-tools/versitygw-VERSION/versitygw), or PATH; tests fail
+// (never skip) without it.
+package s3test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// Version is the versitygw release the tests run against.
+const Version = "v1.8.0"
+
+// T is what Start needs of a test (testing.TB has it).
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
+// Server is a running versitygw.
+type Server struct {
+	Endpoint  string // http://127.0.0.1:PORT
+	AccessKey string
+	SecretKey string
+	Root      string // the posix backend's directory: bucket/key files
+}
+
+// Binary finds versitygw.
+func Binary() (string, error) {
+	if p := os.Getenv("ASYNC_VERSITYGW"); p != "" {
+		return p, nil
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		p := filepath.Join(home, ".cache", "async-tools", "versitygw-"+Version, "versitygw")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("versitygw %s not found: set ASYNC_VERSITYGW, or run .ci/run, which builds it (go install github.com/versity/versitygw/cmd/versitygw@%s)", Version, Version)
+}
+
+// Start starts versitygw for the test; it stops when the test ends.
+func Start(t T) *Server {
+	t.Helper()
+	bin, err := Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.MkdirTemp("", "async-s3-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	s := &Server{AccessKey: "asynctest", SecretKey: randomHex(16), Root: root}
+	for range 5 {
+		port := freePort(t)
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		cmd := exec.Command(bin, "--port", addr, "--quiet", "posix", root)
+		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
+		var log strings.Builder
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("versitygw: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		if waitListening(addr, exited) {
+			t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+			s.Endpoint = "http://" + addr
+			return s
+		}
+		cmd.Process.Kill()
+		<-exited
+	}
+	t.Fatal("versitygw did not start")
+	return nil
+}
+
+func waitListening(addr string, exited chan struct{}) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			resp, err := http.Get("http://" + addr + "/")
+			if err == nil {
+				resp.Body.Close()
+				return true
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// Client is an S3 client for the server (built explicitly: no ambient
+// AWS settings).
+func (s *Server) Client() *s3.Client {
+	return s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.Endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, "")})
+}
+
+// Bucket creates a new bucket with a unique name and returns it.
+func (s *Server) Bucket(t T) string {
+	t.Helper()
+	name := "b-" + randomHex(6)
+	if _, err := s.Client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+	return name
+}
+
+// Env is the environment that gives async the server's credentials.
+func (s *Server) Env() []string {
+	return []string{"AWS_ACCESS_KEY_ID=" + s.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s.SecretKey, "AWS_REGION=us-east-1",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true"}
+}
+
+func freePort(t T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
