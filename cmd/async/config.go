@@ -67,6 +67,7 @@ type session struct {
 	stdinUsed      *bool         // "-" as a rule file reads standard input once per process
 	ssh            sshSettings
 	warnings       []string // about option values, printed once the session is checked
+	linksSet       bool     // -n given
 }
 
 // sshSettings are a session's SSH options.
@@ -403,6 +404,7 @@ func (s *session) set(op cli.Opt) error {
 		if s.links, err = core.ParseLinkMode(v); err != nil {
 			return bad(err)
 		}
+		s.linksSet = true
 	case "target-rate":
 		if s.targetRate, err = rate.ParseRate(v); err != nil {
 			return bad(err)

@@ -22,7 +22,21 @@ type endpoint struct {
 	host   string // ssh: host name or address
 	port   int    // ssh: port
 	sftp   bool   // ssh: plain SFTP instead of the agent (sftp:// or --sftp)
+	// Object stores: scheme "s3" (bucket, path = the key prefix, s3
+	// settings) or "blob" (raw: the gocloud.dev URL).
+	bucket string
+	s3     s3Settings
+	raw    string
 }
+
+// s3Settings are an s3:// URL's query parameters.
+type s3Settings struct {
+	endpoint, region string
+	pathStyle        bool
+}
+
+// object reports whether the endpoint is a bucket.
+func (e endpoint) object() bool { return e.scheme == "s3" || e.scheme == "blob" }
 
 // local reports whether the endpoint is a local directory.
 func (e endpoint) local() bool { return e.scheme == "file" }
@@ -43,13 +57,26 @@ func (e endpoint) URL() string {
 		u := url.URL{Scheme: scheme, User: url.User(e.user), Host: net.JoinHostPort(e.host, strconv.Itoa(e.port)), Path: p}
 		return u.String()
 	}
+	switch e.scheme {
+	case "s3":
+		u := url.URL{Scheme: "s3", Host: e.bucket, Path: "/" + e.path}
+		if e.s3.endpoint != "" {
+			u.RawQuery = url.Values{"endpoint": {e.s3.endpoint}}.Encode()
+		}
+		return u.String()
+	case "blob":
+		return e.raw
+	}
 	return (&url.URL{Scheme: e.scheme, Path: filepath.ToSlash(e.path)}).String()
 }
 
 // Display is how messages name the endpoint: the path, or user@host:path.
 func (e endpoint) Display() string {
-	if e.scheme == "ssh" {
+	switch e.scheme {
+	case "ssh":
 		return fmt.Sprintf("%s@%s:%s", e.user, e.host, e.path)
+	case "s3", "blob":
+		return e.URL()
 	}
 	return e.path
 }
@@ -74,6 +101,12 @@ func parseEndpoint(opt, raw, user, host string, def sshDefaults) (endpoint, erro
 		}
 		return parseSSHURL(opt, raw, def)
 	}
+	if scheme, _, ok := strings.Cut(raw, "://"); ok && bucketSchemes[scheme] {
+		if user != "" || host != "" {
+			return endpoint{}, usagef("option %s: --user and --host cannot be combined with a URL (%s)", opt, raw)
+		}
+		return parseBucketURL(opt, raw)
+	}
 	if strings.Contains(raw, "://") {
 		if user != "" || host != "" {
 			return endpoint{}, usagef("option %s: --user and --host cannot be combined with a URL (%s)", opt, raw)
@@ -86,7 +119,7 @@ func parseEndpoint(opt, raw, user, host string, def sshDefaults) (endpoint, erro
 			return endpoint{}, usagef("option %s: a URL must not hold a password (it would reach logs); use ASPERA_SCP_PASS or a prompt", opt)
 		}
 		if u.Scheme != "file" {
-			return endpoint{}, usagef("option %s: %s:// endpoints are not supported by this version of async (local paths and file:// are)", opt, u.Scheme)
+			return endpoint{}, usagef("option %s: %s:// endpoints are not supported by this version of async (local paths, file://, ssh://, sftp://, s3://, gs://, azblob://, mem:// and blob+file:// are)", opt, u.Scheme)
 		}
 		if u.Host != "" && u.Host != "localhost" {
 			return endpoint{}, usagef("option %s: a file:// URL names no host: write file:///abs/path", opt)
@@ -111,6 +144,66 @@ func parseEndpoint(opt, raw, user, host string, def sshDefaults) (endpoint, erro
 		return endpoint{}, usagef("option %s: %v", opt, err)
 	}
 	return endpoint{scheme: "file", path: abs}, nil
+}
+
+// bucketSchemes are the URL schemes of object stores.
+var bucketSchemes = map[string]bool{"s3": true, "gs": true, "azblob": true, "mem": true, "blob+file": true}
+
+// secretParams are query parameters that would put a secret in a URL,
+// and so in logs.
+var secretParams = []string{"secret", "password", "token", "key", "credential", "signature", "sig"}
+
+// parseBucketURL parses s3://bucket[/prefix]?endpoint=URL&region=R&path_style=true
+// and the gocloud.dev bucket URLs.
+func parseBucketURL(opt, raw string) (endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return endpoint{}, usagef("option %s: malformed URL %q", opt, raw)
+	}
+	if u.User != nil {
+		return endpoint{}, usagef("option %s: a bucket URL must not hold credentials (they would reach logs); use the AWS environment or profile", opt)
+	}
+	for k := range u.Query() {
+		lk := strings.ToLower(k)
+		for _, s := range secretParams {
+			if strings.Contains(lk, s) && lk != "path_style" {
+				return endpoint{}, usagef("option %s: query parameter %q looks like a credential; secrets never go in URLs (they would reach logs)", opt, k)
+			}
+		}
+	}
+	if u.Scheme != "s3" {
+		q := u.Query()
+		u.RawQuery = q.Encode() // sorted: the canonical form
+		return endpoint{scheme: "blob", raw: u.String()}, nil
+	}
+	if u.Host == "" {
+		return endpoint{}, usagef("option %s: %s names no bucket (want s3://bucket[/prefix])", opt, raw)
+	}
+	e := endpoint{scheme: "s3", bucket: u.Host, path: strings.Trim(u.Path, "/")}
+	for k, v := range u.Query() {
+		switch k {
+		case "endpoint":
+			ep, err := url.Parse(v[0])
+			if err != nil || ep.Scheme != "http" && ep.Scheme != "https" || ep.Host == "" {
+				return endpoint{}, usagef("option %s: endpoint %q is not an http(s) URL", opt, v[0])
+			}
+			e.s3.endpoint = strings.TrimSuffix(v[0], "/")
+		case "region":
+			e.s3.region = v[0]
+		case "path_style":
+			b, err := strconv.ParseBool(v[0])
+			if err != nil {
+				return endpoint{}, usagef("option %s: path_style=%q is not true or false", opt, v[0])
+			}
+			e.s3.pathStyle = b
+		default:
+			return endpoint{}, usagef("option %s: unknown s3:// parameter %q (want endpoint, region, path_style)", opt, k)
+		}
+	}
+	if strings.Contains("/"+e.path+"/", "/../") {
+		return endpoint{}, usagef("option %s: \"..\" in a bucket prefix", opt)
+	}
+	return e, nil
 }
 
 // parseSSHURL parses ssh://[user@]host[:port]/path and sftp://...; the

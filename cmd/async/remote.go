@@ -215,6 +215,9 @@ func remoteSignature(ctx context.Context, b core.Backend, e endpoint, sig string
 	}
 	rel := sig
 	if path.IsAbs(sig) {
+		if e.object() {
+			return usagef("option --remote-mount-signature: %s must be relative to the bucket root %s", sig, e.Display())
+		}
 		root := strings.TrimSuffix(e.path, "/")
 		r, ok := strings.CutPrefix(path.Clean(sig), root+"/")
 		if !ok || !path.IsAbs(root) {
@@ -230,21 +233,21 @@ func remoteSignature(ctx context.Context, b core.Backend, e endpoint, sig string
 
 // remoteKeepDir resolves --keep-dir-remote on an SSH root: relative to the
 // root, or absolute inside it.
-func remoteKeepDir(dir string, e endpoint) (string, error) {
+func remoteKeepDir(opt, dir string, e endpoint) (string, error) {
 	rel := dir
 	if path.IsAbs(dir) {
 		r, ok := strings.CutPrefix(path.Clean(dir), strings.TrimSuffix(e.path, "/")+"/")
-		if !ok {
-			return "", usagef("option --keep-dir-remote: %s must be a directory inside the remote tree %s", dir, e.path)
+		if !ok || e.object() {
+			return "", usagef("option %s: %s must be a directory inside the tree %s (relative to its root)", opt, dir, e.Display())
 		}
 		rel = r
 	}
 	rel = path.Clean(rel)
 	if rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", usagef("option --keep-dir-remote: %s must be a directory inside the remote tree %s", dir, e.path)
+		return "", usagef("option %s: %s must be a directory inside the tree %s", opt, dir, e.Display())
 	}
 	if rel == core.PrivateDir || strings.HasPrefix(rel, core.PrivateDir+"/") {
-		return "", usagef("option --keep-dir-remote: %s is inside async's private area", dir)
+		return "", usagef("option %s: %s is inside async's private area", opt, dir)
 	}
 	return rel, nil
 }

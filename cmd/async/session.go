@@ -79,7 +79,7 @@ func prepare(in *instance, s *session) (*prepared, error) {
 	if p.ends[core.Local], err = parseEndpoint("-d", s.local, "", "", def); err != nil {
 		return nil, err
 	}
-	if !p.ends[core.Local].local() {
+	if p.ends[core.Local].scheme == "ssh" {
 		return nil, usagef("option -d: %s is an SSH endpoint; -d is the local side: give the server to -r", s.local)
 	}
 	if p.ends[core.Remote], err = parseEndpoint("-r", s.remote, s.user, s.host, def); err != nil {
@@ -100,8 +100,8 @@ func prepare(in *instance, s *session) (*prepared, error) {
 		case e.local():
 			p.defaultArea[side] = filepath.Join(e.path, core.PrivateDir)
 			p.dbDir[side] = filepath.Join(p.defaultArea[side], s.name)
-		case e.sftp: // SFTP cannot hold the database: it stays here
-			p.dbDir[side] = filepath.Join(stateDir(), "sessions", s.name, "remote")
+		case e.sftp || e.object(): // they cannot hold the database: it stays here
+			p.dbDir[side] = filepath.Join(stateDir(), "sessions", s.name, core.Side(side).String())
 		default: // the agent resolves it on the server
 			p.dbDir[side] = flag
 			continue
@@ -122,7 +122,7 @@ func prepare(in *instance, s *session) (*prepared, error) {
 		if p.ends[side].local() {
 			rel, err = keepDirIn(opt, s.keepDir[side], p.ends[side].path)
 		} else {
-			rel, err = remoteKeepDir(s.keepDir[side], p.ends[side])
+			rel, err = remoteKeepDir(opt, s.keepDir[side], p.ends[side])
 		}
 		if err != nil {
 			return nil, err
@@ -132,7 +132,7 @@ func prepare(in *instance, s *session) (*prepared, error) {
 	for side, opt := range [2]string{"--local-db-store-dir", "--remote-db-store-dir"} {
 		switch {
 		case s.storeDir[side] == "":
-		case p.ends[side].local() || p.ends[side].sftp:
+		case p.ends[side].local() || p.ends[side].sftp || p.ends[side].object():
 			d, err := p.stateDirOption(opt, s.storeDir[side])
 			if err != nil {
 				return nil, err
@@ -144,8 +144,13 @@ func prepare(in *instance, s *session) (*prepared, error) {
 	}
 	if p.logDir == "" {
 		p.logDir = filepath.Join(stateDir(), "log")
-	} else if err := p.outsideTrees("-L", p.logDir); err != nil {
+	} else if _, err := p.stateDirOption("-L", p.logDir); err != nil {
 		return nil, err
+	}
+	if p.ends[core.Remote].object() && s.ssh.logDir != "" {
+		if _, err := p.stateDirOption("-R", s.ssh.logDir); err != nil {
+			return nil, err
+		}
 	}
 	for side, opt := range [2]string{"-d", "-r"} {
 		if !p.ends[side].local() {
@@ -161,6 +166,9 @@ func prepare(in *instance, s *session) (*prepared, error) {
 // stateDirOption resolves a directory async keeps state in (-b, -B, a
 // store dir) to an absolute path, refused inside a synchronized tree.
 func (p *prepared) stateDirOption(opt, dir string) (string, error) {
+	if strings.Contains(dir, "://") {
+		return "", usagef("option %s: %s is a URL; a bucket cannot hold a snapshot or a log: give a local directory outside the synchronized trees", opt, dir)
+	}
 	d, err := expandHome(dir)
 	if err == nil {
 		d, err = filepath.Abs(d)
@@ -308,6 +316,17 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 func (a *app) openEndpoint(ctx context.Context, in *instance, p *prepared, side core.Side, log *slog.Logger) (*opened, error) {
 	s, e := p.s, p.ends[side]
 	opt := [2]string{"-d", "-r"}[side]
+	if e.object() {
+		op, err := openObjects(ctx, p, side)
+		if err != nil {
+			return nil, err
+		}
+		if err := remoteSignature(ctx, op.backend, e, s.mountSig[side]); err != nil {
+			op.close()
+			return nil, err
+		}
+		return op, nil
+	}
 	if !e.local() {
 		op, err := a.openSSH(ctx, in, p, side, log)
 		if err != nil {
@@ -365,6 +384,14 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 			defer closeStore()
 		}
 	}
+	for _, w := range objectWarnings(s, p.ends) {
+		log.Warn(w)
+		a.out.warn(s.name, w)
+	}
+	links := s.links
+	if links == core.LinksCopy && (p.ends[core.Local].object() || p.ends[core.Remote].object()) {
+		links = core.LinksSkip
+	}
 	pol := s.policy
 	if !s.checksumSet {
 		pol.Checksum = core.ChecksumNone
@@ -374,7 +401,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	}
 	stats := &core.Stats{}
 	opts := core.Options{
-		Session: s.name, Policy: pol, Links: s.links, DeleteBefore: s.deleteBefore,
+		Session: s.name, Policy: pol, Links: links, DeleteBefore: s.deleteBefore,
 		ForceDeletes: s.forceDeletes, RemoveAfterTransfer: s.removeAfter,
 		Filter: s.filter, CleanExcluded: s.cleanExcluded, OldDirs: s.oldDirs,
 		ScanPause: s.scanPause.rest, ScanPauseEvery: s.scanPause.every, TransferThreads: s.threads,

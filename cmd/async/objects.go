@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/async-sync/async/backends/objstore"
+	"github.com/async-sync/async/backends/s3"
+	"github.com/async-sync/async/core"
+)
+
+// openObjects opens a bucket endpoint; its snapshot is local (reference
+// §5.11).
+func openObjects(ctx context.Context, p *prepared, side core.Side) (*opened, error) {
+	e := p.ends[side]
+	opt := [2]string{"-d", "-r"}[side]
+	var (
+		b      objstore.Bucket
+		prefix string
+		err    error
+	)
+	switch e.scheme {
+	case "s3":
+		b, err = s3.Open(ctx, s3.Options{Bucket: e.bucket, Endpoint: e.s3.endpoint, Region: e.s3.region, PathStyle: e.s3.pathStyle})
+		prefix = e.path
+	default:
+		b, prefix, err = openBlob(ctx, e.raw)
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &fatal{exitFailed, fmt.Errorf("option %s: bucket of %s does not exist", opt, e.Display())}
+		}
+		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %s: %w", opt, e.Display(), err)}
+	}
+	f := objstore.New(b, prefix, objstore.Options{})
+	return &opened{backend: f, snaps: &localSnapshots{dir: p.dbDir[side], storeDir: p.storeDir[side]},
+		close: func() { f.Close() }}, nil
+}
+
+// objectWarnings says which asked-for preservations a bucket side cannot
+// keep (reference §5.11): they do nothing for that side.
+func objectWarnings(s *session, ends [2]endpoint) []string {
+	var side string
+	for i, e := range ends {
+		if e.object() {
+			side = [2]string{"-d", "-r"}[i]
+		}
+	}
+	if side == "" {
+		return nil
+	}
+	var out []string
+	add := func(cond bool, what string) {
+		if cond {
+			out = append(out, fmt.Sprintf("warning: %s: a bucket (%s) cannot keep them; nothing is done for that side", what, side))
+		}
+	}
+	add(s.policy.PreserveUID || s.policy.PreserveGID || s.policy.WriteUID != nil || s.policy.WriteGID != nil, "owners (-u, -j, --write-uid/gid)")
+	add(s.policy.PreserveXattrs, "extended attributes (--preserve-xattrs)")
+	add(s.policy.PreserveACLs, "ACLs (--preserve-acls)")
+	add(s.policy.Dedup == core.DedupHardlink || s.policy.Dedup == core.DedupInode, "hard links (--dedup hardlink/inode)")
+	add(s.linksSet && s.links == core.LinksCopy, "symbolic links (-n copy): they are skipped")
+	add(s.ssh.logDir != "" && ends[core.Remote].object(), "-R: the bucket side's events are in the session log (-L)")
+	return out
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/async-sync/async/internal/s3test"
+)
+
+var (
+	s3Once sync.Once
+	s3srv  *s3test.Server
+)
+
+// s3Server is the package's versitygw on 127.0.0.1.
+func s3Server(t *testing.T) *s3test.Server {
+	t.Helper()
+	s3Once.Do(func() { s3srv = s3test.Start(lasting{t}) })
+	if s3srv == nil {
+		t.Fatal("versitygw did not start")
+	}
+	return s3srv
+}
+
+func s3URL(s *s3test.Server, bucket, prefix string) string {
+	return fmt.Sprintf("s3://%s/%s?endpoint=%s&path_style=true", bucket, prefix, s.Endpoint)
+}
+
+func TestS3PushPullAndBucketToBucket(t *testing.T) {
+	s := s3Server(t)
+	state, src := t.TempDir(), t.TempDir()
+	writeTree(t, src, sample)
+	bucket := s.Bucket(t)
+	env := s.Env()
+	push := []string{"-N", "up", "-d", src, "-r", s3URL(s, bucket, "backup"), "-t"}
+	r := sshRun(t, state, env, push...)
+	mustCode(t, r, 0)
+	r = sshRun(t, state, env, push...)
+	mustCode(t, r, 0)
+	if !strings.Contains(r.stderr, " 0 files (0 B) transferred") || r.stdout != "" {
+		t.Errorf("second run transferred something:\n%s%s", r.stdout, r.stderr)
+	}
+	// The objects are there, with their mtime in metadata.
+	out, err := s.Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("backup/docs/report.txt")})
+	if err != nil || out.Metadata["async-mtime"] == "" {
+		t.Errorf("head: %v %v", err, out)
+	}
+	// The snapshot is local, not in the bucket.
+	if _, err := os.Stat(filepath.Join(state, "async", "sessions", "up", "remote")); err != nil {
+		t.Errorf("no local snapshot of the bucket side: %v", err)
+	}
+	// Changes propagate, then pull into a fresh directory: trees equal, mtimes too.
+	writeTree(t, src, tree{"a.txt": "alpha v2", "new/f": "n"})
+	os.RemoveAll(filepath.Join(src, "docs", "deep"))
+	mustCode(t, sshRun(t, state, env, push...), 0)
+	back := t.TempDir()
+	mustCode(t, sshRun(t, state, env, "-N", "down", "-d", back, "-r", s3URL(s, bucket, "backup"), "-K", "pull", "-t"), 0)
+	equalTrees(t, readTree(t, back), readTree(t, src))
+	for _, p := range []string{"a.txt", "new/f", "with space/ünïcødé.txt"} {
+		a, _ := os.Stat(filepath.Join(src, p))
+		b, _ := os.Stat(filepath.Join(back, p))
+		if a == nil || b == nil || !a.ModTime().Equal(b.ModTime()) {
+			t.Errorf("%s: mtime not preserved through the bucket", p)
+		}
+	}
+	// Bucket to bucket.
+	other := s.Bucket(t)
+	mustCode(t, sshRun(t, state, env, "-N", "b2b", "-d", s3URL(s, bucket, "backup"), "-r", s3URL(s, other, ""), "-t"), 0)
+	back2 := t.TempDir()
+	mustCode(t, sshRun(t, state, env, "-N", "down2", "-d", back2, "-r", s3URL(s, other, ""), "-K", "pull", "-t"), 0)
+	equalTrees(t, readTree(t, back2), readTree(t, src))
+}
+
+func TestS3LargeFileGoesMultipart(t *testing.T) {
+	s := s3Server(t)
+	state, src := t.TempDir(), t.TempDir()
+	big := make([]byte, 40<<20+3)
+	for i := range big {
+		big[i] = byte(i>>12 + i)
+	}
+	os.WriteFile(filepath.Join(src, "big.bin"), big, 0o644)
+	bucket := s.Bucket(t)
+	mustCode(t, sshRun(t, state, s.Env(), "-N", "mp", "-d", src, "-r", s3URL(s, bucket, "")), 0)
+	out, err := s.Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("big.bin")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(aws.ToString(out.ETag), "-") {
+		t.Errorf("ETag %s is not a multipart upload's", aws.ToString(out.ETag))
+	}
+	obj, err := s.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("big.bin")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(obj.Body)
+	if string(got) != string(big) {
+		t.Errorf("content differs after a multipart upload")
+	}
+}
+
+func TestS3FailuresAreOneLine(t *testing.T) {
+	s := s3Server(t)
+	src := t.TempDir()
+	writeTree(t, src, tree{"f": "x"})
+	bucket := s.Bucket(t)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := l.Addr().String()
+	l.Close()
+	bad := append(s.Env(), "AWS_SECRET_ACCESS_KEY=wrong")
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		want string
+	}{
+		{"wrong credentials", bad, []string{"-r", s3URL(s, bucket, "")}, 1, "access denied"},
+		{"missing bucket", s.Env(), []string{"-r", s3URL(s, "no-such-bucket", "")}, 1, "does not exist"},
+		{"unreachable endpoint", s.Env(), []string{"-r", "s3://" + bucket + "/?endpoint=http://" + dead + "&path_style=true"}, 1, "cannot reach"},
+		{"-B in a bucket", s.Env(), []string{"-r", s3URL(s, bucket, ""), "-B", "s3://" + bucket + "/db"}, 2, "option -B"},
+		{"-L in a bucket", s.Env(), []string{"-r", s3URL(s, bucket, ""), "-L", "s3://" + bucket + "/log"}, 2, "option -L"},
+		{"secret in the URL", s.Env(), []string{"-r", s3URL(s, bucket, "") + "&secret_key=x"}, 2, "credential"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"-N", "f", "-d", src}, c.args...)
+			if c.name == "-L in a bucket" {
+				args = append([]string{c.args[2], c.args[3]}, args[:len(args)-2]...)
+			}
+			start := time.Now()
+			r := sshRun(t, t.TempDir(), c.env, args...)
+			if r.code != c.code {
+				t.Fatalf("exit %d, want %d\nstdout:%s\nstderr:%s", r.code, c.code, r.stdout, r.stderr)
+			}
+			msg := strings.TrimSpace(r.stderr)
+			if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, c.want) {
+				t.Errorf("stderr = %q, want one line with %q", msg, c.want)
+			}
+			if time.Since(start) > 30*time.Second {
+				t.Errorf("took %v", time.Since(start))
+			}
+		})
+	}
+}
