@@ -86,3 +86,25 @@ type Conditional interface {
 
 // ErrConditionFailed: a conditional write found another object.
 var ErrConditionFailed = errors.New("object changed")
+
+// Resumable is implemented by buckets that can continue an interrupted
+// upload on a later run (--support-resume).
+type Resumable interface {
+	// ResumeWriter continues the upload of key that partial names, if an
+	// earlier run left one, or starts one that a later run can continue
+	// (even after a crash).
+	ResumeWriter(ctx context.Context, key, partial string, o WriteOptions) (ResumableWriter, error)
+	// AbortStale drops interrupted uploads under prefix started before
+	// cutoff.
+	AbortStale(ctx context.Context, prefix string, cutoff time.Time) error
+}
+
+// ResumableWriter is an upload that can continue where an earlier one
+// stopped.
+type ResumableWriter interface {
+	ObjectWriter
+	// Offset is how many bytes the upload already holds.
+	Offset() int64
+	// Keep stops writing and leaves the upload for a later run.
+	Keep() error
+}

@@ -163,6 +163,10 @@ func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry
 	if err != nil {
 		return fmt.Errorf("list %s: %w", f.prefix, err)
 	}
+	if rb, ok := f.b.(Resumable); ok && opts.PartialMaxAge > 0 {
+		// Best effort: an upload that stays is only storage, dropped later.
+		rb.AbortStale(ctx, f.prefix, time.Now().Add(-opts.PartialMaxAge))
+	}
 	// Leave out what Prune leaves out, top down.
 	left := map[string]bool{}
 	var out func(p string, dir bool) bool
@@ -354,11 +358,38 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 			wo.IfMatch = e.Token
 		}
 	}
+	if rb, ok := f.b.(Resumable); ok && opts.Partial != "" {
+		rw, err := rb.ResumeWriter(ctx, f.key(p), opts.Partial, wo)
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", core.DisplayPath(p), err)
+		}
+		return &resumeWriter{writer{f: f, ctx: ctx, w: rw, path: p, pre: opts.Replace}, rw}, nil
+	}
 	w, err := f.b.NewWriter(ctx, f.key(p), wo)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", core.DisplayPath(p), err)
 	}
 	return &writer{f: f, ctx: ctx, w: w, path: p, pre: opts.Replace}, nil
+}
+
+// resumeWriter is a writer whose upload survives an interruption.
+type resumeWriter struct {
+	writer
+	rw ResumableWriter
+}
+
+var _ core.Resumer = (*resumeWriter)(nil)
+
+// Offset is how many bytes an earlier run already uploaded.
+func (w *resumeWriter) Offset() int64 { return w.rw.Offset() }
+
+// Keep leaves the upload for the next run.
+func (w *resumeWriter) Keep() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	return w.rw.Keep()
 }
 
 type writer struct {

@@ -37,6 +37,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/async-sync/async/backends/objstore"
+	"github.com/async-sync/async/core"
 )
 
 // Options locate a bucket.
@@ -64,6 +65,7 @@ type Bucket struct {
 var (
 	_ objstore.Bucket      = (*Bucket)(nil)
 	_ objstore.Conditional = (*Bucket)(nil)
+	_ objstore.Resumable   = (*Bucket)(nil)
 )
 
 // Open builds the client and checks that the bucket answers.
@@ -366,6 +368,10 @@ type writer struct {
 
 	upload string // multipart upload id, once started
 	parts  []types.CompletedPart
+	// marker, for a resumable upload, is the hidden object that names
+	// its upload id for a later run; offset is what an earlier run sent.
+	marker string
+	offset int64
 	mu     sync.Mutex
 	wg     sync.WaitGroup
 	sem    chan struct{}
@@ -406,6 +412,16 @@ func (w *writer) flushPart() error {
 			return fmt.Errorf("start multipart upload: %w", explain(err))
 		}
 		w.upload = aws.ToString(out.UploadId)
+		if w.marker != "" {
+			// Written before any part: a crash from here on leaves an
+			// upload the next run can find.
+			if _, err := w.b.c.PutObject(w.ctx, &s3.PutObjectInput{Bucket: aws.String(w.b.o.Bucket), Key: aws.String(w.marker),
+				Body: strings.NewReader(w.upload)}); err != nil {
+				return fmt.Errorf("note the upload for resuming: %w", explain(err))
+			}
+		}
+	}
+	if w.sem == nil {
 		w.sem = make(chan struct{}, w.b.o.PartConcurrency)
 	}
 	num := int32(len(w.parts) + 1)
@@ -476,7 +492,101 @@ func (w *writer) Commit() (objstore.Object, error) {
 		}
 		return objstore.Object{}, fmt.Errorf("complete multipart upload: %w", explain(err))
 	}
+	w.dropMarker()
 	return w.b.Head(w.ctx, w.key)
+}
+
+func (w *writer) dropMarker() {
+	if w.marker != "" {
+		w.b.c.DeleteObject(context.WithoutCancel(w.ctx), &s3.DeleteObjectInput{Bucket: aws.String(w.b.o.Bucket), Key: aws.String(w.marker)})
+	}
+}
+
+// Offset is how many bytes an earlier run already uploaded.
+func (w *writer) Offset() int64 { return w.offset }
+
+// Keep leaves the multipart upload (and its marker) for the next run, once
+// the parts in flight have landed.
+func (w *writer) Keep() error {
+	w.wg.Wait()
+	w.upload = ""
+	return nil
+}
+
+// markerKey is the hidden object next to key that names the upload of a
+// partial transfer.
+func markerKey(key, partial string) string {
+	dir := ""
+	if i := strings.LastIndexByte(key, '/'); i >= 0 {
+		dir = key[:i+1]
+	}
+	return dir + core.PartialPrefix + partial
+}
+
+// ResumeWriter continues the multipart upload an earlier run left for
+// this partial transfer (its whole parts count), or starts one whose
+// marker lets a later run continue it.
+func (b *Bucket) ResumeWriter(ctx context.Context, key, partial string, o objstore.WriteOptions) (objstore.ResumableWriter, error) {
+	w := &writer{b: b, ctx: ctx, key: key, o: o, marker: markerKey(key, partial)}
+	out, err := b.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.o.Bucket), Key: aws.String(w.marker)})
+	if err != nil {
+		if notFound(err) {
+			return w, nil
+		}
+		return nil, explain(err)
+	}
+	id, err := io.ReadAll(io.LimitReader(out.Body, 4096))
+	out.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	parts, err := b.c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String(b.o.Bucket), Key: aws.String(key), UploadId: aws.String(string(id))})
+	if err != nil {
+		w.dropMarker() // the upload is gone: start over
+		return w, nil
+	}
+	byNum := map[int32]types.Part{}
+	for _, p := range parts.Parts {
+		byNum[aws.ToInt32(p.PartNumber)] = p
+	}
+	for n := int32(1); ; n++ {
+		p, ok := byNum[n]
+		if !ok || aws.ToInt64(p.Size) != b.o.PartSize {
+			break
+		}
+		w.parts = append(w.parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: p.ETag})
+	}
+	w.upload = string(id)
+	w.offset = int64(len(w.parts)) * b.o.PartSize
+	return w, nil
+}
+
+// AbortStale aborts the multipart uploads under prefix started before
+// cutoff, and drops their markers.
+func (b *Bucket) AbortStale(ctx context.Context, prefix string, cutoff time.Time) error {
+	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(b.o.Bucket), Prefix: aws.String(prefix)}
+	for {
+		out, err := b.c.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return explain(err)
+		}
+		for _, u := range out.Uploads {
+			if aws.ToTime(u.Initiated).Before(cutoff) {
+				b.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(b.o.Bucket), Key: u.Key, UploadId: u.UploadId})
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) || aws.ToString(out.NextKeyMarker) == "" {
+			break
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+	return b.List(ctx, prefix, func(o objstore.Object) error {
+		name := o.Key[strings.LastIndexByte(o.Key, '/')+1:]
+		if strings.HasPrefix(name, core.PartialPrefix) && o.Modified.Before(cutoff) {
+			return b.Delete(ctx, o.Key)
+		}
+		return nil
+	})
 }
 
 // Abort drops a multipart upload (a single PUT has not started yet).
@@ -485,6 +595,7 @@ func (w *writer) Abort() error {
 		w.buf = nil
 		return nil
 	}
+	defer w.dropMarker()
 	w.wg.Wait()
 	_, err := w.b.c.AbortMultipartUpload(context.WithoutCancel(w.ctx), &s3.AbortMultipartUploadInput{Bucket: aws.String(w.b.o.Bucket),
 		Key: aws.String(w.key), UploadId: aws.String(w.upload)})

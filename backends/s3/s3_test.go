@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
@@ -116,4 +117,61 @@ func TestMissingBucketAndBadCredentials(t *testing.T) {
 		t.Errorf("wrong secret accepted")
 	}
 	t.Log(err)
+}
+
+func TestResumeAnInterruptedMultipartUpload(t *testing.T) {
+	s := server(t)
+	bucket := s.Bucket(t)
+	b := open(t, s, bucket, Options{PartSize: 5 << 20})
+	ctx := context.Background()
+	data := make([]byte, 13<<20)
+	for i := range data {
+		data[i] = byte(i*7 + i>>11)
+	}
+	w, err := b.ResumeWriter(ctx, "d/big", "abc123", objstore.WriteOptions{Size: int64(len(data))})
+	if err != nil || w.Offset() != 0 {
+		t.Fatalf("fresh writer: offset %d, %v", w.Offset(), err)
+	}
+	w.Write(data[:11<<20]) // two whole parts go up, 1 MiB stays buffered
+	if err := w.Keep(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Head(ctx, "d/big"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the interrupted upload is visible: %v", err)
+	}
+	w, err = b.ResumeWriter(ctx, "d/big", "abc123", objstore.WriteOptions{Size: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Offset() != 10<<20 {
+		t.Fatalf("resumed at %d, want %d", w.Offset(), 10<<20)
+	}
+	w.Write(data[w.Offset():])
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := b.Get(ctx, "d/big", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(got, data) {
+		t.Errorf("resumed object differs (%d bytes)", len(got))
+	}
+	// The marker is gone, and another partial name starts afresh.
+	if _, err := b.Head(ctx, markerKey("d/big", "abc123")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("marker left: %v", err)
+	}
+	// A stale upload is aborted.
+	w, _ = b.ResumeWriter(ctx, "d/stale", "old", objstore.WriteOptions{})
+	w.Write(data[:6<<20])
+	w.Keep()
+	if err := b.AbortStale(ctx, "d/", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	w, _ = b.ResumeWriter(ctx, "d/stale", "old", objstore.WriteOptions{})
+	if w.Offset() != 0 {
+		t.Errorf("a stale upload survived: offset %d", w.Offset())
+	}
 }
