@@ -4,7 +4,7 @@ GO      ?= go
 BIN     ?= bin/async
 DEMO    ?= /tmp/async-demo
 
-.PHONY: build test lint bench demo clean
+.PHONY: build test lint bench bench-tools demo clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/async
@@ -23,10 +23,20 @@ lint:
 #
 # Then push over SSH on loopback (a real sshd on 127.0.0.1, run as root):
 # 50,000 small files and 2 GiB of large files against rsync -a -e ssh.
-bench: build
+#
+# Then push to S3 (versitygw on 127.0.0.1) against rclone v1.76 (S3 backend,
+# --transfers 16). Both tools are built once into $(TOOLS), keyed by version.
+TOOLS ?= $(HOME)/.cache/async-tools
+
+bench: build bench-tools
 	$(GO) run ./bench/localsync -async $(BIN) $(BENCHFLAGS)
 	@if [ -d /dev/shm ]; then $(GO) run ./bench/localsync -async $(BIN) -dir /dev/shm $(BENCHFLAGS); fi
 	$(GO) run ./bench/sshsync -async $(BIN) $(SSHBENCHFLAGS)
+	ASYNC_VERSITYGW=$(TOOLS)/versitygw-v1.8.0/versitygw $(GO) run ./bench/s3sync -async $(BIN) -rclone $(TOOLS)/rclone-v1.76.0/rclone $(S3BENCHFLAGS)
+
+bench-tools:
+	@[ -x $(TOOLS)/versitygw-v1.8.0/versitygw ] || GOBIN=$(TOOLS)/versitygw-v1.8.0 $(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+	@[ -x $(TOOLS)/rclone-v1.76.0/rclone ] || GOBIN=$(TOOLS)/rclone-v1.76.0 $(GO) install github.com/rclone/rclone@v1.76.0
 
 # Synchronize the example tree to $(DEMO)/copy, then again (a no-op).
 demo: build

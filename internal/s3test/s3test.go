@@ -61,13 +61,17 @@ func Binary() (string, error) {
 }
 
 // Start starts versitygw for the test; it stops when the test ends.
-func Start(t T) *Server {
+func Start(t T) *Server { return StartIn(t, "") }
+
+// StartIn is Start with the store's files in a fresh directory under dir
+// (benchmarks put them in memory).
+func StartIn(t T, dir string) *Server {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := os.MkdirTemp("", "async-s3-")
+	root, err := os.MkdirTemp(dir, "async-s3-")
 	if err != nil {
 		t.Fatal(err)
 	}
