@@ -140,6 +140,9 @@ func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry
 	if err != nil {
 		return err
 	}
+	if opts.Prune.Shallow {
+		return f.scanTop(ctx, skip, fn)
+	}
 	items := map[string]listed{}
 	err = f.b.List(ctx, f.prefix, func(o Object) error {
 		rel := strings.TrimPrefix(o.Key, f.prefix)
@@ -212,6 +215,37 @@ func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry
 		}
 	}
 	return nil
+}
+
+// scanTop reports the root's own entries as the listing finds them, so
+// that a caller that only asks whether the root is empty stops at the
+// first one.
+func (f *FS) scanTop(ctx context.Context, skip func(string, bool) bool, fn func(core.Entry) error) error {
+	seen := map[string]bool{}
+	return f.b.List(ctx, f.prefix, func(o Object) error {
+		rel := strings.TrimPrefix(o.Key, f.prefix)
+		top, rest, nested := strings.Cut(rel, "/")
+		if top == "" || seen[top] || reserved(top) || nested && reserved(rel) {
+			return nil
+		}
+		seen[top] = true
+		dir := nested
+		if skip != nil && skip(top, dir) {
+			return nil
+		}
+		if dir {
+			_ = rest
+			return fn(entry(top, Object{}, true))
+		}
+		h, err := f.b.Head(ctx, o.Key)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fn(entry(top, h, false))
+	})
 }
 
 // listed is one path of a listing: an object, a marker, or an implied

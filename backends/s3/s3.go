@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/async-sync/async/backends/objstore"
 	"github.com/async-sync/async/core"
@@ -82,7 +83,7 @@ func Open(ctx context.Context, o Options) (*Bucket, error) {
 		// Only for the credential chain and the region: the client itself
 		// is built below, with our own HTTP client (AWS_CA_BUNDLE and
 		// similar ambient settings do not reach it).
-		cfg, err := config.LoadDefaultConfig(ctx)
+		cfg, err := config.LoadDefaultConfig(ctx, config.WithLogger(logging.Nop{}))
 		if err != nil {
 			return nil, fmt.Errorf("s3: AWS configuration: %w", err)
 		}
@@ -97,7 +98,7 @@ func Open(ctx context.Context, o Options) (*Bucket, error) {
 		region = "us-east-1"
 	}
 	so := s3.Options{Region: region, Credentials: creds, UsePathStyle: o.PathStyle, HTTPClient: httpClient(),
-		RetryMaxAttempts: 5}
+		RetryMaxAttempts: 5, Logger: logging.Nop{}}
 	if o.Endpoint != "" {
 		so.BaseEndpoint = aws.String(o.Endpoint)
 	}
@@ -156,6 +157,9 @@ func conditionFailed(err error) bool {
 
 // explain shortens the SDK's errors to the code and message a user can act on.
 func explain(err error) error {
+	if strings.Contains(err.Error(), "get credentials") || strings.Contains(err.Error(), "no EC2 IMDS role") {
+		return errors.New("no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE")
+	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {

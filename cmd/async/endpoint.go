@@ -75,8 +75,13 @@ func (e endpoint) Display() string {
 	switch e.scheme {
 	case "ssh":
 		return fmt.Sprintf("%s@%s:%s", e.user, e.host, e.path)
-	case "s3", "blob":
-		return e.URL()
+	case "s3":
+		if e.s3.endpoint != "" {
+			return fmt.Sprintf("s3://%s/%s (at %s)", e.bucket, e.path, e.s3.endpoint)
+		}
+		return fmt.Sprintf("s3://%s/%s", e.bucket, e.path)
+	case "blob":
+		return e.raw
 	}
 	return e.path
 }
