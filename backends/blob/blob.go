@@ -50,7 +50,9 @@
 // metadata (which is how objstore sets attributes) reads the object and
 // writes it again: it costs a download and an upload of the whole object.
 //
-// Note that gocloud's GCS driver reports "permission denied" as "not found".
+// Limits: gocloud's GCS driver reports "permission denied" as "not found";
+// fileblob cannot store a name (one path component) longer than 234 bytes,
+// since its temporary and metadata files add a suffix to it.
 package blob
 
 import (
@@ -59,6 +61,7 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -99,7 +102,7 @@ func Open(ctx context.Context, rawURL string) (*Bucket, string, error) {
 	}
 	ok, err := b.IsAccessible(ctx)
 	if err == nil && !ok {
-		err = fs.ErrNotExist
+		err = fmt.Errorf("%w, or no access", fs.ErrNotExist)
 	}
 	if err != nil {
 		b.Close()
@@ -144,10 +147,8 @@ func parseURL(rawURL string) (*url.URL, string, error) {
 	q.Del("prefix")
 	u.RawQuery = q.Encode()
 	prefix = strings.Trim(prefix, "/")
-	for _, c := range strings.Split(prefix, "/") {
-		if prefix != "" && (c == "" || c == "." || c == "..") {
-			return nil, "", fmt.Errorf("bucket URL %q: bad prefix %q", rawURL, prefix)
-		}
+	if prefix != "" && (path.Clean(prefix) != prefix || prefix == "." || prefix == ".." || strings.HasPrefix(prefix, "../")) {
+		return nil, "", fmt.Errorf("bucket URL %q: bad prefix %q", rawURL, prefix)
 	}
 	return u, prefix, nil
 }

@@ -78,6 +78,9 @@ func TestParseURL(t *testing.T) {
 		{in: "/srv/data", bad: true},
 		{in: "mem://?prefix=a//b", bad: true},
 		{in: "mem://?prefix=a/../b", bad: true},
+		{in: "mem://?prefix=..", bad: true},
+		{in: "gs://bkt/../x", bad: true},
+		{in: "gs://bkt/.", bad: true},
 		{in: "gs://bkt/%zz", bad: true},
 	}
 	for _, tc := range tests {

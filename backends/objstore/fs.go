@@ -224,7 +224,7 @@ func (f *FS) scanTop(ctx context.Context, skip func(string, bool) bool, fn func(
 	seen := map[string]bool{}
 	return f.b.List(ctx, f.prefix, func(o Object) error {
 		rel := strings.TrimPrefix(o.Key, f.prefix)
-		top, rest, nested := strings.Cut(rel, "/")
+		top, _, nested := strings.Cut(rel, "/")
 		if top == "" || seen[top] || reserved(top) || nested && reserved(rel) {
 			return nil
 		}
@@ -234,7 +234,6 @@ func (f *FS) scanTop(ctx context.Context, skip func(string, bool) bool, fn func(
 			return nil
 		}
 		if dir {
-			_ = rest
 			return fn(entry(top, Object{}, true))
 		}
 		h, err := f.b.Head(ctx, o.Key)

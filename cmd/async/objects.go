@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/async-sync/async/backends/blob"
 	"github.com/async-sync/async/backends/objstore"
 	"github.com/async-sync/async/backends/s3"
 	"github.com/async-sync/async/core"
@@ -26,7 +27,7 @@ func openObjects(ctx context.Context, p *prepared, side core.Side) (*opened, err
 		b, err = s3.Open(ctx, s3.Options{Bucket: e.bucket, Endpoint: e.s3.endpoint, Region: e.s3.region, PathStyle: e.s3.pathStyle})
 		prefix = e.path
 	default:
-		b, prefix, err = openBlob(ctx, e.raw)
+		b, prefix, err = blob.Open(ctx, e.raw)
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

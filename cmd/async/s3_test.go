@@ -196,3 +196,19 @@ func TestS3InterruptedMultipartUploadResumes(t *testing.T) {
 	}
 	t.Errorf("the rerun did not continue the upload: %s", r.stderr)
 }
+
+func TestGocloudFileBucket(t *testing.T) {
+	state, src, store := t.TempDir(), t.TempDir(), t.TempDir()
+	writeTree(t, src, sample)
+	url := "blob+file://" + store + "?prefix=tree/"
+	args := []string{"-N", "gc", "-d", src, "-r", url, "-t"}
+	mustCode(t, sshRun(t, state, nil, args...), 0)
+	r := sshRun(t, state, nil, args...)
+	mustCode(t, r, 0)
+	if !strings.Contains(r.stderr, " 0 files (0 B) transferred") {
+		t.Errorf("second run transferred something:\n%s", r.stderr)
+	}
+	back := t.TempDir()
+	mustCode(t, sshRun(t, state, nil, "-N", "gcb", "-d", back, "-r", url, "-K", "pull", "-t"), 0)
+	equalTrees(t, readTree(t, back), readTree(t, src))
+}
