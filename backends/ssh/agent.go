@@ -424,6 +424,15 @@ func entryReply(en core.Entry, err error) (byte, []byte, error) {
 
 func okReply(err error) (byte, []byte, error) { return opOK, nil, err }
 
+// decoded runs a request's action once its fields decoded; a malformed
+// request is answered with the decoding error, and nothing is done.
+func decoded(d *dec, action func() (byte, []byte, error)) (byte, []byte, error) {
+	if d.err != nil {
+		return 0, nil, d.err
+	}
+	return action()
+}
+
 // do carries out a request and returns the reply.
 func (a *agent) do(ctx context.Context, f frame) (byte, []byte, error) {
 	d := &dec{b: f.payload}
@@ -431,46 +440,25 @@ func (a *agent) do(ctx context.Context, f frame) (byte, []byte, error) {
 	switch f.op {
 	case opStat:
 		p := d.s()
-		if d.err != nil {
-			return 0, nil, d.err
-		}
-		return entryReply(fs.Stat(ctx, p))
+		return decoded(d, func() (byte, []byte, error) { return entryReply(fs.Stat(ctx, p)) })
 	case opMkdir:
 		p, mode := d.s(), d.u()
-		if d.err != nil {
-			return 0, nil, d.err
-		}
-		return entryReply(fs.Mkdir(ctx, p, fileMode(mode)))
+		return decoded(d, func() (byte, []byte, error) { return entryReply(fs.Mkdir(ctx, p, fileMode(mode))) })
 	case opRemove:
 		p, pre := d.s(), d.pre()
-		if d.err != nil {
-			return 0, nil, d.err
-		}
-		return okReply(fs.Remove(ctx, p, pre))
+		return decoded(d, func() (byte, []byte, error) { return okReply(fs.Remove(ctx, p, pre)) })
 	case opRename:
 		from, to, pre := d.s(), d.s(), d.pre()
-		if d.err != nil {
-			return 0, nil, d.err
-		}
-		return entryReply(fs.Rename(ctx, from, to, pre))
+		return decoded(d, func() (byte, []byte, error) { return entryReply(fs.Rename(ctx, from, to, pre)) })
 	case opSetAttr:
 		p, at := d.s(), d.attrs()
-		if d.err != nil {
-			return 0, nil, d.err
-		}
-		return entryReply(fs.SetAttr(ctx, p, at))
+		return decoded(d, func() (byte, []byte, error) { return entryReply(fs.SetAttr(ctx, p, at)) })
 	case opSymlink:
 		p, target, pre := d.s(), d.s(), d.pre()
-		if d.err != nil {
-			return 0, nil, d.err
-		}
-		return entryReply(fs.Symlink(ctx, p, target, pre))
+		return decoded(d, func() (byte, []byte, error) { return entryReply(fs.Symlink(ctx, p, target, pre)) })
 	case opLink:
 		existing, p, pre := d.s(), d.s(), d.pre()
-		if d.err != nil {
-			return 0, nil, d.err
-		}
-		return entryReply(fs.Link(ctx, existing, p, pre))
+		return decoded(d, func() (byte, []byte, error) { return entryReply(fs.Link(ctx, existing, p, pre)) })
 	case opHash:
 		p, algo := d.s(), d.s()
 		if d.err != nil {
@@ -498,16 +486,10 @@ func (a *agent) do(ctx context.Context, f frame) (byte, []byte, error) {
 		return opOK, e.b, nil
 	case opSetXattrs:
 		p, m := d.s(), d.xattrs()
-		if d.err != nil {
-			return 0, nil, d.err
-		}
-		return okReply(fs.SetXattrs(ctx, p, m))
+		return decoded(d, func() (byte, []byte, error) { return okReply(fs.SetXattrs(ctx, p, m)) })
 	case opScan:
 		o := d.scanOpts()
-		if d.err != nil {
-			return 0, nil, d.err
-		}
-		return okReply(a.scan(ctx, f.id, o))
+		return decoded(d, func() (byte, []byte, error) { return okReply(a.scan(ctx, f.id, o)) })
 	case opOpen:
 		return a.openFile(ctx, f.id, d)
 	case opRead:
@@ -602,27 +584,9 @@ func (a *agent) scan(ctx context.Context, id uint64, o core.ScanOptions) error {
 		delete(a.cancels, id)
 		a.mu.Unlock()
 	}()
-	var mu sync.Mutex
-	var batch enc
-	n := 0
-	flush := func() error {
-		if n == 0 {
-			return nil
-		}
-		var e enc
-		e.u(uint64(n))
-		e.b = append(e.b, batch.b...)
-		batch.b, n = batch.b[:0], 0
-		return a.c.send(opItems, id, e.b)
-	}
+	b := &batcher{c: a.c, id: id}
 	err := a.fs.Scan(ctx, o, func(en core.Entry) error {
-		mu.Lock()
-		defer mu.Unlock()
-		batch.entry(&en)
-		if n++; len(batch.b) >= 64<<10 {
-			return flush()
-		}
-		return nil
+		return b.add(func(e *enc) { e.entry(&en) })
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -630,9 +594,7 @@ func (a *agent) scan(ctx context.Context, id uint64, o core.ScanOptions) error {
 		}
 		return err
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return flush()
+	return b.flush()
 }
 
 // openFile opens a file for reading and answers with its first chunk.
@@ -725,10 +687,7 @@ func (a *agent) doStore(ctx context.Context, f frame, d *dec) (byte, []byte, err
 	switch f.op {
 	case opStoreOpen:
 		dir, readOnly := d.s(), d.bool()
-		if d.err != nil {
-			return 0, nil, d.err
-		}
-		return okReply(a.openStore(dir, readOnly))
+		return decoded(d, func() (byte, []byte, error) { return okReply(a.openStore(dir, readOnly)) })
 	case opStoreMeta:
 		if err := needStore(); err != nil {
 			return 0, nil, err
@@ -836,29 +795,53 @@ func (a *agent) openStore(dir string, readOnly bool) error {
 
 // load streams the snapshot's records in batches.
 func (a *agent) load(ctx context.Context, id uint64, st *snapshot.DB) error {
-	var batch enc
-	n := 0
-	flush := func() error {
-		if n == 0 {
-			return nil
-		}
-		var e enc
-		e.u(uint64(n))
-		e.b = append(e.b, batch.b...)
-		batch.b, n = batch.b[:0], 0
-		return a.c.send(opItems, id, e.b)
-	}
+	b := &batcher{c: a.c, id: id}
 	err := st.Load(ctx, func(r core.Record) error {
-		batch.record(&r)
-		if n++; len(batch.b) >= 64<<10 {
-			return flush()
-		}
-		return nil
+		return b.add(func(e *enc) { e.record(&r) })
 	})
 	if err != nil {
 		return err
 	}
-	return flush()
+	return b.flush()
+}
+
+// batcher streams items to a request as opItems frames of about 64 KiB:
+// a count, then the items. It is safe for concurrent use.
+type batcher struct {
+	c   *conn
+	id  uint64
+	mu  sync.Mutex
+	buf enc
+	n   int
+}
+
+// add encodes one item, sending the batch when it is full.
+func (b *batcher) add(encode func(*enc)) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	encode(&b.buf)
+	if b.n++; len(b.buf.b) >= 64<<10 {
+		return b.flushLocked()
+	}
+	return nil
+}
+
+// flush sends what is batched.
+func (b *batcher) flush() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.flushLocked()
+}
+
+func (b *batcher) flushLocked() error {
+	if b.n == 0 {
+		return nil
+	}
+	var e enc
+	e.u(uint64(b.n))
+	e.b = append(e.b, b.buf.b...)
+	b.buf.b, b.n = b.buf.b[:0], 0
+	return b.c.send(opItems, b.id, e.b)
 }
 
 // Snapshot actions (opSnapshot).

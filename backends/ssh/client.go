@@ -158,6 +158,21 @@ func (c *Client) oneWay(op byte, payload []byte) error {
 	return nil
 }
 
+// eachItem decodes one opItems payload (a count, then the items) and hands
+// each item to fn.
+func eachItem[T any](d *dec, decode func(*dec) T, fn func(T) error) error {
+	for n := d.u(); n > 0 && d.err == nil; n-- {
+		v := decode(d)
+		if d.err != nil {
+			return d.err
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return d.err
+}
+
 // stream sends a request whose reply is a run of opItems frames ended by
 // opOK or opError, and hands each opItems payload to fn. When fn fails the
 // request is cancelled and the rest drained.
@@ -239,18 +254,7 @@ func (c *Client) Close() error {
 func (c *Client) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry) error) error {
 	var e enc
 	e.scanOpts(opts)
-	return c.stream(ctx, opScan, e.b, func(d *dec) error {
-		for n := d.u(); n > 0 && d.err == nil; n-- {
-			en := d.entry()
-			if d.err != nil {
-				return d.err
-			}
-			if err := fn(en); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return c.stream(ctx, opScan, e.b, func(d *dec) error { return eachItem(d, (*dec).entry, fn) })
 }
 
 func (c *Client) entryCall(ctx context.Context, op byte, e *enc) (core.Entry, error) {

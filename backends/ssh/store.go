@@ -47,18 +47,7 @@ func (s *Store) SetMeta(ctx context.Context, m core.Meta) error {
 
 // Load calls fn for every record, in path order.
 func (s *Store) Load(ctx context.Context, fn func(core.Record) error) error {
-	return s.c.stream(ctx, opStoreLoad, nil, func(d *dec) error {
-		for n := d.u(); n > 0 && d.err == nil; n-- {
-			r := d.record()
-			if d.err != nil {
-				return d.err
-			}
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.c.stream(ctx, opStoreLoad, nil, func(d *dec) error { return eachItem(d, (*dec).record, fn) })
 }
 
 // Put records r.

@@ -37,20 +37,10 @@ func main() {
 	}
 }
 
-// bench is a benchmark run; it is the sshdtest.T of the server it starts.
-type bench struct{ cleanups []func() }
+// bench is a benchmark run; its Env is the T of the servers it starts.
+type bench struct{ benchtree.Env }
 
-func (b *bench) Helper()                      {}
-func (b *bench) Cleanup(fn func())            { b.cleanups = append(b.cleanups, fn) }
-func (b *bench) Fatal(args ...any)            { panic(fmt.Sprint(args...)) }
-func (b *bench) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
-
-func (b *bench) cleanup() {
-	for i := len(b.cleanups) - 1; i >= 0; i-- {
-		b.cleanups[i]()
-	}
-	b.cleanups = nil
-}
+func (b *bench) cleanup() { b.Close() }
 
 func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, rounds int) error {
 	abs, err := filepath.Abs(bin)

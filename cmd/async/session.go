@@ -316,19 +316,14 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 func (a *app) openEndpoint(ctx context.Context, in *instance, p *prepared, side core.Side, log *slog.Logger) (*opened, error) {
 	s, e := p.s, p.ends[side]
 	opt := [2]string{"-d", "-r"}[side]
-	if e.object() {
-		op, err := openObjects(ctx, p, side)
-		if err != nil {
-			return nil, err
-		}
-		if err := remoteSignature(ctx, op.backend, e, s.mountSig[side]); err != nil {
-			op.close()
-			return nil, err
-		}
-		return op, nil
-	}
 	if !e.local() {
-		op, err := a.openSSH(ctx, in, p, side, log)
+		var op *opened
+		var err error
+		if e.object() {
+			op, err = openObjects(ctx, p, side)
+		} else {
+			op, err = a.openSSH(ctx, in, p, side, log)
+		}
 		if err != nil {
 			return nil, err
 		}

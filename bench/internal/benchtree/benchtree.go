@@ -82,3 +82,27 @@ func Time(argv []string, env ...string) (time.Duration, error) {
 	}
 	return time.Since(start), nil
 }
+
+// Env stands in for a testing.T where benchmark programs start the test
+// servers (sshdtest, s3test): Fatal panics, and Close runs the cleanups.
+type Env struct{ cleanups []func() }
+
+// Helper does nothing.
+func (e *Env) Helper() {}
+
+// Cleanup registers fn to run at Close, last registered first.
+func (e *Env) Cleanup(fn func()) { e.cleanups = append(e.cleanups, fn) }
+
+// Fatal stops the benchmark.
+func (e *Env) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
+
+// Fatalf stops the benchmark.
+func (e *Env) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
+
+// Close runs the cleanups.
+func (e *Env) Close() {
+	for i := len(e.cleanups) - 1; i >= 0; i-- {
+		e.cleanups[i]()
+	}
+	e.cleanups = nil
+}
