@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -124,6 +125,14 @@ func httpClient() *http.Client {
 		ForceAttemptHTTP2:   true,
 	}
 	return &http.Client{Transport: t}
+}
+
+// unsignedPayload leaves the request body out of the signature: the
+// SDK's CRC32 checksum still covers the data in transit (and TLS, where
+// used), and the SHA-256 of every byte, which only the signature needed,
+// is not computed.
+func unsignedPayload(o *s3.Options) {
+	o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 }
 
 // ConditionalWrites: S3 enforces If-Match and If-None-Match on writes.
@@ -437,7 +446,7 @@ func (w *writer) flushPart() error {
 		defer func() { <-w.sem }()
 		out, err := w.b.c.UploadPart(w.ctx, &s3.UploadPartInput{Bucket: aws.String(w.b.o.Bucket), Key: aws.String(w.key),
 			UploadId: aws.String(w.upload), PartNumber: aws.Int32(num), Body: bytes.NewReader(data),
-			ContentLength: aws.Int64(int64(len(data)))})
+			ContentLength: aws.Int64(int64(len(data)))}, unsignedPayload)
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if err != nil {
@@ -464,7 +473,7 @@ func (w *writer) Commit() (objstore.Object, error) {
 	if w.upload == "" {
 		out, err := w.b.c.PutObject(w.ctx, &s3.PutObjectInput{Bucket: aws.String(w.b.o.Bucket), Key: aws.String(w.key),
 			Body: bytes.NewReader(w.buf), ContentLength: aws.Int64(int64(len(w.buf))), Metadata: w.o.Meta,
-			IfMatch: ifMatch, IfNoneMatch: ifNone})
+			IfMatch: ifMatch, IfNoneMatch: ifNone}, unsignedPayload)
 		if err != nil {
 			if conditionFailed(err) {
 				return objstore.Object{}, objstore.ErrConditionFailed
