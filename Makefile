@@ -46,3 +46,24 @@ demo: build
 
 clean:
 	rm -rf bin
+
+# Regenerate the plugin protocol's Go code in plugins/pb (checked in: builds
+# and CI need no protoc). Needs protoc (apt-get install protobuf-compiler);
+# the Go generators are installed into $(TOOLS), keyed by version.
+PROTOC_GEN_GO      = $(TOOLS)/protoc-gen-go-v1.36.12/protoc-gen-go
+PROTOC_GEN_GO_GRPC = $(TOOLS)/protoc-gen-go-grpc-v1.5.1/protoc-gen-go-grpc
+
+.PHONY: proto examples
+
+proto:
+	@[ -x $(PROTOC_GEN_GO) ] || GOBIN=$(dir $(PROTOC_GEN_GO)) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	@[ -x $(PROTOC_GEN_GO_GRPC) ] || GOBIN=$(dir $(PROTOC_GEN_GO_GRPC)) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+	protoc -I plugins/proto \
+		--plugin=protoc-gen-go=$(PROTOC_GEN_GO) --plugin=protoc-gen-go-grpc=$(PROTOC_GEN_GO_GRPC) \
+		--go_out=plugins/pb --go_opt=paths=source_relative \
+		--go-grpc_out=plugins/pb --go-grpc_opt=paths=source_relative \
+		plugins/proto/backend.proto
+
+# The example third-party backend plugin (its own module) into bin/.
+examples:
+	cd examples/backend-bbolt && $(GO) build -o $(CURDIR)/bin/async-backend-bbolt .

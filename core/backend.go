@@ -238,6 +238,17 @@ type Copier interface {
 	Copy(ctx context.Context, from, to string, pre Precondition) (Entry, error)
 }
 
+// Watcher is implemented by backends that report changes as they happen
+// (continuous mode); the others are rescanned on an interval.
+type Watcher interface {
+	// Watch calls fn with the paths that changed (created, written,
+	// removed, renamed or with new attributes; a directory when something
+	// appeared in it under a new name) until ctx ends, and returns the
+	// error that stopped watching (ctx.Err() on a normal end). fn is
+	// called from one goroutine at a time.
+	Watch(ctx context.Context, fn func(paths []string)) error
+}
+
 // Networked is implemented by backends reached over a network. Each of their
 // operations waits on a round trip, so the pipeline keeps more of them in
 // flight than it runs workers for a local disk (unless --transfer-threads

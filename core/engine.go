@@ -52,6 +52,14 @@ func ParseLinkMode(s string) (LinkMode, error) {
 	return 0, fmt.Errorf("unknown symbolic link mode %q (want copy, follow or skip)", s)
 }
 
+// Hint is what a watcher saw change on one side since its last sync.
+type Hint struct {
+	// Paths are the changed entries' paths (files, links or directories
+	// whose own attributes changed; a directory that appeared or vanished
+	// makes the engine scan the side after all).
+	Paths []string
+}
+
 // ThreadClass is one --transfer-threads N[:SIZE] group: N workers for files
 // up to MaxSize bytes (0: any size).
 type ThreadClass struct {
@@ -71,6 +79,10 @@ type Limiter interface {
 
 // Options are a run's settings besides its endpoints.
 type Options struct {
+	// Hints, per side, say which paths changed since the side's last
+	// sync (continuous mode: a watcher's events); such a side is not
+	// scanned, only those paths are looked at. Nil: scan the side.
+	Hints   [2]*Hint
 	Session string
 	Policy  Policy
 	Links   LinkMode
@@ -319,7 +331,8 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	objects := !e.caps[Local].MTimeFromFS || !e.caps[Remote].MTimeFromFS
-	if !e.o.OldDirs.IsZero() || e.o.AssumeNoMods || objects {
+	hinted := e.o.Hints[Local] != nil || e.o.Hints[Remote] != nil
+	if !e.o.OldDirs.IsZero() || e.o.AssumeNoMods || objects || hinted {
 		// The snapshots say which directories to leave alone, and what an
 		// object store's listing leaves out: load them first.
 		for s := range 2 {
@@ -346,8 +359,20 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 			}
 		}
 	}
+	var fromHints [2]bool
+	for s := range 2 {
+		if h := e.o.Hints[s]; h != nil && e.old != nil {
+			var err error
+			if scans[s], fromHints[s], err = e.hintedEntries(ctx, Side(s), h, recs[s]); err != nil {
+				return nil, err
+			}
+		}
+	}
 	dst, lazy := e.lazyDestination()
 	for s := range 2 {
+		if fromHints[s] {
+			continue
+		}
 		if !lazy || Side(s) != dst { // a lazy destination is looked at after the source
 			wg.Go(func() {
 				scans[s], errs[s] = e.scan(ctx, Side(s))
@@ -427,6 +452,56 @@ func (e *engine) lazyDestination() (Side, bool) {
 	// After an interrupted run the destination is scanned in full: that
 	// also clears the temporary files the run left behind.
 	return dst, e.eps[dst].Store != nil && e.cleanEnd[dst]
+}
+
+// hintedEntries returns a side's entries without scanning it, when a
+// watcher says which paths changed (Options.Hints): its records, taken as
+// unchanged, corrected by a Stat of every hinted path. ok is false when
+// the hints cannot stand for a scan: no records, an interrupted last run,
+// or a directory among the hinted paths that appeared, vanished or
+// changed type (its contents are not known), or too many paths.
+func (e *engine) hintedEntries(ctx context.Context, s Side, h *Hint, recs []Record) ([]Entry, bool, error) {
+	if len(recs) == 0 || !e.cleanEnd[s] || len(h.Paths) > max(1000, len(recs)/10) {
+		return nil, false, nil
+	}
+	entries := make(map[string]Entry, len(recs))
+	for _, r := range recs {
+		entries[r.Path] = r.Entry
+	}
+	ex := newExclusion(e.skipFor(s))
+	b := e.eps[s].Backend
+	for _, p := range h.Paths {
+		if p == "" || IsReserved(p) {
+			continue
+		}
+		old, had := entries[p]
+		en, err := b.Stat(ctx, p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if had && old.Type == TypeDir {
+				return nil, false, nil // what was inside is gone too
+			}
+			delete(entries, p)
+			continue
+		case err != nil:
+			return nil, false, fmt.Errorf("stat %s side %s: %w", s, DisplayPath(p), err)
+		}
+		if en.Type == TypeDir && (!had || old.Type != TypeDir) || had && old.Type == TypeDir && en.Type != TypeDir {
+			return nil, false, nil
+		}
+		if _, ok := entries[Parent(p)]; !ok && Parent(p) != "" {
+			return nil, false, nil // in a directory the records do not know
+		}
+		if ex.excluded(p, en.Type == TypeDir) || en.Type == TypeSymlink && e.o.Links == LinksSkip || e.hidden(&en) {
+			continue
+		}
+		entries[p] = en
+	}
+	out := make([]Entry, 0, len(entries))
+	for _, en := range entries {
+		out = append(out, en)
+	}
+	return out, true, nil
 }
 
 // destinationEntries returns the destination's entries for a lazy push or

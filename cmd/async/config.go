@@ -68,6 +68,15 @@ type session struct {
 	ssh            sshSettings
 	warnings       []string // about option values, printed once the session is checked
 	linksSet       bool     // -n given
+	follow         followSettings
+}
+
+// followSettings are continuous mode's options.
+type followSettings struct {
+	on                     bool          // -C
+	scanEvery, remoteEvery time.Duration // --scan-interval, --remote-scan-interval (0: default)
+	cooloff                time.Duration // --cooloff
+	cooloffMax             time.Duration // --cooloff-max (0: never give up)
 }
 
 // sshSettings are a session's SSH options.
@@ -123,7 +132,7 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(string)) (*instan
 	for i, opts := range all {
 		var s *session
 		if i > 0 {
-			s = &session{stdinUsed: &stdinUsed, scanPause: scanIntensities["medium"]}
+			s = &session{stdinUsed: &stdinUsed, scanPause: scanIntensities["medium"], follow: followSettings{cooloff: 3 * time.Second}}
 			sessions = append(sessions, s)
 		}
 		for _, op := range opts {
@@ -160,6 +169,9 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(string)) (*instan
 	}
 	seen := map[string]bool{}
 	for _, s := range sessions {
+		if s.follow.on && in.dryRun {
+			return nil, nil, usagef("session %s: --dry-run shows one plan; it cannot be combined with -C", s.name)
+		}
 		if err := s.check(); err != nil {
 			return nil, nil, err
 		}
@@ -418,6 +430,28 @@ func (s *session) set(op cli.Opt) error {
 	case "tcp-port", "private-key-path", "password", "token", "cookie", "sftp", "remote-logdir", "cipher":
 		s.ssh.given = append(s.ssh.given, op.As)
 		return s.setSSH(op)
+	case "continuous":
+		s.follow.on = true
+	case "scan-interval", "remote-scan-interval":
+		d, err := parseDuration(v)
+		if err != nil || d <= 0 {
+			return usagef("option %s: %q is not a positive duration (e.g. 30s, 10m, 1h)", op.As, v)
+		}
+		if op.Spec.Long == "scan-interval" {
+			s.follow.scanEvery = d
+		} else {
+			s.follow.remoteEvery = d
+		}
+	case "cooloff", "cooloff-max":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || op.Spec.Long == "cooloff" && n > 60 {
+			return usagef("option %s: %q is not a number of seconds (cooloff: 0 to 60)", op.As, v)
+		}
+		if op.Spec.Long == "cooloff" {
+			s.follow.cooloff = time.Duration(n) * time.Second
+		} else {
+			s.follow.cooloffMax = time.Duration(n) * time.Second
+		}
 	case "no-log":
 		if v != "stats" {
 			return usagef("option %s: unknown value %q (want stats)", op.As, v)

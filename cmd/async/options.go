@@ -95,12 +95,12 @@ func options() []option {
 		o(0, "sftp", none, "", gAuth, "use plain SFTP instead of the remote agent (snapshot kept locally)"),
 
 		o('K', "direction", req, "push|pull|bidi", gMode, "direction (push)"),
-		o('C', "continuous", none, "", gMode, "keep running and follow changes").refuse(notYet),
+		o('C', "continuous", none, "", gMode, "keep running and follow changes (watched sources, else rescans)"),
 		o('o', "overwrite", req, "always|older|conflict", gMode, "overwrite policy (always; conflict with bidi)"),
 		o(0, "mirror", none, "", gMode, "make the destination an exact copy of the source"),
 
-		o(0, "scan-interval", req, "DURATION", gScan, "periodic full rescan of the local side").warn(continuous),
-		o(0, "remote-scan-interval", req, "DURATION", gScan, "periodic rescan of the remote side").warn(continuous),
+		o(0, "scan-interval", req, "DURATION", gScan, "with -C, a full rescan of the local side this often (off)"),
+		o(0, "remote-scan-interval", req, "DURATION", gScan, "with -C, a full rescan of the remote side this often (10m for sides that cannot watch)"),
 		o('H', "scan-intensity", req, "vlow|low|medium|high|vhigh", gScan, "how hard scans may load the disk (medium): pauses between directory batches, none at vhigh"),
 		o(0, "scan-threads", req, "N", gScan, "local directory scan concurrency (1-99)"),
 		o(0, "remote-scan-threads", req, "N", gScan, "remote directory scan concurrency (1-99)"),
@@ -116,8 +116,8 @@ func options() []option {
 		o(0, "scan-file-rename", none, "", gScan, "detect renamed and moved files"),
 		o(0, "scan-dir-rename", none, "", gScan, "detect renamed and moved directories"),
 		o(0, "exclude-dirs-older-than", req, "TIME", gScan, "leave out directories whose newest recorded mtime (recursive) is older: a duration (4h, 1w0d, 300) or an RFC 3339 time"),
-		o(0, "cooloff", req, "SECONDS", gScan, "transfer a file only after it stopped changing").warn(continuous),
-		o(0, "cooloff-max", req, "SECONDS", gScan, "give up on a file that never settles").warn(continuous),
+		o(0, "cooloff", req, "SECONDS", gScan, "with -C, transfer a file once it stopped changing for this long (0-60, 3)"),
+		o(0, "cooloff-max", req, "SECONDS", gScan, "with -C, report a file that never settles as ERROR after this long (0: never)"),
 		o(0, "sharing-retry-max", req, "N", gScan, "retries for a file that cannot be opened").warn(continuous),
 		o(0, "pending-max", req, "N", gScan, "most entries queued for transfer at once").warn("has no effect: the transfer workers take actions straight from the plan; nothing is queued"),
 

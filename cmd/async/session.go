@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -270,7 +271,23 @@ func (a *app) openLog(in *instance, p *prepared) (*slog.Logger, func(), error) {
 		return nil, nil, fmt.Errorf("option -L: %w", err)
 	}
 	l := slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: level})).With("session", p.s.name)
-	return l, func() { f.Close() }, nil
+	// SIGHUP reopens the log, after an outside rotation.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				if err := f.Reopen(); err != nil {
+					a.out.warn(p.s.name, fmt.Sprintf("warning: reopen the log: %v", err))
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return l, func() { signal.Stop(hup); close(done); f.Close() }, nil
 }
 
 // sync opens the endpoints and their snapshots, runs core.Sync, and keeps
@@ -297,7 +314,12 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 			}
 		}
 	}
-	err := a.syncOpened(ctx, in, p, ends, log)
+	var err error
+	if s.follow.on {
+		err = a.follow(ctx, in, p, ends, log)
+	} else {
+		err = a.syncOpened(ctx, in, p, ends, log, [2]*core.Hint{})
+	}
 	if !in.dryRun && exitCode(err) != exitUsage {
 		for side := range 2 {
 			ok, serr := ends[side].snaps.save(ctx)
@@ -354,7 +376,7 @@ func (a *app) openEndpoint(ctx context.Context, in *instance, p *prepared, side 
 
 // syncOpened runs the pipeline on opened endpoints; the snapshots are
 // closed when it returns.
-func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2]*opened, log *slog.Logger) error {
+func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2]*opened, log *slog.Logger, hints [2]*core.Hint) error {
 	s := p.s
 	var eps [2]*core.Endpoint
 	for side := range 2 {
@@ -418,6 +440,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	}
 	opts.Approve = func(plan *core.Plan) error { return checkMaxDeletes(s, plan) }
 	opts.DryRun = in.dryRun
+	opts.Hints = hints
 	start := time.Now()
 	log.Info("session start", "local", eps[0].URL, "remote", eps[1].URL, "direction", pol.Direction.String())
 	stop := func() {}

@@ -1,0 +1,14 @@
+// Package plugins runs async backends that live in separate programs:
+// third-party plugins built against this module and started on demand.
+//
+// A plugin is an executable named async-backend-SCHEME. It implements
+// core.Backend and calls Serve from its main; async finds it with Find,
+// starts it with Open and talks to it over gRPC (hashicorp/go-plugin, the
+// protocol in plugins/proto/backend.proto). The returned backend behaves
+// like an in-process one: errors keep their meaning for errors.Is
+// (fs.ErrNotExist, core.ErrPrecondition, ...), scans stream in batches and
+// file content moves in chunks of up to 256 KiB.
+//
+// Plugins and async agree on ProtocolVersion in a handshake; a plugin built
+// for another version is refused with an error naming both versions.
+package plugins
