@@ -205,3 +205,5 @@ func scanFromPB(r *pb.ScanRequest) core.ScanOptions {
 	}
 	return o
 }
+
+func fileMode(m uint32) fs.FileMode { return fs.FileMode(m) }

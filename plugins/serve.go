@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -60,11 +59,4 @@ func hclogJSON(groups []string, a slog.Attr) slog.Attr {
 		a.Value = slog.StringValue(a.Value.Time().Format("2006-01-02T15:04:05.000000Z07:00"))
 	}
 	return a
-}
-
-// quietly runs fn with a bounded context, for calls made while closing.
-func quietly(fn func(ctx context.Context) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return fn(ctx)
 }

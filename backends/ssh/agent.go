@@ -490,6 +490,8 @@ func (a *agent) do(ctx context.Context, f frame) (byte, []byte, error) {
 	case opScan:
 		o := d.scanOpts()
 		return decoded(d, func() (byte, []byte, error) { return okReply(a.scan(ctx, f.id, o)) })
+	case opWatch:
+		return okReply(a.watch(ctx, f.id))
 	case opOpen:
 		return a.openFile(ctx, f.id, d)
 	case opRead:
@@ -595,6 +597,32 @@ func (a *agent) scan(ctx context.Context, id uint64, o core.ScanOptions) error {
 		return err
 	}
 	return b.flush()
+}
+
+// watch streams the paths that change below the root until the client
+// cancels the request.
+func (a *agent) watch(ctx context.Context, id uint64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.mu.Lock()
+	a.cancels[id] = cancel
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.cancels, id)
+		a.mu.Unlock()
+	}()
+	b := &batcher{c: a.c, id: id}
+	err := a.fs.Watch(ctx, func(paths []string) {
+		for _, p := range paths {
+			b.add(func(e *enc) { e.s(p) })
+		}
+		b.flush()
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // openFile opens a file for reading and answers with its first chunk.

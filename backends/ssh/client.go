@@ -40,6 +40,7 @@ var (
 	_ core.HardLinker = (*Client)(nil)
 	_ core.Xattrer    = (*Client)(nil)
 	_ core.Networked  = (*Client)(nil)
+	_ core.Watcher    = (*Client)(nil)
 )
 
 // smallFile is the size up to which a file travels in one request.
@@ -255,6 +256,26 @@ func (c *Client) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.E
 	var e enc
 	e.scanOpts(opts)
 	return c.stream(ctx, opScan, e.b, func(d *dec) error { return eachItem(d, (*dec).entry, fn) })
+}
+
+// Watch follows changes on the server: the agent watches the tree there
+// and streams the changed paths over the same connection.
+func (c *Client) Watch(ctx context.Context, fn func(paths []string)) error {
+	err := c.stream(ctx, opWatch, nil, func(d *dec) error {
+		var batch []string
+		err := eachItem(d, (*dec).s, func(p string) error {
+			batch = append(batch, p)
+			return nil
+		})
+		if len(batch) > 0 {
+			fn(batch)
+		}
+		return err
+	})
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
 }
 
 func (c *Client) entryCall(ctx context.Context, op byte, e *enc) (core.Entry, error) {

@@ -2,10 +2,12 @@ package ssh
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/backendtest"
@@ -64,4 +66,48 @@ func TestConformanceWithDataPaths(t *testing.T) {
 		}
 		return c
 	})
+}
+
+func TestWatchOverPipes(t *testing.T) {
+	home := t.TempDir()
+	root := filepath.Join(home, "root")
+	os.Mkdir(root, 0o755)
+	c, err := pipeClient(t, home, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan string, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Watch(ctx, func(paths []string) {
+			for _, p := range paths {
+				got <- p
+			}
+		})
+	}()
+	time.Sleep(200 * time.Millisecond) // the agent's watches are in place
+	os.WriteFile(filepath.Join(root, "new"), []byte("x"), 0o644)
+	select {
+	case p := <-got:
+		if p != "new" {
+			t.Errorf("event for %q, want new", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("watch ended with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch did not stop")
+	}
+	// The connection still serves requests.
+	if _, err := c.Stat(context.Background(), "new"); err != nil {
+		t.Errorf("after the watch: %v", err)
+	}
 }

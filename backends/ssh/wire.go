@@ -65,6 +65,7 @@ const (
 	opStoreClose                   // → opOK
 	opSnapshot                     // action, dir, dir → opOK(bool)
 	opCreateSync                   // handle, path, create options → opOK(offset): a create that must answer (resume)
+	opWatch                        // → opItems(changed paths)... until CANCEL, then opOK
 
 	opOK    byte = 100 + iota // reply: fields depend on the request
 	opEntry                   // reply: an entry

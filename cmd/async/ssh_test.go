@@ -358,3 +358,19 @@ func TestSSHKeysFromAgentAndHome(t *testing.T) {
 	mustCode(t, sshRun(t, t.TempDir(), []string{"HOME=" + t.TempDir(), "SSH_AUTH_SOCK=" + sock}, args...), 0)
 	equalTrees(t, readTree(t, dst2), readTree(t, src))
 }
+
+func TestSSHContinuousWatchesTheServer(t *testing.T) {
+	s := testServer(t)
+	state, local, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
+	f := startFollowing(t, state, nil, append(keyArgs(s, "cw"), "-d", local, "-r", remote(s, dst), "-K", "bidi", "-C", "--cooloff", "1")...)
+	time.Sleep(1500 * time.Millisecond)
+	writeTree(t, dst, tree{"from-server": "s"})
+	s.Chown(t, dst)
+	writeTree(t, local, tree{"from-client": "c"})
+	eventually(t, "changes on both sides", func() bool {
+		return readTree(t, local)["from-server"] == "s" && readTree(t, dst)["from-client"] == "c"
+	})
+	if code := f.stop(t); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, f.out)
+	}
+}

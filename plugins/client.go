@@ -1,0 +1,225 @@
+package plugins
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+	"time"
+
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/plugins/pb"
+)
+
+// defaultInFlight is how many operations the pipeline keeps in flight on a
+// plugin whose backend does not ask for more: each one is a round trip to
+// another process.
+const defaultInFlight = 8
+
+// client is the host side: a core.Backend whose every call goes to the
+// plugin process.
+type client struct {
+	proc     *process
+	rpc      pb.BackendClient
+	caps     core.Caps
+	inFlight int
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ core.Backend   = (*client)(nil)
+	_ core.Networked = (*client)(nil)
+	_ core.Linker    = linkClient{}
+	_ core.Hasher    = hashClient{}
+	_ core.Linker    = linkHashClient{}
+	_ core.Hasher    = linkHashClient{}
+)
+
+// The adapters with the optional interfaces the plugin's backend has.
+type (
+	linkClient     struct{ *client }
+	hashClient     struct{ *client }
+	linkHashClient struct{ *client }
+)
+
+// typed returns c with exactly the optional interfaces the plugin has, so
+// that type assertions on the host tell the truth.
+func (c *client) typed(linker, hasher bool) core.Backend {
+	switch {
+	case linker && hasher:
+		return linkHashClient{c}
+	case linker:
+		return linkClient{c}
+	case hasher:
+		return hashClient{c}
+	}
+	return c
+}
+
+// Caps reports the plugin backend's caps.
+func (c *client) Caps() core.Caps { return c.caps }
+
+// InFlight implements core.Networked.
+func (c *client) InFlight() int { return max(c.inFlight, defaultInFlight) }
+
+// Close closes the plugin's backend and ends the plugin process.
+func (c *client) Close() error {
+	c.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := c.rpc.Close(ctx, &pb.Empty{}); err != nil {
+			c.closeErr = c.fromStatus(ctx, "close", err)
+		}
+		c.proc.kill()
+	})
+	return c.closeErr
+}
+
+// Scan streams the plugin's scan; fn runs on the calling goroutine.
+func (c *client) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the plugin's scan when fn fails
+	st, err := c.rpc.Scan(ctx, scanToPB(opts))
+	if err != nil {
+		return c.fromStatus(ctx, "scan", err)
+	}
+	for {
+		b, err := st.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return c.fromStatus(ctx, "scan", err)
+		}
+		for _, e := range b.Entries {
+			if err := fn(entryFromPB(e)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// entry finishes a call that answers with an entry.
+func (c *client) entry(ctx context.Context, op string, e *pb.Entry, err error) (core.Entry, error) {
+	if err != nil {
+		return core.Entry{}, c.fromStatus(ctx, op, err)
+	}
+	return entryFromPB(e), nil
+}
+
+func (c *client) Stat(ctx context.Context, p string) (core.Entry, error) {
+	e, err := c.rpc.Stat(ctx, &pb.PathRequest{Path: p})
+	return c.entry(ctx, "stat", e, err)
+}
+
+func (c *client) Mkdir(ctx context.Context, p string, mode fs.FileMode) (core.Entry, error) {
+	e, err := c.rpc.Mkdir(ctx, &pb.MkdirRequest{Path: p, Mode: uint32(mode)})
+	return c.entry(ctx, "mkdir", e, err)
+}
+
+func (c *client) Remove(ctx context.Context, p string, pre core.Precondition) error {
+	_, err := c.rpc.Remove(ctx, &pb.RemoveRequest{Path: p, Pre: preToPB(pre)})
+	return c.fromStatus(ctx, "remove", err)
+}
+
+func (c *client) Rename(ctx context.Context, from, to string, pre core.Precondition) (core.Entry, error) {
+	e, err := c.rpc.Rename(ctx, &pb.RenameRequest{From: from, To: to, Pre: preToPB(pre)})
+	return c.entry(ctx, "rename", e, err)
+}
+
+func (c *client) SetAttr(ctx context.Context, p string, a core.Attrs) (core.Entry, error) {
+	e, err := c.rpc.SetAttr(ctx, &pb.SetAttrRequest{Path: p, Attrs: attrsToPB(a)})
+	return c.entry(ctx, "setattr", e, err)
+}
+
+func (c *client) symlink(ctx context.Context, p, target string, pre core.Precondition) (core.Entry, error) {
+	e, err := c.rpc.Symlink(ctx, &pb.SymlinkRequest{Path: p, Target: target, Pre: preToPB(pre)})
+	return c.entry(ctx, "symlink", e, err)
+}
+
+func (c *client) hash(ctx context.Context, p string, algo core.Checksum) (string, core.Entry, error) {
+	r, err := c.rpc.Hash(ctx, &pb.HashRequest{Path: p, Algo: string(algo)})
+	if err != nil {
+		return "", core.Entry{}, c.fromStatus(ctx, "hash", err)
+	}
+	return r.Sum, entryFromPB(r.Entry), nil
+}
+
+// Symlink implements core.Linker.
+func (c linkClient) Symlink(ctx context.Context, p, target string, pre core.Precondition) (core.Entry, error) {
+	return c.symlink(ctx, p, target, pre)
+}
+
+// Hash implements core.Hasher.
+func (c hashClient) Hash(ctx context.Context, p string, algo core.Checksum) (string, core.Entry, error) {
+	return c.hash(ctx, p, algo)
+}
+
+// Symlink implements core.Linker.
+func (c linkHashClient) Symlink(ctx context.Context, p, target string, pre core.Precondition) (core.Entry, error) {
+	return c.symlink(ctx, p, target, pre)
+}
+
+// Hash implements core.Hasher.
+func (c linkHashClient) Hash(ctx context.Context, p string, algo core.Checksum) (string, core.Entry, error) {
+	return c.hash(ctx, p, algo)
+}
+
+// Open streams a file from offset; the reader's Close ends the stream.
+func (c *client) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, core.Entry, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	st, err := c.rpc.Open(ctx, &pb.OpenRequest{Path: p, Offset: offset})
+	if err == nil {
+		var first *pb.OpenChunk
+		if first, err = st.Recv(); err == nil {
+			r := &reader{c: c, ctx: ctx, cancel: cancel, st: st, path: p, buf: first.Data}
+			return r, entryFromPB(first.Entry), nil
+		}
+		if err == io.EOF {
+			err = fmt.Errorf("plugin %s: open %s: the plugin sent no entry", c.proc.path, core.DisplayPath(p))
+		}
+	}
+	err = c.fromStatus(ctx, "open", err)
+	cancel()
+	return nil, core.Entry{}, err
+}
+
+// reader reads a file the plugin streams.
+type reader struct {
+	c      *client
+	ctx    context.Context
+	cancel context.CancelFunc
+	st     pb.Backend_OpenClient
+	path   string
+	buf    []byte
+	err    error // io.EOF at the end
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		msg, err := r.st.Recv()
+		switch {
+		case err == io.EOF:
+			r.err = io.EOF
+		case err != nil:
+			r.err = fmt.Errorf("read %s: %w", core.DisplayPath(r.path), r.c.fromStatus(r.ctx, "read", err))
+		default:
+			r.buf = msg.Data
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+// Close ends the stream.
+func (r *reader) Close() error {
+	r.cancel()
+	return nil
+}

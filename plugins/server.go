@@ -1,0 +1,293 @@
+package plugins
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/plugins/pb"
+)
+
+// scanBatch is how many entries one scan message carries.
+const scanBatch = 512
+
+// server serves one backend (the plugin side of the protocol).
+type server struct {
+	pb.UnimplementedBackendServer
+	open func(ctx context.Context, rawURL string) (core.Backend, error)
+
+	mu sync.Mutex
+	b  core.Backend
+}
+
+var errNotOpen = status.Error(codes.FailedPrecondition, "no backend open (OpenBackend first)")
+
+func (s *server) backend() (core.Backend, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b == nil {
+		return nil, errNotOpen
+	}
+	return s.b, nil
+}
+
+func (s *server) OpenBackend(ctx context.Context, req *pb.OpenBackendRequest) (*pb.BackendCaps, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b != nil {
+		return nil, status.Error(codes.FailedPrecondition, "a backend is open already")
+	}
+	b, err := s.open(ctx, req.Url)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	s.b = b
+	return describe(b), nil
+}
+
+// describe returns b's caps and optional interfaces.
+func describe(b core.Backend) *pb.BackendCaps {
+	c := capsToPB(b.Caps())
+	_, c.Linker = b.(core.Linker)
+	_, c.Hasher = b.(core.Hasher)
+	if n, ok := b.(core.Networked); ok {
+		c.InFlight = uint32(max(n.InFlight(), 1))
+	}
+	return c
+}
+
+func (s *server) Caps(context.Context, *pb.Empty) (*pb.BackendCaps, error) {
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	return describe(b), nil
+}
+
+func (s *server) Close(context.Context, *pb.Empty) (*pb.Empty, error) {
+	s.mu.Lock()
+	b := s.b
+	s.b = nil
+	s.mu.Unlock()
+	if b == nil {
+		return &pb.Empty{}, nil
+	}
+	return &pb.Empty{}, toStatus(b.Close())
+}
+
+// Scan sends the entries in batches as the backend reports them (from any
+// number of goroutines).
+func (s *server) Scan(req *pb.ScanRequest, stream pb.Backend_ScanServer) error {
+	b, err := s.backend()
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var batch []*pb.Entry
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := stream.Send(&pb.ScanBatch{Entries: batch})
+		batch = nil
+		return err
+	}
+	err = b.Scan(stream.Context(), scanFromPB(req), func(e core.Entry) error {
+		mu.Lock()
+		defer mu.Unlock()
+		batch = append(batch, entryToPB(&e))
+		if len(batch) < scanBatch {
+			return nil
+		}
+		return flush()
+	})
+	if err == nil {
+		mu.Lock()
+		err = flush()
+		mu.Unlock()
+	}
+	return toStatus(err)
+}
+
+func (s *server) Stat(ctx context.Context, req *pb.PathRequest) (*pb.Entry, error) {
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	return entryReply(b.Stat(ctx, req.Path))
+}
+
+func entryReply(e core.Entry, err error) (*pb.Entry, error) {
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return entryToPB(&e), nil
+}
+
+// Open sends the entry with the first chunk, then the rest in chunks.
+func (s *server) Open(req *pb.OpenRequest, stream pb.Backend_OpenServer) error {
+	b, err := s.backend()
+	if err != nil {
+		return err
+	}
+	rc, e, err := b.Open(stream.Context(), req.Path, req.Offset)
+	if err != nil {
+		return toStatus(err)
+	}
+	defer rc.Close()
+	buf := make([]byte, chunkSize)
+	first := &pb.OpenChunk{Entry: entryToPB(&e)}
+	for {
+		n, rerr := io.ReadFull(rc, buf)
+		if n > 0 || first != nil {
+			msg := first
+			if msg == nil {
+				msg = &pb.OpenChunk{}
+			}
+			first = nil
+			msg.Data = buf[:n] // encoded by Send before it returns
+			if err := stream.Send(msg); err != nil {
+				return err
+			}
+		}
+		switch {
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			return nil
+		case rerr != nil:
+			return toStatus(fmt.Errorf("read %s: %w", core.DisplayPath(req.Path), rerr))
+		}
+	}
+}
+
+// Create receives a header, data and a finish, and answers with the
+// committed entry (and first with Opened for a partial file).
+func (s *server) Create(stream pb.Backend_CreateServer) error {
+	b, err := s.backend()
+	if err != nil {
+		return err
+	}
+	ctx := stream.Context()
+	msg, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	h := msg.Header
+	if h == nil {
+		return status.Error(codes.InvalidArgument, "create: the first message has no header")
+	}
+	w, err := b.Create(ctx, h.Path, createFromPB(h))
+	if err != nil {
+		return toStatus(err)
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			w.Abort()
+		}
+	}()
+	res, resumable := w.(core.Resumer)
+	if h.Partial != "" {
+		opened := &pb.Opened{Resumable: resumable}
+		if resumable {
+			opened.Offset = res.Offset()
+		}
+		if err := stream.Send(&pb.CreateReply{Opened: opened}); err != nil {
+			return err
+		}
+	}
+	for {
+		if len(msg.Data) > 0 {
+			if _, err := w.Write(msg.Data); err != nil {
+				return toStatus(err)
+			}
+		}
+		switch msg.Finish {
+		case pb.Finish_FINISH_COMMIT:
+			finished = true
+			e, err := w.Commit(ctx)
+			if err != nil {
+				w.Abort()
+				return toStatus(err)
+			}
+			return stream.Send(&pb.CreateReply{Entry: entryToPB(&e)})
+		case pb.Finish_FINISH_ABORT:
+			finished = true
+			return toStatus(w.Abort())
+		case pb.Finish_FINISH_KEEP:
+			if !resumable {
+				return toStatus(errors.New("create: keep of a writer that cannot resume"))
+			}
+			finished = true
+			return toStatus(res.Keep())
+		}
+		if msg, err = stream.Recv(); err != nil {
+			return err // the host went away: the deferred Abort drops the file
+		}
+	}
+}
+
+func (s *server) Mkdir(ctx context.Context, req *pb.MkdirRequest) (*pb.Entry, error) {
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	return entryReply(b.Mkdir(ctx, req.Path, fileMode(req.Mode)))
+}
+
+func (s *server) Remove(ctx context.Context, req *pb.RemoveRequest) (*pb.Empty, error) {
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	return &pb.Empty{}, toStatus(b.Remove(ctx, req.Path, preFromPB(req.Pre)))
+}
+
+func (s *server) Rename(ctx context.Context, req *pb.RenameRequest) (*pb.Entry, error) {
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	return entryReply(b.Rename(ctx, req.From, req.To, preFromPB(req.Pre)))
+}
+
+func (s *server) SetAttr(ctx context.Context, req *pb.SetAttrRequest) (*pb.Entry, error) {
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	return entryReply(b.SetAttr(ctx, req.Path, attrsFromPB(req.Attrs)))
+}
+
+func (s *server) Symlink(ctx context.Context, req *pb.SymlinkRequest) (*pb.Entry, error) {
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	l, ok := b.(core.Linker)
+	if !ok {
+		return nil, toStatus(fmt.Errorf("symlink: %w", core.ErrUnsupported))
+	}
+	return entryReply(l.Symlink(ctx, req.Path, req.Target, preFromPB(req.Pre)))
+}
+
+func (s *server) Hash(ctx context.Context, req *pb.HashRequest) (*pb.HashReply, error) {
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	h, ok := b.(core.Hasher)
+	if !ok {
+		return nil, toStatus(fmt.Errorf("hash: %w", core.ErrUnsupported))
+	}
+	sum, e, err := h.Hash(ctx, req.Path, core.Checksum(req.Algo))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.HashReply{Sum: sum, Entry: entryToPB(&e)}, nil
+}
