@@ -10,12 +10,13 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // minBurst is the smallest bucket, so that slow rates still move whole
 // buffers at a time.
-const minBurst = 64 << 10
+const minBurst = 16 << 10
 
 // maxRate is the largest rate ParseRate accepts, in bits per second.
 const maxRate = 1e15
@@ -23,7 +24,7 @@ const maxRate = 1e15
 // Limiter is a token bucket of bytes shared by many goroutines. A nil
 // *Limiter, or one with a zero rate, does not limit.
 //
-// The bucket holds about 1/20 s worth of bytes (at least 64 KiB). Callers
+// The bucket holds about 1/20 s worth of bytes (at least 16 KiB). Callers
 // that ask for more than there is reserve the bytes and wait their turn, so
 // waiters are served roughly in the order they arrived.
 type Limiter struct {
@@ -36,11 +37,15 @@ type Limiter struct {
 	// changed is closed and replaced by SetRate, to wake the waiters so
 	// they recompute their wait at the new rate.
 	changed chan struct{}
+	now     func() time.Time // the clock (tests use a fake one)
+
+	passed atomic.Int64 // bytes let through
+	waits  atomic.Int64 // callers that had to wait
 }
 
 // New returns a limiter of bitsPerSecond (0 or less: unlimited).
 func New(bitsPerSecond int64) *Limiter {
-	l := &Limiter{changed: make(chan struct{})}
+	l := &Limiter{changed: make(chan struct{}), now: time.Now}
 	l.SetRate(bitsPerSecond)
 	return l
 }
@@ -51,7 +56,7 @@ func New(bitsPerSecond int64) *Limiter {
 func (l *Limiter) SetRate(bitsPerSecond int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := time.Now()
+	now := l.now()
 	wasLimited := l.bps > 0
 	if wasLimited {
 		l.refill(now) // credit the time elapsed at the old rate
@@ -99,28 +104,58 @@ func (l *Limiter) WaitN(ctx context.Context, n int) error {
 		return nil
 	}
 	for n > 0 {
-		l.mu.Lock()
-		if l.bps <= 0 {
-			l.mu.Unlock()
-			return nil
-		}
-		l.refill(time.Now())
-		take := min(float64(n), l.burst)
+		take := min(float64(n), l.chunkSize())
 		n -= int(take)
-		l.tokens -= take
-		if l.tokens >= 0 {
-			l.mu.Unlock()
+		target, wait := l.reserve(take)
+		l.passed.Add(int64(take))
+		if wait <= 0 {
 			continue
 		}
-		// Our bytes are paid for once the limiter has credited the whole
-		// debt, ours included.
-		target := l.filled - l.tokens
-		l.mu.Unlock()
+		l.waits.Add(1)
 		if err := l.await(ctx, target, take); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// chunkSize is the largest single reservation: a bucketful.
+func (l *Limiter) chunkSize() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.bps <= 0 {
+		return math.MaxInt32
+	}
+	return l.burst
+}
+
+// reserve takes n bytes (at most a bucketful) from the bucket and returns
+// the credit total at which they are paid for, and how long from now that
+// is (0 or less: at once). An unlimited limiter returns 0, 0.
+func (l *Limiter) reserve(n float64) (target float64, wait time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.bps <= 0 {
+		return 0, 0
+	}
+	l.refill(l.now())
+	l.tokens -= n
+	if l.tokens >= 0 {
+		return 0, 0
+	}
+	// Our bytes are paid for once the limiter has credited the whole
+	// debt, ours included.
+	target = l.filled - l.tokens
+	return target, time.Duration(math.Ceil((target - l.filled) / l.bps * float64(time.Second)))
+}
+
+// Stats returns how many bytes the limiter let through and how many times
+// a caller had to wait, since it was made.
+func (l *Limiter) Stats() (passed, waits int64) {
+	if l == nil {
+		return 0, 0
+	}
+	return l.passed.Load(), l.waits.Load()
 }
 
 // await sleeps until l.filled reaches target, the limiter becomes
@@ -133,7 +168,7 @@ func (l *Limiter) await(ctx context.Context, target, take float64) error {
 			l.mu.Unlock()
 			return nil
 		}
-		l.refill(time.Now())
+		l.refill(l.now())
 		owed := target - l.filled
 		wait := time.Duration(math.Ceil(owed / l.bps * float64(time.Second)))
 		changed := l.changed
@@ -162,7 +197,7 @@ func (l *Limiter) refund(target, take float64) {
 	if l.bps <= 0 {
 		return
 	}
-	l.refill(time.Now())
+	l.refill(l.now())
 	if back := min(take, target-l.filled); back > 0 {
 		l.tokens = min(l.burst, l.tokens+back)
 	}

@@ -226,7 +226,7 @@ func TestSetRateWakesWaiters(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := New(8 * 10_000) // 10 KB/s: 128 KiB more takes 13 s
-			if err := l.WaitN(context.Background(), 64<<10); err != nil {
+			if err := l.WaitN(context.Background(), minBurst); err != nil { // the bucket, empty now
 				t.Fatal(err)
 			}
 			done := make(chan error)
@@ -282,7 +282,7 @@ func TestWriterStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	n, err := l.Writer(ctx, io.Discard).Write(make([]byte, 1<<20))
-	if !errors.Is(err, context.DeadlineExceeded) || n != 64<<10 {
+	if !errors.Is(err, context.DeadlineExceeded) || n != minBurst {
 		t.Errorf("Write = %d, %v; want the first bucketful and the deadline", n, err)
 	}
 }

@@ -69,6 +69,8 @@ type session struct {
 	warnings       []string // about option values, printed once the session is checked
 	linksSet       bool     // -n given
 	follow         followSettings
+	minRate        int64       // -m, bits per second
+	ratePolicy     rate.Policy // -a
 }
 
 // followSettings are continuous mode's options.
@@ -430,6 +432,14 @@ func (s *session) set(op cli.Opt) error {
 	case "tcp-port", "private-key-path", "password", "token", "cookie", "sftp", "remote-logdir", "cipher":
 		s.ssh.given = append(s.ssh.given, op.As)
 		return s.setSSH(op)
+	case "min-rate":
+		if s.minRate, err = rate.ParseRate(v); err != nil {
+			return bad(err)
+		}
+	case "rate-policy":
+		if s.ratePolicy, err = rate.ParsePolicy(v); err != nil {
+			return bad(err)
+		}
 	case "continuous":
 		s.follow.on = true
 	case "scan-interval", "remote-scan-interval":
@@ -536,6 +546,12 @@ func (s *session) check() error {
 		for _, o := range s.ssh.given {
 			s.warnings = append(s.warnings, fmt.Sprintf("warning: option %s applies to SSH endpoints and -r is not one; ignored", o))
 		}
+	}
+	if s.targetRate > 0 && s.minRate > s.targetRate {
+		return usagef("session %s: -m %d bit/s is above -l %d bit/s", s.name, s.minRate, s.targetRate)
+	}
+	if s.targetRate == 0 && s.minRate > 0 {
+		s.warnings = append(s.warnings, "warning: option -m applies with -l (a target rate); ignored")
 	}
 	if s.removeAfter && s.policy.Direction == core.Bidi {
 		return usagef("session %s: --remove-after-transfer cannot be used with -K bidi", s.name)

@@ -156,8 +156,8 @@ func options() []option {
 		o('n', "symbolic-links", req, "copy|follow|skip", gContent, "symbolic links (copy)"),
 
 		o('l', "target-rate", req, "RATE", gTransfer, "ceiling of the transfer rate, bit/s with k, m, g (no limit)"),
-		o('m', "min-rate", req, "RATE", gTransfer, "rate floor").warn("has no effect with a single session"),
-		o('a', "rate-policy", req, "fixed|high|fair|low", gTransfer, "behaviour under contention (fair)").warn(noEffectYet),
+		o('m', "min-rate", req, "RATE", gTransfer, "with -l, the floor the rate policy never goes under (0)"),
+		o('a', "rate-policy", req, "fixed|high|fair|low", gTransfer, "with -l: fixed holds the rate; high, fair, low yield to other traffic, least to most (fair)"),
 		o(0, "transfer-threads", req, "N[:SIZE]", gTransfer, "N workers for files up to SIZE (repeatable; 2 per CPU, 2 to 8)"),
 		o('c', "cipher", req, "CIPHER", gTransfer, "SSH cipher preference: aes128|aes192|aes256[cfb|gcm]"),
 		o(0, "compression", req, "none|zlib|zstd", gTransfer, "compression on the SSH agent transport").warn(noEffectYet),

@@ -66,9 +66,10 @@ type prepared struct {
 	dbDir       [2]string
 	logDir      string
 	logMB       int
-	defaultArea [2]string  // ROOT/.private-asp of each filesystem side
-	plan        *core.Plan // async apply: the saved plan to carry out
-	storeDir    [2]string  // where snapshot copies are kept (--*-db-store-dir)
+	defaultArea [2]string     // ROOT/.private-asp of each filesystem side
+	plan        *core.Plan    // async apply: the saved plan to carry out
+	storeDir    [2]string     // where snapshot copies are kept (--*-db-store-dir)
+	limiter     *rate.Limiter // -l, shared by every round of the session
 }
 
 // prepare resolves and checks a session's endpoints and state locations
@@ -293,6 +294,16 @@ func (a *app) openLog(in *instance, p *prepared) (*slog.Logger, func(), error) {
 // sync opens the endpoints and their snapshots, runs core.Sync, and keeps
 // copies of the snapshots where --*-db-store-dir say.
 func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Logger) error {
+	if s := p.s; s.targetRate > 0 {
+		// One limiter for the session, across the rounds of -C.
+		p.limiter = rate.New(s.targetRate)
+		if s.ratePolicy != rate.Fixed {
+			c := rate.NewController(p.limiter, s.targetRate, s.minRate, s.ratePolicy)
+			cctx, stop := context.WithCancel(ctx)
+			defer stop()
+			go c.Run(cctx, time.Second)
+		}
+	}
 	var ends [2]*opened
 	for side := range 2 {
 		op, err := a.openEndpoint(ctx, in, p, core.Side(side), log)
@@ -435,9 +446,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	if n, err := strconv.Atoi(os.Getenv(crashEnv)); err == nil && n > 0 {
 		opts.AfterAction = crashAfter(n, eps)
 	}
-	if s.targetRate > 0 {
-		opts.Limiter = rate.New(s.targetRate)
-	}
+	opts.Limiter = p.limiter
 	opts.Approve = func(plan *core.Plan) error { return checkMaxDeletes(s, plan) }
 	opts.DryRun = in.dryRun
 	opts.Hints = hints

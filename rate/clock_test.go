@@ -1,0 +1,92 @@
+package rate
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// simulate runs a sender that takes chunk bytes (at most a bucketful) as
+// soon as it may, on a fake clock, for d; it returns the times each chunk
+// passed and the chunk size used.
+func simulate(rate int64, chunk float64, d time.Duration) (times []time.Duration, size float64) {
+	fake := time.Unix(0, 0)
+	l := New(0)
+	l.now = func() time.Time { return fake }
+	l.SetRate(rate)
+	chunk = min(chunk, l.burst)
+	start := fake
+	for fake.Sub(start) < d {
+		_, wait := l.reserve(chunk)
+		if wait > 0 {
+			fake = fake.Add(wait)
+		}
+		times = append(times, fake.Sub(start))
+	}
+	return times, chunk
+}
+
+func TestAccuracyOnAFakeClock(t *testing.T) {
+	for _, rate := range []int64{1e6, 10e6, 80e6, 400e6, 1e9} {
+		times, chunk := simulate(rate, 32<<10, 10*time.Second)
+		got := float64(len(times)) * chunk * 8 / times[len(times)-1].Seconds()
+		if math.Abs(got-float64(rate))/float64(rate) > 0.05 {
+			t.Errorf("at %d bit/s: %0.f bit/s over 10 s", rate, got)
+		}
+	}
+}
+
+func TestSmoothOnAFakeClock(t *testing.T) {
+	// No window of 100 ms carries more than its share plus one bucket:
+	// no multi-second bursts.
+	for _, rate := range []int64{1e6, 80e6, 1e9} {
+		times, chunk := simulate(rate, 16<<10, 10*time.Second)
+		l := New(rate)
+		limit := float64(rate)/8*0.1 + l.burst + chunk
+		j := 0
+		for i := range times {
+			for times[i]-times[j] > 100*time.Millisecond {
+				j++
+			}
+			if bytes := float64(i-j+1) * chunk; bytes > limit {
+				t.Fatalf("at %d bit/s: %0.f bytes in 100 ms after %v, limit %0.f", rate, bytes, times[j], limit)
+			}
+		}
+	}
+}
+
+func TestPolicies(t *testing.T) {
+	const target, floor = 100e6, 10e6
+	sec := time.Second
+	for _, tc := range []struct {
+		p            Policy
+		afterYield   int64 // the rate after one interval that achieved 50 Mbit/s unhindered
+		afterClimbs3 int64 // then after three intervals limited by the rate
+	}{
+		{Fixed, 100e6, 100e6},
+		{High, 50e6, 100e6},
+		{Fair, 45e6, 75e6},
+		{Low, 35e6, 50e6},
+	} {
+		c := NewController(New(0), target, floor, tc.p)
+		if got := c.Adjust(50e6, sec, false); got != tc.afterYield {
+			t.Errorf("%v: after contention %d, want %d", tc.p, got, tc.afterYield)
+		}
+		for range 3 {
+			c.Adjust(float64(c.Rate()), sec, true)
+		}
+		if got := c.Rate(); got != tc.afterClimbs3 {
+			t.Errorf("%v: after climbing %d, want %d", tc.p, got, tc.afterClimbs3)
+		}
+	}
+	// The floor holds.
+	c := NewController(New(0), target, floor, Low)
+	if got := c.Adjust(1e6, sec, false); got != floor {
+		t.Errorf("floor: %d", got)
+	}
+	// Idle (nothing moved) changes nothing.
+	c = NewController(New(0), target, floor, Fair)
+	if got := c.Adjust(0, sec, false); got != target {
+		t.Errorf("idle: %d", got)
+	}
+}
