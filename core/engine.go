@@ -144,6 +144,7 @@ type Stats struct {
 	Deleted, Moved             atomic.Int64
 	Unchanged, Equal, Skipped  atomic.Int64
 	Conflicts, Errors          atomic.Int64
+	Linked                     atomic.Int64 // duplicates made as links (--dedup), also in Files
 }
 
 // ConfigError is a problem with the command line or configuration found

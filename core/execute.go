@@ -263,6 +263,7 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 			return "", err
 		}
 		x.stats.Files.Add(1)
+		x.stats.Linked.Add(1)
 		return ReportDedup, x.commit(ctx, a, got)
 	case OpConflict:
 		x.stats.Conflicts.Add(1)

@@ -56,6 +56,7 @@ func (a *app) follow(ctx context.Context, in *instance, p *prepared, ends [2]*op
 	}
 	var lastFull [2]time.Time
 	lastFull[0], lastFull[1] = time.Now(), time.Now()
+	lastSync := time.Now()
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
@@ -92,11 +93,13 @@ func (a *app) follow(ctx context.Context, in *instance, p *prepared, ends [2]*op
 				}
 			}
 			if !run {
+				a.out.status(in, s.name, fmt.Sprintf("following changes: last sync %s, %d pending", lastSync.Format("15:04:05"), f.count()))
 				continue
 			}
 			if err := a.round(ctx, in, p, ends, log, hints); err != nil {
 				return err
 			}
+			lastSync = time.Now()
 		}
 	}
 }
@@ -146,6 +149,13 @@ type follower struct {
 // change is one path's pending change.
 type change struct {
 	first, last time.Time
+}
+
+// count is how many changed paths wait to settle.
+func (f *follower) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.pending[0]) + len(f.pending[1])
 }
 
 func (f *follower) add(s core.Side, paths []string, now time.Time) {

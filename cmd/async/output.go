@@ -57,6 +57,18 @@ func (p *printer) entry(session, path, status string) {
 	fmt.Fprintf(p.stdout, "%s%s  %s\n", p.tag(session), path, status)
 }
 
+// status shows a one-line status on a terminal (continuous mode between
+// rounds); elsewhere, or with -q, nothing.
+func (p *printer) status(in *instance, session, line string) {
+	if !p.tty || in.quiet || in.progress == "none" || in.progress == "plain" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.stderr, "\r\033[K%s%s", p.tag(session), line)
+	p.barShown = true
+}
+
 func (p *printer) warn(session, msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

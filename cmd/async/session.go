@@ -455,7 +455,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	stop := func() {}
 	if !in.dryRun {
 		stopProgress := a.out.progress(in, s.name, stats)
-		stopStatus := keepStatus(p.dbDir[core.Local], stats, log)
+		stopStatus := keepStatus(p.dbDir[core.Local], stats, log, !s.noLogStats)
 		stop = func() { stopProgress(); stopStatus() }
 	}
 	var plan *core.Plan
@@ -484,9 +484,12 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 // keepStatus rewrites the session's status file beside its local snapshot
 // every few seconds while it runs, for async admin; stop writes the final
 // state.
-func keepStatus(dir string, st *core.Stats, log *slog.Logger) (stop func()) {
+func keepStatus(dir string, st *core.Stats, log *slog.Logger, progress bool) (stop func()) {
 	started := time.Now().UTC()
 	write := func(state string) {
+		if progress {
+			logProgress(log, st)
+		}
 		synced := st.Unchanged.Load() + st.Equal.Load() + st.Files.Load() + st.Dirs.Load() + st.Moved.Load()
 		s := snapshot.Status{State: state, PID: os.Getpid(), Started: started, Updated: time.Now().UTC(),
 			Counters: map[string]int64{
@@ -520,6 +523,14 @@ func keepStatus(dir string, st *core.Stats, log *slog.Logger) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// logProgress writes a PROG record: the counters of the reference (§6),
+// dir xfr dup exs skp del mov err cfl, with the bytes transferred.
+func logProgress(log *slog.Logger, st *core.Stats) {
+	log.Info("PROG", "dir", st.Dirs.Load(), "xfr", st.Files.Load()-st.Linked.Load(), "xfr_bytes", st.Bytes.Load(),
+		"dup", st.Linked.Load(), "exs", st.Equal.Load()+st.Unchanged.Load(), "skp", st.Skipped.Load(),
+		"del", st.Deleted.Load(), "mov", st.Moved.Load(), "err", st.Errors.Load(), "cfl", st.Conflicts.Load())
 }
 
 // crashEnv names the test hook that kills the process hard after that many
