@@ -145,6 +145,8 @@ type Stats struct {
 	Unchanged, Equal, Skipped  atomic.Int64
 	Conflicts, Errors          atomic.Int64
 	Linked                     atomic.Int64 // duplicates made as links (--dedup), also in Files
+	// Current is the path of a file being transferred (for progress).
+	Current atomic.Pointer[string]
 }
 
 // ConfigError is a problem with the command line or configuration found

@@ -464,6 +464,7 @@ func (x *executor) setDirTimes(ctx context.Context) {
 // is still what the plan saw and the destination still what it expected.
 // A nil entry without error means the destination cannot hold it.
 func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
+	x.stats.Current.Store(&a.Path)
 	if a.Source.Type == TypeSymlink {
 		ln, ok := x.eps[a.Side].Backend.(Linker)
 		if !ok || !x.caps[a.Side].Symlinks {

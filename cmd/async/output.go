@@ -105,7 +105,7 @@ func (p *printer) progress(in *instance, session string, st *core.Stats) (stop f
 	wg.Go(func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
-		start := time.Now()
+		var pr progressRate
 		for {
 			select {
 			case <-done:
@@ -115,7 +115,7 @@ func (p *printer) progress(in *instance, session string, st *core.Stats) (stop f
 				return
 			case <-t.C:
 			}
-			line := progressLine(session, st, time.Since(start))
+			line := progressLine(session, st, pr.update(st.Bytes.Load(), time.Now()))
 			p.mu.Lock()
 			if mode == "bar" {
 				fmt.Fprintf(p.stderr, "\r\033[K%s", line)
@@ -129,16 +129,42 @@ func (p *printer) progress(in *instance, session string, st *core.Stats) (stop f
 	return func() { close(done); wg.Wait() }
 }
 
-func progressLine(session string, st *core.Stats, elapsed time.Duration) string {
+func progressLine(session string, st *core.Stats, speed float64) string {
 	files, planned := st.Files.Load(), st.PlannedFiles.Load()
 	b, pb := st.Bytes.Load(), st.PlannedBytes.Load()
 	pct := 100.0
 	if pb > 0 {
 		pct = 100 * float64(b) / float64(pb)
 	}
-	speed := float64(b) / max(elapsed.Seconds(), 0.001)
-	return fmt.Sprintf("%s: %s/%s files, %s/%s (%.0f%%), %s/s", session, group(files), group(planned),
+	line := fmt.Sprintf("%s: %s/%s files, %s/%s (%.0f%%), %s/s", session, group(files), group(planned),
 		sizeString(b), sizeString(pb), pct, sizeString(int64(speed)))
+	if left := pb - b; left > 0 && speed > 0 {
+		line += fmt.Sprintf(", ETA %s", roundDuration(time.Duration(float64(left)/speed*float64(time.Second))))
+	}
+	if cur := st.Current.Load(); cur != nil && b < pb {
+		line += ", " + core.DisplayPath(*cur)
+	}
+	return line
+}
+
+// progressRate is the transfer rate over the last few seconds (an
+// exponentially weighted average), not since the start.
+type progressRate struct {
+	last  time.Time
+	bytes int64
+	rate  float64
+}
+
+func (r *progressRate) update(bytes int64, now time.Time) float64 {
+	if !r.last.IsZero() {
+		if dt := now.Sub(r.last).Seconds(); dt > 0 {
+			inst := float64(bytes-r.bytes) / dt
+			w := min(1, dt/3) // about three seconds of memory
+			r.rate = r.rate*(1-w) + inst*w
+		}
+	}
+	r.last, r.bytes = now, bytes
+	return r.rate
 }
 
 // summary prints the closing line of a session on stderr (not with -q).
