@@ -29,6 +29,7 @@ type instance struct {
 	planJSON      bool
 	progress      string
 	knownHosts    []string // --known-hosts, repeatable
+	pluginDir     string   // --plugin-dir
 }
 
 // session holds one -N's options.
@@ -216,6 +217,12 @@ func (in *instance) set(op cli.Opt) error {
 		default:
 			return usagef("option %s: unknown plan format %q (want text or json)", op.As, v)
 		}
+	case "plugin-dir":
+		p, err := expandHome(v)
+		if err != nil {
+			return usagef("option %s: %v", op.As, err)
+		}
+		in.pluginDir = p
 	case "known-hosts":
 		p, err := expandHome(v)
 		if err != nil {

@@ -27,6 +27,7 @@ type endpoint struct {
 	bucket string
 	s3     s3Settings
 	raw    string
+	plugin string // the scheme a plugin serves
 }
 
 // s3Settings are an s3:// URL's query parameters.
@@ -35,8 +36,11 @@ type s3Settings struct {
 	pathStyle        bool
 }
 
-// object reports whether the endpoint is a bucket.
-func (e endpoint) object() bool { return e.scheme == "s3" || e.scheme == "blob" }
+// object reports whether the endpoint keeps no snapshot of its own (a
+// bucket, or a plugin's store): its state lives on this machine.
+func (e endpoint) object() bool {
+	return e.scheme == "s3" || e.scheme == "blob" || e.scheme == "plugin"
+}
 
 // local reports whether the endpoint is a local directory.
 func (e endpoint) local() bool { return e.scheme == "file" }
@@ -64,7 +68,7 @@ func (e endpoint) URL() string {
 			u.RawQuery = url.Values{"endpoint": {e.s3.endpoint}}.Encode()
 		}
 		return u.String()
-	case "blob":
+	case "blob", "plugin":
 		return e.raw
 	}
 	return (&url.URL{Scheme: e.scheme, Path: filepath.ToSlash(e.path)}).String()
@@ -80,7 +84,7 @@ func (e endpoint) Display() string {
 			return fmt.Sprintf("s3://%s/%s (at %s)", e.bucket, e.path, e.s3.endpoint)
 		}
 		return fmt.Sprintf("s3://%s/%s", e.bucket, e.path)
-	case "blob":
+	case "blob", "plugin":
 		return e.raw
 	}
 	return e.path
@@ -124,7 +128,8 @@ func parseEndpoint(opt, raw, user, host string, def sshDefaults) (endpoint, erro
 			return endpoint{}, usagef("option %s: a URL must not hold a password (it would reach logs); use ASPERA_SCP_PASS or a prompt", opt)
 		}
 		if u.Scheme != "file" {
-			return endpoint{}, usagef("option %s: %s:// endpoints are not supported by this version of async (local paths, file://, ssh://, sftp://, s3://, gs://, azblob://, mem:// and blob+file:// are)", opt, u.Scheme)
+			// Any other scheme is served by the plugin async-backend-SCHEME.
+			return endpoint{scheme: "plugin", raw: raw, plugin: u.Scheme}, nil
 		}
 		if u.Host != "" && u.Host != "localhost" {
 			return endpoint{}, usagef("option %s: a file:// URL names no host: write file:///abs/path", opt)

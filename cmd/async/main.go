@@ -39,7 +39,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	var code int
-	if len(os.Args) > 1 && os.Args[1] == "server" {
+	if len(os.Args) > 1 && os.Args[1] == "plugins" {
+		code = listPlugins(os.Args[2:], os.Stdout, os.Stderr)
+	} else if len(os.Args) > 1 && os.Args[1] == "server" {
 		code = server(ctx, os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
 	} else if len(os.Args) > 1 && os.Args[1] == "apply" {
 		a := &app{stderr: os.Stderr, out: &printer{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}}

@@ -23,6 +23,8 @@ func openObjects(ctx context.Context, p *prepared, side core.Side) (*opened, err
 		err    error
 	)
 	switch e.scheme {
+	case "plugin":
+		return openPlugin(ctx, p, side)
 	case "s3":
 		b, err = s3.Open(ctx, s3.Options{Bucket: e.bucket, Endpoint: e.s3.endpoint, Region: e.s3.region, PathStyle: e.s3.pathStyle})
 		prefix = e.path

@@ -62,7 +62,7 @@ func options() []option {
 		o(0, "plan-format", req, "text|json", gInstance, "form of the --dry-run output (text)"),
 		o(0, "progress", req, "auto|bar|plain|none", gInstance, "progress display on stderr (auto)"),
 		o(0, "known-hosts", req, "FILE", gInstance, "SSH host keys to trust (~/.ssh/known_hosts)"),
-		o(0, "plugin-dir", req, "DIR", gInstance, "where backend plugins are looked up first").warn("applies to backend plugins, which this version of async does not support yet"),
+		o(0, "plugin-dir", req, "DIR", gInstance, "where backend plugins (async-backend-SCHEME) are looked up first"),
 		o(0, "watchd", req, "SPEC", gInstance, "Aspera's change journal service").warn("names Aspera's watchd service; async uses its own change detection"),
 		o(0, "apply-local-docroot", none, "", gInstance, "accepted for compatibility").warn("has no effect: the local side has no docroot in async"),
 		o(0, "ws-connect", none, "", gInstance, "WebSocket transport to an Aspera server").refuse("is not supported: async has no WebSocket transport"),

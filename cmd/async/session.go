@@ -70,12 +70,14 @@ type prepared struct {
 	plan        *core.Plan    // async apply: the saved plan to carry out
 	storeDir    [2]string     // where snapshot copies are kept (--*-db-store-dir)
 	limiter     *rate.Limiter // -l, shared by every round of the session
+	pluginDir   string        // --plugin-dir
+	log         *slog.Logger  // the session log (plugins log there)
 }
 
 // prepare resolves and checks a session's endpoints and state locations
 // without changing anything (but for --create-dir).
 func prepare(in *instance, s *session) (*prepared, error) {
-	p := &prepared{s: s, logDir: in.logDir, logMB: in.logMB}
+	p := &prepared{s: s, logDir: in.logDir, logMB: in.logMB, pluginDir: in.pluginDir}
 	def := sshDefaults{port: cmp.Or(s.ssh.port, 22), user: localUser(), sftp: s.ssh.sftp}
 	var err error
 	if p.ends[core.Local], err = parseEndpoint("-d", s.local, "", "", def); err != nil {
@@ -294,6 +296,7 @@ func (a *app) openLog(in *instance, p *prepared) (*slog.Logger, func(), error) {
 // sync opens the endpoints and their snapshots, runs core.Sync, and keeps
 // copies of the snapshots where --*-db-store-dir say.
 func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Logger) error {
+	p.log = log
 	if s := p.s; s.targetRate > 0 {
 		// One limiter for the session, across the rounds of -C.
 		p.limiter = rate.New(s.targetRate)
