@@ -82,7 +82,10 @@ type Options struct {
 	// Hints, per side, say which paths changed since the side's last
 	// sync (continuous mode: a watcher's events); such a side is not
 	// scanned, only those paths are looked at. Nil: scan the side.
-	Hints   [2]*Hint
+	Hints [2]*Hint
+	// Private, per side, are directories below the root where async keeps
+	// its own state (a snapshot, logs): never scanned nor synchronized.
+	Private [2][]string
 	Session string
 	Policy  Policy
 	Links   LinkMode
@@ -619,8 +622,9 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 
 // pruneFor is what side s's scan leaves out: the user's excludes, the keep
 // directories (never synchronized) and the old directories.
-func (e *engine) pruneFor(Side) Prune {
+func (e *engine) pruneFor(s Side) Prune {
 	p := Prune{Filter: e.o.Filter.List()}
+	p.Subtrees = append(p.Subtrees, e.o.Private[s]...)
 	for _, k := range e.o.Policy.KeepDir {
 		if k != "" {
 			p.Subtrees = append(p.Subtrees, k)

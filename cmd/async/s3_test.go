@@ -212,3 +212,22 @@ func TestGocloudFileBucket(t *testing.T) {
 	mustCode(t, sshRun(t, state, nil, "-N", "gcb", "-d", back, "-r", url, "-K", "pull", "-t"), 0)
 	equalTrees(t, readTree(t, back), readTree(t, src))
 }
+
+// TestStateInsideTheTreeIsLeftOut syncs a home directory whose async state
+// (the bucket side's snapshot, the log) lies inside it: async must not
+// sync its own database while writing it.
+func TestStateInsideTheTreeIsLeftOut(t *testing.T) {
+	home, store := t.TempDir(), t.TempDir()
+	writeTree(t, home, tree{"docs/a": "a"})
+	state := filepath.Join(home, ".local", "state")
+	url := "blob+file://" + store
+	mustCode(t, sshRun(t, state, nil, "-N", "home", "-d", home, "-r", url), 0)
+	r := sshRun(t, state, nil, "-N", "home", "-d", home, "-r", url)
+	mustCode(t, r, 0)
+	if !strings.Contains(r.stderr, " 0 files (0 B) transferred") {
+		t.Errorf("second run transferred something:\n%s%s", r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(store, ".local", "state", "async")); err == nil {
+		t.Errorf("async's own state was synchronized")
+	}
+}

@@ -167,6 +167,32 @@ func prepare(in *instance, s *session) (*prepared, error) {
 	return p, nil
 }
 
+// privateDirs lists, per local side, async's own state directories that
+// lie inside its tree (a bucket side's snapshot or the log under a synced
+// home directory, say), relative to the root: they are left out of the
+// sync.
+func (p *prepared) privateDirs() [2][]string {
+	var out [2][]string
+	dirs := []string{p.logDir, stateDir(), p.dbDir[0], p.dbDir[1], p.storeDir[0], p.storeDir[1]}
+	for side := range 2 {
+		root := p.ends[side].path
+		if !p.ends[side].local() {
+			continue
+		}
+		for _, d := range dirs {
+			if d == "" || !filepath.IsAbs(d) {
+				continue
+			}
+			if real := realPath(d); inside(real, root) && real != root {
+				if rel, err := filepath.Rel(root, real); err == nil {
+					out[side] = append(out[side], filepath.ToSlash(rel))
+				}
+			}
+		}
+	}
+	return out
+}
+
 // stateDirOption resolves a directory async keeps state in (-b, -B, a
 // store dir) to an absolute path, refused inside a synchronized tree.
 func (p *prepared) stateDirOption(opt, dir string) (string, error) {
@@ -453,6 +479,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	opts.Approve = func(plan *core.Plan) error { return checkMaxDeletes(s, plan) }
 	opts.DryRun = in.dryRun
 	opts.Hints = hints
+	opts.Private = p.privateDirs()
 	start := time.Now()
 	log.Info("session start", "local", eps[0].URL, "remote", eps[1].URL, "direction", pol.Direction.String())
 	stop := func() {}
