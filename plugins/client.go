@@ -98,6 +98,9 @@ func (c *client) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.E
 			if err := fn(entryFromPB(e)); err != nil {
 				return err
 			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -112,38 +115,38 @@ func (c *client) entry(ctx context.Context, op string, e *pb.Entry, err error) (
 
 func (c *client) Stat(ctx context.Context, p string) (core.Entry, error) {
 	e, err := c.rpc.Stat(ctx, &pb.PathRequest{Path: p})
-	return c.entry(ctx, "stat", e, err)
+	return c.entry(ctx, "stat "+core.DisplayPath(p), e, err)
 }
 
 func (c *client) Mkdir(ctx context.Context, p string, mode fs.FileMode) (core.Entry, error) {
 	e, err := c.rpc.Mkdir(ctx, &pb.MkdirRequest{Path: p, Mode: uint32(mode)})
-	return c.entry(ctx, "mkdir", e, err)
+	return c.entry(ctx, "mkdir "+core.DisplayPath(p), e, err)
 }
 
 func (c *client) Remove(ctx context.Context, p string, pre core.Precondition) error {
 	_, err := c.rpc.Remove(ctx, &pb.RemoveRequest{Path: p, Pre: preToPB(pre)})
-	return c.fromStatus(ctx, "remove", err)
+	return c.fromStatus(ctx, "remove "+core.DisplayPath(p), err)
 }
 
 func (c *client) Rename(ctx context.Context, from, to string, pre core.Precondition) (core.Entry, error) {
 	e, err := c.rpc.Rename(ctx, &pb.RenameRequest{From: from, To: to, Pre: preToPB(pre)})
-	return c.entry(ctx, "rename", e, err)
+	return c.entry(ctx, "rename "+core.DisplayPath(from), e, err)
 }
 
 func (c *client) SetAttr(ctx context.Context, p string, a core.Attrs) (core.Entry, error) {
 	e, err := c.rpc.SetAttr(ctx, &pb.SetAttrRequest{Path: p, Attrs: attrsToPB(a)})
-	return c.entry(ctx, "setattr", e, err)
+	return c.entry(ctx, "setattr "+core.DisplayPath(p), e, err)
 }
 
 func (c *client) symlink(ctx context.Context, p, target string, pre core.Precondition) (core.Entry, error) {
 	e, err := c.rpc.Symlink(ctx, &pb.SymlinkRequest{Path: p, Target: target, Pre: preToPB(pre)})
-	return c.entry(ctx, "symlink", e, err)
+	return c.entry(ctx, "symlink "+core.DisplayPath(p), e, err)
 }
 
 func (c *client) hash(ctx context.Context, p string, algo core.Checksum) (string, core.Entry, error) {
 	r, err := c.rpc.Hash(ctx, &pb.HashRequest{Path: p, Algo: string(algo)})
 	if err != nil {
-		return "", core.Entry{}, c.fromStatus(ctx, "hash", err)
+		return "", core.Entry{}, c.fromStatus(ctx, "hash "+core.DisplayPath(p), err)
 	}
 	return r.Sum, entryFromPB(r.Entry), nil
 }
@@ -182,7 +185,7 @@ func (c *client) Open(ctx context.Context, p string, offset int64) (io.ReadClose
 			err = fmt.Errorf("plugin %s: open %s: the plugin sent no entry", c.proc.path, core.DisplayPath(p))
 		}
 	}
-	err = c.fromStatus(ctx, "open", err)
+	err = c.fromStatus(ctx, "open "+core.DisplayPath(p), err)
 	cancel()
 	return nil, core.Entry{}, err
 }
@@ -208,7 +211,7 @@ func (r *reader) Read(p []byte) (int, error) {
 		case err == io.EOF:
 			r.err = io.EOF
 		case err != nil:
-			r.err = fmt.Errorf("read %s: %w", core.DisplayPath(r.path), r.c.fromStatus(r.ctx, "read", err))
+			r.err = r.c.fromStatus(r.ctx, "read "+core.DisplayPath(r.path), err)
 		default:
 			r.buf = msg.Data
 		}

@@ -156,4 +156,3 @@ func isExecutable(p string) bool {
 	}
 	return runtime.GOOS == "windows" || fi.Mode()&0o111 != 0
 }
-

@@ -9,6 +9,12 @@
 // (fs.ErrNotExist, core.ErrPrecondition, ...), scans stream in batches and
 // file content moves in chunks of up to 256 KiB.
 //
+// Discovery: Dirs lists where plugins are looked for (--plugin-dir,
+// $ASYNC_PLUGIN_DIR, ~/.config/async/plugins, the async binary's
+// directory), Find picks the first async-backend-SCHEME there, and List
+// reports every installed plugin with the protocol version it announces in
+// its handshake (each is started for the handshake only, then stopped).
+//
 // Plugins and async agree on ProtocolVersion in a handshake; a plugin built
 // for another version is refused with an error naming both versions.
 package plugins

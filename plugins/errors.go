@@ -100,6 +100,12 @@ func (c *client) fromStatus(ctx context.Context, op string, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr
 	}
+	switch st.Code() { // gRPC's own deadline timer may fire before ctx's
+	case codes.DeadlineExceeded:
+		return context.DeadlineExceeded
+	case codes.Canceled:
+		return context.Canceled
+	}
 	if c.proc.exited() || (ok && st.Code() == codes.Unavailable) {
 		return fmt.Errorf("plugin %s: %s: %w (%v)", c.proc.path, op, ErrPluginExited, err)
 	}

@@ -30,6 +30,15 @@ const pluginName = "backend"
 // chunkSize bounds the file data in one message.
 const chunkSize = 256 << 10
 
+// The transport's flow-control windows and socket buffers: fixed windows
+// large enough for a few chunks in flight per stream (a local socket needs
+// no bandwidth-delay estimation), and buffers that take a chunk at once.
+const (
+	streamWindow = 4 << 20
+	connWindow   = 16 << 20
+	ioBuffer     = 256 << 10
+)
+
 // maxMessage bounds a message: scan requests carry the known entries.
 const maxMessage = 256 << 20
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -62,13 +63,26 @@ func Open(ctx context.Context, path, rawURL string, o OpenOptions) (core.Backend
 	c := &client{proc: p, rpc: rpc}
 	caps, err := rpc.OpenBackend(ctx, &pb.OpenBackendRequest{Url: rawURL})
 	if err != nil {
-		err = c.fromStatus(ctx, "open "+rawURL, err)
+		op := "open " + redact(rawURL)
+		err = c.fromStatus(ctx, op, err)
 		p.kill()
-		return nil, fmt.Errorf("plugin %s: open %s: %w", path, rawURL, err)
+		var re *RemoteError
+		if errors.As(err, &re) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) { // not named yet
+			err = fmt.Errorf("plugin %s: %s: %w", path, op, err)
+		}
+		return nil, err
 	}
 	c.caps = capsFromPB(caps)
 	c.inFlight = int(caps.InFlight)
 	return c.typed(caps.Linker, caps.Hasher), nil
+}
+
+// redact hides a password in a URL for messages.
+func redact(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil {
+		return u.Redacted()
+	}
+	return "the URL"
 }
 
 // process is a started plugin program.
@@ -103,8 +117,11 @@ func start(ctx context.Context, path string, o OpenOptions, version uint) (*proc
 		Logger:           hclogFor(log),
 		SyncStderr:       stderr,
 		StartTimeout:     o.StartTimeout,
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage))},
+		GRPCDialOptions: []grpc.DialOption{
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)),
+			grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(connWindow),
+			grpc.WithReadBufferSize(ioBuffer), grpc.WithWriteBufferSize(ioBuffer),
+		},
 	}
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = time.Minute

@@ -35,7 +35,10 @@ func serve(open func(ctx context.Context, rawURL string) (core.Backend, error), 
 		HandshakeConfig: handshake(version),
 		Plugins:         plugin.PluginSet{pluginName: &backendPlugin{open: open}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return plugin.DefaultGRPCServer(append(opts, grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage)))
+			return plugin.DefaultGRPCServer(append(opts,
+				grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage),
+				grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(connWindow),
+				grpc.ReadBufferSize(ioBuffer), grpc.WriteBufferSize(ioBuffer)))
 		},
 	})
 }

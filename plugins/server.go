@@ -17,6 +17,9 @@ import (
 // scanBatch is how many entries one scan message carries.
 const scanBatch = 512
 
+// chunks recycles the read buffers of Open.
+var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
 // server serves one backend (the plugin side of the protocol).
 type server struct {
 	pb.UnimplementedBackendServer
@@ -141,7 +144,9 @@ func (s *server) Open(req *pb.OpenRequest, stream pb.Backend_OpenServer) error {
 		return toStatus(err)
 	}
 	defer rc.Close()
-	buf := make([]byte, chunkSize)
+	bp := chunks.Get().(*[]byte)
+	defer chunks.Put(bp)
+	buf := *bp
 	first := &pb.OpenChunk{Entry: entryToPB(&e)}
 	for {
 		n, rerr := io.ReadFull(rc, buf)

@@ -77,11 +77,20 @@ func (w *writer) Write(p []byte) (int, error) {
 	}
 	if len(p) > 0 {
 		if w.buf == nil {
-			w.buf = make([]byte, 0, chunkSize)
+			w.buf = make([]byte, 0, bufSize(w.header.Size))
 		}
 		w.buf = append(w.buf, p...)
 	}
 	return n, nil
+}
+
+// bufSize is the capacity of the send buffer of a file of size bytes (-1:
+// unknown).
+func bufSize(size int64) int {
+	if size < 0 || size > chunkSize {
+		return chunkSize
+	}
+	return int(size)
 }
 
 // send sends data and a finish, opening the stream with the header first.
@@ -136,6 +145,12 @@ func (w *writer) finish(ctx context.Context, f pb.Finish) (*pb.CreateReply, erro
 	case err != nil:
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		return nil, w.fail(err)
+	}
+	if _, err := w.st.Recv(); err != io.EOF { // the status: the stream ends cleanly
+		if err == nil {
+			err = fmt.Errorf("plugin %s: create %s: more than one reply", w.c.proc.path, core.DisplayPath(w.header.Path))
 		}
 		return nil, w.fail(err)
 	}

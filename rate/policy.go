@@ -17,10 +17,10 @@ type Policy uint8
 // yields most and climbs slowest, high yields least and climbs fastest.
 // The minimum rate (-m) is a floor none of them goes under.
 const (
-	Fair Policy = iota // yield to 90 % of what it achieves, climb 10 % of the target a second
-	Fixed              // hold the target rate
-	High               // keep what it achieves, climb 25 % of the target a second
-	Low                // yield to 70 % of what it achieves, climb 5 % of the target a second
+	Fair  Policy = iota // yield to 90 % of what it achieves, climb 10 % of the target a second
+	Fixed               // hold the target rate
+	High                // keep what it achieves, climb 25 % of the target a second
+	Low                 // yield to 70 % of what it achieves, climb 5 % of the target a second
 )
 
 // ParsePolicy parses -a: fixed, high, fair or low.

@@ -225,7 +225,7 @@ func TestSetRateWakesWaiters(t *testing.T) {
 		{"to faster", 8 * 100_000_000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := New(8 * 10_000) // 10 KB/s: 128 KiB more takes 13 s
+			l := New(8 * 10_000)                                            // 10 KB/s: 128 KiB more takes 13 s
 			if err := l.WaitN(context.Background(), minBurst); err != nil { // the bucket, empty now
 				t.Fatal(err)
 			}

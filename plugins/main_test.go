@@ -1,0 +1,74 @@
+package plugins
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/async-sync/async/core"
+)
+
+// modeEnv makes the test binary act as a misbehaving plugin.
+const modeEnv = "ASYNC_PLUGINS_TEST_MODE"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(MagicCookieKey) != "" { // started as a plugin
+		actAsPlugin(os.Getenv(modeEnv))
+		return
+	}
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// actAsPlugin serves the plugins the tests need besides the bbolt one.
+func actAsPlugin(mode string) {
+	switch mode {
+	case "badversion": // a plugin built for another protocol
+		serve(func(context.Context, string) (core.Backend, error) { return nil, nil }, ProtocolVersion+1)
+	case "die": // a plugin that crashes while opening its backend
+		serve(func(_ context.Context, rawURL string) (core.Backend, error) {
+			slog.Warn("opening", "url", rawURL)
+			panic("about to crash")
+		}, ProtocolVersion)
+	case "hang": // a plugin that never finishes opening
+		serve(func(context.Context, string) (core.Backend, error) { select {} }, ProtocolVersion)
+	default:
+		fmt.Fprintf(os.Stderr, "test binary started as a plugin without %s\n", modeEnv)
+		os.Exit(1)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// bboltPlugin builds the example plugin (its own module) once and returns
+// the executable's path.
+func bboltPlugin(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "async-plugins-test-"); buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, Prefix+"bbolt"), ".")
+		cmd.Dir = filepath.Join("..", "examples", "backend-bbolt")
+		cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build of the example plugin: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(buildDir, Prefix+"bbolt")
+}
