@@ -79,6 +79,7 @@ func TestContinuousFollowsChanges(t *testing.T) {
 		_, x := got["d/x"]
 		return got["new"] == "n" && got["a"] == "a2" && got["deep/er/f"] == "f" && !x
 	})
+	before := inode(t, filepath.Join(dst, "new"))
 	os.Rename(filepath.Join(src, "deep"), filepath.Join(src, "moved"))
 	os.Rename(filepath.Join(src, "new"), filepath.Join(src, "new2"))
 	eventually(t, "renames", func() bool {
@@ -86,6 +87,9 @@ func TestContinuousFollowsChanges(t *testing.T) {
 		_, old := got["deep/er/f"]
 		return got["moved/er/f"] == "f" && got["new2"] == "n" && !old
 	})
+	if inode(t, filepath.Join(dst, "new2")) != before {
+		t.Errorf("a rename at the source was a copy at the destination")
+	}
 	// A burst of 10,000 files all arrive.
 	for i := range 10000 {
 		p := filepath.Join(src, "burst", fmt.Sprintf("d%02d", i/500), fmt.Sprintf("f%05d", i))
@@ -141,4 +145,13 @@ func TestContinuousRefusesDryRun(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, "-C") {
 		t.Errorf("exit %d: %s", r.code, r.stderr)
 	}
+}
+
+func inode(t *testing.T, p string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
 }

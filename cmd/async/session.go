@@ -450,6 +450,11 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 		links = core.LinksSkip
 	}
 	pol := s.policy
+	if s.follow.on {
+		// Continuous mode sees moves as events: they become renames at
+		// the other side (where inodes tell them), not copies.
+		pol.RenameFiles, pol.RenameDirs = true, true
+	}
 	if !s.checksumSet {
 		pol.Checksum = core.ChecksumNone
 		if eps[0].Backend.Caps().Filesystem && eps[1].Backend.Caps().Filesystem {
