@@ -366,8 +366,11 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 		}
 	}
 	var fromHints [2]bool
+	// Conflicts and errors are left alone: the records around them need
+	// not say what is there, so while any remains the sides are scanned.
+	settledRecs := !slices.ContainsFunc(recs[Local], unsettled) && !slices.ContainsFunc(recs[Remote], unsettled)
 	for s := range 2 {
-		if h := e.o.Hints[s]; h != nil && e.old != nil {
+		if h := e.o.Hints[s]; h != nil && e.old != nil && settledRecs {
 			var err error
 			if scans[s], fromHints[s], err = e.hintedEntries(ctx, Side(s), h, recs[s]); err != nil {
 				return nil, err
@@ -459,6 +462,9 @@ func (e *engine) lazyDestination() (Side, bool) {
 	// also clears the temporary files the run left behind.
 	return dst, e.eps[dst].Store != nil && e.cleanEnd[dst]
 }
+
+// unsettled reports a record of a conflict or an error.
+func unsettled(r Record) bool { return r.Status != StatusSynced }
 
 // hintedEntries returns a side's entries without scanning it, when a
 // watcher says which paths changed (Options.Hints): its records, taken as

@@ -92,6 +92,12 @@ func (a *app) follow(ctx context.Context, in *instance, p *prepared, ends [2]*op
 					hints[side] = &core.Hint{} // nothing seen: as recorded
 				}
 			}
+			if run && !cleanRound(p.lastStats) {
+				// The last round left something alone (a conflict, an
+				// error, a skipped directory): the records around it need
+				// not say what is there, so this round scans.
+				hints = [2]*core.Hint{}
+			}
 			if !run {
 				a.out.status(in, s.name, fmt.Sprintf("following changes: last sync %s, %d pending", lastSync.Format("15:04:05"), f.count()))
 				continue
@@ -116,6 +122,11 @@ func (a *app) round(ctx context.Context, in *instance, p *prepared, ends [2]*ope
 	default:
 		return err
 	}
+}
+
+// cleanRound reports whether a round settled everything it looked at.
+func cleanRound(st *core.Stats) bool {
+	return st == nil || st.Conflicts.Load()+st.Errors.Load()+st.Skipped.Load() == 0
 }
 
 // isSource reports whether a side's changes matter in a direction.

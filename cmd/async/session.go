@@ -71,6 +71,7 @@ type prepared struct {
 	storeDir    [2]string     // where snapshot copies are kept (--*-db-store-dir)
 	limiter     *rate.Limiter // -l, shared by every round of the session
 	pluginDir   string        // --plugin-dir
+	lastStats   *core.Stats   // the counters of the last run (-C)
 	log         *slog.Logger  // the session log (plugins log there)
 }
 
@@ -462,6 +463,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 		}
 	}
 	stats := &core.Stats{}
+	p.lastStats = stats
 	opts := core.Options{
 		Session: s.name, Policy: pol, Links: links, DeleteBefore: s.deleteBefore,
 		ForceDeletes: s.forceDeletes, RemoveAfterTransfer: s.removeAfter,

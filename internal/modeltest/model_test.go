@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,6 +40,13 @@ type world struct {
 	// killed holds the contents a user operation overwrote or deleted on
 	// some side: sync may then drop their other copies too.
 	killed map[string]bool
+	// hinted sequences sync as continuous mode does: with the paths a
+	// watcher would have reported (touched) instead of scans.
+	hinted  bool
+	touched [2]map[string]bool
+	// unclean: the last sync left something alone (conflict, error,
+	// skipped): continuous mode then scans instead of trusting hints.
+	unclean bool
 }
 
 func TestModelBidi(t *testing.T) {
@@ -63,7 +71,8 @@ func TestModelBidi(t *testing.T) {
 // invariant.
 func runSequence(t *testing.T, seed uint64) bool {
 	base := t.TempDir()
-	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*7919)), killed: map[string]bool{}}
+	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*7919)), killed: map[string]bool{},
+		touched: [2]map[string]bool{{}, {}}}
 	for s := range 2 {
 		w.root[s] = filepath.Join(base, [2]string{"L", "R"}[s])
 		w.db[s] = filepath.Join(base, [2]string{"dbL", "dbR"}[s])
@@ -85,7 +94,8 @@ func runSequence(t *testing.T, seed uint64) bool {
 	if err := w.policy.Resolve(); err != nil {
 		t.Fatal(err)
 	}
-	w.logf("seed %d policy %+v", seed, w.policy)
+	w.hinted = w.rng.IntN(2) == 0 && os.Getenv("MODEL_NOHINTS") == ""
+	w.logf("seed %d policy %+v hinted %v", seed, w.policy, w.hinted)
 	ok := true
 	for step := 0; step < *steps && ok; step++ {
 		for s := range 2 {
@@ -144,7 +154,44 @@ func (w *world) existing(s core.Side, wantDir bool) string {
 
 // mutate applies one random user operation on side s. Operations that do
 // not apply (a parent is a file, ...) are skipped.
+// mutate applies one random user operation to side s, noting what a
+// watcher would report: every path whose entry appeared, vanished or
+// changed.
 func (w *world) mutate(s core.Side) {
+	before, beforeModes := w.read(s), w.modes(s)
+	w.mutateOnce(s)
+	after, afterModes := w.read(s), w.modes(s)
+	for p, a := range after {
+		if b, ok := before[p]; !ok || b != a || beforeModes[p] != afterModes[p] {
+			w.touched[s][p] = true
+		}
+	}
+	for p := range before {
+		if _, ok := after[p]; !ok {
+			w.touched[s][p] = true
+		}
+	}
+}
+
+// modes maps side s's paths to their permission bits and change time:
+// what inotify's attribute events see (a chmod to the same mode too).
+func (w *world) modes(s core.Side) map[string]string {
+	out := map[string]string{}
+	root := w.root[s]
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && p != root {
+			if fi, err := d.Info(); err == nil {
+				rel, _ := filepath.Rel(root, p)
+				st := fi.Sys().(*syscall.Stat_t)
+				out[filepath.ToSlash(rel)] = fmt.Sprint(fi.Mode().Perm(), st.Ctim.Sec, st.Ctim.Nsec)
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+func (w *world) mutateOnce(s core.Side) {
 	root := w.root[s]
 	abs := func(p string) string { return filepath.Join(root, p) }
 	switch op := w.rng.IntN(10); op {
@@ -289,7 +336,7 @@ func contents(trees ...map[string]node) map[string]bool {
 }
 
 // sync runs one bidi sync with fresh backends and the sequence's snapshots.
-func (w *world) sync() (*core.Plan, *core.Stats) {
+func (w *world) sync(hints [2]*core.Hint) (*core.Plan, *core.Stats) {
 	ctx := context.Background()
 	var eps [2]*core.Endpoint
 	for s := range 2 {
@@ -309,7 +356,7 @@ func (w *world) sync() (*core.Plan, *core.Stats) {
 			mu.Unlock()
 		}
 	}
-	plan, err := core.Sync(ctx, eps[0], eps[1], core.Options{Session: "model", Policy: w.policy, Stats: stats, ForceDeletes: true, Report: report})
+	plan, err := core.Sync(ctx, eps[0], eps[1], core.Options{Session: "model", Policy: w.policy, Stats: stats, ForceDeletes: true, Report: report, Hints: hints})
 	if err != nil {
 		w.t.Fatalf("sync: %v", err)
 	}
@@ -320,7 +367,25 @@ func (w *world) sync() (*core.Plan, *core.Stats) {
 // idempotence.
 func (w *world) syncAndCheck() bool {
 	before := contents(w.read(core.Local), w.read(core.Remote))
-	plan, stats := w.sync()
+	var hints, none [2]*core.Hint
+	if w.hinted && !w.unclean {
+		for s := range 2 {
+			hints[s], none[s] = &core.Hint{}, &core.Hint{}
+			for p := range w.touched[s] {
+				hints[s].Paths = append(hints[s].Paths, p)
+			}
+			slices.Sort(hints[s].Paths)
+			w.touched[s] = map[string]bool{}
+		}
+		w.logf("  hints: %v | %v", hints[0].Paths, hints[1].Paths)
+	}
+	if w.hinted {
+		for s := range 2 {
+			w.touched[s] = map[string]bool{}
+		}
+	}
+	plan, stats := w.sync(hints)
+	w.unclean = stats.Conflicts.Load()+stats.Errors.Load()+stats.Skipped.Load() > 0
 	for _, a := range plan.Actions {
 		w.logf("  plan: %s %s %s %s %s", a.Op, a.Side, a.Path, a.To, a.Reason)
 	}
@@ -340,7 +405,10 @@ func (w *world) syncAndCheck() bool {
 	if stats.Conflicts.Load() == 0 && !w.same(l, r) {
 		ok = false
 	}
-	again, _ := w.sync()
+	if w.unclean {
+		none = [2]*core.Hint{}
+	}
+	again, _ := w.sync(none)
 	if !again.Empty() {
 		for _, a := range again.Actions {
 			w.t.Errorf("second sync plans %s %s %s", a.Op, a.Side, a.Path)
