@@ -574,18 +574,25 @@ func (aw *agentWriter) errOrNil() error {
 
 func fileMode(m uint64) fs.FileMode { return fs.FileMode(m) }
 
-// scan streams entries in batches of about 64 KiB.
-func (a *agent) scan(ctx context.Context, id uint64, o core.ScanOptions) error {
+// cancellable gives the stream of request id a context that a CANCEL of
+// that id ends; done releases it.
+func (a *agent) cancellable(ctx context.Context, id uint64) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	a.mu.Lock()
 	a.cancels[id] = cancel
 	a.mu.Unlock()
-	defer func() {
+	return ctx, func() {
 		a.mu.Lock()
 		delete(a.cancels, id)
 		a.mu.Unlock()
-	}()
+		cancel()
+	}
+}
+
+// scan streams entries in batches of about 64 KiB.
+func (a *agent) scan(ctx context.Context, id uint64, o core.ScanOptions) error {
+	ctx, done := a.cancellable(ctx, id)
+	defer done()
 	b := &batcher{c: a.c, id: id}
 	err := a.fs.Scan(ctx, o, func(en core.Entry) error {
 		return b.add(func(e *enc) { e.entry(&en) })
@@ -602,16 +609,8 @@ func (a *agent) scan(ctx context.Context, id uint64, o core.ScanOptions) error {
 // watch streams the paths that change below the root until the client
 // cancels the request.
 func (a *agent) watch(ctx context.Context, id uint64) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	a.mu.Lock()
-	a.cancels[id] = cancel
-	a.mu.Unlock()
-	defer func() {
-		a.mu.Lock()
-		delete(a.cancels, id)
-		a.mu.Unlock()
-	}()
+	ctx, done := a.cancellable(ctx, id)
+	defer done()
 	b := &batcher{c: a.c, id: id}
 	err := a.fs.Watch(ctx, func(paths []string) {
 		for _, p := range paths {

@@ -7,8 +7,6 @@ package s3test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -22,18 +20,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/async-sync/async/internal/testnet"
 )
 
 // Version is the versitygw release the tests run against.
 const Version = "v1.8.0"
 
 // T is what Start needs of a test (testing.TB has it).
-type T interface {
-	Helper()
-	Fatal(args ...any)
-	Fatalf(format string, args ...any)
-	Cleanup(func())
-}
+type T = testnet.T
 
 // Server is a running versitygw.
 type Server struct {
@@ -76,9 +71,9 @@ func StartIn(t T, dir string) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(root) })
-	s := &Server{AccessKey: "asynctest", SecretKey: randomHex(16), Root: root}
+	s := &Server{AccessKey: "asynctest", SecretKey: testnet.RandomHex(16), Root: root}
 	for range 5 {
-		port := freePort(t)
+		port := testnet.FreePort(t)
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		cmd := exec.Command(bin, "--port", addr, "--quiet", "posix", root)
 		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
@@ -132,7 +127,7 @@ func (s *Server) Client() *s3.Client {
 // Bucket creates a new bucket with a unique name and returns it.
 func (s *Server) Bucket(t T) string {
 	t.Helper()
-	name := "b-" + randomHex(6)
+	name := "b-" + testnet.RandomHex(6)
 	if _, err := s.Client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
 		t.Fatalf("create bucket: %v", err)
 	}
@@ -143,19 +138,4 @@ func (s *Server) Bucket(t T) string {
 func (s *Server) Env() []string {
 	return []string{"AWS_ACCESS_KEY_ID=" + s.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s.SecretKey, "AWS_REGION=us-east-1",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true"}
-}
-
-func freePort(t T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -8,7 +8,6 @@ package sshdtest
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"net"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/async-sync/async/internal/testnet"
 )
 
 // DefaultUser is the account the tests log in as.
@@ -53,14 +54,8 @@ type Options struct {
 	User, Home string
 }
 
-// T is what Start needs of a test (T has it); benchmarks that
-// are programs implement it too.
-type T interface {
-	Helper()
-	Fatal(args ...any)
-	Fatalf(format string, args ...any)
-	Cleanup(func())
-}
+// T is what Start needs of a test (testing.TB has it).
+type T = testnet.T
 
 // Addr returns host:port.
 func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
@@ -111,13 +106,13 @@ func Start(t T, o Options) *Server {
 		t.Fatal(err)
 	}
 	if o.Password {
-		s.Password = randomHex(12)
+		s.Password = testnet.RandomHex(12)
 		setPassword(t, s.User, s.Password)
 		t.Cleanup(func() { exec.Command("usermod", "-p", "*", s.User).Run() })
 	}
 	var lastErr error
 	for range 5 {
-		s.Port = freePort(t)
+		s.Port = testnet.FreePort(t)
 		if lastErr = s.start(t, o); lastErr == nil {
 			break
 		}
@@ -265,20 +260,4 @@ func writeKey(t T, file string) ssh.PublicKey {
 		t.Fatal(err)
 	}
 	return sp
-}
-
-func freePort(t T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
