@@ -148,6 +148,9 @@ type Stats struct {
 	Unchanged, Equal, Skipped  atomic.Int64
 	Conflicts, Errors          atomic.Int64
 	Linked                     atomic.Int64 // duplicates made as links (--dedup), also in Files
+	// Renamed counts renames done (moves, kept versions): the records of
+	// what moved come from the old ones, so continuous mode rescans after.
+	Renamed atomic.Int64
 	// Current is the path of a file being transferred (for progress).
 	Current atomic.Pointer[string]
 }

@@ -221,6 +221,7 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 			if err := x.keepAside(ctx, a.Side, a.Path, a.Dest); err != nil {
 				return "", err
 			}
+			x.stats.Renamed.Add(1)
 			x.stats.Deleted.Add(1)
 			return ReportDeleted, x.drop(ctx, a.Path)
 		}
@@ -247,6 +248,7 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 			return "", err
 		}
 		x.stats.Moved.Add(1)
+		x.stats.Renamed.Add(1)
 		return ReportMoved, x.commitRename(ctx, a, got)
 	case OpKeep:
 		if err := x.makeParents(ctx, a.Side, a.To); err != nil {
@@ -255,6 +257,7 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 		if _, err := dst.Rename(ctx, a.Path, a.To, Expect(a.Dest)); err != nil {
 			return "", err
 		}
+		x.stats.Renamed.Add(1)
 		x.log.Info("kept", "side", a.Side.String(), "path", DisplayPath(a.Path), "as", DisplayPath(a.To))
 		return "", nil
 	case OpLink:

@@ -94,8 +94,9 @@ func (a *app) follow(ctx context.Context, in *instance, p *prepared, ends [2]*op
 			}
 			if run && !cleanRound(p.lastStats) {
 				// The last round left something alone (a conflict, an
-				// error, a skipped directory): the records around it need
-				// not say what is there, so this round scans.
+				// error, a skipped directory) or moved something: the
+				// records around it need not say what is there, so this
+				// round scans.
 				hints = [2]*core.Hint{}
 			}
 			if !run {
@@ -124,9 +125,11 @@ func (a *app) round(ctx context.Context, in *instance, p *prepared, ends [2]*ope
 	}
 }
 
-// cleanRound reports whether a round settled everything it looked at.
+// cleanRound reports whether a round leaves records that can stand for
+// what they describe: it settled everything it looked at and moved
+// nothing.
 func cleanRound(st *core.Stats) bool {
-	return st == nil || st.Conflicts.Load()+st.Errors.Load()+st.Skipped.Load() == 0
+	return st == nil || st.Conflicts.Load()+st.Errors.Load()+st.Skipped.Load()+st.Renamed.Load() == 0
 }
 
 // isSource reports whether a side's changes matter in a direction.

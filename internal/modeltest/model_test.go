@@ -385,7 +385,7 @@ func (w *world) syncAndCheck() bool {
 		}
 	}
 	plan, stats := w.sync(hints)
-	w.unclean = stats.Conflicts.Load()+stats.Errors.Load()+stats.Skipped.Load() > 0
+	w.unclean = stats.Conflicts.Load()+stats.Errors.Load()+stats.Skipped.Load()+stats.Renamed.Load() > 0
 	for _, a := range plan.Actions {
 		w.logf("  plan: %s %s %s %s %s", a.Op, a.Side, a.Path, a.To, a.Reason)
 	}
