@@ -38,7 +38,6 @@ const (
 // Reasons shown for options that this build accepts but cannot honour yet.
 const (
 	notYet      = "is not available in this version of async yet"
-	continuous  = "applies to continuous mode (-C), which this version of async does not support yet"
 	fasp        = "tunes Aspera's FASP UDP transport, which async does not use"
 	noEffectYet = "has no effect in this version of async yet"
 )
@@ -108,7 +107,7 @@ func options() []option {
 		o(0, "remote-checksum-threads", req, "N", gScan, "remote hashing concurrency (1-99, 4)"),
 		o(0, "local-fs-threads", req, "N", gScan, "local metadata operation concurrency (1-99)").warn("has no effect: metadata operations run on the transfer workers (--transfer-threads)"),
 		o(0, "remote-fs-threads", req, "N", gScan, "remote metadata operation concurrency (1-99)").warn("has no effect: metadata operations run on the transfer workers (--transfer-threads)"),
-		o(0, "no-scan", none, "", gScan, "trust the snapshot and skip the first scan").warn(continuous),
+		o(0, "no-scan", none, "", gScan, "trust the snapshot and skip the first scan").warn("has no effect: the first sync always scans, so that nothing changed while async was stopped goes unseen"),
 		o(0, "resume-scan", none, "", gScan, "continue an interrupted first scan").warn("has no effect: scans are not kept between runs, an interrupted one starts over"),
 		o(0, "assume-no-mods", none, "", gScan, "do not list directories whose own mtime is unchanged (changes inside existing files there go unseen)"),
 		o(0, "local-force-stat", none, "", gScan, "stat every local entry").warn("has no effect: every scan stats every entry"),
@@ -118,7 +117,7 @@ func options() []option {
 		o(0, "exclude-dirs-older-than", req, "TIME", gScan, "leave out directories whose newest recorded mtime (recursive) is older: a duration (4h, 1w0d, 300) or an RFC 3339 time"),
 		o(0, "cooloff", req, "SECONDS", gScan, "with -C, transfer a file once it stopped changing for this long (0-60, 3)"),
 		o(0, "cooloff-max", req, "SECONDS", gScan, "with -C, report a file that never settles as ERROR after this long (0: never)"),
-		o(0, "sharing-retry-max", req, "N", gScan, "retries for a file that cannot be opened").warn(continuous),
+		o(0, "sharing-retry-max", req, "N", gScan, "retries for a file that cannot be opened").warn("has no effect: a file that cannot be opened is an ERROR, tried again on the next run or round"),
 		o(0, "pending-max", req, "N", gScan, "most entries queued for transfer at once").warn("has no effect: the transfer workers take actions straight from the plan; nothing is queued"),
 
 		o(0, "ignore-delete", none, "", gDelete, "never propagate deletions"),
