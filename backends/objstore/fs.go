@@ -29,6 +29,8 @@ type Options struct {
 	// InFlight is how many transfers the pipeline should keep in flight
 	// (default 16).
 	InFlight int
+	// Tags are user metadata given to every object written (--tags).
+	Tags map[string]string
 }
 
 // FS is a core.Backend over a bucket prefix.
@@ -384,6 +386,9 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 		a.MTime = &now
 	}
 	wo := WriteOptions{Size: opts.Size, Meta: meta(a)}
+	for k, v := range f.o.Tags {
+		wo.Meta[strings.ToLower(k)] = v
+	}
 	if !opts.Replace.Any {
 		if e := opts.Replace.Expect; e == nil {
 			wo.IfNoneMatch = true
@@ -589,6 +594,9 @@ func (f *FS) SetAttr(ctx context.Context, p string, a core.Attrs) (core.Entry, e
 		return e, err
 	}
 	m := meta(core.Attrs{MTime: &e.MTime, Mode: &e.Mode})
+	for k, v := range f.o.Tags {
+		m[strings.ToLower(k)] = v
+	}
 	for k, v := range meta(a) {
 		m[k] = v
 	}

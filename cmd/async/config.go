@@ -2,6 +2,8 @@ package main
 
 import (
 	"cmp"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -70,8 +72,9 @@ type session struct {
 	warnings       []string // about option values, printed once the session is checked
 	linksSet       bool     // -n given
 	follow         followSettings
-	minRate        int64       // -m, bits per second
-	ratePolicy     rate.Policy // -a
+	tags           map[string]string // --tags: metadata of every object written to a bucket
+	minRate        int64             // -m, bits per second
+	ratePolicy     rate.Policy       // -a
 }
 
 // followSettings are continuous mode's options.
@@ -447,6 +450,16 @@ func (s *session) set(op cli.Opt) error {
 		if s.ratePolicy, err = rate.ParsePolicy(v); err != nil {
 			return bad(err)
 		}
+	case "tags", "tags64":
+		raw := []byte(v)
+		if op.Spec.Long == "tags64" {
+			if raw, err = base64.StdEncoding.DecodeString(v); err != nil {
+				return usagef("option %s: not base64: %v", op.As, err)
+			}
+		}
+		if s.tags, err = parseTags(raw); err != nil {
+			return bad(err)
+		}
 	case "continuous":
 		s.follow.on = true
 	case "scan-interval", "remote-scan-interval":
@@ -700,4 +713,25 @@ func sshCipher(v string) ([]string, string, error) {
 		}
 	}
 	return list, warning, nil
+}
+
+// tagKey is what S3 and the gocloud stores accept as a metadata key.
+var tagKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// parseTags parses --tags: a JSON object of string values. Keys async
+// uses itself (async-*) are refused.
+func parseTags(raw []byte) (map[string]string, error) {
+	var m map[string]string
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("malformed JSON (want {\"key\": \"value\", ...}): %v", err)
+	}
+	for k := range m {
+		if !tagKey.MatchString(k) {
+			return nil, fmt.Errorf("invalid metadata key %q (letters, digits, . _ -)", k)
+		}
+		if strings.HasPrefix(strings.ToLower(k), "async-") {
+			return nil, fmt.Errorf("metadata key %q is reserved for async", k)
+		}
+	}
+	return m, nil
 }

@@ -149,9 +149,9 @@ func options() []option {
 		o(0, "store-metadata-records", none, "", gContent, "keep ACL/xattr records in the snapshot").warn("has no effect: both endpoints keep ACLs and extended attributes natively"),
 		o(0, "ignore-mode", none, "", gContent, "do not propagate permission changes after the first copy"),
 		o(0, "no-preserve-root-attrs", none, "", gContent, "leave the roots' attributes alone").warn("has no effect: async never changes the roots' attributes"),
-		o(0, "preserve-object-metadata", none, "", gContent, "copy user metadata between object stores").warn("applies to object stores, which this version of async does not support yet"),
-		o(0, "tags", req, "JSON", gContent, "metadata set on every uploaded object").warn("applies to object stores, which this version of async does not support yet"),
-		o(0, "tags64", req, "BASE64", gContent, "as --tags, base64-encoded").warn("applies to object stores, which this version of async does not support yet"),
+		o(0, "preserve-object-metadata", none, "", gContent, "copy user metadata between object stores").warn("has no effect yet: between buckets async copies its own metadata (mtime, mode), not the objects' other user metadata"),
+		o(0, "tags", req, "JSON", gContent, "user metadata set on every object written to a bucket: {\"key\": \"value\", ...}"),
+		o(0, "tags64", req, "BASE64", gContent, "as --tags, base64-encoded"),
 		o('n', "symbolic-links", req, "copy|follow|skip", gContent, "symbolic links (copy)"),
 
 		o('l', "target-rate", req, "RATE", gTransfer, "ceiling of the transfer rate, bit/s with k, m, g (no limit)"),

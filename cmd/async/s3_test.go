@@ -231,3 +231,32 @@ func TestStateInsideTheTreeIsLeftOut(t *testing.T) {
 		t.Errorf("async's own state was synchronized")
 	}
 }
+
+func TestS3Tags(t *testing.T) {
+	s := s3Server(t)
+	state, src := t.TempDir(), t.TempDir()
+	writeTree(t, src, tree{"f": "x"})
+	bucket := s.Bucket(t)
+	mustCode(t, sshRun(t, state, s.Env(), "-N", "tg", "-d", src, "-r", s3URL(s, bucket, ""), "--tags", `{"project": "apollo", "Owner": "ops"}`), 0)
+	out, err := s.Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("f")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := lowerKeys(out.Metadata); m["project"] != "apollo" || m["owner"] != "ops" || m["async-mtime"] == "" {
+		t.Errorf("metadata %v", out.Metadata)
+	}
+	for _, bad := range []string{`{"project":`, `{"async-mtime": "1"}`, `{"a b": "c"}`} {
+		r := sshRun(t, state, s.Env(), "-N", "tg2", "-d", src, "-r", s3URL(s, bucket, ""), "--tags", bad)
+		if r.code != 2 || !strings.Contains(r.stderr, "--tags") {
+			t.Errorf("--tags %s: exit %d %s", bad, r.code, r.stderr)
+		}
+	}
+}
+
+func lowerKeys(m map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
