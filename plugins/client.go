@@ -2,7 +2,6 @@ package plugins
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"io/fs"
 	"sync"
@@ -171,58 +170,101 @@ func (c linkHashClient) Hash(ctx context.Context, p string, algo core.Checksum) 
 	return c.hash(ctx, p, algo)
 }
 
-// Open streams a file from offset; the reader's Close ends the stream.
+// Open reads a file from offset: a small file comes whole with the entry in
+// one round trip; the rest of a larger one is streamed, and the reader's
+// Close ends the stream.
 func (c *client) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, core.Entry, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	st, err := c.rpc.Open(ctx, &pb.OpenRequest{Path: p, Offset: offset})
-	if err == nil {
-		var first *pb.OpenChunk
-		if first, err = st.Recv(); err == nil {
-			r := &reader{c: c, ctx: ctx, cancel: cancel, st: st, path: p, buf: first.Data}
-			return r, entryFromPB(first.Entry), nil
-		}
-		if err == io.EOF {
-			err = fmt.Errorf("plugin %s: open %s: the plugin sent no entry", c.proc.path, core.DisplayPath(p))
+	first, err := c.rpc.Read(ctx, &pb.OpenRequest{Path: p, Offset: offset})
+	if err != nil {
+		return nil, core.Entry{}, c.fromStatus(ctx, "open "+core.DisplayPath(p), err)
+	}
+	e := entryFromPB(first.Entry)
+	r := &reader{c: c, path: p, buf: first.Data, err: io.EOF}
+	if first.More { // the rest, sent while the caller reads the first part
+		r.ctx, r.cancel = context.WithCancel(ctx)
+		rest := &pb.OpenRequest{Path: p, Offset: offset + int64(len(first.Data)), Expect: first.Entry}
+		if r.st, r.err = c.rpc.Open(r.ctx, rest); r.err != nil {
+			r.err = c.fromStatus(r.ctx, "read "+core.DisplayPath(p), r.err)
 		}
 	}
-	err = c.fromStatus(ctx, "open "+core.DisplayPath(p), err)
-	cancel()
-	return nil, core.Entry{}, err
+	return r, e, nil
 }
 
-// reader reads a file the plugin streams.
+// reader reads a file: the data of the first reply, then what the plugin
+// streams.
 type reader struct {
 	c      *client
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx    context.Context    // nil without a stream
+	cancel context.CancelFunc // ends the stream
 	st     pb.Backend_OpenClient
 	path   string
 	buf    []byte
 	err    error // io.EOF at the end
 }
 
+var _ io.WriterTo = (*reader)(nil)
+
+// next waits for the next chunk of the stream.
+func (r *reader) next() {
+	if r.st == nil {
+		return // no stream: r.err is set
+	}
+	msg, err := r.st.Recv()
+	switch {
+	case err == io.EOF:
+		r.err = io.EOF
+	case err != nil:
+		r.err = r.c.fromStatus(r.ctx, "read "+core.DisplayPath(r.path), err)
+	default:
+		r.buf = msg.Data
+		return
+	}
+	r.st = nil
+	r.cancel()
+}
+
 func (r *reader) Read(p []byte) (int, error) {
 	for len(r.buf) == 0 {
-		if r.err != nil {
+		if r.st == nil {
 			return 0, r.err
 		}
-		msg, err := r.st.Recv()
-		switch {
-		case err == io.EOF:
-			r.err = io.EOF
-		case err != nil:
-			r.err = r.c.fromStatus(r.ctx, "read "+core.DisplayPath(r.path), err)
-		default:
-			r.buf = msg.Data
-		}
+		r.next()
 	}
 	n := copy(p, r.buf)
 	r.buf = r.buf[n:]
 	return n, nil
 }
 
+// WriteTo writes the content to w chunk by chunk, without copying it
+// through a caller's buffer (io.Copy uses it).
+func (r *reader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		for len(r.buf) == 0 {
+			if r.st == nil {
+				if r.err == io.EOF {
+					return total, nil
+				}
+				return total, r.err
+			}
+			r.next()
+		}
+		n, err := w.Write(r.buf)
+		total += int64(n)
+		r.buf = r.buf[n:]
+		if err == nil && len(r.buf) > 0 {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // Close ends the stream.
 func (r *reader) Close() error {
-	r.cancel()
+	if r.cancel != nil {
+		r.cancel()
+	}
 	return nil
 }

@@ -6,8 +6,9 @@
 // starts it with Open and talks to it over gRPC (hashicorp/go-plugin, the
 // protocol in plugins/proto/backend.proto). The returned backend behaves
 // like an in-process one: errors keep their meaning for errors.Is
-// (fs.ErrNotExist, core.ErrPrecondition, ...), scans stream in batches and
-// file content moves in chunks of up to 256 KiB.
+// (fs.ErrNotExist, core.ErrPrecondition, ...), scans stream in batches, a
+// file of up to 1 MiB is read or written in one round trip, and larger
+// files stream in chunks of 1 MiB.
 //
 // Discovery: Dirs lists where plugins are looked for (--plugin-dir,
 // $ASYNC_PLUGIN_DIR, ~/.config/async/plugins, the async binary's

@@ -14,7 +14,10 @@ import (
 // ProtocolVersion is the version of the plugin protocol this build speaks.
 // It changes when backend.proto changes incompatibly; async refuses plugins
 // of any other version.
-const ProtocolVersion = 1
+//
+// Version 2 added Read (a small file in one round trip) and Put (a small
+// file written in one call), and streams content in chunks of 1 MiB.
+const ProtocolVersion = 2
 
 // The handshake's magic cookie: the environment variable a plugin expects
 // from async, so that a plugin started by hand explains itself instead of
@@ -27,16 +30,18 @@ const (
 // pluginName is the one plugin every plugin program serves.
 const pluginName = "backend"
 
-// chunkSize bounds the file data in one message.
-const chunkSize = 256 << 10
+// chunkSize bounds the file data in one message: a file up to this size
+// is read with one Read and written with one Put; larger ones stream in
+// chunks of this size.
+const chunkSize = 1 << 20
 
 // The transport's flow-control windows and socket buffers: fixed windows
 // large enough for a few chunks in flight per stream (a local socket needs
 // no bandwidth-delay estimation), and buffers that take a chunk at once.
 const (
-	streamWindow = 4 << 20
-	connWindow   = 16 << 20
-	ioBuffer     = 256 << 10
+	streamWindow = 8 << 20
+	connWindow   = 64 << 20
+	ioBuffer     = 1 << 20
 )
 
 // maxMessage bounds a message: scan requests carry the known entries.

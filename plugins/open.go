@@ -14,6 +14,7 @@ import (
 
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/plugins/pb"
@@ -121,6 +122,7 @@ func start(ctx context.Context, path string, o OpenOptions, version uint) (*proc
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)),
 			grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(connWindow),
 			grpc.WithReadBufferSize(ioBuffer), grpc.WithWriteBufferSize(ioBuffer),
+			experimental.WithBufferPool(transportPool),
 		},
 	}
 	if cfg.StartTimeout == 0 {

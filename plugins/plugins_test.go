@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -96,7 +97,7 @@ func TestHandshakeRefused(t *testing.T) {
 	}
 	msg := err.Error()
 	if inc.Plugin != ProtocolVersion+1 || inc.Host != ProtocolVersion || !strings.Contains(msg, self) ||
-		!strings.Contains(msg, "version 2") || !strings.Contains(msg, "version 1") {
+		!strings.Contains(msg, fmt.Sprintf("version %d", ProtocolVersion+1)) || !strings.Contains(msg, fmt.Sprintf("version %d", ProtocolVersion)) {
 		t.Errorf("unclear error: %v", err)
 	}
 	t.Log(err)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
 
 	"github.com/async-sync/async/core"
 )
@@ -31,6 +33,9 @@ func serve(open func(ctx context.Context, rawURL string) (core.Backend, error), 
 		Level:       slog.LevelDebug,
 		ReplaceAttr: hclogJSON,
 	})))
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake(version),
 		Plugins:         plugin.PluginSet{pluginName: &backendPlugin{open: open}},
@@ -38,10 +43,16 @@ func serve(open func(ctx context.Context, rawURL string) (core.Backend, error), 
 			return plugin.DefaultGRPCServer(append(opts,
 				grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage),
 				grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(connWindow),
-				grpc.ReadBufferSize(ioBuffer), grpc.WriteBufferSize(ioBuffer)))
+				grpc.ReadBufferSize(ioBuffer), grpc.WriteBufferSize(ioBuffer),
+				experimental.BufferPool(transportPool)))
 		},
 	})
 }
+
+// gcPercent is the plugin process's GOGC unless the environment sets one.
+// A plugin's live heap is small while content streams through it, so Go's
+// default would collect after every few chunks.
+const gcPercent = 400
 
 // hclogJSON renames slog's JSON keys to hclog's, which go-plugin parses on
 // the host side to keep each record's level and attributes.

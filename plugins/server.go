@@ -17,7 +17,7 @@ import (
 // scanBatch is how many entries one scan message carries.
 const scanBatch = 512
 
-// chunks recycles the read buffers of Open.
+// chunks recycles the read buffers of Open's streams.
 var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
 // server serves one backend (the plugin side of the protocol).
@@ -133,7 +133,35 @@ func entryReply(e core.Entry, err error) (*pb.Entry, error) {
 	return entryToPB(&e), nil
 }
 
-// Open sends the entry with the first chunk, then the rest in chunks.
+// Read answers with the entry and the content from the offset: up to
+// chunkSize bytes and one more, which tells whether the file goes on.
+func (s *server) Read(ctx context.Context, req *pb.OpenRequest) (*pb.ReadReply, error) {
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	rc, e, err := b.Open(ctx, req.Path, req.Offset)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	defer rc.Close()
+	// The reply is encoded after Read returns, so its buffer is not pooled;
+	// it is sized by the entry, but the content decides.
+	size := int64(chunkSize)
+	if rest := e.Size - req.Offset; rest >= 0 && rest < size {
+		size = rest
+	}
+	buf := make([]byte, size+1)
+	n, rerr := io.ReadFull(rc, buf)
+	switch {
+	case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+	case rerr != nil:
+		return nil, toStatus(fmt.Errorf("read %s: %w", core.DisplayPath(req.Path), rerr))
+	}
+	return &pb.ReadReply{Entry: entryToPB(&e), Data: buf[:n], More: rerr == nil}, nil
+}
+
+// Open sends the content in chunks.
 func (s *server) Open(req *pb.OpenRequest, stream pb.Backend_OpenServer) error {
 	b, err := s.backend()
 	if err != nil {
@@ -144,20 +172,20 @@ func (s *server) Open(req *pb.OpenRequest, stream pb.Backend_OpenServer) error {
 		return toStatus(err)
 	}
 	defer rc.Close()
+	if req.Expect != nil {
+		if want := entryFromPB(req.Expect); !core.SameMeta(&want, &e, false) || want.FileID != e.FileID {
+			return toStatus(fmt.Errorf("read %s: the file changed while it was read: %w", core.DisplayPath(req.Path), core.ErrPrecondition))
+		}
+	}
 	bp := chunks.Get().(*[]byte)
 	defer chunks.Put(bp)
 	buf := *bp
-	first := &pb.OpenChunk{Entry: entryToPB(&e)}
+	var msg pb.OpenChunk
 	for {
 		n, rerr := io.ReadFull(rc, buf)
-		if n > 0 || first != nil {
-			msg := first
-			if msg == nil {
-				msg = &pb.OpenChunk{}
-			}
-			first = nil
+		if n > 0 {
 			msg.Data = buf[:n] // encoded by Send before it returns
-			if err := stream.Send(msg); err != nil {
+			if err := stream.Send(&msg); err != nil {
 				return err
 			}
 		}
@@ -168,6 +196,34 @@ func (s *server) Open(req *pb.OpenRequest, stream pb.Backend_OpenServer) error {
 			return toStatus(fmt.Errorf("read %s: %w", core.DisplayPath(req.Path), rerr))
 		}
 	}
+}
+
+// Put writes and commits a whole file.
+func (s *server) Put(ctx context.Context, req *pb.PutRequest) (*pb.Entry, error) {
+	b, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	h := req.Header
+	if h == nil {
+		return nil, status.Error(codes.InvalidArgument, "put: no header")
+	}
+	w, err := b.Create(ctx, h.Path, createFromPB(h))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if len(req.Data) > 0 {
+		if _, err := w.Write(req.Data); err != nil {
+			w.Abort()
+			return nil, toStatus(err)
+		}
+	}
+	e, err := w.Commit(ctx)
+	if err != nil {
+		w.Abort()
+		return nil, toStatus(err)
+	}
+	return entryToPB(&e), nil
 }
 
 // Create receives a header, data and a finish, and answers with the

@@ -10,10 +10,11 @@ import (
 	"github.com/async-sync/async/plugins/pb"
 )
 
-// Create starts a file in the plugin. Content is sent in chunks as it is
-// written; a file that fits in one chunk travels in one message together
-// with its commit. A create naming a partial file asks the plugin at once
-// whether it continues one, and returns a core.Resumer when it does.
+// Create starts a file in the plugin. A file that fits in one chunk is
+// kept until Commit and sent whole with one Put; a larger one is streamed
+// in chunks as it is written. A create naming a partial file asks the
+// plugin at once whether it continues one, and returns a core.Resumer when
+// it does.
 func (c *client) Create(ctx context.Context, p string, opts core.CreateOptions) (core.Writer, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &writer{c: c, ctx: ctx, cancel: cancel, header: createToPB(p, opts)}
@@ -57,23 +58,21 @@ func (w *writer) Write(p []byte) (int, error) {
 		return 0, errFinished
 	}
 	n := len(p)
-	if len(w.buf) > 0 {
-		k := min(len(p), chunkSize-len(w.buf))
-		w.buf = append(w.buf, p[:k]...)
-		p = p[k:]
-		if len(w.buf) < chunkSize {
-			return n, nil
+	// A chunk is sent only when more follows, so that a file of up to one
+	// chunk stays whole for Put.
+	for len(w.buf)+len(p) > chunkSize {
+		var chunk []byte
+		if len(w.buf) == 0 { // a whole chunk goes straight from p
+			chunk, p = p[:chunkSize], p[chunkSize:]
+		} else {
+			k := chunkSize - len(w.buf)
+			w.buf = append(w.buf, p[:k]...)
+			chunk, p = w.buf, p[k:]
 		}
-		if err := w.send(w.buf, pb.Finish_FINISH_NONE); err != nil {
+		if err := w.send(chunk, pb.Finish_FINISH_NONE); err != nil {
 			return 0, err
 		}
 		w.buf = w.buf[:0]
-	}
-	for len(p) >= chunkSize { // whole chunks go straight from p
-		if err := w.send(p[:chunkSize], pb.Finish_FINISH_NONE); err != nil {
-			return 0, err
-		}
-		p = p[chunkSize:]
 	}
 	if len(p) > 0 {
 		if w.buf == nil {
@@ -82,15 +81,6 @@ func (w *writer) Write(p []byte) (int, error) {
 		w.buf = append(w.buf, p...)
 	}
 	return n, nil
-}
-
-// bufSize is the capacity of the send buffer of a file of size bytes (-1:
-// unknown).
-func bufSize(size int64) int {
-	if size < 0 || size > chunkSize {
-		return chunkSize
-	}
-	return int(size)
 }
 
 // send sends data and a finish, opening the stream with the header first.
@@ -158,7 +148,7 @@ func (w *writer) finish(ctx context.Context, f pb.Finish) (*pb.CreateReply, erro
 }
 
 // Commit sends the rest of the content and the commit, and returns the
-// entry the plugin committed.
+// entry the plugin committed. A file not streamed yet goes with one Put.
 func (w *writer) Commit(ctx context.Context) (core.Entry, error) {
 	if w.err != nil {
 		w.Abort()
@@ -167,11 +157,40 @@ func (w *writer) Commit(ctx context.Context) (core.Entry, error) {
 	if w.done {
 		return core.Entry{}, errFinished
 	}
+	if w.st == nil {
+		return w.put(ctx)
+	}
 	reply, err := w.finish(ctx, pb.Finish_FINISH_COMMIT)
 	if err != nil {
 		return core.Entry{}, err
 	}
 	return entryFromPB(reply.Entry), nil
+}
+
+// put writes the whole file with one call.
+func (w *writer) put(ctx context.Context) (core.Entry, error) {
+	defer w.cancel()
+	stop := context.AfterFunc(ctx, w.cancel)
+	defer stop()
+	w.done = true
+	e, err := w.c.rpc.Put(w.ctx, &pb.PutRequest{Header: w.header, Data: w.buf})
+	w.buf = nil
+	if err != nil {
+		if ctx.Err() != nil {
+			return core.Entry{}, ctx.Err()
+		}
+		return core.Entry{}, w.fail(err)
+	}
+	return entryFromPB(e), nil
+}
+
+// bufSize is the capacity of the send buffer of a file of size bytes (-1:
+// unknown).
+func bufSize(size int64) int {
+	if size < 0 || size > chunkSize {
+		return chunkSize
+	}
+	return int(size)
 }
 
 // Abort drops the file. It is safe after Commit.

@@ -100,7 +100,7 @@ func filesPerSecond(b *testing.B) {
 }
 
 // BenchmarkBoundarySmallFiles writes and reads 4 KiB files, one at a time
-// and from 8 goroutines (as the pipeline's transfer workers do).
+// and from 8 goroutines per CPU (as the pipeline's transfer workers do).
 func BenchmarkBoundarySmallFiles(b *testing.B) {
 	content := make([]byte, 4<<10)
 	var n atomic.Int64
@@ -131,6 +131,21 @@ func BenchmarkBoundarySmallFiles(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				get(b, be, fmt.Sprintf("f%04d", i%1000))
 			}
+			filesPerSecond(b)
+		})
+	})
+	b.Run("read-parallel", func(b *testing.B) {
+		eachSide(b, func(b *testing.B, be core.Backend) {
+			for i := range 1000 {
+				put(b, be, fmt.Sprintf("f%04d", i), content)
+			}
+			b.ResetTimer()
+			b.SetParallelism(8)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					get(b, be, fmt.Sprintf("f%04d", n.Add(1)%1000))
+				}
+			})
 			filesPerSecond(b)
 		})
 	})
@@ -169,6 +184,20 @@ func BenchmarkBoundaryStat(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// BenchmarkBoundaryStatParallel is round trips from 8 goroutines per CPU.
+func BenchmarkBoundaryStatParallel(b *testing.B) {
+	eachSide(b, func(b *testing.B, be core.Backend) {
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := be.Stat(context.Background(), ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	})
 }
 

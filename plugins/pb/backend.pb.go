@@ -1057,9 +1057,13 @@ func (x *PathRequest) GetPath() string {
 }
 
 type OpenRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	Offset        int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Path   string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Offset int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Open only: the entry the file must still have (same type, size, mtime,
+	// mode, change token and file ID), else the call fails with
+	// ERROR_CODE_PRECONDITION.
+	Expect        *Entry `protobuf:"bytes,3,opt,name=expect,proto3" json:"expect,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1108,9 +1112,75 @@ func (x *OpenRequest) GetOffset() int64 {
 	return 0
 }
 
+func (x *OpenRequest) GetExpect() *Entry {
+	if x != nil {
+		return x.Expect
+	}
+	return nil
+}
+
+type ReadReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *Entry                 `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`  // the content from the offset, up to 1 MiB and one byte
+	More          bool                   `protobuf:"varint,3,opt,name=more,proto3" json:"more,omitempty"` // the file may go on after data
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadReply) Reset() {
+	*x = ReadReply{}
+	mi := &file_backend_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadReply) ProtoMessage() {}
+
+func (x *ReadReply) ProtoReflect() protoreflect.Message {
+	mi := &file_backend_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadReply.ProtoReflect.Descriptor instead.
+func (*ReadReply) Descriptor() ([]byte, []int) {
+	return file_backend_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ReadReply) GetEntry() *Entry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *ReadReply) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ReadReply) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 type OpenChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entry         *Entry                 `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"` // first message only
 	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1118,7 +1188,7 @@ type OpenChunk struct {
 
 func (x *OpenChunk) Reset() {
 	*x = OpenChunk{}
-	mi := &file_backend_proto_msgTypes[13]
+	mi := &file_backend_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +1200,7 @@ func (x *OpenChunk) String() string {
 func (*OpenChunk) ProtoMessage() {}
 
 func (x *OpenChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[13]
+	mi := &file_backend_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,14 +1213,7 @@ func (x *OpenChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenChunk.ProtoReflect.Descriptor instead.
 func (*OpenChunk) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{13}
-}
-
-func (x *OpenChunk) GetEntry() *Entry {
-	if x != nil {
-		return x.Entry
-	}
-	return nil
+	return file_backend_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *OpenChunk) GetData() []byte {
@@ -1174,7 +1237,7 @@ type Attrs struct {
 
 func (x *Attrs) Reset() {
 	*x = Attrs{}
-	mi := &file_backend_proto_msgTypes[14]
+	mi := &file_backend_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1249,7 @@ func (x *Attrs) String() string {
 func (*Attrs) ProtoMessage() {}
 
 func (x *Attrs) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[14]
+	mi := &file_backend_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1262,7 @@ func (x *Attrs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attrs.ProtoReflect.Descriptor instead.
 func (*Attrs) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{14}
+	return file_backend_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Attrs) GetMtime() *Time {
@@ -1250,7 +1313,7 @@ type CreateHeader struct {
 
 func (x *CreateHeader) Reset() {
 	*x = CreateHeader{}
-	mi := &file_backend_proto_msgTypes[15]
+	mi := &file_backend_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1262,7 +1325,7 @@ func (x *CreateHeader) String() string {
 func (*CreateHeader) ProtoMessage() {}
 
 func (x *CreateHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[15]
+	mi := &file_backend_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1275,7 +1338,7 @@ func (x *CreateHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateHeader.ProtoReflect.Descriptor instead.
 func (*CreateHeader) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{15}
+	return file_backend_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateHeader) GetPath() string {
@@ -1313,6 +1376,58 @@ func (x *CreateHeader) GetPartial() string {
 	return ""
 }
 
+type PutRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Header        *CreateHeader          `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"` // without a partial file
+	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`     // the whole content
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutRequest) Reset() {
+	*x = PutRequest{}
+	mi := &file_backend_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutRequest) ProtoMessage() {}
+
+func (x *PutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_backend_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
+func (*PutRequest) Descriptor() ([]byte, []int) {
+	return file_backend_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *PutRequest) GetHeader() *CreateHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *PutRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 type CreateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Header        *CreateHeader          `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"` // first message only
@@ -1324,7 +1439,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_backend_proto_msgTypes[16]
+	mi := &file_backend_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1336,7 +1451,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[16]
+	mi := &file_backend_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1464,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{16}
+	return file_backend_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateRequest) GetHeader() *CreateHeader {
@@ -1384,7 +1499,7 @@ type Opened struct {
 
 func (x *Opened) Reset() {
 	*x = Opened{}
-	mi := &file_backend_proto_msgTypes[17]
+	mi := &file_backend_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1511,7 @@ func (x *Opened) String() string {
 func (*Opened) ProtoMessage() {}
 
 func (x *Opened) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[17]
+	mi := &file_backend_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1524,7 @@ func (x *Opened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Opened.ProtoReflect.Descriptor instead.
 func (*Opened) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{17}
+	return file_backend_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Opened) GetResumable() bool {
@@ -1436,7 +1551,7 @@ type CreateReply struct {
 
 func (x *CreateReply) Reset() {
 	*x = CreateReply{}
-	mi := &file_backend_proto_msgTypes[18]
+	mi := &file_backend_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1563,7 @@ func (x *CreateReply) String() string {
 func (*CreateReply) ProtoMessage() {}
 
 func (x *CreateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[18]
+	mi := &file_backend_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1576,7 @@ func (x *CreateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReply.ProtoReflect.Descriptor instead.
 func (*CreateReply) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{18}
+	return file_backend_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateReply) GetOpened() *Opened {
@@ -1488,7 +1603,7 @@ type MkdirRequest struct {
 
 func (x *MkdirRequest) Reset() {
 	*x = MkdirRequest{}
-	mi := &file_backend_proto_msgTypes[19]
+	mi := &file_backend_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1615,7 @@ func (x *MkdirRequest) String() string {
 func (*MkdirRequest) ProtoMessage() {}
 
 func (x *MkdirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[19]
+	mi := &file_backend_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1628,7 @@ func (x *MkdirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirRequest.ProtoReflect.Descriptor instead.
 func (*MkdirRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{19}
+	return file_backend_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MkdirRequest) GetPath() string {
@@ -1540,7 +1655,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_backend_proto_msgTypes[20]
+	mi := &file_backend_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1552,7 +1667,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[20]
+	mi := &file_backend_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1565,7 +1680,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{20}
+	return file_backend_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RemoveRequest) GetPath() string {
@@ -1593,7 +1708,7 @@ type RenameRequest struct {
 
 func (x *RenameRequest) Reset() {
 	*x = RenameRequest{}
-	mi := &file_backend_proto_msgTypes[21]
+	mi := &file_backend_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1605,7 +1720,7 @@ func (x *RenameRequest) String() string {
 func (*RenameRequest) ProtoMessage() {}
 
 func (x *RenameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[21]
+	mi := &file_backend_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1618,7 +1733,7 @@ func (x *RenameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameRequest.ProtoReflect.Descriptor instead.
 func (*RenameRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{21}
+	return file_backend_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RenameRequest) GetFrom() string {
@@ -1652,7 +1767,7 @@ type SetAttrRequest struct {
 
 func (x *SetAttrRequest) Reset() {
 	*x = SetAttrRequest{}
-	mi := &file_backend_proto_msgTypes[22]
+	mi := &file_backend_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +1779,7 @@ func (x *SetAttrRequest) String() string {
 func (*SetAttrRequest) ProtoMessage() {}
 
 func (x *SetAttrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[22]
+	mi := &file_backend_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,7 +1792,7 @@ func (x *SetAttrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAttrRequest.ProtoReflect.Descriptor instead.
 func (*SetAttrRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{22}
+	return file_backend_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SetAttrRequest) GetPath() string {
@@ -1705,7 +1820,7 @@ type SymlinkRequest struct {
 
 func (x *SymlinkRequest) Reset() {
 	*x = SymlinkRequest{}
-	mi := &file_backend_proto_msgTypes[23]
+	mi := &file_backend_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1832,7 @@ func (x *SymlinkRequest) String() string {
 func (*SymlinkRequest) ProtoMessage() {}
 
 func (x *SymlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[23]
+	mi := &file_backend_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1845,7 @@ func (x *SymlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SymlinkRequest.ProtoReflect.Descriptor instead.
 func (*SymlinkRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{23}
+	return file_backend_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SymlinkRequest) GetPath() string {
@@ -1764,7 +1879,7 @@ type HashRequest struct {
 
 func (x *HashRequest) Reset() {
 	*x = HashRequest{}
-	mi := &file_backend_proto_msgTypes[24]
+	mi := &file_backend_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1776,7 +1891,7 @@ func (x *HashRequest) String() string {
 func (*HashRequest) ProtoMessage() {}
 
 func (x *HashRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[24]
+	mi := &file_backend_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1789,7 +1904,7 @@ func (x *HashRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashRequest.ProtoReflect.Descriptor instead.
 func (*HashRequest) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{24}
+	return file_backend_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *HashRequest) GetPath() string {
@@ -1816,7 +1931,7 @@ type HashReply struct {
 
 func (x *HashReply) Reset() {
 	*x = HashReply{}
-	mi := &file_backend_proto_msgTypes[25]
+	mi := &file_backend_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1828,7 +1943,7 @@ func (x *HashReply) String() string {
 func (*HashReply) ProtoMessage() {}
 
 func (x *HashReply) ProtoReflect() protoreflect.Message {
-	mi := &file_backend_proto_msgTypes[25]
+	mi := &file_backend_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +1956,7 @@ func (x *HashReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashReply.ProtoReflect.Descriptor instead.
 func (*HashReply) Descriptor() ([]byte, []int) {
-	return file_backend_proto_rawDescGZIP(), []int{25}
+	return file_backend_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HashReply) GetSum() string {
@@ -1933,13 +2048,17 @@ const file_backend_proto_rawDesc = "" +
 	"\tScanBatch\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.asyncplugin.v1.EntryR\aentries\"!\n" +
 	"\vPathRequest\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\"9\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\"h\n" +
 	"\vOpenRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
-	"\x06offset\x18\x02 \x01(\x03R\x06offset\"L\n" +
-	"\tOpenChunk\x12+\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12-\n" +
+	"\x06expect\x18\x03 \x01(\v2\x15.asyncplugin.v1.EntryR\x06expect\"`\n" +
+	"\tReadReply\x12+\n" +
 	"\x05entry\x18\x01 \x01(\v2\x15.asyncplugin.v1.EntryR\x05entry\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"\xbf\x01\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x12\n" +
+	"\x04more\x18\x03 \x01(\bR\x04more\"%\n" +
+	"\tOpenChunk\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04dataJ\x04\b\x01\x10\x02\"\xbf\x01\n" +
 	"\x05Attrs\x12*\n" +
 	"\x05mtime\x18\x01 \x01(\v2\x14.asyncplugin.v1.TimeR\x05mtime\x12*\n" +
 	"\x05atime\x18\x02 \x01(\v2\x14.asyncplugin.v1.TimeR\x05atime\x12\x17\n" +
@@ -1954,7 +2073,11 @@ const file_backend_proto_rawDesc = "" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12+\n" +
 	"\x05attrs\x18\x03 \x01(\v2\x15.asyncplugin.v1.AttrsR\x05attrs\x126\n" +
 	"\areplace\x18\x04 \x01(\v2\x1c.asyncplugin.v1.PreconditionR\areplace\x12\x18\n" +
-	"\apartial\x18\x05 \x01(\tR\apartial\"\x89\x01\n" +
+	"\apartial\x18\x05 \x01(\tR\apartial\"V\n" +
+	"\n" +
+	"PutRequest\x124\n" +
+	"\x06header\x18\x01 \x01(\v2\x1c.asyncplugin.v1.CreateHeaderR\x06header\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\x89\x01\n" +
 	"\rCreateRequest\x124\n" +
 	"\x06header\x18\x01 \x01(\v2\x1c.asyncplugin.v1.CreateHeaderR\x06header\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12.\n" +
@@ -2006,13 +2129,15 @@ const file_backend_proto_rawDesc = "" +
 	"\vFINISH_NONE\x10\x00\x12\x11\n" +
 	"\rFINISH_COMMIT\x10\x01\x12\x10\n" +
 	"\fFINISH_ABORT\x10\x02\x12\x0f\n" +
-	"\vFINISH_KEEP\x10\x032\xd8\x06\n" +
+	"\vFINISH_KEEP\x10\x032\xd2\a\n" +
 	"\aBackend\x12N\n" +
 	"\vOpenBackend\x12\".asyncplugin.v1.OpenBackendRequest\x1a\x1b.asyncplugin.v1.BackendCaps\x12:\n" +
 	"\x04Caps\x12\x15.asyncplugin.v1.Empty\x1a\x1b.asyncplugin.v1.BackendCaps\x12@\n" +
 	"\x04Scan\x12\x1b.asyncplugin.v1.ScanRequest\x1a\x19.asyncplugin.v1.ScanBatch0\x01\x12:\n" +
-	"\x04Stat\x12\x1b.asyncplugin.v1.PathRequest\x1a\x15.asyncplugin.v1.Entry\x12@\n" +
-	"\x04Open\x12\x1b.asyncplugin.v1.OpenRequest\x1a\x19.asyncplugin.v1.OpenChunk0\x01\x12H\n" +
+	"\x04Stat\x12\x1b.asyncplugin.v1.PathRequest\x1a\x15.asyncplugin.v1.Entry\x12>\n" +
+	"\x04Read\x12\x1b.asyncplugin.v1.OpenRequest\x1a\x19.asyncplugin.v1.ReadReply\x12@\n" +
+	"\x04Open\x12\x1b.asyncplugin.v1.OpenRequest\x1a\x19.asyncplugin.v1.OpenChunk0\x01\x128\n" +
+	"\x03Put\x12\x1a.asyncplugin.v1.PutRequest\x1a\x15.asyncplugin.v1.Entry\x12H\n" +
 	"\x06Create\x12\x1d.asyncplugin.v1.CreateRequest\x1a\x1b.asyncplugin.v1.CreateReply(\x010\x01\x12<\n" +
 	"\x05Mkdir\x12\x1c.asyncplugin.v1.MkdirRequest\x1a\x15.asyncplugin.v1.Entry\x12>\n" +
 	"\x06Remove\x12\x1d.asyncplugin.v1.RemoveRequest\x1a\x15.asyncplugin.v1.Empty\x12>\n" +
@@ -2035,7 +2160,7 @@ func file_backend_proto_rawDescGZIP() []byte {
 }
 
 var file_backend_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_backend_proto_goTypes = []any{
 	(ErrorCode)(0),             // 0: asyncplugin.v1.ErrorCode
 	(EntryType)(0),             // 1: asyncplugin.v1.EntryType
@@ -2053,20 +2178,22 @@ var file_backend_proto_goTypes = []any{
 	(*ScanBatch)(nil),          // 13: asyncplugin.v1.ScanBatch
 	(*PathRequest)(nil),        // 14: asyncplugin.v1.PathRequest
 	(*OpenRequest)(nil),        // 15: asyncplugin.v1.OpenRequest
-	(*OpenChunk)(nil),          // 16: asyncplugin.v1.OpenChunk
-	(*Attrs)(nil),              // 17: asyncplugin.v1.Attrs
-	(*CreateHeader)(nil),       // 18: asyncplugin.v1.CreateHeader
-	(*CreateRequest)(nil),      // 19: asyncplugin.v1.CreateRequest
-	(*Opened)(nil),             // 20: asyncplugin.v1.Opened
-	(*CreateReply)(nil),        // 21: asyncplugin.v1.CreateReply
-	(*MkdirRequest)(nil),       // 22: asyncplugin.v1.MkdirRequest
-	(*RemoveRequest)(nil),      // 23: asyncplugin.v1.RemoveRequest
-	(*RenameRequest)(nil),      // 24: asyncplugin.v1.RenameRequest
-	(*SetAttrRequest)(nil),     // 25: asyncplugin.v1.SetAttrRequest
-	(*SymlinkRequest)(nil),     // 26: asyncplugin.v1.SymlinkRequest
-	(*HashRequest)(nil),        // 27: asyncplugin.v1.HashRequest
-	(*HashReply)(nil),          // 28: asyncplugin.v1.HashReply
-	nil,                        // 29: asyncplugin.v1.Prune.SettledEntry
+	(*ReadReply)(nil),          // 16: asyncplugin.v1.ReadReply
+	(*OpenChunk)(nil),          // 17: asyncplugin.v1.OpenChunk
+	(*Attrs)(nil),              // 18: asyncplugin.v1.Attrs
+	(*CreateHeader)(nil),       // 19: asyncplugin.v1.CreateHeader
+	(*PutRequest)(nil),         // 20: asyncplugin.v1.PutRequest
+	(*CreateRequest)(nil),      // 21: asyncplugin.v1.CreateRequest
+	(*Opened)(nil),             // 22: asyncplugin.v1.Opened
+	(*CreateReply)(nil),        // 23: asyncplugin.v1.CreateReply
+	(*MkdirRequest)(nil),       // 24: asyncplugin.v1.MkdirRequest
+	(*RemoveRequest)(nil),      // 25: asyncplugin.v1.RemoveRequest
+	(*RenameRequest)(nil),      // 26: asyncplugin.v1.RenameRequest
+	(*SetAttrRequest)(nil),     // 27: asyncplugin.v1.SetAttrRequest
+	(*SymlinkRequest)(nil),     // 28: asyncplugin.v1.SymlinkRequest
+	(*HashRequest)(nil),        // 29: asyncplugin.v1.HashRequest
+	(*HashReply)(nil),          // 30: asyncplugin.v1.HashReply
+	nil,                        // 31: asyncplugin.v1.Prune.SettledEntry
 }
 var file_backend_proto_depIdxs = []int32{
 	0,  // 0: asyncplugin.v1.Error.code:type_name -> asyncplugin.v1.ErrorCode
@@ -2075,56 +2202,62 @@ var file_backend_proto_depIdxs = []int32{
 	5,  // 3: asyncplugin.v1.Entry.atime:type_name -> asyncplugin.v1.Time
 	6,  // 4: asyncplugin.v1.Precondition.expect:type_name -> asyncplugin.v1.Entry
 	10, // 5: asyncplugin.v1.Prune.filter:type_name -> asyncplugin.v1.FilterRule
-	29, // 6: asyncplugin.v1.Prune.settled:type_name -> asyncplugin.v1.Prune.SettledEntry
+	31, // 6: asyncplugin.v1.Prune.settled:type_name -> asyncplugin.v1.Prune.SettledEntry
 	11, // 7: asyncplugin.v1.ScanRequest.prune:type_name -> asyncplugin.v1.Prune
 	6,  // 8: asyncplugin.v1.ScanRequest.known:type_name -> asyncplugin.v1.Entry
 	6,  // 9: asyncplugin.v1.ScanBatch.entries:type_name -> asyncplugin.v1.Entry
-	6,  // 10: asyncplugin.v1.OpenChunk.entry:type_name -> asyncplugin.v1.Entry
-	5,  // 11: asyncplugin.v1.Attrs.mtime:type_name -> asyncplugin.v1.Time
-	5,  // 12: asyncplugin.v1.Attrs.atime:type_name -> asyncplugin.v1.Time
-	17, // 13: asyncplugin.v1.CreateHeader.attrs:type_name -> asyncplugin.v1.Attrs
-	9,  // 14: asyncplugin.v1.CreateHeader.replace:type_name -> asyncplugin.v1.Precondition
-	18, // 15: asyncplugin.v1.CreateRequest.header:type_name -> asyncplugin.v1.CreateHeader
-	2,  // 16: asyncplugin.v1.CreateRequest.finish:type_name -> asyncplugin.v1.Finish
-	20, // 17: asyncplugin.v1.CreateReply.opened:type_name -> asyncplugin.v1.Opened
-	6,  // 18: asyncplugin.v1.CreateReply.entry:type_name -> asyncplugin.v1.Entry
-	9,  // 19: asyncplugin.v1.RemoveRequest.pre:type_name -> asyncplugin.v1.Precondition
-	9,  // 20: asyncplugin.v1.RenameRequest.pre:type_name -> asyncplugin.v1.Precondition
-	17, // 21: asyncplugin.v1.SetAttrRequest.attrs:type_name -> asyncplugin.v1.Attrs
-	9,  // 22: asyncplugin.v1.SymlinkRequest.pre:type_name -> asyncplugin.v1.Precondition
-	6,  // 23: asyncplugin.v1.HashReply.entry:type_name -> asyncplugin.v1.Entry
-	5,  // 24: asyncplugin.v1.Prune.SettledEntry.value:type_name -> asyncplugin.v1.Time
-	8,  // 25: asyncplugin.v1.Backend.OpenBackend:input_type -> asyncplugin.v1.OpenBackendRequest
-	3,  // 26: asyncplugin.v1.Backend.Caps:input_type -> asyncplugin.v1.Empty
-	12, // 27: asyncplugin.v1.Backend.Scan:input_type -> asyncplugin.v1.ScanRequest
-	14, // 28: asyncplugin.v1.Backend.Stat:input_type -> asyncplugin.v1.PathRequest
-	15, // 29: asyncplugin.v1.Backend.Open:input_type -> asyncplugin.v1.OpenRequest
-	19, // 30: asyncplugin.v1.Backend.Create:input_type -> asyncplugin.v1.CreateRequest
-	22, // 31: asyncplugin.v1.Backend.Mkdir:input_type -> asyncplugin.v1.MkdirRequest
-	23, // 32: asyncplugin.v1.Backend.Remove:input_type -> asyncplugin.v1.RemoveRequest
-	24, // 33: asyncplugin.v1.Backend.Rename:input_type -> asyncplugin.v1.RenameRequest
-	25, // 34: asyncplugin.v1.Backend.SetAttr:input_type -> asyncplugin.v1.SetAttrRequest
-	26, // 35: asyncplugin.v1.Backend.Symlink:input_type -> asyncplugin.v1.SymlinkRequest
-	27, // 36: asyncplugin.v1.Backend.Hash:input_type -> asyncplugin.v1.HashRequest
-	3,  // 37: asyncplugin.v1.Backend.Close:input_type -> asyncplugin.v1.Empty
-	7,  // 38: asyncplugin.v1.Backend.OpenBackend:output_type -> asyncplugin.v1.BackendCaps
-	7,  // 39: asyncplugin.v1.Backend.Caps:output_type -> asyncplugin.v1.BackendCaps
-	13, // 40: asyncplugin.v1.Backend.Scan:output_type -> asyncplugin.v1.ScanBatch
-	6,  // 41: asyncplugin.v1.Backend.Stat:output_type -> asyncplugin.v1.Entry
-	16, // 42: asyncplugin.v1.Backend.Open:output_type -> asyncplugin.v1.OpenChunk
-	21, // 43: asyncplugin.v1.Backend.Create:output_type -> asyncplugin.v1.CreateReply
-	6,  // 44: asyncplugin.v1.Backend.Mkdir:output_type -> asyncplugin.v1.Entry
-	3,  // 45: asyncplugin.v1.Backend.Remove:output_type -> asyncplugin.v1.Empty
-	6,  // 46: asyncplugin.v1.Backend.Rename:output_type -> asyncplugin.v1.Entry
-	6,  // 47: asyncplugin.v1.Backend.SetAttr:output_type -> asyncplugin.v1.Entry
-	6,  // 48: asyncplugin.v1.Backend.Symlink:output_type -> asyncplugin.v1.Entry
-	28, // 49: asyncplugin.v1.Backend.Hash:output_type -> asyncplugin.v1.HashReply
-	3,  // 50: asyncplugin.v1.Backend.Close:output_type -> asyncplugin.v1.Empty
-	38, // [38:51] is the sub-list for method output_type
-	25, // [25:38] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	6,  // 10: asyncplugin.v1.OpenRequest.expect:type_name -> asyncplugin.v1.Entry
+	6,  // 11: asyncplugin.v1.ReadReply.entry:type_name -> asyncplugin.v1.Entry
+	5,  // 12: asyncplugin.v1.Attrs.mtime:type_name -> asyncplugin.v1.Time
+	5,  // 13: asyncplugin.v1.Attrs.atime:type_name -> asyncplugin.v1.Time
+	18, // 14: asyncplugin.v1.CreateHeader.attrs:type_name -> asyncplugin.v1.Attrs
+	9,  // 15: asyncplugin.v1.CreateHeader.replace:type_name -> asyncplugin.v1.Precondition
+	19, // 16: asyncplugin.v1.PutRequest.header:type_name -> asyncplugin.v1.CreateHeader
+	19, // 17: asyncplugin.v1.CreateRequest.header:type_name -> asyncplugin.v1.CreateHeader
+	2,  // 18: asyncplugin.v1.CreateRequest.finish:type_name -> asyncplugin.v1.Finish
+	22, // 19: asyncplugin.v1.CreateReply.opened:type_name -> asyncplugin.v1.Opened
+	6,  // 20: asyncplugin.v1.CreateReply.entry:type_name -> asyncplugin.v1.Entry
+	9,  // 21: asyncplugin.v1.RemoveRequest.pre:type_name -> asyncplugin.v1.Precondition
+	9,  // 22: asyncplugin.v1.RenameRequest.pre:type_name -> asyncplugin.v1.Precondition
+	18, // 23: asyncplugin.v1.SetAttrRequest.attrs:type_name -> asyncplugin.v1.Attrs
+	9,  // 24: asyncplugin.v1.SymlinkRequest.pre:type_name -> asyncplugin.v1.Precondition
+	6,  // 25: asyncplugin.v1.HashReply.entry:type_name -> asyncplugin.v1.Entry
+	5,  // 26: asyncplugin.v1.Prune.SettledEntry.value:type_name -> asyncplugin.v1.Time
+	8,  // 27: asyncplugin.v1.Backend.OpenBackend:input_type -> asyncplugin.v1.OpenBackendRequest
+	3,  // 28: asyncplugin.v1.Backend.Caps:input_type -> asyncplugin.v1.Empty
+	12, // 29: asyncplugin.v1.Backend.Scan:input_type -> asyncplugin.v1.ScanRequest
+	14, // 30: asyncplugin.v1.Backend.Stat:input_type -> asyncplugin.v1.PathRequest
+	15, // 31: asyncplugin.v1.Backend.Read:input_type -> asyncplugin.v1.OpenRequest
+	15, // 32: asyncplugin.v1.Backend.Open:input_type -> asyncplugin.v1.OpenRequest
+	20, // 33: asyncplugin.v1.Backend.Put:input_type -> asyncplugin.v1.PutRequest
+	21, // 34: asyncplugin.v1.Backend.Create:input_type -> asyncplugin.v1.CreateRequest
+	24, // 35: asyncplugin.v1.Backend.Mkdir:input_type -> asyncplugin.v1.MkdirRequest
+	25, // 36: asyncplugin.v1.Backend.Remove:input_type -> asyncplugin.v1.RemoveRequest
+	26, // 37: asyncplugin.v1.Backend.Rename:input_type -> asyncplugin.v1.RenameRequest
+	27, // 38: asyncplugin.v1.Backend.SetAttr:input_type -> asyncplugin.v1.SetAttrRequest
+	28, // 39: asyncplugin.v1.Backend.Symlink:input_type -> asyncplugin.v1.SymlinkRequest
+	29, // 40: asyncplugin.v1.Backend.Hash:input_type -> asyncplugin.v1.HashRequest
+	3,  // 41: asyncplugin.v1.Backend.Close:input_type -> asyncplugin.v1.Empty
+	7,  // 42: asyncplugin.v1.Backend.OpenBackend:output_type -> asyncplugin.v1.BackendCaps
+	7,  // 43: asyncplugin.v1.Backend.Caps:output_type -> asyncplugin.v1.BackendCaps
+	13, // 44: asyncplugin.v1.Backend.Scan:output_type -> asyncplugin.v1.ScanBatch
+	6,  // 45: asyncplugin.v1.Backend.Stat:output_type -> asyncplugin.v1.Entry
+	16, // 46: asyncplugin.v1.Backend.Read:output_type -> asyncplugin.v1.ReadReply
+	17, // 47: asyncplugin.v1.Backend.Open:output_type -> asyncplugin.v1.OpenChunk
+	6,  // 48: asyncplugin.v1.Backend.Put:output_type -> asyncplugin.v1.Entry
+	23, // 49: asyncplugin.v1.Backend.Create:output_type -> asyncplugin.v1.CreateReply
+	6,  // 50: asyncplugin.v1.Backend.Mkdir:output_type -> asyncplugin.v1.Entry
+	3,  // 51: asyncplugin.v1.Backend.Remove:output_type -> asyncplugin.v1.Empty
+	6,  // 52: asyncplugin.v1.Backend.Rename:output_type -> asyncplugin.v1.Entry
+	6,  // 53: asyncplugin.v1.Backend.SetAttr:output_type -> asyncplugin.v1.Entry
+	6,  // 54: asyncplugin.v1.Backend.Symlink:output_type -> asyncplugin.v1.Entry
+	30, // 55: asyncplugin.v1.Backend.Hash:output_type -> asyncplugin.v1.HashReply
+	3,  // 56: asyncplugin.v1.Backend.Close:output_type -> asyncplugin.v1.Empty
+	42, // [42:57] is the sub-list for method output_type
+	27, // [27:42] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_backend_proto_init() }
@@ -2137,14 +2270,14 @@ func file_backend_proto_init() {
 		(*Precondition_Expect)(nil),
 		(*Precondition_MustNotExist)(nil),
 	}
-	file_backend_proto_msgTypes[14].OneofWrappers = []any{}
+	file_backend_proto_msgTypes[15].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_backend_proto_rawDesc), len(file_backend_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

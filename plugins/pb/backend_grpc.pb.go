@@ -27,7 +27,9 @@ const (
 	Backend_Caps_FullMethodName        = "/asyncplugin.v1.Backend/Caps"
 	Backend_Scan_FullMethodName        = "/asyncplugin.v1.Backend/Scan"
 	Backend_Stat_FullMethodName        = "/asyncplugin.v1.Backend/Stat"
+	Backend_Read_FullMethodName        = "/asyncplugin.v1.Backend/Read"
 	Backend_Open_FullMethodName        = "/asyncplugin.v1.Backend/Open"
+	Backend_Put_FullMethodName         = "/asyncplugin.v1.Backend/Put"
 	Backend_Create_FullMethodName      = "/asyncplugin.v1.Backend/Create"
 	Backend_Mkdir_FullMethodName       = "/asyncplugin.v1.Backend/Mkdir"
 	Backend_Remove_FullMethodName      = "/asyncplugin.v1.Backend/Remove"
@@ -51,13 +53,22 @@ type BackendClient interface {
 	// Scan streams the tree's entries in batches.
 	Scan(ctx context.Context, in *ScanRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ScanBatch], error)
 	Stat(ctx context.Context, in *PathRequest, opts ...grpc.CallOption) (*Entry, error)
-	// Open streams a file: the first message carries the entry (and maybe
-	// data), the following ones data chunks of up to 256 KiB.
+	// Read opens a file and answers with its entry and its first bytes (up to
+	// 1 MiB and one): a small file in one round trip. ReadReply.more tells that the
+	// file goes on; the client then streams the rest with Open.
+	Read(ctx context.Context, in *OpenRequest, opts ...grpc.CallOption) (*ReadReply, error)
+	// Open streams a file's content from an offset in chunks of up to 1 MiB.
+	// With OpenRequest.expect set, the file must still be that entry (the
+	// rest of a file Read began).
 	Open(ctx context.Context, in *OpenRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[OpenChunk], error)
-	// Create writes a file. The client sends a header (first message), data
-	// chunks and a final commit, abort or keep; a small file fits in one
-	// message. The server answers once at the end (the committed entry), and
-	// first with CreateReply.opened when the header names a partial file.
+	// Put writes a whole file that fits in one message: header and content,
+	// committed at once; it answers with the committed entry.
+	Put(ctx context.Context, in *PutRequest, opts ...grpc.CallOption) (*Entry, error)
+	// Create writes a larger file, or one continuing a partial file. The
+	// client sends a header (first message), data chunks of up to 1 MiB and
+	// a final commit, abort or keep. The server answers once at the end (the
+	// committed entry), and first with CreateReply.opened when the header
+	// names a partial file.
 	Create(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CreateRequest, CreateReply], error)
 	Mkdir(ctx context.Context, in *MkdirRequest, opts ...grpc.CallOption) (*Entry, error)
 	Remove(ctx context.Context, in *RemoveRequest, opts ...grpc.CallOption) (*Empty, error)
@@ -128,6 +139,16 @@ func (c *backendClient) Stat(ctx context.Context, in *PathRequest, opts ...grpc.
 	return out, nil
 }
 
+func (c *backendClient) Read(ctx context.Context, in *OpenRequest, opts ...grpc.CallOption) (*ReadReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReadReply)
+	err := c.cc.Invoke(ctx, Backend_Read_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *backendClient) Open(ctx context.Context, in *OpenRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[OpenChunk], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Backend_ServiceDesc.Streams[1], Backend_Open_FullMethodName, cOpts...)
@@ -146,6 +167,16 @@ func (c *backendClient) Open(ctx context.Context, in *OpenRequest, opts ...grpc.
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Backend_OpenClient = grpc.ServerStreamingClient[OpenChunk]
+
+func (c *backendClient) Put(ctx context.Context, in *PutRequest, opts ...grpc.CallOption) (*Entry, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Entry)
+	err := c.cc.Invoke(ctx, Backend_Put_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
 
 func (c *backendClient) Create(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CreateRequest, CreateReply], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -243,13 +274,22 @@ type BackendServer interface {
 	// Scan streams the tree's entries in batches.
 	Scan(*ScanRequest, grpc.ServerStreamingServer[ScanBatch]) error
 	Stat(context.Context, *PathRequest) (*Entry, error)
-	// Open streams a file: the first message carries the entry (and maybe
-	// data), the following ones data chunks of up to 256 KiB.
+	// Read opens a file and answers with its entry and its first bytes (up to
+	// 1 MiB and one): a small file in one round trip. ReadReply.more tells that the
+	// file goes on; the client then streams the rest with Open.
+	Read(context.Context, *OpenRequest) (*ReadReply, error)
+	// Open streams a file's content from an offset in chunks of up to 1 MiB.
+	// With OpenRequest.expect set, the file must still be that entry (the
+	// rest of a file Read began).
 	Open(*OpenRequest, grpc.ServerStreamingServer[OpenChunk]) error
-	// Create writes a file. The client sends a header (first message), data
-	// chunks and a final commit, abort or keep; a small file fits in one
-	// message. The server answers once at the end (the committed entry), and
-	// first with CreateReply.opened when the header names a partial file.
+	// Put writes a whole file that fits in one message: header and content,
+	// committed at once; it answers with the committed entry.
+	Put(context.Context, *PutRequest) (*Entry, error)
+	// Create writes a larger file, or one continuing a partial file. The
+	// client sends a header (first message), data chunks of up to 1 MiB and
+	// a final commit, abort or keep. The server answers once at the end (the
+	// committed entry), and first with CreateReply.opened when the header
+	// names a partial file.
 	Create(grpc.BidiStreamingServer[CreateRequest, CreateReply]) error
 	Mkdir(context.Context, *MkdirRequest) (*Entry, error)
 	Remove(context.Context, *RemoveRequest) (*Empty, error)
@@ -283,8 +323,14 @@ func (UnimplementedBackendServer) Scan(*ScanRequest, grpc.ServerStreamingServer[
 func (UnimplementedBackendServer) Stat(context.Context, *PathRequest) (*Entry, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Stat not implemented")
 }
+func (UnimplementedBackendServer) Read(context.Context, *OpenRequest) (*ReadReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Read not implemented")
+}
 func (UnimplementedBackendServer) Open(*OpenRequest, grpc.ServerStreamingServer[OpenChunk]) error {
 	return status.Errorf(codes.Unimplemented, "method Open not implemented")
+}
+func (UnimplementedBackendServer) Put(context.Context, *PutRequest) (*Entry, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Put not implemented")
 }
 func (UnimplementedBackendServer) Create(grpc.BidiStreamingServer[CreateRequest, CreateReply]) error {
 	return status.Errorf(codes.Unimplemented, "method Create not implemented")
@@ -396,6 +442,24 @@ func _Backend_Stat_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Backend_Read_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OpenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BackendServer).Read(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Backend_Read_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BackendServer).Read(ctx, req.(*OpenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Backend_Open_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(OpenRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -406,6 +470,24 @@ func _Backend_Open_Handler(srv interface{}, stream grpc.ServerStream) error {
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Backend_OpenServer = grpc.ServerStreamingServer[OpenChunk]
+
+func _Backend_Put_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BackendServer).Put(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Backend_Put_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BackendServer).Put(ctx, req.(*PutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
 
 func _Backend_Create_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(BackendServer).Create(&grpc.GenericServerStream[CreateRequest, CreateReply]{ServerStream: stream})
@@ -558,6 +640,14 @@ var Backend_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Stat",
 			Handler:    _Backend_Stat_Handler,
+		},
+		{
+			MethodName: "Read",
+			Handler:    _Backend_Read_Handler,
+		},
+		{
+			MethodName: "Put",
+			Handler:    _Backend_Put_Handler,
 		},
 		{
 			MethodName: "Mkdir",
