@@ -214,6 +214,9 @@ func (a *agent) open(h hello) error {
 		}
 		a.doc = docroot{dir: root, slash: true}
 	}
+	if h.session != "" && !validSession(h.session) {
+		return fmt.Errorf("invalid session name %q", h.session)
+	}
 	a.name = h.session
 	if err := a.openLog(h, u); err != nil {
 		return err
@@ -254,6 +257,20 @@ func (a *agent) open(h hello) error {
 	}
 	a.log.Info("session start", "root", h.root, "docroot", a.doc.dir, "cookie", h.cookie)
 	return nil
+}
+
+// validSession reports whether a session name is async's kind
+// ([A-Za-z0-9_-], at most 128): it names files on the server.
+func validSession(s string) bool {
+	if len(s) > 128 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // confinedErr turns os.Root's escape error into ErrOutsideDocroot.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +110,22 @@ func TestWatchOverPipes(t *testing.T) {
 	// The connection still serves requests.
 	if _, err := c.Stat(context.Background(), "new"); err != nil {
 		t.Errorf("after the watch: %v", err)
+	}
+}
+
+func TestAgentRefusesBadSessionNames(t *testing.T) {
+	home := t.TempDir()
+	for _, name := range []string{"../../etc", "a/b", "x y"} {
+		cr, aw := io.Pipe()
+		ar, cw := io.Pipe()
+		go func() {
+			Serve(context.Background(), ar, aw, AgentOptions{Home: home, StateDir: filepath.Join(home, ".state")})
+			aw.Close()
+		}()
+		_, err := newClient(context.Background(), cr, cw, closerFunc(func() error { return cw.Close() }), hello{root: home, session: name})
+		if err == nil || !strings.Contains(err.Error(), "invalid session name") {
+			t.Errorf("session %q: err = %v", name, err)
+		}
+		cw.Close()
 	}
 }
