@@ -145,6 +145,14 @@ func (a *agent) hello(f frame) error {
 	if d.err != nil {
 		return d.err
 	}
+	cc, err := newCodec(h.compression)
+	if err != nil {
+		a.c.send(opError, f.id, errPayload(err))
+		return nil
+	}
+	if cc != nil {
+		a.c.peer.Store(&codecBox{cc})
+	}
 	if err := a.open(h); err != nil {
 		a.c.send(opError, f.id, errPayload(err))
 		return nil // the client hangs up
@@ -158,7 +166,13 @@ func (a *agent) hello(f frame) error {
 	e.u(ProtocolVersion)
 	e.u(capsBits(a.fs.Caps()))
 	e.entry(&root)
-	return a.c.send(opOK, f.id, e.b)
+	if err := a.c.send(opOK, f.id, e.b); err != nil {
+		return err
+	}
+	if cc != nil {
+		a.c.codec.Store(&codecBox{cc}) // what follows the answer is compressed
+	}
+	return nil
 }
 
 // hello is the session a client opens.
@@ -172,6 +186,7 @@ type hello struct {
 	logDir      string // -R (empty: the default)
 	logMB       int
 	debug       bool
+	compression string // --compression: what both sides send compressed
 }
 
 func (h *hello) encode(e *enc) {
@@ -184,6 +199,7 @@ func (h *hello) encode(e *enc) {
 	e.s(h.logDir)
 	e.i(int64(h.logMB))
 	e.bool(h.debug)
+	e.s(h.compression)
 }
 
 func decodeHello(d *dec) hello {
@@ -197,6 +213,7 @@ func decodeHello(d *dec) hello {
 	h.logDir = d.s()
 	h.logMB = int(d.i())
 	h.debug = d.bool()
+	h.compression = d.s()
 	return h
 }
 

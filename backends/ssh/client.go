@@ -53,6 +53,13 @@ const readAhead = 4
 // closer ends the connection (the SSH session).
 func newClient(ctx context.Context, r io.Reader, w io.Writer, closer io.Closer, h hello) (*Client, error) {
 	c := &Client{c: newConn(r, w), closer: closer, pending: map[uint64]chan frame{}, dead: make(chan struct{})}
+	cc, err := newCodec(h.compression)
+	if err != nil {
+		return nil, err
+	}
+	if cc != nil {
+		c.c.peer.Store(&codecBox{cc})
+	}
 	go c.readLoop()
 	var e enc
 	e.s(magic)
@@ -73,6 +80,9 @@ func newClient(ctx context.Context, r io.Reader, w io.Writer, closer io.Closer, 
 	if d.err != nil {
 		c.Close()
 		return nil, d.err
+	}
+	if cc != nil {
+		c.c.codec.Store(&codecBox{cc})
 	}
 	return c, nil
 }

@@ -317,6 +317,9 @@ type StartOptions struct {
 	// Config is the agent's configuration file on the server (empty:
 	// its default).
 	Config string
+	// Compression compresses what travels both ways: "zstd", "zlib" or
+	// "" (--compression).
+	Compression string
 }
 
 // agentDir is where agents are installed on the server, per version.
@@ -338,7 +341,7 @@ func (c *Conn) StartAgent(ctx context.Context, o StartOptions) (*Client, error) 
 	}
 	version := fmt.Sprintf("p%d-%s", ProtocolVersion, sum[:16])
 	h := hello{root: o.Root, create: o.Create, followLinks: o.FollowLinks, token: o.Token, cookie: o.Cookie,
-		session: o.Session, logDir: o.LogDir, logMB: o.LogMB, debug: o.Debug}
+		session: o.Session, logDir: o.LogDir, logMB: o.LogMB, debug: o.Debug, compression: o.Compression}
 	args := "server --stdio"
 	if o.Config != "" {
 		args += " --config " + shellQuote(o.Config)

@@ -32,12 +32,13 @@
 // reopened through its descriptor, and the local backend's openat2
 // RESOLVE_BENEATH keeps every later operation inside it.
 //
-// # Protocol (version 1)
+// # Protocol (version 2)
 //
 // Client and agent exchange frames over the session's stdin and stdout:
 //
 //	length  uint32, big endian: the size of what follows
-//	op      1 byte: the operation (requests below 100, replies from 100)
+//	op      1 byte: the operation (requests below 100, replies from 100);
+//	        the high bit set: the payload is compressed (--compression)
 //	id      uvarint: the request id; replies carry their request's id
 //	payload the operation's fields, in order
 //
@@ -52,7 +53,10 @@
 //
 // The first request is hello: "async-agent", the protocol version, and the
 // session (root path, --create-dir, follow links, token, cookie, session
-// name, -R and its size, debug). The agent answers OK with its version, its
+// name, -R and its size, debug, compression). With a compression (zstd or
+// zlib), every frame after the hello and its answer whose payload is 512
+// bytes or more travels compressed when that makes it smaller, flagged in
+// its op byte. The agent answers OK with its version, its
 // capabilities and the root's entry, or an error (bad version, path outside
 // the docroot, refused token), after which it hangs up.
 //

@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -17,6 +18,11 @@ import (
 // pipeClient runs an agent in process over pipes: the fast unit test of
 // the protocol. The real proof runs over sshd (ssh_test.go).
 func pipeClient(t *testing.T, home, root string) (*Client, error) {
+	return pipeClientWith(t, home, hello{root: root, session: "t"})
+}
+
+// pipeClientWith is pipeClient with the whole hello.
+func pipeClientWith(t *testing.T, home string, h hello) (*Client, error) {
 	cr, aw := io.Pipe()
 	ar, cw := io.Pipe()
 	done := make(chan error, 1)
@@ -28,7 +34,7 @@ func pipeClient(t *testing.T, home, root string) (*Client, error) {
 		cw.Close()
 		return <-done
 	})
-	return newClient(context.Background(), cr, cw, closer, hello{root: root, session: "t"})
+	return newClient(context.Background(), cr, cw, closer, h)
 }
 
 type closerFunc func() error
@@ -127,5 +133,58 @@ func TestAgentRefusesBadSessionNames(t *testing.T) {
 			t.Errorf("session %q: err = %v", name, err)
 		}
 		cw.Close()
+	}
+}
+
+func TestConformanceCompressed(t *testing.T) {
+	for _, algo := range []string{"zstd", "zlib"} {
+		t.Run(algo, func(t *testing.T) {
+			backendtest.Run(t, func(t *testing.T) core.Backend {
+				home := t.TempDir()
+				root := filepath.Join(home, "root")
+				os.Mkdir(root, 0o755)
+				c, err := pipeClientWith(t, home, hello{root: root, session: "t", compression: algo})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			})
+		})
+	}
+	home := t.TempDir()
+	if _, err := pipeClientWith(t, home, hello{root: home, compression: "lz77"}); err == nil {
+		t.Error("an unknown compression was accepted")
+	}
+}
+
+func TestCompressedFramesShrink(t *testing.T) {
+	cc, err := newCodec("zstd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wire bytes.Buffer
+	sender := newConn(strings.NewReader(""), &wire)
+	sender.codec.Store(&codecBox{cc})
+	payload := bytes.Repeat([]byte("async "), 10000)
+	if err := sender.send(opWrite, 7, payload); err != nil {
+		t.Fatal(err)
+	}
+	sender.stop()
+	if wire.Len() > len(payload)/10 {
+		t.Errorf("%d bytes on the wire for %d compressible bytes", wire.Len(), len(payload))
+	}
+	receiver := newConn(&wire, io.Discard)
+	receiver.peer.Store(&codecBox{cc})
+	f, err := receiver.recv()
+	if err != nil || f.op != opWrite || f.id != 7 || !bytes.Equal(f.payload, payload) {
+		t.Fatalf("recv = op %d id %d %d bytes, %v", f.op, f.id, len(f.payload), err)
+	}
+}
+
+func TestOpsLeaveTheCompressedBit(t *testing.T) {
+	for _, op := range []byte{opHello, opWatch, opOK, opEntry, opData, opItems, opError} {
+		if op&compressedOp != 0 {
+			t.Errorf("op %d collides with the compressed flag", op)
+		}
 	}
 }

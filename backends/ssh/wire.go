@@ -10,6 +10,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/async-sync/async/core"
@@ -18,7 +19,7 @@ import (
 
 // ProtocolVersion is the agent protocol's version. Client and agent must
 // speak the same one; the client installs a matching agent otherwise.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
 // magic opens the hello payload, so that a stray shell banner or a wrong
 // program on the other end reads as a clear error, not as garbage.
@@ -66,7 +67,11 @@ const (
 	opSnapshot                     // action, dir, dir → opOK(bool)
 	opCreateSync                   // handle, path, create options → opOK(offset): a create that must answer (resume)
 	opWatch                        // → opItems(changed paths)... until CANCEL, then opOK
+)
 
+// Replies, in a block of their own so that every op stays below
+// compressedOp.
+const (
 	opOK    byte = 100 + iota // reply: fields depend on the request
 	opEntry                   // reply: an entry
 	opData                    // reply: data
@@ -168,7 +173,15 @@ type conn struct {
 	kick chan struct{} // wakes the flusher
 	done chan struct{} // stops it
 	once sync.Once
+
+	// codec compresses what this side sends, once both agreed on it
+	// (nil: nothing); peer decodes what arrives compressed.
+	codec atomic.Pointer[codecBox]
+	peer  atomic.Pointer[codecBox]
 }
+
+// codecBox holds a codec for an atomic pointer.
+type codecBox struct{ c codec }
 
 func newConn(r io.Reader, w io.Writer) *conn {
 	c := &conn{r: bufio.NewReaderSize(r, 256<<10), w: bufio.NewWriterSize(w, 256<<10),
@@ -221,6 +234,11 @@ func (c *conn) stop() {
 // send queues one frame: length (4 bytes, big endian, of what follows),
 // op (1 byte), id (uvarint), payload.
 func (c *conn) send(op byte, id uint64, payload []byte) error {
+	if box := c.codec.Load(); box != nil && len(payload) >= minCompress {
+		if z := box.c.compress(nil, payload); len(z) < len(payload) {
+			op, payload = op|compressedOp, z
+		}
+	}
 	var hdr [4 + 1 + binary.MaxVarintLen64]byte
 	n := 5 + binary.PutUvarint(hdr[5:], id)
 	binary.BigEndian.PutUint32(hdr[:4], uint32(n-4+len(payload)))
@@ -259,7 +277,19 @@ func (c *conn) recv() (frame, error) {
 	if k <= 0 {
 		return frame{}, errors.New("agent protocol: bad request id")
 	}
-	return frame{op: b[0], id: id, payload: b[1+k:]}, nil
+	f := frame{op: b[0], id: id, payload: b[1+k:]}
+	if f.op&compressedOp != 0 {
+		box := c.peer.Load()
+		if box == nil {
+			return frame{}, errors.New("agent protocol: a compressed frame, but no compression was agreed")
+		}
+		p, err := box.c.decompress(f.payload)
+		if err != nil {
+			return frame{}, fmt.Errorf("agent protocol: decompress: %w", err)
+		}
+		f.op, f.payload = f.op&^compressedOp, p
+	}
+	return f, nil
 }
 
 func noEOF(err error) error {

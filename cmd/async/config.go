@@ -97,6 +97,9 @@ type sshSettings struct {
 	logMB    int
 	ciphers  []string // -c
 	given    []string // the SSH options given, as spelled
+	// compression is --compression on the agent transport ("none" or "":
+	// off).
+	compression string
 }
 
 // openRules opens a rule file; "-" is standard input, once.
@@ -439,7 +442,7 @@ func (s *session) set(op cli.Opt) error {
 			return bad(err)
 		}
 		s.threads = append(s.threads, tc)
-	case "tcp-port", "private-key-path", "password", "token", "cookie", "sftp", "remote-logdir", "cipher":
+	case "tcp-port", "private-key-path", "password", "token", "cookie", "sftp", "remote-logdir", "cipher", "compression":
 		s.ssh.given = append(s.ssh.given, op.As)
 		return s.setSSH(op)
 	case "min-rate":
@@ -529,6 +532,13 @@ func (s *session) setSSH(op cli.Opt) error {
 		}
 		if s.ssh.logDir, s.ssh.logMB, err = logfile.SplitDir(v); err != nil {
 			return bad(err)
+		}
+	case "compression":
+		switch v {
+		case "none", "zlib", "zstd":
+			s.ssh.compression = v
+		default:
+			return usagef("option %s: unknown compression %q (want none, zlib or zstd)", op.As, v)
 		}
 	case "cipher":
 		c, warning, err := sshCipher(v)

@@ -159,7 +159,7 @@ func options() []option {
 		o('a', "rate-policy", req, "fixed|high|fair|low", gTransfer, "with -l: fixed holds the rate; high, fair, low yield to other traffic, least to most (fair)"),
 		o(0, "transfer-threads", req, "N[:SIZE]", gTransfer, "N workers for files up to SIZE (repeatable; 2 per CPU, 2 to 8)"),
 		o('c', "cipher", req, "CIPHER", gTransfer, "SSH cipher preference: aes128|aes192|aes256[cfb|gcm]"),
-		o(0, "compression", req, "none|zlib|zstd", gTransfer, "compression on the SSH agent transport").warn(noEffectYet),
+		o(0, "compression", req, "none|zlib|zstd", gTransfer, "compress what travels on the SSH agent transport (none)"),
 		o(0, "support-resume", opt, "MINSIZE", gTransfer, "keep partial files of at least MINSIZE (1m) from interrupted transfers and resume them next run"),
 		o(0, "resume-age-days", req, "N", gTransfer, "delete partial files older than N days when found (5)"),
 		o('O', "udp-port", req, "PORT", gTransfer, "FASP tuning").warn(fasp),

@@ -75,7 +75,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 	c, err := conn.StartAgent(ctx, ssh.StartOptions{Binary: os.Getenv(envAgent), Root: e.path,
 		Create: s.createDir && !in.dryRun, FollowLinks: s.links == core.LinksFollow,
 		Token: cmp.Or(s.ssh.token, os.Getenv(envToken)), Cookie: cmp.Or(s.ssh.cookie, os.Getenv(envCookie)),
-		Session: s.name, LogDir: s.ssh.logDir, LogMB: s.ssh.logMB, Debug: in.debug > 0})
+		Session: s.name, LogDir: s.ssh.logDir, LogMB: s.ssh.logMB, Debug: in.debug > 0, Compression: s.ssh.compression})
 	var re *ssh.RemoteError
 	if err != nil && !errors.As(err, &re) && ctx.Err() == nil && s.remoteDB == "" && s.storeDir[side] == "" {
 		// The agent cannot run there (no compatible binary, a home that
@@ -104,7 +104,8 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		if err == nil {
 			var d *ssh.Client
 			if d, err = dc.StartAgent(ctx, ssh.StartOptions{Binary: os.Getenv(envAgent), Root: e.path,
-				FollowLinks: s.links == core.LinksFollow, Token: cmp.Or(s.ssh.token, os.Getenv(envToken))}); err == nil {
+				FollowLinks: s.links == core.LinksFollow, Token: cmp.Or(s.ssh.token, os.Getenv(envToken)),
+				Compression: s.ssh.compression}); err == nil {
 				c.AddDataPath(d)
 				prev := closeAll
 				closeAll = func() { prev(); dc.Close() }

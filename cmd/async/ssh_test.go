@@ -374,3 +374,18 @@ func TestSSHContinuousWatchesTheServer(t *testing.T) {
 		t.Fatalf("SIGTERM: exit %d\n%s", code, f.out)
 	}
 }
+
+func TestSSHCompression(t *testing.T) {
+	s := testServer(t)
+	for _, algo := range []string{"zstd", "zlib"} {
+		state, src, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
+		writeTree(t, src, tree{"text": strings.Repeat("compressible text ", 100000), "small": "s", "d/e": "e"})
+		args := append(keyArgs(s, "z"+algo), "-d", src, "-r", remote(s, dst), "--compression", algo, "-t")
+		mustCode(t, sshRun(t, state, nil, args...), 0)
+		equalTrees(t, readTree(t, dst), readTree(t, src))
+	}
+	r := sshRun(t, t.TempDir(), nil, "-N", "zbad", "-d", t.TempDir(), "-r", "h:/x", "--compression", "lz4")
+	if r.code != 2 || !strings.Contains(r.stderr, "--compression") {
+		t.Errorf("--compression lz4: exit %d %s", r.code, r.stderr)
+	}
+}

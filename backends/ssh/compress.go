@@ -1,0 +1,91 @@
+package ssh
+
+import (
+	"bytes"
+	"compress/zlib"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// compressedOp marks a frame whose payload is compressed (--compression):
+// the op byte with its high bit set.
+const compressedOp = 0x80
+
+// minCompress is the smallest payload worth compressing.
+const minCompress = 512
+
+// maxPayload bounds a decompressed payload, as maxFrame bounds a frame.
+const maxPayload = maxFrame
+
+// codec compresses frame payloads with one algorithm. It is safe for
+// concurrent use.
+type codec interface {
+	compress(dst, src []byte) []byte
+	decompress(src []byte) ([]byte, error)
+}
+
+// newCodec returns the codec of an algorithm name: "zstd", "zlib", or
+// "none"/"" (nil: no compression).
+func newCodec(name string) (codec, error) {
+	switch name {
+	case "", "none":
+		return nil, nil
+	case "zstd":
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return nil, err
+		}
+		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxPayload))
+		if err != nil {
+			return nil, err
+		}
+		return &zstdCodec{enc: enc, dec: dec}, nil
+	case "zlib":
+		return &zlibCodec{}, nil
+	}
+	return nil, fmt.Errorf("unknown compression %q (want none, zlib or zstd)", name)
+}
+
+type zstdCodec struct {
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+}
+
+func (z *zstdCodec) compress(dst, src []byte) []byte { return z.enc.EncodeAll(src, dst) }
+
+func (z *zstdCodec) decompress(src []byte) ([]byte, error) { return z.dec.DecodeAll(src, nil) }
+
+type zlibCodec struct{ writers sync.Pool }
+
+func (z *zlibCodec) compress(dst, src []byte) []byte {
+	buf := bytes.NewBuffer(dst)
+	w, _ := z.writers.Get().(*zlib.Writer)
+	if w == nil {
+		w, _ = zlib.NewWriterLevel(buf, zlib.BestSpeed)
+	} else {
+		w.Reset(buf)
+	}
+	w.Write(src)
+	w.Close()
+	z.writers.Put(w)
+	return buf.Bytes()
+}
+
+func (z *zlibCodec) decompress(src []byte) ([]byte, error) {
+	r, err := zlib.NewReader(bytes.NewReader(src))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	out, err := io.ReadAll(io.LimitReader(r, maxPayload+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > maxPayload {
+		return nil, fmt.Errorf("decompressed payload over %d bytes", maxPayload)
+	}
+	return out, nil
+}
