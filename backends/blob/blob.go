@@ -67,10 +67,8 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/azureblob" // azblob://
-	_ "gocloud.dev/blob/fileblob"  // blob+file://
-	_ "gocloud.dev/blob/gcsblob"   // gs://
-	_ "gocloud.dev/blob/memblob"   // mem://
+	_ "gocloud.dev/blob/fileblob" // blob+file://
+	_ "gocloud.dev/blob/memblob"  // mem://
 	"gocloud.dev/gcerrors"
 
 	"github.com/async-sync/async/backends/objstore"
