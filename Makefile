@@ -34,6 +34,7 @@ bench: build bench-tools
 	$(GO) run ./bench/sshsync -async $(BIN) $(SSHBENCHFLAGS)
 	ASYNC_VERSITYGW=$(TOOLS)/versitygw-v1.8.0/versitygw $(GO) run ./bench/s3sync -async $(BIN) -rclone $(TOOLS)/rclone-v1.76.0/rclone $(S3BENCHFLAGS)
 	$(GO) run ./bench/ratesync -async $(BIN)
+	cd examples/backend-bbolt && $(GO) test -run '^$$' -bench Boundary -benchtime 2s ./...
 
 bench-tools:
 	@[ -x $(TOOLS)/versitygw-v1.8.0/versitygw ] || GOBIN=$(TOOLS)/versitygw-v1.8.0 $(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
