@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/treewalk"
 	"golang.org/x/sys/unix"
 )
 
@@ -36,34 +37,31 @@ func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry
 	if err != nil {
 		return err
 	}
-	s := &scanner{fs: f, opts: opts, skip: skip, descend: descend, fn: fn, ctx: ctx, stack: []dirJob{{}}, pending: 1,
+	s := &scanner{fs: f, opts: opts, skip: skip, descend: descend, fn: fn, ctx: ctx,
 		follow: opts.FollowLinks || f.opts.FollowLinks}
-	s.cond = sync.NewCond(&s.mu)
+	s.bufs.New = func() any { b := make([]byte, 64<<10); return &b }
+	var root dirJob
 	if s.follow {
 		var st unix.Stat_t
 		if err := unix.Fstat(f.rootFD, &st); err != nil {
 			return pathErr("scan", "", err)
 		}
-		s.stack[0].anc = &ancestor{dev: uint64(st.Dev), ino: st.Ino}
+		root.anc = &ancestor{dev: uint64(st.Dev), ino: st.Ino}
 	}
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(s.work)
-	}
-	wg.Wait()
-	for _, j := range s.stack { // left over after an error
+	left, err := treewalk.Walk(root, treewalk.Options{Workers: n, Pause: opts.Pause, PauseEvery: opts.PauseEvery}, s.list)
+	for _, j := range left { // never listed, after an error
 		if j.parent != nil {
 			j.parent.release()
 		}
 	}
-	if s.err != nil {
-		return s.err
+	if err != nil {
+		return err
 	}
 	return ctx.Err()
 }
 
-// scanner is one Scan in progress: a stack of directories to list (depth
-// first, which keeps few directory descriptors open).
+// scanner is one Scan in progress: treewalk lists its directories, depth
+// first, which keeps few directory descriptors open.
 type scanner struct {
 	fs      *FS
 	opts    core.ScanOptions
@@ -72,12 +70,7 @@ type scanner struct {
 	fn      func(core.Entry) error
 	ctx     context.Context
 	follow  bool
-	stop    atomic.Bool
-	mu      sync.Mutex
-	cond    *sync.Cond
-	stack   []dirJob
-	pending int   // directories queued or being listed
-	err     error // the first error; stops the scan
+	bufs    sync.Pool // getdents buffers
 }
 
 // dirJob is a directory to list: name in the open directory parent.
@@ -117,42 +110,6 @@ func (d *dirRef) release() {
 	}
 }
 
-func (s *scanner) work() {
-	buf := make([]byte, 64<<10)
-	listed := 0
-	for {
-		s.mu.Lock()
-		for len(s.stack) == 0 && s.pending > 0 && s.err == nil {
-			s.cond.Wait()
-		}
-		if s.pending == 0 || s.err != nil {
-			s.mu.Unlock()
-			s.cond.Broadcast()
-			return
-		}
-		j := s.stack[len(s.stack)-1]
-		s.stack = s.stack[:len(s.stack)-1]
-		s.mu.Unlock()
-
-		subdirs, err := s.list(j, buf)
-		if listed++; s.opts.Pause > 0 && listed%max(1, s.opts.PauseEvery) == 0 {
-			time.Sleep(s.opts.Pause)
-		}
-		s.mu.Lock()
-		if err != nil && s.err == nil {
-			s.err = err
-			s.stop.Store(true)
-		}
-		s.stack = append(s.stack, subdirs...)
-		s.pending += len(subdirs) - 1
-		wake := len(subdirs) > 1 || s.pending == 0 || s.err != nil
-		s.mu.Unlock()
-		if wake {
-			s.cond.Broadcast()
-		}
-	}
-}
-
 // open opens the directory of job j for listing.
 func (s *scanner) open(j dirJob) (int, error) {
 	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
@@ -170,7 +127,10 @@ func (s *scanner) open(j dirJob) (int, error) {
 var direntNameOff = int(unsafe.Offsetof(unix.Dirent{}.Name))
 
 // list reports the entries of one directory and returns its subdirectories.
-func (s *scanner) list(j dirJob, buf []byte) (subdirs []dirJob, err error) {
+func (s *scanner) list(j dirJob, stopped func() bool) (subdirs []dirJob, err error) {
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	buf := *bp
 	fd, err := s.open(j)
 	if j.parent != nil {
 		j.parent.release()
@@ -178,7 +138,7 @@ func (s *scanner) list(j dirJob, buf []byte) (subdirs []dirJob, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", pathErr("open", j.path, err))
 	}
-	if s.stop.Load() {
+	if stopped() {
 		unix.Close(fd)
 		return nil, nil
 	}
@@ -221,7 +181,7 @@ func (s *scanner) list(j dirJob, buf []byte) (subdirs []dirJob, err error) {
 				continue
 			}
 			if count++; count&255 == 0 {
-				if s.stop.Load() {
+				if stopped() {
 					return subdirs, nil
 				}
 				if err := s.ctx.Err(); err != nil {

@@ -42,10 +42,10 @@ import (
 	"path"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/treewalk"
 	"github.com/pkg/sftp"
 )
 
@@ -649,25 +649,20 @@ func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry
 		n = f.opts.Concurrency
 	}
 	s := &scanner{fs: f, ctx: ctx, opts: opts, fn: fn, skip: skip, descend: descend,
-		follow: opts.FollowLinks || f.opts.FollowLinks, stack: []dirJob{{}}, pending: 1}
+		follow: opts.FollowLinks || f.opts.FollowLinks}
+	var root dirJob
 	if s.follow {
-		if s.stack[0].real, err = f.c.RealPath(f.root); err != nil {
+		if root.real, err = f.c.RealPath(f.root); err != nil {
 			return pathErr("realpath", "", err)
 		}
 	}
-	s.cond = sync.NewCond(&s.mu)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(s.work)
-	}
-	wg.Wait()
-	if s.err != nil {
-		return s.err
+	if _, err := treewalk.Walk(root, treewalk.Options{Workers: n, Pause: opts.Pause, PauseEvery: opts.PauseEvery}, s.list); err != nil {
+		return err
 	}
 	return ctx.Err()
 }
 
-// scanner is one Scan in progress: a stack of directories to list.
+// scanner is one Scan in progress; treewalk lists its directories.
 type scanner struct {
 	fs      *FS
 	ctx     context.Context
@@ -676,12 +671,6 @@ type scanner struct {
 	skip    func(string, bool) bool
 	descend func(*core.Entry) bool
 	follow  bool
-	stop    atomic.Bool
-	mu      sync.Mutex
-	cond    *sync.Cond
-	stack   []dirJob
-	pending int   // directories queued or being listed
-	err     error // the first error; stops the scan
 }
 
 // dirJob is a directory to list.
@@ -690,45 +679,10 @@ type dirJob struct {
 	real string // its canonical server path (links followed only)
 }
 
-func (s *scanner) work() {
-	listed := 0
-	for {
-		s.mu.Lock()
-		for len(s.stack) == 0 && s.pending > 0 && s.err == nil {
-			s.cond.Wait()
-		}
-		if s.pending == 0 || s.err != nil {
-			s.mu.Unlock()
-			s.cond.Broadcast()
-			return
-		}
-		j := s.stack[len(s.stack)-1]
-		s.stack = s.stack[:len(s.stack)-1]
-		s.mu.Unlock()
-
-		subdirs, err := s.list(j)
-		if listed++; s.opts.Pause > 0 && listed%max(1, s.opts.PauseEvery) == 0 {
-			time.Sleep(s.opts.Pause)
-		}
-		s.mu.Lock()
-		if err != nil && s.err == nil {
-			s.err = err
-			s.stop.Store(true)
-		}
-		s.stack = append(s.stack, subdirs...)
-		s.pending += len(subdirs) - 1
-		wake := len(subdirs) > 1 || s.pending == 0 || s.err != nil
-		s.mu.Unlock()
-		if wake {
-			s.cond.Broadcast()
-		}
-	}
-}
-
 // list reports the entries of directory j and returns its subdirectories
 // to descend into.
-func (s *scanner) list(j dirJob) ([]dirJob, error) {
-	if s.stop.Load() {
+func (s *scanner) list(j dirJob, stopped func() bool) ([]dirJob, error) {
+	if stopped() {
 		return nil, nil
 	}
 	if err := s.ctx.Err(); err != nil {
@@ -747,13 +701,13 @@ func (s *scanner) list(j dirJob) ([]dirJob, error) {
 	}
 	var subdirs []dirJob
 	for _, fi := range fis {
-		if s.stop.Load() {
+		if stopped() {
 			return nil, nil
 		}
 		if err := s.ctx.Err(); err != nil {
 			return nil, err
 		}
-		sub, ok, err := s.entry(j, fi)
+		sub, ok, err := s.entry(j, fi, stopped)
 		if err != nil {
 			return nil, err
 		}
@@ -766,7 +720,7 @@ func (s *scanner) list(j dirJob) ([]dirJob, error) {
 
 // entry reports fi, listed in directory j, and returns the job of listing
 // it when it is a directory to descend into.
-func (s *scanner) entry(j dirJob, fi fs.FileInfo) (dirJob, bool, error) {
+func (s *scanner) entry(j dirJob, fi fs.FileInfo, stopped func() bool) (dirJob, bool, error) {
 	name := fi.Name()
 	p := core.Join(j.path, name)
 	full := path.Join(s.fs.root, p)
@@ -821,7 +775,7 @@ func (s *scanner) entry(j dirJob, fi fs.FileInfo) (dirJob, bool, error) {
 		}
 		e.Target = t
 	}
-	if s.stop.Load() {
+	if stopped() {
 		return dirJob{}, false, nil
 	}
 	if err := s.fn(e); err != nil {
