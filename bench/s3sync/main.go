@@ -81,61 +81,47 @@ func (b *bench) run(bin, rclone, dir string, files, size, large int, largeSize i
 	rcloneCmd := func(src, bucket string) []string {
 		return []string{rclone, "--config", "/dev/null", "sync", src, "t:" + bucket + "/t", "--transfers", "16", "--checkers", "16"}
 	}
-	type step struct {
-		name string
-		cmd  func(bucket, state string) []string
-	}
-	measure := func(title string, steps []step, unit func(time.Duration) string) error {
-		best := make([]time.Duration, len(steps))
-		for r := range rounds {
-			buckets := [2]string{srv.Bucket(b), srv.Bucket(b)} // async's, rclone's
-			state := filepath.Join(base, fmt.Sprint("state", r))
-			order := []int{}
-			for i := range steps {
-				order = append(order, i)
-			}
-			if r%2 == 1 {
-				for i := 0; i+1 < len(order); i += 2 {
-					order[i], order[i+1] = order[i+1], order[i]
-				}
-			}
-			for _, i := range order {
-				d, err := benchtree.Time(steps[i].cmd(buckets[i%2], state), env...)
-				if err != nil {
-					return fmt.Errorf("%s: %w", steps[i].name, err)
-				}
-				if r == 0 || d < best[i] {
-					best[i] = d
-				}
-			}
-			os.RemoveAll(state)
+	var buckets [2]string // async's, rclone's, made anew each round
+	stateDir := func(r int) string { return filepath.Join(base, fmt.Sprint("state", r)) }
+	plan := benchtree.Rounds{N: rounds, Env: env,
+		Setup: func(int) error {
+			buckets = [2]string{srv.Bucket(b), srv.Bucket(b)}
+			return nil
+		},
+		Teardown: func(r int) error {
 			for _, bk := range buckets {
 				os.RemoveAll(filepath.Join(srv.Root, bk))
 			}
+			return os.RemoveAll(stateDir(r))
+		}}
+	report := func(title string, steps []benchtree.Step, unit func(time.Duration) string) error {
+		best, err := benchtree.Best(plan, steps)
+		if err != nil {
+			return err
 		}
 		for i := 0; i+1 < len(steps); i += 2 {
 			fmt.Printf("%-24s async %8.3fs (%s)   rclone %8.3fs (%s)   async is %.2fx rclone\n",
-				title+" "+steps[i].name, best[i].Seconds(), unit(best[i]), best[i+1].Seconds(), unit(best[i+1]),
+				title+" "+steps[i].Name, best[i].Seconds(), unit(best[i]), best[i+1].Seconds(), unit(best[i+1]),
 				best[i+1].Seconds()/best[i].Seconds())
 		}
 		return nil
 	}
-	smallSteps := []step{
-		{"initial", func(bk, st string) []string { return asyncCmd(small, bk, st) }},
-		{"rclone initial", func(bk, _ string) []string { return rcloneCmd(small, bk) }},
-		{"resync", func(bk, st string) []string { return asyncCmd(small, bk, st) }},
-		{"rclone resync", func(bk, _ string) []string { return rcloneCmd(small, bk) }},
+	pushAsync := func(src string) func(int) []string {
+		return func(r int) []string { return asyncCmd(src, buckets[0], stateDir(r)) }
 	}
-	if err := measure("small files:", smallSteps, func(d time.Duration) string {
-		return fmt.Sprintf("%6.0f files/s", float64(files)/d.Seconds())
-	}); err != nil {
+	pushRclone := func(src string) func(int) []string {
+		return func(int) []string { return rcloneCmd(src, buckets[1]) }
+	}
+	err = report("small files:", []benchtree.Step{
+		{Name: "initial", Cmd: pushAsync(small)}, {Name: "rclone initial", Cmd: pushRclone(small)},
+		{Name: "resync", Cmd: pushAsync(small)}, {Name: "rclone resync", Cmd: pushRclone(small)},
+	}, func(d time.Duration) string { return fmt.Sprintf("%6.0f files/s", float64(files)/d.Seconds()) })
+	if err != nil {
 		return err
 	}
-	largeSteps := []step{
-		{"initial", func(bk, st string) []string { return asyncCmd(big, bk, st) }},
-		{"rclone initial", func(bk, _ string) []string { return rcloneCmd(big, bk) }},
-	}
-	return measure("large files:", largeSteps, func(d time.Duration) string {
+	return report("large files:", []benchtree.Step{
+		{Name: "initial", Cmd: pushAsync(big)}, {Name: "rclone initial", Cmd: pushRclone(big)},
+	}, func(d time.Duration) string {
 		return fmt.Sprintf("%4.0f MiB/s", float64(int64(large)*largeSize)/(1<<20)/d.Seconds())
 	})
 }

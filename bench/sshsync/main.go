@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/async-sync/async/bench/internal/benchtree"
@@ -84,71 +83,54 @@ func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, ro
 	if _, err := benchtree.Time(asyncCmd(warm, filepath.Join(dst, "warm"), filepath.Join(base, "warmstate"))); err != nil {
 		return err
 	}
-	type step struct {
-		name string
-		cmd  func(round string) []string
-	}
-	measure := func(title string, src string, steps []step, unit func(time.Duration) string) error {
-		best := make([]time.Duration, len(steps))
-		for r := range rounds {
-			round := filepath.Join(dst, fmt.Sprint("r", r))
-			state := filepath.Join(base, fmt.Sprint("state", r))
-			if err := os.MkdirAll(round, 0o755); err != nil {
+	roundDir := func(r int) string { return filepath.Join(dst, fmt.Sprint("r", r)) }
+	stateDir := func(r int) string { return filepath.Join(base, fmt.Sprint("state", r)) }
+	plan := benchtree.Rounds{N: rounds, Sync: true,
+		Setup: func(r int) error {
+			if err := os.MkdirAll(roundDir(r), 0o755); err != nil {
 				return err
 			}
-			srv.Chown(b, round) // rsync does not create missing parents
-			order := make([]int, len(steps))
-			for i := range order {
-				order[i] = i
-			}
-			if r%2 == 1 { // alternate who goes first, pair by pair
-				for i := 0; i+1 < len(order); i += 2 {
-					order[i], order[i+1] = order[i+1], order[i]
-				}
-			}
-			for _, i := range order {
-				syscall.Sync()
-				d, err := benchtree.Time(steps[i].cmd(round + "|" + state))
-				if err != nil {
-					return fmt.Errorf("%s: %w", steps[i].name, err)
-				}
-				if r == 0 || d < best[i] {
-					best[i] = d
-				}
-			}
-			os.RemoveAll(round)
-			os.RemoveAll(state)
-			os.RemoveAll(state + "4")
+			srv.Chown(b, roundDir(r)) // rsync does not create missing parents
+			return nil
+		},
+		Teardown: func(r int) error {
+			os.RemoveAll(stateDir(r))
+			os.RemoveAll(stateDir(r) + "4")
+			return os.RemoveAll(roundDir(r))
+		}}
+	report := func(title string, steps []benchtree.Step, unit func(time.Duration) string) error {
+		best, err := benchtree.Best(plan, steps)
+		if err != nil {
+			return err
 		}
 		for i := 0; i+1 < len(steps); i += 2 {
 			fmt.Printf("%-28s async %8.3fs (%s)   rsync -a -e ssh %8.3fs (%s)   async is %.2fx rsync\n",
-				title+" "+strings.TrimPrefix(steps[i].name, "async "), best[i].Seconds(), unit(best[i]),
+				title+" "+strings.TrimPrefix(steps[i].Name, "async "), best[i].Seconds(), unit(best[i]),
 				best[i+1].Seconds(), unit(best[i+1]), best[i+1].Seconds()/best[i].Seconds())
 		}
 		return nil
 	}
-	split := func(rs string) (string, string) { r, s, _ := strings.Cut(rs, "|"); return r, s }
-	smallSteps := []step{
-		{"async initial", func(rs string) []string { r, s := split(rs); return asyncCmd(small, r+"/async", s) }},
-		{"rsync initial", func(rs string) []string { r, _ := split(rs); return rsyncCmd(small, r+"/rsync") }},
-		{"async resync", func(rs string) []string { r, s := split(rs); return asyncCmd(small, r+"/async", s) }},
-		{"rsync resync", func(rs string) []string { r, _ := split(rs); return rsyncCmd(small, r+"/rsync") }},
+	pushAsync := func(src, to, state string, extra ...string) func(int) []string {
+		return func(r int) []string { return asyncCmd(src, roundDir(r)+to, stateDir(r)+state, extra...) }
 	}
-	if err := measure("small files:", small, smallSteps, func(d time.Duration) string {
-		return fmt.Sprintf("%6.0f files/s", float64(files)/d.Seconds())
-	}); err != nil {
+	pushRsync := func(src, to string) func(int) []string {
+		return func(r int) []string { return rsyncCmd(src, roundDir(r)+to) }
+	}
+	err = report("small files:", []benchtree.Step{
+		{Name: "async initial", Cmd: pushAsync(small, "/async", "")},
+		{Name: "rsync initial", Cmd: pushRsync(small, "/rsync")},
+		{Name: "async resync", Cmd: pushAsync(small, "/async", "")},
+		{Name: "rsync resync", Cmd: pushRsync(small, "/rsync")},
+	}, func(d time.Duration) string { return fmt.Sprintf("%6.0f files/s", float64(files)/d.Seconds()) })
+	if err != nil {
 		return err
 	}
-	largeSteps := []step{
-		{"async initial", func(rs string) []string { r, s := split(rs); return asyncCmd(big, r+"/async", s) }},
-		{"rsync initial", func(rs string) []string { r, _ := split(rs); return rsyncCmd(big, r+"/rsync") }},
-		{"async --transfer-threads 4", func(rs string) []string {
-			r, s := split(rs)
-			return asyncCmd(big, r+"/async4", s+"4", "--transfer-threads", "4")
-		}},
-		{"rsync initial", func(rs string) []string { r, _ := split(rs); return rsyncCmd(big, r+"/rsync4") }},
-	}
-	return measure("large files:", big, largeSteps, func(d time.Duration) string {
+	return report("large files:", []benchtree.Step{
+		{Name: "async initial", Cmd: pushAsync(big, "/async", "")},
+		{Name: "rsync initial", Cmd: pushRsync(big, "/rsync")},
+		{Name: "async --transfer-threads 4", Cmd: pushAsync(big, "/async4", "4", "--transfer-threads", "4")},
+		{Name: "rsync initial", Cmd: pushRsync(big, "/rsync4")},
+	}, func(d time.Duration) string {
 		return fmt.Sprintf("%4.0f MiB/s", float64(int64(large)*largeSize)/(1<<20)/d.Seconds())
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -105,4 +106,55 @@ func (e *Env) Close() {
 		e.cleanups[i]()
 	}
 	e.cleanups = nil
+}
+
+// Step is one timed command of a comparison. Steps go in pairs: async's,
+// then the peer tool's doing the same.
+type Step struct {
+	Name string
+	Cmd  func(round int) []string
+}
+
+// Rounds is how a comparison repeats: Setup and Teardown run around each
+// round (either may be nil), Env is added to every command's environment.
+type Rounds struct {
+	N               int
+	Env             []string
+	Setup, Teardown func(round int) error
+	Sync            bool // write back dirty pages before each step
+}
+
+// Best runs the steps r.N times, each pair alternating who goes first from
+// round to round, and returns each step's best time.
+func Best(r Rounds, steps []Step) ([]time.Duration, error) {
+	best := make([]time.Duration, len(steps))
+	for round := range r.N {
+		if r.Setup != nil {
+			if err := r.Setup(round); err != nil {
+				return nil, err
+			}
+		}
+		for k := range steps {
+			i := k
+			if round%2 == 1 { // the peer first
+				i = k ^ 1
+			}
+			if r.Sync {
+				syscall.Sync()
+			}
+			d, err := Time(steps[i].Cmd(round), r.Env...)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", steps[i].Name, err)
+			}
+			if round == 0 || d < best[i] {
+				best[i] = d
+			}
+		}
+		if r.Teardown != nil {
+			if err := r.Teardown(round); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return best, nil
 }
