@@ -44,7 +44,7 @@
 // gocloud turns into a dropped upload. WriteOptions.IfNoneMatch maps to
 // gocloud's IfNotExist. gocloud has no If-Match, so Bucket does not
 // implement objstore.Conditional and objstore checks preconditions with a
-// HEAD just before the commit. WriteOptions.ContentSHA256 is ignored.
+// HEAD just before the commit. WriteOptions.ChecksumSHA256 is ignored.
 //
 // gocloud cannot replace metadata on a server-side copy, so Copy with new
 // metadata (which is how objstore sets attributes) reads the object and

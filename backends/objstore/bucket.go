@@ -40,9 +40,9 @@ type WriteOptions struct {
 	IfMatch string
 	// IfNoneMatch: write only if no object is at the key.
 	IfNoneMatch bool
-	// ContentSHA256, when set (hex), is stored as the object's SHA-256
-	// checksum where the store keeps one.
-	ContentSHA256 string
+	// ChecksumSHA256 asks the store to compute, check and keep a SHA-256
+	// checksum of the content (-k sha256), where it keeps checksums.
+	ChecksumSHA256 bool
 }
 
 // ObjectWriter uploads one object; nothing is visible at its key until

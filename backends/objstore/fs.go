@@ -31,6 +31,9 @@ type Options struct {
 	InFlight int
 	// Tags are user metadata given to every object written (--tags).
 	Tags map[string]string
+	// ChecksumSHA256 has the store keep a SHA-256 of every object written
+	// (-k sha256).
+	ChecksumSHA256 bool
 }
 
 // FS is a core.Backend over a bucket prefix.
@@ -385,7 +388,7 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 		now := time.Now()
 		a.MTime = &now
 	}
-	wo := WriteOptions{Size: opts.Size, Meta: meta(a)}
+	wo := WriteOptions{Size: opts.Size, Meta: meta(a), ChecksumSHA256: f.o.ChecksumSHA256}
 	for k, v := range f.o.Tags {
 		wo.Meta[strings.ToLower(k)] = v
 	}

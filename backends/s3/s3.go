@@ -420,7 +420,7 @@ func (w *writer) failed() error {
 func (w *writer) flushPart() error {
 	if w.upload == "" {
 		out, err := w.b.c.CreateMultipartUpload(w.ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(w.b.o.Bucket),
-			Key: aws.String(w.key), Metadata: w.o.Meta})
+			Key: aws.String(w.key), Metadata: w.o.Meta, ChecksumAlgorithm: w.checksum()})
 		if err != nil {
 			return fmt.Errorf("start multipart upload: %w", explain(err))
 		}
@@ -446,7 +446,7 @@ func (w *writer) flushPart() error {
 		defer func() { <-w.sem }()
 		out, err := w.b.c.UploadPart(w.ctx, &s3.UploadPartInput{Bucket: aws.String(w.b.o.Bucket), Key: aws.String(w.key),
 			UploadId: aws.String(w.upload), PartNumber: aws.Int32(num), Body: bytes.NewReader(data),
-			ContentLength: aws.Int64(int64(len(data)))}, unsignedPayload)
+			ContentLength: aws.Int64(int64(len(data))), ChecksumAlgorithm: w.checksum()}, unsignedPayload)
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if err != nil {
@@ -456,8 +456,18 @@ func (w *writer) flushPart() error {
 			return
 		}
 		w.parts[num-1].ETag = out.ETag
+		w.parts[num-1].ChecksumSHA256 = out.ChecksumSHA256
 	})
 	return w.failed()
+}
+
+// checksum is the checksum S3 computes, checks and keeps (-k sha256), or
+// none (the SDK's default CRC32 still checks the transfer).
+func (w *writer) checksum() types.ChecksumAlgorithm {
+	if w.o.ChecksumSHA256 {
+		return types.ChecksumAlgorithmSha256
+	}
+	return ""
 }
 
 // Commit finishes the upload: one PUT for what fit in one part, or the
@@ -473,7 +483,7 @@ func (w *writer) Commit() (objstore.Object, error) {
 	if w.upload == "" {
 		out, err := w.b.c.PutObject(w.ctx, &s3.PutObjectInput{Bucket: aws.String(w.b.o.Bucket), Key: aws.String(w.key),
 			Body: bytes.NewReader(w.buf), ContentLength: aws.Int64(int64(len(w.buf))), Metadata: w.o.Meta,
-			IfMatch: ifMatch, IfNoneMatch: ifNone}, unsignedPayload)
+			IfMatch: ifMatch, IfNoneMatch: ifNone, ChecksumAlgorithm: w.checksum()}, unsignedPayload)
 		if err != nil {
 			if conditionFailed(err) {
 				return objstore.Object{}, objstore.ErrConditionFailed
@@ -567,7 +577,7 @@ func (b *Bucket) ResumeWriter(ctx context.Context, key, partial string, o objsto
 		if !ok || aws.ToInt64(p.Size) != b.o.PartSize {
 			break
 		}
-		w.parts = append(w.parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: p.ETag})
+		w.parts = append(w.parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: p.ETag, ChecksumSHA256: p.ChecksumSHA256})
 	}
 	w.upload = string(id)
 	w.offset = int64(len(w.parts)) * b.o.PartSize

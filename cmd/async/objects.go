@@ -37,7 +37,7 @@ func openObjects(ctx context.Context, p *prepared, side core.Side) (*opened, err
 		}
 		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %s: %w", opt, e.Display(), err)}
 	}
-	f := objstore.New(b, prefix, objstore.Options{Tags: p.s.tags})
+	f := objstore.New(b, prefix, objstore.Options{Tags: p.s.tags, ChecksumSHA256: p.s.policy.Checksum == core.ChecksumSHA256})
 	return &opened{backend: f, snaps: &localSnapshots{dir: p.dbDir[side], storeDir: p.storeDir[side]},
 		close: func() { f.Close() }}, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/async-sync/async/internal/s3test"
 )
@@ -259,4 +260,27 @@ func lowerKeys(m map[string]string) map[string]string {
 		out[strings.ToLower(k)] = v
 	}
 	return out
+}
+
+func TestS3KeepsSHA256WithChecksumSHA256(t *testing.T) {
+	s := s3Server(t)
+	state, src := t.TempDir(), t.TempDir()
+	big := make([]byte, 20<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	os.WriteFile(filepath.Join(src, "big"), big, 0o644)
+	writeTree(t, src, tree{"small": "s"})
+	bucket := s.Bucket(t)
+	mustCode(t, sshRun(t, state, s.Env(), "-N", "ck", "-d", src, "-r", s3URL(s, bucket, ""), "-k", "sha256"), 0)
+	for _, key := range []string{"small", "big"} {
+		out, err := s.Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+			ChecksumMode: types.ChecksumModeEnabled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(out.ChecksumSHA256) == "" {
+			t.Errorf("%s: no SHA-256 checksum kept", key)
+		}
+	}
 }
