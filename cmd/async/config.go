@@ -522,6 +522,7 @@ func (s *session) setSSH(op cli.Opt) error {
 			return usagef("option %s: want \"Basic BASE64(id:secret)\"", op.As)
 		}
 		s.ssh.token = v
+		s.warnings = append(s.warnings, "a token on the command line is visible to other users in the process list; prefer ASPERA_SCP_TOKEN")
 	case "cookie":
 		s.ssh.cookie = v
 	case "sftp":
