@@ -10,23 +10,28 @@ import (
 	"github.com/async-sync/async/core"
 )
 
-// Open opens the file at p for reading from offset.
-func (b *Backend) Open(_ context.Context, p string, offset int64) (io.ReadCloser, core.Entry, error) {
-	var e core.Entry
-	var blob uint64
-	err := b.db.View(func(tx *bolt.Tx) error {
+// file returns the entry and content blob of the file at p; op names the
+// operation in errors.
+func (b *Backend) file(op, p string) (e core.Entry, blob uint64, err error) {
+	err = b.db.View(func(tx *bolt.Tx) error {
 		r, ok, err := get(tx, p)
 		switch {
 		case err != nil:
 			return err
 		case !ok:
-			return notExist("open", p)
+			return notExist(op, p)
 		case r.typ != core.TypeFile:
-			return fmt.Errorf("bboltfs: open %s: not a file", core.DisplayPath(p))
+			return fmt.Errorf("bboltfs: %s %s: not a file", op, core.DisplayPath(p))
 		}
 		e, blob = r.entry(p), r.blob
 		return nil
 	})
+	return e, blob, err
+}
+
+// Open opens the file at p for reading from offset.
+func (b *Backend) Open(_ context.Context, p string, offset int64) (io.ReadCloser, core.Entry, error) {
+	e, blob, err := b.file("open", p)
 	if err != nil {
 		return nil, core.Entry{}, err
 	}
