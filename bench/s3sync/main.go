@@ -54,17 +54,8 @@ func (b *bench) run(bin, rclone, dir string, files, size, large int, largeSize i
 		return fmt.Errorf("rclone v1.76.0 is the peer: %w (GOBIN=%s go install github.com/rclone/rclone@v1.76.0)", err, filepath.Dir(rclone))
 	}
 	srv := s3test.StartIn(b, dir)
-	base, err := os.MkdirTemp(dir, "async-s3bench-")
+	base, small, big, total, err := benchtree.Trees(&b.Env, dir, "async-s3bench-", files, size, large, largeSize)
 	if err != nil {
-		return err
-	}
-	b.Cleanup(func() { os.RemoveAll(base) })
-	small, big := filepath.Join(base, "small"), filepath.Join(base, "large")
-	total, err := benchtree.Small(small, files, 100, size)
-	if err != nil {
-		return err
-	}
-	if err := benchtree.Large(big, large, largeSize); err != nil {
 		return err
 	}
 	fmt.Printf("versitygw %s on %s (posix backend in %s); trees: %d small files (%.1f MiB), %d × %d MiB\n",

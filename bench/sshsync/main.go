@@ -52,17 +52,8 @@ func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, ro
 		}
 	}
 	srv := sshdtest.Start(b, sshdtest.Options{User: "asyncbench", Home: filepath.Join(dir, "async-bench-home")})
-	base, err := os.MkdirTemp(dir, "async-sshbench-")
+	base, small, big, total, err := benchtree.Trees(&b.Env, dir, "async-sshbench-", files, size, large, largeSize)
 	if err != nil {
-		return err
-	}
-	b.Cleanup(func() { os.RemoveAll(base) })
-	small, big := filepath.Join(base, "small"), filepath.Join(base, "large")
-	total, err := benchtree.Small(small, files, 100, size)
-	if err != nil {
-		return err
-	}
-	if err := benchtree.Large(big, large, largeSize); err != nil {
 		return err
 	}
 	fmt.Printf("sshd on %s; trees: %d small files (%.1f MiB), %d × %d MiB; cipher: the tools' defaults (AES-GCM), congestion control %s\n",

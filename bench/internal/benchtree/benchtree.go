@@ -158,3 +158,22 @@ func Best(r Rounds, steps []Step) ([]time.Duration, error) {
 	}
 	return best, nil
 }
+
+// Trees makes a fresh directory under dir (removed by env's Close) with the
+// two trees the transfer benchmarks push: files small files of up to size
+// bytes in base/small, and large files of largeSize bytes in base/large.
+// total is the small tree's size.
+func Trees(env *Env, dir, prefix string, files, size, large int, largeSize int64) (base, small, big string, total int64, err error) {
+	if base, err = os.MkdirTemp(dir, prefix); err != nil {
+		return "", "", "", 0, err
+	}
+	env.Cleanup(func() { os.RemoveAll(base) })
+	small, big = filepath.Join(base, "small"), filepath.Join(base, "large")
+	if total, err = Small(small, files, 100, size); err != nil {
+		return "", "", "", 0, err
+	}
+	if err = Large(big, large, largeSize); err != nil {
+		return "", "", "", 0, err
+	}
+	return base, small, big, total, nil
+}
