@@ -207,12 +207,7 @@ func TestEntryFields(t *testing.T) {
 	root := t.TempDir()
 	b := open(t, root)
 	defer b.Close()
-	w, _ := b.Create(ctx, "a", core.CreateOptions{})
-	w.Write([]byte("xyz"))
-	e, err := w.Commit(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := create(t, b, "a", "xyz")
 	fi, _ := os.Lstat(filepath.Join(root, "a"))
 	if e.Size != 3 || !e.MTime.Equal(fi.ModTime()) || e.UID != os.Getuid() || e.Mode != 0o644 || e.Token == "" || !strings.Contains(e.FileID, ":") {
 		t.Errorf("entry %+v", e)
@@ -231,12 +226,7 @@ func TestEntryFields(t *testing.T) {
 func TestFileIDStableAcrossRename(t *testing.T) {
 	b := open(t, t.TempDir())
 	defer b.Close()
-	w, _ := b.Create(ctx, "a", core.CreateOptions{})
-	w.Write([]byte("x"))
-	e, err := w.Commit(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := create(t, b, "a", "x")
 	moved, err := b.Rename(ctx, "a", "b", core.Expect(&e))
 	if err != nil || moved.FileID != e.FileID || moved.Path != "b" {
 		t.Fatalf("rename: %+v %v; FileID was %s", moved, err, e.FileID)
@@ -247,12 +237,7 @@ func TestTokenMovesOnChmod(t *testing.T) {
 	root := t.TempDir()
 	b := open(t, root)
 	defer b.Close()
-	w, _ := b.Create(ctx, "a", core.CreateOptions{})
-	w.Write([]byte("x"))
-	e, err := w.Commit(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := create(t, b, "a", "x")
 	time.Sleep(20 * time.Millisecond) // past the filesystem's timestamp granularity
 	if err := os.Chmod(filepath.Join(root, "a"), 0o600); err != nil {
 		t.Fatal(err)
@@ -424,4 +409,19 @@ func BenchmarkScan50k(b *testing.B) {
 			}
 		})
 	}
+}
+
+// create writes a file through the backend and returns its entry.
+func create(t *testing.T, b *FS, p, content string) core.Entry {
+	t.Helper()
+	w, err := b.Create(ctx, p, core.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(content))
+	e, err := w.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
