@@ -17,7 +17,7 @@ func simulate(rate int64, chunk float64, d time.Duration) (times []time.Duration
 	chunk = min(chunk, l.burst)
 	start := fake
 	for fake.Sub(start) < d {
-		_, wait := l.reserve(chunk)
+		_, _, wait := l.reserve(chunk)
 		if wait > 0 {
 			fake = fake.Add(wait)
 		}

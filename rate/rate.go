@@ -104,9 +104,8 @@ func (l *Limiter) WaitN(ctx context.Context, n int) error {
 		return nil
 	}
 	for n > 0 {
-		take := min(float64(n), l.chunkSize())
+		take, target, wait := l.reserve(float64(n))
 		n -= int(take)
-		target, wait := l.reserve(take)
 		l.passed.Add(int64(take))
 		if wait <= 0 {
 			continue
@@ -119,34 +118,26 @@ func (l *Limiter) WaitN(ctx context.Context, n int) error {
 	return nil
 }
 
-// chunkSize is the largest single reservation: a bucketful.
-func (l *Limiter) chunkSize() float64 {
+// reserve takes up to a bucketful of n bytes from the bucket, under one
+// lock, and returns how many it took, the credit total at which they are
+// paid for, and how long from now that is (0 or less: at once). An
+// unlimited limiter takes all n at once.
+func (l *Limiter) reserve(n float64) (take, target float64, wait time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.bps <= 0 {
-		return math.MaxInt32
+		return n, 0, 0
 	}
-	return l.burst
-}
-
-// reserve takes n bytes (at most a bucketful) from the bucket and returns
-// the credit total at which they are paid for, and how long from now that
-// is (0 or less: at once). An unlimited limiter returns 0, 0.
-func (l *Limiter) reserve(n float64) (target float64, wait time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.bps <= 0 {
-		return 0, 0
-	}
+	take = min(n, l.burst)
 	l.refill(l.now())
-	l.tokens -= n
+	l.tokens -= take
 	if l.tokens >= 0 {
-		return 0, 0
+		return take, 0, 0
 	}
 	// Our bytes are paid for once the limiter has credited the whole
 	// debt, ours included.
 	target = l.filled - l.tokens
-	return target, time.Duration(math.Ceil((target - l.filled) / l.bps * float64(time.Second)))
+	return take, target, time.Duration(math.Ceil((target - l.filled) / l.bps * float64(time.Second)))
 }
 
 // Stats returns how many bytes the limiter let through and how many times
