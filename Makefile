@@ -3,11 +3,34 @@
 GO      ?= go
 BIN     ?= bin/async
 DEMO    ?= /tmp/async-demo
+PREFIX  ?= $(HOME)/.local
 
-.PHONY: build test lint bench bench-tools demo clean
+# async -A: the release tag or `git describe`, and the commit, stamped here
+# because builds may run with -buildvcs=false (as .ci/run does).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: build test lint bench bench-tools demo clean install man
 
 build:
-	$(GO) build -o $(BIN) ./cmd/async
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/async
+
+# The binary into $(PREFIX)/bin (~/.local/bin), with asyncadmin beside it,
+# the man page and the bash and zsh completions.
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/async
+	ln -sf async $(DESTDIR)$(PREFIX)/bin/asyncadmin
+	install -m 644 docs/async.1 $(DESTDIR)$(PREFIX)/share/man/man1/async.1
+	$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/async
+	$(BIN) completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_async
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/async ($$($(BIN) -A))"
+
+# Regenerate docs/async.1 from the option table (a test checks it is current).
+man:
+	$(GO) test ./cmd/async -run '^TestManPage$$' -count=1 -args -update-man
 
 test: build lint
 	$(GO) test -count=1 ./...

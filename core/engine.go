@@ -127,6 +127,7 @@ type Options struct {
 	Limiter         Limiter       // nil: no limit
 	// Report is called, possibly concurrently, as each entry is done, with
 	// its display path and status (ReportDone, ReportError+": why", ...).
+	// A rename's path is "OLD -> NEW", both display paths.
 	Report func(path, status string)
 	// Warn receives one-line warnings for the user.
 	Warn  func(msg string)

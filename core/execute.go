@@ -169,11 +169,11 @@ func (x *executor) run(ctx context.Context, a *Action) {
 	}
 	if status != "" {
 		x.log.Info(status, "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path))
-		shown := a.Path
+		shown := DisplayPath(a.Path)
 		if a.Op == OpRename {
-			shown = a.To // a move is shown where it arrived
+			shown += " -> " + DisplayPath(a.To) // a move shows where it came from and went
 		}
-		x.o.Report(DisplayPath(shown), status)
+		x.o.Report(shown, status)
 	}
 	if x.o.AfterAction != nil {
 		x.o.AfterAction()

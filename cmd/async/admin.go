@@ -78,7 +78,7 @@ func admin(args []string, stdout, stderr io.Writer) int {
 			cli.Usage(stdout, specs)
 			return exitOK
 		case "version":
-			fmt.Fprintln(stdout, version())
+			fmt.Fprintln(stdout, versionLine())
 			return exitOK
 		case "erase":
 			id, err := strconv.Atoi(op.Value)

@@ -650,7 +650,8 @@ func TestRenameDetectionMovesInsteadOfCopying(t *testing.T) {
 	r := runAsync(t, args...)
 	mustCode(t, r, 0)
 	equalTrees(t, readTree(t, dst), readTree(t, src))
-	for _, want := range []string{"/moved.bin SYNCHRONIZED(mov)", "/dir2 SYNCHRONIZED(mov)"} {
+	// A rename shows where it came from and where it went.
+	for _, want := range []string{"/big.bin -> /moved.bin SYNCHRONIZED(mov)", "/dir -> /dir2 SYNCHRONIZED(mov)"} {
 		if !slices.Contains(r.lines(), want) {
 			t.Errorf("missing %q in:\n%s", want, r.stdout)
 		}

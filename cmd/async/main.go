@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"sync"
@@ -25,6 +24,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "admin" {
 		os.Exit(admin(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "completion" {
+		os.Exit(completion(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	if os.Getenv("GOGC") == "" {
 		// A sync holds a few long-lived entries per file; collecting less
@@ -83,11 +85,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	}
 	switch {
 	case in.help:
-		fmt.Fprintln(stdout, "usage: async [instance options] -N NAME -d LOCAL -r REMOTE [session options] [-N NAME2 ...]")
+		writeUsage(stdout)
 		cli.Usage(stdout, specs)
 		return exitOK
 	case in.version:
-		fmt.Fprintln(stdout, version())
+		fmt.Fprintln(stdout, versionLine())
 		return exitOK
 	}
 	for _, w := range warnings {
@@ -126,16 +128,32 @@ func worst(codes []int) int {
 	return best
 }
 
-// version describes the build.
-func version() string {
-	v, rev := "(devel)", ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v = bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				rev = " " + s.Value
-			}
-		}
+// subcommand is one of async's commands besides a sync.
+type subcommand struct {
+	name, args, help string
+}
+
+// subcommands lists async's commands besides a sync, for -h, the man page
+// and shell completion.
+func subcommands() []subcommand {
+	return []subcommand{
+		{"admin", "-d DIR [-b DBDIR] [-N NAME] ACTION", "show or clean a session's snapshot (async admin -h; also run as asyncadmin)"},
+		{"apply", "PLAN.json [-q] [-D] [-L DIR] [-b DIR] [-B DIR]", "carry out a plan saved with --dry-run --plan-format=json"},
+		{"plugins", "[--plugin-dir DIR]", "list the backend plugins found"},
+		{"server", "--stdio [--config FILE]", "the remote agent, started over SSH by an async client"},
+		{"completion", "bash|zsh", "print a shell completion script"},
 	}
-	return fmt.Sprintf("async %s%s %s", v, rev, runtime.Version())
+}
+
+// writeUsage writes the usage lines of -h: a sync, then the subcommands.
+func writeUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: async [instance options] -N NAME -d LOCAL -r REMOTE [session options] [-N NAME2 ...]")
+	for _, c := range subcommands() {
+		fmt.Fprintf(w, "       async %s %s\n", c.name, c.args)
+	}
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range subcommands() {
+		fmt.Fprintf(w, "  %-12s%s\n", c.name, c.help)
+	}
+	fmt.Fprintln(w, "\nThe manual: docs/reference.md in async's source, or man async once installed (make install).")
 }
