@@ -31,6 +31,10 @@ func TestGolden(t *testing.T) {
 		tr  = Traverse
 	)
 	worked := `-E .*~ -E *~ -E .*.thm -E *.thm -I .*/ -I /Raw/** -I /Jpg/Big/** -I /Jpg/Med/** -E * -E .*`
+	// The manual's second worked example (docs/reference.md §5.9): a source
+	// tree without version control, dependencies and objects, keeping only
+	// the release build.
+	code := `-E .git/ -E node_modules/ -E *.o -E *~ -I /build/release/** -E /build/*`
 	for _, tc := range []struct {
 		rules string
 		path  string
@@ -51,6 +55,36 @@ func TestGolden(t *testing.T) {
 		{worked, "Jpg/Big", true, in},
 		{worked, "Raw", true, in},
 		{worked, "Jpg/Med/x/y.jpg", false, in},
+		// The manual's source-tree example.
+		{code, "src/main.c", false, in},
+		{code, "src/main.o", false, out},
+		{code, ".git", true, out},
+		{code, "lib/.git", true, out},
+		{code, "lib/.git", false, in}, // a submodule's .git file: .git/ names directories only
+		{code, ".gitignore", false, in},
+		{code, "web/node_modules", true, out},
+		{code, "build", true, tr},
+		{code, "build/release", true, in},
+		{code, "build/release/app", false, in},
+		{code, "build/release/app.o", false, out}, // *.o comes first
+		{code, "build/debug", true, out},
+		{code, "build/log.txt", false, out},
+		{code, "notes.txt~", false, out},
+		{code, ".notes.txt~", false, in}, // * never matches a leading dot
+		// -E .git names files only; -E .git/ directories; .git/** both, and
+		// everything below; .git* also .gitignore.
+		{"-E .git", ".git", true, in},
+		{"-E .git", ".git", false, out},
+		{"-E .git", ".git/config", false, in},
+		{"-E .git/", ".git", true, out},
+		{"-E .git/", "sub/.git", true, out},
+		{"-E .git/", ".git", false, in},
+		{"-E /.git/", "sub/.git", true, in},
+		{"-E .git/**", ".git", true, out},
+		{"-E .git/**", "sub/.git", true, out},
+		{"-E .git/**", ".git", false, out}, // DIR/** matches the name itself, file or directory
+		{"-E .git*", ".git", true, out},
+		{"-E .git*", ".gitignore", false, out},
 		// No rules, no match: included.
 		{"", "anything", false, in},
 		{"-E *.tmp", "a.txt", false, in},
