@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -210,5 +212,45 @@ func TestManPage(t *testing.T) {
 		if err != nil || len(out) > 0 {
 			t.Errorf("groff: %v\n%s", err, out)
 		}
+	}
+}
+
+// TestManualNamesEveryOption checks that docs/reference.md documents every
+// option of the table, and every subcommand, and keeps the section
+// numbers §1 to §11 that code comments cite.
+func TestManualNamesEveryOption(t *testing.T) {
+	b, err := os.ReadFile("../../docs/reference.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	manual := string(b)
+	for _, o := range options() {
+		if o.Long != "" && !regexp.MustCompile("--"+regexp.QuoteMeta(o.Long)+"[`=\\[ ,]").MatchString(manual) {
+			t.Errorf("docs/reference.md does not document --%s", o.Long)
+		}
+		if o.Short != 0 && !strings.Contains(manual, "`-"+string(o.Short)+"`") {
+			t.Errorf("docs/reference.md does not document -%c", o.Short)
+		}
+	}
+	for _, c := range subcommands() {
+		if !strings.Contains(manual, "async "+c.name) {
+			t.Errorf("docs/reference.md does not document async %s", c.name)
+		}
+	}
+	for _, s := range adminOptions() {
+		if !strings.Contains(manual, "`--"+s.Long) && !strings.Contains(manual, "`--"+s.Long+"`") {
+			t.Errorf("docs/reference.md does not document async admin --%s", s.Long)
+		}
+	}
+	last := 0
+	for _, m := range regexp.MustCompile(`(?m)^## (\d+)\. `).FindAllStringSubmatch(manual, -1) {
+		n, _ := strconv.Atoi(m[1])
+		if n != last+1 {
+			t.Errorf("section %d follows section %d", n, last)
+		}
+		last = n
+	}
+	if last != 11 {
+		t.Errorf("docs/reference.md has sections 1 to %d, want 1 to 11", last)
 	}
 }
