@@ -1,6 +1,6 @@
 // Command async keeps two directory trees in step: push, pull or both ways,
-// with the command line of IBM Aspera Sync's async. See README.md and
-// ASYNC-REFERENCE.md; `async -h` lists the options.
+// with the command line of IBM Aspera Sync's async. See README.md and the
+// manual, docs/reference.md; `async -h` lists the options.
 package main
 
 import (
