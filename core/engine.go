@@ -139,6 +139,10 @@ type Options struct {
 	// AfterAction, when set, is called after each action was committed to
 	// the snapshots and reported (tests use it to crash at chosen points).
 	AfterAction func()
+	// SkippedLink, when set, is called (possibly concurrently) with each
+	// symbolic link that a scan of a side found and left out because Links
+	// is LinksSkip.
+	SkippedLink func(s Side, path string)
 }
 
 // Stats counts what a run did. Fields are updated atomically while it runs.
@@ -180,18 +184,23 @@ func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, er
 	if err := e.checkIdentity(ctx); err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	states, err := e.gather(ctx)
 	if err != nil {
 		return nil, err
 	}
+	e.logStage("scan", start, "paths", len(states))
+	start = time.Now()
 	prep := Prepare(states, e.o.Policy)
 	if err := e.hashStage(ctx, prep); err != nil {
 		return nil, err
 	}
+	e.logStage("hash", start)
 	plan := prep.Reconcile()
 	if e.o.DeleteBefore { // Reconcile ordered deletions last
 		sortActions(plan.Actions, true)
 	}
+	e.logPlan(ctx, prep, plan)
 	t := plan.Totals()
 	e.stats.PlannedFiles.Store(int64(t.Copy))
 	e.stats.PlannedBytes.Store(t.CopyBytes)
@@ -207,7 +216,9 @@ func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, er
 	if err := e.begin(ctx); err != nil {
 		return plan, err
 	}
+	start = time.Now()
 	execErr := e.execute(ctx, plan)
+	e.logStage("transfer", start, "actions", len(plan.Actions))
 	if err := e.end(context.WithoutCancel(ctx)); err != nil && execErr == nil {
 		execErr = err
 	}
@@ -225,6 +236,7 @@ func Apply(ctx context.Context, local, remote *Endpoint, opts Options, plan *Pla
 		return err
 	}
 	sortActions(plan.Actions, opts.DeleteBefore)
+	e.logPlan(ctx, nil, plan)
 	t := plan.Totals()
 	e.stats.PlannedFiles.Store(int64(t.Copy))
 	e.stats.PlannedBytes.Store(t.CopyBytes)
@@ -256,6 +268,7 @@ type engine struct {
 	o        Options
 	stats    *Stats
 	log      *slog.Logger
+	lv       logLevels // what log records are wanted (-D, -DD)
 	meta     Meta
 }
 
@@ -271,6 +284,7 @@ func newEngine(local, remote *Endpoint, o Options) *engine {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	e.lv = levelsOf(e.log)
 	if e.o.Report == nil {
 		e.o.Report = func(string, string) {}
 	}
@@ -508,7 +522,11 @@ func (e *engine) hintedEntries(ctx context.Context, s Side, h *Hint, recs []Reco
 		if _, ok := entries[Parent(p)]; !ok && Parent(p) != "" {
 			return nil, false, nil // in a directory the records do not know
 		}
-		if ex.excluded(p, en.Type == TypeDir) || en.Type == TypeSymlink && e.o.Links == LinksSkip || e.hidden(&en) {
+		if ex.excluded(p, en.Type == TypeDir) || e.hidden(&en) {
+			continue
+		}
+		if en.Type == TypeSymlink && e.o.Links == LinksSkip {
+			e.skippedLink(s, p)
 			continue
 		}
 		entries[p] = en
@@ -612,9 +630,17 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 	settled := e.settled[s]
 	opts.Prune.Settled = settled
 	opts.Known = e.known[s]
+	start := time.Now()
 	err := e.eps[s].Backend.Scan(ctx, opts, func(en Entry) error {
-		if en.Type == TypeSymlink && e.o.Links == LinksSkip || e.hidden(&en) {
+		if en.Type == TypeSymlink && e.o.Links == LinksSkip {
+			e.skippedLink(s, en.Path)
 			return nil
+		}
+		if e.hidden(&en) {
+			return nil
+		}
+		if e.lv.trace && en.Type == TypeDir {
+			e.log.Log(ctx, LevelTrace, "scan dir", "side", s.String(), "path", DisplayPath(en.Path))
 		}
 		if t, ok := settled[en.Path]; ok && en.Type == TypeDir && t.Equal(en.MTime) {
 			e.skipped[s].Store(en.Path, true) // reported, not listed
@@ -627,7 +653,17 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan %s side %s: %w", s, e.eps[s].URL, err)
 	}
+	if e.lv.debug {
+		e.log.Debug("scanned", "side", s.String(), "entries", len(out), "took", time.Since(start))
+	}
 	return out, nil
+}
+
+// skippedLink notes a symbolic link left out by LinksSkip.
+func (e *engine) skippedLink(s Side, p string) {
+	if e.o.SkippedLink != nil {
+		e.o.SkippedLink(s, p)
+	}
 }
 
 // pruneFor is what side s's scan leaves out: the user's excludes, the keep
@@ -739,6 +775,7 @@ func (e *engine) load(ctx context.Context, s Side) ([]Record, error) {
 	ex := newExclusion(e.skipFor(s))
 	var out []Record
 	var dropped []string
+	start := time.Now()
 	err := st.Load(ctx, func(r Record) error {
 		switch {
 		case r.Path == "":
@@ -751,6 +788,9 @@ func (e *engine) load(ctx context.Context, s Side) ([]Record, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load %s snapshot: %w", s, err)
+	}
+	if e.lv.debug {
+		e.log.Debug("snapshot loaded", "side", s.String(), "records", len(out), "took", time.Since(start))
 	}
 	e.excluded[s] = dropped
 	return out, nil

@@ -147,6 +147,7 @@ func (x *executor) parallel(ctx context.Context, acts []Action, n int) {
 
 // run carries out one action, commits it to both snapshots and reports it.
 func (x *executor) run(ctx context.Context, a *Action) {
+	start := x.logStart(a)
 	status, err := x.do(ctx, a)
 	if err != nil && errors.Is(err, ErrOwner) && x.ownersWanted() {
 		if !x.ownersOff.Swap(true) {
@@ -154,6 +155,7 @@ func (x *executor) run(ctx context.Context, a *Action) {
 		}
 		status, err = x.do(ctx, a) // again, without owners
 	}
+	x.logEnd(a, start, status, err)
 	if err != nil {
 		if ctx.Err() != nil {
 			return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 )
 
 // hashJob asks for the fingerprint of one side's current entry.
@@ -82,12 +83,16 @@ func (e *engine) runHashes(ctx context.Context, prep *Prepared, jobs []hashJob) 
 		for range n {
 			wg.Go(func() {
 				for en := range ch {
+					start := time.Now()
 					h, err := e.hashEntry(ctx, Side(s), prep.Where(en), en)
 					if err != nil {
 						e.log.Warn("hash", "side", Side(s).String(), "path", DisplayPath(en.Path), "err", err)
 						continue
 					}
 					en.Hash = h
+					if e.lv.trace {
+						e.log.Log(ctx, LevelTrace, "hash", "side", Side(s).String(), "path", DisplayPath(en.Path), "hash", h, "took", time.Since(start))
+					}
 				}
 			})
 		}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/async-sync/async/core"
 )
@@ -31,6 +33,8 @@ type Client struct {
 	pending map[uint64]chan frame
 	dead    chan struct{}
 	err     error // why the connection ended, once dead is closed
+
+	log *slog.Logger // trace records of requests; nil: none
 }
 
 var (
@@ -142,7 +146,10 @@ func (c *Client) call(ctx context.Context, op byte, payload []byte) (frame, erro
 	return c.await(ctx, id, ch, op, payload)
 }
 
-func (c *Client) await(ctx context.Context, id uint64, ch chan frame, op byte, payload []byte) (frame, error) {
+func (c *Client) await(ctx context.Context, id uint64, ch chan frame, op byte, payload []byte) (f frame, err error) {
+	if c.log != nil {
+		defer c.traceRequest(ctx, op, id, len(payload), time.Now(), &err)
+	}
 	if err := c.c.send(op, id, payload); err != nil {
 		c.forget(id)
 		return frame{}, fmt.Errorf("agent connection: %w", err)
@@ -187,8 +194,11 @@ func eachItem[T any](d *dec, decode func(*dec) T, fn func(T) error) error {
 // stream sends a request whose reply is a run of opItems frames ended by
 // opOK or opError, and hands each opItems payload to fn. When fn fails the
 // request is cancelled and the rest drained.
-func (c *Client) stream(ctx context.Context, op byte, payload []byte, fn func(*dec) error) error {
+func (c *Client) stream(ctx context.Context, op byte, payload []byte, fn func(*dec) error) (err error) {
 	id, ch := c.register(16)
+	if c.log != nil {
+		defer c.traceRequest(ctx, op, id, len(payload), time.Now(), &err)
+	}
 	if err := c.c.send(op, id, payload); err != nil {
 		c.forget(id)
 		return fmt.Errorf("agent connection: %w", err)

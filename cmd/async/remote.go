@@ -98,6 +98,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		}
 		return nil, remoteRootErr(opt, e, err)
 	}
+	c.SetLog(log) // -DD: a trace record per request
 	closeAll := func() { c.Close(); conn.Close() }
 	for range dataPaths(s.threads) {
 		dc, err := ssh.Dial(ctx, o)
@@ -106,6 +107,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 			if d, err = dc.StartAgent(ctx, ssh.StartOptions{Binary: os.Getenv(envAgent), Root: e.path,
 				FollowLinks: s.links == core.LinksFollow, Token: cmp.Or(s.ssh.token, os.Getenv(envToken)),
 				Compression: s.ssh.compression}); err == nil {
+				d.SetLog(log)
 				c.AddDataPath(d)
 				prev := closeAll
 				closeAll = func() { prev(); dc.Close() }
