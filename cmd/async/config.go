@@ -128,8 +128,9 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 var sessionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
 // config turns the parsed command line into the instance settings and the
-// sessions, warning about options that have no effect.
-func config(p *cli.Parsed, byLong map[string]option, warn func(string)) (*instance, []*session, error) {
+// sessions, warning about options that have no effect. warn gets each
+// warning with the session it concerns (nil: the instance, every session).
+func config(p *cli.Parsed, byLong map[string]option, warn func(s *session, msg string)) (*instance, []*session, error) {
 	if len(p.Positional) > 0 {
 		return nil, nil, usagef("unexpected argument %q (endpoints are given with -d and -r)", p.Positional[0])
 	}
@@ -150,7 +151,7 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(string)) (*instan
 			case refused:
 				return nil, nil, usagef("option %s %s", op.As, o.why)
 			case warned:
-				warn(fmt.Sprintf("warning: option %s %s; ignored", op.As, o.why))
+				warn(s, fmt.Sprintf("warning: option %s %s; ignored", op.As, o.why))
 				continue
 			}
 			if err := in.set(op); err == nil {
@@ -165,7 +166,7 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(string)) (*instan
 				return nil, nil, err
 			}
 			for _, w := range s.warnings {
-				warn(fmt.Sprintf("warning: option %s: %s", op.As, w))
+				warn(s, fmt.Sprintf("warning: option %s: %s", op.As, w))
 			}
 			s.warnings = nil
 		}
@@ -185,7 +186,7 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(string)) (*instan
 			return nil, nil, err
 		}
 		for _, w := range s.warnings {
-			warn(w)
+			warn(s, w)
 		}
 		if seen[s.name] {
 			return nil, nil, usagef("session name %q given twice", s.name)

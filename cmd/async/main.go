@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,8 +15,10 @@ import (
 	"runtime/pprof"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/async-sync/async/internal/cli"
+	"github.com/async-sync/async/internal/logfile"
 )
 
 func main() {
@@ -46,25 +49,103 @@ func main() {
 	} else if len(os.Args) > 1 && os.Args[1] == "server" {
 		code = server(ctx, os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
 	} else if len(os.Args) > 1 && os.Args[1] == "apply" {
-		a := &app{stderr: os.Stderr, out: &printer{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}}
+		logs := &openLogs{}
+		stopGuard := interruptible(ctx, os.Stderr, logs)
+		a := &app{stderr: os.Stderr, out: &printer{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}, logs: logs}
 		code = a.apply(ctx, os.Args[2:])
+		stopGuard()
 	} else {
-		code = run(ctx, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr))
+		logs := &openLogs{}
+		stopGuard := interruptible(ctx, os.Stderr, logs)
+		code = run(ctx, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr), logs)
+		stopGuard()
 	}
 	stop()
 	pprof.StopCPUProfile()
 	os.Exit(code)
 }
 
+// stopGrace is how long a run may take to wind down after SIGINT or
+// SIGTERM (finish the actions in flight, record what was done) before the
+// process ends regardless: a far side that stopped answering must not keep
+// it alive. What was committed to the snapshots before is kept; the
+// session locks go with the process.
+const stopGrace = 1500 * time.Millisecond
+
+// interruptible watches ctx, cancelled by SIGINT or SIGTERM: once it is,
+// the run gets stopGrace to return (by calling the returned stop), after
+// which the logs are flushed and the process exits with exitFailed.
+func interruptible(ctx context.Context, stderr io.Writer, logs *openLogs) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		t := time.NewTimer(stopGrace)
+		defer t.Stop()
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		msg := fmt.Sprintf("interrupted, and the run did not stop within %s (the other side does not answer?): exiting; what was done is recorded, the rest is done next run", stopGrace)
+		fmt.Fprintf(stderr, "async: %s\n", msg)
+		logs.flush(msg)
+		os.Exit(exitFailed)
+	}()
+	return func() { close(done) }
+}
+
+// openLogs are the session log files open in this process, flushed when it
+// has to exit without closing them.
+type openLogs struct {
+	mu    sync.Mutex
+	files map[*logfile.File]*slog.Logger
+}
+
+func (o *openLogs) add(f *logfile.File, l *slog.Logger) {
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.files == nil {
+		o.files = map[*logfile.File]*slog.Logger{}
+	}
+	o.files[f] = l
+}
+
+func (o *openLogs) remove(f *logfile.File) {
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.files, f)
+}
+
+// flush writes msg as an error record to every log, and what they buffer.
+func (o *openLogs) flush(msg string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for f, l := range o.files {
+		l.Error(msg)
+		f.Flush()
+	}
+}
+
 // app is one invocation of async.
 type app struct {
 	stderr io.Writer
 	out    *printer
+	logs   *openLogs // nil: not tracked
 }
 
 // run is async's main program; it returns the exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) int {
-	a := &app{stderr: stderr, out: &printer{stdout: stdout, stderr: stderr, tty: tty}}
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool, logs *openLogs) int {
+	a := &app{stderr: stderr, out: &printer{stdout: stdout, stderr: stderr, tty: tty}, logs: logs}
 	opts := options()
 	specs := make([]cli.Spec, len(opts))
 	byLong := make(map[string]option, len(opts))
@@ -77,8 +158,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		fmt.Fprintf(stderr, "async: %v (async -h for help)\n", err)
 		return exitUsage
 	}
-	var warnings []string
-	in, sessions, err := config(parsed, byLong, func(w string) { warnings = append(warnings, w) })
+	type warning struct {
+		s   *session // nil: every session
+		msg string
+	}
+	var warnings []warning
+	in, sessions, err := config(parsed, byLong, func(s *session, msg string) { warnings = append(warnings, warning{s, msg}) })
 	if err != nil {
 		fmt.Fprintf(stderr, "async: %v\n", err)
 		return exitUsage
@@ -93,7 +178,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		return exitOK
 	}
 	for _, w := range warnings {
-		fmt.Fprintf(stderr, "async: %s\n", w)
+		fmt.Fprintf(stderr, "async: %s\n", w.msg)
 	}
 	a.out.quiet = in.quiet
 	a.out.prefix = len(sessions) > 1
@@ -104,6 +189,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		if err != nil {
 			fmt.Fprintf(stderr, "async: %v\n", err)
 			return exitUsage
+		}
+		for _, w := range warnings {
+			if w.s == nil || w.s == s {
+				p.warnings = append(p.warnings, w.msg) // shown already; the log gets them too
+			}
 		}
 		preps = append(preps, p)
 	}

@@ -73,6 +73,8 @@ type prepared struct {
 	pluginDir   string        // --plugin-dir
 	lastStats   *core.Stats   // the counters of the last run (-C)
 	log         *slog.Logger  // the session log (plugins log there)
+	warnings    []string      // the command line's warnings for this session, for its log
+	links       skippedLinks  // symbolic links left out for a bucket side
 }
 
 // prepare resolves and checks a session's endpoints and state locations
@@ -274,7 +276,13 @@ func (a *app) runSession(ctx context.Context, in *instance, p *prepared) int {
 		return exitUsage
 	}
 	defer closeLog()
+	for _, w := range p.warnings {
+		logger.Warn(w)
+	}
 	err = a.sync(ctx, in, p, logger)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		err = &fatal{exitFailed, errors.New("interrupted; what was done is recorded, the rest is done next run")}
+	}
 	code := exitCode(err)
 	if err != nil {
 		logger.Error("session failed", "err", err)
@@ -285,22 +293,20 @@ func (a *app) runSession(ctx context.Context, in *instance, p *prepared) int {
 
 // openLog opens the session's log file; a dry run logs nothing to files.
 func (a *app) openLog(in *instance, p *prepared) (*slog.Logger, func(), error) {
-	level := slog.LevelInfo
-	if in.debug > 0 {
-		level = slog.LevelDebug
-	}
+	hopts := &slog.HandlerOptions{Level: logLevel(in.debug), ReplaceAttr: core.ReplaceLevel}
 	if in.dryRun {
 		var w io.Writer = io.Discard
 		if in.debug > 0 {
 			w = a.stderr
 		}
-		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), func() {}, nil
+		return slog.New(slog.NewTextHandler(w, hopts)), func() {}, nil
 	}
 	f, err := logfile.Open(p.logDir, "async-"+p.s.name+".log", int64(p.logMB)<<20, logKeepFiles)
 	if err != nil {
 		return nil, nil, fmt.Errorf("option -L: %w", err)
 	}
-	l := slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: level})).With("session", p.s.name)
+	l := slog.New(slog.NewTextHandler(f, hopts)).With("session", p.s.name)
+	a.logs.add(f, l)
 	// SIGHUP reopens the log, after an outside rotation.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -317,7 +323,19 @@ func (a *app) openLog(in *instance, p *prepared) (*slog.Logger, func(), error) {
 			}
 		}
 	}()
-	return l, func() { signal.Stop(hup); close(done); f.Close() }, nil
+	return l, func() { signal.Stop(hup); close(done); a.logs.remove(f); f.Close() }, nil
+}
+
+// logLevel is the log level of -D given n times: info, then debug, then
+// trace.
+func logLevel(n int) slog.Level {
+	switch {
+	case n >= 2:
+		return core.LevelTrace
+	case n == 1:
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 // sync opens the endpoints and their snapshots, runs core.Sync, and keeps
@@ -447,7 +465,13 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 		a.out.warn(s.name, w)
 	}
 	links := s.links
-	if links == core.LinksCopy && (p.ends[core.Local].object() || p.ends[core.Remote].object()) {
+	bucketOpt := ""
+	for side, opt := range [2]string{"-d", "-r"} {
+		if p.ends[side].object() {
+			bucketOpt = opt
+		}
+	}
+	if links == core.LinksCopy && bucketOpt != "" {
 		links = core.LinksSkip
 	}
 	pol := s.policy
@@ -476,6 +500,13 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 			a.out.entry(s.name, path, status)
 		},
 	}
+	if links != s.links { // a bucket cannot hold links: each one skipped is warned about
+		opts.SkippedLink = func(side core.Side, path string) {
+			if sendsFrom(pol.Direction, side) {
+				p.links.add(log, path)
+			}
+		}
+	}
 	if s.metafileWarn {
 		opts.Warn("metafile: both endpoints keep extended attributes and ACLs natively; they are copied natively")
 	}
@@ -503,6 +534,9 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 		plan, err = core.Sync(ctx, eps[0], eps[1], opts)
 	}
 	stop()
+	if w := p.links.warning(bucketOpt); w != "" {
+		opts.Warn(w)
+	}
 	if err != nil {
 		return err
 	}
