@@ -182,7 +182,12 @@ func openSFTP(conn *ssh.Conn, p *prepared, side core.Side, dryRun bool) (*opened
 			return nil, usagef("option %s: create %s on %s: %v", opt, root, e.host, err)
 		}
 	}
-	b, err := sftpfs.New(sc, root, sftpfs.Options{FollowLinks: s.links == core.LinksFollow, CloseClient: true})
+	token, err := sftpTempToken(p.dbDir[side], dryRun)
+	if err != nil {
+		sc.Close()
+		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %w", opt, err)}
+	}
+	b, err := sftpfs.New(sc, root, sftpfs.Options{FollowLinks: s.links == core.LinksFollow, CloseClient: true, TempToken: token})
 	if err != nil {
 		sc.Close()
 		if errors.Is(err, fs.ErrNotExist) && dryRun && s.createDir {
@@ -190,8 +195,8 @@ func openSFTP(conn *ssh.Conn, p *prepared, side core.Side, dryRun bool) (*opened
 		}
 		return nil, remoteRootErr(opt, e, err)
 	}
-	return &opened{backend: b, snaps: &localSnapshots{dir: p.dbDir[side], storeDir: p.storeDir[side]},
-		close: func() { b.Close(); conn.Close() }}, nil
+	snaps := &sftpSnapshots{&localSnapshots{dir: p.dbDir[side], storeDir: p.storeDir[side]}, token}
+	return &opened{backend: b, snaps: snaps, close: func() { b.Close(); conn.Close() }}, nil
 }
 
 // askTerminal asks for a secret on the controlling terminal.

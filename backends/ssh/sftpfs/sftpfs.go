@@ -6,7 +6,10 @@
 //
 //   - Files are written under a reserved temporary name in their
 //     destination directory and renamed into place on commit, so nothing
-//     partial is ever visible at the destination. A precondition is checked
+//     partial is ever visible at the destination. With Options.TempToken
+//     the name carries the session's token, and scans remove the
+//     temporaries with that token that a killed run left behind (and no
+//     other reserved name: those may be another session's, or user data). A precondition is checked
 //     against a fresh lstat just before the rename; between the two the
 //     server may still let another writer in (SFTP has no compare-and-swap).
 //     When nothing may be at the destination, the plain SFTP rename is used,
@@ -66,6 +69,12 @@ type Options struct {
 	// Concurrency is how many directories Scan lists at once when
 	// ScanOptions.Threads is 0 (default 8).
 	Concurrency int
+	// TempToken (hex digits) names the temporary files of the session
+	// using the backend: .async-tmp-TOKEN-RANDOM. Scans remove the ones
+	// they find, left by an earlier run of the session that was killed
+	// before it could. Empty: temporaries carry no token and scans remove
+	// none (a dry run).
+	TempToken string
 }
 
 // FS is a tree on an SFTP server. It is safe for concurrent use as far as
@@ -103,6 +112,9 @@ func New(c *sftp.Client, root string, o Options) (*FS, error) {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = defaultConcurrency
+	}
+	if !isHex(o.TempToken) {
+		return nil, fmt.Errorf("sftp: temporary file token %q: want hex digits: %w", o.TempToken, fs.ErrInvalid)
 	}
 	return &FS{c: c, root: root, opts: o}, nil
 }
@@ -287,11 +299,30 @@ func (f *FS) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, c
 	return r, e, nil
 }
 
-// tempName returns a fresh reserved name.
-func tempName() string {
+// tempName returns a fresh reserved name, with the session's token.
+func (f *FS) tempName() string {
 	var b [12]byte
 	rand.Read(b[:])
+	if f.opts.TempToken != "" {
+		return core.ReservedPrefix + f.opts.TempToken + "-" + hex.EncodeToString(b[:])
+	}
 	return core.ReservedPrefix + hex.EncodeToString(b[:])
+}
+
+// ownTemp reports whether a reserved name is a temporary of this session.
+func (f *FS) ownTemp(name string) bool {
+	t := f.opts.TempToken
+	return t != "" && strings.HasPrefix(name, core.ReservedPrefix+t+"-")
+}
+
+// isHex reports whether s holds hex digits only.
+func isHex(s string) bool {
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // writer is a file being written under a temporary name.
@@ -319,7 +350,7 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	tmp := path.Join(path.Dir(full), tempName())
+	tmp := path.Join(path.Dir(full), f.tempName())
 	file, err := f.c.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return nil, pathErr("create", p, err)
@@ -621,7 +652,7 @@ func (f *FS) Symlink(ctx context.Context, p, target string, pre core.Preconditio
 			return core.Entry{}, fmt.Errorf("sftp symlink %s: %w", core.DisplayPath(p), err)
 		}
 	}
-	tmp := path.Join(path.Dir(full), tempName())
+	tmp := path.Join(path.Dir(full), f.tempName())
 	if err := f.c.Symlink(target, tmp); err != nil {
 		return core.Entry{}, pathErr("symlink", p, err)
 	}
@@ -725,8 +756,14 @@ func (s *scanner) entry(j dirJob, fi fs.FileInfo, stopped func() bool) (dirJob, 
 	p := core.Join(j.path, name)
 	full := path.Join(s.fs.root, p)
 	if core.IsReserved(p) {
-		if age := s.opts.PartialMaxAge; age > 0 && strings.HasPrefix(name, core.PartialPrefix) &&
-			fi.Mode().IsRegular() && time.Since(fi.ModTime()) > age {
+		switch {
+		case strings.HasPrefix(name, core.PartialPrefix):
+			if age := s.opts.PartialMaxAge; age > 0 && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > age {
+				s.fs.c.Remove(full)
+			}
+		case s.fs.ownTemp(name) && (fi.Mode().IsRegular() || fi.Mode()&fs.ModeSymlink != 0):
+			// Left by a run of this session that was killed: no run of it
+			// writes while it scans.
 			s.fs.c.Remove(full)
 		}
 		return dirJob{}, false, nil
