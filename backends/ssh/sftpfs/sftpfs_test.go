@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/async-sync/async/core"
@@ -209,6 +210,70 @@ func TestSFTP(t *testing.T) {
 		root := 0
 		if _, err := b.SetAttr(ctx, "f", core.Attrs{UID: &root}); !errors.Is(err, core.ErrOwner) {
 			t.Errorf("chown to root as %s: %v, want ErrOwner", s.User, err)
+		}
+	})
+
+	t.Run("TempToken", func(t *testing.T) {
+		dir := s.TempDir(t)
+		if _, err := New(c, dir, Options{TempToken: "../x"}); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("New with token ../x: %v, want fs.ErrInvalid", err)
+		}
+		const token = "0123456789abcdef"
+		b, err := New(c, dir, Options{TempToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A writer left uncommitted stands for a run killed mid-transfer.
+		w, err := b.Create(ctx, "f", core.CreateOptions{Size: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("abc"))
+		w.(*writer).buf.Flush()
+		others := []string{core.ReservedPrefix + "fedcba9876543210-x", core.ReservedPrefix + "0123456789abcdef0123",
+			core.ReservedPrefix + "partial-y"}
+		for _, o := range others {
+			os.WriteFile(filepath.Join(dir, o), []byte("user"), 0o644)
+		}
+		reserved := func() (own, rest []string) {
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				switch n := e.Name(); {
+				case strings.HasPrefix(n, core.ReservedPrefix+token+"-"):
+					own = append(own, n)
+				case core.IsReserved(n):
+					rest = append(rest, n)
+				}
+			}
+			return own, rest
+		}
+		if own, _ := reserved(); len(own) != 1 {
+			t.Fatalf("temporaries with the token: %v, want the writer's", own)
+		}
+		scan := func(b *FS) {
+			t.Helper()
+			if err := b.Scan(ctx, core.ScanOptions{}, func(core.Entry) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Another session's scan, or one without a token, leaves it.
+		for _, tok := range []string{"", "1111111111111111"} {
+			other, err := New(c, dir, Options{TempToken: tok})
+			if err != nil {
+				t.Fatal(err)
+			}
+			scan(other)
+			if own, _ := reserved(); len(own) != 1 {
+				t.Errorf("a scan with token %q removed the session's temporary", tok)
+			}
+		}
+		scan(b)
+		own, rest := reserved()
+		if len(own) != 0 {
+			t.Errorf("the session's scan left its temporary %v", own)
+		}
+		if len(rest) != len(others) {
+			t.Errorf("reserved names left: %v, want %v (not the session's)", rest, others)
 		}
 	})
 

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestSFTPTempToken(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "remote")
+	if tok, err := sftpTempToken(dir, true); err != nil || tok != "" {
+		t.Fatalf("dry run: %q, %v; want none", tok, err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("a dry run wrote %s", dir)
+	}
+	tok, err := sftpTempToken(dir, false)
+	if err != nil || len(tok) != 16 || !isHexToken(tok) {
+		t.Fatalf("first run: %q, %v", tok, err)
+	}
+	for _, dry := range []bool{false, true} {
+		if again, err := sftpTempToken(dir, dry); err != nil || again != tok {
+			t.Errorf("later run (dry %v): %q, %v; want %q", dry, again, err, tok)
+		}
+	}
+	// --reset drops the snapshot, not the token.
+	snaps := &sftpSnapshots{&localSnapshots{dir: dir}, tok}
+	if err := snaps.remove(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := sftpTempToken(dir, false); err != nil || again != tok {
+		t.Errorf("after --reset: %q, %v; want %q", again, err, tok)
+	}
+	// A damaged token file gets a new token.
+	os.WriteFile(filepath.Join(dir, tempTokenFile), []byte("../../x\n"), 0o600)
+	if again, err := sftpTempToken(dir, false); err != nil || again == tok || !isHexToken(again) {
+		t.Errorf("damaged token file: %q, %v", again, err)
+	}
+}
