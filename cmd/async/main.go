@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/async-sync/async/internal/cli"
 	"github.com/async-sync/async/internal/logfile"
 )
@@ -77,6 +79,7 @@ const stopGrace = 1500 * time.Millisecond
 // which the logs are flushed and the process exits with exitFailed.
 func interruptible(ctx context.Context, stderr io.Writer, logs *openLogs) (stop func()) {
 	done := make(chan struct{})
+	restoreTTY := saveTerminal()
 	go func() {
 		select {
 		case <-done:
@@ -91,11 +94,31 @@ func interruptible(ctx context.Context, stderr io.Writer, logs *openLogs) (stop 
 		case <-t.C:
 		}
 		msg := fmt.Sprintf("interrupted, and the run did not stop within %s (the other side does not answer?): exiting; what was done is recorded, the rest is done next run", stopGrace)
+		restoreTTY()
 		fmt.Fprintf(stderr, "async: %s\n", msg)
 		logs.flush(msg)
 		os.Exit(exitFailed)
 	}()
 	return func() { close(done) }
+}
+
+// saveTerminal notes the state of the controlling terminal, if any, and
+// returns what puts it back: a password prompt cut short by the exit must
+// not leave it without echo.
+func saveTerminal() (restore func()) {
+	tty, err := os.Open("/dev/tty")
+	if err != nil {
+		return func() {}
+	}
+	st, err := term.GetState(int(tty.Fd()))
+	if err != nil {
+		tty.Close()
+		return func() {}
+	}
+	return func() {
+		signal.Ignore(syscall.SIGTTOU) // in the background too, without being stopped
+		term.Restore(int(tty.Fd()), st)
+	}
 }
 
 // openLogs are the session log files open in this process, flushed when it
