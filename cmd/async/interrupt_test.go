@@ -192,16 +192,19 @@ func TestSignalEndsARunWhoseAgentStalled(t *testing.T) {
 			state, dst := t.TempDir(), s.TempDir(t)
 			args := append(keyArgs(s, "st"), "-d", src, "-r", remote(s, dst), "-b", filepath.Join(state, "db"))
 			cmd, _, stderr := startAsync(t, state, append(args, "-l", "8m")...)
-			// The small files are committed; the large one is under way.
-			waitFor(t, 20*time.Second, "the small files in the log and the large one started", func() bool {
-				log, _ := os.ReadFile(filepath.Join(state, "async", "log", "async-st.log"))
+			// The small files are committed; the large one, started with
+			// them, is under way (about 16 s at this rate).
+			logFile := filepath.Join(state, "async", "log", "async-st.log")
+			waitFor(t, 20*time.Second, "the small files in the log", func() bool {
+				log, _ := os.ReadFile(logFile)
 				for p := range small {
 					if !strings.Contains(string(log), "msg=SYNCHRONIZED session=st op=copy side=remote path=/"+p+"\n") {
 						return false
 					}
 				}
-				return len(temporaries(t, dst)) > 0
+				return true
 			})
+			time.Sleep(500 * time.Millisecond)
 			agent := agentPID(t, s)
 			if agent == 0 {
 				t.Fatal("no agent process found below the test sshd")
@@ -227,6 +230,9 @@ func TestSignalEndsARunWhoseAgentStalled(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), "interrupted") {
 				t.Errorf("stderr does not say the run was interrupted:\n%s", stderr)
+			}
+			if log, _ := os.ReadFile(logFile); !strings.Contains(string(log), "level=ERROR msg=\"interrupted, and the run did not stop") {
+				t.Errorf("the log does not say why the run ended:\n%s", log)
 			}
 			// The stalled agent goes once it can see its client is gone.
 			syscall.Kill(agent, syscall.SIGCONT)
