@@ -19,38 +19,66 @@ import (
 const tempTokenFile = "temp-token"
 
 // sftpTempToken returns the SFTP side's token, kept in dir, making one on
-// the first run. A dry run makes none (it writes nothing) and gets "".
+// the first run. A dry run gets "": it writes nothing, and its scan must
+// not remove the temporaries of a run of the session going on meanwhile
+// (a dry run does not take the session's lock).
 func sftpTempToken(dir string, dryRun bool) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, tempTokenFile))
-	if err == nil {
-		if t := strings.TrimSpace(string(b)); len(t) == 16 && isHexToken(t) {
-			return t, nil
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("temporary file token: %w", err)
-	}
 	if dryRun {
 		return "", nil
 	}
-	var r [8]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return "", fmt.Errorf("temporary file token: %w", err)
+	for range 2 {
+		b, err := os.ReadFile(filepath.Join(dir, tempTokenFile))
+		if err == nil {
+			if t := strings.TrimSpace(string(b)); len(t) == 16 && isHexToken(t) {
+				return t, nil
+			}
+			os.Remove(filepath.Join(dir, tempTokenFile)) // damaged: a new one
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("temporary file token: %w", err)
+		}
+		var r [8]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return "", fmt.Errorf("temporary file token: %w", err)
+		}
+		t := hex.EncodeToString(r[:])
+		switch err := placeTempToken(dir, t, false); {
+		case err == nil:
+			return t, nil
+		case !errors.Is(err, fs.ErrExist):
+			return "", err
+		}
+		// Another run of the session made one meanwhile: use it.
 	}
-	t := hex.EncodeToString(r[:])
-	return t, writeTempToken(dir, t)
+	return "", errors.New("temporary file token: the token file keeps changing")
 }
 
-// writeTempToken stores the token in dir, atomically.
-func writeTempToken(dir, token string) error {
+// writeTempToken stores the token in dir, replacing any other.
+func writeTempToken(dir, token string) error { return placeTempToken(dir, token, true) }
+
+// placeTempToken stores the token in dir, whole: written aside, then
+// renamed (replace) or linked (not replacing: fs.ErrExist when one is
+// there) into place.
+func placeTempToken(dir, token string, replace bool) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("temporary file token: %w", err)
 	}
-	tmp := filepath.Join(dir, tempTokenFile+".new")
-	if err := os.WriteFile(tmp, []byte(token+"\n"), 0o600); err != nil {
+	tmp, err := os.CreateTemp(dir, tempTokenFile+".*.new")
+	if err != nil {
 		return fmt.Errorf("temporary file token: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, tempTokenFile)); err != nil {
-		os.Remove(tmp)
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(token + "\n")
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if replace {
+			err = os.Rename(tmp.Name(), filepath.Join(dir, tempTokenFile))
+		} else if err = os.Link(tmp.Name(), filepath.Join(dir, tempTokenFile)); err != nil && !errors.Is(err, fs.ErrExist) {
+			err = os.Rename(tmp.Name(), filepath.Join(dir, tempTokenFile)) // a file system without hard links
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("temporary file token: %w", err)
 	}
 	return nil
