@@ -265,6 +265,26 @@ const ReservedPrefix = ".async-tmp-"
 // PartialPrefix starts the names of partial files kept for resuming.
 const PartialPrefix = ReservedPrefix + "partial-"
 
+// MaxPartialKey bounds CreateOptions.Partial.
+const MaxPartialKey = 64
+
+// ValidPartial reports whether key may name a partial file: it becomes
+// part of one file name (PartialPrefix+key) beside the destination, so it
+// is a short run of letters, digits, '-' and '_', never a path. Backends
+// refuse any other key: it arrives from another process (the agent's
+// client, a plan file).
+func ValidPartial(key string) bool {
+	if key == "" || len(key) > MaxPartialKey {
+		return false
+	}
+	for _, c := range []byte(key) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // PrivateDir is the private area at a sync root: never synchronized,
 // scanned or deleted.
 const PrivateDir = ".private-asp"

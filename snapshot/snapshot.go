@@ -137,12 +137,30 @@ func Open(dir string, opts Options) (*DB, error) {
 	// Badger's flock is authoritative; a pid file left by a dead writer is
 	// simply overwritten.
 	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
-	if err := os.WriteFile(filepath.Join(dir, pidFile), pid, 0o600); err != nil {
+	// Through the directory's os.Root: a link planted in the pid file's
+	// place cannot take the write outside the directory.
+	if err := writeInDir(dir, pidFile, pid); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
 	}
 	go db.flusher()
 	return db, nil
+}
+
+// writeInDir writes dir/name through dir's os.Root, replacing a link in
+// name's place rather than writing through it.
+func writeInDir(dir, name string, b []byte) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if fi, err := root.Lstat(name); err == nil && !fi.Mode().IsRegular() {
+		if err := root.Remove(name); err != nil {
+			return err
+		}
+	}
+	return root.WriteFile(name, b, 0o600)
 }
 
 // isLockFailure reports whether err is Badger failing to take its directory

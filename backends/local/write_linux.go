@@ -12,6 +12,9 @@ import (
 // Create starts writing the file p under a temporary name in its
 // directory; Commit renames it into place.
 func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (core.Writer, error) {
+	if opts.Partial != "" && !core.ValidPartial(opts.Partial) {
+		return nil, fmt.Errorf("create %s: invalid partial-file key %q: %w", core.DisplayPath(p), opts.Partial, fs.ErrInvalid)
+	}
 	dfd, name, err := f.parent(p, false)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/async-sync/async/backends/local"
 	"github.com/async-sync/async/core"
@@ -36,7 +37,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, o AgentOptions) error 
 	}
 	a := &agent{c: newConn(r, w), o: o, writers: map[uint64]*agentWriter{},
 		readers: map[uint64]*agentReader{}, cancels: map[uint64]context.CancelFunc{},
-		sem: make(chan struct{}, 64), log: slog.New(slog.DiscardHandler)}
+		sem: make(chan struct{}, maxServing), big: make(chan struct{}, maxBigServing), log: slog.New(slog.DiscardHandler)}
 	defer a.c.stop()
 	defer a.close()
 	ctx, cancel := context.WithCancel(ctx)
@@ -52,8 +53,15 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, o AgentOptions) error 
 			return err
 		}
 		if f.op == opHello {
+			if a.fs != nil {
+				a.c.send(opError, f.id, errPayload(errors.New("agent protocol: a second hello")))
+				return errors.New("agent protocol: a second hello")
+			}
 			if err := a.hello(f); err != nil {
 				return err
+			}
+			if a.fs == nil {
+				return errors.New("agent protocol: session refused")
 			}
 			continue
 		}
@@ -65,8 +73,17 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, o AgentOptions) error 
 			continue
 		}
 		a.sem <- struct{}{}
+		big := len(f.payload) > bigPayload
+		if big {
+			a.big <- struct{}{}
+		}
 		wg.Go(func() {
-			defer func() { <-a.sem }()
+			defer func() {
+				if big {
+					<-a.big
+				}
+				<-a.sem
+			}()
 			a.serve(ctx, f)
 		})
 	}
@@ -78,6 +95,7 @@ type agent struct {
 	fs   *local.FS
 	dir  *os.Root // the sync root, confined
 	doc  docroot
+	key  string // the access key of a token session
 	name string // the session
 	log  *slog.Logger
 
@@ -90,7 +108,8 @@ type agent struct {
 	storeErr error    // the first failed one-way store write
 	closers  []io.Closer
 
-	sem chan struct{}
+	sem chan struct{} // requests being served
+	big chan struct{} // large requests being served
 }
 
 type agentWriter struct {
@@ -220,16 +239,13 @@ func decodeHello(d *dec) hello {
 // open resolves the docroot, the sync root inside it, and the log.
 func (a *agent) open(h hello) error {
 	u := a.o.Config.user(a.o.User)
-	a.doc = docroot{dir: a.o.Home}
-	if u.Docroot != "" {
-		a.doc = docroot{dir: u.Docroot, slash: true}
-	}
+	a.doc = docroot{dir: u.Docroot, home: a.o.Home}
 	if h.token != "" {
-		root, err := a.o.Config.checkToken(h.token, a.o.User)
+		root, id, err := a.o.Config.checkToken(h.token, a.o.User)
 		if err != nil {
 			return err
 		}
-		a.doc = docroot{dir: root, slash: true}
+		a.doc.dir, a.key = root, id
 	}
 	if h.session != "" && !validSession(h.session) {
 		return fmt.Errorf("invalid session name %q", h.session)
@@ -238,23 +254,12 @@ func (a *agent) open(h hello) error {
 	if err := a.openLog(h, u); err != nil {
 		return err
 	}
-	doc, err := os.OpenRoot(a.doc.dir)
+	dir, err := a.doc.openDir(h.root, h.create, 0o755)
 	if err != nil {
-		return fmt.Errorf("docroot %s: %w", a.doc.dir, err)
-	}
-	a.closers = append(a.closers, doc)
-	rel, err := a.doc.resolve(h.root)
-	if err != nil {
-		return err
-	}
-	if h.create {
-		if err := doc.MkdirAll(rel, 0o755); err != nil {
+		if h.create {
 			return fmt.Errorf("create %s: %w", h.root, err)
 		}
-	}
-	dir, err := doc.OpenRoot(rel)
-	if err != nil {
-		return fmt.Errorf("%s: %w", h.root, confinedErr(err))
+		return fmt.Errorf("%s: %w", h.root, err)
 	}
 	a.dir = dir
 	a.closers = append(a.closers, dir)
@@ -268,7 +273,7 @@ func (a *agent) open(h hello) error {
 	}
 	// The descriptor is the directory os.Root resolved inside the
 	// docroot; local reopens it through /proc, never by name.
-	a.fs, err = local.Open(fmt.Sprintf("/proc/self/fd/%d", fd.Fd()), local.Options{FollowLinks: h.followLinks, Confined: true})
+	a.fs, err = local.Open(fmt.Sprintf("/proc/self/fd/%d", fd.Fd()), local.Options{FollowLinks: h.followLinks, Confined: a.doc.confined()})
 	if err != nil {
 		return fmt.Errorf("%s: %w", h.root, err)
 	}
@@ -299,36 +304,32 @@ func confinedErr(err error) error {
 }
 
 // openLog opens the agent's log: the configured log_dir, -R, or
-// STATE/log.
+// STATE/log. The file is opened through the directory's os.Root, and a
+// link in its place is refused.
 func (a *agent) openLog(h hello, u UserConfig) error {
-	dir, mb := filepath.Join(a.o.StateDir, "log"), h.logMB
+	var root *os.Root
+	var err error
 	switch {
 	case u.LogDir != "":
-		dir = u.LogDir
+		if err = os.MkdirAll(u.LogDir, 0o700); err == nil {
+			root, err = a.adminDir(u.LogDir, true)
+		}
 	case h.logDir != "":
-		root, err := os.OpenRoot(a.doc.dir)
-		if err != nil {
-			return fmt.Errorf("docroot %s: %w", a.doc.dir, err)
+		root, err = a.doc.openDir(h.logDir, true, 0o755)
+	default:
+		dir := filepath.Join(a.o.StateDir, "log")
+		if err = os.MkdirAll(dir, 0o700); err == nil {
+			root, err = os.OpenRoot(dir)
 		}
-		defer root.Close()
-		rel, err := a.doc.resolve(h.logDir)
-		if err != nil {
-			return fmt.Errorf("option -R: %w", err)
-		}
-		if err := root.MkdirAll(rel, 0o755); err != nil {
-			return fmt.Errorf("option -R: %w", confinedErr(err))
-		}
-		f, err := root.Open(rel)
-		if err != nil {
-			return fmt.Errorf("option -R: %w", confinedErr(err))
-		}
-		a.closers = append(a.closers, f)
-		dir = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 	}
+	if err != nil {
+		return fmt.Errorf("option -R: %w", err)
+	}
+	a.closers = append(a.closers, root)
 	if h.session == "" {
 		return nil
 	}
-	lf, err := logfile.Open(dir, "async-"+h.session+".log", int64(max(mb, 1))<<20, 10)
+	lf, err := logfile.OpenRoot(root, "async-"+h.session+".log", int64(max(h.logMB, 1))<<20, 10)
 	if err != nil {
 		return fmt.Errorf("option -R: %w", err)
 	}
@@ -341,6 +342,24 @@ func (a *agent) openLog(h hello, u UserConfig) error {
 	return nil
 }
 
+// adminDir opens a directory the configuration names (db_dir, log_dir):
+// for a token session, its key's own subdirectory key-ID, so that one
+// key's session never reaches another key's snapshots or logs.
+func (a *agent) adminDir(dir string, create bool) (*os.Root, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil || a.key == "" {
+		return root, err
+	}
+	defer root.Close()
+	sub := "key-" + a.key
+	if create {
+		if err := root.Mkdir(sub, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+	}
+	return root.OpenRoot(sub)
+}
+
 // inline handles the one-way requests whose order matters, in the order
 // they arrive. It reports whether f was one of them.
 func (a *agent) inline(ctx context.Context, f frame) bool {
@@ -351,6 +370,19 @@ func (a *agent) inline(ctx context.Context, f frame) bool {
 		p := d.s()
 		o := d.createOpts()
 		aw := &agentWriter{err: d.err}
+		a.mu.Lock()
+		if old := a.writers[h]; old != nil {
+			delete(a.writers, h)
+			a.mu.Unlock()
+			if old.w != nil {
+				old.w.Abort()
+			}
+			a.mu.Lock()
+			aw.err = errors.New("agent protocol: a file handle used twice")
+		} else if len(a.writers) >= maxOpenFiles {
+			aw.err = fmt.Errorf("agent protocol: more than %d files open for writing", maxOpenFiles)
+		}
+		a.mu.Unlock()
 		if aw.err == nil {
 			aw.w, aw.err = a.fs.Create(ctx, p, o)
 		}
@@ -523,6 +555,9 @@ func (a *agent) do(ctx context.Context, f frame) (byte, []byte, error) {
 		return decoded(d, func() (byte, []byte, error) { return okReply(fs.SetXattrs(ctx, p, m)) })
 	case opScan:
 		o := d.scanOpts()
+		if d.err == nil {
+			d.err = checkScanOpts(o)
+		}
 		return decoded(d, func() (byte, []byte, error) { return okReply(a.scan(ctx, f.id, o)) })
 	case opWatch:
 		return okReply(a.watch(ctx, f.id))
@@ -553,11 +588,26 @@ func (a *agent) do(ctx context.Context, f frame) (byte, []byte, error) {
 		if d.err != nil {
 			return 0, nil, d.err
 		}
+		a.mu.Lock()
+		_, dup := a.writers[h]
+		full := len(a.writers) >= maxOpenFiles
+		a.mu.Unlock()
+		switch {
+		case dup:
+			return 0, nil, errors.New("agent protocol: a file handle used twice")
+		case full:
+			return 0, nil, fmt.Errorf("agent protocol: more than %d files open for writing", maxOpenFiles)
+		}
 		w, err := fs.Create(ctx, p, o)
 		if err != nil {
 			return 0, nil, err
 		}
 		a.mu.Lock()
+		if _, dup := a.writers[h]; dup {
+			a.mu.Unlock()
+			w.Abort()
+			return 0, nil, errors.New("agent protocol: a file handle used twice")
+		}
 		a.writers[h] = &agentWriter{w: w}
 		a.mu.Unlock()
 		var off int64
@@ -679,8 +729,16 @@ func (a *agent) openFile(ctx context.Context, id uint64, d *dec) (byte, []byte, 
 		r.Close()
 	} else {
 		a.mu.Lock()
-		a.readers[id] = &agentReader{r: r}
+		_, dup := a.readers[id]
+		if !dup && len(a.readers) < maxOpenFiles {
+			a.readers[id] = &agentReader{r: r}
+			r = nil
+		}
 		a.mu.Unlock()
+		if r != nil {
+			r.Close()
+			return 0, nil, fmt.Errorf("agent protocol: more than %d files open for reading, or a handle used twice", maxOpenFiles)
+		}
 	}
 	e.bool(eof)
 	e.bytes(chunk)
@@ -799,29 +857,30 @@ func (a *agent) doStore(ctx context.Context, f frame, d *dec) (byte, []byte, err
 }
 
 // storePath resolves a snapshot directory: the configured db_dir, -B
-// inside the docroot, or ROOT/.private-asp; NAME is appended.
+// (inside the docroot when there is one), or ROOT/.private-asp; NAME is
+// appended. Every step goes through os.Root, and a directory holding a
+// symbolic link is refused: the snapshot's files are opened by name.
 func (a *agent) storePath(dir string, create bool) (string, io.Closer, error) {
+	if a.name == "" {
+		return "", nil, errors.New("no session name: the snapshot needs one")
+	}
 	u := a.o.Config.user(a.o.User)
 	var root *os.Root
-	var rel string
+	rel := a.name
 	var err error
 	switch {
 	case u.DBDir != "":
-		root, err = os.OpenRoot(u.DBDir)
-		rel = "."
+		root, err = a.adminDir(u.DBDir, create)
 	case dir == "":
 		root, err = a.dir.OpenRoot(".")
-		rel = core.PrivateDir
+		rel = filepath.Join(core.PrivateDir, a.name)
 	default:
-		if rel, err = a.doc.resolve(dir); err == nil {
-			root, err = os.OpenRoot(a.doc.dir)
-		}
+		root, err = a.doc.openDir(dir, create, 0o700)
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("option -B: %w", err)
 	}
 	defer root.Close()
-	rel = filepath.Join(rel, a.name)
 	if create {
 		if err := root.MkdirAll(rel, 0o700); err != nil {
 			return "", nil, fmt.Errorf("option -B: %w", confinedErr(err))
@@ -831,7 +890,34 @@ func (a *agent) storePath(dir string, create bool) (string, io.Closer, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("option -B: %w", confinedErr(err))
 	}
+	if err := refuseLinks(f); err != nil {
+		f.Close()
+		return "", nil, fmt.Errorf("option -B: %w", err)
+	}
 	return fmt.Sprintf("/proc/self/fd/%d", f.Fd()), f, nil
+}
+
+// refuseLinks refuses a directory that is not one, or that holds a
+// symbolic link or a special file: the snapshot database opens its files
+// by name.
+func refuseLinks(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s: not a directory", f.Name())
+	}
+	ents, err := f.ReadDir(-1)
+	if err != nil {
+		return err
+	}
+	for _, de := range ents {
+		if t := de.Type(); t&^fs.ModeDir != 0 {
+			return fmt.Errorf("%s/%s: %w (a snapshot directory holds only regular files)", f.Name(), de.Name(), ErrOutsideDocroot)
+		}
+	}
+	return nil
 }
 
 func (a *agent) openStore(dir string, readOnly bool) error {
@@ -955,8 +1041,19 @@ func (a *agent) snapshotAction(d *dec) (byte, []byte, error) {
 }
 
 // copyDir copies the regular files of a snapshot directory (flat) into
-// another, replacing what is there.
+// another, replacing what is there. Both are opened as os.Root, and
+// links are neither read nor written through.
 func copyDir(from, to string) error {
+	src, err := os.OpenRoot(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenRoot(to)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
 	entries, err := os.ReadDir(from)
 	if err != nil {
 		return err
@@ -965,15 +1062,36 @@ func copyDir(from, to string) error {
 		if !de.Type().IsRegular() {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(from, de.Name()))
+		b, err := readRegular(src, de.Name())
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(to, de.Name()), b, 0o600); err != nil {
+		if fi, err := dst.Lstat(de.Name()); err == nil && !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", de.Name())
+		}
+		tmp := ".copy-" + de.Name()
+		if err := dst.WriteFile(tmp, b, 0o600); err != nil {
+			return err
+		}
+		if err := dst.Rename(tmp, de.Name()); err != nil {
+			dst.Remove(tmp)
 			return err
 		}
 	}
 	return nil
+}
+
+// readRegular reads a regular file of a root, refusing a link.
+func readRegular(r *os.Root, name string) ([]byte, error) {
+	f, err := r.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	return io.ReadAll(f)
 }
 
 func capsBits(c core.Caps) uint64 {

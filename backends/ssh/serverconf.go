@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -79,6 +80,9 @@ func ParseServerConfig(r io.Reader) (*ServerConfig, error) {
 			if len(f) != 2 || f[0] != "user" && f[0] != "key" {
 				return nil, fmt.Errorf("line %d: want [user NAME] or [key ID], got %s", n, line)
 			}
+			if f[0] == "key" && !validSession(f[1]) {
+				return nil, fmt.Errorf("line %d: key id %q: want letters, digits, '-' and '_'", n, f[1])
+			}
 			kind, name = f[0], f[1]
 			if kind == "user" {
 				c.Users[name] = c.Users[name]
@@ -147,6 +151,12 @@ func (c *ServerConfig) set(kind, name, k, v string) error {
 	return nil
 }
 
+// User returns the settings of a login user (its own section, else
+// [user *]).
+func (c *ServerConfig) User(name string) UserConfig {
+	return c.user(name)
+}
+
 // user returns the settings of a login user.
 func (c *ServerConfig) user(name string) UserConfig {
 	if u, ok := c.Users[name]; ok {
@@ -157,24 +167,24 @@ func (c *ServerConfig) user(name string) UserConfig {
 
 // checkToken returns the root a "Basic BASE64(id:secret)" token opens to
 // the login user.
-func (c *ServerConfig) checkToken(token, login string) (string, error) {
+func (c *ServerConfig) checkToken(token, login string) (root, id string, err error) {
 	b64, ok := strings.CutPrefix(token, "Basic ")
 	if !ok {
-		return "", fmt.Errorf("%w: token must be \"Basic BASE64(id:secret)\"", ErrAccess)
+		return "", "", fmt.Errorf("%w: token must be \"Basic BASE64(id:secret)\"", ErrAccess)
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
 	if err != nil {
-		return "", fmt.Errorf("%w: token is not base64", ErrAccess)
+		return "", "", fmt.Errorf("%w: token is not base64", ErrAccess)
 	}
 	id, secret, _ := strings.Cut(string(raw), ":")
 	k, ok := c.Keys[id]
 	if !ok || subtle.ConstantTimeCompare([]byte(k.Secret), []byte(secret)) != 1 {
-		return "", fmt.Errorf("%w: unknown access key or wrong secret", ErrAccess)
+		return "", "", fmt.Errorf("%w: unknown access key or wrong secret", ErrAccess)
 	}
 	if len(k.Users) > 0 && !contains(k.Users, login) {
-		return "", fmt.Errorf("%w: access key %s is not valid for user %s", ErrAccess, id, login)
+		return "", "", fmt.Errorf("%w: access key %s is not valid for user %s", ErrAccess, id, login)
 	}
-	return k.Root, nil
+	return k.Root, id, nil
 }
 
 func contains(list []string, s string) bool {
@@ -188,36 +198,104 @@ func contains(list []string, s string) bool {
 
 // docroot is where a session's remote paths live.
 type docroot struct {
-	dir string
-	// slash: paths are shown relative to dir ("/" is dir), as with a
-	// configured docroot or a token; otherwise they are the server's own
-	// absolute paths, which must lie inside dir.
-	slash bool
+	// dir is the docroot (a configured one, or a token's key root),
+	// shown to the client as "/": every path is resolved inside it. Empty:
+	// no docroot, remote paths are the server's own (relative ones
+	// relative to home), reachable as the user's permissions allow, as
+	// with ssh, scp and rsync.
+	dir  string
+	home string // the user's home directory ("~" and relative paths)
 }
 
+// confined reports whether the session is held inside a docroot.
+func (d docroot) confined() bool { return d.dir != "" }
+
 // resolve maps a remote path, as the client gave it, to a path relative
-// to the docroot ("." for the docroot itself). It refuses ".." and paths
-// outside; symbolic links are the opener's job (os.Root).
+// to the docroot ("." for the docroot itself). It refuses "..", NUL and
+// names no system can hold; symbolic links are the opener's job
+// (os.Root). Only for a confined session.
 func (d docroot) resolve(p string) (string, error) {
-	p = filepath.ToSlash(p)
-	for _, c := range strings.Split(p, "/") {
-		if c == ".." {
-			return "", fmt.Errorf("%s: %w (\"..\" is not allowed)", p, ErrOutsideDocroot)
-		}
+	if err := checkRemote(p); err != nil {
+		return "", err
 	}
-	switch {
-	case p == "~" || strings.HasPrefix(p, "~/"):
-		p = strings.TrimPrefix(p[1:], "/")
-	case strings.HasPrefix(p, "/") && !d.slash:
-		root := filepath.ToSlash(d.dir)
-		if p != root && !strings.HasPrefix(p, strings.TrimSuffix(root, "/")+"/") {
-			return "", fmt.Errorf("%s: %w %s", p, ErrOutsideDocroot, d.dir)
-		}
-		p = strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
-	}
+	p = strings.TrimPrefix(strings.TrimPrefix(p, "~"), "/")
 	rel := path.Clean("/" + p)[1:]
 	if rel == "" {
 		rel = "."
 	}
 	return rel, nil
+}
+
+// checkRemote refuses remote paths that are no path: "..", NUL, and
+// lengths past what a system holds.
+func checkRemote(p string) error {
+	if strings.IndexByte(p, 0) >= 0 {
+		return fmt.Errorf("%q: %w (a NUL byte in a path)", p, ErrOutsideDocroot)
+	}
+	if len(p) > maxPathLen {
+		return fmt.Errorf("a path of %d bytes: %w (longer than %d)", len(p), ErrOutsideDocroot, maxPathLen)
+	}
+	for _, c := range strings.Split(filepath.ToSlash(p), "/") {
+		if c == ".." {
+			return fmt.Errorf("%s: %w (\"..\" is not allowed)", p, ErrOutsideDocroot)
+		}
+	}
+	return nil
+}
+
+// maxPathLen bounds a remote path (Linux's PATH_MAX).
+const maxPathLen = 4096
+
+// abs maps a remote path of an unconfined session to the server's
+// absolute path: "~", "~/x" and relative paths are relative to home.
+func (d docroot) abs(p string) (string, error) {
+	if err := checkRemote(p); err != nil {
+		return "", err
+	}
+	switch {
+	case p == "~" || strings.HasPrefix(p, "~/"):
+		p = filepath.Join(d.home, p[1:])
+	case !filepath.IsAbs(p):
+		p = filepath.Join(d.home, p)
+	}
+	return filepath.Clean(p), nil
+}
+
+// openDir opens the directory p (a remote path as the client gave it),
+// creating it and its parents with perm when create is set. In a
+// confined session every step stays inside the docroot (os.Root: a link
+// that leads out is refused, ErrOutsideDocroot); otherwise p is the
+// server's own path.
+func (d docroot) openDir(p string, create bool, perm fs.FileMode) (*os.Root, error) {
+	if !d.confined() {
+		abs, err := d.abs(p)
+		if err != nil {
+			return nil, err
+		}
+		if create {
+			if err := os.MkdirAll(abs, perm); err != nil {
+				return nil, err
+			}
+		}
+		return os.OpenRoot(abs)
+	}
+	rel, err := d.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := os.OpenRoot(d.dir)
+	if err != nil {
+		return nil, fmt.Errorf("docroot %s: %w", d.dir, err)
+	}
+	defer doc.Close()
+	if create {
+		if err := doc.MkdirAll(rel, perm); err != nil {
+			return nil, confinedErr(err)
+		}
+	}
+	r, err := doc.OpenRoot(rel)
+	if err != nil {
+		return nil, confinedErr(err)
+	}
+	return r, nil
 }

@@ -60,7 +60,10 @@ func SplitDir(s string) (dir string, maxMB int, err error) {
 // a system call per line.
 type File struct {
 	mu       sync.Mutex
-	path     string
+	root     *os.Root // the directory: every file is opened through it
+	ownRoot  bool     // Close closes root
+	name     string
+	path     string // for messages
 	maxBytes int64
 	keep     int
 	f        *os.File // nil after Close, or when reopening failed
@@ -80,21 +83,48 @@ const bufSize = 64 << 10
 // (mode 0600) as needed. Before a write would take the file past maxBytes,
 // it is renamed NAME.1 (NAME.1 to NAME.2, and so on), keeping keep old
 // files, and a new one is started. maxBytes of 0 or less never rotates.
+// The files are opened through dir's os.Root (see OpenRoot).
 func Open(dir, name string, maxBytes int64, keep int) (*File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("log directory: %w", err)
 	}
-	l := &File{path: filepath.Join(dir, name), maxBytes: maxBytes, keep: max(keep, 0)}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("log directory: %w", err)
+	}
+	l, err := OpenRoot(root, name, maxBytes, keep)
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	l.ownRoot = true
+	return l, nil
+}
+
+// OpenRoot is Open in a directory already open as root, which must stay
+// open while the file is in use. name must be a single file name. Every
+// file (the log and its old copies) is opened, renamed and removed
+// through root, so nothing outside the directory is ever touched, and a
+// symbolic link in the log's place is refused: the log may be in a tree
+// that others write to (an agent's -R inside its docroot).
+func OpenRoot(root *os.Root, name string, maxBytes int64, keep int) (*File, error) {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") {
+		return nil, fmt.Errorf("log file name %q: not a single file name", name)
+	}
+	l := &File{root: root, name: name, path: filepath.Join(root.Name(), name), maxBytes: maxBytes, keep: max(keep, 0)}
 	if err := l.open(); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-// open opens l.path for appending and learns its size. l.mu must be held
+// open opens the log for appending and learns its size. l.mu must be held
 // (or l not yet shared).
 func (l *File) open() error {
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if fi, err := l.root.Lstat(l.name); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("log file %s: not a regular file (a link or a special file is refused)", l.path)
+	}
+	f, err := l.root.OpenFile(l.name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("log file: %w", err)
 	}
@@ -102,6 +132,10 @@ func (l *File) open() error {
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("log file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return fmt.Errorf("log file %s: not a regular file", l.path)
 	}
 	l.f, l.size = f, fi.Size()
 	return nil
@@ -178,19 +212,19 @@ func (l *File) rotate() error {
 	}
 	l.f = nil
 	if l.keep == 0 {
-		if err := os.Remove(l.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := l.root.Remove(l.name); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	} else {
-		if err := os.Remove(l.backup(l.keep)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := l.root.Remove(l.backup(l.keep)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 		for i := l.keep - 1; i >= 1; i-- {
-			if err := os.Rename(l.backup(i), l.backup(i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.root.Rename(l.backup(i), l.backup(i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}
 		}
-		if err := os.Rename(l.path, l.backup(1)); err != nil {
+		if err := l.root.Rename(l.name, l.backup(1)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -205,7 +239,7 @@ func (l *File) rotate() error {
 
 // backup returns the name of the i-th old file, NAME.i.
 func (l *File) backup(i int) string {
-	return l.path + "." + strconv.Itoa(i)
+	return l.name + "." + strconv.Itoa(i)
 }
 
 // Reopen closes and reopens the file by name, for when something else has
@@ -235,6 +269,9 @@ func (l *File) Reopen() error {
 func (l *File) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.ownRoot && !l.closed {
+		defer l.root.Close()
+	}
 	l.closed = true
 	if l.f == nil {
 		return nil
