@@ -247,6 +247,10 @@ func parseSSHURL(opt, raw string, def sshDefaults) (endpoint, error) {
 // part of the path.
 func parseHostPath(opt, raw, user, host string, def sshDefaults) (endpoint, error) {
 	e := endpoint{scheme: "ssh", user: cmp.Or(user, def.user), port: def.port, sftp: def.sftp}
+	if host == "" && user == "" && holdsPassword(raw) {
+		// The secret is not repeated: the message reaches terminals and logs.
+		return endpoint{}, usagef("option %s: the endpoint has the form user:password@host:path; a password never goes on the command line (it shows in the process list): use ASPERA_SCP_PASS or the prompt (for a path that holds ':' and '@', give --host or an ssh:// URL)", opt)
+	}
 	if host != "" {
 		e.host, e.path = host, raw
 	} else {
@@ -273,6 +277,26 @@ func parseHostPath(opt, raw, user, host string, def sshDefaults) (endpoint, erro
 		return endpoint{}, usagef("option %s: empty user name in %q", opt, raw)
 	}
 	return e.checkRemotePath(opt)
+}
+
+// holdsPassword reports whether a host:path form is scp's
+// user:password@host:path: a ':' before an '@' that is followed by
+// another ':'. Read as async's form it would name the host "user" (and
+// look that name up), with the password in the path.
+func holdsPassword(raw string) bool {
+	if strings.HasPrefix(raw, "[") {
+		return false
+	}
+	colon := strings.IndexByte(raw, ':')
+	if colon <= 0 || strings.IndexByte(raw[:colon], '@') >= 0 {
+		return false
+	}
+	at := strings.LastIndexByte(raw, '@')
+	if at < colon {
+		return false
+	}
+	host, _, ok := strings.Cut(raw[at+1:], ":")
+	return ok && host != "" && !strings.Contains(host, "/")
 }
 
 // hostPart is the part of a host:path form before the path.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -24,6 +25,9 @@ func TestParseSSHEndpoints(t *testing.T) {
 		{"ssh://u@h:2222/abs/p", "", "", def, endpoint{scheme: "ssh", user: "u", host: "h", port: 2222, path: "/abs/p"}, "ssh://u@h:2222/abs/p"},
 		{"ssh://h/~/dst", "", "", sshDefaults{port: 2200, user: "me"}, endpoint{scheme: "ssh", user: "me", host: "h", port: 2200, path: "~/dst"}, "ssh://me@h:2200/~/dst"},
 		{"sftp://u@h/p", "", "", def, endpoint{scheme: "ssh", user: "u", host: "h", port: 22, path: "/p", sftp: true}, "sftp://u@h:22/p"},
+		{"h:/x@y/z:w", "", "", def, endpoint{scheme: "ssh", user: "me", host: "h", port: 22, path: "/x@y/z:w"}, ""},
+		{"u@h:/x@y:z", "", "", def, endpoint{scheme: "ssh", user: "u", host: "h", port: 22, path: "/x@y:z"}, ""},
+		{"[::1]:/x@y:z", "", "", def, endpoint{scheme: "ssh", user: "me", host: "::1", port: 22, path: "/x@y:z"}, ""},
 		{"h:/p", "", "", sshDefaults{port: 22, user: "me", sftp: true}, endpoint{scheme: "ssh", user: "me", host: "h", port: 22, path: "/p", sftp: true}, ""},
 	}
 	for _, tc := range tests {
@@ -53,11 +57,24 @@ func TestParseSSHEndpointErrors(t *testing.T) {
 		{"u@[::1/d", "", ""},           // malformed address
 		{"@h:/p", "", ""},              // empty user
 		{"ssh:///p", "", ""},           // no host
+		{"u:secret@h:/p", "", ""},      // scp's user:password@host:path
+		{"u:s:e@cret@h:p", "", ""},     // the same, with ':' and '@' in the password
+		{"u:se/cr@et@[::1]:/p", "", ""},
 	} {
 		_, err := parseEndpoint("-r", tc.raw, tc.user, tc.host, def)
 		var ue *usageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%q: err = %v, want a usage error", tc.raw, err)
 		}
+	}
+}
+
+// TestPasswordFormNotEchoed: the refusal of user:password@host:path names
+// the option but never the password.
+func TestPasswordFormNotEchoed(t *testing.T) {
+	_, err := parseEndpoint("-r", "morgan:hunter2@example.invalid:/data", "", "", sshDefaults{port: 22, user: "me"})
+	var ue *usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "option -r") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("err = %v, want a usage error naming -r without the password", err)
 	}
 }

@@ -79,7 +79,12 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 	var re *ssh.RemoteError
 	if err != nil && !errors.As(err, &re) && ctx.Err() == nil && s.remoteDB == "" && s.storeDir[side] == "" {
 		// The agent cannot run there (no compatible binary, a home that
-		// does not allow programs, ...): plain SFTP still works.
+		// does not allow programs, ...): plain SFTP still works, unless
+		// the agent would have confined the session.
+		if ferr := fallbackAllowed(conn, e.user, ssh.DefaultServerConfig, cmp.Or(s.ssh.token, os.Getenv(envToken)) != ""); ferr != nil {
+			conn.Close()
+			return nil, &fatal{exitFailed, fmt.Errorf("option %s: the async agent cannot run on %s (%v), and %v", opt, e.host, err, ferr)}
+		}
 		msg := fmt.Sprintf("warning: the async agent cannot run on %s (%v); falling back to SFTP, with the remote snapshot kept on this machine (give --sftp to make it explicit; going back to the agent needs --reset)", e.host, err)
 		log.Warn(msg)
 		a.out.warn(s.name, msg)
@@ -145,7 +150,10 @@ func dataPaths(classes []core.ThreadClass) int {
 // remoteRootErr explains why a remote root cannot be used, with the exit
 // code the reference gives.
 func remoteRootErr(opt string, e endpoint, err error) error {
+	var re *ssh.RemoteError
 	switch {
+	case errors.Is(err, ssh.ErrOutsideDocroot) && errors.As(err, &re) && strings.HasPrefix(re.Msg, "option -R:"):
+		return usagef("%s on %s", re.Msg, e.host)
 	case errors.Is(err, ssh.ErrOutsideDocroot):
 		return usagef("option %s: %s is outside your docroot on %s: %v", opt, e.path, e.host, err)
 	case errors.Is(err, fs.ErrNotExist):
@@ -154,6 +162,42 @@ func remoteRootErr(opt string, e endpoint, err error) error {
 		return &fatal{exitFailed, fmt.Errorf("option -W: %w", err)}
 	}
 	return &fatal{exitFailed, fmt.Errorf("option %s: %s: %w", opt, e.Display(), err)}
+}
+
+// fallbackAllowed says whether plain SFTP may stand in for an agent that
+// cannot run: only where it gives every path the meaning the agent would.
+// A token session is confined to its key's root, which SFTP cannot
+// enforce. A docroot that the server's configuration (conf, read over
+// SFTP) sets for the user means "/" is the docroot for the agent but the
+// server's "/" for SFTP; a configuration that SFTP cannot see (missing,
+// or hidden by a chroot, where the server enforces a root itself) leaves
+// the paths their meaning. An unreadable one is refused: it cannot be
+// told.
+func fallbackAllowed(conn *ssh.Conn, user, conf string, token bool) error {
+	if token {
+		return errors.New("plain SFTP cannot confine a -W token session to its key's root: refusing to fall back (install the agent on the server)")
+	}
+	sc, err := sftp.NewClient(conn.SSH())
+	if err != nil {
+		return fmt.Errorf("sftp: %w", err)
+	}
+	defer sc.Close()
+	f, err := sc.Open(conf)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("the server's %s cannot be read (%v), so whether it confines %s to a docroot cannot be told: refusing to fall back to SFTP", conf, err, user)
+	}
+	defer f.Close()
+	cfg, err := ssh.ParseServerConfig(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return fmt.Errorf("the server's %s cannot be parsed (%v): refusing to fall back to SFTP", conf, err)
+	}
+	if d := cfg.User(user).Docroot; d != "" {
+		return fmt.Errorf("the server confines %s to the docroot %s, which plain SFTP does not: a path would name another place, so async does not fall back to SFTP (fix the agent on the server)", user, d)
+	}
+	return nil
 }
 
 // openSFTP opens an SSH endpoint over plain SFTP; its snapshot is local.
@@ -283,33 +327,49 @@ func (a *agentSnapshots) open(ctx context.Context, dryRun, reset bool) (core.Sto
 	if dryRun {
 		ok, err := a.c.SnapshotExists(ctx, a.dir)
 		if err != nil || !ok || reset {
-			return nil, nil, err
+			return nil, nil, snapshotDirErr(err)
 		}
 	}
 	st, err := a.c.OpenStore(ctx, a.dir, dryRun)
 	if err != nil {
+		if err := snapshotDirErr(err); err != nil {
+			return nil, nil, err
+		}
 		return nil, nil, &fatal{exitFailed, fmt.Errorf("remote snapshot: %w", err)}
 	}
 	return st, func() { st.Close() }, nil
 }
 
-func (a *agentSnapshots) remove(ctx context.Context) error { return a.c.RemoveSnapshot(ctx, a.dir) }
+func (a *agentSnapshots) remove(ctx context.Context) error {
+	return snapshotDirErr(a.c.RemoveSnapshot(ctx, a.dir))
+}
+
+// snapshotDirErr makes a remote -B (or --remote-db-store-dir) that leaves
+// the docroot bad input (exit 2); other errors pass unchanged.
+func snapshotDirErr(err error) error {
+	if errors.Is(err, ssh.ErrOutsideDocroot) {
+		return usagef("remote snapshot: %v", err)
+	}
+	return err
+}
 
 func (a *agentSnapshots) restore(ctx context.Context) (bool, error) {
 	if a.storeDir == "" {
 		return false, nil
 	}
 	if ok, err := a.c.SnapshotExists(ctx, a.dir); err != nil || ok {
-		return false, err
+		return false, snapshotDirErr(err)
 	}
-	return a.c.CopySnapshot(ctx, a.storeDir, a.dir)
+	ok, err := a.c.CopySnapshot(ctx, a.storeDir, a.dir)
+	return ok, snapshotDirErr(err)
 }
 
 func (a *agentSnapshots) save(ctx context.Context) (bool, error) {
 	if a.storeDir == "" {
 		return false, nil
 	}
-	return a.c.CopySnapshot(ctx, a.dir, a.storeDir)
+	ok, err := a.c.CopySnapshot(ctx, a.dir, a.storeDir)
+	return ok, snapshotDirErr(err)
 }
 
 // noSnapshots stands for the snapshot of a root that does not exist yet
