@@ -236,7 +236,11 @@ func pathRequests(p string) []struct {
 	add("xattrs", opXattrs, func(e *enc) { e.s(p) })
 	add("setxattrs", opSetXattrs, func(e *enc) { e.s(p); e.xattrs(map[string][]byte{"user.x": []byte("y")}) })
 	add("open", opOpen, func(e *enc) { e.s(p); e.i(0) })
-	add("put", opPut, func(e *enc) { e.s(p); e.createOpts(core.CreateOptions{Replace: core.Precondition{Any: true}}); e.bytes([]byte("pwned")) })
+	add("put", opPut, func(e *enc) {
+		e.s(p)
+		e.createOpts(core.CreateOptions{Replace: core.Precondition{Any: true}})
+		e.bytes([]byte("pwned"))
+	})
 	add("put partial", opPut, func(e *enc) {
 		e.s("data/g")
 		e.createOpts(core.CreateOptions{Replace: core.Precondition{Any: true}, Partial: p})
