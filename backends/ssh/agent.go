@@ -315,7 +315,9 @@ func (a *agent) openLog(h hello, u UserConfig) error {
 			root, err = a.adminDir(u.LogDir, true)
 		}
 	case h.logDir != "":
-		root, err = a.doc.openDir(h.logDir, true, 0o755)
+		if root, err = a.doc.openDir(h.logDir, true, 0o755); err != nil {
+			err = fmt.Errorf("%s: %w", h.logDir, err)
+		}
 	default:
 		dir := filepath.Join(a.o.StateDir, "log")
 		if err = os.MkdirAll(dir, 0o700); err == nil {
@@ -875,7 +877,9 @@ func (a *agent) storePath(dir string, create bool) (string, io.Closer, error) {
 		root, err = a.dir.OpenRoot(".")
 		rel = filepath.Join(core.PrivateDir, a.name)
 	default:
-		root, err = a.doc.openDir(dir, create, 0o700)
+		if root, err = a.doc.openDir(dir, create, 0o700); err != nil {
+			err = fmt.Errorf("%s: %w", dir, err)
+		}
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("option -B: %w", err)

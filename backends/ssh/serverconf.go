@@ -230,14 +230,14 @@ func (d docroot) resolve(p string) (string, error) {
 // lengths past what a system holds.
 func checkRemote(p string) error {
 	if strings.IndexByte(p, 0) >= 0 {
-		return fmt.Errorf("%q: %w (a NUL byte in a path)", p, ErrOutsideDocroot)
+		return fmt.Errorf("%w (a NUL byte in a path)", ErrOutsideDocroot)
 	}
 	if len(p) > maxPathLen {
 		return fmt.Errorf("a path of %d bytes: %w (longer than %d)", len(p), ErrOutsideDocroot, maxPathLen)
 	}
 	for _, c := range strings.Split(filepath.ToSlash(p), "/") {
 		if c == ".." {
-			return fmt.Errorf("%s: %w (\"..\" is not allowed)", p, ErrOutsideDocroot)
+			return fmt.Errorf("%w (\"..\" is not allowed)", ErrOutsideDocroot)
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,26 +113,84 @@ func TestDocrootEscapesRefused(t *testing.T) {
 	bin := agentBinary(t)
 	conn := dial(t, s)
 	defer conn.Close()
-	root := s.TempDir(t)
-	os.Symlink("/etc", filepath.Join(root, "out"))
-	for _, p := range []string{"/etc", "../../etc", root + "/../../etc", root + "/out", "/tmp"} {
-		_, err := conn.StartAgent(context.Background(), StartOptions{Binary: bin, Root: p, Session: "esc"})
+	base := s.TempDir(t)
+	doc := filepath.Join(base, "doc")
+	os.MkdirAll(filepath.Join(doc, "root"), 0o755)
+	os.Symlink("/etc", filepath.Join(doc, "root", "out"))
+	os.Symlink("/etc", filepath.Join(doc, "etclink"))
+	s.Chown(t, base)
+	conf := filepath.Join(s.Dir, "escape-test-server.conf") // readable by the test user
+	os.WriteFile(conf, []byte(fmt.Sprintf("[user %s]\ndocroot = %s\n", s.User, doc)), 0o644)
+	ctx := context.Background()
+	for _, p := range []string{"../../etc", "/../etc", "/etclink", "/etclink/ssh", "/root/out"} {
+		_, err := conn.StartAgent(ctx, StartOptions{Binary: bin, Root: p, Session: "esc", Config: conf})
 		if !errors.Is(err, ErrOutsideDocroot) {
 			t.Errorf("root %s: err = %v, want outside the docroot", p, err)
 		}
 	}
-	c, err := conn.StartAgent(context.Background(), StartOptions{Binary: bin, Root: root, Session: "esc"})
+	// With a docroot, "/etc" is DOCROOT/etc.
+	if _, err := conn.StartAgent(ctx, StartOptions{Binary: bin, Root: "/etc", Session: "esc", Config: conf}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("root /etc under a docroot: err = %v, want not-exist", err)
+	}
+	c, err := conn.StartAgent(ctx, StartOptions{Binary: bin, Root: "/root", Session: "esc", Config: conf})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	for _, p := range []string{"out/passwd", "out"} {
-		if _, err := c.Stat(context.Background(), p+"/x"); err == nil {
+		if _, err := c.Stat(ctx, p+"/x"); err == nil {
 			t.Errorf("stat through %s succeeded", p)
 		}
 	}
-	if _, err := c.OpenStore(context.Background(), "/etc/async-db", false); !errors.Is(err, ErrOutsideDocroot) {
-		t.Errorf("-B /etc: err = %v, want outside the docroot", err)
+	for _, b := range []string{"/../etc/async-db", "/etclink/async-db"} {
+		if _, err := c.OpenStore(ctx, b, false); !errors.Is(err, ErrOutsideDocroot) {
+			t.Errorf("-B %s: err = %v, want outside the docroot", b, err)
+		}
+	}
+}
+
+// TestNoDocrootServerPaths: without a configured docroot, remote paths
+// are the server's own, reachable as the user's permissions allow (as
+// with scp and rsync), and relative ones are relative to home.
+func TestNoDocrootServerPaths(t *testing.T) {
+	s := server(t)
+	bin := agentBinary(t)
+	conn := dial(t, s)
+	defer conn.Close()
+	outside, err := os.MkdirTemp("", "async-srv-") // outside the user's home
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(outside)
+	s.Chown(t, outside)
+	os.Chmod(outside, 0o755)
+	ctx := context.Background()
+	c, err := conn.StartAgent(ctx, StartOptions{Binary: bin, Root: outside, Session: "srv"})
+	if err != nil {
+		t.Fatalf("root %s outside home: %v", outside, err)
+	}
+	if _, err := c.Mkdir(ctx, "made", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if _, err := os.Stat(filepath.Join(outside, "made")); err != nil {
+		t.Error(err)
+	}
+	rel := filepath.Base(s.TempDir(t))
+	c, err = conn.StartAgent(ctx, StartOptions{Binary: bin, Root: rel, Session: "srv"})
+	if err != nil {
+		t.Fatalf("relative root %s: %v", rel, err)
+	}
+	defer c.Close()
+	if _, err := c.Mkdir(ctx, "made", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Home, rel, "made")); err != nil {
+		t.Errorf("a relative root is not relative to home: %v", err)
+	}
+	// The user's own permissions still hold.
+	if _, err := conn.StartAgent(ctx, StartOptions{Binary: bin, Root: "/root", Session: "srv"}); err == nil {
+		t.Error("the test user opened /root")
 	}
 }
 
