@@ -11,7 +11,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build test lint bench bench-tools demo clean install man
+.PHONY: build test lint bench bench-tools demo clean install man fuzz
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/async
@@ -34,6 +34,18 @@ man:
 
 test: build lint
 	$(GO) test -count=1 ./...
+
+# Fuzz the agent's frame decoder, its path resolution and its request
+# handlers (against a temporary docroot), each for FUZZTIME; `make test`
+# runs their seeds and saved crashers. Go fuzzes one target per run.
+FUZZTIME ?= 10s
+FUZZ_TARGETS = FuzzFrameDecoder FuzzResolve FuzzAgentRequests
+
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+		echo "fuzz $$f ($(FUZZTIME))"; \
+		$(GO) test ./backends/ssh -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 lint:
 	$(GO) vet ./...

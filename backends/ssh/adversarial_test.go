@@ -52,6 +52,7 @@ func startRaw(t *testing.T, o AgentOptions) *rawAgent {
 	go func() {
 		r.done <- Serve(context.Background(), ar, aw, o)
 		aw.Close()
+		ar.Close() // the agent hung up: the client's writes fail, as over SSH
 	}()
 	go func() {
 		for {
@@ -517,7 +518,7 @@ func TestAdversarialFrames(t *testing.T) {
 			cr, aw := io.Pipe()
 			ar, cw := io.Pipe()
 			done := make(chan error, 1)
-			go func() { done <- Serve(context.Background(), ar, aw, w.opts); aw.Close() }()
+			go func() { done <- Serve(context.Background(), ar, aw, w.opts); aw.Close(); ar.Close() }()
 			go io.Copy(io.Discard, cr)
 			cl := newConn(strings.NewReader(""), cw)
 			var e enc
@@ -728,7 +729,7 @@ func TestAgentMemoryBound(t *testing.T) {
 	cr, aw := io.Pipe()
 	ar, cw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- Serve(context.Background(), ar, aw, w.opts); aw.Close() }()
+	go func() { done <- Serve(context.Background(), ar, aw, w.opts); aw.Close(); ar.Close() }()
 	cl := newConn(cr, cw)
 	var e enc
 	e.s(magic)
