@@ -23,14 +23,25 @@
 //
 // # Docroot
 //
-// Every remote path is resolved inside the user's docroot: the docroot the
-// agent's configuration file gives the user (shown to the client as "/"),
-// the root of the access key a -W token names (also shown as "/"), or else
-// the user's home directory, where remote paths are the server's own and
-// must lie inside it. ".." is refused, and paths are opened with os.Root,
-// so that a symbolic link cannot lead out either; the sync root is then
-// reopened through its descriptor, and the local backend's openat2
-// RESOLVE_BENEATH keeps every later operation inside it.
+// With a docroot configured for the user (the agent's configuration
+// file), or a -W token (its access key's root), the session is confined:
+// the docroot is shown to the client as "/", every remote path (-r, -B,
+// -R) is resolved inside it with os.Root, so that neither ".." nor a
+// symbolic link (planted before, or swapped in during a request) leads
+// out, and the local backend's openat2 RESOLVE_BENEATH keeps every later
+// operation inside the sync root. A path that would leave is refused
+// with ErrOutsideDocroot. A token session's snapshots and logs under a
+// configured db_dir or log_dir live in a directory of their key
+// (key-ID), so one key never reaches another's.
+//
+// Without either there is no docroot: remote paths are the server's own
+// (relative ones relative to the home directory), reachable as far as
+// the user's permissions allow, as with ssh, scp and rsync. ".." is
+// refused in both cases.
+//
+// The agent's own files (log, snapshot directory, its pid and lock) are
+// opened through the directory's os.Root; a snapshot directory holding a
+// symbolic link is refused, and so is a log that is one.
 //
 // # Protocol (version 2)
 //
@@ -59,6 +70,16 @@
 // its op byte. The agent answers OK with its version, its
 // capabilities and the root's entry, or an error (bad version, path outside
 // the docroot, refused token), after which it hangs up.
+//
+// Every count, size and length read from the wire is bounded before
+// anything is allocated for it: a frame is at most 8 MiB (maxFrame), and
+// so is a decompressed payload; a string, byte string or collection
+// cannot be longer than what is left of its frame; a scan asks for at
+// most 99 threads and rests at most a second; the agent serves at most
+// 64 requests at once, at most 4 of them over 1 MiB, and keeps at most
+// 1024 files open for writing and 1024 for reading per connection. A
+// partial-file key is a short run of letters, digits, '-' and '_'. A
+// second hello, or a request before the first, ends the connection.
 //
 // Requests are pipelined: the client sends many without waiting, and the
 // agent answers each as it completes, in any order. Replies are OK (fields
