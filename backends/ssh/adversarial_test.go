@@ -806,3 +806,35 @@ func TestUnconfinedPathsAreServerPaths(t *testing.T) {
 		t.Errorf(`"..": err = %v`, err)
 	}
 }
+
+// TestSnapshotRemoveOverTheAgent: --reset drops the session's snapshot on
+// the server, and a link planted beside it survives untouched.
+func TestSnapshotRemoveOverTheAgent(t *testing.T) {
+	w := newWorld(t)
+	before := w.outside(t)
+	r := startRaw(t, w.opts)
+	if err := r.hello(hello{root: "/data", session: "rm"}); err != nil {
+		t.Fatal(err)
+	}
+	var open enc
+	open.s("/snap")
+	open.bool(false)
+	if f, _ := r.call(opStoreOpen, open.b); f.op == opError {
+		t.Fatal(decodeError(f.payload))
+	}
+	r.call(opStoreClose, nil)
+	os.Symlink(w.out, filepath.Join(w.doc, "snap", "rm", "out-link")) // poisoned: still removable
+	var rm enc
+	rm.u(snapRemove)
+	rm.s("/snap")
+	rm.s("")
+	if f, _ := r.call(opSnapshot, rm.b); f.op == opError {
+		t.Fatalf("remove: %v", decodeError(f.payload))
+	}
+	if _, err := os.Stat(filepath.Join(w.doc, "snap", "rm")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the snapshot is still there: %v", err)
+	}
+	if after := w.outside(t); after != before {
+		t.Errorf("outside the docroot changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}

@@ -23,7 +23,7 @@ import (
 type AgentOptions struct {
 	Config *ServerConfig // nil: no configuration file
 	User   string        // the login user (for the configuration's sections)
-	Home   string        // the user's home directory: the default docroot
+	Home   string        // the user's home directory: relative remote paths start there
 	// StateDir is the agent's state directory on the server: its logs go
 	// to StateDir/log without -R.
 	StateDir string
@@ -863,8 +863,27 @@ func (a *agent) doStore(ctx context.Context, f frame, d *dec) (byte, []byte, err
 // appended. Every step goes through os.Root, and a directory holding a
 // symbolic link is refused: the snapshot's files are opened by name.
 func (a *agent) storePath(dir string, create bool) (string, io.Closer, error) {
+	root, rel, err := a.storeRoot(dir, create)
+	if err != nil {
+		return "", nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(rel)
+	if err != nil {
+		return "", nil, fmt.Errorf("option -B: %w", confinedErr(err))
+	}
+	if err := refuseLinks(f); err != nil {
+		f.Close()
+		return "", nil, fmt.Errorf("option -B: %w", err)
+	}
+	return fmt.Sprintf("/proc/self/fd/%d", f.Fd()), f, nil
+}
+
+// storeRoot opens the directory that holds the session's snapshot
+// directory, and names that one in it (see storePath).
+func (a *agent) storeRoot(dir string, create bool) (*os.Root, string, error) {
 	if a.name == "" {
-		return "", nil, errors.New("no session name: the snapshot needs one")
+		return nil, "", errors.New("no session name: the snapshot needs one")
 	}
 	u := a.o.Config.user(a.o.User)
 	var root *os.Root
@@ -882,23 +901,47 @@ func (a *agent) storePath(dir string, create bool) (string, io.Closer, error) {
 		}
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("option -B: %w", err)
+		return nil, "", fmt.Errorf("option -B: %w", err)
 	}
-	defer root.Close()
 	if create {
 		if err := root.MkdirAll(rel, 0o700); err != nil {
-			return "", nil, fmt.Errorf("option -B: %w", confinedErr(err))
+			root.Close()
+			return nil, "", fmt.Errorf("option -B: %w", confinedErr(err))
 		}
 	}
-	f, err := root.Open(rel)
+	return root, rel, nil
+}
+
+// removeSnapshot drops the session's snapshot directory (--reset),
+// unless a live session holds it; links in it are removed, never
+// followed.
+func (a *agent) removeSnapshot(dir string) error {
+	root, rel, err := a.storeRoot(dir, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
-		return "", nil, fmt.Errorf("option -B: %w", confinedErr(err))
+		return err
 	}
-	if err := refuseLinks(f); err != nil {
+	defer root.Close()
+	if p, f, err := a.storePath(dir, false); err == nil {
+		if snapshot.Exists(p) {
+			db, err := snapshot.Open(p, snapshot.Options{})
+			var le *snapshot.LockedError
+			if errors.As(err, &le) {
+				f.Close()
+				return fmt.Errorf("session %s is running on the server, pid %d", a.name, le.PID)
+			}
+			if err == nil {
+				db.Close()
+			}
+		}
 		f.Close()
-		return "", nil, fmt.Errorf("option -B: %w", err)
 	}
-	return fmt.Sprintf("/proc/self/fd/%d", f.Fd()), f, nil
+	if err := root.RemoveAll(rel); err != nil {
+		return fmt.Errorf("remove the snapshot: %w", err)
+	}
+	return nil
 }
 
 // refuseLinks refuses a directory that is not one, or that holds a
@@ -1009,6 +1052,14 @@ func (a *agent) snapshotAction(d *dec) (byte, []byte, error) {
 	if d.err != nil {
 		return 0, nil, d.err
 	}
+	if act == snapRemove { // also a snapshot directory that storePath refuses
+		var e enc
+		e.bool(true)
+		if err := a.removeSnapshot(dir); err != nil {
+			return 0, nil, err
+		}
+		return opOK, e.b, nil
+	}
 	p, f, err := a.storePath(dir, false)
 	if errors.Is(err, fs.ErrNotExist) {
 		var e enc
@@ -1023,11 +1074,6 @@ func (a *agent) snapshotAction(d *dec) (byte, []byte, error) {
 	switch act {
 	case snapExists:
 		e.bool(snapshot.Exists(p))
-	case snapRemove:
-		e.bool(true)
-		if err := snapshot.Remove(p); err != nil {
-			return 0, nil, err
-		}
 	case snapCopy:
 		q, g, err := a.storePath(to, true)
 		if err != nil {
