@@ -838,3 +838,41 @@ func TestSnapshotRemoveOverTheAgent(t *testing.T) {
 		t.Errorf("outside the docroot changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+// TestAgentDirsInsideTheDocroot: a db_dir, a log_dir or the agent's state
+// directory that the administrator put inside the docroot is opened
+// through it: a link the client planted in its place does not lead out.
+func TestAgentDirsInsideTheDocroot(t *testing.T) {
+	w := newWorld(t)
+	before := w.outside(t)
+	for _, d := range []string{"db", "log", "state"} {
+		os.Symlink(w.out, filepath.Join(w.doc, d))
+	}
+	u := w.opts.Config.Users["u"]
+	u.DBDir = filepath.Join(w.doc, "db")
+	w.opts.Config.Users["u"] = u
+	r := startRaw(t, w.opts)
+	if err := r.hello(hello{root: "/data", session: "in"}); err != nil {
+		t.Fatal(err)
+	}
+	var e enc
+	e.s("")
+	e.bool(false)
+	if f, _ := r.call(opStoreOpen, e.b); f.op != opError {
+		t.Error("a db_dir that is a link out was opened")
+	}
+	u.DBDir, u.LogDir = "", filepath.Join(w.doc, "log")
+	w.opts.Config.Users["u"] = u
+	if err := startRaw(t, w.opts).hello(hello{root: "/data", session: "in"}); err == nil {
+		t.Error("a log_dir that is a link out was opened")
+	}
+	u.LogDir = ""
+	w.opts.Config.Users["u"] = u
+	w.opts.StateDir = filepath.Join(w.doc, "state")
+	if err := startRaw(t, w.opts).hello(hello{root: "/data", session: "in"}); err == nil {
+		t.Error("a state directory that is a link out was opened")
+	}
+	if after := w.outside(t); after != before {
+		t.Errorf("outside the docroot changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}

@@ -311,18 +311,13 @@ func (a *agent) openLog(h hello, u UserConfig) error {
 	var err error
 	switch {
 	case u.LogDir != "":
-		if err = os.MkdirAll(u.LogDir, 0o700); err == nil {
-			root, err = a.adminDir(u.LogDir, true)
-		}
+		root, err = a.adminDir(u.LogDir, true)
 	case h.logDir != "":
 		if root, err = a.doc.openDir(h.logDir, true, 0o755); err != nil {
 			err = fmt.Errorf("%s: %w", h.logDir, err)
 		}
 	default:
-		dir := filepath.Join(a.o.StateDir, "log")
-		if err = os.MkdirAll(dir, 0o700); err == nil {
-			root, err = os.OpenRoot(dir)
-		}
+		root, err = a.serverDir(filepath.Join(a.o.StateDir, "log"), true)
 	}
 	if err != nil {
 		return fmt.Errorf("option -R: %w", err)
@@ -348,7 +343,7 @@ func (a *agent) openLog(h hello, u UserConfig) error {
 // for a token session, its key's own subdirectory key-ID, so that one
 // key's session never reaches another key's snapshots or logs.
 func (a *agent) adminDir(dir string, create bool) (*os.Root, error) {
-	root, err := os.OpenRoot(dir)
+	root, err := a.serverDir(dir, create)
 	if err != nil || a.key == "" {
 		return root, err
 	}
@@ -360,6 +355,39 @@ func (a *agent) adminDir(dir string, create bool) (*os.Root, error) {
 		}
 	}
 	return root.OpenRoot(sub)
+}
+
+// serverDir opens a directory of the agent's own, named by a server path
+// (db_dir, log_dir, the state directory), creating it (0700) when create
+// is set. One that lies inside a confined session's docroot is opened
+// through the docroot's os.Root, since the client may have planted links
+// there: it cannot lead the agent's files out.
+func (a *agent) serverDir(dir string, create bool) (*os.Root, error) {
+	if a.doc.confined() {
+		if rel, err := filepath.Rel(a.doc.dir, dir); err == nil && filepath.IsLocal(rel) {
+			doc, err := os.OpenRoot(a.doc.dir)
+			if err != nil {
+				return nil, fmt.Errorf("docroot %s: %w", a.doc.dir, err)
+			}
+			defer doc.Close()
+			if create {
+				if err := doc.MkdirAll(rel, 0o700); err != nil {
+					return nil, fmt.Errorf("%s: %w", dir, confinedErr(err))
+				}
+			}
+			r, err := doc.OpenRoot(rel)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", dir, confinedErr(err))
+			}
+			return r, nil
+		}
+	}
+	if create {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	return os.OpenRoot(dir)
 }
 
 // inline handles the one-way requests whose order matters, in the order
