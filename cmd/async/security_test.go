@@ -139,3 +139,25 @@ func TestFallbackAllowed(t *testing.T) {
 		}
 	}
 }
+
+// TestSSHNoDocrootServerPaths: without a configured docroot, -r names the
+// server's own paths, outside the home directory too, as scp and rsync
+// do; a relative one is relative to home.
+func TestSSHNoDocrootServerPaths(t *testing.T) {
+	s := testServer(t)
+	outside, err := os.MkdirTemp("", "async-srv-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(outside)
+	os.Chmod(outside, 0o755)
+	s.Chown(t, outside)
+	src := t.TempDir()
+	writeTree(t, src, tree{"f": "x", "d/g": "y"})
+	mustCode(t, sshRun(t, t.TempDir(), nil, append(keyArgs(s, "srv"), "-d", src, "-r", remote(s, outside+"/data"), "--create-dir")...), 0)
+	equalTrees(t, readTree(t, filepath.Join(outside, "data")), readTree(t, src))
+	rel := filepath.Base(s.TempDir(t))
+	mustCode(t, sshRun(t, t.TempDir(), nil, append(keyArgs(s, "rel"), "-d", src, "-P", fmt.Sprint(s.Port),
+		"-r", s.User+"@"+s.Host+":"+rel)...), 0)
+	equalTrees(t, readTree(t, filepath.Join(s.Home, rel)), readTree(t, src))
+}
