@@ -220,7 +220,7 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 		return ReportMoved, x.commit(ctx, a, got)
 	case OpDelete:
 		if x.keeps(a) {
-			if err := x.keepAside(ctx, a.Side, a.Path, a.Dest); err != nil {
+			if err := x.keepAside(ctx, a.Side, a.Path, Join(x.o.Policy.KeepDir[a.Side], a.Path), a.Dest); err != nil {
 				return "", err
 			}
 			x.stats.Renamed.Add(1)
@@ -253,14 +253,24 @@ func (x *executor) do(ctx context.Context, a *Action) (string, error) {
 		x.stats.Renamed.Add(1)
 		return ReportMoved, x.commitRename(ctx, a, got)
 	case OpKeep:
-		if err := x.makeParents(ctx, a.Side, a.To); err != nil {
-			return "", err
-		}
-		if _, err := dst.Rename(ctx, a.Path, a.To, Expect(a.Dest)); err != nil {
-			return "", err
+		if k := x.o.Policy.KeepDir[a.Side]; k != "" && isUnder(a.To, k) {
+			if err := x.keepAside(ctx, a.Side, a.Path, a.To, a.Dest); err != nil {
+				return "", err
+			}
+		} else {
+			if err := x.makeParents(ctx, a.Side, a.To); err != nil {
+				return "", err
+			}
+			if _, err := dst.Rename(ctx, a.Path, a.To, Expect(a.Dest)); err != nil {
+				return "", err
+			}
+			x.log.Info("kept", "side", a.Side.String(), "path", DisplayPath(a.Path), "as", DisplayPath(a.To))
 		}
 		x.stats.Renamed.Add(1)
-		x.log.Info("kept", "side", a.Side.String(), "path", DisplayPath(a.Path), "as", DisplayPath(a.To))
+		if a.Reason == KeepDeleted {
+			x.stats.Deleted.Add(1)
+			return ReportDeleted, x.drop(ctx, a.Path)
+		}
 		return "", nil
 	case OpLink:
 		got, err := x.link(ctx, a)
@@ -489,7 +499,7 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 	src, dst := x.eps[a.Side.Other()].Backend, x.eps[a.Side].Backend
 	replace := Expect(a.Dest)
 	if x.keeps(a) {
-		if err := x.keepAside(ctx, a.Side, a.Path, a.Dest); err != nil {
+		if err := x.keepAside(ctx, a.Side, a.Path, Join(x.o.Policy.KeepDir[a.Side], a.Path), a.Dest); err != nil {
 			return nil, err
 		}
 		replace = MustNotExist
@@ -667,17 +677,17 @@ func (x *executor) commit(ctx context.Context, a *Action, got *Entry) error {
 }
 
 // keeps reports whether the version an action deletes or replaces is to
-// be moved into the keep directory of its side instead.
+// be moved into the keep directory of its side instead. Reconcile plans
+// these as keep actions; this covers a saved plan that does not show them.
 func (x *executor) keeps(a *Action) bool {
 	return x.o.Policy.KeepDir[a.Side] != "" && a.Dest != nil && a.Dest.Type != TypeDir
 }
 
 // keepAside moves the entry at p on side s into that side's keep
-// directory, under the same relative path, with a time suffix when that
-// name is taken.
-func (x *executor) keepAside(ctx context.Context, s Side, p string, want *Entry) error {
+// directory, at to (its own relative path there), with a time suffix when
+// that name is taken.
+func (x *executor) keepAside(ctx context.Context, s Side, p, to string, want *Entry) error {
 	b := x.eps[s].Backend
-	to := Join(x.o.Policy.KeepDir[s], p)
 	if _, err := b.Stat(ctx, to); err == nil {
 		to += "." + x.start.UTC().Format("20060102T150405.000000000Z")
 	}

@@ -48,7 +48,8 @@ type Action struct {
 	Source *Entry
 	// Dest is what must be at Path on Side now; nil means nothing.
 	Dest *Entry
-	// Reason explains a conflict.
+	// Reason explains a conflict, and says what a keep stands for
+	// (KeepDeleted, KeepReplaced, KeepOlder).
 	Reason string
 	// Early deletions make room for an entry of another type and run
 	// before directories are created.
@@ -56,6 +57,24 @@ type Action struct {
 	// Commit lists snapshot changes made when the action succeeds: a
 	// rename moves the records of its whole subtree.
 	Commit []RecordUpdate
+}
+
+// Why a keep moves an entry aside (Action.Reason of an OpKeep).
+const (
+	// KeepDeleted: the entry is deleted by the sync; it is moved into the
+	// side's keep directory instead, and its records are dropped.
+	KeepDeleted = "deleted"
+	// KeepReplaced: the entry is moved into the keep directory before the
+	// plan's copy replaces it.
+	KeepReplaced = "replaced"
+	// KeepOlder: the older version of a bidi conflict under -o older.
+	KeepOlder = "older"
+)
+
+// deletes reports whether the action removes its path from the tree: a
+// deletion, or a keep that stands for one.
+func (a *Action) deletes() bool {
+	return a.Op == OpDelete || a.Op == OpKeep && a.Reason == KeepDeleted
 }
 
 // Dedup is --dedup: how duplicates at the source are written.
@@ -92,7 +111,9 @@ type RecordUpdate struct {
 	Report string
 }
 
-// Totals counts a plan.
+// Totals counts a plan. Delete counts the entries the plan removes from
+// the trees, kept ones (moved into a keep directory) included; Keep counts
+// every keep action.
 type Totals struct {
 	Mkdir, Copy, SetAttr, Rename, Delete, Keep, Conflict, Link int
 	CopyBytes                                                  int64
@@ -127,6 +148,9 @@ func (p *Plan) Totals() Totals {
 			t.Delete++
 		case OpKeep:
 			t.Keep++
+			if a.deletes() {
+				t.Delete++
+			}
 		case OpConflict:
 			t.Conflict++
 		case OpLink:
@@ -155,16 +179,17 @@ func (p *Plan) Empty() bool {
 // phase orders actions for the executor: keeps and renames first (a
 // rename creates the missing parents of its target itself), early
 // deletions, directories, content and attributes, conflicts, then
-// deletions.
+// deletions (kept deletions with them).
 func (a *Action) phase(deleteBefore bool) int {
-	switch a.Op {
-	case OpKeep, OpRename:
-		return 0
-	case OpDelete:
+	if a.deletes() {
 		if a.Early || deleteBefore {
 			return 1
 		}
 		return 5
+	}
+	switch a.Op {
+	case OpKeep, OpRename:
+		return 0
 	case OpMkdir:
 		return 2
 	case OpCopy, OpSetAttr:
@@ -178,10 +203,10 @@ func (a *Action) phase(deleteBefore bool) int {
 // target, so that the target's parent exists and what is created inside the
 // target comes after it); deletions deepest first.
 func (a *Action) level() int {
-	switch a.Op {
-	case OpRename:
+	switch {
+	case a.Op == OpRename:
 		return Depth(a.To)
-	case OpDelete:
+	case a.deletes():
 		return -Depth(a.Path)
 	}
 	return Depth(a.Path)

@@ -74,6 +74,7 @@ func (pr *Prepared) Reconcile() *Plan {
 	}
 	r.fixTree(states)
 	r.dedup()
+	r.keepDirs()
 	sortActions(r.plan.Actions, false)
 	return r.plan
 }
@@ -292,12 +293,14 @@ func (r *reconciler) delete(ps *PathState, side Side, early bool) {
 // kept copy to the other side, so that both sides hold both versions.
 func (r *reconciler) keep(ps *PathState, side Side) {
 	if k := r.p.KeepDir[side]; k != "" {
-		// The loser goes to the keep directory, which is not synchronized.
-		r.add(Action{Op: OpKeep, Side: side, Path: ps.Path, To: Join(k, ps.Path) + r.p.ConflictSuffix, Dest: ps.Cur[side]})
+		// The loser goes to the keep directory, which is not synchronized,
+		// under its own relative path (a time suffix is added when it
+		// runs, if that name is taken).
+		r.add(Action{Op: OpKeep, Side: side, Path: ps.Path, To: Join(k, ps.Path), Dest: ps.Cur[side], Reason: KeepOlder})
 		return
 	}
 	to := r.freeName(ps.Path)
-	r.add(Action{Op: OpKeep, Side: side, Path: ps.Path, To: to, Dest: ps.Cur[side]})
+	r.add(Action{Op: OpKeep, Side: side, Path: ps.Path, To: to, Dest: ps.Cur[side], Reason: KeepOlder})
 	if e := ps.Cur[side]; e.Type != TypeDir {
 		kept := *e
 		kept.Path, kept.Token = to, "" // the move changes the change token
@@ -410,6 +413,32 @@ func (r *reconciler) dedup() {
 		}
 		first[k] = a.Path
 	}
+}
+
+// keepDirs plans the keeps of --keep-dir-local/--keep-dir-remote: a file
+// or link that the plan deletes on a side with a keep directory is moved
+// there instead, and one that it replaces is moved there first, so that
+// the plan shows every keep and applying it does the same.
+func (r *reconciler) keepDirs() {
+	if r.p.KeepDir == [2]string{} {
+		return
+	}
+	var kept []Action
+	for i := range r.plan.Actions {
+		a := &r.plan.Actions[i]
+		k := r.p.KeepDir[a.Side]
+		if k == "" || a.Dest == nil || a.Dest.Type == TypeDir {
+			continue
+		}
+		switch a.Op {
+		case OpDelete:
+			a.Op, a.To, a.Reason = OpKeep, Join(k, a.Path), KeepDeleted
+		case OpCopy, OpLink:
+			kept = append(kept, Action{Op: OpKeep, Side: a.Side, Path: a.Path, To: Join(k, a.Path), Dest: a.Dest, Reason: KeepReplaced})
+			a.Dest = nil // moved away by the keep
+		}
+	}
+	r.plan.Actions = append(r.plan.Actions, kept...)
 }
 
 // outOfStep reports whether the two sides' records of a path disagree,

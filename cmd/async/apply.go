@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/async-sync/async/core"
-	"github.com/async-sync/async/core/filter"
 	"github.com/async-sync/async/internal/cli"
 )
 
@@ -81,29 +79,8 @@ func loadPlan(in *instance, s *session, file string) (*prepared, error) {
 		return nil, usagef("%s: invalid session name %q", file, s.name)
 	}
 	s.policy.Direction = h.Direction
-	opt := func(k string) string { v, _ := h.Options[k].(string); return v }
-	flag := func(k string) bool { v, _ := h.Options[k].(bool); return v }
-	if s.policy.Overwrite, err = core.ParseOverwrite(opt("overwrite")); err != nil {
+	if err := setPlanOptions(s, h.Options); err != nil {
 		return nil, usagef("%s: %v", file, err)
-	}
-	if s.policy.Checksum, err = core.ParseChecksum(opt("checksum")); err != nil {
-		return nil, usagef("%s: %v", file, err)
-	}
-	s.checksumSet = true
-	s.policy.PreserveTime, s.policy.PreserveUID, s.policy.PreserveGID = flag("preserve_time"), flag("preserve_uid"), flag("preserve_gid")
-	s.policy.IgnoreMode, s.policy.IgnoreDelete, s.policy.Mirror = flag("ignore_mode"), flag("ignore_delete"), flag("mirror")
-	s.deleteBefore = flag("delete_before")
-	if l := opt("symbolic_links"); l != "" {
-		if s.links, err = core.ParseLinkMode(l); err != nil {
-			return nil, usagef("%s: %v", file, err)
-		}
-	}
-	if rules, ok := h.Options["filters"].([]any); ok {
-		for _, r := range rules {
-			text, _ := r.(string)
-			kind, pat, _ := strings.Cut(text, " ")
-			s.rules = append(s.rules, filter.Rule{Include: kind == "-I", Pattern: pat})
-		}
 	}
 	if err := s.check(); err != nil {
 		return nil, err

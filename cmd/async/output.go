@@ -202,8 +202,10 @@ func (a *app) printPlan(in *instance, p *prepared, pol core.Policy, plan *core.P
 			} else {
 				fmt.Fprintf(&b, " %s", sizeString(act.Size()))
 			}
-		case core.OpRename, core.OpKeep:
+		case core.OpRename:
 			fmt.Fprintf(&b, " -> %s", core.DisplayPath(act.To))
+		case core.OpKeep:
+			fmt.Fprintf(&b, " -> %s (%s)", core.DisplayPath(act.To), act.Reason)
 		case core.OpConflict:
 			fmt.Fprintf(&b, " (%s)", act.Reason)
 		}
@@ -213,26 +215,15 @@ func (a *app) printPlan(in *instance, p *prepared, pol core.Policy, plan *core.P
 		b.WriteByte('\n')
 	}
 	t := plan.Totals()
-	fmt.Fprintf(&b, "plan: %s (%s), %s, %s, %s, %s, %s; %s unchanged, %s already equal\n",
+	fmt.Fprintf(&b, "plan: %s (%s), %s, %s, %s, %s, %s, %s; %s unchanged, %s already equal\n",
 		plural(int64(t.Copy), "copy"), sizeString(t.CopyBytes), plural(int64(t.Mkdir), "mkdir"),
-		plural(int64(t.SetAttr), "setattr"), plural(int64(t.Rename+t.Keep), "rename"),
+		plural(int64(t.SetAttr), "setattr"), plural(int64(t.Rename), "rename"), plural(int64(t.Keep), "keep"),
 		plural(int64(t.Delete), "delete"), plural(int64(t.Conflict), "conflict"),
 		group(int64(t.Unchanged)), group(int64(t.Equal)))
 	a.out.mu.Lock()
 	defer a.out.mu.Unlock()
 	_, err := io.WriteString(a.out.stdout, b.String())
 	return err
-}
-
-// planOptions lists the options that change what a plan's actions do.
-func planOptions(s *session, pol core.Policy) map[string]any {
-	return map[string]any{
-		"overwrite": pol.Overwrite.String(), "checksum": string(pol.Checksum),
-		"preserve_time": pol.PreserveTime, "preserve_uid": pol.PreserveUID, "preserve_gid": pol.PreserveGID,
-		"ignore_delete": pol.IgnoreDelete, "mirror": pol.Mirror, "ignore_mode": pol.IgnoreMode,
-		"delete_before": s.deleteBefore, "symbolic_links": []string{"copy", "follow", "skip"}[s.links],
-		"filters": s.filter.Rules(),
-	}
 }
 
 // plural writes "1 file", "2 files", "1,204 copies".
