@@ -55,6 +55,9 @@ type jsonEntry struct {
 	Size   *int64 `json:"size,omitempty"`
 	MTime  string `json:"mtime,omitempty"`
 	Mode   string `json:"mode,omitempty"`
+	UID    *int   `json:"uid,omitempty"`
+	GID    *int   `json:"gid,omitempty"`
+	ATime  string `json:"atime,omitempty"`
 	Target string `json:"target,omitempty"`
 	Hash   string `json:"hash,omitempty"`
 	Token  string `json:"token,omitempty"`
@@ -130,6 +133,19 @@ func entryJSON(e *Entry) *jsonEntry {
 	}
 	if e.Mode != 0 {
 		j.Mode = "0" + strconv.FormatUint(uint64(e.Mode.Perm()), 8)
+	}
+	// Owners and the access time: what -u, -j and --preserve-access-time
+	// give the entries written.
+	if e.UID != NoID {
+		n := e.UID
+		j.UID = &n
+	}
+	if e.GID != NoID {
+		n := e.GID
+		j.GID = &n
+	}
+	if !e.ATime.IsZero() {
+		j.ATime = e.ATime.UTC().Format(time.RFC3339Nano)
 	}
 	return j
 }
@@ -224,6 +240,17 @@ func (j *jsonEntry) entry(p string) (*Entry, error) {
 	if j.MTime != "" {
 		if e.MTime, err = time.Parse(time.RFC3339Nano, j.MTime); err != nil {
 			return nil, fmt.Errorf("bad mtime %q", j.MTime)
+		}
+	}
+	if j.UID != nil {
+		e.UID = *j.UID
+	}
+	if j.GID != nil {
+		e.GID = *j.GID
+	}
+	if j.ATime != "" {
+		if e.ATime, err = time.Parse(time.RFC3339Nano, j.ATime); err != nil {
+			return nil, fmt.Errorf("bad atime %q", j.ATime)
 		}
 	}
 	if j.Mode != "" {

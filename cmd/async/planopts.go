@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/filter"
+	"github.com/async-sync/async/rate"
 )
 
 // dedupNames are the --dedup modes as a plan writes them.
@@ -36,6 +38,14 @@ func planOptions(s *session, pol core.Policy) map[string]any {
 	if len(s.tags) > 0 {
 		tags = s.tags
 	}
+	threads := []string{}
+	for _, c := range s.threads {
+		if c.MaxSize > 0 {
+			threads = append(threads, fmt.Sprintf("%d:%d", c.N, c.MaxSize))
+		} else {
+			threads = append(threads, strconv.Itoa(c.N))
+		}
+	}
 	return map[string]any{
 		"overwrite": pol.Overwrite.String(), "checksum": string(pol.Checksum),
 		"preserve_time": pol.PreserveTime, "preserve_access_time": pol.PreserveATime,
@@ -48,6 +58,7 @@ func planOptions(s *session, pol core.Policy) map[string]any {
 		"keep_dir_local": pol.KeepDir[core.Local], "keep_dir_remote": pol.KeepDir[core.Remote],
 		"dedup": dedupNames[pol.Dedup], "scan_file_rename": pol.RenameFiles, "scan_dir_rename": pol.RenameDirs,
 		"support_resume": s.supportResume, "tags": tags,
+		"transfer_threads": threads, "target_rate": s.targetRate, "min_rate": s.minRate, "rate_policy": s.ratePolicy.String(),
 	}
 }
 
@@ -219,5 +230,19 @@ func setPlanOptions(s *session, opts map[string]any) error {
 		s.supportResume = n
 	}
 	s.tags = r.stringMap("tags")
+	for _, v := range r.strings("transfer_threads") {
+		c, err := parseThreads(v)
+		if err != nil {
+			return fmt.Errorf("option \"transfer_threads\": %v", err)
+		}
+		s.threads = append(s.threads, c)
+	}
+	s.targetRate, _ = r.num("target_rate")
+	s.minRate, _ = r.num("min_rate")
+	if v := r.str("rate_policy"); v != "" {
+		if s.ratePolicy, err = rate.ParsePolicy(v); err != nil {
+			return err
+		}
+	}
 	return r.err
 }
