@@ -163,8 +163,8 @@ func (x *executor) run(ctx context.Context, a *Action) {
 		x.stats.Errors.Add(1)
 		x.log.Error("action failed", "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path), "err", err)
 		msg := err.Error()
-		if x.applying && errors.Is(err, ErrPrecondition) {
-			msg = "stale plan: " + msg
+		if x.applying && (errors.Is(err, ErrPrecondition) || errors.Is(err, fs.ErrNotExist)) {
+			msg = "stale plan: " + msg // what the plan expected is not there
 		}
 		x.o.Report(DisplayPath(a.Path), ReportError+": "+msg)
 		return
@@ -325,6 +325,15 @@ func (x *executor) attrs(a *Action, creating bool) Attrs {
 
 func (x *executor) mkdir(ctx context.Context, a *Action) (*Entry, error) {
 	dst := x.eps[a.Side].Backend
+	if x.applying { // a saved plan: the source directory must still be there
+		cur, err := x.eps[a.Side.Other()].Backend.Stat(ctx, a.Path)
+		if err != nil {
+			return nil, sourceGone(err, a.Path)
+		}
+		if err := Expect(a.Source).Check(&cur); err != nil {
+			return nil, fmt.Errorf("source changed since the scan: %w", err)
+		}
+	}
 	mode := fs.FileMode(0o755)
 	at := x.attrs(a, true)
 	if at.Mode != nil {
@@ -366,7 +375,7 @@ func (x *executor) link(ctx context.Context, a *Action) (*Entry, error) {
 	}
 	cur, err := x.eps[a.Side.Other()].Backend.Stat(ctx, a.Path)
 	if err != nil {
-		return nil, err
+		return nil, sourceGone(err, a.Path)
 	}
 	if err := Expect(a.Source).Check(&cur); err != nil {
 		return nil, fmt.Errorf("source changed since the scan: %w", err)
@@ -532,7 +541,7 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 	}
 	rc, got, err := src.Open(ctx, a.Path, off)
 	if err != nil {
-		return nil, err
+		return nil, sourceGone(err, a.Path)
 	}
 	defer rc.Close()
 	if err := Expect(a.Source).Check(&got); err != nil {
@@ -543,6 +552,12 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 		h = NewContentHasher(x.o.Policy.Checksum, a.Source.Size)
 	}
 	n, err := x.pump(ctx, w, rc, h)
+	pumped, committed := n, false
+	defer func() {
+		if !committed { // a refused or failed copy transferred nothing
+			x.stats.Bytes.Add(-pumped)
+		}
+	}()
 	n += off
 	if err != nil {
 		if opts.Partial != "" && resumable && n >= minResume {
@@ -557,6 +572,7 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	committed = true
 	if ent, err = x.copyXattrs(ctx, a, ent); err != nil {
 		return nil, err
 	}
@@ -699,6 +715,15 @@ func (x *executor) keepAside(ctx context.Context, s Side, p, to string, want *En
 	}
 	x.log.Info("kept", "side", s.String(), "path", DisplayPath(p), "as", DisplayPath(to))
 	return nil
+}
+
+// sourceGone turns a source that vanished since the scan into a failed
+// precondition (a stale plan when applying one); other errors pass.
+func sourceGone(err error, p string) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("source changed since the scan: %w: %s is gone", ErrPrecondition, DisplayPath(p))
+	}
+	return err
 }
 
 // removeSource deletes a transferred source file under
