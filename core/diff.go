@@ -30,13 +30,12 @@ type DiffOptions struct {
 }
 
 // Diff classifies one side's current entry against that side's snapshot
-// record. A record that is not StatusSynced is no agreed state: the path
-// counts as new. The current entry's Hash, when set, lets a file whose
-// metadata changed be found unchanged in content.
+// record. A conflict record, or an error record of a path that had no
+// agreed state, is no agreed state: the path counts as new. (An error
+// record of a path that had one keeps it.) The current entry's Hash, when
+// set, lets a file whose metadata changed be found unchanged in content.
 func Diff(base *Record, cur *Entry, o DiffOptions) Change {
-	if base != nil && base.Status == StatusConflict {
-		base = nil
-	}
+	base = agreed(base)
 	switch {
 	case base == nil && cur == nil:
 		return Absent
@@ -74,6 +73,15 @@ func Diff(base *Record, cur *Entry, o DiffOptions) Change {
 	return Modified
 }
 
+// agreed returns the agreed state a record holds: nil for none (no record,
+// a conflict, an error on a path that had none).
+func agreed(r *Record) *Record {
+	if r == nil || r.Status == StatusConflict || r.Type == TypeNone {
+		return nil
+	}
+	return r
+}
+
 // metaProvesContent reports whether a file's metadata alone shows its content
 // unchanged: same size and mtime, and a change token that either agrees or
 // moved together with a permission or owner change (chmod moves a ctime),
@@ -89,7 +97,7 @@ func metaProvesContent(b, cur *Entry) bool {
 // NeedsRehash reports whether the diff stage would benefit from the current
 // entry's fingerprint: its metadata changed but its content may not have.
 func NeedsRehash(base *Record, cur *Entry, o DiffOptions) bool {
-	if base == nil || cur == nil || base.Status == StatusConflict || cur.Type != TypeFile ||
+	if base = agreed(base); base == nil || cur == nil || cur.Type != TypeFile ||
 		base.Type != TypeFile || base.Hash == "" || cur.Hash != "" || base.Size != cur.Size {
 		return false
 	}

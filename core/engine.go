@@ -378,7 +378,9 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 			if !e.caps[s].MTimeFromFS {
 				e.known[s] = make(map[string]Entry, len(recs[s]))
 				for _, r := range recs[s] {
-					e.known[s][r.Path] = r.Entry
+					if r.Type != TypeNone { // an error on a path that had no entry
+						e.known[s][r.Path] = r.Entry
+					}
 				}
 			}
 		}
@@ -433,8 +435,8 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 		}
 	}
 	for s := range 2 {
-		if len(scans[s]) == 0 && len(recs[s]) > 0 && !e.o.ForceDeletes {
-			return nil, &HaltError{fmt.Errorf("the %s root %s is empty but its snapshot lists %d entries (unmounted?); nothing done; run with --force-deletes if the emptying is intended", Side(s), e.eps[s].URL, len(recs[s]))}
+		if n := countEntries(recs[s]); len(scans[s]) == 0 && n > 0 && !e.o.ForceDeletes {
+			return nil, &HaltError{fmt.Errorf("the %s root %s is empty but its snapshot lists %d entries (unmounted?); nothing done; run with --force-deletes if the emptying is intended", Side(s), e.eps[s].URL, n)}
 		}
 	}
 	byPath := make(map[string]*PathState, len(scans[0])+len(scans[1]))
@@ -580,7 +582,9 @@ func (e *engine) destinationEntries(ctx context.Context, dst Side, srcScan []Ent
 	}
 	entries := make(map[string]Entry, len(recs[dst]))
 	for _, r := range recs[dst] {
-		entries[r.Path] = r.Entry
+		if r.Type != TypeNone { // an error on a path that had no entry
+			entries[r.Path] = r.Entry
+		}
 	}
 	b := e.eps[dst].Backend
 	for p := range changed {
@@ -713,7 +717,7 @@ func (e *engine) fromSettled(s Side, scan []Entry, recs []Record) []Entry {
 		return false
 	}
 	for i := range recs {
-		if r := &recs[i]; under(r.Path) {
+		if r := &recs[i]; under(r.Path) && r.Type != TypeNone {
 			scan = append(scan, r.Entry) // conflicts too: they stay conflicts
 		}
 	}

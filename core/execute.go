@@ -30,6 +30,7 @@ type executor struct {
 	mu        sync.Mutex
 	dirTimes  []*Action // directories whose mtime is set last
 	start     time.Time // names kept versions
+	saved     savedRecords
 }
 
 // execute runs the plan's record updates, then its actions phase by phase.
@@ -166,6 +167,7 @@ func (x *executor) run(ctx context.Context, a *Action) {
 		if x.applying && (errors.Is(err, ErrPrecondition) || errors.Is(err, fs.ErrNotExist)) {
 			msg = "stale plan: " + msg // what the plan expected is not there
 		}
+		x.markError(ctx, a, msg)
 		x.o.Report(DisplayPath(a.Path), ReportError+": "+msg)
 		return
 	}
@@ -689,6 +691,8 @@ func (x *executor) commit(ctx context.Context, a *Action, got *Entry) error {
 	if err := x.eps[a.Side.Other()].Store.Put(ctx, Record{Entry: src}); err != nil {
 		return fmt.Errorf("record %s: %w", DisplayPath(a.Path), err)
 	}
+	a.bases[a.Side], a.bases[a.Side.Other()] = &Record{Entry: *got}, &Record{Entry: src}
+	a.basesKnown = true // what a later failure of the action keeps
 	return nil
 }
 

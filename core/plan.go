@@ -57,6 +57,11 @@ type Action struct {
 	// Commit lists snapshot changes made when the action succeeds: a
 	// rename moves the records of its whole subtree.
 	Commit []RecordUpdate
+	// bases are the snapshot records of Path when the plan was made (or
+	// since committed), kept under an error status if the action fails;
+	// known is false for a saved plan, which does not carry them.
+	bases      [2]*Record
+	basesKnown bool
 }
 
 // Why a keep moves an entry aside (Action.Reason of an OpKeep).

@@ -59,12 +59,14 @@ func (pr *Prepared) Where(e *Entry) string {
 func (pr *Prepared) Reconcile() *Plan {
 	r, states := pr.r, pr.states
 	skip := ""
+	left := map[string]bool{} // paths in the subtree of a conflicting directory
 	for i := range states {
 		ps := &states[i]
 		if ps.Path == "" {
 			continue // the roots are not synchronized entries
 		}
 		if skip != "" && isUnder(ps.Path, skip) {
+			left[ps.Path] = true
 			continue
 		}
 		skip = ""
@@ -75,6 +77,7 @@ func (pr *Prepared) Reconcile() *Plan {
 	r.fixTree(states)
 	r.dedup()
 	r.keepDirs()
+	r.errorRecords(states, left)
 	sortActions(r.plan.Actions, false)
 	return r.plan
 }
@@ -445,7 +448,7 @@ func (r *reconciler) keepDirs() {
 // as after a run that stopped between committing an action's destination
 // and its source: then the contents are compared before anything is sent.
 func outOfStep(ps *PathState) bool {
-	l, r := ps.Base[Local], ps.Base[Remote]
+	l, r := agreed(ps.Base[Local]), agreed(ps.Base[Remote])
 	if l == nil || r == nil {
 		return l != r
 	}

@@ -76,3 +76,32 @@ func TestApplyRenamedSourceDirIsStale(t *testing.T) {
 		t.Errorf("rerun did not converge: %v", got)
 	}
 }
+
+// adminSummary returns `async admin -s` of a local root.
+func adminSummary(t *testing.T, root string) string {
+	t.Helper()
+	r := runAsync(t, "admin", "-d", root, "-s")
+	mustCode(t, r, 0)
+	return r.stdout
+}
+
+// The actions refused as a stale plan are recorded as errors, and cleared
+// once a run finds nothing to do for them.
+func TestStaleApplyRecordsErrors(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"keep": "k"})
+	args := []string{"-N", "se", "-d", src, "-r", dst}
+	mustCode(t, runAsync(t, args...), 0)
+	writeTree(t, src, tree{"src/a": "a", "new": "n"})
+	plan := savePlan(t, args...)
+	os.RemoveAll(filepath.Join(src, "src"))
+	os.Remove(filepath.Join(src, "new"))
+	mustCode(t, runAsync(t, "apply", plan), 3)
+	if s := adminSummary(t, src); !strings.Contains(s, "Error Paths: 3") {
+		t.Errorf("after a stale apply, admin -s:\n%s", s)
+	}
+	mustCode(t, runAsync(t, args...), 0)
+	if s := adminSummary(t, src); !strings.Contains(s, "Error Paths: 0") || !strings.Contains(s, "Synchronized Paths: 1") {
+		t.Errorf("error records not cleared:\n%s", s)
+	}
+}

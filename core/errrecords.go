@@ -1,0 +1,129 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Error records. When an action fails, both sides' records of its path are
+// kept with StatusError and the reason (async admin counts and lists
+// them), their entries unchanged: the path keeps the agreed state it had,
+// so the next run plans it exactly as if the failed attempt had not
+// happened. A side that had no agreed state gets an entry-less record
+// (TypeNone) that Diff reads as none. An error record whose path then
+// needs nothing is cleared; one whose action succeeds is replaced by what
+// the action commits.
+
+// errorRecords notes on every action the records of its path, and plans
+// the clearing of error records on paths that need nothing now (outside
+// the subtrees of conflicting directories, left alone).
+func (r *reconciler) errorRecords(states []PathState, left map[string]bool) {
+	at := make(map[string][]int, len(r.plan.Actions))
+	touched := make(map[string]bool, len(r.plan.Actions)+len(r.plan.Records))
+	for i := range r.plan.Actions {
+		a := &r.plan.Actions[i]
+		a.basesKnown = true
+		at[a.Path] = append(at[a.Path], i)
+		touched[a.Path] = true
+		if a.To != "" {
+			touched[a.To] = true
+		}
+	}
+	for _, u := range r.plan.Records {
+		touched[u.Path] = true
+	}
+	for i := range states {
+		ps := &states[i]
+		for _, j := range at[ps.Path] {
+			r.plan.Actions[j].bases = ps.Base
+		}
+		if ps.Path == "" || left[ps.Path] || touched[ps.Path] {
+			continue
+		}
+		u := RecordUpdate{Path: ps.Path}
+		found := false
+		for s := range 2 {
+			b := ps.Base[s]
+			if b == nil || b.Status != StatusError {
+				continue
+			}
+			found = true
+			if b.Type == TypeNone {
+				u.Ops[s] = RecordOp{Drop: true}
+				continue
+			}
+			rec := *b
+			rec.Status, rec.Note = StatusSynced, ""
+			u.Ops[s] = RecordOp{Put: &rec}
+		}
+		if found {
+			r.plan.Records = append(r.plan.Records, u)
+		}
+	}
+}
+
+// savedRecords are both snapshots' records, loaded the first time an
+// action of a saved plan (which does not carry them) fails.
+type savedRecords struct {
+	once sync.Once
+	recs [2]map[string]Record
+	err  error
+}
+
+// markError records a failed action: both sides' records of its path are
+// kept, with StatusError and the reason.
+func (x *executor) markError(ctx context.Context, a *Action, note string) {
+	bases := a.bases
+	if !a.basesKnown {
+		x.saved.once.Do(func() { x.saved.err = x.loadSaved(ctx) })
+		if x.saved.err != nil {
+			x.log.Warn("record the error", "path", DisplayPath(a.Path), "err", x.saved.err)
+			return
+		}
+		for s := range 2 {
+			if rec, ok := x.saved.recs[s][a.Path]; ok {
+				bases[s] = &rec
+			}
+		}
+	}
+	for s := range 2 {
+		rec := Record{Entry: Entry{Path: a.Path, UID: NoID, GID: NoID}}
+		if b := agreed(bases[s]); b != nil {
+			rec.Entry = b.Entry
+			rec.Path = a.Path
+		}
+		rec.Status, rec.Note = StatusError, note
+		if err := x.eps[s].Store.Put(ctx, rec); err != nil {
+			x.log.Warn("record the error", "side", Side(s).String(), "path", DisplayPath(a.Path), "err", err)
+		}
+	}
+}
+
+// loadSaved loads both snapshots' records for markError.
+func (x *executor) loadSaved(ctx context.Context) error {
+	for s := range 2 {
+		m := map[string]Record{}
+		err := x.eps[s].Store.Load(ctx, func(r Record) error {
+			m[r.Path] = r
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("load %s snapshot: %w", Side(s), err)
+		}
+		x.saved.recs[s] = m
+	}
+	return nil
+}
+
+// countEntries counts the records that stand for an entry (not the error
+// records of paths that had none).
+func countEntries(recs []Record) int {
+	n := 0
+	for i := range recs {
+		if recs[i].Type != TypeNone {
+			n++
+		}
+	}
+	return n
+}
