@@ -42,7 +42,7 @@ func (e *engine) hashStage(ctx context.Context, prep *Prepared) error {
 			}
 		}
 	}
-	e.runHashes(ctx, prep, jobs)
+	e.runHashes(ctx, prep, jobs, p.Checksum)
 	jobs = jobs[:0]
 	for i := range states {
 		ps := &states[i]
@@ -62,14 +62,64 @@ func (e *engine) hashStage(ctx context.Context, prep *Prepared) error {
 			}
 		}
 	}
-	e.runHashes(ctx, prep, jobs)
+	e.runHashes(ctx, prep, jobs, p.Checksum)
+	e.fullCompare(ctx, prep)
 	return ctx.Err()
 }
 
-// runHashes fingerprints the jobs with each side's checksum threads. A
-// failure leaves the fingerprint empty: the content then counts as
-// different, and the transfer stage reports the entry if it cannot read it.
-func (e *engine) runHashes(ctx context.Context, prep *Prepared, jobs []hashJob) {
+// fullCompare gives both entries of a path changed on both sides a full
+// fingerprint when only that can tell whether they are equal (equal sizes
+// above SparseWhole, other mtimes, sampled fingerprints that do not
+// differ) and the policy would otherwise make the path a conflict or keep
+// one version aside: so that identical large files whose records were lost
+// do not stay in conflict. A record of the same entry that already holds
+// one (a conflict found before) saves the reading.
+func (e *engine) fullCompare(ctx context.Context, prep *Prepared) {
+	p := &e.o.Policy
+	if !p.Checksum.Sparse() || p.Direction != Bidi && p.Overwrite == OverwriteAlways {
+		return
+	}
+	full := fullOf(p.Checksum)
+	dopts := p.diffOptions()
+	var jobs []hashJob
+	states := prep.States()
+	for i := range states {
+		ps := &states[i]
+		l, r := ps.Cur[Local], ps.Cur[Remote]
+		if l == nil || r == nil || l.Type != TypeFile || r.Type != TypeFile || l.Size != r.Size ||
+			l.Size <= SparseWhole || l.MTime.Equal(r.MTime) {
+			continue
+		}
+		if !Diff(ps.Base[Local], l, dopts).Changed() || !Diff(ps.Base[Remote], r, dopts).Changed() {
+			continue
+		}
+		if l.Hash != "" && hashAlgo(l.Hash) == hashAlgo(r.Hash) && l.Hash != r.Hash {
+			continue // the samples differ already
+		}
+		for s, en := range [2]*Entry{l, r} {
+			if b := ps.Base[s]; b != nil && hashAlgo(b.Hash) == full && SameMeta(&b.Entry, en, dopts.Owners) {
+				en.Hash = b.Hash
+				continue
+			}
+			jobs = append(jobs, hashJob{Side(s), en})
+		}
+	}
+	e.runHashes(ctx, prep, jobs, full)
+}
+
+// fullOf is the whole-content fingerprint of a sparse one's family.
+func fullOf(c Checksum) Checksum {
+	if c == ChecksumMD5Sparse {
+		return ChecksumMD5
+	}
+	return ChecksumSHA1
+}
+
+// runHashes fingerprints the jobs with algo, with each side's checksum
+// threads. A failure leaves the fingerprint as it was: the content then
+// counts as different, and the transfer stage reports the entry if it
+// cannot read it.
+func (e *engine) runHashes(ctx context.Context, prep *Prepared, jobs []hashJob, algo Checksum) {
 	if len(jobs) == 0 {
 		return
 	}
@@ -84,7 +134,7 @@ func (e *engine) runHashes(ctx context.Context, prep *Prepared, jobs []hashJob) 
 			wg.Go(func() {
 				for en := range ch {
 					start := time.Now()
-					h, err := e.hashEntry(ctx, Side(s), prep.Where(en), en)
+					h, err := e.hashEntry(ctx, Side(s), prep.Where(en), en, algo)
 					if err != nil {
 						e.log.Warn("hash", "side", Side(s).String(), "path", DisplayPath(en.Path), "err", err)
 						continue
@@ -113,10 +163,10 @@ func (e *engine) runHashes(ctx context.Context, prep *Prepared, jobs []hashJob) 
 	wg.Wait()
 }
 
-// hashEntry fingerprints one entry, found at path where, on the backend
-// when it can, else by reading it. The content must still be the scanned one.
-func (e *engine) hashEntry(ctx context.Context, s Side, where string, en *Entry) (string, error) {
-	algo := e.o.Policy.Checksum
+// hashEntry fingerprints one entry with algo, found at path where, on the
+// backend when it can (where the data lives), else by reading it. The
+// content must still be the scanned one.
+func (e *engine) hashEntry(ctx context.Context, s Side, where string, en *Entry, algo Checksum) (string, error) {
 	b := e.eps[s].Backend
 	if h, ok := b.(Hasher); ok {
 		sum, got, err := h.Hash(ctx, where, algo)
