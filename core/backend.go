@@ -65,7 +65,18 @@ type ScanOptions struct {
 	// directories, to spare a busy disk (--scan-intensity); 0: never.
 	Pause      time.Duration
 	PauseEvery int
+	// Unreadable, when set, is told of an entry that cannot be read (a
+	// directory that cannot be listed: its whole subtree; a symbolic link
+	// loop under FollowLinks) and the scan goes on without it; an error it
+	// returns stops the scan. Nil: such an entry fails the scan. The root
+	// itself is never reported here: a root that cannot be listed fails
+	// the scan.
+	Unreadable func(path string, err error) error
 }
+
+// ErrSymlinkLoop is the reason a followed symbolic link is reported
+// unreadable when it leads back to a directory above it (or to itself).
+var ErrSymlinkLoop = errors.New("symlink loop")
 
 // Precondition is what an action expects to find at a path before it
 // changes it. Backends check it as close to the change as they can.

@@ -211,11 +211,15 @@ func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, er
 		}
 	}
 	if e.o.DryRun {
+		for _, x := range e.unreadable.list {
+			e.o.Warn(fmt.Sprintf("%s (%s side) cannot be read and is left out: %v", DisplayPath(x.path), x.side, x.err))
+		}
 		return plan, nil
 	}
 	if err := e.begin(ctx); err != nil {
 		return plan, err
 	}
+	e.reportUnreadable()
 	start = time.Now()
 	execErr := e.execute(ctx, plan)
 	e.logStage("transfer", start, "actions", len(plan.Actions))
@@ -270,6 +274,10 @@ type engine struct {
 	log      *slog.Logger
 	lv       logLevels // what log records are wanted (-D, -DD)
 	meta     Meta
+
+	// unreadable are the entries the scans could not read: left out of
+	// the run on both sides, and reported as errors.
+	unreadable unreadables
 }
 
 func newEngine(local, remote *Endpoint, o Options) *engine {
@@ -434,6 +442,7 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 			return nil, err
 		}
 	}
+	e.unreadable.leaveOut(&scans, &recs)
 	for s := range 2 {
 		if n := countEntries(recs[s]); len(scans[s]) == 0 && n > 0 && !e.o.ForceDeletes {
 			return nil, &HaltError{fmt.Errorf("the %s root %s is empty but its snapshot lists %d entries (unmounted?); nothing done; run with --force-deletes if the emptying is intended", Side(s), e.eps[s].URL, n)}
@@ -516,7 +525,7 @@ func (e *engine) hintedEntries(ctx context.Context, s Side, h *Hint, recs []Reco
 			delete(entries, p)
 			continue
 		case err != nil:
-			return nil, false, fmt.Errorf("stat %s side %s: %w", s, DisplayPath(p), err)
+			return nil, false, nil // scanned instead, which tells what cannot be read
 		}
 		if en.Type == TypeDir && (!had || old.Type != TypeDir) || had && old.Type == TypeDir && en.Type != TypeDir {
 			return nil, false, nil
@@ -593,7 +602,7 @@ func (e *engine) destinationEntries(ctx context.Context, dst Side, srcScan []Ent
 		case errors.Is(err, fs.ErrNotExist):
 			delete(entries, p)
 		case err != nil:
-			return nil, fmt.Errorf("stat %s side %s: %w", dst, DisplayPath(p), err)
+			e.unreadable.add(dst, p, err)
 		case en.Type == TypeSymlink && e.o.Links == LinksSkip:
 			delete(entries, p)
 		default:
@@ -634,6 +643,10 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 	settled := e.settled[s]
 	opts.Prune.Settled = settled
 	opts.Known = e.known[s]
+	opts.Unreadable = func(p string, err error) error {
+		e.unreadable.add(s, p, err)
+		return nil
+	}
 	start := time.Now()
 	err := e.eps[s].Backend.Scan(ctx, opts, func(en Entry) error {
 		if en.Type == TypeSymlink && e.o.Links == LinksSkip {

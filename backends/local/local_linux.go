@@ -125,6 +125,42 @@ func (f *FS) openBelow(p string, flags int, follow bool) (int, error) {
 	if p == "" {
 		p = "."
 	}
+	if len(p) >= unix.PathMax-1 { // too long for one call: in parts
+		return f.openLong(p, flags, follow)
+	}
+	return f.openFrom(f.rootFD, p, flags, follow)
+}
+
+// openLong opens a path too long for one system call: each part of it
+// short enough for one is opened from the directory the part before
+// reached, with the same rules.
+func (f *FS) openLong(p string, flags int, follow bool) (int, error) {
+	cur := f.rootFD
+	for len(p) >= unix.PathMax-1 {
+		i := strings.LastIndexByte(p[:unix.PathMax-2], '/')
+		if i <= 0 {
+			if cur != f.rootFD {
+				unix.Close(cur)
+			}
+			return -1, pathErr("open", p, unix.ENAMETOOLONG)
+		}
+		fd, err := f.openFrom(cur, p[:i], unix.O_PATH|unix.O_DIRECTORY, follow)
+		if cur != f.rootFD {
+			unix.Close(cur)
+		}
+		if err != nil {
+			return -1, err
+		}
+		cur, p = fd, p[i+1:]
+	}
+	fd, err := f.openFrom(cur, p, flags, follow)
+	unix.Close(cur)
+	return fd, err
+}
+
+// openFrom opens p below the directory dirfd (the root, or a directory
+// below it) as openBelow does.
+func (f *FS) openFrom(dirfd int, p string, flags int, follow bool) (int, error) {
 	if f.openat2 {
 		resolve := uint64(strictResolve)
 		if follow {
@@ -133,7 +169,7 @@ func (f *FS) openBelow(p string, flags int, follow bool) (int, error) {
 				resolve |= unix.RESOLVE_BENEATH
 			}
 		}
-		fd, err := openat2(f.rootFD, p, flags, resolve)
+		fd, err := openat2(dirfd, p, flags, resolve)
 		if err != nil {
 			return -1, pathErr("open", p, err)
 		}
@@ -145,7 +181,7 @@ func (f *FS) openBelow(p string, flags int, follow bool) (int, error) {
 	if follow && !f.opts.Confined {
 		nofollow = 0
 	}
-	cur := f.rootFD
+	cur := dirfd
 	for {
 		comp, rest, more := strings.Cut(p, "/")
 		fl := flags | nofollow
@@ -153,7 +189,7 @@ func (f *FS) openBelow(p string, flags int, follow bool) (int, error) {
 			fl = unix.O_PATH | unix.O_DIRECTORY | nofollow
 		}
 		fd, err := openat(cur, comp, fl)
-		if cur != f.rootFD {
+		if cur != dirfd {
 			unix.Close(cur)
 		}
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -424,4 +425,38 @@ func create(t *testing.T, b *FS, p, content string) core.Entry {
 		t.Fatal(err)
 	}
 	return e
+}
+
+func TestScanReportsLinkLoops(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "real/sub"), 0o755)
+	os.WriteFile(filepath.Join(root, "real/sub/f"), []byte("ff"), 0o644)
+	os.Symlink("..", filepath.Join(root, "real/sub/loop"))
+	os.Symlink("self", filepath.Join(root, "self"))
+	os.Symlink("nowhere", filepath.Join(root, "dangling"))
+	for _, confined := range []bool{false, true} {
+		b, err := Open(root, Options{FollowLinks: true, Confined: confined})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var bad []string
+		got := scan(t, b, core.ScanOptions{Unreadable: func(p string, err error) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if !errors.Is(err, core.ErrSymlinkLoop) {
+				t.Errorf("%s: %v, want a loop", p, err)
+			}
+			bad = append(bad, p)
+			return nil
+		}})
+		b.Close()
+		slices.Sort(bad)
+		if s := strings.Join(bad, " "); s != "real/sub/loop self" {
+			t.Errorf("confined %v: loops reported %q", confined, s)
+		}
+		if s := strings.Join(got, " "); s != "real real/sub real/sub/f" {
+			t.Errorf("confined %v: scan = %q", confined, s)
+		}
+	}
 }

@@ -3,7 +3,9 @@ package local
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,6 +138,9 @@ func (s *scanner) list(j dirJob, stopped func() bool) (subdirs []dirJob, err err
 		j.parent.release()
 	}
 	if err != nil {
+		if j.parent != nil && s.opts.Unreadable != nil {
+			return nil, s.unreadable(j.path, j.link, pathErr("open", j.path, err))
+		}
 		return nil, fmt.Errorf("scan: %w", pathErr("open", j.path, err))
 	}
 	if stopped() {
@@ -164,7 +169,15 @@ func (s *scanner) list(j dirJob, stopped func() bool) (subdirs []dirJob, err err
 			continue
 		}
 		if err != nil {
-			return subdirs, fmt.Errorf("scan: %w", pathErr("list", j.path, err))
+			err = pathErr("list", j.path, err)
+			if j.parent != nil && s.opts.Unreadable != nil {
+				// What was listed is dropped with the rest of the subtree.
+				for _, sub := range subdirs {
+					sub.parent.release()
+				}
+				return nil, s.opts.Unreadable(j.path, err)
+			}
+			return subdirs, fmt.Errorf("scan: %w", err)
 		}
 		if n <= 0 {
 			return subdirs, nil
@@ -239,12 +252,15 @@ func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8
 		if err == unix.ENOENT {
 			return dirJob{}, false, nil // gone since the listing
 		}
-		return dirJob{}, false, fmt.Errorf("scan: %w", pathErr("stat", p, err))
+		return dirJob{}, false, s.failed(p, pathErr("stat", p, err))
 	}
 	link := false
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK && s.follow {
-		if !s.followLink(dir.fd, name, p, &st) {
-			return dirJob{}, false, nil // dangling, or leaving a confined tree
+		if err := s.followLink(dir.fd, name, p, &st); err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ELOOP) {
+				return dirJob{}, false, nil // dangling, or leaving a confined tree
+			}
+			return dirJob{}, false, s.failed(p, err) // a loop, or cannot be read
 		}
 		link, asked = true, false
 	}
@@ -265,14 +281,17 @@ func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8
 			if err == unix.ENOENT || err == unix.EINVAL {
 				return dirJob{}, false, nil // gone or replaced since
 			}
-			return dirJob{}, false, fmt.Errorf("scan: %w", pathErr("readlink", p, err))
+			return dirJob{}, false, s.failed(p, pathErr("readlink", p, err))
 		}
 		e.Target = t
 	}
 	var anc *ancestor
 	if isDir && s.follow {
-		if j.anc.has(uint64(st.Dev), st.Ino) {
-			return dirJob{}, false, nil // a loop through links
+		if j.anc.has(uint64(st.Dev), st.Ino) { // a loop through links
+			if s.opts.Unreadable == nil {
+				return dirJob{}, false, nil
+			}
+			return dirJob{}, false, s.opts.Unreadable(p, core.ErrSymlinkLoop)
 		}
 		anc = &ancestor{dev: uint64(st.Dev), ino: st.Ino, up: j.anc}
 	}
@@ -287,15 +306,54 @@ func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8
 }
 
 // followLink replaces st, the stat of link name in dirfd, with the stat of
-// what it points to; false when that cannot be reached.
-func (s *scanner) followLink(dirfd int, name, p string, st *unix.Stat_t) bool {
+// what it points to. The error wraps fs.ErrNotExist when the link dangles,
+// and is core.ErrSymlinkLoop when links lead to each other in a loop.
+func (s *scanner) followLink(dirfd int, name, p string, st *unix.Stat_t) error {
 	if !s.fs.opts.Confined {
-		return fstatat(dirfd, name, st, 0) == nil
+		err := fstatat(dirfd, name, st, 0)
+		if err == unix.ELOOP {
+			return core.ErrSymlinkLoop
+		}
+		if err != nil {
+			return pathErr("stat", p, err)
+		}
+		return nil
 	}
 	fd, err := s.fs.openBelow(p, unix.O_PATH, true)
 	if err != nil {
-		return false
+		if errors.Is(err, unix.ELOOP) && s.fs.openat2 {
+			return core.ErrSymlinkLoop // openat2 tells a way out of the tree by EXDEV
+		}
+		return err
 	}
 	defer unix.Close(fd)
-	return unix.Fstat(fd, st) == nil
+	if err := unix.Fstat(fd, st); err != nil {
+		return pathErr("stat", p, err)
+	}
+	return nil
+}
+
+// failed reports the entry p that cannot be read to ScanOptions.Unreadable
+// and goes on, or fails the scan when nobody listens.
+func (s *scanner) failed(p string, err error) error {
+	if s.opts.Unreadable != nil {
+		return s.opts.Unreadable(p, err)
+	}
+	if errors.Is(err, core.ErrSymlinkLoop) {
+		return nil // skipped, as before anyone listened
+	}
+	return fmt.Errorf("scan: %w", err)
+}
+
+// unreadable reports the directory p that cannot be opened; a followed
+// link whose directory cannot be reached in a confined tree (it leaves it)
+// is left out without a word.
+func (s *scanner) unreadable(p string, link bool, err error) error {
+	if link && s.fs.opts.Confined && (errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ELOOP)) {
+		return nil
+	}
+	if errors.Is(err, unix.ELOOP) && link {
+		err = core.ErrSymlinkLoop
+	}
+	return s.opts.Unreadable(p, err)
 }

@@ -708,6 +708,10 @@ func (a *agent) scan(ctx context.Context, id uint64, o core.ScanOptions) error {
 	ctx, done := a.cancellable(ctx, id)
 	defer done()
 	b := &batcher{c: a.c, id: id}
+	o.Unreadable = func(p string, err error) error { // the client decides
+		en := unreadableEntry(p, err)
+		return b.add(func(e *enc) { e.entry(&en) })
+	}
 	err := a.fs.Scan(ctx, o, func(en core.Entry) error {
 		return b.add(func(e *enc) { e.entry(&en) })
 	})

@@ -275,7 +275,21 @@ func (c *Client) Close() error {
 func (c *Client) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry) error) error {
 	var e enc
 	e.scanOpts(opts)
-	return c.stream(ctx, opScan, e.b, func(d *dec) error { return eachItem(d, (*dec).entry, fn) })
+	return c.stream(ctx, opScan, e.b, func(d *dec) error {
+		return eachItem(d, (*dec).entry, func(en core.Entry) error {
+			if en.Type != typeUnreadable {
+				return fn(en)
+			}
+			err := unreadableErr(&en)
+			if opts.Unreadable == nil {
+				if errors.Is(err, core.ErrSymlinkLoop) {
+					return nil // skipped, as before anyone listened
+				}
+				return fmt.Errorf("scan: %w", err)
+			}
+			return opts.Unreadable(en.Path, err)
+		})
+	})
 }
 
 // Watch follows changes on the server: the agent watches the tree there

@@ -19,7 +19,7 @@ import (
 
 // ProtocolVersion is the agent protocol's version. Client and agent must
 // speak the same one; the client installs a matching agent otherwise.
-const ProtocolVersion = 2
+const ProtocolVersion = 3
 
 // magic opens the hello payload, so that a stray shell banner or a wrong
 // program on the other end reads as a clear error, not as garbage.
@@ -665,4 +665,26 @@ func decodeError(p []byte) error {
 		return d.err
 	}
 	return &RemoteError{Code: code, Msg: msg}
+}
+
+// typeUnreadable marks a scan item that is not an entry but one the
+// agent's scan could not read (core.ScanOptions.Unreadable): Target holds
+// the reason, Hash "loop" for a symbolic link loop.
+const typeUnreadable core.Type = 255
+
+// unreadableEntry is the scan item that reports p unreadable.
+func unreadableEntry(p string, err error) core.Entry {
+	en := core.Entry{Path: p, Type: typeUnreadable, Target: err.Error()}
+	if errors.Is(err, core.ErrSymlinkLoop) {
+		en.Hash = "loop"
+	}
+	return en
+}
+
+// unreadableErr is the reason an unreadable scan item gives.
+func unreadableErr(en *core.Entry) error {
+	if en.Hash == "loop" {
+		return core.ErrSymlinkLoop
+	}
+	return errors.New(en.Target)
 }

@@ -728,6 +728,9 @@ func (s *scanner) list(j dirJob, stopped func() bool) ([]dirJob, error) {
 		if j.path != "" && errors.Is(err, fs.ErrNotExist) {
 			return nil, nil // gone since its parent was listed
 		}
+		if j.path != "" && s.opts.Unreadable != nil && errors.Is(err, fs.ErrPermission) {
+			return nil, s.opts.Unreadable(j.path, pathErr("list", j.path, err))
+		}
 		return nil, fmt.Errorf("scan: %w", pathErr("list", j.path, err))
 	}
 	var subdirs []dirJob
@@ -787,8 +790,11 @@ func (s *scanner) entry(j dirJob, fi fs.FileInfo, stopped func() bool) (dirJob, 
 			if real, err = s.fs.c.RealPath(full); err != nil {
 				return dirJob{}, false, nil
 			}
-			if real == j.real || strings.HasPrefix(j.real+"/", real+"/") {
-				return dirJob{}, false, nil // a loop through links
+			if real == j.real || strings.HasPrefix(j.real+"/", real+"/") { // a loop through links
+				if s.opts.Unreadable != nil {
+					return dirJob{}, false, s.opts.Unreadable(p, core.ErrSymlinkLoop)
+				}
+				return dirJob{}, false, nil
 			}
 		}
 	} else if fi.IsDir() && s.follow {
