@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -185,6 +186,49 @@ func TestOpsLeaveTheCompressedBit(t *testing.T) {
 	for _, op := range []byte{opHello, opWatch, opOK, opEntry, opData, opItems, opError} {
 		if op&compressedOp != 0 {
 			t.Errorf("op %d collides with the compressed flag", op)
+		}
+	}
+}
+
+// TestScanReportsUnreadableOverPipes: what the agent's scan cannot read
+// (here a link loop) reaches ScanOptions.Unreadable at the client, and is
+// skipped as before when nobody listens.
+func TestScanReportsUnreadableOverPipes(t *testing.T) {
+	home := t.TempDir()
+	root := filepath.Join(home, "root")
+	os.MkdirAll(filepath.Join(root, "sub"), 0o755)
+	os.WriteFile(filepath.Join(root, "sub/f"), []byte("f"), 0o644)
+	os.Symlink("..", filepath.Join(root, "sub/up"))
+	c, err := pipeClientWith(t, home, hello{root: root, session: "t", followLinks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, listen := range []bool{true, false} {
+		var bad, got []string
+		opts := core.ScanOptions{Threads: 1}
+		if listen {
+			opts.Unreadable = func(p string, err error) error {
+				if !errors.Is(err, core.ErrSymlinkLoop) {
+					t.Errorf("%s: %v, want a loop", p, err)
+				}
+				bad = append(bad, p)
+				return nil
+			}
+		}
+		err := c.Scan(context.Background(), opts, func(e core.Entry) error {
+			got = append(got, e.Path)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"sub/up"}; listen && !slices.Equal(bad, want) {
+			t.Errorf("unreadable = %v, want %v", bad, want)
+		}
+		slices.Sort(got)
+		if want := []string{"sub", "sub/f"}; !slices.Equal(got, want) {
+			t.Errorf("listening %v: scan = %v, want %v", listen, got, want)
 		}
 	}
 }
