@@ -74,6 +74,18 @@ type ScanOptions struct {
 	Unreadable func(path string, err error) error
 }
 
+// ErrChangedWhileReading is the reason a copy is dropped when its source
+// was written to while it was being read (it could be torn).
+var ErrChangedWhileReading = errors.New("changed while reading")
+
+// ChangeChecker is implemented by the readers Backend.Open returns when
+// they can tell whether the file they read changed since it was opened
+// (an fstat of the open file: size, mtime, ctime).
+type ChangeChecker interface {
+	// Unchanged returns nil, or an error wrapping ErrChangedWhileReading.
+	Unchanged() error
+}
+
 // ErrSymlinkLoop is the reason a followed symbolic link is reported
 // unreadable when it leads back to a directory above it (or to itself).
 var ErrSymlinkLoop = errors.New("symlink loop")

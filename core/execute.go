@@ -507,7 +507,6 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 		}
 		return &got, nil
 	}
-	src, dst := x.eps[a.Side.Other()].Backend, x.eps[a.Side].Backend
 	replace := Expect(a.Dest)
 	if x.keeps(a) {
 		if err := x.keepAside(ctx, a.Side, a.Path, Join(x.o.Policy.KeepDir[a.Side], a.Path), a.Dest); err != nil {
@@ -515,6 +514,34 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 		}
 		replace = MustNotExist
 	}
+	ent, err := x.copyFile(ctx, a, replace)
+	if !errors.Is(err, ErrChangedWhileReading) {
+		return ent, err
+	}
+	// The source was written to while it was read: that copy was dropped.
+	// Once more, with the source as it is now; a second change is left to
+	// the next run.
+	if x.applying {
+		return nil, err // a saved plan copies the version it names, or nothing
+	}
+	now, serr := x.eps[a.Side.Other()].Backend.Stat(ctx, a.Path)
+	if serr != nil || now.Type != TypeFile {
+		return nil, err
+	}
+	x.log.Info("source changed while being read; copying it again", "side", a.Side.String(), "path", DisplayPath(a.Path))
+	now.Path, now.Hash = a.Source.Path, ""
+	*a.Source = now
+	if ent, err = x.copyFile(ctx, a, replace); errors.Is(err, ErrChangedWhileReading) {
+		return nil, ErrChangedWhileReading
+	}
+	return ent, err
+}
+
+// copyFile writes the source's file at the destination through a new
+// file committed if replace holds; the copy is dropped (an error wrapping
+// ErrChangedWhileReading) when the source changed while being read.
+func (x *executor) copyFile(ctx context.Context, a *Action, replace Precondition) (*Entry, error) {
+	src, dst := x.eps[a.Side.Other()].Backend, x.eps[a.Side].Backend
 	opts := CreateOptions{Size: a.Source.Size, Attrs: x.attrs(a, true), Replace: replace}
 	minResume := x.o.SupportResume
 	if minResume > 0 && a.Source.Size >= minResume {
@@ -562,13 +589,18 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 	}()
 	n += off
 	if err != nil {
-		if opts.Partial != "" && resumable && n >= minResume {
+		if opts.Partial != "" && resumable && n >= minResume && !errors.Is(err, ErrChangedWhileReading) {
 			res.Keep() // the next run continues from here
 		}
 		return nil, err
 	}
+	if c, ok := rc.(ChangeChecker); ok {
+		if err := c.Unchanged(); err != nil {
+			return nil, err // nothing kept: what was read may be torn
+		}
+	}
 	if n != a.Source.Size {
-		return nil, fmt.Errorf("copy %s: source changed size while being read (%d bytes, expected %d)", DisplayPath(a.Path), n, a.Source.Size)
+		return nil, fmt.Errorf("copy %s: source changed size while being read (%d bytes, expected %d): %w", DisplayPath(a.Path), n, a.Source.Size, ErrChangedWhileReading)
 	}
 	ent, err := w.Commit(ctx)
 	if err != nil {

@@ -325,10 +325,15 @@ func readlinkAt(dirfd int, name string) (string, error) {
 // statFD describes the open descriptor fd as path p.
 func statFD(fd int, p string) (core.Entry, error) {
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	return statFDInto(fd, p, &st)
+}
+
+// statFDInto is statFD keeping the stat in st.
+func statFDInto(fd int, p string, st *unix.Stat_t) (core.Entry, error) {
+	if err := unix.Fstat(fd, st); err != nil {
 		return core.Entry{}, pathErr("stat", p, err)
 	}
-	e, ok := entryFrom(p, &st)
+	e, ok := entryFrom(p, st)
 	if !ok {
 		return core.Entry{}, fmt.Errorf("stat %s: not a file, directory or link: %w", core.DisplayPath(p), core.ErrUnsupported)
 	}
@@ -368,8 +373,8 @@ func (f *FS) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, c
 	if err != nil {
 		return nil, core.Entry{}, err
 	}
-	file := &fdFile{fd: fd, off: offset, end: -1}
-	e, err := statFD(fd, p)
+	file := &fdFile{fd: fd, off: offset, end: -1, opened: new(unix.Stat_t)}
+	e, err := statFDInto(fd, p, file.opened)
 	if err == nil && e.Type != core.TypeFile {
 		err = fmt.Errorf("open %s: not a regular file", core.DisplayPath(p))
 	}
@@ -391,6 +396,27 @@ type fdFile struct {
 	fd  int
 	off int64 // next read offset
 	end int64 // Read stops here; -1: at the end of the file
+	// opened is the file's stat when it was opened for reading (nil for
+	// a file being written), for Unchanged.
+	opened *unix.Stat_t
+}
+
+var _ core.ChangeChecker = (*fdFile)(nil)
+
+// Unchanged reports whether the file was written to (or its attributes
+// changed) since it was opened: its size, mtime or ctime moved.
+func (f *fdFile) Unchanged() error {
+	if f.opened == nil {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(f.fd, &st); err != nil {
+		return err
+	}
+	if o := f.opened; st.Size != o.Size || st.Mtim != o.Mtim || st.Ctim != o.Ctim {
+		return core.ErrChangedWhileReading
+	}
+	return nil
 }
 
 func (f *fdFile) Read(p []byte) (int, error) {

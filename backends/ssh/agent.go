@@ -819,6 +819,11 @@ func readChunk(r io.Reader, off int64) ([]byte, bool, error) {
 	}
 	switch {
 	case err == io.EOF:
+		if c, ok := r.(core.ChangeChecker); ok {
+			if err := c.Unchanged(); err != nil {
+				return nil, false, err
+			}
+		}
 		return buf[:n], true, nil
 	case err != nil:
 		return nil, false, err

@@ -92,6 +92,7 @@ const (
 	codeCanceled
 	codeOutside
 	codeAuth
+	codeChanged
 )
 
 // ErrOutsideDocroot: a remote path would leave the user's docroot.
@@ -105,6 +106,7 @@ var codeErrs = []struct {
 	err  error
 }{ // the specific before the general: ENOTEMPTY is also fs.ErrExist
 	{codePrecondition, core.ErrPrecondition},
+	{codeChanged, core.ErrChangedWhileReading},
 	{codeNotEmpty, core.ErrNotEmpty},
 	{codeOwner, core.ErrOwner},
 	{codeUnsupported, core.ErrUnsupported},

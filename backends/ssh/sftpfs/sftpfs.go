@@ -296,7 +296,29 @@ func (f *FS) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, c
 			return nil, core.Entry{}, pathErr("seek", p, err)
 		}
 	}
-	return r, e, nil
+	return &openFile{File: r, opened: fi}, e, nil
+}
+
+// openFile is a file open for reading that can tell whether it changed
+// since it was opened (an fstat over SFTP: size and mtime, in seconds).
+type openFile struct {
+	*sftp.File
+	opened fs.FileInfo
+}
+
+var _ core.ChangeChecker = (*openFile)(nil)
+
+// Unchanged reports whether the file's size or mtime moved since it was
+// opened.
+func (f *openFile) Unchanged() error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() != f.opened.Size() || !fi.ModTime().Equal(f.opened.ModTime()) {
+		return core.ErrChangedWhileReading
+	}
+	return nil
 }
 
 // tempName returns a fresh reserved name, with the session's token.
