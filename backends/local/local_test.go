@@ -460,3 +460,56 @@ func TestScanReportsLinkLoops(t *testing.T) {
 		}
 	}
 }
+
+// TestPartialFileIsVerified: a kept partial file is continued only when
+// what it holds is what was written to it.
+func TestPartialFileIsVerified(t *testing.T) {
+	root := t.TempDir()
+	b := open(t, root)
+	defer b.Close()
+	keep := func(content string) {
+		w, err := b.Create(ctx, "f", core.CreateOptions{Size: 100, Partial: "k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if off := w.(core.Resumer).Offset(); off != 0 {
+			t.Fatalf("fresh partial file at %d", off)
+		}
+		w.Write([]byte(content))
+		w.(core.Resumer).Keep()
+	}
+	offset := func() int64 {
+		w, err := b.Create(ctx, "f", core.CreateOptions{Size: 100, Partial: "k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.(core.Resumer).Keep()
+		return w.(core.Resumer).Offset()
+	}
+	partial := filepath.Join(root, core.PartialPrefix+"k")
+	keep("0123456789")
+	if off := offset(); off != 10 {
+		t.Errorf("intact partial file continued at %d, want 10", off)
+	}
+	// Bytes beyond the record (a run killed before it wrote one) are dropped.
+	f, _ := os.OpenFile(partial, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write([]byte("unrecorded"))
+	f.Close()
+	if off := offset(); off != 10 {
+		t.Errorf("partial file with unrecorded bytes continued at %d, want 10", off)
+	}
+	f, _ = os.OpenFile(partial, os.O_WRONLY, 0)
+	f.WriteAt([]byte{0}, 3)
+	f.Close()
+	if off := offset(); off != 0 {
+		t.Errorf("damaged partial file continued at %d", off)
+	}
+	if fi, err := os.Stat(partial); err != nil || fi.Size() != 0 {
+		t.Errorf("damaged partial file not started over: %v %v", fi, err)
+	}
+	os.Remove(partial)
+	os.WriteFile(partial, []byte("no record"), 0o600)
+	if off := offset(); off != 0 {
+		t.Errorf("partial file without a record continued at %d", off)
+	}
+}

@@ -2,8 +2,14 @@ package local
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"hash"
+	"io"
 	"io/fs"
+	"strconv"
+	"strings"
 
 	"github.com/async-sync/async/core"
 	"golang.org/x/sys/unix"
@@ -22,7 +28,8 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 	tmp, flags := f.tempName(), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW
 	perm, modeSet := uint32(0o600), false
 	if opts.Partial != "" {
-		tmp, flags = core.PartialPrefix+opts.Partial, flags&^unix.O_EXCL
+		// Read too: what it holds is checked before it is continued.
+		tmp, flags = core.PartialPrefix+opts.Partial, flags&^(unix.O_EXCL|unix.O_WRONLY)|unix.O_RDWR
 	} else if m, ok := f.createMode(opts.Attrs); ok {
 		perm, modeSet = m, true // no chmod needed at commit
 	}
@@ -38,13 +45,61 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 			w.finish()
 			return nil, pathErr("resume", p, fmt.Errorf("partial file is not a regular file: %w", err))
 		}
-		if _, err := unix.Seek(fd, st.Size, 0); err != nil {
+		off, sum := verifiedPrefix(w.file, st.Size)
+		if off < st.Size {
+			if err := unix.Ftruncate(fd, off); err != nil {
+				w.finish()
+				return nil, pathErr("resume", p, err)
+			}
+		}
+		if _, err := unix.Seek(fd, off, 0); err != nil {
 			w.finish()
 			return nil, pathErr("resume", p, err)
 		}
-		w.offset = st.Size
+		w.offset, w.sum, w.marked = off, sum, off
 	}
 	return w, nil
+}
+
+// prefixAttr is the extended attribute of a partial file that records how
+// many of its bytes were written and their SHA-256: "LENGTH HEX".
+const prefixAttr = "user.async.prefix"
+
+// markEvery is how often, in bytes written, a partial file's record is
+// brought up to date (so that a run killed outright resumes too).
+const markEvery = 64 << 20
+
+// verifiedPrefix returns how many bytes at the start of the partial file
+// f (size bytes long) are what its record says, and the hash of them
+// ready to go on: 0 and a fresh hash when there is no record or the file
+// does not match it (it was damaged; it is started over).
+func verifiedPrefix(f *fdFile, size int64) (int64, hash.Hash) {
+	h := sha256.New()
+	v, err := fgetxattr(f.fd, prefixAttr)
+	if err != nil {
+		return 0, h
+	}
+	n, sum, ok := strings.Cut(string(v), " ")
+	length, err := strconv.ParseInt(n, 10, 64)
+	if !ok || err != nil || length < 0 || length > size {
+		return 0, h
+	}
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, length)); err != nil || hex.EncodeToString(h.Sum(nil)) != sum {
+		unix.Fremovexattr(f.fd, prefixAttr)
+		return 0, sha256.New()
+	}
+	return length, h
+}
+
+// mark records how many bytes the partial file holds and their hash.
+func (w *writer) mark() error {
+	n := w.offset + w.written
+	v := strconv.FormatInt(n, 10) + " " + hex.EncodeToString(w.sum.Sum(nil))
+	if err := unix.Fsetxattr(w.file.fd, prefixAttr, []byte(v), 0); err != nil {
+		return pathErr("record the partial file of", w.path, err)
+	}
+	w.marked = n
+	return nil
 }
 
 var _ core.Resumer = (*writer)(nil)
@@ -57,7 +112,9 @@ func (w *writer) Keep() error {
 	if w.done {
 		return nil
 	}
-	w.tmp = "" // not removed
+	if w.sum != nil && w.mark() == nil {
+		w.tmp = "" // not removed: it can be checked next run
+	}
 	w.finish()
 	return nil
 }
@@ -73,6 +130,12 @@ type writer struct {
 	opts   core.CreateOptions
 	done   bool
 	offset int64 // bytes a resumed partial file held
+	// A partial file (CreateOptions.Partial): the hash of all it holds,
+	// the bytes written since it was opened, and how many its record
+	// covers.
+	sum     hash.Hash
+	written int64
+	marked  int64
 	// modeSet: the file was created with its final mode.
 	modeSet bool
 }
@@ -92,7 +155,17 @@ func (f *FS) createMode(a core.Attrs) (uint32, bool) {
 	return m, true
 }
 
-func (w *writer) Write(p []byte) (int, error) { return w.file.Write(p) }
+func (w *writer) Write(p []byte) (int, error) {
+	n, err := w.file.Write(p)
+	if w.sum != nil {
+		w.sum.Write(p[:n])
+		w.written += int64(n)
+		if w.offset+w.written-w.marked >= markEvery {
+			w.mark() // a failure only costs the resume
+		}
+	}
+	return n, err
+}
 
 // Commit applies the attributes and renames the file into place if the
 // destination still matches the precondition.
@@ -103,6 +176,9 @@ func (w *writer) Commit(ctx context.Context) (core.Entry, error) {
 	defer w.finish()
 	if err := ctx.Err(); err != nil {
 		return core.Entry{}, err
+	}
+	if w.sum != nil {
+		unix.Fremovexattr(w.file.fd, prefixAttr) // async's own, not the file's
 	}
 	if err := w.setAttrs(); err != nil {
 		return core.Entry{}, err
