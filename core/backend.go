@@ -54,8 +54,14 @@ type ScanOptions struct {
 	// Threads is how many directories may be listed at once (0: backend default).
 	Threads int
 	// PartialMaxAge: partial files of interrupted transfers older than
-	// this are removed when found (0: never).
+	// this are removed when found (0: never), if they carry TempToken.
 	PartialMaxAge time.Duration
+	// TempToken is the session's token (Meta.TempToken): leftover
+	// temporary files whose names carry it (CreateOptions.TempToken) are
+	// the session's own, and are removed when found (those of processes
+	// still running aside). Other names that look temporary are the
+	// user's: never removed. Empty: nothing is removed.
+	TempToken string
 	// Known are the side's entries as last recorded, by path, for
 	// backends whose listing lacks some attributes (an object store's
 	// metadata): an entry whose change token is the known one takes them
@@ -166,7 +172,11 @@ type CreateOptions struct {
 	// Partial, when set, names a partial file kept by an earlier,
 	// interrupted transfer of the same source: the writer continues it
 	// (see Resumer). Backends that cannot keep partial files ignore it.
+	// It starts with TempToken and a dash when there is one.
 	Partial string
+	// TempToken is the session's token, put in the temporary file's name
+	// (see ScanOptions.TempToken).
+	TempToken string
 }
 
 // Resumer is implemented by Writers that can continue a partial file and

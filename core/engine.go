@@ -344,6 +344,7 @@ func (e *engine) checkIdentity(ctx context.Context) error {
 			return &ConfigError{fmt.Errorf("session %s was last run with -K %s between %s and %s; run with --reset (-x) to start it over with these endpoints and direction", name, m.Direction, m.Local, m.Remote)}
 		}
 	}
+	want.TempToken = cmp.Or(metas[Local].TempToken, metas[Remote].TempToken, newTempToken())
 	want.Checksum = string(e.o.Policy.Checksum)
 	want.Filters = e.o.Filter.Rules()
 	want.Started = time.Now().UTC()
@@ -643,6 +644,7 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 	settled := e.settled[s]
 	opts.Prune.Settled = settled
 	opts.Known = e.known[s]
+	opts.TempToken = e.meta.TempToken
 	opts.Unreadable = func(p string, err error) error {
 		e.unreadable.add(s, p, err)
 		return nil

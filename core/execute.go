@@ -402,7 +402,7 @@ func (x *executor) copyWithin(ctx context.Context, a *Action) (*Entry, error) {
 	if have.Size != a.Source.Size {
 		return nil, fmt.Errorf("copy %s from %s: %w: the duplicate changed", DisplayPath(a.Path), DisplayPath(a.To), ErrPrecondition)
 	}
-	w, err := b.Create(ctx, a.Path, CreateOptions{Size: a.Source.Size, Attrs: x.attrs(a, true), Replace: Expect(a.Dest)})
+	w, err := b.Create(ctx, a.Path, CreateOptions{Size: a.Source.Size, Attrs: x.attrs(a, true), Replace: Expect(a.Dest), TempToken: x.meta.TempToken})
 	if err != nil {
 		return nil, err
 	}
@@ -542,10 +542,13 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 // ErrChangedWhileReading) when the source changed while being read.
 func (x *executor) copyFile(ctx context.Context, a *Action, replace Precondition) (*Entry, error) {
 	src, dst := x.eps[a.Side.Other()].Backend, x.eps[a.Side].Backend
-	opts := CreateOptions{Size: a.Source.Size, Attrs: x.attrs(a, true), Replace: replace}
+	opts := CreateOptions{Size: a.Source.Size, Attrs: x.attrs(a, true), Replace: replace, TempToken: x.meta.TempToken}
 	minResume := x.o.SupportResume
 	if minResume > 0 && a.Source.Size >= minResume {
 		opts.Partial = partialKey(a)
+		if t := x.meta.TempToken; t != "" {
+			opts.Partial = t + "-" + opts.Partial
+		}
 	}
 	w, err := dst.Create(ctx, a.Path, opts)
 	if err != nil {

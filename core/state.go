@@ -46,6 +46,10 @@ type Meta struct {
 	Side      string   // "local" or "remote": which side this snapshot describes
 	Started   time.Time
 	Stopped   time.Time // zero while running or after a crash
+	// TempToken is the session's random token, part of the name of every
+	// temporary file it writes: a leftover is removed only when it
+	// carries it (ScanOptions.TempToken).
+	TempToken string `json:",omitempty"`
 }
 
 // Store is one side's snapshot as the pipeline uses it. Writes may be

@@ -747,7 +747,7 @@ func (f *FS) Symlink(ctx context.Context, p, target string, pre core.Preconditio
 		return core.Entry{}, err
 	}
 	defer unix.Close(dfd)
-	tmp := f.tempName()
+	tmp := f.tempName("") // renamed at once: no leftover to own
 	if err := unix.Symlinkat(target, dfd, tmp); err != nil {
 		return core.Entry{}, pathErr("symlink", p, err)
 	}
@@ -776,7 +776,7 @@ func (f *FS) Link(ctx context.Context, existing, p string, pre core.Precondition
 		return core.Entry{}, err
 	}
 	defer unix.Close(dfd)
-	tmp := f.tempName()
+	tmp := f.tempName("") // renamed at once: no leftover to own
 	if err := unix.Linkat(sfd, sname, dfd, tmp, 0); err != nil {
 		return core.Entry{}, pathErr("link", p, err)
 	}
@@ -818,9 +818,11 @@ func (f *FS) commitAt(dfd int, tmp, name, p string, pre core.Precondition) error
 	return nil
 }
 
-// tempName returns a fresh reserved name, tagged with our pid so that a
-// later run can tell a leftover from a file still being written.
-func (f *FS) tempName() string {
+// tempName returns a fresh reserved name, tagged with the session's
+// token (when there is one) and our pid, so that a later run of the
+// session can tell its own leftover from a file still being written, and
+// from a user's file that merely looks like one.
+func (f *FS) tempName(token string) string {
 	var b [8]byte
 	if _, err := unix.Getrandom(b[:], 0); err != nil {
 		t := time.Now().UnixNano()
@@ -828,13 +830,22 @@ func (f *FS) tempName() string {
 			b[i] = byte(t >> (8 * i))
 		}
 	}
+	if token != "" {
+		return fmt.Sprintf("%s%s-%d-%x", core.ReservedPrefix, token, f.pid, b)
+	}
 	return fmt.Sprintf("%s%d-%x", core.ReservedPrefix, f.pid, b)
 }
 
-// stale reports whether a reserved temporary name was left by a process
-// that is gone.
-func stale(name string) bool {
-	rest := name[len(core.ReservedPrefix):]
+// ownLeftover reports whether name is a temporary file of the session
+// whose token is given, left by a process that is gone.
+func ownLeftover(name, token string) bool {
+	if token == "" {
+		return false
+	}
+	rest, ok := strings.CutPrefix(name, core.ReservedPrefix+token+"-")
+	if !ok {
+		return false
+	}
 	i := 0
 	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
 		i++

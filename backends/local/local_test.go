@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -182,25 +183,73 @@ func TestLeftoverTempFileNotScanned(t *testing.T) {
 	}
 }
 
+// TestStaleTempFilesAreCleaned: a scan removes the session's own leftover
+// temporary files (their names carry its token) of processes that are
+// gone, and its partial files older than the age; files of the user that
+// merely look temporary are never removed (nor reported).
 func TestStaleTempFilesAreCleaned(t *testing.T) {
-	root := t.TempDir()
-	stale := filepath.Join(root, core.ReservedPrefix+"999999999-dead")
-	live := filepath.Join(root, core.ReservedPrefix+"1-init") // pid 1 is alive
-	for _, p := range []string{stale, live} {
+	const tok = "TOKEN0123456789A"
+	old := time.Now().Add(-10 * 24 * time.Hour)
+	for _, tc := range []struct {
+		name    string
+		old     bool
+		removed bool
+	}{
+		{core.ReservedPrefix + tok + "-999999999-dead", false, true},
+		{core.ReservedPrefix + tok + "-1-init", false, false}, // pid 1 is alive
+		{core.PartialPrefix + tok + "-key", true, true},
+		{core.PartialPrefix + tok + "-new", false, false},
+		{core.ReservedPrefix + "OTHERTOKEN012345-999999999-dead", false, false}, // another session's
+		{core.ReservedPrefix + "999999999-dead", false, false},                  // the user's (or no proof)
+		{core.PartialPrefix + "x", true, false},
+		{core.PartialPrefix + "OTHERTOKEN012345-key", true, false},
+	} {
+		root := t.TempDir()
+		p := filepath.Join(root, "d", tc.name)
+		os.Mkdir(filepath.Dir(p), 0o755)
 		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		if tc.old {
+			os.Chtimes(p, old, old)
+		}
+		b := open(t, root)
+		got := scan(t, b, core.ScanOptions{TempToken: tok, PartialMaxAge: 5 * 24 * time.Hour})
+		b.Close()
+		if len(got) != 1 {
+			t.Errorf("%s: scan reported %v", tc.name, got)
+		}
+		_, err := os.Stat(p)
+		if gone := errors.Is(err, fs.ErrNotExist); gone != tc.removed {
+			t.Errorf("%s: removed %v, want %v", tc.name, gone, tc.removed)
+		}
 	}
+	// Without a token nothing is removed.
+	root := t.TempDir()
+	p := filepath.Join(root, core.ReservedPrefix+tok+"-999999999-dead")
+	os.WriteFile(p, nil, 0o600)
 	b := open(t, root)
 	defer b.Close()
-	if got := scan(t, b, core.ScanOptions{}); len(got) != 0 {
-		t.Errorf("scan reported %v", got)
+	scan(t, b, core.ScanOptions{})
+	if _, err := os.Stat(p); err != nil {
+		t.Errorf("removed without a token: %v", err)
 	}
-	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("stale temp file kept: %v", err)
+}
+
+// TestTempNamesCarryTheToken: a file being written is named with the
+// session's token, which is what lets a later run remove it as its own.
+func TestTempNamesCarryTheToken(t *testing.T) {
+	root := t.TempDir()
+	b := open(t, root)
+	defer b.Close()
+	w, err := b.Create(ctx, "f", core.CreateOptions{TempToken: "TOK"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(live); err != nil {
-		t.Errorf("temp file of a live process removed: %v", err)
+	defer w.Abort()
+	ents, _ := os.ReadDir(root)
+	if len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), core.ReservedPrefix+"TOK-"+strconv.Itoa(os.Getpid())+"-") {
+		t.Errorf("temporary files %v", ents)
 	}
 }
 

@@ -26,7 +26,8 @@ const defaultScanThreads = 8
 // getdents and each entry described with fstatat relative to it: no path
 // is resolved again from the root. Skip is asked before an entry is stat'ed
 // when the directory listing tells its type. Leftover temporary files of
-// processes that are gone are removed on the way.
+// the session (their names carry opts.TempToken) whose processes are gone
+// are removed on the way; other names that look temporary are left alone.
 func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -217,9 +218,11 @@ func (s *scanner) list(j dirJob, stopped func() bool) (subdirs []dirJob, err err
 // of listing it when it is a directory to descend into.
 func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8) (dirJob, bool, error) {
 	name := p[nameAt:]
-	if core.IsReserved(p) {
+	if core.IsReserved(p) { // only the session's own leftovers are removed
+		tok := s.opts.TempToken
 		switch {
-		case strings.HasPrefix(name, core.PartialPrefix):
+		case tok == "":
+		case strings.HasPrefix(name, core.PartialPrefix+tok+"-"):
 			if age := s.opts.PartialMaxAge; age > 0 {
 				var st unix.Stat_t
 				if unix.Fstatat(dir.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
@@ -227,7 +230,7 @@ func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8
 					unix.Unlinkat(dir.fd, name, 0)
 				}
 			}
-		case strings.HasPrefix(name, core.ReservedPrefix) && stale(name):
+		case ownLeftover(name, tok):
 			unix.Unlinkat(dir.fd, name, 0)
 		}
 		return dirJob{}, false, nil

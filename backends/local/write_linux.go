@@ -25,7 +25,7 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 	if err != nil {
 		return nil, err
 	}
-	tmp, flags := f.tempName(), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW
+	tmp, flags := f.tempName(opts.TempToken), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW
 	perm, modeSet := uint32(0o600), false
 	if opts.Partial != "" {
 		// Read too: what it holds is checked before it is continued.

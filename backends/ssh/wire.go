@@ -390,6 +390,7 @@ func (e *enc) createOpts(o core.CreateOptions) {
 	e.attrs(o.Attrs)
 	e.pre(o.Replace)
 	e.s(o.Partial)
+	e.s(o.TempToken)
 }
 
 func (e *enc) strs(v []string) {
@@ -426,6 +427,7 @@ func (e *enc) scanOpts(o core.ScanOptions) {
 	e.i(int64(o.PartialMaxAge))
 	e.i(int64(o.Pause))
 	e.i(int64(o.PauseEvery))
+	e.s(o.TempToken)
 }
 
 func (e *enc) meta(m core.Meta) {
@@ -435,6 +437,7 @@ func (e *enc) meta(m core.Meta) {
 	e.strs(m.Filters)
 	e.time(m.Started)
 	e.time(m.Stopped)
+	e.s(m.TempToken)
 }
 
 func (e *enc) record(r *core.Record) {
@@ -570,6 +573,7 @@ func (d *dec) createOpts() core.CreateOptions {
 	o.Attrs = d.attrs()
 	o.Replace = d.pre()
 	o.Partial = d.s()
+	o.TempToken = d.s()
 	return o
 }
 
@@ -628,6 +632,7 @@ func (d *dec) scanOpts() core.ScanOptions {
 	o.PartialMaxAge = time.Duration(d.i())
 	o.Pause = time.Duration(d.i())
 	o.PauseEvery = int(d.i())
+	o.TempToken = d.s()
 	return o
 }
 
@@ -639,6 +644,7 @@ func (d *dec) meta() core.Meta {
 	m.Filters = d.strs()
 	m.Started = d.time()
 	m.Stopped = d.time()
+	m.TempToken = d.s()
 	return m
 }
 

@@ -781,9 +781,11 @@ func (s *scanner) entry(j dirJob, fi fs.FileInfo, stopped func() bool) (dirJob, 
 	p := core.Join(j.path, name)
 	full := path.Join(s.fs.root, p)
 	if core.IsReserved(p) {
+		tok := s.opts.TempToken // the session's partial files (of agent runs) only
 		switch {
 		case strings.HasPrefix(name, core.PartialPrefix):
-			if age := s.opts.PartialMaxAge; age > 0 && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > age {
+			if age := s.opts.PartialMaxAge; age > 0 && tok != "" && strings.HasPrefix(name, core.PartialPrefix+tok+"-") &&
+				fi.Mode().IsRegular() && time.Since(fi.ModTime()) > age {
 				s.fs.c.Remove(full)
 			}
 		case s.fs.ownTemp(name) && (fi.Mode().IsRegular() || fi.Mode()&fs.ModeSymlink != 0):
