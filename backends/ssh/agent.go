@@ -817,13 +817,17 @@ func readChunk(r io.Reader, off int64) ([]byte, bool, error) {
 			err = io.EOF
 		}
 	}
-	switch {
-	case err == io.EOF:
+	if err == nil || err == io.EOF {
+		// After every chunk, as chunks may be read in any order: a chunk
+		// read while the file was written to finds it changed.
 		if c, ok := r.(core.ChangeChecker); ok {
-			if err := c.Unchanged(); err != nil {
-				return nil, false, err
+			if cerr := c.Unchanged(); cerr != nil {
+				return nil, false, cerr
 			}
 		}
+	}
+	switch {
+	case err == io.EOF:
 		return buf[:n], true, nil
 	case err != nil:
 		return nil, false, err

@@ -232,3 +232,37 @@ func TestScanReportsUnreadableOverPipes(t *testing.T) {
 		}
 	}
 }
+
+// TestReadOfAFileChangedMidwayFails: a file written to while the agent
+// reads it fails the read with core.ErrChangedWhileReading.
+func TestReadOfAFileChangedMidwayFails(t *testing.T) {
+	home := t.TempDir()
+	root := filepath.Join(home, "root")
+	os.Mkdir(root, 0o755)
+	p := filepath.Join(root, "f")
+	size := 16 * chunkSize
+	if err := os.WriteFile(p, bytes.Repeat([]byte{'a'}, size), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pipeClient(t, home, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc, _, err := c.Open(context.Background(), "f", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := rc.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // a later mtime, whatever the clock's grain
+	f, _ := os.OpenFile(p, os.O_WRONLY, 0)
+	f.WriteAt(bytes.Repeat([]byte{'b'}, size), 0)
+	f.Close()
+	_, err = io.Copy(io.Discard, rc)
+	if !errors.Is(err, core.ErrChangedWhileReading) {
+		t.Errorf("read to the end: %v, want %v", err, core.ErrChangedWhileReading)
+	}
+}

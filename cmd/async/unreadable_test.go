@@ -122,6 +122,12 @@ func TestUnreadableDestinationDirectory(t *testing.T) {
 			t.Errorf("run %d: no ERROR line for /bad/inner:\n%s", i, r.stdout)
 		}
 	}
+	// --mirror scans the destination in full: the directory cannot be listed.
+	r := runAsyncAs(t, nobody, "-N", "u", "-d", src, "-r", dst, "-b", db, "--mirror")
+	mustCode(t, r, 3)
+	if !strings.Contains(r.stdout, "/bad  ERROR: open /bad: permission denied") || strings.Contains(r.stdout, "(del)") {
+		t.Errorf("full scan of an unreadable destination directory:\n%s", r.stdout)
+	}
 	unlock(t, filepath.Join(dst, "bad"))
 	if got := readTree(t, dst); got["ok/f"] != "changed" || got["bad/inner/g"] != "2" {
 		t.Errorf("destination = %v", got)
