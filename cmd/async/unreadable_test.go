@@ -202,3 +202,32 @@ func TestSymlinkLoopFollow(t *testing.T) {
 	}
 	equalTrees(t, readTree(t, dst), tree{"sub/": "", "sub/f": "1"})
 }
+
+// TestSSHUnreadableAndLinkLoops: on the server too (agent and SFTP), a
+// directory that cannot be listed and a link loop under -n follow are
+// ERROR while the rest syncs (exit 3).
+func TestSSHUnreadableAndLinkLoops(t *testing.T) {
+	s := testServer(t)
+	for _, mode := range []string{"agent", "sftp"} {
+		t.Run(mode, func(t *testing.T) {
+			state, local, dir := t.TempDir(), t.TempDir(), s.TempDir(t)
+			writeTree(t, dir, tree{"ok/f": "1", "bad/g": "2", "sub/h": "3"})
+			os.Symlink("..", filepath.Join(dir, "sub/up"))
+			lock(t, filepath.Join(dir, "bad"))
+			args := append(keyArgs(s, "u"), "-d", local, "-r", remote(s, dir), "-K", "pull", "-n", "follow")
+			if mode == "sftp" {
+				args = append(args, "--sftp")
+			}
+			for i := range 2 {
+				r := sshRun(t, state, nil, args...)
+				mustCode(t, r, 3)
+				for _, want := range []string{"/bad  ERROR: ", "/sub/up  ERROR: symlink loop"} {
+					if !strings.Contains(r.stdout, want) {
+						t.Errorf("run %d: no %q line:\n%s", i, want, r.stdout)
+					}
+				}
+			}
+			equalTrees(t, readTree(t, local), tree{"ok/": "", "ok/f": "1", "sub/": "", "sub/h": "3"})
+		})
+	}
+}
