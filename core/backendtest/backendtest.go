@@ -46,6 +46,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"ScanSkipPrunes", testScanSkip},
 		{"ScanDescend", testScanDescend},
 		{"ReservedNamesHidden", testReserved},
+		{"LookalikeTempFilesKept", testLookalikes},
 		{"Symlinks", testSymlinks},
 		{"Hasher", testHasher},
 		{"StatRoot", testStatRoot},
@@ -612,6 +613,40 @@ func testReserved(t *testing.T, b core.Backend) {
 	for _, p := range []string{"d/visible", "d/" + core.PrivateDir + "/not-private", "d/e/f"} {
 		if _, ok := got[p]; !ok {
 			t.Errorf("%s missing", p)
+		}
+	}
+}
+
+// testLookalikes: files that merely look like temporary files (a dead
+// pid's, old partial files), without the session's token, are never
+// removed by a scan.
+func testLookalikes(t *testing.T, b core.Backend) {
+	names := []string{
+		"d/" + core.ReservedPrefix + "999999999-x",
+		"d/" + core.PartialPrefix + "x",
+		"d/" + core.ReservedPrefix + "OTHERSESSION0000-999999999-x",
+		"d/" + core.PartialPrefix + "OTHERSESSION0000-x",
+	}
+	old := time.Now().Add(-10 * 24 * time.Hour)
+	for _, p := range names {
+		put(t, b, p, []byte("mine"))
+		if b.Caps().SetMTime && b.Caps().MTimeFromFS {
+			if _, err := b.SetAttr(ctx, p, core.Attrs{MTime: &old}); err != nil {
+				t.Fatalf("setattr %s: %v", p, err)
+			}
+		}
+	}
+	scanAll(t, b, core.ScanOptions{TempToken: "THISSESSION00000", PartialMaxAge: time.Hour})
+	for _, p := range names {
+		rc, _, err := b.Open(ctx, p, 0)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(got) != "mine" {
+			t.Errorf("%s = %q", p, got)
 		}
 	}
 }
