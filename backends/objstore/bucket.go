@@ -94,9 +94,10 @@ type Resumable interface {
 	// earlier run left one, or starts one that a later run can continue
 	// (even after a crash).
 	ResumeWriter(ctx context.Context, key, partial string, o WriteOptions) (ResumableWriter, error)
-	// AbortStale drops interrupted uploads under prefix started before
-	// cutoff.
-	AbortStale(ctx context.Context, prefix string, cutoff time.Time) error
+	// AbortStale drops the session's interrupted uploads under prefix
+	// (those whose partial names start with token and a dash) left before
+	// cutoff; others are not async's to drop.
+	AbortStale(ctx context.Context, prefix, token string, cutoff time.Time) error
 }
 
 // ResumableWriter is an upload that can continue where an earlier one

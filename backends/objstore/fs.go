@@ -171,9 +171,9 @@ func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry
 	if err != nil {
 		return fmt.Errorf("list %s: %w", f.prefix, err)
 	}
-	if rb, ok := f.b.(Resumable); ok && opts.PartialMaxAge > 0 {
+	if rb, ok := f.b.(Resumable); ok && opts.PartialMaxAge > 0 && opts.TempToken != "" {
 		// Best effort: an upload that stays is only storage, dropped later.
-		rb.AbortStale(ctx, f.prefix, time.Now().Add(-opts.PartialMaxAge))
+		rb.AbortStale(ctx, f.prefix, opts.TempToken, time.Now().Add(-opts.PartialMaxAge))
 	}
 	// Leave out what Prune leaves out, top down.
 	left := map[string]bool{}

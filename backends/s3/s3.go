@@ -584,9 +584,34 @@ func (b *Bucket) ResumeWriter(ctx context.Context, key, partial string, o objsto
 	return w, nil
 }
 
-// AbortStale aborts the multipart uploads under prefix started before
-// cutoff, and drops their markers.
-func (b *Bucket) AbortStale(ctx context.Context, prefix string, cutoff time.Time) error {
+// AbortStale aborts the session's multipart uploads under prefix whose
+// markers (named with token) were left before cutoff, and drops the
+// markers. Uploads and objects async cannot prove its own are left alone.
+func (b *Bucket) AbortStale(ctx context.Context, prefix, token string, cutoff time.Time) error {
+	if token == "" {
+		return nil
+	}
+	var markers []string
+	err := b.List(ctx, prefix, func(o objstore.Object) error {
+		name := o.Key[strings.LastIndexByte(o.Key, '/')+1:]
+		if strings.HasPrefix(name, core.PartialPrefix+token+"-") && o.Modified.Before(cutoff) {
+			markers = append(markers, o.Key)
+		}
+		return nil
+	})
+	if err != nil || len(markers) == 0 {
+		return err
+	}
+	ids := map[string]bool{}
+	for _, m := range markers {
+		out, err := b.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.o.Bucket), Key: aws.String(m)})
+		if err != nil {
+			continue
+		}
+		id, _ := io.ReadAll(io.LimitReader(out.Body, 4096))
+		out.Body.Close()
+		ids[string(id)] = true
+	}
 	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(b.o.Bucket), Prefix: aws.String(prefix)}
 	for {
 		out, err := b.c.ListMultipartUploads(ctx, in)
@@ -594,7 +619,7 @@ func (b *Bucket) AbortStale(ctx context.Context, prefix string, cutoff time.Time
 			return explain(err)
 		}
 		for _, u := range out.Uploads {
-			if aws.ToTime(u.Initiated).Before(cutoff) {
+			if ids[aws.ToString(u.UploadId)] {
 				b.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(b.o.Bucket), Key: u.Key, UploadId: u.UploadId})
 			}
 		}
@@ -603,13 +628,12 @@ func (b *Bucket) AbortStale(ctx context.Context, prefix string, cutoff time.Time
 		}
 		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}
-	return b.List(ctx, prefix, func(o objstore.Object) error {
-		name := o.Key[strings.LastIndexByte(o.Key, '/')+1:]
-		if strings.HasPrefix(name, core.PartialPrefix) && o.Modified.Before(cutoff) {
-			return b.Delete(ctx, o.Key)
+	for _, m := range markers {
+		if err := b.Delete(ctx, m); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // Abort drops a multipart upload (a single PUT has not started yet).

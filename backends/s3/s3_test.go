@@ -163,15 +163,32 @@ func TestResumeAnInterruptedMultipartUpload(t *testing.T) {
 	if _, err := b.Head(ctx, markerKey("d/big", "abc123")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("marker left: %v", err)
 	}
-	// A stale upload is aborted.
-	w, _ = b.ResumeWriter(ctx, "d/stale", "old", objstore.WriteOptions{})
-	w.Write(data[:6<<20])
-	w.Keep()
-	if err := b.AbortStale(ctx, "d/", time.Now().Add(time.Minute)); err != nil {
+	// A stale upload of the session is aborted; another session's, and an
+	// object that merely looks like a marker, are left alone.
+	for _, partial := range []string{"TOK-old", "OTHER-old"} {
+		w, _ = b.ResumeWriter(ctx, "d/stale-"+partial, partial, objstore.WriteOptions{})
+		w.Write(data[:6<<20])
+		w.Keep()
+	}
+	uw, err := b.NewWriter(ctx, "d/"+core.PartialPrefix+"x", objstore.WriteOptions{Size: 4})
+	if err != nil {
 		t.Fatal(err)
 	}
-	w, _ = b.ResumeWriter(ctx, "d/stale", "old", objstore.WriteOptions{})
-	if w.Offset() != 0 {
-		t.Errorf("a stale upload survived: offset %d", w.Offset())
+	uw.Write([]byte("mine"))
+	if _, err := uw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AbortStale(ctx, "d/", "TOK", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for partial, want := range map[string]int64{"TOK-old": 0, "OTHER-old": 5 << 20} {
+		w, _ = b.ResumeWriter(ctx, "d/stale-"+partial, partial, objstore.WriteOptions{})
+		if w.Offset() != want {
+			t.Errorf("upload %s: offset %d after AbortStale, want %d", partial, w.Offset(), want)
+		}
+		w.Abort()
+	}
+	if _, err := b.Head(ctx, "d/"+core.PartialPrefix+"x"); err != nil {
+		t.Errorf("a user's object that looks like a marker: %v", err)
 	}
 }
