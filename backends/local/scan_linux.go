@@ -260,8 +260,8 @@ func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8
 	link := false
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK && s.follow {
 		if err := s.followLink(dir.fd, name, p, &st); err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ELOOP) {
-				return dirJob{}, false, nil // dangling, or leaving a confined tree
+			if s.opts.Unreadable == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ELOOP) {
+				return dirJob{}, false, nil // dangling, or leaving a confined tree (or nobody asks)
 			}
 			return dirJob{}, false, s.failed(p, err) // a loop, or cannot be read
 		}
