@@ -318,6 +318,22 @@ func ValidPartial(key string) bool {
 	return true
 }
 
+// ValidTempToken reports whether token may go into temporary names
+// (ScanOptions.TempToken, CreateOptions.TempToken): empty, or up to 32
+// letters and digits. Backends refuse any other: it arrives from another
+// process (the agent's client).
+func ValidTempToken(token string) bool {
+	if len(token) > 32 {
+		return false
+	}
+	for _, c := range []byte(token) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
 // PrivateDir is the private area at a sync root: never synchronized,
 // scanned or deleted.
 const PrivateDir = ".private-asp"

@@ -562,3 +562,20 @@ func TestPartialFileIsVerified(t *testing.T) {
 		t.Errorf("partial file without a record continued at %d", off)
 	}
 }
+
+// TestTempTokenMustBeAName: a token that is not letters and digits (it
+// arrives from the agent's client) is refused, never made part of a path.
+func TestTempTokenMustBeAName(t *testing.T) {
+	root := t.TempDir()
+	b := open(t, root)
+	defer b.Close()
+	for _, tok := range []string{"../x", "a/b", "a-b", strings.Repeat("a", 33)} {
+		if w, err := b.Create(ctx, "f", core.CreateOptions{TempToken: tok}); err == nil {
+			w.Abort()
+			t.Errorf("Create with token %q accepted", tok)
+		}
+		if err := b.Scan(ctx, core.ScanOptions{TempToken: tok}, func(core.Entry) error { return nil }); err == nil {
+			t.Errorf("Scan with token %q accepted", tok)
+		}
+	}
+}

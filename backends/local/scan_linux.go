@@ -32,6 +32,9 @@ func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if !core.ValidTempToken(opts.TempToken) {
+		return fmt.Errorf("scan: invalid temporary-file token %q: %w", opts.TempToken, fs.ErrInvalid)
+	}
 	n := opts.Threads
 	if n <= 0 {
 		n = defaultScanThreads

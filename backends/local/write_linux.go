@@ -21,6 +21,9 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 	if opts.Partial != "" && !core.ValidPartial(opts.Partial) {
 		return nil, fmt.Errorf("create %s: invalid partial-file key %q: %w", core.DisplayPath(p), opts.Partial, fs.ErrInvalid)
 	}
+	if !core.ValidTempToken(opts.TempToken) {
+		return nil, fmt.Errorf("create %s: invalid temporary-file token %q: %w", core.DisplayPath(p), opts.TempToken, fs.ErrInvalid)
+	}
 	dfd, name, err := f.parent(p, false)
 	if err != nil {
 		return nil, err

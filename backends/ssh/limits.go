@@ -41,6 +41,8 @@ func checkScanOpts(o core.ScanOptions) error {
 		return fmt.Errorf("agent protocol: a scan pause every %d directories", o.PauseEvery)
 	case o.PartialMaxAge < 0:
 		return fmt.Errorf("agent protocol: a partial-file age of %v", o.PartialMaxAge)
+	case !core.ValidTempToken(o.TempToken):
+		return fmt.Errorf("agent protocol: a temporary-file token %q", o.TempToken)
 	}
 	return nil
 }
