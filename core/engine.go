@@ -219,7 +219,7 @@ func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, er
 	if err := e.begin(ctx); err != nil {
 		return plan, err
 	}
-	e.reportUnreadable()
+	e.reportUnreadable(ctx)
 	start = time.Now()
 	execErr := e.execute(ctx, plan)
 	e.logStage("transfer", start, "actions", len(plan.Actions))

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"slices"
 	"sync"
 )
@@ -11,6 +12,7 @@ type unreadable struct {
 	side Side
 	path string
 	err  error
+	base [2]*Record // the path's records, as loaded
 }
 
 // unreadables collects, from concurrent scans, the entries that could not
@@ -25,7 +27,7 @@ type unreadables struct {
 
 func (u *unreadables) add(s Side, p string, err error) {
 	u.mu.Lock()
-	u.list = append(u.list, unreadable{s, p, err})
+	u.list = append(u.list, unreadable{side: s, path: p, err: err})
 	u.mu.Unlock()
 }
 
@@ -47,7 +49,17 @@ func (u *unreadables) leaveOut(scans *[2][]Entry, recs *[2][]Record) {
 		}
 	}
 	u.list = kept
+	at := make(map[string]int, len(kept))
+	for i, x := range kept {
+		at[x.path] = i
+	}
 	for s := range 2 {
+		for i := range recs[s] {
+			if j, ok := at[recs[s][i].Path]; ok {
+				r := recs[s][i]
+				u.list[j].base[s] = &r
+			}
+		}
 		scans[s] = slices.DeleteFunc(scans[s], func(e Entry) bool { return u.covers(paths, e.Path) })
 		recs[s] = slices.DeleteFunc(recs[s], func(r Record) bool { return u.covers(paths, r.Path) })
 	}
@@ -63,11 +75,27 @@ func (u *unreadables) covers(paths map[string]bool, p string) bool {
 	return false
 }
 
-// report counts and reports each unreadable entry as an error.
-func (e *engine) reportUnreadable() {
+// reportUnreadable counts and reports each unreadable entry as an error,
+// and records it so (an error record of its path on both sides, its
+// entry kept, as for a failed action; a conflict's record is left as it
+// is). What lies below it keeps its records untouched.
+func (e *engine) reportUnreadable(ctx context.Context) {
 	for _, x := range e.unreadable.list {
 		e.stats.Errors.Add(1)
 		e.log.Error("cannot read", "side", x.side.String(), "path", DisplayPath(x.path), "err", x.err)
 		e.o.Report(DisplayPath(x.path), ReportError+": "+x.err.Error())
+		if x.base[Local] != nil && x.base[Local].Status == StatusConflict || x.base[Remote] != nil && x.base[Remote].Status == StatusConflict {
+			continue
+		}
+		for s := range 2 {
+			rec := Record{Entry: Entry{Path: x.path, UID: NoID, GID: NoID}}
+			if b := agreed(x.base[s]); b != nil {
+				rec.Entry = b.Entry
+			}
+			rec.Status, rec.Note = StatusError, x.err.Error()
+			if err := e.eps[s].Store.Put(ctx, rec); err != nil {
+				e.log.Warn("record the error", "side", Side(s).String(), "path", DisplayPath(x.path), "err", err)
+			}
+		}
 	}
 }

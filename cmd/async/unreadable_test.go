@@ -193,7 +193,8 @@ func TestSymlinkLoopFollow(t *testing.T) {
 	writeTree(t, src, tree{"sub/f": "1"})
 	os.Symlink("..", filepath.Join(src, "sub/up"))
 	os.Symlink("self", filepath.Join(src, "self"))
-	r := runAsync(t, "-N", "l", "-d", src, "-r", dst, "-b", filepath.Join(filepath.Dir(src), "db"), "-n", "follow")
+	args := []string{"-N", "l", "-d", src, "-r", dst, "-n", "follow"}
+	r := runAsync(t, args...)
 	mustCode(t, r, 3)
 	for _, p := range []string{"/sub/up", "/self"} {
 		if !strings.Contains(r.stdout, p+"  ERROR: symlink loop") {
@@ -201,6 +202,16 @@ func TestSymlinkLoopFollow(t *testing.T) {
 		}
 	}
 	equalTrees(t, readTree(t, dst), tree{"sub/": "", "sub/f": "1"})
+	if s := adminSummary(t, src); !strings.Contains(s, "Error Paths: 2") {
+		t.Errorf("the loops are not recorded as errors:\n%s", s)
+	}
+	// Gone, they are errors no more.
+	os.Remove(filepath.Join(src, "sub/up"))
+	os.Remove(filepath.Join(src, "self"))
+	mustCode(t, runAsync(t, args...), 0)
+	if s := adminSummary(t, src); !strings.Contains(s, "Error Paths: 0") {
+		t.Errorf("error records left:\n%s", s)
+	}
 }
 
 // TestSSHUnreadableAndLinkLoops: on the server too (agent and SFTP), a
