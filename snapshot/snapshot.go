@@ -105,7 +105,9 @@ func badgerOptions(dir string, readOnly bool) badger.Options {
 
 // Open opens the snapshot database in dir, creating dir (mode 0700) and its
 // parents unless opts.ReadOnly is set. A dir held by another live process,
-// or already open in this process, returns a *LockedError.
+// or already open in this process, returns a *LockedError. Empty memtable
+// and value-log files left by a process killed while creating them are
+// removed first (when nobody holds the directory).
 func Open(dir string, opts Options) (*DB, error) {
 	if opts.ReadOnly {
 		if !Exists(dir) {
@@ -114,6 +116,9 @@ func Open(dir string, opts Options) (*DB, error) {
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
 	}
+	// A process killed while Badger created a file leaves it empty, and
+	// Badger then refuses the directory: such a file holds nothing.
+	_, _ = removeTorn(dir)
 	bdb, err := badger.Open(badgerOptions(dir, opts.ReadOnly))
 	if err != nil {
 		if isLockFailure(err) {

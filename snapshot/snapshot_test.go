@@ -508,3 +508,55 @@ func BenchmarkPutLoad50k(b *testing.B) {
 	}
 	b.ReportMetric(putMs, "put+close-ms")
 }
+
+// TestTornFilesAreRemoved: a process killed inside Badger's file creation
+// leaves an empty .mem or .vlog file, which Badger refuses to open; Open
+// removes it (it holds nothing) and the records are all there, read-only
+// (async admin -f) and for writing.
+func TestTornFilesAreRemoved(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"00007.mem", "000009.vlog"} {
+		for _, ro := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/readonly=%v", name, ro), func(t *testing.T) {
+				dir := t.TempDir()
+				db := openT(t, dir, Options{})
+				if err := db.Put(ctx, core.Record{Entry: core.Entry{Path: "a", Type: core.TypeFile, Size: 1}}); err != nil {
+					t.Fatal(err)
+				}
+				if err := db.Close(); err != nil {
+					t.Fatal(err)
+				}
+				torn := filepath.Join(dir, name)
+				if err := os.WriteFile(torn, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				db = openT(t, dir, Options{ReadOnly: ro})
+				defer db.Close()
+				if recs := loadAll(t, db); len(recs) != 1 || recs[0].Path != "a" {
+					t.Errorf("records after the repair: %+v", recs)
+				}
+				if fi, err := os.Stat(torn); err == nil && fi.Size() == 0 {
+					t.Errorf("the empty %s is still there", name)
+				}
+			})
+		}
+	}
+}
+
+// TestTornFilesOfAHeldSnapshotAreLeftAlone: an empty file in a snapshot
+// another holder has open may be one it is creating right now.
+func TestTornFilesOfAHeldSnapshotAreLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	db := openT(t, dir, Options{})
+	defer db.Close()
+	torn := filepath.Join(dir, "00042.mem")
+	if err := os.WriteFile(torn, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := removeTorn(dir); err != nil || len(removed) != 0 {
+		t.Errorf("removeTorn on a held snapshot: %v, %v", removed, err)
+	}
+	if _, err := os.Stat(torn); err != nil {
+		t.Errorf("the file of a held snapshot was removed: %v", err)
+	}
+}
