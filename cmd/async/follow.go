@@ -49,6 +49,15 @@ func (a *app) follow(ctx context.Context, in *instance, p *prepared, ends [2]*op
 			}
 		}()
 	}
+	// The snapshots stay open, and so locked, for the session's whole
+	// life; the status file says running until it ends.
+	closeStores, err := openStores(ctx, in, p, ends, log)
+	if err != nil {
+		return err
+	}
+	defer closeStores()
+	stopStatus := keepStatus(p.dbDir[core.Local], p.stats.Load, log, !s.noLogStats)
+	defer stopStatus()
 	// The first sync runs with the watchers already on, so that nothing
 	// changed during it goes unseen.
 	if err := a.round(ctx, in, p, ends, log, [2]*core.Hint{}); err != nil {

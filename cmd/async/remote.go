@@ -46,6 +46,10 @@ type opened struct {
 	backend core.Backend
 	snaps   snapshots
 	close   func()
+	// held is the side's snapshot while a continuous session holds it
+	// open between its rounds (nil otherwise, and in a dry run without
+	// one).
+	held core.Store
 }
 
 // openSSH connects to an SSH endpoint and starts the agent on it (or an

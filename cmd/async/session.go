@@ -72,6 +72,9 @@ type prepared struct {
 	limiter     *rate.Limiter // -l, shared by every round of the session
 	pluginDir   string        // --plugin-dir
 	lastStats   *core.Stats   // the counters of the last run (-C)
+	// stats is lastStats for the status file's writer, which reads it
+	// while the rounds of -C replace it.
+	stats atomic.Pointer[core.Stats]
 	log         *slog.Logger  // the session log (plugins log there)
 	warnings    []string      // the command line's warnings for this session, for its log
 	links       skippedLinks  // symbolic links left out for a bucket side
@@ -442,23 +445,15 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 		eps[side] = &core.Endpoint{URL: p.ends[side].URL(), Backend: ends[side].backend,
 			ScanThreads: cmp.Or(s.scanThreads[side], s.scanPause.threads), ChecksumThreads: s.checksumThread[side]}
 	}
-	if s.reset && !in.dryRun {
-		for side := range 2 {
-			if err := ends[side].snaps.remove(ctx); err != nil {
-				return lockedOr(s.name, err)
-			}
+	if ends[core.Local].held == nil && ends[core.Remote].held == nil {
+		closeStores, err := openStores(ctx, in, p, ends, log)
+		if err != nil {
+			return err
 		}
-		log.Info("snapshots dropped (--reset)")
+		defer closeStores()
 	}
 	for side := range 2 {
-		st, closeStore, err := ends[side].snaps.open(ctx, in.dryRun, s.reset)
-		if err != nil {
-			return lockedOr(s.name, err)
-		}
-		if st != nil {
-			eps[side].Store = st
-			defer closeStore()
-		}
+		eps[side].Store = ends[side].held
 	}
 	for _, w := range objectWarnings(s, p.ends) {
 		log.Warn(w)
@@ -488,6 +483,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	}
 	stats := &core.Stats{}
 	p.lastStats = stats
+	p.stats.Store(stats)
 	opts := core.Options{
 		Session: s.name, Policy: pol, Links: links, DeleteBefore: s.deleteBefore,
 		ForceDeletes: s.forceDeletes, RemoveAfterTransfer: s.removeAfter,
@@ -523,7 +519,10 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	stop := func() {}
 	if !in.dryRun {
 		stopProgress := a.out.progress(in, s.name, stats)
-		stopStatus := keepStatus(p.dbDir[core.Local], stats, log, !s.noLogStats)
+		stopStatus := func() {}
+		if !s.follow.on { // a continuous session keeps its status for its whole life
+			stopStatus = keepStatus(p.dbDir[core.Local], p.stats.Load, log, !s.noLogStats)
+		}
 		stop = func() { stopProgress(); stopStatus() }
 	}
 	var plan *core.Plan
@@ -552,12 +551,52 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	return nil
 }
 
+// openStores opens both sides' snapshots for a session (after dropping
+// them for --reset) and holds them in ends until the returned function
+// closes them: the snapshot locks say the session is running.
+func openStores(ctx context.Context, in *instance, p *prepared, ends [2]*opened, log *slog.Logger) (func(), error) {
+	s := p.s
+	if s.reset && !in.dryRun {
+		for side := range 2 {
+			if err := ends[side].snaps.remove(ctx); err != nil {
+				return nil, lockedOr(s.name, err)
+			}
+		}
+		log.Info("snapshots dropped (--reset)")
+	}
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+		for side := range 2 {
+			ends[side].held = nil
+		}
+	}
+	for side := range 2 {
+		st, closeStore, err := ends[side].snaps.open(ctx, in.dryRun, s.reset)
+		if err != nil {
+			closeAll()
+			return nil, lockedOr(s.name, err)
+		}
+		if st != nil {
+			ends[side].held = st
+			closers = append(closers, closeStore)
+		}
+	}
+	return closeAll, nil
+}
+
 // keepStatus rewrites the session's status file beside its local snapshot
 // every few seconds while it runs, for async admin; stop writes the final
 // state.
-func keepStatus(dir string, st *core.Stats, log *slog.Logger, progress bool) (stop func()) {
+func keepStatus(dir string, stats func() *core.Stats, log *slog.Logger, progress bool) (stop func()) {
 	started := time.Now().UTC()
 	write := func(state string) {
+		st := stats()
+		if st == nil {
+			st = &core.Stats{}
+		}
 		if progress {
 			logProgress(log, st)
 		}
