@@ -72,12 +72,13 @@ type prepared struct {
 	limiter     *rate.Limiter // -l, shared by every round of the session
 	pluginDir   string        // --plugin-dir
 	lastStats   *core.Stats   // the counters of the last run (-C)
-	// stats is lastStats for the status file's writer, which reads it
-	// while the rounds of -C replace it.
-	stats atomic.Pointer[core.Stats]
 	log         *slog.Logger  // the session log (plugins log there)
 	warnings    []string      // the command line's warnings for this session, for its log
 	links       skippedLinks  // symbolic links left out for a bucket side
+
+	// stats is lastStats for the status file's writer, which reads it
+	// while the rounds of -C replace it.
+	stats atomic.Pointer[core.Stats]
 }
 
 // prepare resolves and checks a session's endpoints and state locations
