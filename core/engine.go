@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -267,6 +269,8 @@ type engine struct {
 	known [2]map[string]Entry
 	// excluded lists, per side, records that --clean-excluded drops.
 	excluded [2][]string
+	// keepDirs are the keep directories recorded or given: never synced.
+	keepDirs []string
 	eps      [2]*Endpoint
 	caps     [2]Caps
 	o        Options
@@ -329,6 +333,42 @@ func (e *engine) checkIdentity(ctx context.Context) error {
 		e.cleanEnd[s] = ok && !m.Stopped.IsZero()
 	}
 	name := e.o.Session
+	want := Meta{Session: name, Local: e.eps[Local].URL, Remote: e.eps[Remote].URL, Direction: e.o.Policy.Direction.String()}
+	// Other endpoints first: a mistyped -r finds no snapshot there, and
+	// what the user needs to hear is what the session was run with.
+	for s := range 2 {
+		if m := metas[s]; have[s] && (m.Local != want.Local || m.Remote != want.Remote || m.Direction != want.Direction) {
+			var diff []string
+			if m.Local != want.Local {
+				diff = append(diff, "-d "+want.Local)
+			}
+			if m.Remote != want.Remote {
+				diff = append(diff, "-r "+want.Remote)
+			}
+			if m.Direction != want.Direction {
+				diff = append(diff, "-K "+want.Direction)
+			}
+			return &ConfigError{fmt.Errorf("session %s was last run with -d %s -r %s -K %s, not %s; run with --reset (-x) to start it over with these endpoints and direction", name, m.Local, m.Remote, m.Direction, strings.Join(diff, " "))}
+		}
+	}
+	devs, err := e.rootDevices(ctx)
+	if err != nil {
+		return err
+	}
+	var recorded Meta
+	if have[Local] || have[Remote] {
+		recorded = metas[Local]
+		if !have[Local] {
+			recorded = metas[Remote]
+		}
+		for s, was := range [2]string{recorded.LocalDevice, recorded.RemoteDevice} {
+			if otherFileSystem(was, devs[s]) {
+				return &HaltError{fmt.Errorf("root vanished: another file system is mounted here: the %s root %s is on device %s, the session's snapshot says %s; nothing done (mount the right one, or run with --reset (-x) to start the session over)", Side(s), e.eps[s].URL, devs[s], was)}
+			}
+		}
+	}
+	// A root on another file system may hide its snapshot: the device
+	// check comes before the one-side-only one.
 	if have[Local] != have[Remote] {
 		missing := Local
 		if !have[Remote] {
@@ -336,20 +376,68 @@ func (e *engine) checkIdentity(ctx context.Context) error {
 		}
 		return &ConfigError{fmt.Errorf("session %s has a snapshot on the %s side only (the %s one is missing); run with --reset (-x) to start it over from scans", name, missing.Other(), missing)}
 	}
-	want := Meta{Session: name, Local: e.eps[Local].URL, Remote: e.eps[Remote].URL, Direction: e.o.Policy.Direction.String()}
-	if have[Local] {
-		m := metas[Local]
-		if m.Local != want.Local || m.Remote != want.Remote || m.Direction != want.Direction ||
-			metas[Remote].Local != want.Local || metas[Remote].Remote != want.Remote {
-			return &ConfigError{fmt.Errorf("session %s was last run with -K %s between %s and %s; run with --reset (-x) to start it over with these endpoints and direction", name, m.Direction, m.Local, m.Remote)}
-		}
-	}
 	want.TempToken = cmp.Or(metas[Local].TempToken, metas[Remote].TempToken, newTempToken())
+	want.LocalDevice, want.RemoteDevice = devs[Local], devs[Remote]
+	want.KeepDirs = keepDirs(recorded.KeepDirs, e.o.Policy.KeepDir[:])
+	e.keepDirs = want.KeepDirs
 	want.Checksum = string(e.o.Policy.Checksum)
 	want.Filters = e.o.Filter.Rules()
 	want.Started = time.Now().UTC()
 	e.meta = want
 	return nil
+}
+
+// keepDirs is the sorted union of the keep directories a session
+// recorded and those given now.
+func keepDirs(recorded, given []string) []string {
+	out := slices.Clone(recorded)
+	for _, k := range given {
+		if k != "" {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// rootDevices returns, per side, the file system the root is on: the
+// device part of the root's FileID ("" where the backend has none).
+func (e *engine) rootDevices(ctx context.Context) ([2]string, error) {
+	var devs [2]string
+	for s := range 2 {
+		if !e.caps[s].FileIDs || !e.caps[s].Filesystem {
+			continue
+		}
+		root, err := e.eps[s].Backend.Stat(ctx, "")
+		if err != nil {
+			return devs, fmt.Errorf("stat the %s root %s: %w", Side(s), e.eps[s].URL, err)
+		}
+		if dev, _, ok := strings.Cut(root.FileID, ":"); ok {
+			devs[s] = dev
+		}
+	}
+	return devs, nil
+}
+
+// otherFileSystem reports whether a root's device changed since it was
+// recorded. Anonymous devices (major 0: NFS, tmpfs, overlay, btrfs
+// subvolumes, FUSE) are numbered anew at each mount, so a change from one
+// to another proves nothing; a change to or from a real device does.
+func otherFileSystem(was, now string) bool {
+	if was == "" || now == "" || was == now {
+		return false
+	}
+	a, errA := strconv.ParseUint(was, 10, 64)
+	b, errB := strconv.ParseUint(now, 10, 64)
+	if errA != nil || errB != nil {
+		return true
+	}
+	return devMajor(a) != 0 || devMajor(b) != 0
+}
+
+// devMajor is the major number of a Linux device number.
+func devMajor(dev uint64) uint64 {
+	return (dev>>8)&0xfff | (dev>>32)&^uint64(0xfff)
 }
 
 // gather scans both endpoints and loads both snapshots concurrently, and
@@ -466,12 +554,42 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 			get(recs[s][i].Path).Base[s] = &recs[s][i]
 		}
 	}
+	if err := e.checkLost(byPath, recs); err != nil {
+		return nil, err
+	}
 	states := make([]PathState, 0, len(byPath))
 	for _, ps := range byPath {
 		states = append(states, *ps)
 	}
 	slices.SortFunc(states, func(a, b PathState) int { return ComparePaths(a.Path, b.Path) })
 	return states, nil
+}
+
+// MinLost is the least number of recorded entries a side must have lost,
+// besides more than half of them, for the run to halt as if its root had
+// been emptied (a fresh file system mounted over it, or everything
+// deleted but a stray file).
+const MinLost = 20
+
+// checkLost halts a run in which a side lost most of what its snapshot
+// records (more than half, and at least MinLost entries), unless
+// --force-deletes.
+func (e *engine) checkLost(byPath map[string]*PathState, recs [2][]Record) error {
+	if e.o.ForceDeletes {
+		return nil
+	}
+	for s := range 2 {
+		lost := 0
+		for i := range recs[s] {
+			if ps := byPath[recs[s][i].Path]; ps != nil && ps.Cur[s] == nil {
+				lost++
+			}
+		}
+		if total := len(recs[s]); lost >= MinLost && 2*lost > total {
+			return &HaltError{fmt.Errorf("the %s root %s lost %d of the %d entries its snapshot lists (more than half, and at least %d: unmounted, or another disk mounted there?); nothing done; run with --force-deletes if the deletions are intended", Side(s), e.eps[s].URL, lost, total, MinLost)}
+		}
+	}
+	return nil
 }
 
 // lazyDestination says whether the destination of a push or pull need not
@@ -690,11 +808,7 @@ func (e *engine) skippedLink(s Side, p string) {
 func (e *engine) pruneFor(s Side) Prune {
 	p := Prune{Filter: e.o.Filter.List()}
 	p.Subtrees = append(p.Subtrees, e.o.Private[s]...)
-	for _, k := range e.o.Policy.KeepDir {
-		if k != "" {
-			p.Subtrees = append(p.Subtrees, k)
-		}
-	}
+	p.Subtrees = append(p.Subtrees, keepDirs(e.keepDirs, e.o.Policy.KeepDir[:])...)
 	for d := range e.old {
 		p.Subtrees = append(p.Subtrees, d)
 	}

@@ -50,6 +50,15 @@ type Meta struct {
 	// temporary file it writes: a leftover is removed only when it
 	// carries it (ScanOptions.TempToken).
 	TempToken string `json:",omitempty"`
+	// KeepDirs are the keep directories (--keep-dir-local/-remote, relative
+	// to the roots) the session has used: they stay out of the sync in
+	// later runs, with or without the options, until --reset.
+	KeepDirs []string `json:",omitempty"`
+	// LocalDevice and RemoteDevice identify the file system each root was
+	// on (the device part of the root's FileID); empty where the backend
+	// has no such notion.
+	LocalDevice  string `json:",omitempty"`
+	RemoteDevice string `json:",omitempty"`
 }
 
 // Store is one side's snapshot as the pipeline uses it. Writes may be

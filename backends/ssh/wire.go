@@ -438,6 +438,10 @@ func (e *enc) meta(m core.Meta) {
 	e.time(m.Started)
 	e.time(m.Stopped)
 	e.s(m.TempToken)
+	// Added later: a decoder that does not know them ignores them.
+	e.strs(m.KeepDirs)
+	e.s(m.LocalDevice)
+	e.s(m.RemoteDevice)
 }
 
 func (e *enc) record(r *core.Record) {
@@ -645,6 +649,11 @@ func (d *dec) meta() core.Meta {
 	m.Started = d.time()
 	m.Stopped = d.time()
 	m.TempToken = d.s()
+	if len(d.b) > 0 { // an encoder that knows the later fields
+		m.KeepDirs = d.strs()
+		m.LocalDevice = d.s()
+		m.RemoteDevice = d.s()
+	}
 	return m
 }
 

@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,4 +42,151 @@ func TestContinuousHoldsTheSessionLock(t *testing.T) {
 		t.Errorf("admin -m after -C ended:\n%s", m.stdout)
 	}
 	mustCode(t, sshRun(t, state, nil, "-N", "c", "-d", src, "-r", dst), 0)
+}
+
+// manyFiles is a tree of n small files in a few directories.
+func manyFiles(n int) tree {
+	tr := tree{}
+	for i := range n {
+		tr[fmt.Sprintf("d%d/f%03d", i%4, i)] = fmt.Sprint(i)
+	}
+	return tr
+}
+
+// emptyBut removes everything in root but the private area, then writes
+// the stray tree.
+func emptyBut(t *testing.T, root string, stray tree) {
+	t.Helper()
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != ".private-asp" {
+			if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	writeTree(t, root, stray)
+}
+
+// TestLostMostHalts: a root that lost most of what its snapshot records
+// halts the run (exit 1, nothing done) even with a stray file left (a
+// .DS_Store, a fresh file system's lost+found), in push and bidi, until
+// --force-deletes.
+func TestLostMostHalts(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		dir   string // -K
+		stray tree
+	}{
+		{"push/DS_Store", "push", tree{".DS_Store": "x"}},
+		{"bidi/DS_Store", "bidi", tree{".DS_Store": "x"}},
+		{"push/lost+found", "push", tree{"lost+found/": ""}},
+		{"bidi/lost+found", "bidi", tree{"lost+found/": ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, dst := dirs(t)
+			writeTree(t, src, manyFiles(40))
+			args := []string{"-N", "lost", "-d", src, "-r", dst, "-K", tc.dir}
+			mustCode(t, runAsync(t, args...), 0)
+			before := readTree(t, dst)
+			emptyBut(t, src, tc.stray)
+			r := runAsync(t, args...)
+			mustCode(t, r, 1)
+			if !strings.Contains(r.stderr, "lost 44 of the 44 entries") || !strings.Contains(r.stderr, "--force-deletes") {
+				t.Errorf("halt message: %s", r.stderr)
+			}
+			equalTrees(t, readTree(t, dst), before)
+			mustCode(t, runAsync(t, append(args, "--force-deletes")...), 0)
+			if got := readTree(t, dst); len(got) != len(tc.stray) {
+				t.Errorf("after --force-deletes the destination holds %v", got)
+			}
+		})
+	}
+	// Deleting less than half, or fewer than core.MinLost entries, is an
+	// ordinary run.
+	src, dst := dirs(t)
+	writeTree(t, src, manyFiles(40))
+	args := []string{"-N", "few", "-d", src, "-r", dst}
+	mustCode(t, runAsync(t, args...), 0)
+	os.RemoveAll(filepath.Join(src, "d0"))
+	mustCode(t, runAsync(t, args...), 0)
+	if _, err := os.Stat(filepath.Join(dst, "d0")); err == nil {
+		t.Errorf("a deleted quarter was not propagated")
+	}
+}
+
+// TestRootOnAnotherFileSystem: a file system mounted over a root since the
+// last run is "root vanished" (exit 1), whatever --force-deletes says.
+func TestRootOnAnotherFileSystem(t *testing.T) {
+	src, dst := dirs(t)
+	db := t.TempDir()
+	writeTree(t, src, tree{"a": "1", "b/c": "2"})
+	for _, b := range []bool{false, true} {
+		args := []string{"-N", "mnt", "-d", src, "-r", dst, "-K", "bidi"}
+		if b {
+			args = append(args, "-b", db)
+		}
+		mustCode(t, runAsync(t, append(args, "-x")...), 0)
+		if out, err := exec.Command("mount", "-t", "tmpfs", "async-test", src).CombinedOutput(); err != nil {
+			t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+		}
+		writeTree(t, src, tree{"lost+found/": ""})
+		r := runAsync(t, append(args, "--force-deletes")...)
+		if err := exec.Command("umount", src).Run(); err != nil {
+			t.Fatalf("umount %s: %v", src, err)
+		}
+		mustCode(t, r, 1)
+		if !strings.Contains(r.stderr, "root vanished: another file system is mounted here") {
+			t.Errorf("-b %v: %s", b, r.stderr)
+		}
+		if got := readTree(t, dst); got["a"] != "1" || got["b/c"] != "2" {
+			t.Errorf("-b %v: the destination changed: %v", b, got)
+		}
+	}
+}
+
+// TestMistypedRemoteNamesTheRecordedEndpoints: a run of a known session
+// with another -r names the endpoints the session was run with.
+func TestMistypedRemoteNamesTheRecordedEndpoints(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"a": "1"})
+	mustCode(t, runAsync(t, "-N", "typo", "-d", src, "-r", dst), 0)
+	other := t.TempDir()
+	r := runAsync(t, "-N", "typo", "-d", src, "-r", other)
+	mustCode(t, r, 2)
+	want := fmt.Sprintf("session typo was last run with -d file://%s -r file://%s -K push, not -r file://%s", src, dst, realPathT(t, other))
+	if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "--reset") {
+		t.Errorf("got %s\nwant %s", r.stderr, want)
+	}
+	if got := readTree(t, other); len(got) != 0 {
+		t.Errorf("the mistyped remote was written to: %v", got)
+	}
+}
+
+// TestKeepDirStaysOutOfTheSync: a keep directory is recorded in the
+// snapshot and stays out of the sync in later runs without the option,
+// until --reset.
+func TestKeepDirStaysOutOfTheSync(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"f": "v1"})
+	args := []string{"-N", "keep", "-d", src, "-r", dst, "-K", "bidi"}
+	mustCode(t, runAsync(t, append(args, "--keep-dir-remote", "trash")...), 0)
+	time.Sleep(10 * time.Millisecond)
+	writeTree(t, src, tree{"f": "v2, longer"})
+	mustCode(t, runAsync(t, append(args, "--keep-dir-remote", "trash")...), 0)
+	if got := readTree(t, dst); got["trash/f"] != "v1" {
+		t.Fatalf("the old version was not kept: %v", got)
+	}
+	r := runAsync(t, args...)
+	mustCode(t, r, 0)
+	if _, err := os.Stat(filepath.Join(src, "trash")); err == nil {
+		t.Errorf("the keep dir was synced without the option:\n%s", r.stdout)
+	}
+	mustCode(t, runAsync(t, append(args, "-x")...), 0)
+	if got := readTree(t, src); got["trash/f"] != "v1" {
+		t.Errorf("after --reset the former keep dir is not synced: %v", got)
+	}
 }
