@@ -114,7 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 		p, err := prepare(in, s)
 		if err != nil {
 			fmt.Fprintf(stderr, "async: %v\n", err)
-			return exitUsage
+			return exitCode(err)
 		}
 		for _, w := range warnings {
 			if w.s == nil || w.s == s {

@@ -76,8 +76,13 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		}
 		return op, nil
 	}
+	create, err := p.mayCreate(ctx, side, in.dryRun)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
 	c, err := conn.StartAgent(ctx, ssh.StartOptions{Binary: os.Getenv(envAgent), Root: e.path,
-		Create: s.createDir && !in.dryRun, FollowLinks: s.links == core.LinksFollow,
+		Create: create, FollowLinks: s.links == core.LinksFollow,
 		Token: cmp.Or(s.ssh.token, os.Getenv(envToken)), Cookie: cmp.Or(s.ssh.cookie, os.Getenv(envCookie)),
 		Session: s.name, LogDir: s.ssh.logDir, LogMB: s.ssh.logMB, Debug: in.debug > 0, Compression: s.ssh.compression})
 	var re *ssh.RemoteError
@@ -102,8 +107,13 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 	}
 	if err != nil {
 		conn.Close()
-		if errors.Is(err, fs.ErrNotExist) && in.dryRun && s.createDir {
-			return &opened{backend: emptyDir{}, snaps: noSnapshots{}, close: func() {}}, nil
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := p.missingRoot(ctx, side, opt); err != nil {
+				return nil, err
+			}
+			if in.dryRun && s.createDir {
+				return &opened{backend: emptyDir{}, snaps: noSnapshots{}, close: func() {}}, nil
+			}
 		}
 		return nil, remoteRootErr(opt, e, err)
 	}
@@ -224,7 +234,12 @@ func openSFTP(conn *ssh.Conn, p *prepared, side core.Side, dryRun bool) (*opened
 		}
 		root = path.Join(wd, root)
 	}
-	if s.createDir && !dryRun {
+	create, err := p.mayCreate(context.Background(), side, dryRun)
+	if err != nil {
+		sc.Close()
+		return nil, err
+	}
+	if create {
 		if err := sc.MkdirAll(root); err != nil {
 			sc.Close()
 			return nil, usagef("option %s: create %s on %s: %v", opt, root, e.host, err)
@@ -238,8 +253,13 @@ func openSFTP(conn *ssh.Conn, p *prepared, side core.Side, dryRun bool) (*opened
 	b, err := sftpfs.New(sc, root, sftpfs.Options{FollowLinks: s.links == core.LinksFollow, CloseClient: true, TempToken: token})
 	if err != nil {
 		sc.Close()
-		if errors.Is(err, fs.ErrNotExist) && dryRun && s.createDir {
-			return &opened{backend: emptyDir{}, snaps: noSnapshots{}, close: func() { conn.Close() }}, nil
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := p.missingRoot(context.Background(), side, opt); err != nil {
+				return nil, err
+			}
+			if dryRun && s.createDir {
+				return &opened{backend: emptyDir{}, snaps: noSnapshots{}, close: func() { conn.Close() }}, nil
+			}
 		}
 		return nil, remoteRootErr(opt, e, err)
 	}

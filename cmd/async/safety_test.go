@@ -190,3 +190,111 @@ func TestKeepDirStaysOutOfTheSync(t *testing.T) {
 		t.Errorf("after --reset the former keep dir is not synced: %v", got)
 	}
 }
+
+// TestRootVanished: a root that is missing while a snapshot of the session
+// records entries under it is "root vanished" (exit 1): --create-dir and
+// --force-deletes do not apply, nothing is created or deleted, and the
+// message does not suggest --create-dir; --reset starts over.
+func TestRootVanished(t *testing.T) {
+	t.Run("-b outside the tree", func(t *testing.T) {
+		src, dst := dirs(t)
+		db := t.TempDir()
+		writeTree(t, src, manyFiles(5))
+		args := []string{"-N", "v", "-d", src, "-r", dst, "-b", db}
+		mustCode(t, runAsync(t, args...), 0)
+		before := readTree(t, dst)
+		os.RemoveAll(src)
+		for _, extra := range [][]string{nil, {"--create-dir"}, {"--create-dir", "--force-deletes"}, {"--create-dir", "--force-deletes", "--dry-run"}} {
+			r := runAsync(t, append(args, extra...)...)
+			mustCode(t, r, 1)
+			if !strings.Contains(r.stderr, "root vanished: unmounted?") || strings.Contains(r.stderr, "use --create-dir") {
+				t.Errorf("%v: %s", extra, r.stderr)
+			}
+			if _, err := os.Stat(src); err == nil {
+				t.Fatalf("%v: the vanished root was created", extra)
+			}
+			equalTrees(t, readTree(t, dst), before)
+		}
+		mustCode(t, runAsync(t, append(args, "-x", "--create-dir")...), 0)
+		equalTrees(t, readTree(t, dst), before)
+	})
+	t.Run("the other side's snapshot", func(t *testing.T) {
+		for _, dir := range []string{"push", "pull", "bidi"} {
+			local, remote := dirs(t)
+			writeTree(t, local, manyFiles(5))
+			args := []string{"-N", "v", "-d", local, "-r", remote, "-K", "bidi"}
+			mustCode(t, runAsync(t, args...), 0)
+			args[len(args)-1] = dir
+			mustCode(t, runAsync(t, append(args, "-x")...), 0)
+			// The remote root vanishes: the local snapshot knows it.
+			os.RemoveAll(remote)
+			r := runAsync(t, append(args, "--create-dir", "--force-deletes")...)
+			mustCode(t, r, 1)
+			if !strings.Contains(r.stderr, "option -r: root vanished") {
+				t.Errorf("%s, -r vanished: %s", dir, r.stderr)
+			}
+			if _, err := os.Stat(remote); err == nil {
+				t.Errorf("%s: the vanished remote root was created", dir)
+			}
+			if len(readTree(t, local)) != 9 {
+				t.Errorf("%s: the local tree changed: %v", dir, readTree(t, local))
+			}
+		}
+	})
+	t.Run("a root that never had a snapshot", func(t *testing.T) {
+		src, dst := dirs(t)
+		os.Remove(dst)
+		r := runAsync(t, "-N", "n", "-d", src, "-r", dst)
+		mustCode(t, r, 2)
+		if !strings.Contains(r.stderr, "use --create-dir") {
+			t.Errorf("no hint: %s", r.stderr)
+		}
+		mustCode(t, runAsync(t, "-N", "n", "-d", src, "-r", dst, "--create-dir"), 0)
+	})
+	t.Run("a mistyped missing root", func(t *testing.T) {
+		src, dst := dirs(t)
+		writeTree(t, src, tree{"a": "1"})
+		mustCode(t, runAsync(t, "-N", "m", "-d", src, "-r", dst), 0)
+		typo := dst + "x"
+		r := runAsync(t, "-N", "m", "-d", src, "-r", typo, "--create-dir")
+		mustCode(t, r, 2)
+		if !strings.Contains(r.stderr, "session m was last run with -d file://"+src+" -r file://"+dst) {
+			t.Errorf("%s", r.stderr)
+		}
+		if _, err := os.Stat(typo); err == nil {
+			t.Errorf("the mistyped root was created")
+		}
+	})
+}
+
+// TestSSHRootVanished: a remote root on a server that vanished is not
+// recreated by --create-dir (agent and SFTP).
+func TestSSHRootVanished(t *testing.T) {
+	s := testServer(t)
+	for _, mode := range []string{"agent", "sftp"} {
+		t.Run(mode, func(t *testing.T) {
+			state, src := t.TempDir(), t.TempDir()
+			dst := filepath.Join(s.TempDir(t), "root")
+			writeTree(t, src, manyFiles(5))
+			args := append(keyArgs(s, "sv"), "-d", src, "-r", remote(s, dst), "-K", "bidi")
+			if mode == "sftp" {
+				args = append(args, "--sftp")
+			}
+			mustCode(t, sshRun(t, state, nil, append(args, "--create-dir")...), 0)
+			if err := os.RemoveAll(dst); err != nil {
+				t.Fatal(err)
+			}
+			r := sshRun(t, state, nil, append(args, "--create-dir", "--force-deletes")...)
+			mustCode(t, r, 1)
+			if !strings.Contains(r.stderr, "root vanished") {
+				t.Errorf("%s", r.stderr)
+			}
+			if _, err := os.Stat(dst); err == nil {
+				t.Errorf("the vanished remote root was created")
+			}
+			if len(readTree(t, src)) != 9 {
+				t.Errorf("the local tree changed: %v", readTree(t, src))
+			}
+		})
+	}
+}

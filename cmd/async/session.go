@@ -167,8 +167,13 @@ func prepare(in *instance, s *session) (*prepared, error) {
 		if !p.ends[side].local() {
 			continue // the agent checks the remote root
 		}
-		if p.missing[side], err = checkRoot(opt, p.ends[side].path, s.createDir); err != nil {
+		if p.missing[side], err = checkRoot(opt, p.ends[side].path, true); err != nil {
 			return nil, err
+		}
+		if p.missing[side] {
+			if err := p.missingRoot(context.Background(), core.Side(side), opt); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return p, nil
