@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/user"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/pkg/sftp"
@@ -98,7 +97,11 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		log.Warn(msg)
 		a.out.warn(s.name, msg)
 		p.ends[side].sftp = true
-		p.dbDir[side] = filepath.Join(stateDir(), "sessions", s.name, "remote")
+		p.dbDir[side] = p.stateSnapshotDir(side)
+		if err := p.migrateState(side, in.dryRun); err != nil {
+			conn.Close()
+			return nil, err
+		}
 		op, err := openSFTP(conn, p, side, in.dryRun)
 		if err != nil {
 			conn.Close()

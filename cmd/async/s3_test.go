@@ -60,7 +60,7 @@ func TestS3PushPullAndBucketToBucket(t *testing.T) {
 		t.Errorf("head: %v %v", err, out)
 	}
 	// The snapshot is local, not in the bucket.
-	if _, err := os.Stat(filepath.Join(state, "async", "sessions", "up", "remote")); err != nil {
+	if _, err := os.Stat(stateSnap(t, state, "up", "remote")); err != nil {
 		t.Errorf("no local snapshot of the bucket side: %v", err)
 	}
 	// Changes propagate, then pull into a fresh directory: trees equal, mtimes too.

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -294,6 +297,101 @@ func TestSSHRootVanished(t *testing.T) {
 			}
 			if len(readTree(t, src)) != 9 {
 				t.Errorf("the local tree changed: %v", readTree(t, src))
+			}
+		})
+	}
+}
+
+// stateSnap is the directory of a session's snapshot kept in STATE (a
+// bucket or SFTP side): STATE/sessions/NAME-ID/SIDE; "" when there is none.
+func stateSnap(t *testing.T, state, name, side string) string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(state, "async", "sessions", name+"-????????????", side))
+	if len(m) != 1 {
+		return filepath.Join(state, "async", "sessions", name+"-none", side)
+	}
+	return m[0]
+}
+
+// sessionDirFor is STATE/sessions/NAME-ID for the local directory dir.
+func sessionDirFor(t *testing.T, state, name, dir string) string {
+	sum := sha256.Sum256([]byte("file://" + realPathT(t, dir)))
+	return filepath.Join(state, "async", "sessions", name+"-"+hex.EncodeToString(sum[:6]))
+}
+
+// TestBucketSessionsKeyedByLocalDir: one session name used from two local
+// directories into one bucket names two sessions (the bucket-side
+// snapshots are keyed by name and -d), and a snapshot in the older place
+// STATE/sessions/NAME is moved when its -d matches.
+func TestBucketSessionsKeyedByLocalDir(t *testing.T) {
+	type bucket struct {
+		url func(prefix string) string
+		env []string
+	}
+	store := t.TempDir()
+	kinds := map[string]func(t *testing.T) bucket{
+		"blob+file": func(t *testing.T) bucket {
+			return bucket{url: func(p string) string { return "blob+file://" + store + "?prefix=" + p + "/" }}
+		},
+		"s3": func(t *testing.T) bucket {
+			if os.Getenv("ASYNC_VERSITYGW") == "" {
+				t.Skip("ASYNC_VERSITYGW not set")
+			}
+			s := s3Server(t)
+			b := s.Bucket(t)
+			return bucket{url: func(p string) string { return s3URL(s, b, p) }, env: s.Env()}
+		},
+	}
+	for name, mk := range kinds {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			state, home := t.TempDir(), t.TempDir()
+			photos, docs := filepath.Join(home, "photos"), filepath.Join(home, "docs")
+			writeTree(t, photos, tree{"p1.jpg": "photo 1", "p2.jpg": "photo 2"})
+			writeTree(t, docs, tree{"d1.txt": "doc 1"})
+			ph := []string{"-N", "backup", "-d", photos, "-r", b.url("photos")}
+			dc := []string{"-N", "backup", "-d", docs, "-r", b.url("docs")}
+			mustCode(t, sshRun(t, state, b.env, ph...), 0)
+			mustCode(t, sshRun(t, state, b.env, dc...), 0)
+			for _, args := range [][]string{ph, dc} {
+				r := sshRun(t, state, b.env, args...)
+				mustCode(t, r, 0)
+				if !strings.Contains(r.stderr, " 0 files (0 B) transferred") || r.stdout != "" {
+					t.Errorf("%s: a rerun did something:\n%s%s", args[3], r.stdout, r.stderr)
+				}
+			}
+			m, _ := filepath.Glob(filepath.Join(state, "async", "sessions", "backup-*"))
+			if len(m) != 2 {
+				t.Fatalf("bucket-side snapshots: %v", m)
+			}
+			// Each is STATE/sessions/backup-ID, ID the first 12 hex digits of
+			// the SHA-256 of the canonical -d.
+			photosDir := sessionDirFor(t, state, "backup", photos)
+			if !slices.Contains(m, photosDir) || !slices.Contains(m, sessionDirFor(t, state, "backup", docs)) {
+				t.Fatalf("bucket-side snapshots %v, not keyed by -d", m)
+			}
+			// The older layout: photos' snapshot at STATE/sessions/backup.
+			legacy := filepath.Join(state, "async", "sessions", "backup")
+			if err := os.Rename(photosDir, legacy); err != nil {
+				t.Fatal(err)
+			}
+			// docs does not take photos' old snapshot.
+			r := sshRun(t, state, b.env, dc...)
+			mustCode(t, r, 0)
+			if _, err := os.Stat(legacy); err != nil {
+				t.Fatalf("a docs run moved photos' older snapshot: %v", err)
+			}
+			// photos moves it back and goes on where it was.
+			r = sshRun(t, state, b.env, ph...)
+			mustCode(t, r, 0)
+			if !strings.Contains(r.stderr, " 0 files (0 B) transferred") || r.stdout != "" {
+				t.Errorf("photos after the move did something:\n%s%s", r.stdout, r.stderr)
+			}
+			if _, err := os.Stat(legacy); err == nil {
+				t.Errorf("the older snapshot was not moved")
+			}
+			if _, err := os.Stat(filepath.Join(photosDir, "remote", "MANIFEST")); err != nil {
+				t.Errorf("the snapshot is not in its new place: %v", err)
 			}
 		})
 	}

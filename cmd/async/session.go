@@ -112,7 +112,7 @@ func prepare(in *instance, s *session) (*prepared, error) {
 			p.defaultArea[side] = filepath.Join(e.path, core.PrivateDir)
 			p.dbDir[side] = filepath.Join(p.defaultArea[side], s.name)
 		case e.sftp || e.object(): // they cannot hold the database: it stays here
-			p.dbDir[side] = filepath.Join(stateDir(), "sessions", s.name, core.Side(side).String())
+			p.dbDir[side] = p.stateSnapshotDir(core.Side(side))
 		default: // the agent resolves it on the server
 			p.dbDir[side] = flag
 			continue
@@ -161,6 +161,13 @@ func prepare(in *instance, s *session) (*prepared, error) {
 	if p.ends[core.Remote].object() && s.ssh.logDir != "" {
 		if _, err := p.stateDirOption("-R", s.ssh.logDir); err != nil {
 			return nil, err
+		}
+	}
+	for side, flag := range [2]string{s.localDB, s.remoteDB} {
+		if e := p.ends[side]; flag == "" && (e.sftp || e.object()) {
+			if err := p.migrateState(core.Side(side), in.dryRun); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for side, opt := range [2]string{"-d", "-r"} {

@@ -114,7 +114,7 @@ func TestSSHPushPullAgentAndSFTP(t *testing.T) {
 				if err == nil {
 					t.Errorf("SFTP mode wrote a snapshot on the server")
 				}
-				if _, err := os.Stat(filepath.Join(state, "async", "sessions", "s", "remote")); err != nil {
+				if _, err := os.Stat(stateSnap(t, state, "s", "remote")); err != nil {
 					t.Errorf("SFTP mode keeps no local snapshot of the remote side: %v", err)
 				}
 			}
@@ -309,7 +309,7 @@ func TestSSHFallsBackToSFTPWhenTheAgentCannotRun(t *testing.T) {
 		t.Errorf("no fallback warning:\n%s", r.stderr)
 	}
 	equalTrees(t, readTree(t, dst), readTree(t, src))
-	if _, err := os.Stat(filepath.Join(state, "async", "sessions", "fb", "remote")); err != nil {
+	if _, err := os.Stat(stateSnap(t, state, "fb", "remote")); err != nil {
 		t.Errorf("the fallback keeps no local snapshot: %v", err)
 	}
 	// Once the agent runs again, the session's snapshot moved: --reset.
