@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -110,6 +111,11 @@ type agent struct {
 
 	sem chan struct{} // requests being served
 	big chan struct{} // large requests being served
+
+	// tree is the sync root as the kernel names it (symbolic links
+	// resolved), rootArg as the client gave it: async's own directories
+	// (-B, -R) may not lie in it.
+	tree, rootArg string
 }
 
 type agentWriter struct {
@@ -251,6 +257,11 @@ func (a *agent) open(h hello) error {
 		return fmt.Errorf("invalid session name %q", h.session)
 	}
 	a.name = h.session
+	a.rootArg = h.root
+	if r, err := a.doc.openDir(h.root, false, 0); err == nil {
+		a.tree = rootPath(r)
+		r.Close()
+	}
 	if err := a.openLog(h, u); err != nil {
 		return err
 	}
@@ -263,6 +274,7 @@ func (a *agent) open(h hello) error {
 	}
 	a.dir = dir
 	a.closers = append(a.closers, dir)
+	a.tree = rootPath(dir)
 	fd, err := dir.Open(".")
 	if err != nil {
 		return fmt.Errorf("%s: %w", h.root, err)
@@ -295,6 +307,57 @@ func validSession(s string) bool {
 	return true
 }
 
+// rootPath is the path the kernel gives an opened directory (symbolic
+// links resolved), "" when it cannot tell (no /proc).
+func rootPath(r *os.Root) string {
+	f, err := r.Open(".")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	p, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// outsideTree refuses a directory for async's own state (-B, -R) that
+// lies in the sync tree, outside its private area: a sync would copy the
+// live database or log, and --mirror delete it. It looks at the deepest
+// part of p that exists, as the kernel resolves it (links and all),
+// before anything is made.
+func (a *agent) outsideTree(p string) error {
+	if a.tree == "" {
+		return nil
+	}
+	for q := p; ; {
+		if r, err := a.doc.openDir(q, false, 0); err == nil {
+			real := rootPath(r)
+			r.Close()
+			if real != "" && insideTree(real, a.tree) {
+				return fmt.Errorf("%s: %w %s; put it elsewhere", p, ErrInsideTree, a.rootArg)
+			}
+			return nil
+		}
+		up := path.Dir(q)
+		if up == q || q == "~" || up == "." && !strings.HasPrefix(q, ".") {
+			return nil
+		}
+		q = up
+	}
+}
+
+// insideTree reports whether the absolute path p lies in the tree rooted
+// at tree, outside the tree's private area.
+func insideTree(p, tree string) bool {
+	rel, err := filepath.Rel(tree, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return false
+	}
+	return rel != core.PrivateDir && !strings.HasPrefix(rel, core.PrivateDir+"/")
+}
+
 // confinedErr turns os.Root's escape error into ErrOutsideDocroot.
 func confinedErr(err error) error {
 	if err != nil && strings.Contains(err.Error(), "path escapes from parent") {
@@ -313,6 +376,9 @@ func (a *agent) openLog(h hello, u UserConfig) error {
 	case u.LogDir != "":
 		root, err = a.adminDir(u.LogDir, true)
 	case h.logDir != "":
+		if err := a.outsideTree(h.logDir); err != nil {
+			return fmt.Errorf("option -R: %w", err)
+		}
 		if root, err = a.doc.openDir(h.logDir, true, 0o755); err != nil {
 			err = fmt.Errorf("%s: %w", h.logDir, err)
 		}
@@ -937,8 +1003,10 @@ func (a *agent) storeRoot(dir string, create bool) (*os.Root, string, error) {
 		root, err = a.dir.OpenRoot(".")
 		rel = filepath.Join(core.PrivateDir, a.name)
 	default:
-		if root, err = a.doc.openDir(dir, create, 0o700); err != nil {
-			err = fmt.Errorf("%s: %w", dir, err)
+		if err = a.outsideTree(dir); err == nil {
+			if root, err = a.doc.openDir(dir, create, 0o700); err != nil {
+				err = fmt.Errorf("%s: %w", dir, err)
+			}
 		}
 	}
 	if err != nil {

@@ -93,6 +93,7 @@ const (
 	codeOutside
 	codeAuth
 	codeChanged
+	codeInside
 )
 
 // ErrOutsideDocroot: a remote path would leave the user's docroot.
@@ -100,6 +101,10 @@ var ErrOutsideDocroot = errors.New("outside the docroot")
 
 // ErrAccess: the agent refused the session's token.
 var ErrAccess = errors.New("access denied")
+
+// ErrInsideTree: a remote snapshot or log directory (-B, -R) lies inside
+// the synchronized tree.
+var ErrInsideTree = errors.New("inside the synchronized tree")
 
 var codeErrs = []struct {
 	code byte
@@ -112,6 +117,7 @@ var codeErrs = []struct {
 	{codeUnsupported, core.ErrUnsupported},
 	{codeOutside, ErrOutsideDocroot},
 	{codeAuth, ErrAccess},
+	{codeInside, ErrInsideTree},
 	{codeNotExist, fs.ErrNotExist},
 	{codeExist, fs.ErrExist},
 	{codePermission, fs.ErrPermission},

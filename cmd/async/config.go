@@ -210,6 +210,9 @@ func (in *instance) set(op cli.Opt) error {
 	case "quiet":
 		in.quiet = true
 	case "alt-logdir":
+		if strings.Contains(v, "://") {
+			return usagef("option %s: %s is a URL, and a bucket cannot hold a log (a log is appended to line by line, which an object store cannot do); give a local directory, outside the synchronized trees, as DIR[:MB]", op.As, v)
+		}
 		dir, mb, err := logfile.ParseDir(v)
 		if err != nil {
 			return usagef("option %s: %v", op.As, err)
@@ -530,7 +533,7 @@ func (s *session) setSSH(op cli.Opt) error {
 		s.ssh.sftp = true
 	case "remote-logdir":
 		if strings.Contains(v, "://") {
-			return usagef("option %s: %s is a URL; give a directory on the server", op.As, v)
+			return usagef("option %s: %s is a URL, and a bucket cannot hold a log (a log is appended to line by line, which an object store cannot do); give a directory: on the server for an SSH -r, on this machine (outside the synchronized trees) for a bucket -r", op.As, v)
 		}
 		if s.ssh.logDir, s.ssh.logMB, err = logfile.SplitDir(v); err != nil {
 			return bad(err)
@@ -576,6 +579,9 @@ func (s *session) check() error {
 	}
 	if len(s.ssh.given) > 0 && !strings.HasPrefix(s.remote, "ssh://") && !strings.HasPrefix(s.remote, "sftp://") && s.host == "" && !isHostPath(s.remote) {
 		for _, o := range s.ssh.given {
+			if o == "-R" || strings.HasPrefix(o, "--remote-logdir") {
+				continue // refused once the endpoints are known
+			}
 			s.warnings = append(s.warnings, fmt.Sprintf("warning: option %s applies to SSH endpoints and -r is not one; ignored", o))
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -66,5 +67,35 @@ func (p *prepared) migrateState(side core.Side, dryRun bool) error {
 		return &fatal{exitFailed, fmt.Errorf("move the %s snapshot to %s: %w", side, to, err)}
 	}
 	os.Remove(filepath.Dir(from)) // the legacy session directory, once empty
+	return nil
+}
+
+// fileBucketDir is the directory that holds a blob+file:// bucket ("" for
+// any other endpoint): none of async's state may lie in it.
+func fileBucketDir(e endpoint) string {
+	if e.scheme != "blob" {
+		return ""
+	}
+	u, err := url.Parse(e.raw)
+	if err != nil || u.Scheme != "blob+file" || u.Path == "" {
+		return ""
+	}
+	return realPath(filepath.Clean(u.Path))
+}
+
+// checkRemoteLog refuses -R where no remote agent runs: a local -r or an
+// SFTP server has no log of its own (its events are in the session log,
+// -L); a bucket -r keeps it on this machine, outside the synchronized
+// trees.
+func (p *prepared) checkRemoteLog() error {
+	dir := p.s.ssh.logDir
+	e := p.ends[core.Remote]
+	switch {
+	case dir == "":
+	case e.local():
+		return usagef("option -R: -r %s is a local directory: no remote agent runs there to keep a log; its events are in the session log (-L); drop -R", e.path)
+	case e.sftp:
+		return usagef("option -R: -r %s is reached over plain SFTP: no remote agent runs there to keep a log; its events are in the session log (-L); drop -R", e.Display())
+	}
 	return nil
 }

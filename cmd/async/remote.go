@@ -85,7 +85,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		Token: cmp.Or(s.ssh.token, os.Getenv(envToken)), Cookie: cmp.Or(s.ssh.cookie, os.Getenv(envCookie)),
 		Session: s.name, LogDir: s.ssh.logDir, LogMB: s.ssh.logMB, Debug: in.debug > 0, Compression: s.ssh.compression})
 	var re *ssh.RemoteError
-	if err != nil && !errors.As(err, &re) && ctx.Err() == nil && s.remoteDB == "" && s.storeDir[side] == "" {
+	if err != nil && !errors.As(err, &re) && ctx.Err() == nil && s.remoteDB == "" && s.storeDir[side] == "" && s.ssh.logDir == "" {
 		// The agent cannot run there (no compatible binary, a home that
 		// does not allow programs, ...): plain SFTP still works, unless
 		// the agent would have confined the session.
@@ -171,6 +171,8 @@ func remoteRootErr(opt string, e endpoint, err error) error {
 	switch {
 	case errors.Is(err, ssh.ErrOutsideDocroot) && errors.As(err, &re) && strings.HasPrefix(re.Msg, "option -R:"):
 		return usagef("%s on %s", re.Msg, e.host)
+	case errors.Is(err, ssh.ErrInsideTree):
+		return usagef("%v (on %s)", err, e.host)
 	case errors.Is(err, ssh.ErrOutsideDocroot):
 		return usagef("option %s: %s is outside your docroot on %s: %v", opt, e.path, e.host, err)
 	case errors.Is(err, fs.ErrNotExist):
@@ -372,8 +374,12 @@ func (a *agentSnapshots) remove(ctx context.Context) error {
 }
 
 // snapshotDirErr makes a remote -B (or --remote-db-store-dir) that leaves
-// the docroot bad input (exit 2); other errors pass unchanged.
+// the docroot, or lies inside the synchronized tree, bad input (exit 2);
+// other errors pass unchanged.
 func snapshotDirErr(err error) error {
+	if errors.Is(err, ssh.ErrInsideTree) {
+		return usagef("%v", err)
+	}
 	if errors.Is(err, ssh.ErrOutsideDocroot) {
 		return usagef("remote snapshot: %v", err)
 	}

@@ -396,3 +396,89 @@ func TestBucketSessionsKeyedByLocalDir(t *testing.T) {
 		})
 	}
 }
+
+// TestStateDirsRefused: async's state directories (-B, -R, -L) may not lie
+// where they would be synchronized, a bucket cannot hold a log, and -R
+// where no agent runs is refused, each with one line naming the option
+// (exit 2, nothing touched).
+func TestStateDirsRefused(t *testing.T) {
+	src, dst := dirs(t)
+	store := t.TempDir()
+	bucket := "blob+file://" + store + "?prefix=tree/"
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"-B in the bucket's directory", []string{"-r", bucket, "-B", filepath.Join(store, "db")}, []string{"option -B", "inside the directory of the bucket"}},
+		{"-B is the bucket's directory", []string{"-r", bucket, "-B", store}, []string{"option -B", "inside the directory of the bucket"}},
+		{"-R in the bucket's directory", []string{"-r", bucket, "-R", filepath.Join(store, "logs")}, []string{"option -R", "inside the directory of the bucket"}},
+		{"-b in the bucket's directory", []string{"-r", bucket, "-b", filepath.Join(store, "tree", "db")}, []string{"option -b", "inside the directory of the bucket"}},
+		{"-B in a local remote tree", []string{"-r", dst, "-B", filepath.Join(dst, "db")}, []string{"option -B", "inside the synchronized tree"}},
+		{"-R with a local -r", []string{"-r", dst, "-R", t.TempDir()}, []string{"option -R", "local directory", "-L"}},
+		{"-R over SFTP", []string{"-r", "localhost:/srv/x", "--sftp", "-R", "/tmp/logs"}, []string{"option -R", "SFTP", "-L"}},
+		{"-L a bucket", []string{"-r", dst, "-L", "s3://b/logs"}, []string{"option -L", "a bucket cannot hold a log", "local directory"}},
+		{"-R a bucket", []string{"-r", bucket, "-R", "s3://b/logs"}, []string{"option -R", "a bucket cannot hold a log"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runAsync(t, append([]string{"-N", "st", "-d", src}, tc.args...)...)
+			mustCode(t, r, 2)
+			if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
+				t.Errorf("more than one line:\n%s", r.stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("no %q in %s", w, r.stderr)
+				}
+			}
+			if ents, _ := os.ReadDir(store); len(ents) != 0 {
+				t.Errorf("the bucket was written to: %v", ents)
+			}
+		})
+	}
+}
+
+// TestSSHRemoteStateInsideTheTreeRefused: a remote -B or -R inside the
+// synchronized remote tree is refused (exit 2), through a symbolic link
+// too, so that no sync (--mirror least of all) touches the live snapshot.
+func TestSSHRemoteStateInsideTheTreeRefused(t *testing.T) {
+	s := testServer(t)
+	state, src := t.TempDir(), t.TempDir()
+	base := s.TempDir(t)
+	dst := filepath.Join(base, "tree")
+	writeTree(t, src, tree{"a": "1"})
+	writeTree(t, dst, tree{"old": "x"})
+	if err := os.Symlink("tree", filepath.Join(base, "alias")); err != nil {
+		t.Fatal(err)
+	}
+	s.Chown(t, base)
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		want  string
+	}{
+		{"-B", []string{"-B", filepath.Join(dst, "db")}, "option -B"},
+		{"-B through a link", []string{"-B", filepath.Join(base, "alias", "db")}, "option -B"},
+		{"-R", []string{"-R", filepath.Join(dst, "logs")}, "option -R"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(keyArgs(s, "in"), "-d", src, "-r", remote(s, dst), "--mirror")
+			r := sshRun(t, state, nil, append(args, tc.extra...)...)
+			mustCode(t, r, 2)
+			if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "inside the synchronized tree") {
+				t.Errorf("%s", r.stderr)
+			}
+			if got := readTree(t, dst); len(got) != 1 || got["old"] != "x" {
+				t.Errorf("the remote tree changed: %v", got)
+			}
+		})
+	}
+	// Outside the tree it works, and --mirror leaves the snapshot be.
+	db := filepath.Join(base, "db")
+	args := append(keyArgs(s, "in"), "-d", src, "-r", remote(s, dst), "--mirror", "-B", db)
+	mustCode(t, sshRun(t, state, nil, args...), 0)
+	mustCode(t, sshRun(t, state, nil, args...), 0)
+	if _, err := os.Stat(filepath.Join(db, "in", "MANIFEST")); err != nil {
+		t.Errorf("no snapshot in -B: %v", err)
+	}
+}

@@ -75,6 +75,7 @@ type prepared struct {
 	log         *slog.Logger  // the session log (plugins log there)
 	warnings    []string      // the command line's warnings for this session, for its log
 	links       skippedLinks  // symbolic links left out for a bucket side
+	bucketDir   [2]string     // the directory of a blob+file:// bucket side
 
 	// stats is lastStats for the status file's writer, which reads it
 	// while the rounds of -C replace it.
@@ -104,6 +105,12 @@ func prepare(in *instance, s *session) (*prepared, error) {
 	l, r := p.ends[core.Local].path, p.ends[core.Remote].path
 	if p.ends[core.Remote].local() && (inside(l, r) || inside(r, l)) {
 		return nil, usagef("session %s: -d %s and -r %s are the same directory or one is inside the other", s.name, l, r)
+	}
+	if err := p.checkRemoteLog(); err != nil {
+		return nil, err
+	}
+	for side := range 2 {
+		p.bucketDir[side] = fileBucketDir(p.ends[side])
 	}
 	for side, flag := range [2]string{s.localDB, s.remoteDB} {
 		opt := [2]string{"-b", "-B"}[side]
@@ -266,6 +273,11 @@ func (p *prepared) outsideTrees(opt, dir string) error {
 		}
 		if inside(real, p.ends[side].path) {
 			return usagef("option %s: %s is inside the synchronized tree %s; put it elsewhere", opt, dir, p.ends[side].path)
+		}
+	}
+	for side := range 2 {
+		if b := p.bucketDir[side]; b != "" && inside(real, b) {
+			return usagef("option %s: %s is inside the directory of the bucket %s: it would be synchronized as objects; put it elsewhere", opt, dir, p.ends[side].Display())
 		}
 	}
 	return nil
