@@ -482,3 +482,31 @@ func TestSSHRemoteStateInsideTheTreeRefused(t *testing.T) {
 		t.Errorf("no snapshot in -B: %v", err)
 	}
 }
+
+// TestTornBadgerFileRecovered: a kill -9 inside Badger's file creation
+// leaves an empty .mem or .vlog file; admin -f and the next run recover.
+func TestTornBadgerFileRecovered(t *testing.T) {
+	for _, name := range []string{"00009.mem", "000009.vlog"} {
+		t.Run(name, func(t *testing.T) {
+			src, dst := dirs(t)
+			writeTree(t, src, tree{"a": "1"})
+			args := []string{"-N", "torn", "-d", src, "-r", dst}
+			mustCode(t, runAsync(t, args...), 0)
+			for _, root := range []string{src, dst} {
+				if err := os.WriteFile(filepath.Join(root, ".private-asp", "torn", name), nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := runAsync(t, "admin", "-d", src, "-f")
+			mustCode(t, r, 0)
+			if !strings.Contains(r.stdout, "Syncd 1 /a") {
+				t.Errorf("admin -f:\n%s", r.stdout)
+			}
+			writeTree(t, src, tree{"b": "2"})
+			mustCode(t, runAsync(t, args...), 0)
+			if got := readTree(t, dst); got["b"] != "2" {
+				t.Errorf("the run after the repair: %v", got)
+			}
+		})
+	}
+}
