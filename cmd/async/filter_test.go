@@ -93,17 +93,18 @@ func TestApplySavedPlan(t *testing.T) {
 }
 
 // TestReferenceExampleCommandLine runs the reference's seed example (§1),
-// short and long forms, with the SSH endpoint replaced by a local path.
+// short and long forms, with the SSH endpoint replaced by a local path
+// (and the remote log directory by one under the test's home).
 func TestReferenceExampleCommandLine(t *testing.T) {
 	home := t.TempDir()
 	data, mirror := filepath.Join(home, "data"), filepath.Join(home, "mnt", "data")
 	writeTree(t, data, tree{"report.txt": "r", "sub/x": "x"})
 	os.MkdirAll(mirror, 0o755)
 	short := []string{"-L", "~/async-jobs/log", "-N", "job1", "-i", "~/.ssh/id_ed25519", "-b", "~/async-jobs/db", "-l", "500m",
-		"-d", "~/data", "-r", mirror, "-R", "/morgan/async/log", "-B", filepath.Join(home, "rdb"), "-K", "bidi", "-t", "-u", "-j"}
+		"-d", "~/data", "-r", mirror, "-R", "~/rlog", "-B", filepath.Join(home, "rdb"), "-K", "bidi", "-t", "-u", "-j"}
 	long := []string{"--alt-logdir=~/async-jobs/log", "--name=job1", "--private-key-path=~/.ssh/id_ed25519",
 		"--local-db-dir=~/async-jobs/db", "--target-rate=500m", "--local-dir=~/data", "--remote-dir=" + mirror,
-		"--remote-logdir=/morgan/async/log", "--remote-db-dir=" + filepath.Join(home, "rdb"), "--direction=bidi",
+		"--remote-logdir=" + filepath.Join(home, "rlog"), "--remote-db-dir=" + filepath.Join(home, "rdb"), "--direction=bidi",
 		"--preserve-time", "--preserve-uid", "--preserve-gid"}
 	for i, args := range [][]string{short, long} {
 		cmd := exec.Command(asyncBin, args...)
@@ -117,7 +118,9 @@ func TestReferenceExampleCommandLine(t *testing.T) {
 		}
 	}
 	equalTrees(t, readTree(t, mirror), readTree(t, data))
-	for _, p := range []string{"async-jobs/log/async-job1.log", "async-jobs/db/job1", "rdb/job1"} {
+	// With a local -r, this process serves the remote side and keeps its
+	// log (-R) on this machine.
+	for _, p := range []string{"async-jobs/log/async-job1.log", "async-jobs/db/job1", "rdb/job1", "rlog/async-job1.log"} {
 		if _, err := os.Stat(filepath.Join(home, p)); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}

@@ -65,6 +65,5 @@ func objectWarnings(s *session, ends [2]endpoint) []string {
 	add(s.policy.PreserveACLs, "ACLs (--preserve-acls)")
 	add(s.policy.Dedup == core.DedupHardlink || s.policy.Dedup == core.DedupInode, "hard links (--dedup hardlink/inode)")
 	add(s.linksSet && s.links == core.LinksCopy, "symbolic links (-n copy): they are skipped")
-	add(s.ssh.logDir != "" && ends[core.Remote].object(), "-R: the bucket side's events are in the session log (-L)")
 	return out
 }

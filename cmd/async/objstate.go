@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/logfile"
 	"github.com/async-sync/async/snapshot"
 )
 
@@ -83,19 +85,44 @@ func fileBucketDir(e endpoint) string {
 	return realPath(filepath.Clean(u.Path))
 }
 
-// checkRemoteLog refuses -R where no remote agent runs: a local -r or an
-// SFTP server has no log of its own (its events are in the session log,
-// -L); a bucket -r keeps it on this machine, outside the synchronized
-// trees.
+// checkRemoteLog resolves -R where no remote agent runs. A local or
+// bucket -r is served by this process: -R is then where it writes the
+// remote side's log, on this machine (outside the synchronized trees), as
+// the agent would on its server. Plain SFTP names a server that keeps no
+// log: refused.
 func (p *prepared) checkRemoteLog() error {
 	dir := p.s.ssh.logDir
 	e := p.ends[core.Remote]
 	switch {
 	case dir == "":
-	case e.local():
-		return usagef("option -R: -r %s is a local directory: no remote agent runs there to keep a log; its events are in the session log (-L); drop -R", e.path)
 	case e.sftp:
-		return usagef("option -R: -r %s is reached over plain SFTP: no remote agent runs there to keep a log; its events are in the session log (-L); drop -R", e.Display())
+		return usagef("option -R: -r %s is reached over plain SFTP: no remote agent runs there to keep a log; the session log (-L) has its events; drop -R", e.Display())
+	case e.local() || e.object():
+		d, err := p.stateDirOption("-R", dir)
+		if err != nil {
+			return err
+		}
+		p.remoteLogDir = d
 	}
 	return nil
+}
+
+// remoteLog adds the remote log (-R) of a remote side this process serves
+// to the session's logger: the same records, in DIR/async-NAME.log. A dry
+// run writes no log; an -R that is the -L directory is that log already.
+func remoteLog(in *instance, p *prepared, l *slog.Logger) (*slog.Logger, func(), error) {
+	if p.remoteLogDir == "" || in.dryRun || realPath(p.remoteLogDir) == realPath(p.logDir) {
+		return l, func() {}, nil
+	}
+	f, err := logfile.Open(p.remoteLogDir, "async-"+p.s.name+".log", int64(p.s.ssh.logMB)<<20, logKeepFiles)
+	if err != nil {
+		return nil, nil, fmt.Errorf("option -R: %w", err)
+	}
+	level := slog.LevelInfo
+	if in.debug > 0 {
+		level = slog.LevelDebug
+	}
+	h := slog.NewTextHandler(f, &slog.HandlerOptions{Level: level})
+	remote := slog.New(h).With("session", p.s.name, "side", "remote")
+	return slog.New(slog.NewMultiHandler(l.Handler(), remote.Handler())), func() { f.Close() }, nil
 }

@@ -415,7 +415,7 @@ func TestStateDirsRefused(t *testing.T) {
 		{"-R in the bucket's directory", []string{"-r", bucket, "-R", filepath.Join(store, "logs")}, []string{"option -R", "inside the directory of the bucket"}},
 		{"-b in the bucket's directory", []string{"-r", bucket, "-b", filepath.Join(store, "tree", "db")}, []string{"option -b", "inside the directory of the bucket"}},
 		{"-B in a local remote tree", []string{"-r", dst, "-B", filepath.Join(dst, "db")}, []string{"option -B", "inside the synchronized tree"}},
-		{"-R with a local -r", []string{"-r", dst, "-R", t.TempDir()}, []string{"option -R", "local directory", "-L"}},
+		{"-R in a local remote tree", []string{"-r", dst, "-R", filepath.Join(dst, "logs")}, []string{"option -R", "inside the synchronized tree"}},
 		{"-R over SFTP", []string{"-r", "localhost:/srv/x", "--sftp", "-R", "/tmp/logs"}, []string{"option -R", "SFTP", "-L"}},
 		{"-L a bucket", []string{"-r", dst, "-L", "s3://b/logs"}, []string{"option -L", "a bucket cannot hold a log", "local directory"}},
 		{"-R a bucket", []string{"-r", bucket, "-R", "s3://b/logs"}, []string{"option -R", "a bucket cannot hold a log"}},
@@ -508,5 +508,24 @@ func TestTornBadgerFileRecovered(t *testing.T) {
 				t.Errorf("the run after the repair: %v", got)
 			}
 		})
+	}
+}
+
+// TestRemoteLogWithoutAgent: with a local or bucket -r, this process
+// serves the remote side and writes its log (-R) on this machine.
+func TestRemoteLogWithoutAgent(t *testing.T) {
+	state, src, dst, store := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	writeTree(t, src, tree{"a": "1"})
+	for i, r := range []string{dst, "blob+file://" + store} {
+		rlog := t.TempDir()
+		res := sshRun(t, state, nil, "-N", fmt.Sprint("rl", i), "-d", src, "-r", r, "-R", rlog+":1")
+		mustCode(t, res, 0)
+		if strings.Contains(res.stderr, "-R") {
+			t.Errorf("-r %s: -R warned about: %s", r, res.stderr)
+		}
+		b, err := os.ReadFile(filepath.Join(rlog, fmt.Sprintf("async-rl%d.log", i)))
+		if err != nil || !strings.Contains(string(b), "session start") {
+			t.Errorf("-r %s: no remote log: %v %q", r, err, b)
+		}
 	}
 }

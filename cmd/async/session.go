@@ -76,6 +76,9 @@ type prepared struct {
 	warnings    []string      // the command line's warnings for this session, for its log
 	links       skippedLinks  // symbolic links left out for a bucket side
 	bucketDir   [2]string     // the directory of a blob+file:// bucket side
+	// remoteLogDir is -R when this process serves the remote side (a
+	// local or bucket -r): it writes the remote log there.
+	remoteLogDir string
 
 	// stats is lastStats for the status file's writer, which reads it
 	// while the rounds of -C replace it.
@@ -105,9 +108,6 @@ func prepare(in *instance, s *session) (*prepared, error) {
 	l, r := p.ends[core.Local].path, p.ends[core.Remote].path
 	if p.ends[core.Remote].local() && (inside(l, r) || inside(r, l)) {
 		return nil, usagef("session %s: -d %s and -r %s are the same directory or one is inside the other", s.name, l, r)
-	}
-	if err := p.checkRemoteLog(); err != nil {
-		return nil, err
 	}
 	for side := range 2 {
 		p.bucketDir[side] = fileBucketDir(p.ends[side])
@@ -165,10 +165,8 @@ func prepare(in *instance, s *session) (*prepared, error) {
 	} else if _, err := p.stateDirOption("-L", p.logDir); err != nil {
 		return nil, err
 	}
-	if p.ends[core.Remote].object() && s.ssh.logDir != "" {
-		if _, err := p.stateDirOption("-R", s.ssh.logDir); err != nil {
-			return nil, err
-		}
+	if err := p.checkRemoteLog(); err != nil {
+		return nil, err
 	}
 	for side, flag := range [2]string{s.localDB, s.remoteDB} {
 		if e := p.ends[side]; flag == "" && (e.sftp || e.object()) {
@@ -304,6 +302,12 @@ func (a *app) runSession(ctx context.Context, in *instance, p *prepared) int {
 		return exitUsage
 	}
 	defer closeLog()
+	logger, closeRemote, err := remoteLog(in, p, logger)
+	if err != nil {
+		a.out.errorf(s.name, "%v", err)
+		return exitUsage
+	}
+	defer closeRemote()
 	for _, w := range p.warnings {
 		logger.Warn(w)
 	}
