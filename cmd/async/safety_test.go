@@ -164,8 +164,8 @@ func TestMistypedRemoteNamesTheRecordedEndpoints(t *testing.T) {
 	if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "--reset") {
 		t.Errorf("got %s\nwant %s", r.stderr, want)
 	}
-	if got := readTree(t, other); len(got) != 0 {
-		t.Errorf("the mistyped remote was written to: %v", got)
+	if ents, _ := os.ReadDir(other); len(ents) != 0 {
+		t.Errorf("the mistyped remote was written to: %v", ents)
 	}
 }
 

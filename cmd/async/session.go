@@ -188,6 +188,9 @@ func prepare(in *instance, s *session) (*prepared, error) {
 			}
 		}
 	}
+	if err := p.otherEndpoint(context.Background()); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

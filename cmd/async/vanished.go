@@ -121,3 +121,28 @@ func (p *prepared) mayCreate(ctx context.Context, side core.Side, dryRun bool) (
 	}
 	return rec.entries == 0 && rec.other.Session == "", nil
 }
+
+// otherEndpoint refuses, before a snapshot is made there, a side that has
+// no snapshot yet while the session's other snapshot names another
+// endpoint for it (a mistyped -r, most likely): the run would stop at the
+// identity check anyway, after leaving an empty snapshot behind.
+func (p *prepared) otherEndpoint(ctx context.Context) error {
+	if p.s.reset {
+		return nil
+	}
+	for side := range 2 {
+		e := p.ends[side]
+		if p.missing[side] || !e.local() && !e.sftp && !e.object() || snapshot.Exists(p.dbDir[side]) {
+			continue
+		}
+		rec, err := p.recordedRoot(ctx, core.Side(side))
+		if err != nil {
+			return err
+		}
+		if m := rec.other; m.Session != "" {
+			return usagef("session %s was last run with -d %s -r %s -K %s, not %s %s; run with --reset (-x) to start it over with these endpoints and direction",
+				p.s.name, m.Local, m.Remote, m.Direction, [2]string{"-d", "-r"}[side], e.URL())
+		}
+	}
+	return nil
+}
