@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/internal/logfile"
@@ -110,7 +112,7 @@ func (p *prepared) checkRemoteLog() error {
 // remoteLog adds the remote log (-R) of a remote side this process serves
 // to the session's logger: the same records, in DIR/async-NAME.log. A dry
 // run writes no log; an -R that is the -L directory is that log already.
-func remoteLog(in *instance, p *prepared, l *slog.Logger) (*slog.Logger, func(), error) {
+func (a *app) remoteLog(in *instance, p *prepared, l *slog.Logger) (*slog.Logger, func(), error) {
 	if p.remoteLogDir == "" || in.dryRun || realPath(p.remoteLogDir) == realPath(p.logDir) {
 		return l, func() {}, nil
 	}
@@ -118,11 +120,25 @@ func remoteLog(in *instance, p *prepared, l *slog.Logger) (*slog.Logger, func(),
 	if err != nil {
 		return nil, nil, fmt.Errorf("option -R: %w", err)
 	}
-	level := slog.LevelInfo
-	if in.debug > 0 {
-		level = slog.LevelDebug
-	}
-	h := slog.NewTextHandler(f, &slog.HandlerOptions{Level: level})
-	remote := slog.New(h).With("session", p.s.name, "side", "remote")
-	return slog.New(slog.NewMultiHandler(l.Handler(), remote.Handler())), func() { f.Close() }, nil
+	hopts := &slog.HandlerOptions{Level: logLevel(in.debug), ReplaceAttr: core.ReplaceLevel}
+	remote := slog.New(slog.NewTextHandler(f, hopts)).With("session", p.s.name, "side", "remote")
+	a.logs.add(f, remote)
+	// SIGHUP reopens it, as it does the session log.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				if err := f.Reopen(); err != nil {
+					a.out.warn(p.s.name, fmt.Sprintf("warning: reopen the remote log: %v", err))
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	stop := func() { signal.Stop(hup); close(done); f.Close() }
+	return slog.New(slog.NewMultiHandler(l.Handler(), remote.Handler())), stop, nil
 }

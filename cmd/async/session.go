@@ -305,7 +305,7 @@ func (a *app) runSession(ctx context.Context, in *instance, p *prepared) int {
 		return exitUsage
 	}
 	defer closeLog()
-	logger, closeRemote, err := remoteLog(in, p, logger)
+	logger, closeRemote, err := a.remoteLog(in, p, logger)
 	if err != nil {
 		a.out.errorf(s.name, "%v", err)
 		return exitUsage
