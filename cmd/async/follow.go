@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/async-sync/async/core"
@@ -56,13 +57,22 @@ func (a *app) follow(ctx context.Context, in *instance, p *prepared, ends [2]*op
 		return err
 	}
 	defer closeStores()
-	stopStatus := keepStatus(p.dbDir[core.Local], p.stats.Load, log, !s.noLogStats)
+	var synced atomic.Int64 // when the last round ended, Unix nanoseconds
+	lastRound := func() time.Time {
+		if n := synced.Load(); n != 0 {
+			return time.Unix(0, n).UTC()
+		}
+		return time.Time{}
+	}
+	stopStatus, refreshStatus := keepStatus(p.dbDir[core.Local], p.stats.Load, lastRound, log, false)
 	defer stopStatus()
 	// The first sync runs with the watchers already on, so that nothing
 	// changed during it goes unseen.
 	if err := a.round(ctx, in, p, ends, log, [2]*core.Hint{}); err != nil {
 		return err
 	}
+	synced.Store(time.Now().UnixNano())
+	refreshStatus()
 	var lastFull [2]time.Time
 	lastFull[0], lastFull[1] = time.Now(), time.Now()
 	lastSync := time.Now()
@@ -116,6 +126,8 @@ func (a *app) follow(ctx context.Context, in *instance, p *prepared, ends [2]*op
 				return err
 			}
 			lastSync = time.Now()
+			synced.Store(lastSync.UnixNano())
+			refreshStatus()
 		}
 	}
 }

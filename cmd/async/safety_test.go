@@ -32,7 +32,7 @@ func TestContinuousHoldsTheSessionLock(t *testing.T) {
 		}
 		m := sshRun(t, state, nil, "admin", "-d", src, "-m")
 		mustCode(t, m, 0)
-		if !strings.Contains(m.stdout, "Condition: running") {
+		if !strings.Contains(m.stdout, "Condition: running") || !strings.Contains(m.stdout, "Last sync: 20") {
 			t.Errorf("admin -m while -C runs:\n%s", m.stdout)
 		}
 		time.Sleep(300 * time.Millisecond)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -551,9 +552,14 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	stop := func() {}
 	if !in.dryRun {
 		stopProgress := a.out.progress(in, s.name, stats)
-		stopStatus := func() {}
-		if !s.follow.on { // a continuous session keeps its status for its whole life
-			stopStatus = keepStatus(p.dbDir[core.Local], p.stats.Load, log, !s.noLogStats)
+		var stopStatus func()
+		switch {
+		case !s.follow.on:
+			stopStatus, _ = keepStatus(p.dbDir[core.Local], p.stats.Load, nil, log, !s.noLogStats)
+		case !s.noLogStats: // a continuous session keeps its status for its whole life
+			stopStatus = keepProgress(log, stats)
+		default:
+			stopStatus = func() {}
 		}
 		stop = func() { stopProgress(); stopStatus() }
 	}
@@ -622,9 +628,12 @@ func openStores(ctx context.Context, in *instance, p *prepared, ends [2]*opened,
 // keepStatus rewrites the session's status file beside its local snapshot
 // every few seconds while it runs, for async admin; stop writes the final
 // state.
-func keepStatus(dir string, stats func() *core.Stats, log *slog.Logger, progress bool) (stop func()) {
+func keepStatus(dir string, stats func() *core.Stats, lastSync func() time.Time, log *slog.Logger, progress bool) (stop, refresh func()) {
 	started := time.Now().UTC()
+	var mu sync.Mutex // one writer at a time: the last word is the latest state
 	write := func(state string) {
+		mu.Lock()
+		defer mu.Unlock()
 		st := stats()
 		if st == nil {
 			st = &core.Stats{}
@@ -640,8 +649,11 @@ func keepStatus(dir string, stats func() *core.Stats, log *slog.Logger, progress
 				"Conflict Paths":     st.Conflicts.Load(),
 				"Error Paths":        st.Errors.Load(),
 			}}
-		if state == "stopped" {
+		switch {
+		case state == "stopped":
 			s.LastSync = s.Updated
+		case lastSync != nil:
+			s.LastSync = lastSync()
 		}
 		if err := snapshot.WriteStatus(dir, s); err != nil {
 			log.Warn("write status file", "err", err)
@@ -661,6 +673,29 @@ func keepStatus(dir string, stats func() *core.Stats, log *slog.Logger, progress
 				return
 			case <-t.C:
 				write("running")
+			}
+		}
+	}()
+	return func() { close(done); <-finished }, func() { write("running") }
+}
+
+// keepProgress writes a PROG record every few seconds while a round of a
+// continuous session runs, and one when it ends.
+func keepProgress(log *slog.Logger, st *core.Stats) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	logProgress(log, st)
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				logProgress(log, st)
+				return
+			case <-t.C:
+				logProgress(log, st)
 			}
 		}
 	}()
