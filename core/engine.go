@@ -572,24 +572,57 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 const MinLost = 20
 
 // checkLost halts a run in which a side lost most of what its snapshot
-// records (more than half, and at least MinLost entries), unless
-// --force-deletes.
+// records (more than half, and at least MinLost entries, not counting
+// those found again under another path), unless --force-deletes.
 func (e *engine) checkLost(byPath map[string]*PathState, recs [2][]Record) error {
 	if e.o.ForceDeletes {
 		return nil
 	}
 	for s := range 2 {
-		lost := 0
-		for i := range recs[s] {
-			if ps := byPath[recs[s][i].Path]; ps != nil && ps.Cur[s] == nil {
-				lost++
+		total := len(recs[s])
+		count := func(here map[string]*Entry) int {
+			lost := 0
+			for i := range recs[s] {
+				r := &recs[s][i]
+				if ps := byPath[r.Path]; ps != nil && ps.Cur[s] == nil && !movedFrom(&r.Entry, here) {
+					lost++
+				}
 			}
+			return lost
 		}
-		if total := len(recs[s]); lost >= MinLost && 2*lost > total {
+		lost := count(nil)
+		if lost >= MinLost && 2*lost > total {
+			// Entries that moved (the same file found under another
+			// path: a renamed directory) are not lost.
+			here := map[string]*Entry{}
+			for _, ps := range byPath {
+				if c := ps.Cur[s]; c != nil && c.FileID != "" {
+					here[c.FileID] = c
+				}
+			}
+			lost = count(here)
+		}
+		if lost >= MinLost && 2*lost > total {
 			return &HaltError{fmt.Errorf("the %s root %s lost %d of the %d entries its snapshot lists (more than half, and at least %d: unmounted, or another disk mounted there?); nothing done; run with --force-deletes if the deletions are intended", Side(s), e.eps[s].URL, lost, total, MinLost)}
 		}
 	}
 	return nil
+}
+
+// movedFrom reports whether the recorded entry r is found, unchanged,
+// under another path (here maps FileIDs to scanned entries): the same
+// file ID, type, size and mtime, so that a reused inode number does not
+// pass for a move (a directory moved to another parent, whose mtime
+// changes, counts as lost: its files, which dominate, count as moved).
+func movedFrom(r *Entry, here map[string]*Entry) bool {
+	if r.FileID == "" || here == nil {
+		return false
+	}
+	c := here[r.FileID]
+	if c == nil || c.Type != r.Type {
+		return false
+	}
+	return c.Size == r.Size && c.MTime.Equal(r.MTime)
 }
 
 // lazyDestination says whether the destination of a push or pull need not

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func TestOtherFileSystem(t *testing.T) {
@@ -37,5 +38,30 @@ func TestKeepDirsUnion(t *testing.T) {
 	got := keepDirs([]string{"old", "trash"}, []string{"", "trash", "new"})
 	if want := []string{"new", "old", "trash"}; !slices.Equal(got, want) {
 		t.Errorf("keepDirs = %v, want %v", got, want)
+	}
+}
+
+func TestMovedFrom(t *testing.T) {
+	t0 := time.Unix(1700000000, 5)
+	rec := Entry{Path: "old/f", Type: TypeFile, Size: 3, MTime: t0, FileID: "64:12"}
+	here := map[string]*Entry{
+		"64:12": {Path: "new/f", Type: TypeFile, Size: 3, MTime: t0, FileID: "64:12"},
+		"64:13": {Path: "reused", Type: TypeFile, Size: 3, MTime: t0.Add(time.Second), FileID: "64:13"},
+	}
+	for _, tc := range []struct {
+		r    Entry
+		want bool
+	}{
+		{rec, true},
+		{Entry{Path: "g", Type: TypeFile, Size: 3, MTime: t0, FileID: "64:13"}, false}, // a reused inode
+		{Entry{Path: "h", Type: TypeFile, Size: 3, MTime: t0}, false},                  // no file ID
+		{Entry{Path: "d", Type: TypeDir, MTime: t0, FileID: "64:12"}, false},           // another type
+	} {
+		if got := movedFrom(&tc.r, here); got != tc.want {
+			t.Errorf("movedFrom(%+v) = %v, want %v", tc.r, got, tc.want)
+		}
+	}
+	if movedFrom(&rec, nil) {
+		t.Errorf("movedFrom without a scan map")
 	}
 }

@@ -529,3 +529,22 @@ func TestRemoteLogWithoutAgent(t *testing.T) {
 		}
 	}
 }
+
+// TestRenamedBulkIsNotLost: renaming the directory that holds most of a
+// tree is not "lost most": the entries are found under the new name.
+func TestRenamedBulkIsNotLost(t *testing.T) {
+	src, dst := dirs(t)
+	tr := tree{}
+	for i := range 40 {
+		tr[fmt.Sprintf("photos/f%02d", i)] = fmt.Sprint(i)
+	}
+	writeTree(t, src, tr)
+	args := []string{"-N", "mv", "-d", src, "-r", dst, "-K", "bidi"}
+	mustCode(t, runAsync(t, args...), 0)
+	if err := os.Rename(filepath.Join(src, "photos"), filepath.Join(src, "Photos")); err != nil {
+		t.Fatal(err)
+	}
+	r := runAsync(t, args...)
+	mustCode(t, r, 0)
+	equalTrees(t, readTree(t, dst), readTree(t, src))
+}
