@@ -340,11 +340,10 @@ func (a *agent) outsideTree(p string) error {
 			}
 			return nil
 		}
-		up := path.Dir(q)
-		if up == q || q == "~" || up == "." && !strings.HasPrefix(q, ".") {
-			return nil
+		if q == "/" || q == "." || q == "~" || q == "" {
+			return nil // nothing of it exists
 		}
-		q = up
+		q = path.Dir(q) // "~/a" → "~", "a" → "." (both the home)
 	}
 }
 

@@ -459,6 +459,7 @@ func TestSSHRemoteStateInsideTheTreeRefused(t *testing.T) {
 	}{
 		{"-B", []string{"-B", filepath.Join(dst, "db")}, "option -B"},
 		{"-B through a link", []string{"-B", filepath.Join(base, "alias", "db")}, "option -B"},
+		{"-B relative to the home", []string{"-B", relHome(t, s.Home, filepath.Join(dst, "new", "db"))}, "option -B"},
 		{"-R", []string{"-R", filepath.Join(dst, "logs")}, "option -R"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -547,4 +548,15 @@ func TestRenamedBulkIsNotLost(t *testing.T) {
 	r := runAsync(t, args...)
 	mustCode(t, r, 0)
 	equalTrees(t, readTree(t, dst), readTree(t, src))
+}
+
+// relHome is p relative to home (a server path relative to the login's
+// home).
+func relHome(t *testing.T, home, p string) string {
+	t.Helper()
+	rel, err := filepath.Rel(home, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rel
 }
