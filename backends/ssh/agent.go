@@ -332,13 +332,17 @@ func (a *agent) outsideTree(p string) error {
 		return nil
 	}
 	for q := p; ; {
-		if r, err := a.doc.openDir(q, false, 0); err == nil {
+		r, err := a.doc.openDir(q, false, 0)
+		if err == nil {
 			real := rootPath(r)
 			r.Close()
 			if real != "" && insideTree(real, a.tree) {
 				return fmt.Errorf("%s: %w %s; put it elsewhere", p, ErrInsideTree, a.rootArg)
 			}
 			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil // opening it says what is wrong (outside the docroot, ...)
 		}
 		if q == "/" || q == "." || q == "~" || q == "" {
 			return nil // nothing of it exists
