@@ -220,6 +220,7 @@ type Meter struct {
 	last  time.Time
 	bytes int64
 	rate  float64
+	warm  bool
 }
 
 // Update takes the bytes done by now and returns the recent rate, in
@@ -229,6 +230,9 @@ func (m *Meter) Update(bytes int64, now time.Time) float64 {
 		if dt := now.Sub(m.last).Seconds(); dt > 0 {
 			inst := float64(bytes-m.bytes) / dt
 			w := min(1, dt/3) // about three seconds of memory
+			if !m.warm {
+				w, m.warm = 1, true // the first measure stands alone
+			}
 			m.rate = m.rate*(1-w) + inst*w
 		}
 	}

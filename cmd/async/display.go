@@ -1,0 +1,425 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/progress"
+	"golang.org/x/term"
+)
+
+// terminal is the progress display on a terminal: a block pinned at the
+// bottom of stderr, one panel per session, with the per-entry lines
+// scrolling above it when stdout is the same terminal.
+type terminal struct {
+	out    io.Writer
+	size   func() (int, int)
+	above  bool // per-entry lines go through the display
+	filter bool // routine lines are held back while they come too fast
+	gate   progress.Gate
+
+	mu     sync.Mutex
+	disp   *progress.Display // nil while no session shows
+	order  []string
+	panels map[string]*panel
+}
+
+// panel is one session's part of the display.
+type panel struct {
+	stats    *core.Stats // the round running; nil between rounds
+	planned  bool
+	keep     bool   // continuous mode: stays between rounds
+	status   string // between rounds
+	meter    progress.Meter
+	hidden   int64
+	lastRate float64 // the last round's average rate
+}
+
+// newTerminal returns the display for stderr, or nil when progress is not
+// shown as a bar.
+func newTerminal(in *instance, stdout, stderr io.Writer, tty bool) *terminal {
+	if in.quiet {
+		return nil
+	}
+	switch in.progress {
+	case "bar":
+	case "auto":
+		if !tty {
+			return nil
+		}
+	default:
+		return nil
+	}
+	t := &terminal{out: stderr, panels: map[string]*panel{}, size: func() (int, int) { return 0, 0 }}
+	if f, ok := stderr.(*os.File); ok {
+		t.size = func() (int, int) {
+			w, h, err := term.GetSize(int(f.Fd()))
+			if err != nil {
+				return 0, 0
+			}
+			return w, h
+		}
+	}
+	t.above = in.events == "" && sameTerminal(stdout, stderr)
+	t.filter = t.above && !in.verbose
+	return t
+}
+
+// sameTerminal reports whether stdout and stderr are one terminal.
+func sameTerminal(a, b io.Writer) bool {
+	fa, ok1 := a.(*os.File)
+	fb, ok2 := b.(*os.File)
+	if !ok1 || !ok2 || !isTerminal(fa) || !isTerminal(fb) {
+		return false
+	}
+	var sa, sb syscall.Stat_t
+	if syscall.Fstat(int(fa.Fd()), &sa) != nil || syscall.Fstat(int(fb.Fd()), &sb) != nil {
+		return false
+	}
+	return sa.Rdev == sb.Rdev
+}
+
+// panel returns a session's panel and, when the display is not up, the
+// display to start once t.mu is released. Callers hold t.mu; the display
+// is never called with t.mu held (it calls render, which takes it).
+func (t *terminal) panel(session string) (*panel, *progress.Display) {
+	pn := t.panels[session]
+	if pn == nil {
+		pn = &panel{}
+		t.panels[session] = pn
+		t.order = append(t.order, session)
+	}
+	var start *progress.Display
+	if t.disp == nil {
+		t.disp = progress.New(t.out, t.size, t.render)
+		start = t.disp
+	}
+	return pn, start
+}
+
+func startDisplay(d *progress.Display) {
+	if d != nil {
+		d.Start(100 * time.Millisecond)
+	}
+}
+
+// drop removes a session's panel and returns the display to stop (once
+// t.mu is released) when none is left. Callers hold t.mu.
+func (t *terminal) drop(session string) *progress.Display {
+	delete(t.panels, session)
+	for i, s := range t.order {
+		if s == session {
+			t.order = append(t.order[:i], t.order[i+1:]...)
+			break
+		}
+	}
+	if len(t.panels) > 0 {
+		return nil
+	}
+	d := t.disp
+	t.disp = nil
+	return d
+}
+
+func stopDisplay(d *progress.Display) {
+	if d != nil {
+		d.Stop()
+	}
+}
+
+// render draws the panels (called by the display, under its lock).
+func (t *terminal) render(cols, rows int) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	snaps := make([]progress.Snapshot, 0, len(t.order))
+	for _, name := range t.order {
+		pn := t.panels[name]
+		s := progress.Snapshot{Name: name, Hidden: pn.hidden}
+		st := pn.stats
+		switch {
+		case st == nil:
+			s.Status = pn.status
+			if s.Status == "" {
+				s.Status = "following changes"
+			}
+			if pn.lastRate > 0 {
+				s.Status += ", last round " + progress.Size(int64(pn.lastRate)) + "/s"
+			}
+		case !pn.planned:
+			s.Planning = true
+		default:
+			s.Files, s.FilesTotal = st.Files.Load(), st.PlannedFiles.Load()
+			s.Bytes, s.BytesTotal = st.Bytes.Load(), st.PlannedBytes.Load()
+			s.Rate = pn.meter.Update(s.Bytes, now)
+			s.Deleted, s.Conflicts, s.Errors = st.Deleted.Load(), st.Conflicts.Load(), st.Errors.Load()
+			for _, f := range st.InFlight() {
+				s.InFlight = append(s.InFlight, progress.Flight{Path: core.DisplayPath(f.Path), Size: f.Size, Done: f.Done})
+			}
+		}
+		snaps = append(snaps, s)
+	}
+	return progress.Render(snaps, cols, rows)
+}
+
+// run shows a session's round until the returned stop is called.
+func (t *terminal) run(session string, st *core.Stats) (stop func()) {
+	t.mu.Lock()
+	pn, d := t.panel(session)
+	pn.stats, pn.planned, pn.meter, pn.hidden = st, false, progress.Meter{}, 0
+	t.mu.Unlock()
+	startDisplay(d)
+	start := time.Now()
+	return func() {
+		t.mu.Lock()
+		pn.stats = nil
+		if d := time.Since(start).Seconds(); d > 0 {
+			pn.lastRate = float64(st.Bytes.Load()) / d
+		}
+		var gone, shown *progress.Display
+		if !pn.keep {
+			gone = t.drop(session)
+		} else {
+			shown = t.disp
+		}
+		t.mu.Unlock()
+		stopDisplay(gone)
+		if shown != nil {
+			shown.Refresh()
+		}
+	}
+}
+
+// planned tells that a session's plan is made: the totals are known.
+func (t *terminal) planned(session string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if pn := t.panels[session]; pn != nil {
+		pn.planned = true
+	}
+}
+
+// follow keeps a session's panel between rounds (continuous mode) until
+// the returned end is called.
+func (t *terminal) follow(session string) (end func()) {
+	t.mu.Lock()
+	pn, d := t.panel(session)
+	pn.keep = true
+	t.mu.Unlock()
+	startDisplay(d)
+	return func() {
+		t.mu.Lock()
+		d := t.drop(session)
+		t.mu.Unlock()
+		stopDisplay(d)
+	}
+}
+
+// status sets the line a session shows between rounds.
+func (t *terminal) status(session, line string) {
+	t.mu.Lock()
+	pn, d := t.panel(session)
+	pn.status = line
+	t.mu.Unlock()
+	startDisplay(d)
+}
+
+// println prints a line above the display; false when no display is up.
+func (t *terminal) println(line string) bool {
+	t.mu.Lock()
+	d := t.disp
+	t.mu.Unlock()
+	if d == nil {
+		return false
+	}
+	d.Println(line)
+	return true
+}
+
+// entry shows a per-entry line above the display, or counts it as not
+// shown when lines come too fast and it is a routine one; false when the
+// line is not the display's to show.
+func (t *terminal) entry(session, line, status string) bool {
+	if !t.above {
+		return false
+	}
+	if t.filter && !t.gate.Pass(time.Now()) && !matters(status) {
+		t.mu.Lock()
+		if pn := t.panels[session]; pn != nil {
+			pn.hidden++
+		}
+		t.mu.Unlock()
+		return true
+	}
+	return t.println(line)
+}
+
+// matters: the per-entry lines shown however fast they come.
+func matters(status string) bool {
+	return status == core.ReportConflict || status == core.ReportDeleted || strings.HasPrefix(status, core.ReportError)
+}
+
+// events writes the event stream (--events=json): one JSON object per
+// line on stdout. docs/events.md is its schema.
+type events struct {
+	mu     sync.Mutex
+	w      io.Writer
+	rounds map[string]int
+}
+
+// eventsVersion is the version of the event schema (docs/events.md).
+const eventsVersion = 1
+
+func (e *events) write(v map[string]any) {
+	v["time"] = time.Now().UTC().Format(time.RFC3339Nano)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.w.Write(append(b, '\n'))
+}
+
+// round returns the session's round number (1 for a one-time run).
+func (e *events) round(session string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.rounds[session]
+}
+
+// start opens a round of a session.
+func (e *events) start(session string) {
+	e.mu.Lock()
+	if e.rounds == nil {
+		e.rounds = map[string]int{}
+	}
+	e.rounds[session]++
+	n := e.rounds[session]
+	e.mu.Unlock()
+	e.write(map[string]any{"type": "start", "version": eventsVersion, "session": session, "round": n})
+}
+
+// jsonPath puts a path into an event as "path" (printable UTF-8 with its
+// leading slash) or "path_b64" (base64 of the raw bytes).
+func jsonPath(v map[string]any, key, p string) {
+	if utf8.ValidString(p) {
+		v[key] = "/" + p
+		return
+	}
+	v[key+"_b64"] = base64.StdEncoding.EncodeToString([]byte("/" + p))
+}
+
+var outcomes = map[string]string{
+	core.ReportDone: "done", core.ReportExists: "exists", core.ReportSkipped: "skipped",
+	core.ReportDeleted: "deleted", core.ReportMoved: "moved", core.ReportDedup: "dedup",
+	core.ReportConflict: "conflict",
+}
+
+func (e *events) entry(session string, f core.Finished) {
+	v := map[string]any{"type": "entry", "session": session, "round": e.round(session), "status": f.Status,
+		"bytes": f.Bytes, "duration": f.Took.Seconds(), "op": "none"}
+	jsonPath(v, "path", f.Path)
+	if f.To != "" {
+		jsonPath(v, "to", f.To)
+	}
+	if f.Op != 0 {
+		v["op"], v["side"] = f.Op.String(), f.Side.String()
+	}
+	if o, ok := outcomes[f.Status]; ok {
+		v["outcome"] = o
+	} else {
+		v["outcome"] = "error"
+		v["error"] = strings.TrimPrefix(strings.TrimPrefix(f.Status, core.ReportError), ": ")
+	}
+	e.write(v)
+}
+
+func (e *events) progress(session string, st *core.Stats, rate float64) {
+	v := map[string]any{"type": "progress", "session": session, "round": e.round(session),
+		"files": st.Files.Load(), "files_total": st.PlannedFiles.Load(),
+		"bytes": st.Bytes.Load(), "bytes_total": st.PlannedBytes.Load(), "rate": int64(rate),
+		"deleted": st.Deleted.Load(), "moved": st.Moved.Load(),
+		"conflicts": st.Conflicts.Load(), "errors": st.Errors.Load()}
+	if left := st.PlannedBytes.Load() - st.Bytes.Load(); left > 0 && rate > 0 {
+		v["eta"] = float64(left) / rate
+	}
+	flights := []map[string]any{}
+	for _, f := range st.InFlight() {
+		fv := map[string]any{"bytes": f.Done, "size": f.Size}
+		jsonPath(fv, "path", f.Path)
+		flights = append(flights, fv)
+	}
+	v["in_flight"] = flights
+	e.write(v)
+}
+
+// run writes a session's progress every second until the returned stop
+// is called, and once more then.
+func (e *events) run(session string, st *core.Stats) (stop func()) {
+	e.start(session)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		var m progress.Meter
+		m.Update(0, time.Now())
+		for {
+			select {
+			case <-done:
+				e.progress(session, st, m.Update(st.Bytes.Load(), time.Now()))
+				return
+			case <-t.C:
+				e.progress(session, st, m.Update(st.Bytes.Load(), time.Now()))
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+func (e *events) summary(session string, dir core.Direction, took time.Duration, st *core.Stats) {
+	e.write(map[string]any{"type": "summary", "session": session, "round": e.round(session),
+		"direction": dir.String(), "duration": took.Seconds(),
+		"files": st.Files.Load(), "bytes": st.Bytes.Load(), "dirs": st.Dirs.Load(),
+		"deleted": st.Deleted.Load(), "moved": st.Moved.Load(), "unchanged": st.Unchanged.Load(),
+		"equal": st.Equal.Load(), "skipped": st.Skipped.Load(), "dedup": st.Linked.Load(),
+		"conflicts": st.Conflicts.Load(), "errors": st.Errors.Load()})
+}
+
+func (e *events) error(session, msg string) {
+	e.write(map[string]any{"type": "error", "session": session, "message": msg})
+}
+
+// configure sets the printer up for an instance's options.
+func (p *printer) configure(in *instance) {
+	p.quiet = in.quiet
+	p.term = newTerminal(in, p.stdout, p.stderr, p.tty)
+	if in.events == "json" {
+		p.ev = &events{w: p.stdout}
+	}
+}
+
+// planned tells the display that a session's plan is made.
+func (p *printer) planned(session string) {
+	if p.term != nil {
+		p.term.planned(session)
+	}
+}
+
+// following keeps a continuous session's line on the display between
+// rounds until the returned end is called.
+func (p *printer) following(session string) (end func()) {
+	if p.term == nil {
+		return func() {}
+	}
+	return p.term.follow(session)
+}
