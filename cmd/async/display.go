@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -278,9 +280,43 @@ type events struct {
 // eventsVersion is the version of the event schema (docs/events.md).
 const eventsVersion = 1
 
-func (e *events) write(v map[string]any) {
-	v["time"] = time.Now().UTC().Format(time.RFC3339Nano)
-	b, err := json.Marshal(v)
+// obj is a JSON object whose keys keep their order: "type" and "time"
+// come first in every event, which makes the stream easy to read.
+type obj []kv
+
+type kv struct {
+	k string
+	v any
+}
+
+func (o obj) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, f := range o {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, f.k)
+		b = append(b, ':')
+		v, err := json.Marshal(f.v)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, v...)
+	}
+	return append(b, '}'), nil
+}
+
+// seconds is a duration in seconds, to the microsecond.
+func seconds(d time.Duration) float64 { return math.Round(d.Seconds()*1e6) / 1e6 }
+
+// write writes one event: its type, the time, the session and round, then
+// the fields given.
+func (e *events) write(typ, session string, fields ...kv) {
+	o := obj{{"type", typ}, {"time", time.Now().UTC().Format(time.RFC3339Nano)}, {"session", session}}
+	if typ != "error" {
+		o = append(o, kv{"round", e.round(session)})
+	}
+	b, err := json.Marshal(append(o, fields...))
 	if err != nil {
 		return
 	}
@@ -296,26 +332,24 @@ func (e *events) round(session string) int {
 	return e.rounds[session]
 }
 
-// start opens a round of a session.
+// start opens a round of a session: the next round number.
 func (e *events) start(session string) {
 	e.mu.Lock()
 	if e.rounds == nil {
 		e.rounds = map[string]int{}
 	}
 	e.rounds[session]++
-	n := e.rounds[session]
 	e.mu.Unlock()
-	e.write(map[string]any{"type": "start", "version": eventsVersion, "session": session, "round": n})
+	e.write("start", session, kv{"version", eventsVersion})
 }
 
-// jsonPath puts a path into an event as "path" (printable UTF-8 with its
-// leading slash) or "path_b64" (base64 of the raw bytes).
-func jsonPath(v map[string]any, key, p string) {
+// jsonPath puts a path into an event as key (valid UTF-8, with its
+// leading slash) or key_b64 (base64 of the raw bytes).
+func jsonPath(key, p string) kv {
 	if utf8.ValidString(p) {
-		v[key] = "/" + p
-		return
+		return kv{key, "/" + p}
 	}
-	v[key+"_b64"] = base64.StdEncoding.EncodeToString([]byte("/" + p))
+	return kv{key + "_b64", base64.StdEncoding.EncodeToString([]byte("/" + p))}
 }
 
 var outcomes = map[string]string{
@@ -325,41 +359,39 @@ var outcomes = map[string]string{
 }
 
 func (e *events) entry(session string, f core.Finished) {
-	v := map[string]any{"type": "entry", "session": session, "round": e.round(session), "status": f.Status,
-		"bytes": f.Bytes, "duration": f.Took.Seconds(), "op": "none"}
-	jsonPath(v, "path", f.Path)
+	o := obj{jsonPath("path", f.Path)}
 	if f.To != "" {
-		jsonPath(v, "to", f.To)
+		o = append(o, jsonPath("to", f.To))
 	}
 	if f.Op != 0 {
-		v["op"], v["side"] = f.Op.String(), f.Side.String()
-	}
-	if o, ok := outcomes[f.Status]; ok {
-		v["outcome"] = o
+		o = append(o, kv{"op", f.Op.String()}, kv{"side", f.Side.String()})
 	} else {
-		v["outcome"] = "error"
-		v["error"] = strings.TrimPrefix(strings.TrimPrefix(f.Status, core.ReportError), ": ")
+		o = append(o, kv{"op", "none"})
 	}
-	e.write(v)
+	outcome, ok := outcomes[f.Status]
+	if !ok {
+		outcome = "error"
+	}
+	o = append(o, kv{"outcome", outcome}, kv{"status", f.Status}, kv{"bytes", f.Bytes}, kv{"duration", seconds(f.Took)})
+	if !ok {
+		o = append(o, kv{"error", strings.TrimPrefix(strings.TrimPrefix(f.Status, core.ReportError), ": ")})
+	}
+	e.write("entry", session, o...)
 }
 
 func (e *events) progress(session string, st *core.Stats, rate float64) {
-	v := map[string]any{"type": "progress", "session": session, "round": e.round(session),
-		"files": st.Files.Load(), "files_total": st.PlannedFiles.Load(),
-		"bytes": st.Bytes.Load(), "bytes_total": st.PlannedBytes.Load(), "rate": int64(rate),
-		"deleted": st.Deleted.Load(), "moved": st.Moved.Load(),
-		"conflicts": st.Conflicts.Load(), "errors": st.Errors.Load()}
+	o := obj{{"files", st.Files.Load()}, {"files_total", st.PlannedFiles.Load()},
+		{"bytes", st.Bytes.Load()}, {"bytes_total", st.PlannedBytes.Load()}, {"rate", int64(rate)}}
 	if left := st.PlannedBytes.Load() - st.Bytes.Load(); left > 0 && rate > 0 {
-		v["eta"] = float64(left) / rate
+		o = append(o, kv{"eta", math.Round(float64(left)/rate*10) / 10})
 	}
-	flights := []map[string]any{}
+	o = append(o, kv{"deleted", st.Deleted.Load()}, kv{"moved", st.Moved.Load()},
+		kv{"conflicts", st.Conflicts.Load()}, kv{"errors", st.Errors.Load()})
+	flights := []obj{}
 	for _, f := range st.InFlight() {
-		fv := map[string]any{"bytes": f.Done, "size": f.Size}
-		jsonPath(fv, "path", f.Path)
-		flights = append(flights, fv)
+		flights = append(flights, obj{jsonPath("path", f.Path), {"bytes", f.Done}, {"size", f.Size}})
 	}
-	v["in_flight"] = flights
-	e.write(v)
+	e.write("progress", session, append(o, kv{"in_flight", flights})...)
 }
 
 // run writes a session's progress every second until the returned stop
@@ -387,16 +419,15 @@ func (e *events) run(session string, st *core.Stats) (stop func()) {
 }
 
 func (e *events) summary(session string, dir core.Direction, took time.Duration, st *core.Stats) {
-	e.write(map[string]any{"type": "summary", "session": session, "round": e.round(session),
-		"direction": dir.String(), "duration": took.Seconds(),
-		"files": st.Files.Load(), "bytes": st.Bytes.Load(), "dirs": st.Dirs.Load(),
-		"deleted": st.Deleted.Load(), "moved": st.Moved.Load(), "unchanged": st.Unchanged.Load(),
-		"equal": st.Equal.Load(), "skipped": st.Skipped.Load(), "dedup": st.Linked.Load(),
-		"conflicts": st.Conflicts.Load(), "errors": st.Errors.Load()})
+	e.write("summary", session, kv{"direction", dir.String()}, kv{"duration", seconds(took)},
+		kv{"files", st.Files.Load()}, kv{"bytes", st.Bytes.Load()}, kv{"dirs", st.Dirs.Load()},
+		kv{"deleted", st.Deleted.Load()}, kv{"moved", st.Moved.Load()}, kv{"unchanged", st.Unchanged.Load()},
+		kv{"equal", st.Equal.Load()}, kv{"skipped", st.Skipped.Load()}, kv{"dedup", st.Linked.Load()},
+		kv{"conflicts", st.Conflicts.Load()}, kv{"errors", st.Errors.Load()})
 }
 
 func (e *events) error(session, msg string) {
-	e.write(map[string]any{"type": "error", "session": session, "message": msg})
+	e.write("error", session, kv{"message", msg})
 }
 
 // configure sets the printer up for an instance's options.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -187,4 +188,258 @@ wait:
 		t.Errorf("the log has %d per-entry records, want at least 20,000 (logs %v)", n, logs)
 	}
 	t.Logf("%d captures over %v, %d bytes written to the terminal", len(captures), took, raw.Len())
+}
+
+// TestOutputWithoutTerminalIsTheReferenceFormat: through a pipe, stdout is
+// exactly one "PATH  STATUS" line per entry and stderr the summary, with no
+// control characters, whatever -v or --progress say; with stderr on a
+// terminal and stdout a pipe (async ... | tee list), stdout is the same.
+func TestOutputWithoutTerminalIsTheReferenceFormat(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	writeTree(t, src, tree{"a": "1\n", "d/b": "22\n", "old": "q\n"})
+	summary := regexp.MustCompile(`^b: push done in [0-9.]+m?s: 3 files \(7 B\) transferred, 0 deleted, 0 moved, 0 unchanged, 0 conflicts, 0 errors\n$`)
+	const want = "/d  SYNCHRONIZED\n/a  SYNCHRONIZED\n/old  SYNCHRONIZED\n/d/b  SYNCHRONIZED\n"
+	for _, extra := range [][]string{nil, {"-v"}, {"--progress=plain"}, {"--progress=auto"}} {
+		t.Run(strings.Join(append([]string{"pipe"}, extra...), " "), func(t *testing.T) {
+			os.RemoveAll(dst)
+			os.RemoveAll(filepath.Join(src, ".private-asp"))
+			os.Mkdir(dst, 0o755)
+			args := append([]string{"-N", "b", "-d", src, "-r", dst, "--transfer-threads", "1"}, extra...)
+			r := runAsync(t, args...)
+			mustCode(t, r, 0)
+			if r.stdout != want {
+				t.Errorf("stdout\n%q\nwant\n%q", r.stdout, want)
+			}
+			if !summary.MatchString(r.stderr) {
+				t.Errorf("stderr %q is not the summary line alone", r.stderr)
+			}
+		})
+	}
+	// A second run: a deletion and a change.
+	os.Remove(filepath.Join(src, "old"))
+	writeTree(t, src, tree{"a": "11\n"})
+	r := runAsync(t, "-N", "b", "-d", src, "-r", dst, "--transfer-threads", "1")
+	mustCode(t, r, 0)
+	if want := "/a  SYNCHRONIZED\n/old  SYNCHRONIZED(del)\n"; r.stdout != want {
+		t.Errorf("second run: stdout\n%q\nwant\n%q", r.stdout, want)
+	}
+
+	t.Run("stderr on a terminal", func(t *testing.T) {
+		os.RemoveAll(dst)
+		os.RemoveAll(filepath.Join(src, ".private-asp"))
+		os.Mkdir(dst, 0o755)
+		master, tty := openPTY(t, 80, 24)
+		cmd := exec.Command(asyncBin, "-N", "b", "-d", src, "-r", dst, "--transfer-threads", "1")
+		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+		var so bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &so, tty
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		tty.Close()
+		screen := vt.New(80, 24)
+		buf := make([]byte, 64<<10)
+		master.SetReadDeadline(time.Now().Add(2 * time.Second))
+		for {
+			n, err := master.Read(buf)
+			screen.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		if want := "/d  SYNCHRONIZED\n/a  SYNCHRONIZED\n/d/b  SYNCHRONIZED\n"; so.String() != want {
+			t.Errorf("stdout\n%q\nwant\n%q", so.String(), want)
+		}
+		if !strings.Contains(screen.String(), "b: push done in") || strings.Contains(screen.String(), "SYNCHRONIZED") {
+			t.Errorf("the terminal (stderr) shows:\n%s", screen.String())
+		}
+	})
+}
+
+// syncBuffer is a buffer written by one goroutine and read by another.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// event is any object of the event stream.
+type event map[string]any
+
+func (e event) num(k string) int64 {
+	f, _ := e[k].(float64)
+	return int64(f)
+}
+
+// parseEvents parses every line of an event stream; the test fails on a
+// line that is not one JSON object with a known type.
+func parseEvents(t *testing.T, out string) []event {
+	t.Helper()
+	var evs []event
+	for i, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		var e event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("line %d is not JSON: %v\n%s", i+1, err, line)
+		}
+		switch e["type"] {
+		case "start", "entry", "progress", "summary", "error":
+		default:
+			t.Fatalf("line %d: unknown type %v", i+1, e["type"])
+		}
+		if _, err := time.Parse(time.RFC3339Nano, fmt.Sprint(e["time"])); err != nil {
+			t.Errorf("line %d: time %v: %v", i+1, e["time"], err)
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// checkRound checks that a round's entries add up to its summary and
+// returns the summary.
+func checkRound(t *testing.T, evs []event) event {
+	t.Helper()
+	if len(evs) == 0 || evs[0]["type"] != "start" || evs[len(evs)-1]["type"] != "summary" {
+		t.Fatalf("a round is not start ... summary: %v", evs)
+	}
+	sum := evs[len(evs)-1]
+	count := map[string]int64{}
+	var bytes int64
+	var lastProgress event
+	for _, e := range evs {
+		switch e["type"] {
+		case "entry":
+			count[e["op"].(string)+"/"+e["outcome"].(string)]++
+			bytes += e.num("bytes")
+			if e["path"] == nil && e["path_b64"] == nil {
+				t.Errorf("entry without a path: %v", e)
+			}
+		case "progress":
+			lastProgress = e
+		}
+	}
+	for _, c := range []struct {
+		key   string
+		entry string
+	}{{"files", "copy/done"}, {"dirs", "mkdir/done"}, {"deleted", "delete/deleted"}, {"conflicts", "conflict/conflict"}} {
+		if sum.num(c.key) != count[c.entry] {
+			t.Errorf("summary %s = %d, but %d %s entries (%v)", c.key, sum.num(c.key), count[c.entry], c.entry, count)
+		}
+	}
+	if sum.num("bytes") != bytes {
+		t.Errorf("summary bytes = %d, entries add up to %d", sum.num("bytes"), bytes)
+	}
+	if lastProgress == nil {
+		t.Fatal("no progress object in the round")
+	}
+	for _, k := range []string{"files", "bytes", "deleted", "conflicts", "errors"} {
+		if lastProgress.num(k) != sum.num(k) {
+			t.Errorf("last progress %s = %d, summary %d", k, lastProgress.num(k), sum.num(k))
+		}
+	}
+	if lastProgress.num("files_total") != sum.num("files") || lastProgress.num("bytes_total") != sum.num("bytes") {
+		t.Errorf("totals %d files, %d bytes; done %d, %d", lastProgress.num("files_total"), lastProgress.num("bytes_total"), sum.num("files"), sum.num("bytes"))
+	}
+	return sum
+}
+
+// TestEventsJSON: --events=json writes only JSON objects on stdout, one a
+// line; a progress object every second; and what the entries say adds up
+// to the summary.
+func TestEventsJSON(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	content := strings.Repeat("e", 10000)
+	for i := range 150 {
+		writeTree(t, src, tree{fmt.Sprintf("d%d/f%03d", i%3, i): content})
+	}
+	start := time.Now()
+	r := runAsync(t, "-N", "j", "-d", src, "-r", dst, "--events=json", "-l", "8m")
+	mustCode(t, r, 0)
+	took := time.Since(start)
+	evs := parseEvents(t, r.stdout)
+	sum := checkRound(t, evs)
+	if sum.num("files") != 150 || sum.num("bytes") != 1500000 || sum.num("dirs") != 3 || sum["direction"] != "push" {
+		t.Errorf("summary %v", sum)
+	}
+	progress := 0
+	for _, e := range evs {
+		if e["type"] == "progress" {
+			progress++
+		}
+	}
+	if want := int(took / time.Second); progress < want-1 || progress < 2 {
+		t.Errorf("%d progress objects in a run of %v", progress, took)
+	}
+	if !strings.Contains(r.stderr, "j: push done in") {
+		t.Errorf("stderr keeps the summary line: %q", r.stderr)
+	}
+	// A second run: deletions and changes.
+	for i := range 5 {
+		os.Remove(filepath.Join(src, fmt.Sprintf("d%d/f%03d", i%3, i)))
+	}
+	writeTree(t, src, tree{"d0/f099": "changed", "d1/new": "n"})
+	r = runAsync(t, "-N", "j", "-d", src, "-r", dst, "--events=json")
+	mustCode(t, r, 0)
+	sum = checkRound(t, parseEvents(t, r.stdout))
+	if sum.num("files") != 2 || sum.num("deleted") != 5 {
+		t.Errorf("second run: summary %v", sum)
+	}
+	// --events with --dry-run is refused.
+	r = runAsync(t, "-N", "j", "-d", src, "-r", dst, "--events=json", "--dry-run")
+	mustCode(t, r, 2)
+	r = runAsync(t, "-N", "j", "-d", src, "-r", dst, "--events=yaml")
+	mustCode(t, r, 2)
+	if !strings.Contains(r.stderr, "--events") {
+		t.Errorf("bad --events value: %q", r.stderr)
+	}
+}
+
+// TestEventsJSONContinuous: an async -C session writes a start and a
+// summary for each round.
+func TestEventsJSONContinuous(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	writeTree(t, src, tree{"a": "1"})
+	var out syncBuffer
+	cmd := exec.Command(asyncBin, "-N", "c", "-d", src, "-r", dst, "-C", "--cooloff", "0", "--events=json")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	summaries := func() int { return strings.Count(out.String(), `"type":"summary"`) }
+	eventually(t, "the first round's summary", func() bool { return summaries() == 1 })
+	writeTree(t, src, tree{"b": "2"})
+	eventually(t, "the second round's summary", func() bool { return summaries() == 2 })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("async -C: %v", err)
+	}
+	evs := parseEvents(t, out.String())
+	var rounds [][]event
+	for _, e := range evs {
+		if e["type"] == "start" {
+			rounds = append(rounds, nil)
+		}
+		rounds[len(rounds)-1] = append(rounds[len(rounds)-1], e)
+	}
+	if len(rounds) != 2 {
+		t.Fatalf("%d rounds, want 2:\n%s", len(rounds), out.String())
+	}
+	for i, r := range rounds {
+		sum := checkRound(t, r)
+		if sum.num("round") != int64(i+1) || sum.num("files") != 1 {
+			t.Errorf("round %d: summary %v", i+1, sum)
+		}
+	}
 }
