@@ -179,7 +179,7 @@ func (x *executor) run(ctx context.Context, a *Action) {
 			f.To = a.To
 			f.Shown += " -> " + DisplayPath(a.To) // a move shows where it came from and went
 		}
-		if a.Op == OpCopy && status != ReportSkipped && a.Source != nil {
+		if a.Op == OpCopy && status != ReportSkipped && a.Source != nil && a.Source.Type == TypeFile {
 			f.Bytes = a.Source.Size
 		}
 		x.report(f)
