@@ -64,6 +64,69 @@ func manyFiles(t *testing.T, root string, n int) {
 // progressRow is the main line of the display.
 var progressRow = regexp.MustCompile(`^t: (scanning and planning…|[0-9,]+/20,000 files · .* · .*/s)`)
 
+// ptyProc is async running in a pseudo-terminal, its output played onto
+// an emulated screen.
+type ptyProc struct {
+	cmd    *exec.Cmd
+	screen *vt.Screen
+	exited chan error
+	read   chan struct{}
+	mu     sync.Mutex
+	n      int // bytes read from the terminal
+}
+
+func startInPTY(t *testing.T, cols, rows int, state string, args ...string) *ptyProc {
+	t.Helper()
+	master, tty := openPTY(t, cols, rows)
+	p := &ptyProc{screen: vt.New(cols, rows), exited: make(chan error, 1), read: make(chan struct{})}
+	p.cmd = exec.Command(asyncBin, args...)
+	p.cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "TERM=xterm")
+	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = tty, tty, tty
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	go func() {
+		defer close(p.read)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := master.Read(buf)
+			p.mu.Lock()
+			p.screen.Write(buf[:n])
+			p.n += n
+			p.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	go func() { p.exited <- p.cmd.Wait() }()
+	t.Cleanup(func() { p.cmd.Process.Kill() })
+	return p
+}
+
+// begun reports whether async wrote anything yet.
+func (p *ptyProc) begun() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n > 0
+}
+
+// drained waits for the last output after the process ended.
+func (p *ptyProc) drained() {
+	select {
+	case <-p.read:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// lastLine is the screen's last line that is not blank.
+func lastLine(screen string) string {
+	l := strings.Split(screen, "\n")
+	return l[len(l)-1]
+}
+
 // TestTerminalDisplayStaysOnScreen runs a push of 20,000 files in a
 // pseudo-terminal, plays what async writes onto an emulated screen and
 // looks at it every 200 ms: the progress display is on the screen in every
@@ -72,37 +135,10 @@ var progressRow = regexp.MustCompile(`^t: (scanning and planning…|[0-9,]+/20,0
 func TestTerminalDisplayStaysOnScreen(t *testing.T) {
 	src, dst := t.TempDir(), t.TempDir()
 	manyFiles(t, src, 20000)
-	master, tty := openPTY(t, 120, 20)
-	state := t.TempDir()
-	cmd := exec.Command(asyncBin, "-N", "t", "-d", src, "-r", dst, "-l", "40m")
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "TERM=xterm")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	screen := vt.New(120, 20)
-	var raw bytes.Buffer
-	var mu sync.Mutex
-	read := make(chan struct{})
-	go func() {
-		defer close(read)
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := master.Read(buf)
-			mu.Lock()
-			screen.Write(buf[:n])
-			raw.Write(buf[:n])
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tty.Close()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	state := t.TempDir()
+	p := startInPTY(t, 120, 20, state, "-N", "t", "-d", src, "-r", dst, "-l", "40m")
+	screen := p.screen
 	var captures []string
 	var err error
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -110,17 +146,13 @@ func TestTerminalDisplayStaysOnScreen(t *testing.T) {
 wait:
 	for {
 		select {
-		case err = <-exited:
+		case err = <-p.exited:
 			break wait
 		case <-tick.C:
 			if time.Since(start) > 60*time.Second {
-				cmd.Process.Kill()
 				t.Fatal("async did not finish within 60 s")
 			}
-			mu.Lock()
-			begun := raw.Len() > 0
-			mu.Unlock()
-			if begun { // from async's first output on
+			if p.begun() { // from async's first output on
 				captures = append(captures, screen.String())
 			}
 		}
@@ -128,10 +160,7 @@ wait:
 	if err != nil {
 		t.Fatalf("async: %v\n%s", err, screen.String())
 	}
-	select {
-	case <-read:
-	case <-time.After(5 * time.Second):
-	}
+	p.drained()
 	took := time.Since(start)
 	hiddenSeen := false
 	summary := regexp.MustCompile(`(?m)^t: push done in .*: 20,000 files \(1\.9 MiB\) transferred, 0 deleted`)
@@ -176,9 +205,6 @@ wait:
 	}
 	// Every entry is in the log.
 	logs, _ := filepath.Glob(filepath.Join(state, "async", "*", "*.log"))
-	if len(logs) == 0 {
-		logs, _ = filepath.Glob(filepath.Join(src, ".private-asp", "*", "*.log"))
-	}
 	n := 0
 	for _, l := range logs {
 		b, _ := os.ReadFile(l)
@@ -187,7 +213,7 @@ wait:
 	if n < 20000 {
 		t.Errorf("the log has %d per-entry records, want at least 20,000 (logs %v)", n, logs)
 	}
-	t.Logf("%d captures over %v, %d bytes written to the terminal", len(captures), took, raw.Len())
+	t.Logf("%d captures over %v", len(captures), took)
 }
 
 // TestOutputWithoutTerminalIsTheReferenceFormat: through a pipe, stdout is
@@ -254,6 +280,39 @@ func TestOutputWithoutTerminalIsTheReferenceFormat(t *testing.T) {
 			t.Errorf("the terminal (stderr) shows:\n%s", screen.String())
 		}
 	})
+}
+
+// TestTerminalContinuousStatusLine: between the rounds of async -C the
+// status line stays at the bottom of the terminal, with each round's lines
+// above it.
+func TestTerminalContinuousStatusLine(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	writeTree(t, src, tree{"a": "1"})
+	p := startInPTY(t, 100, 12, t.TempDir(), "-N", "c", "-d", src, "-r", dst, "-C", "--cooloff", "0")
+	status := regexp.MustCompile(`^c: following changes: last sync [0-9]{2}:[0-9]{2}:[0-9]{2}, 0 pending`)
+	eventually(t, "the status line after the first round", func() bool {
+		return status.MatchString(lastLine(p.screen.String()))
+	})
+	if !strings.Contains(p.screen.String(), "/a  SYNCHRONIZED") {
+		t.Errorf("the first round's line is not above the status line:\n%s", p.screen.String())
+	}
+	writeTree(t, src, tree{"new": "22"})
+	eventually(t, "the second round's line above the status line", func() bool {
+		s := p.screen.String()
+		return strings.Contains(s, "/new  SYNCHRONIZED") && status.MatchString(lastLine(s)) &&
+			strings.Contains(lastLine(s), "last round")
+	})
+	if n := strings.Count(p.screen.String(), "following changes"); n != 1 {
+		t.Errorf("%d status lines on the screen, want 1:\n%s", n, p.screen.String())
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-p.exited; err != nil {
+		t.Fatalf("async -C: %v", err)
+	}
+	p.drained()
+	if s := p.screen.String(); strings.Contains(s, "following changes") {
+		t.Errorf("the status line stays after the end:\n%s", s)
+	}
 }
 
 // syncBuffer is a buffer written by one goroutine and read by another.
@@ -371,11 +430,22 @@ func TestEventsJSON(t *testing.T) {
 	if sum.num("files") != 150 || sum.num("bytes") != 1500000 || sum.num("dirs") != 3 || sum["direction"] != "push" {
 		t.Errorf("summary %v", sum)
 	}
-	progress := 0
+	progress, flying := 0, 0
 	for _, e := range evs {
-		if e["type"] == "progress" {
-			progress++
+		if e["type"] != "progress" {
+			continue
 		}
+		progress++
+		for _, f := range e["in_flight"].([]any) {
+			f := event(f.(map[string]any))
+			if f.num("size") != 10000 || f.num("bytes") > 10000 || !strings.HasPrefix(f["path"].(string), "/d") {
+				t.Errorf("in flight: %v", f)
+			}
+			flying++
+		}
+	}
+	if flying == 0 {
+		t.Errorf("no progress object shows a file in flight, in a run held to 1 MB/s")
 	}
 	if want := int(took / time.Second); progress < want-1 || progress < 2 {
 		t.Errorf("%d progress objects in a run of %v", progress, took)

@@ -527,6 +527,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	var plan *core.Plan
 	var err error
 	if p.plan != nil {
+		a.out.planned(s.name) // made earlier
 		plan, err = p.plan, core.Apply(ctx, eps[0], eps[1], opts, p.plan)
 	} else {
 		plan, err = core.Sync(ctx, eps[0], eps[1], opts)
