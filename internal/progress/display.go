@@ -3,6 +3,13 @@
 // several times a second, with other lines (per-entry lines, warnings)
 // scrolling above it.
 //
+// It is written for async rather than taken from a bar library such as
+// mpb: the block is a pure function of a snapshot (Render), so it is
+// table-tested; the set of files in flight churns thousands of times a
+// second, which a snapshot draws for free where bar objects would be
+// created and retired; and the lines printed above go out in the same
+// write as the frame, under one lock with async's own output.
+//
 // It writes plain VT100/ECMA-48 sequences (cursor up, erase to the end of
 // the screen) and wraps each frame in the "synchronized update" private
 // mode (2026), which terminals that know it use to show a frame at once
@@ -16,7 +23,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 )
 
 // flushAt is how much queued text makes Println draw a frame at once
@@ -136,7 +142,7 @@ func (d *Display) frame(block bool) {
 	// reflowed them: count the rows they take at this width.
 	up := -1
 	for _, l := range d.shown {
-		up += max(1, (utf8.RuneCountInString(l)+cols-1)/cols)
+		up += max(1, (Width(l)+cols-1)/cols)
 	}
 	b.WriteByte('\r')
 	if up > 0 {
@@ -163,29 +169,59 @@ func equal(a, b []string) bool {
 	return true
 }
 
-// Fit cuts s to at most n characters, marking the cut with "…".
+// Fit cuts s to at most n columns, marking the cut with "…".
 func Fit(s string, n int) string {
 	if n <= 0 {
 		return ""
 	}
-	if utf8.RuneCountInString(s) <= n {
+	if Width(s) <= n {
 		return s
 	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	w := 0
+	for i, r := range s {
+		if w+runeWidth(r) > n-1 {
+			return s[:i] + "…"
+		}
+		w += runeWidth(r)
+	}
+	return s
 }
 
-// fitMiddle cuts a path to at most n characters in the middle, keeping
-// its start and its file name.
+// Width is how many terminal columns s takes: East Asian wide characters
+// and most emoji take two.
+func Width(s string) int {
+	w := 0
+	for _, r := range s {
+		w += runeWidth(r)
+	}
+	return w
+}
+
+func runeWidth(r rune) int {
+	switch {
+	case r >= 0x1100 && r <= 0x115f, r >= 0x2e80 && r <= 0xa4cf && r != 0x303f,
+		r >= 0xac00 && r <= 0xd7a3, r >= 0xf900 && r <= 0xfaff, r >= 0xfe30 && r <= 0xfe4f,
+		r >= 0xff00 && r <= 0xff60, r >= 0xffe0 && r <= 0xffe6, r >= 0x1f300 && r <= 0x1f64f,
+		r >= 0x1f900 && r <= 0x1f9ff, r >= 0x20000 && r <= 0x3fffd:
+		return 2
+	}
+	return 1
+}
+
+// fitMiddle cuts a path to at most n columns in the middle, keeping its
+// start and its file name.
 func fitMiddle(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
+	if Width(s) <= n {
 		return s
 	}
 	if n < 5 {
 		return Fit(s, n)
 	}
-	tail := (n - 1) * 2 / 3
-	head := n - 1 - tail
-	return string(r[:head]) + "…" + string(r[len(r)-tail:])
+	r := []rune(s)
+	tail, w := len(r), 0
+	for tail > 0 && w+runeWidth(r[tail-1]) <= (n-1)*2/3 {
+		tail--
+		w += runeWidth(r[tail])
+	}
+	return Fit(string(r[:tail]), n-w) + string(r[tail:])
 }

@@ -196,3 +196,15 @@ func TestFitAndMeter(t *testing.T) {
 		t.Errorf("after 10 s stalled the rate is still %.0f", r)
 	}
 }
+
+func TestWideCharacters(t *testing.T) {
+	if w := Width("/文件/ab"); w != 8 {
+		t.Errorf("Width = %d, want 8", w)
+	}
+	if got := Fit("/文件文件文件", 8); Width(got) > 8 || !strings.HasSuffix(got, "…") {
+		t.Errorf("Fit: %q (%d columns)", got, Width(got))
+	}
+	if got := fitMiddle("/目录/目录/目录/文件.txt", 12); Width(got) > 12 || !strings.HasSuffix(got, ".txt") {
+		t.Errorf("fitMiddle: %q (%d columns)", got, Width(got))
+	}
+}

@@ -111,7 +111,7 @@ func mainLine(s Snapshot, width int) string {
 	if e := eta(s); e != "" {
 		tail += " · " + e
 	}
-	room := width - len([]rune(head)) - len([]rune(tail))
+	room := width - Width(head) - Width(tail)
 	if p < 0 || room < 8 {
 		return strings.TrimSuffix(head, " ") + tail
 	}
@@ -133,7 +133,7 @@ func flightLine(f Flight, width int) string {
 	p := float64(f.Done) / float64(f.Size)
 	tail := fmt.Sprintf(" %3.0f%% %s/%s", 100*p, Size(f.Done), Size(f.Size))
 	barW := min(24, max(8, width/4))
-	name := fitMiddle(f.Path, max(10, width-2-1-barW-len([]rune(tail))))
+	name := fitMiddle(f.Path, max(10, width-2-1-barW-Width(tail)))
 	return "  " + name + " " + bar(p, barW) + tail
 }
 
