@@ -18,15 +18,14 @@ import (
 // errors, progress and summaries on stderr. It is shared by concurrent
 // sessions.
 type printer struct {
-	mu       sync.Mutex
-	stdout   io.Writer
-	stderr   io.Writer
-	quiet    bool
-	prefix   bool // several sessions: name every line
-	tty      bool // stderr is a terminal
-	barShown bool
-	term     *terminal // the display on a terminal (display.go); nil without
-	ev       *events   // --events=json; nil without
+	mu     sync.Mutex
+	stdout io.Writer
+	stderr io.Writer
+	quiet  bool
+	prefix bool      // several sessions: name every line
+	tty    bool      // stderr is a terminal
+	term   *terminal // the display on a terminal (display.go); nil without
+	ev     *events   // --events=json; nil without
 }
 
 func (p *printer) tag(session string) string {
@@ -34,15 +33,6 @@ func (p *printer) tag(session string) string {
 		return session + ": "
 	}
 	return ""
-}
-
-// clearBar removes the progress bar before another line is printed.
-// Callers hold p.mu.
-func (p *printer) clearBar() {
-	if p.barShown {
-		fmt.Fprint(p.stderr, "\r\033[K")
-		p.barShown = false
-	}
 }
 
 // entry prints one finished entry. With -q only conflicts and errors are
@@ -69,7 +59,6 @@ func (p *printer) entry(session string, f core.Finished) {
 	if p.term != nil && p.term.entry(session, line, f.Status) {
 		return
 	}
-	p.clearBar()
 	fmt.Fprintln(p.stdout, line)
 }
 
@@ -79,7 +68,6 @@ func (p *printer) errLine(line string) {
 	if p.term != nil && p.term.println(line) {
 		return
 	}
-	p.clearBar()
 	fmt.Fprintln(p.stderr, line)
 }
 
