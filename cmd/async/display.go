@@ -182,22 +182,36 @@ func (t *terminal) run(session string, st *core.Stats) (stop func()) {
 	start := time.Now()
 	return func() {
 		t.mu.Lock()
-		pn.stats = nil
 		if d := time.Since(start).Seconds(); d > 0 {
 			pn.lastRate = float64(st.Bytes.Load()) / d
 		}
-		var gone, shown *progress.Display
 		if !pn.keep {
-			gone = t.drop(session)
-		} else {
-			shown = t.disp
+			// The final counters stay until the summary or the error
+			// replaces them (done), in one write.
+			t.mu.Unlock()
+			return
 		}
+		pn.stats = nil
+		shown := t.disp
 		t.mu.Unlock()
-		stopDisplay(gone)
 		if shown != nil {
 			shown.Refresh()
 		}
 	}
+}
+
+// done removes the panel of a session that ended (its summary or error
+// is printed), unless it is following changes.
+func (t *terminal) done(session string) {
+	t.mu.Lock()
+	pn := t.panels[session]
+	if pn == nil || pn.keep {
+		t.mu.Unlock()
+		return
+	}
+	d := t.drop(session)
+	t.mu.Unlock()
+	stopDisplay(d)
 }
 
 // planned tells that a session's plan is made: the totals are known.
@@ -436,6 +450,14 @@ func (p *printer) configure(in *instance) {
 	p.term = newTerminal(in, p.stdout, p.stderr, p.tty)
 	if in.events == "json" {
 		p.ev = &events{w: p.stdout}
+	}
+}
+
+// ended tells the display that a session's run ended and its summary or
+// error is printed: its panel goes.
+func (p *printer) ended(session string) {
+	if p.term != nil {
+		p.term.done(session)
 	}
 }
 

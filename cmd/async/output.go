@@ -92,6 +92,7 @@ func (p *printer) errorf(session, format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.errLine(fmt.Sprintf("async: %s%s", p.tag(session), fmt.Sprintf(format, args...)))
+	p.ended(session)
 }
 
 // progress shows the session's progress until the returned stop is
@@ -158,6 +159,7 @@ func (p *printer) summary(in *instance, session string, dir core.Direction, took
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer p.ended(session)
 	p.errLine(fmt.Sprintf("%s: %s done in %s: %s (%s) transferred, %s deleted, %s moved, %s unchanged, %s, %s",
 		session, dir, roundDuration(took), plural(st.Files.Load(), "file"), sizeString(st.Bytes.Load()),
 		group(st.Deleted.Load()), group(st.Moved.Load()), group(st.Unchanged.Load()+st.Equal.Load()),
