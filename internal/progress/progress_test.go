@@ -208,3 +208,16 @@ func TestWideCharacters(t *testing.T) {
 		t.Errorf("fitMiddle: %q (%d columns)", got, Width(got))
 	}
 }
+
+func TestRenderSeveralSessionsShareTheRows(t *testing.T) {
+	fl := []Flight{{Path: "/a"}, {Path: "/b"}, {Path: "/c"}, {Path: "/d"}}
+	s := []Snapshot{{Name: "one", FilesTotal: 10, InFlight: fl}, {Name: "two", FilesTotal: 10, InFlight: fl}}
+	got := Render(s, 100, 16) // 8 rows for the blocks: 4 each
+	if len(got) != 8 || !strings.HasPrefix(got[0], "one: ") || !strings.HasPrefix(got[4], "two: ") {
+		t.Errorf("blocks:\n%s", strings.Join(got, "\n"))
+	}
+	got = Render(s, 100, 10) // 5 rows: 2 each, no files in flight
+	if len(got) != 4 || !strings.HasPrefix(got[2], "two: ") {
+		t.Errorf("blocks:\n%s", strings.Join(got, "\n"))
+	}
+}

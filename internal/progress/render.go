@@ -44,10 +44,11 @@ const maxFlights = 4
 // session. Lines may be longer than cols; the display cuts them.
 func Render(snaps []Snapshot, cols, rows int) []string {
 	compact := cols < 60 || rows < 10
-	budget := max(len(snaps), rows/2) // lines the blocks may take
+	// Each session's block may take an equal share of half the screen.
+	share := max(1, rows/2/max(1, len(snaps)))
 	var out []string
-	for i, s := range snaps {
-		left := budget - len(out) - (len(snaps) - i - 1) // keep a line for each next one
+	for _, s := range snaps {
+		left := share
 		switch {
 		case s.Status != "":
 			out = append(out, s.Name+": "+s.Status+hiddenNote(s.Hidden, compact))
