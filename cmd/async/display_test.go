@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/progress"
 	"github.com/async-sync/async/internal/vt"
 	"golang.org/x/sys/unix"
 )
@@ -526,5 +528,51 @@ func TestEventsJSONContinuous(t *testing.T) {
 		if sum.num("round") != int64(i+1) || sum.num("files") != 1 {
 			t.Errorf("round %d: summary %v", i+1, sum)
 		}
+	}
+}
+
+// TestTerminalShowsWhatMattersInAFlood: lines that come faster than one
+// can read are held back and counted, except conflicts, errors and
+// deletions; with -v every line shows.
+func TestTerminalShowsWhatMattersInAFlood(t *testing.T) {
+	for _, verbose := range []bool{false, true} {
+		t.Run(fmt.Sprintf("verbose=%v", verbose), func(t *testing.T) {
+			var out syncBuffer
+			term := &terminal{out: &out, size: func() (int, int) { return 200, 40 }, panels: map[string]*panel{},
+				above: true, filter: !verbose}
+			p := &printer{stdout: &out, stderr: &out, term: term}
+			st := &core.Stats{}
+			stop := p.term.run("f", st)
+			for i := range 500 {
+				status := core.ReportDone
+				switch i {
+				case 100:
+					status = core.ReportConflict
+				case 200:
+					status = core.ReportError + ": boom"
+				case 300:
+					status = core.ReportDeleted
+				}
+				p.entry("f", core.Finished{Path: fmt.Sprintf("p%03d", i), Status: status})
+			}
+			term.mu.Lock()
+			hidden := term.panels["f"].hidden
+			term.mu.Unlock()
+			stop()
+			p.summary(&instance{}, "f", core.Push, time.Second, st)
+			text := out.String()
+			for _, want := range []string{"/p100  CONFLICT", "/p200  ERROR: boom", "/p300  SYNCHRONIZED(del)", "f: push done in"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("%q not shown", want)
+				}
+			}
+			shown := strings.Count(text, "  SYNCHRONIZED\n")
+			switch {
+			case verbose && (shown != 497 || hidden != 0):
+				t.Errorf("-v: %d routine lines shown, %d hidden; want all 497", shown, hidden)
+			case !verbose && (shown > 2*progress.ReadableRate || int64(shown)+hidden != 497):
+				t.Errorf("%d routine lines shown and %d counted as not shown, of 497", shown, hidden)
+			}
+		})
 	}
 }
