@@ -43,14 +43,15 @@ type Finished struct {
 	Err error
 }
 
-// report hands a finished entry to the hooks of Options.
-func (x *executor) report(f Finished) {
+// report hands a finished entry to both hooks of Options, Report and
+// Finished: every per-entry report goes through here.
+func (e *engine) report(f Finished) {
 	if f.Shown == "" {
 		f.Shown = DisplayPath(f.Path)
 	}
-	x.o.Report(f.Shown, f.Status)
-	if x.o.Finished != nil {
-		x.o.Finished(f)
+	e.o.Report(f.Shown, f.Status)
+	if e.o.Finished != nil {
+		e.o.Finished(f)
 	}
 }
 
