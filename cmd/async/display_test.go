@@ -407,10 +407,19 @@ func checkRound(t *testing.T, evs []event) event {
 	for _, c := range []struct {
 		key   string
 		entry string
-	}{{"files", "copy/done"}, {"dirs", "mkdir/done"}, {"deleted", "delete/deleted"}, {"conflicts", "conflict/conflict"}} {
+	}{{"files", "copy/done"}, {"dirs", "mkdir/done"}, {"deleted", "delete/deleted"}, {"conflicts", "conflict/conflict"}, {"equal", "none/exists"}} {
 		if sum.num(c.key) != count[c.entry] {
 			t.Errorf("summary %s = %d, but %d %s entries (%v)", c.key, sum.num(c.key), count[c.entry], c.entry, count)
 		}
+	}
+	errs := int64(0)
+	for k, n := range count {
+		if strings.HasSuffix(k, "/error") {
+			errs += n
+		}
+	}
+	if sum.num("errors") != errs {
+		t.Errorf("summary errors = %d, but %d error entries (%v)", sum.num("errors"), errs, count)
 	}
 	if sum.num("bytes") != bytes {
 		t.Errorf("summary bytes = %d, entries add up to %d", sum.num("bytes"), bytes)
@@ -574,5 +583,48 @@ func TestTerminalShowsWhatMattersInAFlood(t *testing.T) {
 				t.Errorf("%d routine lines shown and %d counted as not shown, of 497", shown, hidden)
 			}
 		})
+	}
+}
+
+// TestEventsJSONConflictsAndErrors: conflicts and errors are events whose
+// counts add up to the summary's, and the exit code stays 3.
+func TestEventsJSONConflictsAndErrors(t *testing.T) {
+	src, dst := dirs(t)
+	base := filepath.Dir(src)
+	db := filepath.Join(base, "db")
+	writeTree(t, src, tree{"both": "0", "locked/f": "1", "ok": "2"})
+	asNobody(t, base)
+	run := func() result {
+		return runAsyncAs(t, nobody, "-N", "x", "-d", src, "-r", dst, "-b", db, "-K", "bidi", "--events=json")
+	}
+	mustCode(t, run(), 0)
+	writeTree(t, src, tree{"both": "local"})
+	writeTree(t, dst, tree{"both": "remote", "new": "3"})
+	os.Chown(filepath.Join(src, "both"), 65534, 65534)
+	os.Chown(filepath.Join(dst, "both"), 65534, 65534)
+	os.Chown(filepath.Join(dst, "new"), 65534, 65534)
+	lock(t, filepath.Join(src, "locked"))
+	r := run()
+	mustCode(t, r, 3)
+	evs := parseEvents(t, r.stdout)
+	// Exit 3 ends the stream with an error event, as stderr with a line.
+	if last := evs[len(evs)-1]; last["type"] != "error" || last["message"] != "some entries are in CONFLICT or ERROR" {
+		t.Errorf("last event %v", last)
+	} else {
+		evs = evs[:len(evs)-1]
+	}
+	sum := checkRound(t, evs)
+	if sum.num("conflicts") != 1 || sum.num("errors") != 1 || sum.num("files") != 1 || sum["direction"] != "bidi" {
+		t.Errorf("summary %v\n%s", sum, r.stdout)
+	}
+	var errs []event
+	for _, e := range parseEvents(t, r.stdout) {
+		if e["outcome"] == "error" {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) != 1 || errs[0]["path"] != "/locked" || !strings.Contains(fmt.Sprint(errs[0]["error"]), "permission denied") ||
+		!strings.HasPrefix(fmt.Sprint(errs[0]["status"]), "ERROR: ") {
+		t.Errorf("error events: %v", errs)
 	}
 }
