@@ -131,6 +131,9 @@ type Options struct {
 	// its display path and status (ReportDone, ReportError+": why", ...).
 	// A rename's path is "OLD -> NEW", both display paths.
 	Report func(path, status string)
+	// Finished, when set, is called, possibly concurrently, as each entry
+	// is done, with what Report gets and more (op, bytes, duration).
+	Finished func(Finished)
 	// Warn receives one-line warnings for the user.
 	Warn  func(msg string)
 	Log   *slog.Logger
@@ -160,6 +163,7 @@ type Stats struct {
 	Renamed atomic.Int64
 	// Current is the path of a file being transferred (for progress).
 	Current atomic.Pointer[string]
+	flight  flights // files being transferred (InFlight)
 }
 
 // ConfigError is a problem with the command line or configuration found

@@ -148,6 +148,7 @@ func (x *executor) parallel(ctx context.Context, acts []Action, n int) {
 
 // run carries out one action, commits it to both snapshots and reports it.
 func (x *executor) run(ctx context.Context, a *Action) {
+	began := time.Now()
 	start := x.logStart(a)
 	status, err := x.do(ctx, a)
 	if err != nil && errors.Is(err, ErrOwner) && x.ownersWanted() {
@@ -168,16 +169,20 @@ func (x *executor) run(ctx context.Context, a *Action) {
 			msg = "stale plan: " + msg // what the plan expected is not there
 		}
 		x.markError(ctx, a, msg)
-		x.o.Report(DisplayPath(a.Path), ReportError+": "+msg)
+		x.report(Finished{Path: a.Path, Status: ReportError + ": " + msg, Op: a.Op, Side: a.Side, Took: time.Since(began), Err: err})
 		return
 	}
 	if status != "" {
 		x.log.Info(status, "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path))
-		shown := DisplayPath(a.Path)
+		f := Finished{Path: a.Path, Shown: DisplayPath(a.Path), Status: status, Op: a.Op, Side: a.Side, Took: time.Since(began)}
 		if a.Op == OpRename {
-			shown += " -> " + DisplayPath(a.To) // a move shows where it came from and went
+			f.To = a.To
+			f.Shown += " -> " + DisplayPath(a.To) // a move shows where it came from and went
 		}
-		x.o.Report(shown, status)
+		if a.Op == OpCopy && status != ReportSkipped && a.Source != nil && a.Source.Type == TypeFile {
+			f.Bytes = a.Source.Size
+		}
+		x.report(f)
 	}
 	if x.o.AfterAction != nil {
 		x.o.AfterAction()
@@ -541,6 +546,8 @@ func (x *executor) copy(ctx context.Context, a *Action) (*Entry, error) {
 // file committed if replace holds; the copy is dropped (an error wrapping
 // ErrChangedWhileReading) when the source changed while being read.
 func (x *executor) copyFile(ctx context.Context, a *Action, replace Precondition) (*Entry, error) {
+	tr := x.stats.startTransfer(a.Path, a.Source.Size)
+	defer x.stats.endTransfer(tr)
 	src, dst := x.eps[a.Side.Other()].Backend, x.eps[a.Side].Backend
 	opts := CreateOptions{Size: a.Source.Size, Attrs: x.attrs(a, true), Replace: replace, TempToken: x.meta.TempToken}
 	minResume := x.o.SupportResume
@@ -583,7 +590,8 @@ func (x *executor) copyFile(ctx context.Context, a *Action, replace Precondition
 	if off == 0 {
 		h = NewContentHasher(x.o.Policy.Checksum, a.Source.Size)
 	}
-	n, err := x.pump(ctx, w, rc, h)
+	tr.done.Store(off)
+	n, err := x.pump(ctx, countingWriter{w, tr}, rc, h)
 	pumped, committed := n, false
 	defer func() {
 		if !committed { // a refused or failed copy transferred nothing
@@ -861,6 +869,7 @@ func (x *executor) applyRecord(ctx context.Context, u *RecordUpdate) error {
 	case ReportSkipped:
 		x.stats.Skipped.Add(1)
 	}
-	x.o.Report(DisplayPath(u.Path), u.Report)
+	x.log.Info(u.Report, "path", DisplayPath(u.Path))
+	x.report(Finished{Path: u.Path, Status: u.Report})
 	return nil
 }

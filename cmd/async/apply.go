@@ -53,7 +53,7 @@ func (a *app) apply(ctx context.Context, args []string) int {
 		fmt.Fprintln(a.stderr, "async apply: give exactly one plan file (async apply PLAN.json)")
 		return exitUsage
 	}
-	a.out.quiet = in.quiet
+	a.out.configure(in)
 	prep, err := loadPlan(in, s, p.Positional[0])
 	if err != nil {
 		fmt.Fprintf(a.stderr, "async apply: %v\n", err)

@@ -30,6 +30,8 @@ type instance struct {
 	dryRun        bool
 	planJSON      bool
 	progress      string
+	verbose       bool     // -v: every per-entry line on a terminal
+	events        string   // --events: "json" or ""
 	knownHosts    []string // --known-hosts, repeatable
 	pluginDir     string   // --plugin-dir
 }
@@ -177,6 +179,9 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(s *session, msg s
 	if len(sessions) == 0 {
 		return nil, nil, usagef("missing -N/--name: give a session name (async -h for help)")
 	}
+	if in.events != "" && in.dryRun {
+		return nil, nil, usagef("option --events reports a run; --dry-run prints a plan instead (--plan-format=json for a machine-readable one)")
+	}
 	seen := map[string]bool{}
 	for _, s := range sessions {
 		if s.follow.on && in.dryRun {
@@ -239,6 +244,13 @@ func (in *instance) set(op cli.Opt) error {
 			return usagef("option %s: %v", op.As, err)
 		}
 		in.knownHosts = append(in.knownHosts, p)
+	case "verbose":
+		in.verbose = true
+	case "events":
+		if v != "json" {
+			return usagef("option %s: unknown event format %q (want json)", op.As, v)
+		}
+		in.events = v
 	case "progress":
 		switch v {
 		case "auto", "bar", "plain", "none":

@@ -66,6 +66,7 @@ func (a *app) follow(ctx context.Context, in *instance, p *prepared, ends [2]*op
 	}
 	stopStatus, refreshStatus := keepStatus(p.dbDir[core.Local], p.stats.Load, lastRound, log, false)
 	defer stopStatus()
+	defer a.out.following(s.name)()
 	// The first sync runs with the watchers already on, so that nothing
 	// changed during it goes unseen.
 	if err := a.round(ctx, in, p, ends, log, [2]*core.Hint{}); err != nil {
@@ -96,7 +97,7 @@ func (a *app) follow(ctx context.Context, in *instance, p *prepared, ends [2]*op
 				for _, path := range gaveUp {
 					msg := fmt.Sprintf("ERROR: kept changing for --cooloff-max %v; left for later", s.follow.cooloffMax)
 					log.Warn("continuous: a file never settled", "path", path)
-					a.out.entry(s.name, path, msg)
+					a.out.entry(s.name, core.Finished{Path: path, Status: msg})
 				}
 				due := every[side] > 0 && now.Sub(lastFull[side]) >= every[side]
 				switch {

@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "async: %s\n", w.msg)
 	}
-	a.out.quiet = in.quiet
+	a.out.configure(in)
 	a.out.prefix = len(sessions) > 1
 	// Everything is checked before any session starts: bad input touches nothing.
 	var preps []*prepared

@@ -60,6 +60,8 @@ func options() []option {
 		o(0, "dry-run", none, "", gInstance, "print the plan and change nothing"),
 		o(0, "plan-format", req, "text|json", gInstance, "form of the --dry-run output (text)"),
 		o(0, "progress", req, "auto|bar|plain|none", gInstance, "progress display on stderr (auto)"),
+		o('v', "verbose", none, "", gInstance, "on a terminal, every per-entry line, however fast they come"),
+		o(0, "events", req, "json", gInstance, "one JSON object per line on stdout for each entry, progress each second and a summary per round (docs/events.md)"),
 		o(0, "known-hosts", req, "FILE", gInstance, "SSH host keys to trust (~/.ssh/known_hosts)"),
 		o(0, "plugin-dir", req, "DIR", gInstance, "where backend plugins (async-backend-SCHEME) are looked up first"),
 		o(0, "watchd", req, "SPEC", gInstance, "Aspera's change journal service").warn("names Aspera's watchd service; async uses its own change detection"),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/progress"
 	"golang.org/x/term"
 )
 
@@ -17,13 +18,14 @@ import (
 // errors, progress and summaries on stderr. It is shared by concurrent
 // sessions.
 type printer struct {
-	mu       sync.Mutex
-	stdout   io.Writer
-	stderr   io.Writer
-	quiet    bool
-	prefix   bool // several sessions: name every line
-	tty      bool // stderr is a terminal
-	barShown bool
+	mu     sync.Mutex
+	stdout io.Writer
+	stderr io.Writer
+	quiet  bool
+	prefix bool      // several sessions: name every line
+	tty    bool      // stderr is a terminal
+	term   *terminal // the display on a terminal (display.go); nil without
+	ev     *events   // --events=json; nil without
 }
 
 func (p *printer) tag(session string) string {
@@ -33,100 +35,100 @@ func (p *printer) tag(session string) string {
 	return ""
 }
 
-// clearBar removes the progress bar before another line is printed.
-// Callers hold p.mu.
-func (p *printer) clearBar() {
-	if p.barShown {
-		fmt.Fprint(p.stderr, "\r\033[K")
-		p.barShown = false
-	}
-}
-
 // entry prints one finished entry. With -q only conflicts and errors are
 // printed, on stderr.
-func (p *printer) entry(session, path, status string) {
+func (p *printer) entry(session string, f core.Finished) {
+	if f.Shown == "" {
+		f.Shown = core.DisplayPath(f.Path)
+	}
+	if p.ev != nil {
+		p.ev.entry(session, f)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.clearBar()
+	line := p.tag(session) + f.Shown + "  " + f.Status
 	if p.quiet {
-		if strings.HasPrefix(status, core.ReportError) || status == core.ReportConflict {
-			fmt.Fprintf(p.stderr, "%s%s  %s\n", p.tag(session), path, status)
+		if strings.HasPrefix(f.Status, core.ReportError) || f.Status == core.ReportConflict {
+			p.errLine(line)
 		}
 		return
 	}
-	fmt.Fprintf(p.stdout, "%s%s  %s\n", p.tag(session), path, status)
-}
-
-// status shows a one-line status on a terminal (continuous mode between
-// rounds); elsewhere, or with -q, nothing.
-func (p *printer) status(in *instance, session, line string) {
-	if !p.tty || in.quiet || in.progress == "none" || in.progress == "plain" {
+	if p.ev != nil {
+		return // stdout carries the events
+	}
+	if p.term != nil && p.term.entry(session, line, f.Status) {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.stderr, "\r\033[K%s%s", p.tag(session), line)
-	p.barShown = true
+	fmt.Fprintln(p.stdout, line)
+}
+
+// errLine writes a line on stderr, above the display when it is up.
+// Callers hold p.mu.
+func (p *printer) errLine(line string) {
+	if p.term != nil && p.term.println(line) {
+		return
+	}
+	fmt.Fprintln(p.stderr, line)
+}
+
+// status shows a one-line status pinned on a terminal (continuous mode
+// between rounds); elsewhere, or with -q, nothing.
+func (p *printer) status(in *instance, session, line string) {
+	if p.term != nil {
+		p.term.status(session, line)
+	}
 }
 
 func (p *printer) warn(session, msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.clearBar()
-	fmt.Fprintf(p.stderr, "async: %s%s\n", p.tag(session), msg)
+	p.errLine(fmt.Sprintf("async: %s%s", p.tag(session), msg))
 }
 
 func (p *printer) errorf(session, format string, args ...any) {
+	if p.ev != nil {
+		p.ev.error(session, fmt.Sprintf(format, args...))
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.clearBar()
-	fmt.Fprintf(p.stderr, "async: %s%s\n", p.tag(session), fmt.Sprintf(format, args...))
+	p.errLine(fmt.Sprintf("async: %s%s", p.tag(session), fmt.Sprintf(format, args...)))
+	p.ended(session)
 }
 
-// progress shows the session's progress on stderr until the returned stop
-// is called: a bar on a terminal, a line every ten seconds with "plain".
+// progress shows the session's progress until the returned stop is
+// called: the display on a terminal (display.go), a line on stderr every
+// ten seconds with "plain", and progress events with --events=json.
 func (p *printer) progress(in *instance, session string, st *core.Stats) (stop func()) {
-	mode := in.progress
-	if mode == "auto" {
-		mode = "none"
-		if p.tty {
-			mode = "bar"
-		}
+	stopEvents := func() {}
+	if p.ev != nil {
+		stopEvents = p.ev.run(session, st)
 	}
-	if in.quiet || mode == "none" {
-		return func() {}
-	}
-	every := 200 * time.Millisecond
-	if mode == "plain" {
-		every = 10 * time.Second
+	switch {
+	case p.term != nil:
+		stopTerm := p.term.run(session, st)
+		return func() { stopEvents(); stopTerm() }
+	case in.quiet || in.progress != "plain":
+		return stopEvents
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(every)
+		t := time.NewTicker(10 * time.Second)
 		defer t.Stop()
-		var pr progressRate
+		var m progress.Meter
 		for {
 			select {
 			case <-done:
-				p.mu.Lock()
-				p.clearBar()
-				p.mu.Unlock()
 				return
 			case <-t.C:
 			}
-			line := progressLine(session, st, pr.update(st.Bytes.Load(), time.Now()))
+			line := progressLine(session, st, m.Update(st.Bytes.Load(), time.Now()))
 			p.mu.Lock()
-			if mode == "bar" {
-				fmt.Fprintf(p.stderr, "\r\033[K%s", line)
-				p.barShown = true
-			} else {
-				fmt.Fprintln(p.stderr, line)
-			}
+			fmt.Fprintln(p.stderr, line)
 			p.mu.Unlock()
 		}
 	})
-	return func() { close(done); wg.Wait() }
+	return func() { close(done); wg.Wait(); stopEvents() }
 }
 
 func progressLine(session string, st *core.Stats, speed float64) string {
@@ -147,38 +149,21 @@ func progressLine(session string, st *core.Stats, speed float64) string {
 	return line
 }
 
-// progressRate is the transfer rate over the last few seconds (an
-// exponentially weighted average), not since the start.
-type progressRate struct {
-	last  time.Time
-	bytes int64
-	rate  float64
-}
-
-func (r *progressRate) update(bytes int64, now time.Time) float64 {
-	if !r.last.IsZero() {
-		if dt := now.Sub(r.last).Seconds(); dt > 0 {
-			inst := float64(bytes-r.bytes) / dt
-			w := min(1, dt/3) // about three seconds of memory
-			r.rate = r.rate*(1-w) + inst*w
-		}
-	}
-	r.last, r.bytes = now, bytes
-	return r.rate
-}
-
 // summary prints the closing line of a session on stderr (not with -q).
 func (p *printer) summary(in *instance, session string, dir core.Direction, took time.Duration, st *core.Stats) {
+	if p.ev != nil {
+		p.ev.summary(session, dir, took, st)
+	}
 	if in.quiet {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.clearBar()
-	fmt.Fprintf(p.stderr, "%s: %s done in %s: %s (%s) transferred, %s deleted, %s moved, %s unchanged, %s, %s\n",
+	defer p.ended(session)
+	p.errLine(fmt.Sprintf("%s: %s done in %s: %s (%s) transferred, %s deleted, %s moved, %s unchanged, %s, %s",
 		session, dir, roundDuration(took), plural(st.Files.Load(), "file"), sizeString(st.Bytes.Load()),
 		group(st.Deleted.Load()), group(st.Moved.Load()), group(st.Unchanged.Load()+st.Equal.Load()),
-		plural(st.Conflicts.Load(), "conflict"), plural(st.Errors.Load(), "error"))
+		plural(st.Conflicts.Load(), "conflict"), plural(st.Errors.Load(), "error")))
 }
 
 // printPlan writes a dry run's plan on stdout, as text or JSON.

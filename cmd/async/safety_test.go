@@ -48,7 +48,7 @@ func TestContinuousHoldsTheSessionLock(t *testing.T) {
 }
 
 // manyFiles is a tree of n small files in a few directories.
-func manyFiles(n int) tree {
+func numberedTree(n int) tree {
 	tr := tree{}
 	for i := range n {
 		tr[fmt.Sprintf("d%d/f%03d", i%4, i)] = fmt.Sprint(i)
@@ -91,7 +91,7 @@ func TestLostMostHalts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src, dst := dirs(t)
-			writeTree(t, src, manyFiles(40))
+			writeTree(t, src, numberedTree(40))
 			args := []string{"-N", "lost", "-d", src, "-r", dst, "-K", tc.dir}
 			mustCode(t, runAsync(t, args...), 0)
 			before := readTree(t, dst)
@@ -111,7 +111,7 @@ func TestLostMostHalts(t *testing.T) {
 	// Deleting less than half, or fewer than core.MinLost entries, is an
 	// ordinary run.
 	src, dst := dirs(t)
-	writeTree(t, src, manyFiles(40))
+	writeTree(t, src, numberedTree(40))
 	args := []string{"-N", "few", "-d", src, "-r", dst}
 	mustCode(t, runAsync(t, args...), 0)
 	os.RemoveAll(filepath.Join(src, "d0"))
@@ -202,7 +202,7 @@ func TestRootVanished(t *testing.T) {
 	t.Run("-b outside the tree", func(t *testing.T) {
 		src, dst := dirs(t)
 		db := t.TempDir()
-		writeTree(t, src, manyFiles(5))
+		writeTree(t, src, numberedTree(5))
 		args := []string{"-N", "v", "-d", src, "-r", dst, "-b", db}
 		mustCode(t, runAsync(t, args...), 0)
 		before := readTree(t, dst)
@@ -224,7 +224,7 @@ func TestRootVanished(t *testing.T) {
 	t.Run("the other side's snapshot", func(t *testing.T) {
 		for _, dir := range []string{"push", "pull", "bidi"} {
 			local, remote := dirs(t)
-			writeTree(t, local, manyFiles(5))
+			writeTree(t, local, numberedTree(5))
 			args := []string{"-N", "v", "-d", local, "-r", remote, "-K", "bidi"}
 			mustCode(t, runAsync(t, args...), 0)
 			args[len(args)-1] = dir
@@ -278,7 +278,7 @@ func TestSSHRootVanished(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			state, src := t.TempDir(), t.TempDir()
 			dst := filepath.Join(s.TempDir(t), "root")
-			writeTree(t, src, manyFiles(5))
+			writeTree(t, src, numberedTree(5))
 			args := append(keyArgs(s, "sv"), "-d", src, "-r", remote(s, dst), "-K", "bidi")
 			if mode == "sftp" {
 				args = append(args, "--sftp")

@@ -525,9 +525,6 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 		SupportResume: s.supportResume, ResumeAge: s.resumeAge, AssumeNoMods: s.assumeNoMods,
 		Log: log, Stats: stats,
 		Warn: func(msg string) { log.Warn(msg); a.out.warn(s.name, msg) },
-		Report: func(path, status string) {
-			a.out.entry(s.name, path, status)
-		},
 	}
 	if links != s.links { // a bucket cannot hold links: each one skipped is warned about
 		opts.SkippedLink = func(side core.Side, path string) {
@@ -543,7 +540,8 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 		opts.AfterAction = crashAfter(n, eps)
 	}
 	opts.Limiter = p.limiter
-	opts.Approve = func(plan *core.Plan) error { return checkMaxDeletes(s, plan) }
+	opts.Finished = func(f core.Finished) { a.out.entry(s.name, f) }
+	opts.Approve = func(plan *core.Plan) error { a.out.planned(s.name); return checkMaxDeletes(s, plan) }
 	opts.DryRun = in.dryRun
 	opts.Hints = hints
 	opts.Private = p.privateDirs()
@@ -566,6 +564,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	var plan *core.Plan
 	var err error
 	if p.plan != nil {
+		a.out.planned(s.name) // made earlier
 		plan, err = p.plan, core.Apply(ctx, eps[0], eps[1], opts, p.plan)
 	} else {
 		plan, err = core.Sync(ctx, eps[0], eps[1], opts)
