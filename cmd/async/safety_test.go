@@ -47,7 +47,7 @@ func TestContinuousHoldsTheSessionLock(t *testing.T) {
 	mustCode(t, sshRun(t, state, nil, "-N", "c", "-d", src, "-r", dst), 0)
 }
 
-// manyFiles is a tree of n small files in a few directories.
+// numberedTree is a tree of n small files in a few directories.
 func numberedTree(n int) tree {
 	tr := tree{}
 	for i := range n {
