@@ -1,0 +1,9 @@
+//go:build !linux
+
+package datapath
+
+// setsockoptCC does nothing where TCP_CONGESTION is not known.
+func setsockoptCC(int, string) {}
+
+// getsockoptCC reports nothing where TCP_CONGESTION is not known.
+func getsockoptCC(int) string { return "" }

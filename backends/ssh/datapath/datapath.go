@@ -1,0 +1,302 @@
+// Package datapath is the transport of async's WAN data path: file
+// content moves on N parallel TCP streams beside the SSH connection, each
+// frame sealed with AES-256-GCM under a one-time key that only ever
+// travels inside the SSH connection. See docs/datapath.md.
+//
+// The agent listens (Listen) and accepts exactly the streams it offered
+// (Listener.Accept); the client dials them (Dial). Every stream starts
+// with a clear preamble (magic and stream id) and a sealed hello each
+// way; a connection whose hello does not open under the key is dropped
+// and does not count. A frame on the wire is
+//
+//	length  uint32, big endian: the size of the sealed body
+//	sealed  AES-256-GCM(type byte ‖ body), the length as additional data
+//
+// Each direction has its own key (HKDF-SHA256 of the session key), and
+// the nonce is the stream id (4 bytes) and the frame's counter on that
+// stream (8 bytes), which the receiver counts itself: a frame replayed,
+// dropped, reordered, moved to another stream, reflected back, or changed
+// in any bit fails to open, and the stream ends with ErrTampered.
+package datapath
+
+import (
+	"bufio"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// KeySize is the size of the session key.
+const KeySize = 32
+
+// Key is the one-time session key; its bytes never reach a log.
+type Key [KeySize]byte
+
+// String hides the key.
+func (Key) String() string { return "[datapath key]" }
+
+// NewKey draws a session key from crypto/rand.
+func NewKey() (Key, error) {
+	var k Key
+	if _, err := rand.Read(k[:]); err != nil {
+		return k, fmt.Errorf("data path key: %w", err)
+	}
+	return k, nil
+}
+
+// MaxBody bounds the body of one frame: a 256 KiB data chunk and its
+// header.
+const MaxBody = 256<<10 + 256
+
+// MaxStreams bounds the streams of one data path.
+const MaxStreams = 32
+
+// magic opens every stream, so that a wrong peer reads as a clear error.
+const magic = "ASYNCDP1"
+
+// tagSize is AES-GCM's authentication tag.
+const tagSize = 16
+
+// frameHello is the type of the first sealed frame each way.
+const frameHello byte = 0
+
+// ErrTampered: a frame failed authentication (changed, replayed,
+// reordered, or sealed with another key).
+var ErrTampered = errors.New("data path: a frame failed authentication (tampered, replayed or not ours)")
+
+// Direction labels, bound into the keys.
+const (
+	toAgent  = "async datapath v1 client->agent"
+	toClient = "async datapath v1 agent->client"
+)
+
+// aead derives the key of one direction and returns its AES-256-GCM.
+func aead(k Key, label string) (cipher.AEAD, error) {
+	dk, err := hkdf.Key(sha256.New, k[:], nil, label, 32)
+	if err != nil {
+		return nil, err
+	}
+	b, err := aes.NewCipher(dk)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+// Frame is one message on a stream: a type and a body.
+type Frame struct {
+	Type byte
+	Body []byte
+}
+
+// Stream is one authenticated TCP stream. Send is safe for concurrent
+// use: frames are queued and written in order by a writer goroutine;
+// Recv is called from one goroutine.
+type Stream struct {
+	ID  uint32
+	CC  string // the congestion control of this side's socket
+	c   net.Conn
+	r   *bufio.Reader
+	w   *bufio.Writer
+	out cipher.AEAD
+	in  cipher.AEAD
+
+	sendN, recvN uint64 // frame counters (the nonces)
+
+	q    chan Frame
+	done chan struct{}
+	once sync.Once
+	mu   sync.Mutex
+	err  error
+}
+
+// queueDepth is how many frames wait to be written per stream.
+const queueDepth = 8
+
+func newStream(c net.Conn, id uint32, out, in cipher.AEAD) *Stream {
+	return &Stream{ID: id, c: c, r: bufio.NewReaderSize(c, 64<<10), w: bufio.NewWriterSize(c, 64<<10),
+		out: out, in: in, q: make(chan Frame, queueDepth), done: make(chan struct{})}
+}
+
+func nonce(id uint32, n uint64) []byte {
+	var b [12]byte
+	binary.BigEndian.PutUint32(b[:4], id)
+	binary.BigEndian.PutUint64(b[4:], n)
+	return b[:]
+}
+
+// writeFrame seals and writes one frame (not yet flushed).
+func (s *Stream) writeFrame(f Frame) error {
+	if len(f.Body) > MaxBody {
+		return fmt.Errorf("data path: a frame of %d bytes", len(f.Body))
+	}
+	n := 1 + len(f.Body) + tagSize
+	buf := make([]byte, 4, 4+n)
+	binary.BigEndian.PutUint32(buf, uint32(n))
+	plain := make([]byte, 0, 1+len(f.Body))
+	plain = append(append(plain, f.Type), f.Body...)
+	buf = s.out.Seal(buf, nonce(s.ID, s.sendN), plain, buf[:4])
+	s.sendN++
+	_, err := s.w.Write(buf)
+	return err
+}
+
+// readFrame reads and opens one frame.
+func (s *Stream) readFrame() (Frame, error) {
+	var l [4]byte
+	if _, err := io.ReadFull(s.r, l[:]); err != nil {
+		return Frame{}, err
+	}
+	n := binary.BigEndian.Uint32(l[:])
+	if n < 1+tagSize || n > 1+MaxBody+tagSize {
+		return Frame{}, fmt.Errorf("%w: bad frame length %d", ErrTampered, n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.r, b); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return Frame{}, err
+	}
+	p, err := s.in.Open(b[:0], nonce(s.ID, s.recvN), b, l[:])
+	if err != nil {
+		return Frame{}, ErrTampered
+	}
+	s.recvN++
+	return Frame{Type: p[0], Body: p[1:]}, nil
+}
+
+// start runs the writer goroutine.
+func (s *Stream) start() { go s.writer() }
+
+func (s *Stream) writer() {
+	for {
+		var f Frame
+		select {
+		case f = <-s.q:
+		case <-s.done:
+			return
+		}
+		err := s.writeFrame(f)
+		// Take what else is queued into the same write.
+		for more := true; err == nil && more; {
+			select {
+			case f = <-s.q:
+				err = s.writeFrame(f)
+			default:
+				more = false
+			}
+		}
+		if err == nil {
+			err = s.w.Flush()
+		}
+		if err != nil {
+			s.fail(err)
+			return
+		}
+	}
+}
+
+// Send queues a frame, waiting while the queue is full. The body is not
+// kept: it may be reused once Send returns.
+func (s *Stream) Send(ctx context.Context, typ byte, body []byte) error {
+	f := Frame{Type: typ, Body: append([]byte(nil), body...)}
+	select {
+	case s.q <- f:
+		return nil
+	case <-s.done:
+		return s.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TrySend queues a frame if there is room now.
+func (s *Stream) TrySend(typ byte, body []byte) bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	select {
+	case s.q <- Frame{Type: typ, Body: append([]byte(nil), body...)}:
+		return true
+	default:
+		return false
+	}
+}
+
+// Recv reads the next frame. Any error ends the stream.
+func (s *Stream) Recv() (Frame, error) {
+	f, err := s.readFrame()
+	if err != nil {
+		s.fail(err)
+		return Frame{}, s.Err()
+	}
+	return f, nil
+}
+
+// fail ends the stream with err (the first error sticks).
+func (s *Stream) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+	s.once.Do(func() {
+		close(s.done)
+		s.c.Close()
+	})
+}
+
+// Err is why the stream ended (nil while it runs).
+func (s *Stream) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		select {
+		case <-s.done:
+			return net.ErrClosed
+		default:
+		}
+	}
+	return s.err
+}
+
+// Done is closed when the stream ends.
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// Close ends the stream. Queued frames are written first, for up to a
+// second.
+func (s *Stream) Close() error {
+	deadline := time.After(time.Second)
+	for len(s.q) > 0 {
+		select {
+		case <-s.done:
+			return nil
+		case <-deadline:
+			s.fail(net.ErrClosed)
+			return nil
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	s.fail(net.ErrClosed)
+	return nil
+}
+
+// preamble is the clear start of a stream: magic and stream id.
+func preamble(id uint32) []byte {
+	b := append([]byte(magic), 0, 0, 0, 0)
+	binary.BigEndian.PutUint32(b[len(magic):], id)
+	return b
+}

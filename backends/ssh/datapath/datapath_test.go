@@ -1,0 +1,245 @@
+package datapath
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func newKey(t *testing.T) Key {
+	t.Helper()
+	k, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// connect opens a data path of n streams on 127.0.0.1.
+func connect(t *testing.T, n int) (client, agent []*Stream) {
+	t.Helper()
+	k := newKey(t)
+	l, err := Listen("127.0.0.1", 0, PortRange{}, k, DefaultCC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		agent, err = l.Accept(context.Background(), n, 5*time.Second)
+		done <- err
+	}()
+	client, _, err = Dial(context.Background(), net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Port())), k, n, DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, s := range append(client, agent...) {
+			s.Close()
+		}
+	})
+	return client, agent
+}
+
+func TestStreamsCarryFramesBothWays(t *testing.T) {
+	client, agent := connect(t, 3)
+	ctx := context.Background()
+	for i, s := range client {
+		body := bytes.Repeat([]byte{byte(i)}, 200<<10)
+		if err := s.Send(ctx, 7, body); err != nil {
+			t.Fatal(err)
+		}
+		f, err := agent[i].Recv()
+		if err != nil || f.Type != 7 || !bytes.Equal(f.Body, body) {
+			t.Fatalf("stream %d: frame %d, %d bytes, err %v", i, f.Type, len(f.Body), err)
+		}
+		if err := agent[i].Send(ctx, 9, []byte("back")); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := s.Recv(); err != nil || string(f.Body) != "back" {
+			t.Fatalf("stream %d: answer %q, %v", i, f.Body, err)
+		}
+	}
+	if client[0].CC == "" || agent[0].CC == "" {
+		t.Errorf("congestion control not reported: client %q, agent %q", client[0].CC, agent[0].CC)
+	}
+}
+
+// TestStrangerDoesNotCount: a connection without the key fails its
+// handshake and is dropped; the real client still gets every stream.
+func TestStrangerDoesNotCount(t *testing.T) {
+	k := newKey(t)
+	l, err := Listen("127.0.0.1", 0, PortRange{}, k, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Port()))
+	done := make(chan error, 1)
+	go func() {
+		s, err := l.Accept(context.Background(), 1, 5*time.Second)
+		if err == nil {
+			s[0].Close()
+		}
+		done <- err
+	}()
+	if _, _, err := Dial(context.Background(), addr, newKey(t), 1, DialOptions{Timeout: time.Second}); err == nil {
+		t.Fatal("a client with another key connected")
+	}
+	s, _, err := Dial(context.Background(), addr, k, 1, DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s[0].Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDialTimesOut: a port that accepts and never answers ends the dial
+// within its timeout.
+func TestDialTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	start := time.Now()
+	_, _, err = Dial(context.Background(), ln.Addr().String(), newKey(t), 2, DialOptions{Timeout: 300 * time.Millisecond})
+	if err == nil || time.Since(start) > 3*time.Second {
+		t.Fatalf("dial: %v after %v", err, time.Since(start))
+	}
+}
+
+// pair returns a sender and a receiver stream of one direction over a
+// buffer, for tampering with the bytes in between.
+func pair(t *testing.T, k Key, label string) (*Stream, *bytes.Buffer, func([]byte) *Stream) {
+	out, err := aead(k, label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	snd := &Stream{ID: 1, out: out, w: bufio.NewWriter(&buf)}
+	recv := func(b []byte) *Stream {
+		in, _ := aead(k, label)
+		return &Stream{ID: 1, in: in, r: bufio.NewReader(bytes.NewReader(b))}
+	}
+	return snd, &buf, recv
+}
+
+func TestTamperingIsDetected(t *testing.T) {
+	k := newKey(t)
+	frames := func() ([]byte, []int) {
+		snd, buf, _ := pair(t, k, toAgent)
+		var ends []int
+		for i := range 3 {
+			snd.writeFrame(Frame{Type: 1, Body: bytes.Repeat([]byte{byte('a' + i)}, 100)})
+			snd.w.Flush()
+			ends = append(ends, buf.Len())
+		}
+		return buf.Bytes(), ends
+	}
+	wire, ends := frames()
+	f0, f1 := wire[:ends[0]], wire[ends[0]:ends[1]]
+	cases := []struct {
+		name string
+		b    []byte
+		id   uint32
+		key  Key
+		lbl  string
+	}{
+		{"a flipped bit", func() []byte { b := bytes.Clone(wire); b[ends[0]+20] ^= 1; return b }(), 1, k, toAgent},
+		{"a flipped length", func() []byte { b := bytes.Clone(wire); b[ends[0]+3]--; return b }(), 1, k, toAgent},
+		{"a replayed frame", append(append(bytes.Clone(f0), f0...), f1...), 1, k, toAgent},
+		{"reordered frames", append(bytes.Clone(f1), f0...), 1, k, toAgent},
+		{"a dropped frame", wire[ends[0]:], 1, k, toAgent},
+		{"another stream", wire, 2, k, toAgent},
+		{"reflected", wire, 1, k, toClient},
+		{"another key", wire, 1, newKey(t), toAgent},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in, _ := aead(c.key, c.lbl)
+			r := &Stream{ID: c.id, in: in, r: bufio.NewReader(bytes.NewReader(c.b))}
+			var err error
+			for range 3 {
+				if _, err = r.readFrame(); err != nil {
+					break
+				}
+			}
+			if !errors.Is(err, ErrTampered) {
+				t.Fatalf("err = %v, want ErrTampered", err)
+			}
+		})
+	}
+	// The untouched bytes open.
+	in, _ := aead(k, toAgent)
+	r := &Stream{ID: 1, in: in, r: bufio.NewReader(bytes.NewReader(wire))}
+	for i := range 3 {
+		f, err := r.readFrame()
+		if err != nil || f.Body[0] != byte('a'+i) {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+}
+
+// TestCiphertextHidesContent: what crosses the wire never holds the
+// plain content.
+func TestCiphertextHidesContent(t *testing.T) {
+	snd, buf, _ := pair(t, newKey(t), toAgent)
+	secret := []byte("the plain content of a file, which no one on the path may read")
+	snd.writeFrame(Frame{Type: 1, Body: secret})
+	snd.w.Flush()
+	if bytes.Contains(buf.Bytes(), secret[:16]) {
+		t.Fatal("the wire holds the plain text")
+	}
+}
+
+func TestListenPorts(t *testing.T) {
+	k := newKey(t)
+	if _, err := Listen("127.0.0.1", 9, PortRange{33001, 33100}, k, ""); err == nil {
+		t.Error("a port outside data_ports was taken")
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	p := busy.Addr().(*net.TCPAddr).Port
+	if _, err := Listen("127.0.0.1", p, PortRange{}, k, ""); err == nil {
+		t.Error("a busy port was taken")
+	}
+	r, err := ParsePortRange("40100-40199")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Listen("127.0.0.1", 0, r, k, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if !r.Contains(l.Port()) {
+		t.Errorf("port %d outside %s", l.Port(), r)
+	}
+	for _, bad := range []string{"", "0-10", "10-5", "1-70000", "x"} {
+		if _, err := ParsePortRange(bad); err == nil {
+			t.Errorf("ParsePortRange(%q) accepted", bad)
+		}
+	}
+}
