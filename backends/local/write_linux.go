@@ -170,6 +170,24 @@ func (w *writer) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteAt writes all of p at an offset (pwrite), for content that arrives
+// out of order (the SSH agent's data path). It does not move the offset
+// Write continues from.
+func (w *writer) WriteAt(p []byte, off int64) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := unix.Pwrite(w.file.fd, p[done:], off+int64(done))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, pathErr("write", w.path, err)
+		}
+		done += n
+	}
+	return done, nil
+}
+
 // Commit applies the attributes and renames the file into place if the
 // destination still matches the precondition.
 func (w *writer) Commit(ctx context.Context) (core.Entry, error) {

@@ -28,6 +28,9 @@ type AgentOptions struct {
 	// StateDir is the agent's state directory on the server: its logs go
 	// to StateDir/log without -R.
 	StateDir string
+	// DataHost is the address the data path listens on (empty: every
+	// address); see DataHost.
+	DataHost string
 }
 
 // Serve runs the agent on one connection (the SSH session's stdin and
@@ -108,6 +111,7 @@ type agent struct {
 	storeDir *os.File // keeps the store's directory open
 	storeErr error    // the first failed one-way store write
 	closers  []io.Closer
+	data     *agentData // the data path, once the client asked for one
 
 	sem chan struct{} // requests being served
 	big chan struct{} // large requests being served
@@ -124,11 +128,18 @@ type agentWriter struct {
 }
 
 type agentReader struct {
-	mu sync.Mutex
-	r  io.ReadCloser
+	mu     sync.Mutex
+	r      io.ReadCloser
+	closed bool // a read that comes after the close is refused
 }
 
 func (a *agent) close() {
+	a.mu.Lock()
+	dp := a.data
+	a.mu.Unlock()
+	if dp != nil {
+		dp.Close() // its streams write no more before the files close
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, w := range a.writers {
@@ -505,7 +516,10 @@ func (a *agent) inline(ctx context.Context, f frame) bool {
 		delete(a.readers, h)
 		a.mu.Unlock()
 		if r != nil {
+			r.mu.Lock()
+			r.closed = true
 			r.r.Close()
+			r.mu.Unlock()
 		}
 	case opCancel:
 		a.mu.Lock()
@@ -732,6 +746,12 @@ func (a *agent) do(ctx context.Context, f frame) (byte, []byte, error) {
 			aw.w.Abort()
 		}
 		return entryReply(en, err)
+	case opDataOpen:
+		return a.dataOpen(ctx, d)
+	case opDataCreate:
+		return a.dataCreate(ctx, d)
+	case opDataCommit:
+		return a.dataCommit(ctx, d)
 	case opKeep:
 		aw := a.takeWriter(d.u())
 		if aw == nil || aw.err != nil {
@@ -861,7 +881,10 @@ func (a *agent) read(d *dec) (byte, []byte, error) {
 		return 0, nil, errors.New("agent protocol: read of a closed file")
 	}
 	ar.mu.Lock()
-	chunk, eof, err := readChunk(ar.r, off)
+	chunk, eof, err := []byte(nil), false, errors.New("agent protocol: read of a closed file")
+	if !ar.closed {
+		chunk, eof, err = readChunk(ar.r, off)
+	}
 	ar.mu.Unlock()
 	if err != nil {
 		return 0, nil, err

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/async-sync/async/backends/ssh/datapath"
 	"github.com/async-sync/async/core"
 )
 
@@ -27,6 +28,9 @@ type Client struct {
 	// content (--transfer-threads), each with what closes it.
 	data     []*Client
 	dataNext atomic.Uint64
+	// dp is the data path (OpenDataPath): parallel sealed TCP streams
+	// for the content of files larger than one chunk.
+	dp atomic.Pointer[clientData]
 
 	next    atomic.Uint64
 	mu      sync.Mutex
@@ -261,6 +265,9 @@ func (c *Client) Caps() core.Caps { return c.caps }
 
 // Close ends the session with the agent.
 func (c *Client) Close() error {
+	if cd := c.dp.Load(); cd != nil {
+		cd.fail(errDataClosed)
+	}
 	for _, d := range c.data {
 		d.Close()
 	}
@@ -468,6 +475,9 @@ func (c *Client) Open(ctx context.Context, p string, offset int64) (io.ReadClose
 		return nil, core.Entry{}, d.err
 	}
 	r := &remoteReader{c: c, ctx: ctx, handle: id, buf: chunk, eof: eof, next: offset + int64(len(chunk))}
+	if cd := c.tcpData(); cd != nil && !eof {
+		r.dp, r.end = cd, en.Size // the rest comes over the data path
+	}
 	return r, en, nil
 }
 
@@ -484,6 +494,12 @@ type remoteReader struct {
 	ids      []uint64
 	err      error
 	closed   bool
+	// Over the data path: the requests in flight there, and the size
+	// the entry reported (no request goes beyond it).
+	dp    *clientData
+	end   int64
+	dpIn  []chan datapath.Frame
+	dpIDs []uint64
 }
 
 func (r *remoteReader) Read(p []byte) (int, error) {
@@ -491,8 +507,12 @@ func (r *remoteReader) Read(p []byte) (int, error) {
 		if r.err != nil {
 			return 0, r.err
 		}
-		if r.eof && len(r.inflight) == 0 {
+		if r.eof && len(r.inflight) == 0 && len(r.dpIn) == 0 {
 			return 0, io.EOF
+		}
+		if r.dp != nil {
+			r.readData(r.dp)
+			continue
 		}
 		r.fill()
 		if len(r.inflight) == 0 {
@@ -554,6 +574,9 @@ func (r *remoteReader) Close() error {
 	for _, id := range r.ids {
 		r.c.forget(id)
 	}
+	for _, id := range r.dpIDs {
+		r.dp.forget(id)
+	}
 	var e enc
 	e.u(r.handle)
 	return r.c.oneWay(opCloseFile, e.b)
@@ -563,6 +586,9 @@ func (r *remoteReader) Close() error {
 // the commit in one request; larger files stream in chunks behind a
 // one-way create.
 func (c *Client) Create(ctx context.Context, p string, opts core.CreateOptions) (core.Writer, error) {
+	if cd := c.tcpData(); cd != nil && opts.Size > smallFile && opts.Partial == "" {
+		return c.createData(ctx, cd, p, opts)
+	}
 	if opts.Size >= largeFile && len(c.data) > 0 {
 		return c.dataPath(false).Create(ctx, p, opts)
 	}

@@ -157,6 +157,16 @@ func (c *Conn) Close() error { return c.c.Close() }
 // Addr is the server's host:port.
 func (c *Conn) Addr() string { return c.addr }
 
+// RemoteIP is the address the connection reached the server at: where
+// the data path's streams go.
+func (c *Conn) RemoteIP() string {
+	if a, ok := c.c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	host, _, _ := net.SplitHostPort(c.addr)
+	return host
+}
+
 // SSH returns the underlying client (for SFTP).
 func (c *Conn) SSH() *ssh.Client { return c.c }
 

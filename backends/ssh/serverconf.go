@@ -11,6 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/async-sync/async/backends/ssh/datapath"
 )
 
 // DefaultServerConfig is where the agent reads its configuration.
@@ -19,6 +21,7 @@ const DefaultServerConfig = "/etc/async/server.conf"
 // ServerConfig is the agent's configuration file, parsed:
 //
 //	# comments start with '#'
+//	data_ports = 33001-33100 # before any section: the data path's ports
 //	[user morgan]            # settings for one login user; [user *] for all
 //	docroot = /srv/sync      # shown to the client as "/"
 //	db_dir  = /srv/async/db  # overrides -B
@@ -31,6 +34,9 @@ const DefaultServerConfig = "/etc/async/server.conf"
 type ServerConfig struct {
 	Users map[string]UserConfig
 	Keys  map[string]AccessKey
+	// DataPorts are the ports the agent may listen on for the data path
+	// (unset: any port the system gives, or the client's -O).
+	DataPorts datapath.PortRange
 }
 
 // UserConfig is one user's section.
@@ -92,10 +98,18 @@ func ParseServerConfig(r io.Reader) (*ServerConfig, error) {
 			continue
 		}
 		k, v, ok := strings.Cut(line, "=")
-		if !ok || kind == "" {
-			return nil, fmt.Errorf("line %d: want KEY = VALUE inside a section, got %q", n, line)
-		}
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if ok && kind == "" && k == "data_ports" {
+			r, err := datapath.ParsePortRange(v)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", n, err)
+			}
+			c.DataPorts = r
+			continue
+		}
+		if !ok || kind == "" {
+			return nil, fmt.Errorf("line %d: want KEY = VALUE inside a section (or data_ports before any), got %q", n, line)
+		}
 		if err := c.set(kind, name, k, v); err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}

@@ -67,6 +67,9 @@ const (
 	opSnapshot                     // action, dir, dir → opOK(bool)
 	opCreateSync                   // handle, path, create options → opOK(offset): a create that must answer (resume)
 	opWatch                        // → opItems(changed paths)... until CANCEL, then opOK
+	opDataOpen                     // streams, port, congestion control → opOK(port, key, streams): the data path
+	opDataCreate                   // handle, path, create options → opOK: a file whose content comes on the data path
+	opDataCommit                   // handle, bytes sent → opEntry, once that many bytes arrived
 )
 
 // Replies, in a block of their own so that every op stays below

@@ -47,7 +47,9 @@ func server(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		home = u.HomeDir
 	}
-	o := ssh.AgentOptions{Config: cfg, User: u.Username, Home: home, StateDir: stateDir()}
+	// The data path listens where SSH reached this server.
+	o := ssh.AgentOptions{Config: cfg, User: u.Username, Home: home, StateDir: stateDir(),
+		DataHost: ssh.DataHost(os.Getenv("SSH_CONNECTION"))}
 	if err := ssh.Serve(ctx, stdin, stdout, o); err != nil {
 		fmt.Fprintf(stderr, "async server: %v\n", err)
 		return exitFailed

@@ -1,0 +1,357 @@
+package ssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/async-sync/async/backends/ssh/datapath"
+	"github.com/async-sync/async/core"
+)
+
+// Frame types on the data path's streams (docs/datapath.md).
+const (
+	dpWrite byte = 1 + iota // client → agent: handle, offset, bytes
+	dpRead                  // client → agent: request id, handle, offset
+	dpData                  // agent → client: request id, eof, bytes
+	dpError                 // agent → client: request id, error
+)
+
+// dataAcceptTimeout bounds how long the agent waits for the client's
+// streams once it offered a data path.
+const dataAcceptTimeout = 15 * time.Second
+
+// maxDataOffset bounds a write's offset (a file of 2^60 bytes).
+const maxDataOffset = 1 << 60
+
+// DataHost returns the server's address of an SSH connection, from the
+// SSH_CONNECTION variable sshd sets ("client port server port"): where
+// the agent listens for the data path, so that it is reached where SSH
+// was. Empty (every address) when the variable is missing or odd.
+func DataHost(sshConnection string) string {
+	f := strings.Fields(sshConnection)
+	if len(f) != 4 || net.ParseIP(f[2]) == nil {
+		return ""
+	}
+	return f[2]
+}
+
+// agentData is the agent's end of a data path.
+type agentData struct {
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled when bytes arrive or the path ends
+	streams []*datapath.Stream
+	err     error // why the path ended
+	wg      sync.WaitGroup
+}
+
+func (d *agentData) fail(err error) {
+	d.mu.Lock()
+	if d.err == nil {
+		d.err = fmt.Errorf("data path: %w", err)
+	}
+	streams := d.streams
+	d.cond.Broadcast()
+	d.mu.Unlock()
+	for _, s := range streams {
+		s.Close()
+	}
+}
+
+// Close ends the data path and waits for its streams' requests.
+func (d *agentData) Close() error {
+	d.fail(net.ErrClosed)
+	d.wg.Wait()
+	return nil
+}
+
+// dataWriter is a file written at offsets by the data path's streams.
+// Its lock keeps a write from running into a commit or an abort, which
+// close the descriptor.
+type dataWriter struct {
+	mu     sync.Mutex
+	w      core.Writer
+	wa     io.WriterAt
+	closed bool
+	err    error
+	got    int64 // bytes arrived (under agentData.mu)
+}
+
+func (w *dataWriter) Write([]byte) (int, error) {
+	return 0, errors.New("agent protocol: a data-path file is written through the data path")
+}
+
+func (w *dataWriter) writeAt(p []byte, off int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.err != nil {
+		return
+	}
+	if _, err := w.wa.WriteAt(p, off); err != nil {
+		w.err = err
+	}
+}
+
+func (w *dataWriter) Commit(ctx context.Context) (core.Entry, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return core.Entry{}, errors.New("agent protocol: commit of a finished file")
+	}
+	w.closed = true
+	if w.err != nil {
+		w.w.Abort()
+		return core.Entry{}, w.err
+	}
+	return w.w.Commit(ctx)
+}
+
+func (w *dataWriter) Abort() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	return w.w.Abort()
+}
+
+// dataOpen listens for the client's streams and answers with the port
+// and the one-time key (only ever sent over the SSH connection).
+func (a *agent) dataOpen(ctx context.Context, d *dec) (byte, []byte, error) {
+	n, port, cc := d.u(), d.u(), d.s()
+	switch {
+	case d.err != nil:
+		return 0, nil, d.err
+	case n < 1 || n > datapath.MaxStreams:
+		return 0, nil, fmt.Errorf("agent protocol: %d data streams (want 1 to %d)", n, datapath.MaxStreams)
+	case port > 65535:
+		return 0, nil, fmt.Errorf("agent protocol: data port %d", port)
+	case len(cc) > 16:
+		return 0, nil, errors.New("agent protocol: a congestion control name over 16 bytes")
+	}
+	if cc == "" {
+		cc = datapath.DefaultCC
+	}
+	dp := &agentData{}
+	dp.cond = sync.NewCond(&dp.mu)
+	a.mu.Lock()
+	if a.data != nil {
+		a.mu.Unlock()
+		return 0, nil, errors.New("agent protocol: a second data path")
+	}
+	a.data = dp
+	a.mu.Unlock()
+	key, err := datapath.NewKey()
+	if err != nil {
+		dp.fail(err)
+		return 0, nil, err
+	}
+	ln, err := datapath.Listen(a.o.DataHost, int(port), a.o.Config.DataPorts, key, cc)
+	if err != nil {
+		dp.fail(err)
+		return 0, nil, err
+	}
+	a.log.Info("data path offered", "port", ln.Port(), "streams", n)
+	dp.wg.Go(func() {
+		streams, err := ln.Accept(ctx, int(n), dataAcceptTimeout)
+		if err != nil {
+			a.log.Info("data path not connected", "err", err)
+			dp.fail(err)
+			return
+		}
+		dp.mu.Lock()
+		if dp.err != nil {
+			dp.mu.Unlock()
+			for _, s := range streams {
+				s.Close()
+			}
+			return
+		}
+		dp.streams = streams
+		dp.mu.Unlock()
+		a.log.Info("data path connected", "streams", n, "congestion", streams[0].CC)
+		for _, s := range streams {
+			dp.wg.Go(func() { a.serveStream(ctx, dp, s) })
+		}
+	})
+	var e enc
+	e.u(uint64(ln.Port()))
+	e.bytes(key[:])
+	e.u(n)
+	return opOK, e.b, nil
+}
+
+// serveStream carries out what arrives on one stream: writes at offsets
+// of data-path files, and reads of open files, answered on the stream.
+func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stream) {
+	for {
+		f, err := s.Recv()
+		if err != nil {
+			dp.fail(err)
+			return
+		}
+		d := dec{b: f.Body}
+		switch f.Type {
+		case dpWrite:
+			h, off, b := d.u(), d.i(), d.bytes()
+			if d.err == nil && (off < 0 || off > maxDataOffset) {
+				d.err = fmt.Errorf("agent protocol: write at offset %d", off)
+			}
+			if d.err != nil {
+				dp.fail(d.err)
+				return
+			}
+			aw := a.writer(h)
+			dw, ok := aw.dataWriter()
+			if !ok {
+				continue // aborted already: the rest of its content is dropped
+			}
+			dw.writeAt(b, off)
+			dp.mu.Lock()
+			dw.got += int64(len(b))
+			dp.cond.Broadcast()
+			dp.mu.Unlock()
+		case dpRead:
+			id, h, off := d.u(), d.u(), d.i()
+			if d.err != nil {
+				dp.fail(d.err)
+				return
+			}
+			typ, body := a.dataRead(id, h, off)
+			if err := s.Send(ctx, typ, body); err != nil {
+				dp.fail(err)
+				return
+			}
+		default:
+			dp.fail(fmt.Errorf("agent protocol: data frame type %d", f.Type))
+			return
+		}
+	}
+}
+
+// dataRead reads a chunk of an open file for a dpRead.
+func (a *agent) dataRead(id, h uint64, off int64) (byte, []byte) {
+	var e enc
+	e.u(id)
+	a.mu.Lock()
+	ar := a.readers[h]
+	a.mu.Unlock()
+	var chunk []byte
+	var eof bool
+	err := errors.New("agent protocol: read of a closed file")
+	if ar != nil {
+		ar.mu.Lock()
+		if !ar.closed {
+			chunk, eof, err = readChunk(ar.r, off)
+		}
+		ar.mu.Unlock()
+	}
+	if off < 0 {
+		err = fmt.Errorf("agent protocol: read at offset %d", off)
+	}
+	if err != nil {
+		e.b = append(e.b, errPayload(err)...)
+		return dpError, e.b
+	}
+	e.bool(eof)
+	e.bytes(chunk)
+	return dpData, e.b
+}
+
+func (aw *agentWriter) dataWriter() (*dataWriter, bool) {
+	if aw == nil {
+		return nil, false
+	}
+	dw, ok := aw.w.(*dataWriter)
+	return dw, ok
+}
+
+// dataCreate opens a file whose content will come on the data path.
+func (a *agent) dataCreate(ctx context.Context, d *dec) (byte, []byte, error) {
+	h, p, o := d.u(), d.s(), d.createOpts()
+	switch {
+	case d.err != nil:
+		return 0, nil, d.err
+	case o.Partial != "":
+		return 0, nil, errors.New("agent protocol: a resumable file on the data path")
+	}
+	a.mu.Lock()
+	_, dup := a.writers[h]
+	full := len(a.writers) >= maxOpenFiles
+	a.mu.Unlock()
+	switch {
+	case dup:
+		return 0, nil, errors.New("agent protocol: a file handle used twice")
+	case full:
+		return 0, nil, fmt.Errorf("agent protocol: more than %d files open for writing", maxOpenFiles)
+	}
+	w, err := a.fs.Create(ctx, p, o)
+	if err != nil {
+		return 0, nil, err
+	}
+	wa, ok := w.(io.WriterAt)
+	if !ok {
+		w.Abort()
+		return 0, nil, fmt.Errorf("%w: the server's file system cannot write at offsets", core.ErrUnsupported)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, dup := a.writers[h]; dup {
+		w.Abort()
+		return 0, nil, errors.New("agent protocol: a file handle used twice")
+	}
+	a.writers[h] = &agentWriter{w: &dataWriter{w: w, wa: wa}}
+	return opOK, nil, nil
+}
+
+// dataCommit waits until the bytes the client sent for a data-path file
+// arrived, then commits it.
+func (a *agent) dataCommit(ctx context.Context, d *dec) (byte, []byte, error) {
+	h, total := d.u(), d.i()
+	if d.err != nil {
+		return 0, nil, d.err
+	}
+	a.mu.Lock()
+	dp := a.data
+	a.mu.Unlock()
+	dw, ok := a.writer(h).dataWriter()
+	switch {
+	case !ok || dp == nil:
+		return 0, nil, errors.New("agent protocol: data commit of an unknown file")
+	case total < 0 || total > maxDataOffset:
+		return 0, nil, fmt.Errorf("agent protocol: data commit of %d bytes", total)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		dp.mu.Lock()
+		dp.cond.Broadcast()
+		dp.mu.Unlock()
+	})
+	defer stop()
+	dp.mu.Lock()
+	for dw.got < total && dp.err == nil && ctx.Err() == nil {
+		dp.cond.Wait()
+	}
+	got, err := dw.got, dp.err
+	dp.mu.Unlock()
+	aw := a.takeWriter(h)
+	switch {
+	case got == total:
+	case err != nil:
+		aw.w.Abort()
+		return 0, nil, err
+	case ctx.Err() != nil:
+		aw.w.Abort()
+		return 0, nil, ctx.Err()
+	default:
+		aw.w.Abort()
+		return 0, nil, fmt.Errorf("agent protocol: %d bytes arrived for a file of %d", got, total)
+	}
+	en, err := aw.w.Commit(ctx)
+	return entryReply(en, err)
+}

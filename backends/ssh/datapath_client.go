@@ -1,0 +1,360 @@
+package ssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/async-sync/async/backends/ssh/datapath"
+	"github.com/async-sync/async/core"
+)
+
+// DataOptions configure Client.OpenDataPath.
+type DataOptions struct {
+	// Host is where the agent's data port is reached: the server's
+	// address of the SSH connection (Conn.RemoteIP).
+	Host string
+	// Port asks the agent for this port (-O; 0: the agent's choice, from
+	// data_ports in its configuration).
+	Port int
+	// Streams is the number of parallel TCP streams (default
+	// DefaultDataStreams).
+	Streams int
+	// Timeout bounds connecting the streams (default 5 s): a port that a
+	// firewall drops costs this, never a hang.
+	Timeout time.Duration
+	// CC is the TCP congestion control to ask for on both ends (default
+	// bbr; the system's own where the kernel refuses it).
+	CC string
+	// Dial replaces the dialer (tests put a proxy in between).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Failed is told once, when the data path breaks during the run;
+	// content then moves over SSH again.
+	Failed func(err error)
+}
+
+// DefaultDataStreams is the number of data streams without --data-streams
+// [decision]: enough that one stream's loss recovery does not stall the
+// transfer, few enough to stay fair to other traffic.
+const DefaultDataStreams = 4
+
+// DataInfo describes an open data path.
+type DataInfo struct {
+	Addr    string // host:port
+	Streams int
+	CC      string // this side's congestion control
+	AgentCC string // the agent's
+}
+
+// clientData is the client's end of a data path.
+type clientData struct {
+	streams []*datapath.Stream
+	rr      atomic.Uint64
+	nextID  atomic.Uint64
+	failed  func(error)
+
+	mu      sync.Mutex
+	pending map[uint64]chan datapath.Frame
+	err     error
+	dead    chan struct{}
+}
+
+// OpenDataPath asks the agent for a data path and connects its streams.
+// On success, files larger than one chunk are written and read over it;
+// an error leaves the client on SSH alone (the caller warns).
+func (c *Client) OpenDataPath(ctx context.Context, o DataOptions) (DataInfo, error) {
+	if o.Streams == 0 {
+		o.Streams = DefaultDataStreams
+	}
+	if o.Streams < 1 || o.Streams > datapath.MaxStreams {
+		return DataInfo{}, fmt.Errorf("%d data streams (want 1 to %d)", o.Streams, datapath.MaxStreams)
+	}
+	if o.CC == "" {
+		o.CC = datapath.DefaultCC
+	}
+	var e enc
+	e.u(uint64(o.Streams))
+	e.u(uint64(o.Port))
+	e.s(o.CC)
+	f, err := c.call(ctx, opDataOpen, e.b)
+	if err != nil {
+		return DataInfo{}, fmt.Errorf("the agent opened no data port: %w", err)
+	}
+	d := dec{b: f.payload}
+	port, kb, n := d.u(), d.bytes(), d.u()
+	if d.err != nil || len(kb) != datapath.KeySize || n != uint64(o.Streams) || port == 0 || port > 65535 {
+		return DataInfo{}, errors.New("agent protocol: a bad data path answer")
+	}
+	var key datapath.Key
+	copy(key[:], kb)
+	addr := net.JoinHostPort(o.Host, strconv.Itoa(int(port)))
+	streams, agentCC, err := datapath.Dial(ctx, addr, key, o.Streams, datapath.DialOptions{Timeout: o.Timeout, CC: o.CC, Dial: o.Dial})
+	if err != nil {
+		return DataInfo{}, err
+	}
+	cd := &clientData{streams: streams, pending: map[uint64]chan datapath.Frame{}, dead: make(chan struct{}), failed: o.Failed}
+	for _, s := range streams {
+		go cd.readLoop(s)
+	}
+	c.dp.Store(cd)
+	return DataInfo{Addr: addr, Streams: len(streams), CC: streams[0].CC, AgentCC: agentCC}, nil
+}
+
+// readLoop hands the agent's answers on one stream to their requests.
+func (cd *clientData) readLoop(s *datapath.Stream) {
+	for {
+		f, err := s.Recv()
+		if err != nil {
+			cd.fail(err)
+			return
+		}
+		d := dec{b: f.Body}
+		id := d.u()
+		if d.err != nil || f.Type != dpData && f.Type != dpError {
+			cd.fail(errors.New("agent protocol: a bad data frame"))
+			return
+		}
+		f.Body = d.b
+		cd.mu.Lock()
+		ch := cd.pending[id]
+		delete(cd.pending, id)
+		cd.mu.Unlock()
+		if ch != nil {
+			ch <- f // buffered: never blocks
+		}
+	}
+}
+
+// fail ends the data path: every stream closes, waiting requests get err.
+func (cd *clientData) fail(err error) {
+	cd.mu.Lock()
+	first := cd.err == nil
+	if first {
+		if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+			err = fmt.Errorf("the data path closed: %w", err)
+		}
+		cd.err = err
+	}
+	cd.mu.Unlock()
+	if !first {
+		return
+	}
+	if cd.failed != nil && !errors.Is(err, errDataClosed) {
+		cd.failed(err) // told before any request sees the failure
+	}
+	close(cd.dead)
+	for _, s := range cd.streams {
+		s.Close()
+	}
+}
+
+var errDataClosed = errors.New("data path closed")
+
+// alive reports whether the data path still runs.
+func (cd *clientData) alive() bool {
+	select {
+	case <-cd.dead:
+		return false
+	default:
+		return true
+	}
+}
+
+func (cd *clientData) error() error {
+	cd.mu.Lock()
+	defer cd.mu.Unlock()
+	return cd.err
+}
+
+// send queues a frame on the first stream with room, starting from the
+// next in turn (so that chunks spread over every stream, and a stream
+// slowed by loss takes less); when none has room it waits on that one.
+func (cd *clientData) send(ctx context.Context, typ byte, body []byte) error {
+	n := uint64(len(cd.streams))
+	start := cd.rr.Add(1)
+	for i := range n {
+		if cd.streams[(start+i)%n].TrySend(typ, body) {
+			return nil
+		}
+	}
+	if err := cd.streams[start%n].Send(ctx, typ, body); err != nil {
+		if e := cd.error(); e != nil {
+			return e
+		}
+		return err
+	}
+	return nil
+}
+
+// register reserves a request id for a read.
+func (cd *clientData) register() (uint64, chan datapath.Frame) {
+	id := cd.nextID.Add(1)
+	ch := make(chan datapath.Frame, 1)
+	cd.mu.Lock()
+	cd.pending[id] = ch
+	cd.mu.Unlock()
+	return id, ch
+}
+
+func (cd *clientData) forget(id uint64) {
+	cd.mu.Lock()
+	delete(cd.pending, id)
+	cd.mu.Unlock()
+}
+
+// data returns the running data path, or nil.
+func (c *Client) tcpData() *clientData {
+	if cd := c.dp.Load(); cd != nil && cd.alive() {
+		return cd
+	}
+	return nil
+}
+
+// dataReadAhead is how many chunks of a file are requested ahead over the
+// data path: 4 MiB, a 100 Mbit/s link's bandwidth × delay at 300 ms.
+const dataReadAhead = 16
+
+// createData starts a file whose content goes over the data path.
+func (c *Client) createData(ctx context.Context, cd *clientData, p string, opts core.CreateOptions) (core.Writer, error) {
+	h := c.next.Add(1)
+	var e enc
+	e.u(h)
+	e.s(p)
+	e.createOpts(opts)
+	if _, err := c.call(ctx, opDataCreate, e.b); err != nil {
+		return nil, err
+	}
+	return &dataFileWriter{c: c, cd: cd, ctx: ctx, handle: h, buf: make([]byte, 0, chunkSize)}, nil
+}
+
+// dataFileWriter sends a file's content in chunks over the data path's
+// streams; the commit, over SSH, names how many bytes were sent, and the
+// agent commits once they all arrived.
+type dataFileWriter struct {
+	c      *Client
+	cd     *clientData
+	ctx    context.Context
+	handle uint64
+	buf    []byte
+	off    int64 // bytes sent
+	done   bool
+	err    error
+}
+
+func (w *dataFileWriter) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		k := min(len(p), chunkSize-len(w.buf))
+		w.buf = append(w.buf, p[:k]...)
+		p = p[k:]
+		if len(w.buf) == chunkSize {
+			if err := w.flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (w *dataFileWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	var e enc
+	e.u(w.handle)
+	e.i(w.off)
+	e.bytes(w.buf)
+	if err := w.cd.send(w.ctx, dpWrite, e.b); err != nil {
+		w.err = fmt.Errorf("data path: %w", err)
+		return w.err
+	}
+	w.off += int64(len(w.buf))
+	w.buf = w.buf[:0]
+	return nil
+}
+
+func (w *dataFileWriter) Commit(ctx context.Context) (core.Entry, error) {
+	if err := w.flush(); err != nil {
+		w.Abort()
+		return core.Entry{}, err
+	}
+	w.done = true
+	var e enc
+	e.u(w.handle)
+	e.i(w.off)
+	return w.c.entryCall(ctx, opDataCommit, &e)
+}
+
+func (w *dataFileWriter) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	var e enc
+	e.u(w.handle)
+	return w.c.oneWay(opAbort, e.b)
+}
+
+// fillData keeps dataReadAhead chunk requests in flight over the data
+// path.
+func (r *remoteReader) fillData(cd *clientData) {
+	for !r.eof && r.next < r.end && len(r.dpIn) < dataReadAhead {
+		id, ch := cd.register()
+		var e enc
+		e.u(id)
+		e.u(r.handle)
+		e.i(r.next)
+		if err := cd.send(r.ctx, dpRead, e.b); err != nil {
+			cd.forget(id)
+			r.err = fmt.Errorf("data path: %w", err)
+			return
+		}
+		r.dpIn = append(r.dpIn, ch)
+		r.dpIDs = append(r.dpIDs, id)
+		r.next += chunkSize
+	}
+}
+
+// readData takes the next chunk that arrived over the data path.
+func (r *remoteReader) readData(cd *clientData) {
+	r.fillData(cd)
+	if r.err != nil {
+		return
+	}
+	if len(r.dpIn) == 0 {
+		r.eof = true // everything up to the entry's size was read
+		return
+	}
+	ch, id := r.dpIn[0], r.dpIDs[0]
+	r.dpIn, r.dpIDs = r.dpIn[1:], r.dpIDs[1:]
+	select {
+	case f := <-ch:
+		if f.Type == dpError {
+			r.err = decodeError(f.Body)
+			return
+		}
+		d := dec{b: f.Body}
+		eof := d.bool()
+		r.buf = d.bytes()
+		if d.err != nil {
+			r.err = d.err
+		}
+		if eof {
+			r.eof = true
+		}
+	case <-cd.dead:
+		r.err = fmt.Errorf("data path: %w", cd.error())
+	case <-r.ctx.Done():
+		cd.forget(id)
+		r.err = r.ctx.Err()
+	}
+}

@@ -1,0 +1,382 @@
+package ssh
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/async-sync/async/core"
+)
+
+// tapConn is a data stream seen from the middle: it counts and keeps
+// what passes each way, and may flip one byte at an offset of a
+// direction (after the handshake).
+type tapConn struct {
+	net.Conn
+	mu       sync.Mutex
+	out, in  int64 // bytes client → agent, agent → client
+	flipOut  int64 // flip the byte at this offset of the outgoing bytes (0: none)
+	flipIn   int64
+	captured *bytes.Buffer
+}
+
+func (c *tapConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	q := p
+	if c.flipOut > 0 && c.out <= c.flipOut && c.flipOut < c.out+int64(len(p)) {
+		q = bytes.Clone(p)
+		q[c.flipOut-c.out] ^= 0x40
+	}
+	c.out += int64(len(p))
+	if c.captured != nil {
+		c.captured.Write(p)
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(q)
+}
+
+func (c *tapConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	if c.flipIn > 0 && c.in <= c.flipIn && c.flipIn < c.in+int64(n) {
+		p[c.flipIn-c.in] ^= 0x40
+	}
+	c.in += int64(n)
+	c.mu.Unlock()
+	return n, err
+}
+
+// tap returns a dialer that wraps every stream it connects with setup.
+func tap(conns *[]*tapConn, setup func(i int, c *tapConn)) func(context.Context, string, string) (net.Conn, error) {
+	var mu sync.Mutex
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		c := &tapConn{Conn: nc}
+		if setup != nil {
+			setup(len(*conns), c)
+		}
+		*conns = append(*conns, c)
+		return c, nil
+	}
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// dataClient starts an agent on a fresh directory of the test server
+// and opens a data path with o.
+func dataClient(t *testing.T, o DataOptions) (*Client, string, DataInfo, error) {
+	t.Helper()
+	s := server(t)
+	conn := dial(t, s)
+	t.Cleanup(func() { conn.Close() })
+	root := s.TempDir(t)
+	c, err := conn.StartAgent(context.Background(), StartOptions{Binary: agentBinary(t), Root: root, Session: "dp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if o.Host == "" {
+		o.Host = conn.RemoteIP()
+	}
+	info, err := c.OpenDataPath(context.Background(), o)
+	return c, root, info, err
+}
+
+func put(ctx context.Context, c *Client, p string, b []byte) (core.Entry, error) {
+	w, err := c.Create(ctx, p, core.CreateOptions{Size: int64(len(b)), Replace: core.MustNotExist})
+	if err != nil {
+		return core.Entry{}, err
+	}
+	if _, err := w.Write(b); err != nil {
+		w.Abort()
+		return core.Entry{}, err
+	}
+	return w.Commit(ctx)
+}
+
+func get(ctx context.Context, c *Client, p string) ([]byte, error) {
+	r, _, err := c.Open(ctx, p, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// TestDataPathCarriesContentBothWays: files larger than a chunk go to
+// the server and come back over the data path's streams, never in the
+// clear, and small files and metadata stay on SSH.
+func TestDataPathCarriesContentBothWays(t *testing.T) {
+	var conns []*tapConn
+	var captured bytes.Buffer
+	c, root, info, err := dataClient(t, DataOptions{Streams: 3, Dial: tap(&conns, func(_ int, c *tapConn) { c.captured = &captured })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Streams != 3 || len(conns) != 3 || info.AgentCC == "" {
+		t.Fatalf("data path %+v over %d connections", info, len(conns))
+	}
+	ctx := context.Background()
+	files := map[string][]byte{"big.bin": randomBytes(t, 3<<20+17), "mid.bin": randomBytes(t, chunkSize+1), "small.txt": []byte("small")}
+	for p, b := range files {
+		if _, err := put(ctx, c, p, b); err != nil {
+			t.Fatalf("put %s: %v", p, err)
+		}
+	}
+	for p, b := range files {
+		got, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("%s on the server: %d bytes, %v", p, len(got), err)
+		}
+		back, err := get(ctx, c, p)
+		if err != nil || !bytes.Equal(back, b) {
+			t.Fatalf("%s read back: %d bytes, %v", p, len(back), err)
+		}
+	}
+	var out, in int64
+	for _, tc := range conns {
+		out += tc.out
+		in += tc.in
+	}
+	// Pushed: both large files; pulled: all but their first chunk (which
+	// comes with the open's answer over SSH).
+	if want := int64(3<<20 + chunkSize + 18); out < want {
+		t.Errorf("%d bytes went over the data path, want at least %d", out, want)
+	}
+	if want := int64(3<<20 + 18 - chunkSize); in < want {
+		t.Errorf("%d bytes came back over the data path, want at least %d", in, want)
+	}
+	if bytes.Contains(captured.Bytes(), files["big.bin"][1000:1032]) {
+		t.Error("the file's content crossed the data path in the clear")
+	}
+}
+
+// TestDataPathTamperingFailsTheFile: a byte changed on the way, either
+// way, fails the file it belonged to (never a corrupt commit) and ends
+// the data path; later files go over SSH.
+func TestDataPathTamperingFailsTheFile(t *testing.T) {
+	for _, dir := range []string{"push", "pull"} {
+		t.Run(dir, func(t *testing.T) {
+			var conns []*tapConn
+			var failed atomic.Value
+			o := DataOptions{Streams: 2, Failed: func(err error) { failed.Store(err) }}
+			o.Dial = tap(&conns, func(i int, c *tapConn) {
+				if i == 1 && dir == "push" {
+					c.flipOut = 200 << 10 // inside the first data frame on stream 1
+				}
+				if i == 1 && dir == "pull" {
+					c.flipIn = 100 << 10
+				}
+			})
+			c, root, _, err := dataClient(t, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			b := randomBytes(t, 4<<20)
+			if dir == "pull" {
+				if err := os.WriteFile(filepath.Join(root, "f"), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				got, err := get(ctx, c, "f")
+				if err == nil || bytes.Equal(got, b) {
+					t.Fatalf("tampered read: %d bytes, err %v", len(got), err)
+				}
+			} else {
+				if _, err := put(ctx, c, "f", b); err == nil {
+					t.Fatal("a tampered file committed")
+				}
+				if _, err := os.Stat(filepath.Join(root, "f")); !errors.Is(err, os.ErrNotExist) {
+					t.Fatalf("the tampered file is there: %v", err)
+				}
+			}
+			if err, _ := failed.Load().(error); err == nil {
+				t.Error("the data path's failure was not reported")
+			}
+			// The session goes on over SSH.
+			if _, err := put(ctx, c, "after", b); err != nil {
+				t.Fatalf("after the failure: %v", err)
+			}
+			if got, err := get(ctx, c, "after"); err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("read after the failure: %v", err)
+			}
+		})
+	}
+}
+
+// TestDataPathUnreachableFallsBack: a port that swallows connections
+// costs the connect timeout, never a hang, and the session stays on SSH.
+func TestDataPathUnreachableFallsBack(t *testing.T) {
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	go func() {
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accepted, never answered
+		}
+	}()
+	o := DataOptions{Timeout: 500 * time.Millisecond, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, hole.Addr().String())
+	}}
+	start := time.Now()
+	c, _, _, err := dataClient(t, o)
+	if err == nil {
+		t.Fatal("a data path through a black hole opened")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("giving up took %v", d)
+	}
+	b := randomBytes(t, 2<<20)
+	if _, err := put(context.Background(), c, "f", b); err != nil {
+		t.Fatalf("over SSH: %v", err)
+	}
+}
+
+// TestDataPathStrangerFirst: someone without the key who reaches the
+// port first gets nothing and does not take a stream's place.
+func TestDataPathStrangerFirst(t *testing.T) {
+	var stranger []byte
+	o := DataOptions{Streams: 1}
+	var once sync.Once
+	o.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		once.Do(func() {
+			sc, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return
+			}
+			defer sc.Close()
+			// A well-formed preamble, then a hello sealed with nothing.
+			sc.Write(append([]byte("ASYNCDP1\x00\x00\x00\x00\x00\x00\x00\x21"), randomBytes(t, 33)...))
+			sc.SetReadDeadline(time.Now().Add(time.Second))
+			stranger, _ = io.ReadAll(bufio.NewReader(sc))
+		})
+		return d.DialContext(ctx, network, addr)
+	}
+	c, root, _, err := dataClient(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stranger) != 0 {
+		t.Errorf("the stranger got %d bytes", len(stranger))
+	}
+	b := randomBytes(t, 1<<20)
+	if _, err := put(context.Background(), c, "f", b); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "f")); !bytes.Equal(got, b) {
+		t.Error("content differs")
+	}
+}
+
+// agentOnPort finds the process that holds a TCP socket on 127.0.0.1:port
+// (the agent of this test's data path: no other process has that port).
+func agentOnPort(t *testing.T, port int) int {
+	t.Helper()
+	hexPort := fmt.Sprintf(":%04X", port)
+	inodes := map[string]bool{}
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(l)
+		if len(f) > 9 && strings.HasSuffix(f[1], hexPort) {
+			inodes["socket:["+f[9]+"]"] = true
+		}
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
+		for _, fd := range fds {
+			if l, _ := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name())); inodes[l] {
+				return pid
+			}
+		}
+	}
+	t.Fatalf("no process holds port %d", port)
+	return 0
+}
+
+// TestDataPathAgentKilled: the agent dies while a file streams in; the
+// file is not committed, and a new session writes it whole.
+func TestDataPathAgentKilled(t *testing.T) {
+	c, root, info, err := dataClient(t, DataOptions{Streams: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ps, _ := net.SplitHostPort(info.Addr)
+	port, _ := strconv.Atoi(ps)
+	pid := agentOnPort(t, port)
+	ctx := context.Background()
+	b := randomBytes(t, 8<<20)
+	w, err := c.Create(ctx, "f", core.CreateOptions{Size: int64(len(b)), Replace: core.MustNotExist})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(b[:2<<20])
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	w.Write(b[2<<20:])
+	if _, err := w.Commit(ctx); err == nil {
+		t.Fatal("committed through a killed agent")
+	}
+	if _, err := os.Stat(filepath.Join(root, "f")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a file is there after the agent died: %v", err)
+	}
+	s := server(t)
+	conn := dial(t, s)
+	defer conn.Close()
+	c2, err := conn.StartAgent(ctx, StartOptions{Binary: agentBinary(t), Root: root, Session: "dp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if _, err := c2.OpenDataPath(ctx, DataOptions{Host: conn.RemoteIP()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := put(ctx, c2, "f", b); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "f")); !bytes.Equal(got, b) {
+		t.Error("the rerun's file differs")
+	}
+}
