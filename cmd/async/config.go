@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/async-sync/async/backends/ssh/datapath"
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/filter"
 	"github.com/async-sync/async/internal/cli"
@@ -102,6 +103,9 @@ type sshSettings struct {
 	// compression is --compression on the agent transport ("none" or "":
 	// off).
 	compression string
+	dataPath    string // --data-path: "auto" (""), "tcp" or "ssh"
+	dataPort    int    // -O (0: the agent's choice)
+	dataStreams int    // --data-streams (0: the default)
 }
 
 // openRules opens a rule file; "-" is standard input, once.
@@ -458,7 +462,8 @@ func (s *session) set(op cli.Opt) error {
 			return bad(err)
 		}
 		s.threads = append(s.threads, tc)
-	case "tcp-port", "private-key-path", "password", "token", "cookie", "sftp", "remote-logdir", "cipher", "compression":
+	case "tcp-port", "private-key-path", "password", "token", "cookie", "sftp", "remote-logdir", "cipher", "compression",
+		"data-path", "data-streams", "udp-port":
 		s.ssh.given = append(s.ssh.given, op.As)
 		return s.setSSH(op)
 	case "min-rate":
@@ -557,6 +562,25 @@ func (s *session) setSSH(op cli.Opt) error {
 		default:
 			return usagef("option %s: unknown compression %q (want none, zlib or zstd)", op.As, v)
 		}
+	case "data-path":
+		switch v {
+		case "auto", "tcp", "ssh":
+			s.ssh.dataPath = v
+		default:
+			return usagef("option %s: unknown data path %q (want auto, tcp or ssh)", op.As, v)
+		}
+	case "data-streams":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > datapath.MaxStreams {
+			return usagef("option %s: %q is not a number of streams (1 to %d)", op.As, v, datapath.MaxStreams)
+		}
+		s.ssh.dataStreams = n
+	case "udp-port":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 65535 {
+			return usagef("option %s: %q is not a port number (1 to 65535)", op.As, v)
+		}
+		s.ssh.dataPort = n
 	case "cipher":
 		c, warning, err := sshCipher(v)
 		if err != nil {

@@ -122,7 +122,15 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 	}
 	c.SetLog(log) // -DD: a trace record per request
 	closeAll := func() { c.Close(); conn.Close() }
+	tcp, err := a.openDataPath(ctx, in, s, e, conn, c, log)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
 	for range dataPaths(s.threads) {
+		if tcp {
+			break // the data path's streams carry the content
+		}
 		dc, err := ssh.Dial(ctx, o)
 		if err == nil {
 			var d *ssh.Client
@@ -142,6 +150,37 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 	}
 	return &opened{backend: c, snaps: &agentSnapshots{c: c, dir: p.dbDir[side], storeDir: p.storeDir[side]},
 		close: closeAll}, nil
+}
+
+// openDataPath opens the data path to the agent (--data-path): sealed
+// parallel TCP streams for file content beside the SSH connection. With
+// auto, a data path that cannot open costs one warning line and the
+// content goes over SSH; with tcp it is an error. It reports whether the
+// data path is open.
+func (a *app) openDataPath(ctx context.Context, in *instance, s *session, e endpoint, conn *ssh.Conn, c *ssh.Client, log *slog.Logger) (bool, error) {
+	mode := cmp.Or(s.ssh.dataPath, "auto")
+	if mode == "ssh" || in.dryRun {
+		return false, nil
+	}
+	warn := func(msg string) {
+		log.Warn(msg)
+		a.out.warn(s.name, msg)
+	}
+	info, err := c.OpenDataPath(ctx, ssh.DataOptions{Host: conn.RemoteIP(), Port: s.ssh.dataPort, Streams: s.ssh.dataStreams,
+		Failed: func(err error) {
+			warn(fmt.Sprintf("warning: the data path to %s failed (%v): files in flight are retried by the next run, the others go over SSH", e.host, err))
+		}})
+	switch {
+	case err == nil:
+		log.Info("data path open", "address", info.Addr, "streams", info.Streams, "congestion", info.CC, "server congestion", info.AgentCC)
+		return true, nil
+	case ctx.Err() != nil:
+		return false, ctx.Err()
+	case mode == "tcp":
+		return false, &fatal{exitFailed, fmt.Errorf("option --data-path=tcp: no data path to %s: %w", e.host, err)}
+	}
+	warn(fmt.Sprintf("warning: no data path to %s (%v); file content goes over SSH (--data-path=ssh skips the attempt)", e.host, err))
+	return false, nil
 }
 
 // maxDataPaths bounds the extra SSH connections for file content.
