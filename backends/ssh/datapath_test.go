@@ -380,3 +380,41 @@ func TestDataPathAgentKilled(t *testing.T) {
 		t.Error("the rerun's file differs")
 	}
 }
+
+// TestDataPortsFromServerConfig: data_ports in the agent's configuration
+// chooses the port; a -O outside it is refused, and bad ranges do not
+// parse.
+func TestDataPortsFromServerConfig(t *testing.T) {
+	s := server(t)
+	conf := filepath.Join(s.Dir, "dataports-server.conf") // readable by the test user
+	if err := os.WriteFile(conf, []byte("# ports a firewall opens\ndata_ports = 40300-40309\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conn := dial(t, s)
+	defer conn.Close()
+	ctx := context.Background()
+	start := func() *Client {
+		c, err := conn.StartAgent(ctx, StartOptions{Binary: agentBinary(t), Root: s.TempDir(t), Session: "dp", Config: conf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	info, err := start().OpenDataPath(ctx, DataOptions{Host: conn.RemoteIP()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ps, _ := net.SplitHostPort(info.Addr)
+	if p, _ := strconv.Atoi(ps); p < 40300 || p > 40309 {
+		t.Errorf("port %d outside data_ports", p)
+	}
+	if _, err := start().OpenDataPath(ctx, DataOptions{Host: conn.RemoteIP(), Port: 40400}); err == nil || !strings.Contains(err.Error(), "data_ports") {
+		t.Errorf("-O outside data_ports: %v", err)
+	}
+	for _, bad := range []string{"data_ports = 9-1\n", "data_ports = x\n", "[user x]\ndata_ports = 1-2\n"} {
+		if _, err := ParseServerConfig(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
