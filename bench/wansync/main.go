@@ -1,0 +1,533 @@
+// Command wansync is async's WAN benchmark (make bench): two network
+// namespaces joined by bench/wanem (one-way delay, random loss and a rate
+// limit each way), Debian's sshd in one, and, on the same emulated link in
+// the same run, async (through its agent and its data path) and
+// rsync -a -e ssh push and pull a large file and push a tree of small
+// files. It prints times, goodput and async's speed as a multiple of
+// rsync's for a grid of round-trip times × loss rates.
+//
+// Both namespaces run the system congestion control given by -cc (cubic
+// by default, as a stock Linux host does); rsync's ssh uses it, while
+// async's data path asks for bbr per socket and reports what it got. To
+// let a namespace choose cubic, the benchmark adds it to
+// net.ipv4.tcp_allowed_congestion_control for the run and restores the
+// list afterwards.
+//
+// It needs root, ip(8), /dev/net/tun, sshd, ssh and rsync. A full grid
+// with 256 MiB at CUBIC's lossy rates takes hours: pick a subset with
+// -rtt, -loss, -ops and -size.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is the benchmark's command line.
+type config struct {
+	async, wanem      string
+	rtts              []time.Duration
+	losses            []float64 // percent
+	rate              float64   // bit/s each way
+	sizeMiB           int
+	files             int
+	cc                string
+	ops               map[string]bool
+	timeout           time.Duration
+	dir               string
+	asyncFlags        []string
+	prefix            string
+	serverIP, localIP string
+}
+
+func main() {
+	var c config
+	var rtts, losses, ops, asyncFlags string
+	flag.StringVar(&c.async, "async", "bin/async", "async binary")
+	flag.StringVar(&c.wanem, "wanem", "bin/wanem", "wanem binary (go build -o bin/wanem ./bench/wanem)")
+	flag.StringVar(&rtts, "rtt", "10ms,50ms,150ms", "round-trip times, comma-separated")
+	flag.StringVar(&losses, "loss", "0,0.5,2", "random loss each way in percent, comma-separated")
+	flag.Float64Var(&c.rate, "rate", 100e6, "link rate each way in bit/s")
+	flag.IntVar(&c.sizeMiB, "size", 256, "large file size in MiB")
+	flag.IntVar(&c.files, "files", 2000, "small files (1 to 8 KiB each)")
+	flag.StringVar(&c.cc, "cc", "cubic", "system TCP congestion control in both namespaces")
+	flag.StringVar(&ops, "ops", "push,pull,small", "what to run: push and pull (the large file), small (push of the small files)")
+	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "bound on one tool's run (a timed-out run is reported as such)")
+	flag.StringVar(&c.dir, "dir", "/dev/shm", "where trees and the benchmark user's home live")
+	flag.StringVar(&asyncFlags, "async-flags", "", "extra async options, space-separated (e.g. --data-streams 8)")
+	flag.StringVar(&c.prefix, "ns", "asyncwan", "prefix of the namespace names")
+	flag.Parse()
+	c.serverIP, c.localIP = "10.99.0.102", "10.99.0.101"
+	c.asyncFlags = strings.Fields(asyncFlags)
+	c.ops = map[string]bool{}
+	for _, o := range strings.Split(ops, ",") {
+		c.ops[strings.TrimSpace(o)] = true
+	}
+	var err error
+	for _, s := range strings.Split(rtts, ",") {
+		d, perr := time.ParseDuration(strings.TrimSpace(s))
+		if perr != nil || d < 0 {
+			fail(fmt.Errorf("option -rtt: %q", s))
+		}
+		c.rtts = append(c.rtts, d)
+	}
+	for _, s := range strings.Split(losses, ",") {
+		l, perr := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if perr != nil || l < 0 || l >= 100 {
+			fail(fmt.Errorf("option -loss: %q", s))
+		}
+		c.losses = append(c.losses, l)
+	}
+	if c.async, err = filepath.Abs(c.async); err != nil {
+		fail(err)
+	}
+	if c.wanem, err = filepath.Abs(c.wanem); err != nil {
+		fail(err)
+	}
+	b := &bench{c: c}
+	err = b.run()
+	b.cleanup()
+	if err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "wansync:", err)
+	os.Exit(1)
+}
+
+// bench holds what a run set up, to take it down again.
+type bench struct {
+	c        config
+	undo     []func()
+	wanem    *exec.Cmd
+	nsA, nsB string
+	keyDir   string
+	user     string
+	home     string
+	sshOpt   string
+}
+
+func (b *bench) cleanup() {
+	b.stopWanem()
+	for i := len(b.undo) - 1; i >= 0; i-- {
+		b.undo[i]()
+	}
+	b.undo = nil
+}
+
+// sh runs a command and fails with its output.
+func sh(args ...string) error {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func (b *bench) run() error {
+	if os.Geteuid() != 0 {
+		return errors.New("needs root (network namespaces)")
+	}
+	for _, tool := range []string{"ip", "rsync", "ssh", "ssh-keygen", "/usr/sbin/sshd", b.c.async, b.c.wanem} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is needed: %w", tool, err)
+		}
+	}
+	if err := b.network(); err != nil {
+		return err
+	}
+	if err := b.sshd(); err != nil {
+		return err
+	}
+	base, err := os.MkdirTemp(b.c.dir, "async-wansync-")
+	if err != nil {
+		return err
+	}
+	b.undo = append(b.undo, func() { os.RemoveAll(base) })
+	big := filepath.Join(base, "big")
+	small := filepath.Join(base, "small")
+	if err := writeLarge(filepath.Join(big, "large.bin"), int64(b.c.sizeMiB)<<20); err != nil {
+		return err
+	}
+	smallBytes, err := writeSmall(small, b.c.files)
+	if err != nil {
+		return err
+	}
+	// The pull's source, on the server.
+	srvBig := filepath.Join(b.home, "wan-src")
+	if err := sh("cp", "-a", big, srvBig); err != nil {
+		return err
+	}
+	if err := sh("chown", "-R", b.user+":", srvBig); err != nil {
+		return err
+	}
+	b.undo = append(b.undo, func() { os.RemoveAll(srvBig) })
+	fmt.Printf("wansync: %s ↔ %s over wanem at %.0f Mbit/s each way; system congestion control %s in both namespaces; async asks for bbr per data socket\n",
+		b.c.localIP, b.c.serverIP, b.c.rate/1e6, b.c.cc)
+	fmt.Printf("large file %d MiB; %d small files (%.1f MiB); async options: %v\n", b.c.sizeMiB, b.c.files, float64(smallBytes)/(1<<20), b.c.asyncFlags)
+	// Install the agent before anything is timed.
+	if err := b.startWanem(0, 0); err != nil {
+		return err
+	}
+	warm := filepath.Join(base, "warm")
+	os.MkdirAll(warm, 0o755)
+	if _, _, err := b.timeAsync(warm, b.remoteDir("warm"), filepath.Join(base, "warmstate"), false); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	for _, rtt := range b.c.rtts {
+		for _, loss := range b.c.losses {
+			if err := b.startWanem(rtt, loss); err != nil {
+				return err
+			}
+			cell := fmt.Sprintf("rtt %-6v loss %4.1f%%", rtt, loss)
+			run := 0
+			next := func() string { run++; return filepath.Join(base, fmt.Sprintf("run-%v-%v-%d", rtt, loss, run)) }
+			mbits := func(n int64, d time.Duration) float64 { return float64(n) * 8 / d.Seconds() / 1e6 }
+			size := int64(b.c.sizeMiB) << 20
+			if b.c.ops["push"] {
+				w := next()
+				ad, cc, aerr := b.timeAsync(big, b.remoteDir(filepath.Base(w)+"-a"), w, false)
+				rd, rerr := b.timeRsync(big+"/", b.user+"@"+b.c.serverIP+":"+b.remoteDir(filepath.Base(w)+"-r")+"/", false)
+				b.report(cell, fmt.Sprintf("large push %d MiB", b.c.sizeMiB), ad, aerr, rd, rerr, cc, func(d time.Duration) string {
+					return fmt.Sprintf("%6.1f Mbit/s", mbits(size, d))
+				})
+				b.clearServer(filepath.Base(w))
+			}
+			if b.c.ops["pull"] {
+				w := next()
+				ad, cc, aerr := b.timeAsync(w+"-a", "wan-src", w, true)
+				rd, rerr := b.timeRsync(b.user+"@"+b.c.serverIP+":wan-src/", w+"-r/", true)
+				b.report(cell, fmt.Sprintf("large pull %d MiB", b.c.sizeMiB), ad, aerr, rd, rerr, cc, func(d time.Duration) string {
+					return fmt.Sprintf("%6.1f Mbit/s", mbits(size, d))
+				})
+				os.RemoveAll(w + "-a")
+				os.RemoveAll(w + "-r")
+				b.clearPullState()
+			}
+			if b.c.ops["small"] {
+				w := next()
+				ad, cc, aerr := b.timeAsync(small, b.remoteDir(filepath.Base(w)+"-a"), w, false)
+				rd, rerr := b.timeRsync(small+"/", b.user+"@"+b.c.serverIP+":"+b.remoteDir(filepath.Base(w)+"-r")+"/", false)
+				b.report(cell, fmt.Sprintf("%d small files", b.c.files), ad, aerr, rd, rerr, cc, func(d time.Duration) string {
+					return fmt.Sprintf("%6.0f files/s", float64(b.c.files)/d.Seconds())
+				})
+				b.clearServer(filepath.Base(w))
+			}
+		}
+	}
+	return nil
+}
+
+// report prints one measurement: both tools' times, and async's speed as
+// a multiple of rsync's.
+func (b *bench) report(cell, what string, ad time.Duration, aerr error, rd time.Duration, rerr error, cc string, unit func(time.Duration) string) {
+	show := func(d time.Duration, err error) string {
+		if err != nil {
+			return fmt.Sprintf("%-30s", "FAILED ("+short(err)+")")
+		}
+		return fmt.Sprintf("%8.2fs (%s)", d.Seconds(), unit(d))
+	}
+	ratio := "-"
+	if aerr == nil && rerr == nil {
+		ratio = fmt.Sprintf("%.2fx", rd.Seconds()/ad.Seconds())
+	}
+	fmt.Printf("%s  %-20s async %s  rsync -e ssh %s  async/rsync speed %s  [async data path: %s]\n", cell, what, show(ad, aerr), show(rd, rerr), ratio, cc)
+}
+
+func short(err error) string {
+	s := err.Error()
+	if len(s) > 60 {
+		s = s[:60] + "..."
+	}
+	return s
+}
+
+// remoteDir names a directory in the benchmark user's home.
+func (b *bench) remoteDir(name string) string { return filepath.Join(b.home, "wan-dst", name) }
+
+func (b *bench) clearServer(name string) {
+	os.RemoveAll(b.remoteDir(name + "-a"))
+	os.RemoveAll(b.remoteDir(name + "-r"))
+}
+
+// clearPullState drops the snapshot a pull left beside its source.
+func (b *bench) clearPullState() {
+	os.RemoveAll(filepath.Join(b.home, "wan-src", ".private-asp"))
+}
+
+// inA runs argv in the client's namespace, bounded by the timeout.
+func (b *bench) inA(argv ...string) (time.Duration, []byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.c.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", b.nsA}, argv...)...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if ctx.Err() != nil {
+		return d, out, fmt.Errorf("timed out after %v", b.c.timeout)
+	}
+	if err != nil {
+		return d, out, fmt.Errorf("%v: %s", err, strings.TrimSpace(lastLine(string(out))))
+	}
+	return d, out, nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+var ccRe = regexp.MustCompile(`data path open.*streams=(\d+) congestion=(\S*) "?server congestion"?=(\S*)`)
+
+// timeAsync runs async between local and a server directory (a push, or
+// a pull into local), with its state under state; it returns the time
+// and what its log says of the data path.
+func (b *bench) timeAsync(local, remote, state string, pull bool) (time.Duration, string, error) {
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		return 0, "", err
+	}
+	args := []string{b.c.async, "--known-hosts", filepath.Join(b.keyDir, "known_hosts"), "-q", "-N", "wan",
+		"-i", filepath.Join(b.keyDir, "clientkey"), "-d", local, "-r", fmt.Sprintf("ssh://%s@%s%s", b.user, b.c.serverIP, abs(b.home, remote)),
+		"-b", filepath.Join(state, "db"), "-L", filepath.Join(state, "log"), "--create-dir", "-t"}
+	if pull {
+		args = append(args, "-K", "pull")
+	}
+	args = append(args, b.c.asyncFlags...)
+	d, out, err := b.inA(args...)
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "warning") {
+			fmt.Println("  async said:", l)
+		}
+	}
+	log, _ := os.ReadFile(filepath.Join(state, "log", "async-wan.log"))
+	cc := "none (SSH only)"
+	if m := ccRe.FindStringSubmatch(string(log)); m != nil {
+		cc = fmt.Sprintf("%s streams, %s here, %s on the server", m[1], m[2], m[3])
+	}
+	os.RemoveAll(state)
+	return d, cc, err
+}
+
+func abs(home, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(home, p)
+}
+
+// timeRsync runs rsync -a -e ssh from src to dst.
+func (b *bench) timeRsync(src, dst string, pull bool) (time.Duration, error) {
+	if pull {
+		os.MkdirAll(strings.TrimSuffix(dst, "/"), 0o755)
+	}
+	d, _, err := b.inA("rsync", "-a", "-e", b.sshOpt, src, dst)
+	return d, err
+}
+
+// network creates the two namespaces and their TUN devices, and sets
+// the congestion control.
+func (b *bench) network() error {
+	b.nsA, b.nsB = b.c.prefix+"A", b.c.prefix+"B"
+	sh("ip", "netns", "del", b.nsA) // left by an interrupted run
+	sh("ip", "netns", "del", b.nsB)
+	for _, ns := range []string{b.nsA, b.nsB} {
+		if err := sh("ip", "netns", "add", ns); err != nil {
+			return err
+		}
+		b.undo = append(b.undo, func() { sh("ip", "netns", "del", ns) })
+	}
+	steps := [][]string{
+		{"ip", "-n", b.nsA, "tuntap", "add", "dev", "tunA", "mode", "tun"},
+		{"ip", "-n", b.nsB, "tuntap", "add", "dev", "tunB", "mode", "tun"},
+		{"ip", "-n", b.nsA, "addr", "add", b.c.localIP, "peer", b.c.serverIP, "dev", "tunA"},
+		{"ip", "-n", b.nsB, "addr", "add", b.c.serverIP, "peer", b.c.localIP, "dev", "tunB"},
+	}
+	for _, ns := range [][2]string{{b.nsA, "tunA"}, {b.nsB, "tunB"}} {
+		steps = append(steps, []string{"ip", "-n", ns[0], "link", "set", "lo", "up"},
+			[]string{"ip", "-n", ns[0], "link", "set", ns[1], "up", "txqueuelen", "10000"})
+	}
+	for _, s := range steps {
+		if err := sh(s...); err != nil {
+			return err
+		}
+	}
+	// A namespace may only choose an allowed algorithm: allow -cc for
+	// the run (and bbr, which async asks for), then restore the list.
+	const allowed = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
+	old, err := os.ReadFile(allowed)
+	if err != nil {
+		return err
+	}
+	list := strings.Fields(string(old))
+	for _, want := range []string{b.c.cc, "bbr"} {
+		if !contains(list, want) {
+			list = append(list, want)
+		}
+	}
+	if err := os.WriteFile(allowed, []byte(strings.Join(list, " ")), 0o644); err != nil {
+		return fmt.Errorf("allow %s: %w", b.c.cc, err)
+	}
+	b.undo = append(b.undo, func() { os.WriteFile(allowed, old, 0o644) })
+	for _, ns := range []string{b.nsA, b.nsB} {
+		if err := sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.tcp_congestion_control="+b.c.cc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// startWanem (re)starts the delay line for one cell.
+func (b *bench) startWanem(rtt time.Duration, loss float64) error {
+	b.stopWanem()
+	cmd := exec.Command(b.c.wanem, "-nsa", "/run/netns/"+b.nsA, "-nsb", "/run/netns/"+b.nsB,
+		"-delay", (rtt / 2).String(), "-loss", strconv.FormatFloat(loss/100, 'f', -1, 64), "-rate", strconv.FormatFloat(b.c.rate, 'f', -1, 64))
+	cmd.Stdout, cmd.Stderr = nil, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	b.wanem = cmd
+	time.Sleep(300 * time.Millisecond) // the TUN devices open
+	return nil
+}
+
+func (b *bench) stopWanem() {
+	if b.wanem != nil {
+		b.wanem.Process.Signal(syscall.SIGTERM)
+		b.wanem.Wait()
+		b.wanem = nil
+	}
+}
+
+// sshd starts Debian's sshd in the server's namespace, with a benchmark
+// user and fresh keys.
+func (b *bench) sshd() error {
+	b.user = "asyncwan"
+	b.home = filepath.Join(b.c.dir, "async-wan-home")
+	if _, err := user.Lookup(b.user); err != nil {
+		if err := sh("useradd", "-m", "-d", b.home, "-s", "/bin/sh", "-p", "*", b.user); err != nil {
+			return err
+		}
+	}
+	if u, err := user.Lookup(b.user); err == nil {
+		b.home = u.HomeDir
+	}
+	os.RemoveAll(filepath.Join(b.home, "wan-dst")) // left by an earlier run
+	os.MkdirAll(filepath.Join(b.home, "wan-dst"), 0o755)
+	b.undo = append(b.undo, func() { os.RemoveAll(filepath.Join(b.home, "wan-dst")) })
+	if err := sh("chown", "-R", b.user+":", b.home); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "async-wansshd-")
+	if err != nil {
+		return err
+	}
+	b.undo = append(b.undo, func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	b.keyDir = dir
+	for _, k := range []string{"hostkey", "clientkey"} {
+		if err := sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, k)); err != nil {
+			return err
+		}
+	}
+	pub, err := os.ReadFile(filepath.Join(dir, "clientkey.pub"))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o644); err != nil {
+		return err
+	}
+	host, err := os.ReadFile(filepath.Join(dir, "hostkey.pub"))
+	if err != nil {
+		return err
+	}
+	f := strings.Fields(string(host))
+	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), []byte(b.c.serverIP+" "+f[0]+" "+f[1]+"\n"), 0o644); err != nil {
+		return err
+	}
+	conf := fmt.Sprintf("ListenAddress %s:22\nHostKey %s/hostkey\nPidFile %s/sshd.pid\nAuthorizedKeysFile %s/authorized_keys\n"+
+		"PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nSubsystem sftp internal-sftp\n", b.c.serverIP, dir, dir, dir)
+	if err := os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(conf), 0o644); err != nil {
+		return err
+	}
+	os.MkdirAll("/run/sshd", 0o755)
+	cmd := exec.Command("ip", "netns", "exec", b.nsB, "/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	logf, _ := os.Create(filepath.Join(dir, "sshd.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	b.undo = append(b.undo, func() { cmd.Process.Kill(); cmd.Wait(); logf.Close() })
+	b.sshOpt = fmt.Sprintf("ssh -i %s/clientkey -o UserKnownHostsFile=%s/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes", dir, dir)
+	time.Sleep(300 * time.Millisecond)
+	return nil
+}
+
+// writeLarge writes a file of incompressible bytes.
+func writeLarge(p string, size int64) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	rng := rand.NewChaCha8([32]byte{1})
+	buf := make([]byte, 1<<20)
+	for left := size; left > 0; left -= int64(len(buf)) {
+		rng.Read(buf)
+		if _, err := f.Write(buf[:min(left, int64(len(buf)))]); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// writeSmall writes n files of 1 to 8 KiB, 100 to a directory.
+func writeSmall(root string, n int) (int64, error) {
+	src := rand.NewChaCha8([32]byte{2})
+	rng := rand.New(src)
+	buf := make([]byte, 8<<10)
+	var total int64
+	for i := range n {
+		dir := filepath.Join(root, fmt.Sprintf("d%03d", i/100))
+		if i%100 == 0 {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return 0, err
+			}
+		}
+		k := 1<<10 + rng.IntN(7<<10+1)
+		src.Read(buf[:k])
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%05d", i)), buf[:k], 0o644); err != nil {
+			return 0, err
+		}
+		total += int64(k)
+	}
+	return total, nil
+}
