@@ -61,6 +61,13 @@ lint:
 #
 # Then push to S3 (versitygw on 127.0.0.1) against rclone v1.76 (S3 backend,
 # --transfers 16). Both tools are built once into $(TOOLS), keyed by version.
+#
+# Then over an emulated WAN (bench/wansync: two network namespaces joined
+# by bench/wanem, sshd in one, CUBIC as the system's congestion control):
+# async, with its data path, against rsync -a -e ssh for RTT 10/50/150 ms
+# × loss 0/0.5/2 % at 100 Mbit/s: a 256 MiB file pushed and pulled, 2,000
+# small files pushed. The full grid takes hours at rsync's lossy rates;
+# WANBENCHFLAGS='-rtt 50ms -loss 0.5 -size 32' runs one quick cell.
 TOOLS ?= $(HOME)/.cache/async-tools
 
 bench: build bench-tools
@@ -69,6 +76,8 @@ bench: build bench-tools
 	$(GO) run ./bench/sshsync -async $(BIN) $(SSHBENCHFLAGS)
 	ASYNC_VERSITYGW=$(TOOLS)/versitygw-v1.8.0/versitygw $(GO) run ./bench/s3sync -async $(BIN) -rclone $(TOOLS)/rclone-v1.76.0/rclone $(S3BENCHFLAGS)
 	$(GO) run ./bench/ratesync -async $(BIN)
+	$(GO) build -o bin/wanem ./bench/wanem
+	$(GO) run ./bench/wansync -async $(BIN) -wanem bin/wanem $(WANBENCHFLAGS)
 	cd examples/backend-bbolt && $(GO) test -run '^$$' -bench Boundary -benchtime 2s ./...
 
 bench-tools:

@@ -43,7 +43,7 @@
 // opened through the directory's os.Root; a snapshot directory holding a
 // symbolic link is refused, and so is a log that is one.
 //
-// # Protocol (version 2)
+// # Protocol (version 3)
 //
 // Client and agent exchange frames over the session's stdin and stdout:
 //
@@ -99,4 +99,20 @@
 // first that failed. Every frame is buffered and written by a flusher that
 // lets ready senders add theirs first, so that small messages share
 // packets and system calls.
+//
+// # The data path
+//
+// DATAOPEN (streams, port, congestion control) makes the agent listen
+// for that many TCP streams (package datapath: AES-256-GCM frames under
+// a one-time key it returns over SSH, with the port) and accept exactly
+// those, for 15 s at most. Then DATACREATE (handle, path, create options;
+// answered) opens a file whose chunks arrive on the streams as WRITE
+// (handle, offset, bytes) frames, written at their offsets; DATACOMMIT
+// (handle, bytes sent) waits until that many bytes arrived and commits.
+// A file opened with OPEN is read ahead with READ (request id, handle,
+// offset) frames on the streams, each answered on its stream with DATA
+// (request id, eof, chunk) or ERROR. A stream that fails ends the data
+// path on both sides; commits waiting on it fail. Only a DATACREATE file
+// takes WRITE frames (never a resumable one), offsets are below 2^60, at
+// most 32 streams. docs/datapath.md has the design.
 package ssh
