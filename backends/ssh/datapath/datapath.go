@@ -33,7 +33,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"time"
 )
 
 // KeySize is the size of the session key.
@@ -276,20 +275,10 @@ func (s *Stream) Err() error {
 // Done is closed when the stream ends.
 func (s *Stream) Done() <-chan struct{} { return s.done }
 
-// Close ends the stream. Queued frames are written first, for up to a
-// second.
+// Close ends the stream at once; frames still queued are dropped (the
+// agent protocol only closes a data path when nothing it needs is in
+// flight, or when it failed).
 func (s *Stream) Close() error {
-	deadline := time.After(time.Second)
-	for len(s.q) > 0 {
-		select {
-		case <-s.done:
-			return nil
-		case <-deadline:
-			s.fail(net.ErrClosed)
-			return nil
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
 	s.fail(net.ErrClosed)
 	return nil
 }
