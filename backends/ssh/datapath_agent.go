@@ -20,6 +20,8 @@ const (
 	dpRead                  // client → agent: request id, handle, offset
 	dpData                  // agent → client: request id, eof, bytes
 	dpError                 // agent → client: request id, error
+	dpCall                  // client → agent: request id, op (PUT or OPEN), its payload
+	dpReply                 // agent → client: request id, op of the reply, its payload
 )
 
 // dataAcceptTimeout bounds how long the agent waits for the client's
@@ -228,11 +230,58 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 				dp.fail(err)
 				return
 			}
+		case dpCall:
+			id, op := d.u(), d.u()
+			if d.err != nil {
+				dp.fail(d.err)
+				return
+			}
+			typ, body := a.dataCall(ctx, id, op, d.b)
+			if err := s.Send(ctx, typ, body); err != nil {
+				dp.fail(err)
+				return
+			}
 		default:
 			dp.fail(fmt.Errorf("agent protocol: data frame type %d", f.Type))
 			return
 		}
 	}
+}
+
+// dataCall serves a small file's PUT or an OPEN that came on a stream,
+// as the same request over SSH would be, and returns the answer (which
+// goes back on that stream). Only these two: everything else is SSH's.
+func (a *agent) dataCall(ctx context.Context, id, op uint64, payload []byte) (byte, []byte) {
+	var e enc
+	e.u(id)
+	var rop byte
+	var reply []byte
+	err := fmt.Errorf("agent protocol: request %d on the data path", op)
+	if op == uint64(opPut) || op == uint64(opOpen) {
+		rop, reply, err = a.do(ctx, frame{op: byte(op), id: id, payload: payload})
+	}
+	if err == nil && len(reply)+32 > datapath.MaxBody {
+		err = errors.New("agent protocol: an answer too large for the data path")
+		if rop == opData {
+			a.mu.Lock()
+			r := a.readers[id]
+			delete(a.readers, id)
+			a.mu.Unlock()
+			if r != nil {
+				r.mu.Lock()
+				r.closed = true
+				r.r.Close()
+				r.mu.Unlock()
+			}
+		}
+	}
+	if err != nil {
+		e.b = append(e.b, errPayload(err)...)
+		return dpError, e.b
+	}
+	e.u(uint64(rop))
+	e.b = append(e.b, reply...)
+	return dpReply, e.b
 }
 
 // dataRead reads a chunk of an open file for a dpRead.

@@ -56,7 +56,7 @@ type DataInfo struct {
 type clientData struct {
 	streams []*datapath.Stream
 	rr      atomic.Uint64
-	nextID  atomic.Uint64
+	ids     *atomic.Uint64 // the client's request ids
 	failed  func(error)
 
 	mu      sync.Mutex
@@ -98,7 +98,7 @@ func (c *Client) OpenDataPath(ctx context.Context, o DataOptions) (DataInfo, err
 	if err != nil {
 		return DataInfo{}, err
 	}
-	cd := &clientData{streams: streams, pending: map[uint64]chan datapath.Frame{}, dead: make(chan struct{}), failed: o.Failed}
+	cd := &clientData{streams: streams, ids: &c.next, pending: map[uint64]chan datapath.Frame{}, dead: make(chan struct{}), failed: o.Failed}
 	for _, s := range streams {
 		go cd.readLoop(s)
 	}
@@ -116,7 +116,7 @@ func (cd *clientData) readLoop(s *datapath.Stream) {
 		}
 		d := dec{b: f.Body}
 		id := d.u()
-		if d.err != nil || f.Type != dpData && f.Type != dpError {
+		if d.err != nil || f.Type != dpData && f.Type != dpError && f.Type != dpReply {
 			cd.fail(errors.New("agent protocol: a bad data frame"))
 			return
 		}
@@ -192,9 +192,11 @@ func (cd *clientData) send(ctx context.Context, typ byte, body []byte) error {
 	return nil
 }
 
-// register reserves a request id for a read.
+// register reserves a request id for a read or a call. Ids come from
+// the client's own sequence, so that the handle of a file opened on the
+// data path never meets one opened over SSH.
 func (cd *clientData) register() (uint64, chan datapath.Frame) {
-	id := cd.nextID.Add(1)
+	id := cd.ids.Add(1)
 	ch := make(chan datapath.Frame, 1)
 	cd.mu.Lock()
 	cd.pending[id] = ch
@@ -207,6 +209,43 @@ func (cd *clientData) forget(id uint64) {
 	delete(cd.pending, id)
 	cd.mu.Unlock()
 }
+
+// call sends a PUT or an OPEN over the data path and waits for its
+// answer, as Client.call does over SSH. A request too large for one frame
+// (a path of tens of KiB) reports errTooLarge, and goes over SSH.
+func (cd *clientData) call(ctx context.Context, op byte, payload []byte) (uint64, frame, error) {
+	if len(payload)+32 > datapath.MaxBody {
+		return 0, frame{}, errTooLarge
+	}
+	id, ch := cd.register()
+	var e enc
+	e.u(id)
+	e.u(uint64(op))
+	e.b = append(e.b, payload...)
+	if err := cd.send(ctx, dpCall, e.b); err != nil {
+		cd.forget(id)
+		return 0, frame{}, fmt.Errorf("data path: %w", err)
+	}
+	select {
+	case f := <-ch:
+		if f.Type == dpError {
+			return 0, frame{}, decodeError(f.Body)
+		}
+		d := dec{b: f.Body}
+		rop := d.u()
+		if d.err != nil {
+			return 0, frame{}, d.err
+		}
+		return id, frame{op: byte(rop), id: id, payload: d.b}, nil
+	case <-cd.dead:
+		return 0, frame{}, fmt.Errorf("data path: %w", cd.error())
+	case <-ctx.Done():
+		cd.forget(id)
+		return 0, frame{}, ctx.Err()
+	}
+}
+
+var errTooLarge = errors.New("too large for the data path")
 
 // data returns the running data path, or nil.
 func (c *Client) tcpData() *clientData {

@@ -54,8 +54,8 @@ func NewKey() (Key, error) {
 }
 
 // MaxBody bounds the body of one frame: a 256 KiB data chunk and its
-// header.
-const MaxBody = 256<<10 + 256
+// header (a small file's path and create options, an entry).
+const MaxBody = 256<<10 + 64<<10
 
 // MaxStreams bounds the streams of one data path.
 const MaxStreams = 32
