@@ -111,7 +111,11 @@
 // (handle, bytes sent) waits until that many bytes arrived and commits.
 // A file opened with OPEN is read ahead with READ (request id, handle,
 // offset) frames on the streams, each answered on its stream with DATA
-// (request id, eof, chunk) or ERROR. A stream that fails ends the data
+// (request id, eof, chunk) or ERROR. A CALL frame (request id, op,
+// payload) carries a small file's PUT or an OPEN, served as over SSH and
+// answered with REPLY (request id, op, payload) on the same stream; the
+// file an OPEN there opens has the request id as its handle, from the
+// client's one sequence of ids. A stream that fails ends the data
 // path on both sides; commits waiting on it fail. Only a DATACREATE file
 // takes WRITE frames (never a resumable one), offsets are below 2^60, at
 // most 32 streams. docs/datapath.md has the design.
