@@ -172,8 +172,12 @@ func (w *writer) Write(p []byte) (int, error) {
 
 // WriteAt writes all of p at an offset (pwrite), for content that arrives
 // out of order (the SSH agent's data path). It does not move the offset
-// Write continues from.
+// Write continues from. A resumable (partial) file is written in order
+// only: its record of what it holds would not cover a hole.
 func (w *writer) WriteAt(p []byte, off int64) (int, error) {
+	if w.sum != nil {
+		return 0, fmt.Errorf("write %s: a resumable file is written in order: %w", core.DisplayPath(w.path), core.ErrUnsupported)
+	}
 	done := 0
 	for done < len(p) {
 		n, err := unix.Pwrite(w.file.fd, p[done:], off+int64(done))

@@ -43,7 +43,7 @@
 // opened through the directory's os.Root; a snapshot directory holding a
 // symbolic link is refused, and so is a log that is one.
 //
-// # Protocol (version 3)
+// # Protocol (version 4)
 //
 // Client and agent exchange frames over the session's stdin and stdout:
 //

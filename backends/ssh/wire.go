@@ -19,7 +19,7 @@ import (
 
 // ProtocolVersion is the agent protocol's version. Client and agent must
 // speak the same one; the client installs a matching agent otherwise.
-const ProtocolVersion = 3
+const ProtocolVersion = 4
 
 // magic opens the hello payload, so that a stray shell banner or a wrong
 // program on the other end reads as a clear error, not as garbage.
