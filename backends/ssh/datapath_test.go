@@ -417,3 +417,17 @@ func TestDataPortsFromServerConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestDataHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.0.0.5 51234 10.0.0.9 22": "10.0.0.9",
+		"::1 40000 ::1 2222":         "::1",
+		"":                           "",
+		"a b c":                      "",
+		"1.2.3.4 1 not-an-ip 22":     "",
+	} {
+		if got := DataHost(in); got != want {
+			t.Errorf("DataHost(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // dataTree has files that travel over the data path (larger than one
@@ -85,4 +91,90 @@ func TestDataPathOptionsChecked(t *testing.T) {
 			t.Errorf("%v: %s", bad, r.stderr)
 		}
 	}
+}
+
+// holderOf finds the process that holds a TCP socket on a local port: the
+// agent of this test's data path (the port is the agent's alone).
+func holderOf(t *testing.T, port int) int {
+	t.Helper()
+	suffix := fmt.Sprintf(":%04X", port)
+	inodes := map[string]bool{}
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n")[1:] {
+		if f := strings.Fields(l); len(f) > 9 && strings.HasSuffix(f[1], suffix) && f[9] != "0" {
+			inodes["socket:["+f[9]+"]"] = true
+		}
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
+		for _, fd := range fds {
+			if l, _ := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name())); inodes[l] {
+				return pid
+			}
+		}
+	}
+	return 0
+}
+
+// TestSSHDataPathAgentKilledRerunConverges: the agent dies while content
+// streams over the data path; the run fails without committing a torn
+// file, and the next run converges.
+func TestSSHDataPathAgentKilledRerunConverges(t *testing.T) {
+	s := testServer(t)
+	state, src, dst, logs := t.TempDir(), t.TempDir(), s.TempDir(t), t.TempDir()
+	big := strings.Repeat("0123456789abcdef", 8<<20/16)
+	writeTree(t, src, tree{"big.bin": big, "small.txt": "s"})
+	args := append(keyArgs(s, "kill"), "-d", src, "-r", remote(s, dst), "--data-path=tcp", "-L", logs)
+	cmd := exec.Command(asyncBin, append(args, "-l", "16m")...) // about 4 s
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	portRe := regexp.MustCompile(`data path open".*address=[0-9.]+:(\d+)`)
+	pid := 0
+	for deadline := time.Now().Add(15 * time.Second); pid == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(logs, "async-kill.log"))
+		if m := portRe.FindSubmatch(b); m != nil {
+			port, _ := strconv.Atoi(string(m[1]))
+			pid = holderOf(t, port)
+		}
+	}
+	if pid == 0 {
+		cmd.Process.Kill()
+		<-done
+		b, _ := os.ReadFile(filepath.Join(logs, "async-kill.log"))
+		t.Fatalf("no agent found on the data port; stderr:\n%s\nlog:\n%s", stderr.String(), b)
+	}
+	time.Sleep(time.Second) // a part of the file is on its way
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("the run succeeded although its agent was killed:\n%s", stderr.String())
+		}
+		t.Logf("the killed run said:\n%s", stderr.String())
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the run hung after its agent was killed")
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "big.bin")); err == nil && string(b) != big {
+		t.Fatal("a torn big.bin was committed")
+	}
+	r := sshRun(t, state, nil, args...)
+	mustCode(t, r, 0)
+	equalTrees(t, readTree(t, dst), readTree(t, src))
 }
