@@ -26,6 +26,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 
+	"github.com/async-sync/async/backends/ssh/datapath"
 	"github.com/async-sync/async/core"
 )
 
@@ -158,8 +159,9 @@ func newWorld(t *testing.T) *world {
 	os.WriteFile(filepath.Join(w.out, "secret.txt"), []byte(secret), 0o644)
 	os.WriteFile(filepath.Join(w.doc, "data", "f"), []byte("in"), 0o644)
 	w.plant()
-	w.opts = AgentOptions{Config: &ServerConfig{Users: map[string]UserConfig{"u": {Docroot: w.doc}}},
-		User: "u", Home: filepath.Join(base, "home"), StateDir: filepath.Join(base, "state")}
+	w.opts = AgentOptions{Config: &ServerConfig{Users: map[string]UserConfig{"u": {Docroot: w.doc}},
+		DataPorts: datapath.PortRange{Lo: 40500, Hi: 40599}}, // a fuzzed DATAOPEN takes no other port
+		User: "u", Home: filepath.Join(base, "home"), StateDir: filepath.Join(base, "state"), DataHost: "127.0.0.1"}
 	return w
 }
 
