@@ -29,7 +29,7 @@ func TestAdversarialDataRequests(t *testing.T) {
 	}
 	for _, c := range []struct {
 		streams, port uint64
-		cc, want     string
+		cc, want      string
 	}{
 		{0, 0, "", "data streams"},
 		{33, 0, "", "data streams"},
