@@ -468,6 +468,10 @@ func (c *Client) Open(ctx context.Context, p string, offset int64) (io.ReadClose
 	var err error
 	if cd != nil {
 		id, f, err = cd.call(ctx, opOpen, e.b)
+		var re *RemoteError
+		if err != nil && !errors.As(err, &re) && ctx.Err() == nil && !cd.alive() {
+			cd, err = nil, nil // the data path broke: a read is safe to ask again over SSH
+		}
 	}
 	if cd == nil || errors.Is(err, errTooLarge) {
 		var ch chan frame
