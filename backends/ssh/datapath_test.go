@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/backendtest"
 )
 
 // tapConn is a data stream seen from the middle: it counts and keeps
@@ -430,4 +431,22 @@ func TestDataHost(t *testing.T) {
 			t.Errorf("DataHost(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestConformanceOverDataPath runs the backend conformance suite with
+// file content on the data path.
+func TestConformanceOverDataPath(t *testing.T) {
+	s := server(t)
+	conn := dial(t, s)
+	t.Cleanup(func() { conn.Close() })
+	backendtest.Run(t, func(t *testing.T) core.Backend {
+		c, err := conn.StartAgent(context.Background(), StartOptions{Binary: agentBinary(t), Root: s.TempDir(t), Session: "conf"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.OpenDataPath(context.Background(), DataOptions{Host: conn.RemoteIP(), Streams: 2}); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	})
 }
