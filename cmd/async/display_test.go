@@ -447,13 +447,17 @@ func TestEventsJSON(t *testing.T) {
 	for i := range 150 {
 		writeTree(t, src, tree{fmt.Sprintf("d%d/f%03d", i%3, i): content})
 	}
+	// One file that takes over two seconds at the rate below, so that a
+	// progress object finds it in flight however the small ones fall.
+	big := strings.Repeat("b", 2500000)
+	writeTree(t, src, tree{"d0/big": big})
 	start := time.Now()
 	r := runAsync(t, "-N", "j", "-d", src, "-r", dst, "--events=json", "-l", "8m")
 	mustCode(t, r, 0)
 	took := time.Since(start)
 	evs := parseEvents(t, r.stdout)
 	sum := checkRound(t, evs)
-	if sum.num("files") != 150 || sum.num("bytes") != 1500000 || sum.num("dirs") != 3 || sum["direction"] != "push" {
+	if sum.num("files") != 151 || sum.num("bytes") != 1500000+int64(len(big)) || sum.num("dirs") != 3 || sum["direction"] != "push" {
 		t.Errorf("summary %v", sum)
 	}
 	progress, flying := 0, 0
@@ -464,14 +468,14 @@ func TestEventsJSON(t *testing.T) {
 		progress++
 		for _, f := range e["in_flight"].([]any) {
 			f := event(f.(map[string]any))
-			if f.num("size") != 10000 || f.num("bytes") > 10000 || !strings.HasPrefix(f["path"].(string), "/d") {
+			if f.num("size") != 10000 && f.num("size") != int64(len(big)) || f.num("bytes") > f.num("size") || !strings.HasPrefix(f["path"].(string), "/d") {
 				t.Errorf("in flight: %v", f)
 			}
 			flying++
 		}
 	}
 	if flying == 0 {
-		t.Errorf("no progress object shows a file in flight, in a run held to 1 MB/s")
+		t.Errorf("no progress object shows a file in flight, in a run held to 1 MB/s for over 3 s")
 	}
 	if want := int(took / time.Second); progress < want-1 || progress < 2 {
 		t.Errorf("%d progress objects in a run of %v", progress, took)
