@@ -291,6 +291,9 @@ func (s *session) set(op cli.Opt) error {
 	case "local-db-dir":
 		s.localDB = v
 	case "remote-db-dir":
+		if strings.Contains(v, "://") {
+			return usagef("option %s: %s is a URL, and a bucket cannot hold a snapshot database; give a directory: on the server for an SSH -r, on this machine (outside the synchronized trees) otherwise", op.As, v)
+		}
 		s.remoteDB = v
 	case "reset":
 		s.reset = true

@@ -79,7 +79,7 @@ func options() []option {
 		o(0, "create-dir", none, "", gSession, "create a missing local or remote root"),
 		o('b', "local-db-dir", req, "DIR", gSession, "local snapshot directory (LOCAL/.private-asp/NAME)"),
 		o('B', "remote-db-dir", req, "DIR", gSession, "remote snapshot directory (REMOTE/.private-asp/NAME)"),
-		o('R', "remote-logdir", req, "DIR[:MB]", gSession, "remote log directory, on the server (STATE/log there)"),
+		o('R', "remote-logdir", req, "DIR[:MB]", gSession, "remote log directory: on the server for an SSH -r (default STATE/log there), on this machine for a local, bucket or plugin -r"),
 		o(0, "local-db-store-dir", req, "DIR", gSession, "copy the local snapshot there after each run; restore it from there when missing"),
 		o(0, "remote-db-store-dir", req, "DIR", gSession, "the same for the remote snapshot"),
 		o(0, "keep-dir-local", req, "DIR", gSession, "move what sync deletes or replaces locally into DIR (inside the local tree, not synchronized)"),

@@ -419,6 +419,7 @@ func TestStateDirsRefused(t *testing.T) {
 		{"-R over SFTP", []string{"-r", "localhost:/srv/x", "--sftp", "-R", "/tmp/logs"}, []string{"option -R", "SFTP", "-L"}},
 		{"-L a bucket", []string{"-r", dst, "-L", "s3://b/logs"}, []string{"option -L", "a bucket cannot hold a log", "local directory"}},
 		{"-R a bucket", []string{"-r", bucket, "-R", "s3://b/logs"}, []string{"option -R", "a bucket cannot hold a log"}},
+		{"-B a bucket with an SSH -r", []string{"-r", "localhost:/srv/x", "-B", "s3://b/db"}, []string{"option -B", "a bucket cannot hold a snapshot"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runAsync(t, append([]string{"-N", "st", "-d", src}, tc.args...)...)
