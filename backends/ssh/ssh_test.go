@@ -55,6 +55,7 @@ var (
 
 // server starts one sshd for the package's tests.
 func server(t *testing.T) *sshdtest.Server {
+	sshdtest.Require(t)
 	sshdOnce.Do(func() { sshd = sshdtest.Start(&lasting{T: t}, sshdtest.Options{}) })
 	if sshd == nil {
 		t.Fatal("sshd did not start")

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/async-sync/async/internal/testnet"
 )
 
 // asyncBin is the binary built once for the end-to-end tests.
@@ -679,9 +681,7 @@ func TestMountSignature(t *testing.T) {
 }
 
 func TestOwnersWithoutPrivilegeWarnOnce(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run async as another user over root-owned files")
-	}
+	testnet.NeedRoot(t, "the test runs async as another user over root-owned files")
 	src, dst := dirs(t)
 	base := filepath.Dir(src)
 	os.Chmod(filepath.Dir(base), 0o755)
@@ -865,9 +865,7 @@ func TestDedup(t *testing.T) {
 }
 
 func TestWriteOwner(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("setting owners needs root")
-	}
+	testnet.NeedRoot(t, "setting owners needs root")
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"f": "1", "d/g": "2"})
 	group := "nogroup" // a name, to test the lookup, where the system has it

@@ -31,6 +31,7 @@ var (
 // testServer is the package's sshd on 127.0.0.1, with keys and passwords.
 func testServer(t *testing.T) *sshdtest.Server {
 	t.Helper()
+	sshdtest.Require(t)
 	sshdOnce.Do(func() { sshd = sshdtest.Start(lasting{t}, sshdtest.Options{Password: true}) })
 	if sshd == nil {
 		t.Fatal("sshd did not start")

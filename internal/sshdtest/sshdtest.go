@@ -1,15 +1,25 @@
 // Package sshdtest starts Debian's OpenSSH server on 127.0.0.1 for tests:
-// a temporary configuration, host key and client key, and a test user whose
-// home is the docroot. Tests that need it fail (never skip) when sshd is
-// missing or the process cannot create the user (it must run as root, as CI
-// does); `.ci/run` installs openssh-server.
+// a temporary configuration, host key and client key, and a test user of
+// its own whose home is the docroot.
+//
+// Each server gets a new system user (unique name, removed when the test
+// ends; users left by a killed test process are removed by the next one),
+// so any number of servers, test packages and `go test` processes can run
+// at once: none shares a password or a home with another.
+//
+// It needs root (useradd, sshd) and /usr/sbin/sshd (openssh-server): tests
+// skip with one line without them, and fail instead under CI=true, so that
+// a CI run cannot pass by skipping them.
 package sshdtest
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +27,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -24,8 +36,9 @@ import (
 	"github.com/async-sync/async/internal/testnet"
 )
 
-// DefaultUser is the account the tests log in as.
-const DefaultUser = "synctest"
+// userPrefix starts the name of every user this package creates; the
+// user's comment names the creating process ("async test pid=N").
+const userPrefix = "asynct"
 
 // sshdPath is where Debian installs the server.
 const sshdPath = "/usr/sbin/sshd"
@@ -47,10 +60,12 @@ type Server struct {
 // Options configures Start.
 type Options struct {
 	// Password enables password authentication with a random password for
-	// the user (restored to "no password" when the test ends).
+	// the server's user.
 	Password bool
-	// User is the account to log in as (DefaultUser when empty), created
-	// with Home as its home directory when missing.
+	// User is an existing or lasting account to log in as instead of a new
+	// one, created with Home as its home directory when missing and kept
+	// when the test ends (benchmarks use it). Servers that share a User
+	// share its password: do not combine it with Password in parallel.
 	User, Home string
 }
 
@@ -60,17 +75,44 @@ type T = testnet.T
 // Addr returns host:port.
 func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
 
+// Unavailable returns why this process cannot run a test sshd, or "" when
+// it can.
+func Unavailable() string {
+	if os.Geteuid() != 0 {
+		return "not root: the SSH tests create users and run sshd (run them as root)"
+	}
+	if _, err := os.Stat(sshdPath); err != nil {
+		return fmt.Sprintf("no %s: install openssh-server", sshdPath)
+	}
+	for _, tool := range []string{"useradd", "userdel", "chpasswd"} {
+		if _, err := lookTool(tool); err != nil {
+			return fmt.Sprintf("no %s: install passwd", tool)
+		}
+	}
+	return ""
+}
+
+// Require skips the test (one line; under CI=true it fails) when
+// Unavailable. Start calls it; a test that shares one server between
+// tests calls it before starting it.
+func Require(t T) {
+	t.Helper()
+	if why := Unavailable(); why != "" {
+		testnet.Missing(t, why)
+	}
+}
+
 // Start starts sshd for the test and stops it when the test ends.
 func Start(t T, o Options) *Server {
 	t.Helper()
-	if _, err := os.Stat(sshdPath); err != nil {
-		t.Fatalf("sshd: %v (install openssh-server; .ci/run does)", err)
+	Require(t)
+	var u *user.User
+	var err error
+	if o.User != "" {
+		u, err = ensureUser(o.User, o.Home)
+	} else {
+		u, err = newUser(t)
 	}
-	name := o.User
-	if name == "" {
-		name = DefaultUser
-	}
-	u, err := ensureUser(name, o.Home)
 	if err != nil {
 		t.Fatalf("sshd test user: %v", err)
 	}
@@ -107,8 +149,12 @@ func Start(t T, o Options) *Server {
 	}
 	if o.Password {
 		s.Password = testnet.RandomHex(12)
-		setPassword(t, s.User, s.Password)
-		t.Cleanup(func() { exec.Command("usermod", "-p", "*", s.User).Run() })
+		if err := setPassword(s.User, s.Password); err != nil {
+			t.Fatal(err)
+		}
+		if o.User != "" { // a lasting user keeps no password
+			t.Cleanup(func() { userTool("usermod", nil, "-p", "*", s.User) })
+		}
 	}
 	var lastErr error
 	for range 5 {
@@ -214,8 +260,8 @@ func (s *Server) Chown(t T, root string) {
 	}
 }
 
-// ensureUser creates the test user (login shell /bin/sh, no password) when
-// missing; with UsePAM no, sshd refuses a locked account, hence "-p *".
+// ensureUser creates the named user (login shell /bin/sh, no password)
+// when missing; with UsePAM no, sshd refuses a locked account, hence "-p *".
 func ensureUser(name, home string) (*user.User, error) {
 	if u, err := user.Lookup(name); err == nil {
 		return u, nil
@@ -224,20 +270,103 @@ func ensureUser(name, home string) (*user.User, error) {
 	if home != "" {
 		args = append(args, "-d", home)
 	}
-	out, err := exec.Command("useradd", append(args, name)...).CombinedOutput()
+	err := userTool("useradd", nil, append(args, name)...)
 	if u, lerr := user.Lookup(name); lerr == nil {
 		return u, nil // created, possibly by a concurrent test process
 	}
-	return nil, fmt.Errorf("useradd %s: %v: %s", name, err, strings.TrimSpace(string(out)))
+	return nil, err
 }
 
-func setPassword(t T, name, pw string) {
+// sweepOnce removes, once per process, the users that test processes no
+// longer running left behind (killed before their cleanups ran).
+var sweepOnce sync.Once
+
+// newUser creates a user of the test's own (home /home/NAME, no password)
+// and deletes it, with its home, when the test ends.
+func newUser(t T) (*user.User, error) {
 	t.Helper()
-	cmd := exec.Command("chpasswd")
-	cmd.Stdin = strings.NewReader(name + ":" + pw + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("chpasswd: %v: %s", err, out)
+	sweepOnce.Do(sweepLeftovers)
+	name := userPrefix + testnet.RandomHex(5)
+	err := userTool("useradd", nil, "-m", "-s", "/bin/sh", "-p", "*",
+		"-c", fmt.Sprintf("async test pid=%d", os.Getpid()), name)
+	if err != nil {
+		return nil, err
 	}
+	t.Cleanup(func() { deleteUser(name) })
+	return user.Lookup(name)
+}
+
+// deleteUser removes a test user and its home; -f: the user's last
+// processes (an agent sshd just lost) may still be exiting.
+func deleteUser(name string) error {
+	return userTool("userdel", nil, "-f", "-r", name)
+}
+
+// sweepLeftovers deletes the test users whose creating process is gone.
+func sweepLeftovers() {
+	b, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 5 || !strings.HasPrefix(f[0], userPrefix) {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimPrefix(f[4], "async test pid="))
+		if err != nil || !strings.HasPrefix(f[4], "async test pid=") || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			deleteUser(f[0])
+		}
+	}
+}
+
+// toolMu serializes this process's changes to the user database; other
+// processes' are retried (see userTool).
+var toolMu sync.Mutex
+
+// userTool runs useradd, userdel, usermod or chpasswd. They refuse to run
+// while another process holds the user database's lock ("cannot lock
+// /etc/passwd"): that is retried for up to 30 s.
+func userTool(tool string, stdin []byte, args ...string) error {
+	path, err := lookTool(tool)
+	if err != nil {
+		return err
+	}
+	toolMu.Lock()
+	defer toolMu.Unlock()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cmd := exec.Command(path, args...)
+		if stdin != nil {
+			cmd.Stdin = bytes.NewReader(stdin)
+		}
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			return nil
+		}
+		if !strings.Contains(string(out), "lock") || time.Now().After(deadline) {
+			return fmt.Errorf("%s: %v: %s", tool, err, strings.TrimSpace(string(out)))
+		}
+		time.Sleep(time.Duration(20+mathrand.IntN(80)) * time.Millisecond)
+	}
+}
+
+// lookTool finds a user-administration tool: in PATH or in /usr/sbin,
+// which an ordinary user's PATH may lack.
+func lookTool(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return exec.LookPath(filepath.Join("/usr/sbin", name))
+}
+
+// setPassword gives user name the password pw. The password goes on
+// chpasswd's standard input, never on a command line.
+func setPassword(name, pw string) error {
+	return userTool("chpasswd", []byte(name+":"+pw+"\n"))
 }
 
 // writeKey writes a new ed25519 private key in OpenSSH format and returns

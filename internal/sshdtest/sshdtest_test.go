@@ -1,12 +1,19 @@
 package sshdtest
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"os/user"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/async-sync/async/internal/testnet"
 )
 
 func TestStartAndLogIn(t *testing.T) {
@@ -41,5 +48,90 @@ func TestStartAndLogIn(t *testing.T) {
 	}
 	if _, err := ssh.Dial("tcp", s.Addr(), &ssh.ClientConfig{User: s.User, Auth: []ssh.AuthMethod{ssh.Password("wrong")}, HostKeyCallback: hk}); err == nil {
 		t.Error("a wrong password logged in")
+	}
+}
+
+// dialPassword logs in to s as user with a password.
+func dialPassword(s *Server, user, pw string) error {
+	hk, err := knownhosts.New(s.KnownHosts)
+	if err != nil {
+		return err
+	}
+	c, err := ssh.Dial("tcp", s.Addr(), &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.Password(pw)}, HostKeyCallback: hk})
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// TestServersShareNothing starts password servers side by side: each has
+// a user, home and password of its own, which keep working while the
+// others start and stop (one shared user's password was reset by every
+// new server), and its user is gone when its test ends.
+func TestServersShareNothing(t *testing.T) {
+	const n = 4
+	var (
+		mu    sync.Mutex
+		users = map[string]bool{}
+		homes = map[string]bool{}
+	)
+	t.Run("group", func(t *testing.T) {
+		for i := range n {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				s := Start(t, Options{Password: true})
+				mu.Lock()
+				users[s.User], homes[s.Home] = true, true
+				mu.Unlock()
+				if fi, err := os.Stat(s.Home); err != nil || int(fi.Sys().(*syscall.Stat_t).Uid) != s.UID {
+					t.Errorf("home %s: %v, not owned by uid %d", s.Home, err, s.UID)
+				}
+				for range 5 { // the others start and stop meanwhile
+					if err := dialPassword(s, s.User, s.Password); err != nil {
+						t.Fatalf("own password refused: %v", err)
+					}
+				}
+				if err := dialPassword(s, s.User, s.Password+"x"); err == nil {
+					t.Error("a wrong password logged in")
+				}
+			})
+		}
+	})
+	if len(users) != n || len(homes) != n {
+		t.Fatalf("servers shared users or homes: %v %v", users, homes)
+	}
+	for u := range users {
+		if _, err := user.Lookup(u); err == nil {
+			t.Errorf("user %s still exists after its test", u)
+		}
+	}
+	for h := range homes {
+		if _, err := os.Stat(h); err == nil {
+			t.Errorf("home %s still exists after its test", h)
+		}
+	}
+}
+
+// TestLeftoverUsersRemoved: a user whose test process died before its
+// cleanup is removed by the next sweep; a live process's user is kept.
+func TestLeftoverUsersRemoved(t *testing.T) {
+	Require(t)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pid  int
+		kept bool
+	}{{dead.Process.Pid, false}, {os.Getpid(), true}} {
+		name := userPrefix + testnet.RandomHex(5)
+		if err := userTool("useradd", nil, "-m", "-s", "/bin/sh", "-p", "*", "-c", fmt.Sprintf("async test pid=%d", c.pid), name); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { deleteUser(name) })
+		sweepLeftovers()
+		if _, err := user.Lookup(name); (err == nil) != c.kept {
+			t.Errorf("user of pid %d (kept %v): lookup after sweep: %v", c.pid, c.kept, err)
+		}
 	}
 }
