@@ -11,7 +11,11 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build test lint bench bench-tools demo clean install man fuzz
+# Test and benchmark tools are built once into $(TOOLS), keyed by version.
+TOOLS     ?= $(or $(ASYNC_TOOLS),$(HOME)/.cache/async-tools)
+VERSITYGW  = $(TOOLS)/versitygw-v1.8.0/versitygw
+
+.PHONY: build test tools model-long lint bench bench-tools demo clean install man fuzz
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/async
@@ -32,8 +36,25 @@ install: build
 man:
 	$(GO) test ./cmd/async -run '^TestManPage$$' -count=1 -args -update-man
 
-test: build lint
-	$(GO) test -count=1 ./...
+# The SSH tests need root (they create users and run sshd): without it they
+# skip, each with one line (go test -v shows them); under CI=true they fail.
+test: build lint tools
+	@[ "$$(id -u)" = 0 ] || echo "make test: not root, so the SSH tests skip (they create users and run sshd)"
+	ASYNC_VERSITYGW=$(VERSITYGW) $(GO) test -count=1 ./...
+
+# The tools the tests need: versitygw, the S3 tests' server.
+tools: $(VERSITYGW)
+
+$(VERSITYGW):
+	GOBIN=$(dir $@) $(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+
+# The model test's long run: make test runs 150 random sequences, this
+# MODEL_SEQUENCES (in /dev/shm; MODEL_DIR=/some/dir puts them on a disk).
+MODEL_SEQUENCES ?= 3000
+MODEL_STEPS     ?= 12
+model-long:
+	$(GO) test -count=1 -timeout 0 ./internal/modeltest -run TestModelBidi -v \
+		-model.sequences=$(MODEL_SEQUENCES) -model.steps=$(MODEL_STEPS) $(if $(MODEL_DIR),-model.dir=$(MODEL_DIR))
 
 # Fuzz the agent's frame decoder, its path resolution and its request
 # handlers (against a temporary docroot), each for FUZZTIME; `make test`
@@ -68,20 +89,17 @@ lint:
 # × loss 0/0.5/2 % at 100 Mbit/s: a 256 MiB file pushed and pulled, 2,000
 # small files pushed. The full grid takes hours at rsync's lossy rates;
 # WANBENCHFLAGS='-rtt 50ms -loss 0.5 -size 32' runs one quick cell.
-TOOLS ?= $(HOME)/.cache/async-tools
-
 bench: build bench-tools
 	$(GO) run ./bench/localsync -async $(BIN) $(BENCHFLAGS)
 	@if [ -d /dev/shm ]; then $(GO) run ./bench/localsync -async $(BIN) -dir /dev/shm $(BENCHFLAGS); fi
 	$(GO) run ./bench/sshsync -async $(BIN) $(SSHBENCHFLAGS)
-	ASYNC_VERSITYGW=$(TOOLS)/versitygw-v1.8.0/versitygw $(GO) run ./bench/s3sync -async $(BIN) -rclone $(TOOLS)/rclone-v1.76.0/rclone $(S3BENCHFLAGS)
+	ASYNC_VERSITYGW=$(VERSITYGW) $(GO) run ./bench/s3sync -async $(BIN) -rclone $(TOOLS)/rclone-v1.76.0/rclone $(S3BENCHFLAGS)
 	$(GO) run ./bench/ratesync -async $(BIN)
 	$(GO) build -o bin/wanem ./bench/wanem
 	$(GO) run ./bench/wansync -async $(BIN) -wanem bin/wanem $(WANBENCHFLAGS)
 	cd examples/backend-bbolt && $(GO) test -run '^$$' -bench Boundary -benchtime 2s ./...
 
-bench-tools:
-	@[ -x $(TOOLS)/versitygw-v1.8.0/versitygw ] || GOBIN=$(TOOLS)/versitygw-v1.8.0 $(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+bench-tools: tools
 	@[ -x $(TOOLS)/rclone-v1.76.0/rclone ] || GOBIN=$(TOOLS)/rclone-v1.76.0 $(GO) install github.com/rclone/rclone@v1.76.0
 
 # Synchronize the example tree to $(DEMO)/copy, then again (a no-op).

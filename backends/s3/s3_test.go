@@ -26,6 +26,7 @@ var (
 )
 
 func server(t *testing.T) *s3test.Server {
+	s3test.Require(t)
 	srvOnce.Do(func() { srv = s3test.Start(lasting{t}) })
 	if srv == nil {
 		t.Fatal("versitygw did not start")

@@ -29,6 +29,7 @@ var (
 // s3Server is the package's versitygw on 127.0.0.1.
 func s3Server(t *testing.T) *s3test.Server {
 	t.Helper()
+	s3test.Require(t)
 	s3Once.Do(func() { s3srv = s3test.Start(lasting{t}) })
 	if s3srv == nil {
 		t.Fatal("versitygw did not start")

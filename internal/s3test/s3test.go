@@ -1,8 +1,9 @@
 // Package s3test starts a real S3-compatible server for tests: versitygw
 // with its posix backend, on 127.0.0.1. The binary comes from
-// $ASYNC_VERSITYGW, the cache .ci/run builds it into
-// (~/.cache/async-tools/versitygw-VERSION/versitygw), or PATH; tests fail
-// (never skip) without it.
+// $ASYNC_VERSITYGW, else the tools cache `make tools` builds it into
+// ($ASYNC_TOOLS, by default ~/.cache/async-tools, then
+// versitygw-VERSION/versitygw), else PATH. Without it tests skip with one
+// line, and fail under CI=true.
 package s3test
 
 import (
@@ -38,13 +39,12 @@ type Server struct {
 	Root      string // the posix backend's directory: bucket/key files
 }
 
-// Binary finds versitygw.
+// Binary finds versitygw. The error says how to get it.
 func Binary() (string, error) {
 	if p := os.Getenv("ASYNC_VERSITYGW"); p != "" {
 		return p, nil
 	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "async-tools", "versitygw-"+Version, "versitygw")
+	if p := CachePath(); p != "" {
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
@@ -52,7 +52,32 @@ func Binary() (string, error) {
 	if p, err := exec.LookPath("versitygw"); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("versitygw %s not found: set ASYNC_VERSITYGW, or run .ci/run, which builds it (go install github.com/versity/versitygw/cmd/versitygw@%s)", Version, Version)
+	return "", fmt.Errorf("versitygw %s not found: run make tools (it builds it into %s), or set ASYNC_VERSITYGW", Version, CachePath())
+}
+
+// CachePath is where `make tools` puts versitygw:
+// ${ASYNC_TOOLS:-$HOME/.cache/async-tools}/versitygw-VERSION/versitygw
+// ("" without either variable).
+func CachePath() string {
+	dir := os.Getenv("ASYNC_TOOLS")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".cache", "async-tools")
+	}
+	return filepath.Join(dir, "versitygw-"+Version, "versitygw")
+}
+
+// Require skips the test (one line; under CI=true it fails) when
+// versitygw cannot be found. Start calls it; a test that shares one server
+// between tests calls it before starting it.
+func Require(t T) {
+	t.Helper()
+	if _, err := Binary(); err != nil {
+		testnet.Missing(t, err.Error())
+	}
 }
 
 // Start starts versitygw for the test; it stops when the test ends.
@@ -62,10 +87,8 @@ func Start(t T) *Server { return StartIn(t, "") }
 // (benchmarks put them in memory).
 func StartIn(t T, dir string) *Server {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	Require(t)
+	bin, _ := Binary()
 	root, err := os.MkdirTemp(dir, "async-s3-")
 	if err != nil {
 		t.Fatal(err)
