@@ -40,7 +40,7 @@ man:
 # skip, each with one line (go test -v shows them); under CI=true they fail.
 test: build lint tools
 	@[ "$$(id -u)" = 0 ] || echo "make test: not root, so the SSH tests skip (they create users and run sshd)"
-	ASYNC_VERSITYGW=$(VERSITYGW) $(GO) test -count=1 ./...
+	ASYNC_VERSITYGW=$(VERSITYGW) ASYNC_TEST_BIN=$(abspath $(BIN)) $(GO) test -count=1 ./...
 
 # The tools the tests need: versitygw, the S3 tests' server.
 tools: $(VERSITYGW)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/backendtest"
 	"github.com/async-sync/async/internal/sshdtest"
+	"github.com/async-sync/async/internal/testnet"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -27,8 +27,8 @@ var (
 	buildErr  error
 )
 
-// agentBinary builds cmd/async once per test run: the program the client
-// installs on the server.
+// agentBinary builds cmd/async once per test run (or copies the one make
+// test built): the program the client installs on the server.
 func agentBinary(t *testing.T) string {
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "async-agent-bin-")
@@ -37,10 +37,7 @@ func agentBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "async")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/async").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New(string(out))
-		}
+		buildErr = testnet.AsyncBinary(binPath)
 	})
 	if buildErr != nil {
 		t.Fatalf("build agent: %v", buildErr)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestBidiPropagatesBothWaysAndReportsConflicts(t *testing.T) {
+	t.Parallel()
 	l, r := dirs(t)
 	writeTree(t, l, tree{"shared.txt": "v1", "doc": "from local"})
 	writeTree(t, r, tree{"remote.txt": "from remote"})
@@ -56,6 +57,7 @@ func TestBidiPropagatesBothWaysAndReportsConflicts(t *testing.T) {
 }
 
 func TestBidiOlderKeepsTheLoser(t *testing.T) {
+	t.Parallel()
 	l, r := dirs(t)
 	writeTree(t, l, tree{"f": "one"})
 	args := []string{"-N", "o", "-d", l, "-r", r, "-K", "bidi", "-o", "older"}
@@ -81,6 +83,7 @@ func TestBidiOlderKeepsTheLoser(t *testing.T) {
 }
 
 func TestKeepDirAndRemoveAfterTransfer(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"a": "a1", "b": "b1"})
 	args := []string{"-N", "k", "-d", src, "-r", dst, "--keep-dir-remote", "attic"}
@@ -114,6 +117,7 @@ func TestKeepDirAndRemoveAfterTransfer(t *testing.T) {
 }
 
 func TestDeleteBefore(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"old": "o"})
 	mustCode(t, runAsync(t, "-N", "d", "-d", src, "-r", dst), 0)
@@ -128,6 +132,7 @@ func TestDeleteBefore(t *testing.T) {
 }
 
 func TestAdmin(t *testing.T) {
+	t.Parallel()
 	l, r := dirs(t)
 	writeTree(t, l, tree{"a": "1", "b/c": "2"})
 	mustCode(t, runAsync(t, "-N", "adm", "-d", l, "-r", r), 0)

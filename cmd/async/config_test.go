@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseTime(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		in   string

@@ -59,8 +59,10 @@ func synchronized(out string) map[string]bool {
 }
 
 func TestCrashAtAnyPointConverges(t *testing.T) {
+	t.Parallel()
 	for _, bidi := range []bool{false, true} {
 		t.Run(map[bool]string{false: "push", true: "bidi"}[bidi], func(t *testing.T) {
+			t.Parallel()
 			// Every run happens in the same place (the session's identity),
 			// restored from a saved copy of the prepared state.
 			base := filepath.Join(t.TempDir(), "work")

@@ -29,8 +29,8 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(dir, 0o755) // other users run it too
 	asyncBin = filepath.Join(dir, "async")
-	if out, err := exec.Command("go", "build", "-o", asyncBin, ".").CombinedOutput(); err != nil {
-		panic("build async: " + err.Error() + "\n" + string(out))
+	if err := testnet.AsyncBinary(asyncBin); err != nil {
+		panic(err)
 	}
 	code := m.Run()
 	stopServers()
@@ -67,9 +67,19 @@ func runAsyncAs(t *testing.T, cred *syscall.Credential, args ...string) result {
 	cmd := exec.Command(asyncBin, args...)
 	state := filepath.Join(t.TempDir(), "state")
 	if cred != nil {
+		// The user's own state directory, outside the test's private
+		// temporary directory, one per run: parallel tests and test
+		// processes share none.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		state = filepath.Join(os.TempDir(), fmt.Sprintf("async-e2e-state-%d", cred.Uid))
-		t.Cleanup(func() { os.RemoveAll(state) })
+		d, err := os.MkdirTemp("", "async-e2e-state-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		if err := os.Chown(d, int(cred.Uid), int(cred.Gid)); err != nil {
+			t.Fatal(err)
+		}
+		state = d
 	}
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state)
 	var so, se bytes.Buffer
@@ -192,6 +202,7 @@ var sample = tree{
 }
 
 func TestPushPropagatesAndSecondRunIsNoOp(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, sample)
 	r := runAsync(t, "-N", "job1", "-d", src, "-r", dst)
@@ -233,6 +244,7 @@ func TestPushPropagatesAndSecondRunIsNoOp(t *testing.T) {
 }
 
 func TestPull(t *testing.T) {
+	t.Parallel()
 	local, remote := dirs(t)
 	writeTree(t, remote, sample)
 	writeTree(t, local, tree{"local-only.txt": "mine"})
@@ -247,6 +259,7 @@ func TestPull(t *testing.T) {
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, sample)
 	r := runAsync(t, "-N", "dry", "-d", src, "-r", dst, "--dry-run")
@@ -265,6 +278,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 }
 
 func TestDryRunJSONPlan(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, sample)
 	writeTree(t, dst, tree{"a.txt": "old!!"})
@@ -314,6 +328,7 @@ func realPathT(t *testing.T, p string) string {
 }
 
 func TestOverwritePolicies(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		o        string
 		want     string
@@ -345,6 +360,7 @@ func TestOverwritePolicies(t *testing.T) {
 }
 
 func TestIgnoreDeleteAndPreserve(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("linux only")
 	}
@@ -383,6 +399,7 @@ func TestIgnoreDeleteAndPreserve(t *testing.T) {
 }
 
 func TestSymlinks(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		mode string
 		want string // what dst/link is after the run; "" = absent
@@ -413,6 +430,7 @@ func TestSymlinks(t *testing.T) {
 }
 
 func TestChecksumModesAndThreads(t *testing.T) {
+	t.Parallel()
 	for _, k := range []string{"sha1", "md5", "sha256", "sha1-sparse", "md5_sparse", "none"} {
 		t.Run(k, func(t *testing.T) {
 			src, dst := dirs(t)
@@ -438,6 +456,7 @@ func TestChecksumModesAndThreads(t *testing.T) {
 }
 
 func TestSessionIdentityAndReset(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"f": "1"})
 	mustCode(t, runAsync(t, "-N", "s", "-d", src, "-r", dst), 0)
@@ -459,6 +478,7 @@ func TestSessionIdentityAndReset(t *testing.T) {
 }
 
 func TestEmptiedRootHalts(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"f": "1", "g": "2"})
 	mustCode(t, runAsync(t, "-N", "h", "-d", src, "-r", dst), 0)
@@ -477,6 +497,7 @@ func TestEmptiedRootHalts(t *testing.T) {
 }
 
 func TestMaxDeletes(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"a": "1", "b": "2", "c": "3"})
 	mustCode(t, runAsync(t, "-N", "m", "-d", src, "-r", dst), 0)
@@ -494,6 +515,7 @@ func TestMaxDeletes(t *testing.T) {
 }
 
 func TestUnreadableFileIsAnErrorOthersGoOn(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
@@ -531,6 +553,7 @@ func TestUnreadableFileIsAnErrorOthersGoOn(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"f": "1"})
 	inside := filepath.Join(src, "sub")
@@ -581,6 +604,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestCompatFlagsWarn(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"f": "1"})
 	r := runAsync(t, "-N", "c", "-d", src, "-r", dst, "-O", "33001", "--no-scan")
@@ -593,6 +617,7 @@ func TestCompatFlagsWarn(t *testing.T) {
 }
 
 func TestKilledRunResumesWithoutRedoingWork(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	big := tree{}
 	for i := range 20 {
@@ -631,6 +656,7 @@ func TestKilledRunResumesWithoutRedoingWork(t *testing.T) {
 }
 
 func TestRenameDetectionMovesInsteadOfCopying(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"big.bin": strings.Repeat("b", 2<<20), "dir/a": "a", "dir/sub/b": "b"})
 	args := []string{"-N", "mv", "-d", src, "-r", dst, "--scan-file-rename", "--scan-dir-rename"}
@@ -670,6 +696,7 @@ func TestRenameDetectionMovesInsteadOfCopying(t *testing.T) {
 }
 
 func TestMountSignature(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"f": "1", ".mounted": ""})
 	r := runAsync(t, "-N", "m", "-d", src, "-r", dst, "--remote-mount-signature", ".mounted")
@@ -681,6 +708,7 @@ func TestMountSignature(t *testing.T) {
 }
 
 func TestOwnersWithoutPrivilegeWarnOnce(t *testing.T) {
+	t.Parallel()
 	testnet.NeedRoot(t, "the test runs async as another user over root-owned files")
 	src, dst := dirs(t)
 	base := filepath.Dir(src)
@@ -702,6 +730,7 @@ func TestOwnersWithoutPrivilegeWarnOnce(t *testing.T) {
 // does not scan in full: user changes there are left alone, and what the
 // source changes is still checked against the real destination.
 func TestPushDestinationChanges(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"gone/a": "a", "kept/f": "v1", "x": "x"})
 	args := []string{"-N", "d", "-d", src, "-r", dst, "-B", filepath.Join(t.TempDir(), "rdb")}
@@ -733,6 +762,7 @@ func TestPushDestinationChanges(t *testing.T) {
 }
 
 func TestPreserveAccessTime(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"f": "content"})
 	at := time.Date(2019, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -751,6 +781,7 @@ func TestPreserveAccessTime(t *testing.T) {
 }
 
 func TestPreserveXattrs(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"f": "content", "d/g": "g"})
 	if err := syscall.Setxattr(filepath.Join(src, "f"), "user.async-test", []byte("hello"), 0); err != nil {
@@ -795,6 +826,7 @@ func posixACL() []byte {
 }
 
 func TestPreserveACLs(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"f": "content"})
 	acl := posixACL()
@@ -810,6 +842,7 @@ func TestPreserveACLs(t *testing.T) {
 }
 
 func TestDedup(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"a": "same content", "b": "same content", "c": "other"})
 	if err := os.Link(filepath.Join(src, "c"), filepath.Join(src, "c-link")); err != nil {
@@ -865,6 +898,7 @@ func TestDedup(t *testing.T) {
 }
 
 func TestWriteOwner(t *testing.T) {
+	t.Parallel()
 	testnet.NeedRoot(t, "setting owners needs root")
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"f": "1", "d/g": "2"})
@@ -888,6 +922,7 @@ func TestWriteOwner(t *testing.T) {
 }
 
 func TestSnapshotStoreDir(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	store := filepath.Join(t.TempDir(), "store")
 	writeTree(t, src, tree{"f": "1"})
@@ -910,6 +945,7 @@ func TestSnapshotStoreDir(t *testing.T) {
 }
 
 func TestSupportResumeContinuesAPartialFile(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	content := strings.Repeat("0123456789abcdef", 256<<10) // 4 MiB
 	writeTree(t, src, tree{"big": content})
@@ -959,6 +995,7 @@ func mustReadDir(t *testing.T, d string) []os.DirEntry {
 }
 
 func TestAssumeNoMods(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"quiet/a": "a", "quiet/b": "b", "busy/c": "c"})
 	args := []string{"-N", "n", "-d", src, "-r", dst, "-t", "--assume-no-mods"}

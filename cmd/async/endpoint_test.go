@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseSSHEndpoints(t *testing.T) {
+	t.Parallel()
 	def := sshDefaults{port: 22, user: "me"}
 	tests := []struct {
 		raw, user, host string
@@ -46,6 +47,7 @@ func TestParseSSHEndpoints(t *testing.T) {
 }
 
 func TestParseSSHEndpointErrors(t *testing.T) {
+	t.Parallel()
 	def := sshDefaults{port: 22, user: "me"}
 	for _, tc := range []struct{ raw, user, host string }{
 		{"ssh://u:secret@h/p", "", ""}, // password in a URL

@@ -10,6 +10,7 @@ import (
 )
 
 func TestWorkedFilterExample(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{
 		"Raw/2024/img.cr2": "raw", "Raw/2024/img.cr2~": "backup", "Raw/x.thm": "thumb",
@@ -55,6 +56,7 @@ func TestWorkedFilterExample(t *testing.T) {
 }
 
 func TestApplySavedPlan(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"a": "a", "b": "b", "d/c": "c"})
 	writeTree(t, dst, tree{"old": "o"})
@@ -96,6 +98,7 @@ func TestApplySavedPlan(t *testing.T) {
 // short and long forms, with the SSH endpoint replaced by a local path
 // (and the remote log directory by one under the test's home).
 func TestReferenceExampleCommandLine(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	data, mirror := filepath.Join(home, "data"), filepath.Join(home, "mnt", "data")
 	writeTree(t, data, tree{"report.txt": "r", "sub/x": "x"})
@@ -128,6 +131,7 @@ func TestReferenceExampleCommandLine(t *testing.T) {
 }
 
 func TestExcludeDirsOlderThan(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"old/a": "a", "old/sub/b": "b", "new/c": "c"})
 	long := time.Now().Add(-30 * 24 * time.Hour)

@@ -66,6 +66,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func TestContinuousFollowsChanges(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	state := t.TempDir()
 	writeTree(t, src, tree{"a": "a1", "d/x": "x"})
@@ -123,6 +124,7 @@ func TestContinuousFollowsChanges(t *testing.T) {
 }
 
 func TestContinuousPollsASourceThatCannotWatch(t *testing.T) {
+	t.Parallel()
 	state, store, dst := t.TempDir(), t.TempDir(), t.TempDir()
 	url := "blob+file://" + store
 	// Fill the bucket, then follow it into dst (pull), rescanning every second.
@@ -140,6 +142,7 @@ func TestContinuousPollsASourceThatCannotWatch(t *testing.T) {
 }
 
 func TestContinuousRefusesDryRun(t *testing.T) {
+	t.Parallel()
 	src, dst := dirs(t)
 	r := runAsync(t, "--dry-run", "-N", "c", "-d", src, "-r", dst, "-C")
 	if r.code != 2 || !strings.Contains(r.stderr, "-C") {

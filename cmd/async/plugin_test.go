@@ -38,6 +38,7 @@ func bboltPlugin(t *testing.T) string {
 }
 
 func TestPluginPushPullAndList(t *testing.T) {
+	t.Parallel()
 	dir := bboltPlugin(t)
 	state, src, back := t.TempDir(), t.TempDir(), t.TempDir()
 	writeTree(t, src, sample)
@@ -57,6 +58,7 @@ func TestPluginPushPullAndList(t *testing.T) {
 }
 
 func TestPluginFailures(t *testing.T) {
+	t.Parallel()
 	dir := bboltPlugin(t)
 	bad := t.TempDir()
 	// A program that answers go-plugin's handshake with another
@@ -83,7 +85,17 @@ func TestPluginFailures(t *testing.T) {
 }
 
 func TestPluginKilledMidTransferThenRerunConverges(t *testing.T) {
-	dir := bboltPlugin(t)
+	t.Parallel()
+	// A plugin directory of this test's own: the kill below finds the
+	// plugin by its path, and must not hit other tests' plugins.
+	dir := t.TempDir()
+	bin, err := os.ReadFile(filepath.Join(bboltPlugin(t), "async-backend-bbolt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "async-backend-bbolt"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	state, src := t.TempDir(), t.TempDir()
 	big := strings.Repeat("0123456789abcdef", 1<<20) // 16 MiB
 	writeTree(t, src, tree{"a": "a", "big": big, "z": "z"})
@@ -99,7 +111,7 @@ func TestPluginKilledMidTransferThenRerunConverges(t *testing.T) {
 	}
 	time.Sleep(1500 * time.Millisecond)
 	exec.Command("pkill", "-KILL", "-f", filepath.Join(dir, "async-backend-bbolt")).Run()
-	err := cmd.Wait()
+	err = cmd.Wait()
 	if err == nil {
 		t.Fatalf("the run went on without its plugin:\n%s", out.String())
 	}

@@ -42,6 +42,7 @@ func s3URL(s *s3test.Server, bucket, prefix string) string {
 }
 
 func TestS3PushPullAndBucketToBucket(t *testing.T) {
+	t.Parallel()
 	s := s3Server(t)
 	state, src := t.TempDir(), t.TempDir()
 	writeTree(t, src, sample)
@@ -87,6 +88,7 @@ func TestS3PushPullAndBucketToBucket(t *testing.T) {
 }
 
 func TestS3LargeFileGoesMultipart(t *testing.T) {
+	t.Parallel()
 	s := s3Server(t)
 	state, src := t.TempDir(), t.TempDir()
 	big := make([]byte, 40<<20+3)
@@ -114,6 +116,7 @@ func TestS3LargeFileGoesMultipart(t *testing.T) {
 }
 
 func TestS3FailuresAreOneLine(t *testing.T) {
+	t.Parallel()
 	s := s3Server(t)
 	src := t.TempDir()
 	writeTree(t, src, tree{"f": "x"})
@@ -159,6 +162,7 @@ func TestS3FailuresAreOneLine(t *testing.T) {
 }
 
 func TestS3InterruptedMultipartUploadResumes(t *testing.T) {
+	t.Parallel()
 	s := s3Server(t)
 	state, src := t.TempDir(), t.TempDir()
 	content := make([]byte, 48<<20)
@@ -200,6 +204,7 @@ func TestS3InterruptedMultipartUploadResumes(t *testing.T) {
 }
 
 func TestGocloudFileBucket(t *testing.T) {
+	t.Parallel()
 	state, src, store := t.TempDir(), t.TempDir(), t.TempDir()
 	writeTree(t, src, sample)
 	url := "blob+file://" + store + "?prefix=tree/"
@@ -219,6 +224,7 @@ func TestGocloudFileBucket(t *testing.T) {
 // (the bucket side's snapshot, the log) lies inside it: async must not
 // sync its own database while writing it.
 func TestStateInsideTheTreeIsLeftOut(t *testing.T) {
+	t.Parallel()
 	home, store := t.TempDir(), t.TempDir()
 	writeTree(t, home, tree{"docs/a": "a"})
 	state := filepath.Join(home, ".local", "state")
@@ -235,6 +241,7 @@ func TestStateInsideTheTreeIsLeftOut(t *testing.T) {
 }
 
 func TestS3Tags(t *testing.T) {
+	t.Parallel()
 	s := s3Server(t)
 	state, src := t.TempDir(), t.TempDir()
 	writeTree(t, src, tree{"f": "x"})
@@ -264,6 +271,7 @@ func lowerKeys(m map[string]string) map[string]string {
 }
 
 func TestS3KeepsSHA256WithChecksumSHA256(t *testing.T) {
+	t.Parallel()
 	s := s3Server(t)
 	state, src := t.TempDir(), t.TempDir()
 	big := make([]byte, 20<<20)

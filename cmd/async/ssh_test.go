@@ -81,6 +81,7 @@ func keyArgs(s *sshdtest.Server, name string) []string {
 }
 
 func TestSSHPushPullAgentAndSFTP(t *testing.T) {
+	t.Parallel()
 	s := testServer(t)
 	for _, mode := range []string{"agent", "sftp"} {
 		t.Run(mode, func(t *testing.T) {
@@ -132,6 +133,7 @@ func TestSSHPushPullAgentAndSFTP(t *testing.T) {
 }
 
 func TestSSHBidi(t *testing.T) {
+	t.Parallel()
 	s := testServer(t)
 	state, local, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
 	writeTree(t, local, tree{"l": "local"})
@@ -151,6 +153,7 @@ func TestSSHBidi(t *testing.T) {
 }
 
 func TestSSHRemoteLogAndSnapshotDirs(t *testing.T) {
+	t.Parallel()
 	s := testServer(t)
 	state, src, home := t.TempDir(), t.TempDir(), s.TempDir(t)
 	dst := filepath.Join(home, "dst")
@@ -171,6 +174,7 @@ func TestSSHRemoteLogAndSnapshotDirs(t *testing.T) {
 }
 
 func TestSSHPasswordStaysSecret(t *testing.T) {
+	t.Parallel()
 	s := testServer(t)
 	state, src, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
 	writeTree(t, src, tree{"big": strings.Repeat("b", 4<<20)})
@@ -235,6 +239,7 @@ func processList() string {
 }
 
 func TestSSHFailuresAreOneLine(t *testing.T) {
+	t.Parallel()
 	s := testServer(t)
 	src := t.TempDir()
 	writeTree(t, src, tree{"f": "x"})
@@ -297,6 +302,7 @@ func TestSSHFailuresAreOneLine(t *testing.T) {
 }
 
 func TestSSHFallsBackToSFTPWhenTheAgentCannotRun(t *testing.T) {
+	t.Parallel()
 	s := testServer(t)
 	state, src, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
 	writeTree(t, src, tree{"f": "x", "d/g": "y"})
@@ -321,6 +327,7 @@ func TestSSHFallsBackToSFTPWhenTheAgentCannotRun(t *testing.T) {
 }
 
 func TestSSHKeysFromAgentAndHome(t *testing.T) {
+	t.Parallel()
 	s := testServer(t)
 	key, err := os.ReadFile(s.KeyFile)
 	if err != nil {
@@ -360,6 +367,7 @@ func TestSSHKeysFromAgentAndHome(t *testing.T) {
 }
 
 func TestSSHContinuousWatchesTheServer(t *testing.T) {
+	t.Parallel()
 	s := testServer(t)
 	state, local, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
 	f := startFollowing(t, state, nil, append(keyArgs(s, "cw"), "-d", local, "-r", remote(s, dst), "-K", "bidi", "-C", "--cooloff", "1")...)
@@ -376,6 +384,7 @@ func TestSSHContinuousWatchesTheServer(t *testing.T) {
 }
 
 func TestSSHCompression(t *testing.T) {
+	t.Parallel()
 	s := testServer(t)
 	for _, algo := range []string{"zstd", "zlib"} {
 		state, src, dst := t.TempDir(), t.TempDir(), s.TempDir(t)

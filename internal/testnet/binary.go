@@ -1,0 +1,45 @@
+package testnet
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+)
+
+// BinaryEnv names the async binary tests may use instead of building
+// their own: make test builds bin/async once and sets it.
+const BinaryEnv = "ASYNC_TEST_BIN"
+
+// AsyncBinary puts an async binary at dst (mode 0755): a copy of
+// $ASYNC_TEST_BIN when set, else a fresh build of cmd/async.
+func AsyncBinary(dst string) error {
+	if src := os.Getenv(BinaryEnv); src != "" {
+		if err := copyFile(src, dst); err != nil {
+			return fmt.Errorf("%s: %w", BinaryEnv, err)
+		}
+		return nil
+	}
+	out, err := exec.Command("go", "build", "-o", dst, "github.com/async-sync/async/cmd/async").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("build async: %v: %s", err, out)
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
