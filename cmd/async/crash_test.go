@@ -65,8 +65,9 @@ func TestCrashAtAnyPointConverges(t *testing.T) {
 			t.Parallel()
 			// Every run happens in the same place (the session's identity),
 			// restored from a saved copy of the prepared state.
-			base := filepath.Join(t.TempDir(), "work")
-			saved := filepath.Join(t.TempDir(), "saved")
+			// In memory where possible: some hundred runs and restores.
+			base := filepath.Join(memTempDir(t), "work")
+			saved := filepath.Join(memTempDir(t), "saved")
 			args := crashScenario(t, base, bidi)
 			copyDir(t, base, saved)
 			restore := func() {

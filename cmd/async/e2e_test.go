@@ -180,8 +180,25 @@ func mustCode(t *testing.T, r result, want int) {
 	}
 }
 
-func dirs(t *testing.T) (src, dst string) {
-	base := t.TempDir()
+func dirs(t *testing.T) (src, dst string) { return dirsIn(t, t.TempDir()) }
+
+// memDirs is dirs in memory (/dev/shm) where there is one: for tests whose
+// size (many files, many runs), not the disk, is the point.
+func memDirs(t *testing.T) (src, dst string) { return dirsIn(t, memTempDir(t)) }
+
+// memTempDir is t.TempDir in /dev/shm when it can be made there.
+func memTempDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("/dev/shm", "async-e2e-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+func dirsIn(t *testing.T, base string) (src, dst string) {
+	t.Helper()
 	src, dst = filepath.Join(base, "src"), filepath.Join(base, "dst")
 	for _, d := range []string{src, dst} {
 		if err := os.Mkdir(d, 0o755); err != nil {

@@ -67,7 +67,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func TestContinuousFollowsChanges(t *testing.T) {
 	t.Parallel()
-	src, dst := dirs(t)
+	src, dst := memDirs(t) // 10,000 files below
 	state := t.TempDir()
 	writeTree(t, src, tree{"a": "a1", "d/x": "x"})
 	f := startFollowing(t, state, nil, "-N", "c", "-d", src, "-r", dst, "-C", "--cooloff", "1", "-t")
