@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -641,15 +642,16 @@ func TestKilledRunResumesWithoutRedoingWork(t *testing.T) {
 		big[fmt.Sprintf("f%02d", i)] = strings.Repeat(string(rune('a'+i)), 512<<10)
 	}
 	writeTree(t, src, big)
-	// 512 KiB files at 16 Mbit/s (2 MB/s), one worker: about 5 s in all.
+	// 512 KiB files at 16 Mbit/s (2 MB/s), one worker: about 5 s in all,
+	// killed once a few files are done.
 	cmd := exec.Command(asyncBin, "-N", "k", "-d", src, "-r", dst, "-l", "16m", "--transfer-threads", "1")
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(t.TempDir(), "state"))
-	var so bytes.Buffer
+	var so syncBuffer
 	cmd.Stdout = &so
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2500 * time.Millisecond)
+	eventually(t, "three files done", func() bool { return strings.Count(so.String(), "SYNCHRONIZED") >= 3 })
 	cmd.Process.Kill()
 	cmd.Wait()
 	done := strings.Count(so.String(), "SYNCHRONIZED")
@@ -966,13 +968,21 @@ func TestSupportResumeContinuesAPartialFile(t *testing.T) {
 	src, dst := dirs(t)
 	content := strings.Repeat("0123456789abcdef", 256<<10) // 4 MiB
 	writeTree(t, src, tree{"big": content})
-	// 4 MiB at 8 Mbit/s takes 4 s: stop it after about 2.5 MiB.
+	// 4 MiB at 8 Mbit/s takes 4 s: stop it after about 1.5 MiB.
 	cmd := exec.Command(asyncBin, "-N", "r", "-d", src, "-r", dst, "-l", "8m", "--support-resume=1m")
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(t.TempDir(), "state"))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2500 * time.Millisecond)
+	eventually(t, "1.5 MiB received", func() bool {
+		es, _ := os.ReadDir(dst)
+		for _, e := range es {
+			if fi, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), ".async-tmp-") && fi.Size() >= 3<<19 {
+				return true
+			}
+		}
+		return false
+	})
 	cmd.Process.Signal(os.Interrupt)
 	cmd.Wait()
 	var partial int64
@@ -1042,4 +1052,23 @@ func TestAssumeNoMods(t *testing.T) {
 	if readTree(t, dst)["quiet/a"] != "A" {
 		t.Errorf("the in-place change was not sent without --assume-no-mods")
 	}
+}
+
+// syncBuffer is a buffer a running command writes to while the test reads
+// it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
