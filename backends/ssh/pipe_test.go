@@ -43,6 +43,7 @@ type closerFunc func() error
 func (f closerFunc) Close() error { return f() }
 
 func TestConformanceOverPipes(t *testing.T) {
+	t.Parallel()
 	backendtest.Run(t, func(t *testing.T) core.Backend {
 		home := t.TempDir()
 		os.Mkdir(filepath.Join(home, "root"), 0o755)
@@ -57,6 +58,7 @@ func TestConformanceOverPipes(t *testing.T) {
 // TestConformanceWithDataPaths runs the suite with file content spread
 // over two more agents, as --transfer-threads does.
 func TestConformanceWithDataPaths(t *testing.T) {
+	t.Parallel()
 	backendtest.Run(t, func(t *testing.T) core.Backend {
 		home := t.TempDir()
 		root := filepath.Join(home, "root")
@@ -77,6 +79,7 @@ func TestConformanceWithDataPaths(t *testing.T) {
 }
 
 func TestWatchOverPipes(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	root := filepath.Join(home, "root")
 	os.Mkdir(root, 0o755)
@@ -121,6 +124,7 @@ func TestWatchOverPipes(t *testing.T) {
 }
 
 func TestAgentRefusesBadSessionNames(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	for _, name := range []string{"../../etc", "a/b", "x y"} {
 		cr, aw := io.Pipe()
@@ -138,6 +142,7 @@ func TestAgentRefusesBadSessionNames(t *testing.T) {
 }
 
 func TestConformanceCompressed(t *testing.T) {
+	t.Parallel()
 	for _, algo := range []string{"zstd", "zlib"} {
 		t.Run(algo, func(t *testing.T) {
 			backendtest.Run(t, func(t *testing.T) core.Backend {
@@ -159,6 +164,7 @@ func TestConformanceCompressed(t *testing.T) {
 }
 
 func TestCompressedFramesShrink(t *testing.T) {
+	t.Parallel()
 	cc, err := newCodec("zstd")
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +189,7 @@ func TestCompressedFramesShrink(t *testing.T) {
 }
 
 func TestOpsLeaveTheCompressedBit(t *testing.T) {
+	t.Parallel()
 	for _, op := range []byte{opHello, opWatch, opOK, opEntry, opData, opItems, opError} {
 		if op&compressedOp != 0 {
 			t.Errorf("op %d collides with the compressed flag", op)

@@ -89,9 +89,11 @@ func dial(t *testing.T, s *sshdtest.Server) *Conn {
 }
 
 func TestConformanceOverSSH(t *testing.T) {
-	s := server(t)
+	t.Parallel()
+	// A server of its own: a home without an agent, which the first start
+	// installs.
+	s := sshdtest.Start(t, sshdtest.Options{})
 	bin := agentBinary(t)
-	os.RemoveAll(filepath.Join(s.Home, agentDir)) // the first start installs the agent
 	conn := dial(t, s)
 	t.Cleanup(func() { conn.Close() })
 	backendtest.Run(t, func(t *testing.T) core.Backend {
@@ -107,6 +109,7 @@ func TestConformanceOverSSH(t *testing.T) {
 }
 
 func TestDocrootEscapesRefused(t *testing.T) {
+	t.Parallel()
 	s := server(t)
 	bin := agentBinary(t)
 	conn := dial(t, s)
@@ -193,6 +196,7 @@ func TestNoDocrootServerPaths(t *testing.T) {
 }
 
 func TestUnknownHostKey(t *testing.T) {
+	t.Parallel()
 	s := server(t)
 	empty := filepath.Join(t.TempDir(), "known_hosts")
 	_, err := Dial(context.Background(), Options{Host: s.Host, Port: s.Port, User: s.User,
@@ -216,6 +220,7 @@ func TestUnknownHostKey(t *testing.T) {
 }
 
 func TestTokenAndConfiguredDocroot(t *testing.T) {
+	t.Parallel()
 	s := server(t)
 	bin := agentBinary(t)
 	conn := dial(t, s)
