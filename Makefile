@@ -38,9 +38,11 @@ man:
 
 # The SSH tests need root (they create users and run sshd): without it they
 # skip, each with one line (go test -v shows them); under CI=true they fail.
-test: build lint tools
+# The tests use the binaries built here instead of building their own.
+test: build examples lint tools
 	@[ "$$(id -u)" = 0 ] || echo "make test: not root, so the SSH tests skip (they create users and run sshd)"
-	ASYNC_VERSITYGW=$(VERSITYGW) ASYNC_TEST_BIN=$(abspath $(BIN)) $(GO) test -count=1 ./...
+	ASYNC_VERSITYGW=$(VERSITYGW) ASYNC_TEST_BIN=$(abspath $(BIN)) ASYNC_TEST_PLUGIN=$(CURDIR)/bin/async-backend-bbolt \
+		$(GO) test -count=1 ./...
 
 # The tools the tests need: versitygw, the S3 tests' server.
 tools: $(VERSITYGW)

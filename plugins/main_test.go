@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/testnet"
 )
 
 // modeEnv makes the test binary act as a misbehaving plugin.
@@ -60,12 +60,7 @@ func bboltPlugin(t testing.TB) string {
 		if buildDir, buildErr = os.MkdirTemp("", "async-plugins-test-"); buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, Prefix+"bbolt"), ".")
-		cmd.Dir = filepath.Join("..", "examples", "backend-bbolt")
-		cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build of the example plugin: %v\n%s", err, out)
-		}
+		buildErr = testnet.ExamplePlugin(filepath.Join(buildDir, Prefix+"bbolt"), filepath.Join("..", "examples", "backend-bbolt"))
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

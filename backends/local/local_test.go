@@ -34,11 +34,13 @@ func open(t testing.TB, root string) *FS {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel() // after the sequential tests, which count open descriptors
 	backendtest.Run(t, func(t *testing.T) core.Backend { return open(t, t.TempDir()) })
 }
 
 // The component-by-component walk used where openat2 is missing.
 func TestConformanceWithoutOpenat2(t *testing.T) {
+	t.Parallel() // after the sequential tests, which count open descriptors
 	backendtest.Run(t, func(t *testing.T) core.Backend {
 		b := open(t, t.TempDir())
 		b.openat2 = false
@@ -47,6 +49,7 @@ func TestConformanceWithoutOpenat2(t *testing.T) {
 }
 
 func TestConformanceFsync(t *testing.T) {
+	t.Parallel() // after the sequential tests, which count open descriptors
 	backendtest.Run(t, func(t *testing.T) core.Backend {
 		b, err := Open(t.TempDir(), Options{Fsync: true})
 		if err != nil {

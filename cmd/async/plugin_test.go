@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/async-sync/async/internal/testnet"
 )
 
 var (
@@ -25,11 +27,7 @@ func bboltPlugin(t *testing.T) string {
 		if pluginErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(pluginDir, "async-backend-bbolt"), ".")
-		cmd.Dir = filepath.Join("..", "..", "examples", "backend-bbolt")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			pluginErr = &exec.Error{Name: "go build: " + string(out), Err: err}
-		}
+		pluginErr = testnet.ExamplePlugin(filepath.Join(pluginDir, "async-backend-bbolt"), filepath.Join("..", "..", "examples", "backend-bbolt"))
 	})
 	if pluginErr != nil {
 		t.Fatalf("build the example plugin: %v", pluginErr)

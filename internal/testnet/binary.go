@@ -27,6 +27,30 @@ func AsyncBinary(dst string) error {
 	return nil
 }
 
+// PluginEnv names the example backend plugin (examples/backend-bbolt)
+// tests may use instead of building their own: make test builds it once
+// into bin/ and sets it.
+const PluginEnv = "ASYNC_TEST_PLUGIN"
+
+// ExamplePlugin puts the example bbolt backend plugin at dst (mode 0755): a
+// copy of $ASYNC_TEST_PLUGIN when set, else a build of the module in
+// srcDir (examples/backend-bbolt, relative to the test's directory).
+func ExamplePlugin(dst, srcDir string) error {
+	if src := os.Getenv(PluginEnv); src != "" {
+		if err := copyFile(src, dst); err != nil {
+			return fmt.Errorf("%s: %w", PluginEnv, err)
+		}
+		return nil
+	}
+	cmd := exec.Command("go", "build", "-o", dst, ".")
+	cmd.Dir = srcDir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build of the example plugin: %v: %s", err, out)
+	}
+	return nil
+}
+
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
