@@ -69,6 +69,7 @@ func dialPassword(s *Server, user, pw string) error {
 // others start and stop (one shared user's password was reset by every
 // new server), and its user is gone when its test ends.
 func TestServersShareNothing(t *testing.T) {
+	Require(t)
 	const n = 4
 	var (
 		mu    sync.Mutex
