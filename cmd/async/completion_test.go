@@ -165,6 +165,7 @@ func TestDescribeBuild(t *testing.T) {
 // -buildvcs=false as .ci/run sets it, and checks that -A (and async admin
 // -A) show the stamped version and commit.
 func TestVersionStamp(t *testing.T) {
+	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "async")
 	cmd := exec.Command("go", "build", "-buildvcs=false", "-ldflags", "-X main.version=v9.8.7-test -X main.commit=0123456789abcdef", "-o", bin, ".")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -179,7 +179,10 @@ func agentPID(t *testing.T, s *sshdtest.Server) int {
 func alive(pid int) bool { return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) }
 
 func TestSignalEndsARunWhoseAgentStalled(t *testing.T) {
-	s := testServer(t)
+	t.Parallel()
+	// A server of its own: agentPID finds the agent below it, and must not
+	// stop another test's.
+	s := sshdtest.Start(t, sshdtest.Options{})
 	src := t.TempDir()
 	small := tree{}
 	for i := range 5 {

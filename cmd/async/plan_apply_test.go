@@ -156,6 +156,7 @@ func attrTree(t *testing.T, root string, times bool) map[string]string {
 // out with `async apply` leaves the same trees, attributes included, as
 // the direct run would have (reference: docs/reference.md §10).
 func TestPlanApplyMatchesDirectRun(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		args  []string
@@ -193,6 +194,7 @@ func TestPlanApplyMatchesDirectRun(t *testing.T) {
 		{name: "support-resume", args: []string{"--support-resume=1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			direct, planned := newPlanScene(t), newPlanScene(t)
 			session := func(sc planScene) []string {
 				d, r := sc.src, sc.dst
