@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -1052,23 +1051,4 @@ func TestAssumeNoMods(t *testing.T) {
 	if readTree(t, dst)["quiet/a"] != "A" {
 		t.Errorf("the in-place change was not sent without --assume-no-mods")
 	}
-}
-
-// syncBuffer is a buffer a running command writes to while the test reads
-// it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
