@@ -106,6 +106,7 @@ func Require(t T) {
 func Start(t T, o Options) *Server {
 	t.Helper()
 	Require(t)
+	sweepOnce.Do(sweepLeftovers)
 	var u *user.User
 	var err error
 	if o.User != "" {
@@ -124,6 +125,10 @@ func Start(t T, o Options) *Server {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The owner: a later process stops this sshd if this one dies first.
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
@@ -285,7 +290,6 @@ var sweepOnce sync.Once
 // and deletes it, with its home, when the test ends.
 func newUser(t T) (*user.User, error) {
 	t.Helper()
-	sweepOnce.Do(sweepLeftovers)
 	name := userPrefix + testnet.RandomHex(5)
 	err := userTool("useradd", nil, "-m", "-s", "/bin/sh", "-p", "*",
 		"-c", fmt.Sprintf("async test pid=%d", os.Getpid()), name)
@@ -302,8 +306,14 @@ func deleteUser(name string) error {
 	return userTool("userdel", nil, "-f", "-r", name)
 }
 
-// sweepLeftovers deletes the test users whose creating process is gone.
+// ownerFile, in a server's directory, holds the pid of the test process
+// that started it.
+const ownerFile = "owner"
+
+// sweepLeftovers stops the servers and deletes the test users whose test
+// process is gone (killed before its cleanups ran).
 func sweepLeftovers() {
+	sweepServers(os.TempDir())
 	b, err := os.ReadFile("/etc/passwd")
 	if err != nil {
 		return
@@ -317,11 +327,39 @@ func sweepLeftovers() {
 		if err != nil || !strings.HasPrefix(f[4], "async test pid=") || pid <= 0 {
 			continue
 		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		if gone(pid) {
 			deleteUser(f[0])
 		}
 	}
 }
+
+// sweepServers stops the sshd of every server directory under tmp whose
+// owner is gone, and removes the directory. The sshd is killed only when
+// its command line names the directory's configuration (its pid may have
+// been reused since).
+func sweepServers(tmp string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "async-sshd-*"))
+	for _, dir := range dirs {
+		owner, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // not ours, or still being set up
+		}
+		if pid, err := strconv.Atoi(string(owner)); err != nil || pid <= 0 || !gone(pid) {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "sshd.pid")); err == nil {
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if err == nil && pid > 0 && bytes.Contains(cmdline, []byte(filepath.Join(dir, "sshd_config"))) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		os.RemoveAll(dir)
+	}
+}
+
+// gone reports whether no process has the given pid.
+func gone(pid int) bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) }
 
 // toolMu serializes this process's changes to the user database; other
 // processes' are retried (see userTool).

@@ -5,10 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -134,5 +136,62 @@ func TestLeftoverUsersRemoved(t *testing.T) {
 		if _, err := user.Lookup(name); (err == nil) != c.kept {
 			t.Errorf("user of pid %d (kept %v): lookup after sweep: %v", c.pid, c.kept, err)
 		}
+	}
+}
+
+// TestLeftoverServersStopped: the sshd of a server whose test process died
+// is stopped by the next sweep and its directory removed; a process that
+// merely reuses the recorded pid is left alone; a live owner's server is
+// kept.
+func TestLeftoverServersStopped(t *testing.T) {
+	tmp := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	// Stand-ins for sshd: a shell whose command line names the config, or
+	// (a reused pid) a process that does not.
+	server := func(name string, owner int, namesConfig bool, args ...string) (string, *exec.Cmd) {
+		dir := filepath.Join(tmp, "async-sshd-"+name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, ownerFile), []byte(fmt.Sprint(owner)), 0o644)
+		if namesConfig {
+			args = append(args, filepath.Join(dir, "sshd_config"))
+		}
+		cmd := exec.Command(args[0], args[1:]...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		os.WriteFile(filepath.Join(dir, "sshd.pid"), []byte(fmt.Sprintln(cmd.Process.Pid)), 0o644)
+		return dir, cmd
+	}
+	orphan, orphanCmd := server("orphan", dead.Process.Pid, true, "sh", "-c", "sleep 60; :")
+	reused, reusedCmd := server("reused", dead.Process.Pid, false, "sleep", "60")
+	live, liveCmd := server("live", os.Getpid(), true, "sh", "-c", "sleep 60; :")
+	sweepServers(tmp)
+	done := make(chan error, 1)
+	go func() { done <- orphanCmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Error("the orphaned server's sshd was not stopped")
+	}
+	for _, c := range []*exec.Cmd{reusedCmd, liveCmd} {
+		// Not reaped: a killed child is a zombie, which kill(pid, 0) finds.
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.Process.Pid))
+		if i := strings.LastIndexByte(string(stat), ')'); err != nil || i < 0 || strings.HasPrefix(string(stat[i+1:]), " Z") {
+			t.Errorf("%v was stopped", c.Args)
+		}
+	}
+	for _, d := range []string{orphan, reused} {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s not removed", d)
+		}
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live owner's server directory was removed: %v", err)
 	}
 }
