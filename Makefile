@@ -68,6 +68,10 @@ lint:
 # × loss 0/0.5/2 % at 100 Mbit/s: a 256 MiB file pushed and pulled, 2,000
 # small files pushed. The full grid takes hours at rsync's lossy rates;
 # WANBENCHFLAGS='-rtt 50ms -loss 0.5 -size 32' runs one quick cell.
+#
+# Last, the scale benchmark: 100,000 and 1,000,000 small files local→local
+# against rsync -a (initial copy, no change, 1 % modified: wall time, CPU
+# and peak RSS), and async's start-up (SCALEFLAGS='-files 100000' for less).
 TOOLS ?= $(HOME)/.cache/async-tools
 
 bench: build bench-tools
@@ -78,6 +82,7 @@ bench: build bench-tools
 	$(GO) run ./bench/ratesync -async $(BIN)
 	$(GO) build -o bin/wanem ./bench/wanem
 	$(GO) run ./bench/wansync -async $(BIN) -wanem bin/wanem $(WANBENCHFLAGS)
+	$(GO) run ./bench/scalesync -async $(BIN) $(SCALEFLAGS)
 	cd examples/backend-bbolt && $(GO) test -run '^$$' -bench Boundary -benchtime 2s ./...
 
 bench-tools:
