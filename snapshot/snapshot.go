@@ -67,6 +67,10 @@ type DB struct {
 	// flushMu serialises flushes so that batches reach Badger in the order
 	// they were taken from pending.
 	flushMu sync.Mutex
+	// unsynced: a batch reached Badger since its files were last synced
+	// (guarded by flushMu). A flush with nothing new to make durable skips
+	// the sync, so a run that changes nothing pays no fsync for it.
+	unsynced bool
 
 	mu       sync.Mutex
 	pending  map[string][]byte // record key -> encoded record, nil to delete
@@ -492,11 +496,13 @@ func (db *DB) write(sync bool) error {
 		if err != nil {
 			return db.errorf(fmt.Errorf("write: %w", err))
 		}
+		db.unsynced = true
 	}
-	if sync && !db.readOnly {
+	if sync && !db.readOnly && db.unsynced {
 		if err := db.bdb.Sync(); err != nil {
 			return db.errorf(fmt.Errorf("sync: %w", err))
 		}
+		db.unsynced = false
 	}
 	return nil
 }

@@ -722,3 +722,33 @@ func TestSnappyTablesStillRead(t *testing.T) {
 		}
 	}
 }
+
+// TestFlushSyncsOnlyNewWrites: Flush syncs Badger's files when a batch
+// reached them since the last sync, and not otherwise (a run that changes
+// nothing pays no fsync for its snapshot).
+func TestFlushSyncsOnlyNewWrites(t *testing.T) {
+	ctx := context.Background()
+	db := openT(t, t.TempDir(), Options{})
+	defer db.Close()
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if db.unsynced {
+		t.Fatal("unsynced after a Flush of nothing")
+	}
+	if err := db.Put(ctx, benchRecord(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.write(false); err != nil { // what the background flusher does
+		t.Fatal(err)
+	}
+	if !db.unsynced {
+		t.Fatal("a written batch is not marked for the next sync")
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if db.unsynced {
+		t.Fatal("unsynced after Flush")
+	}
+}
