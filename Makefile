@@ -13,15 +13,22 @@ LDFLAGS  = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: build test lint bench bench-tools demo clean install man fuzz
 
+# async, and beside it the plugins that serve gs:// and azblob:// (the cloud
+# drivers stay out of async, whose every start they would slow).
+CLOUD = async-backend-gs async-backend-azblob
+
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/async
+	@for c in $(CLOUD); do $(GO) build -o $(dir $(BIN))$$c ./cmd/$$c || exit 1; done
 
-# The binary into $(PREFIX)/bin (~/.local/bin), with asyncadmin beside it,
+# The binary into $(PREFIX)/bin (~/.local/bin), with asyncadmin and the
+# cloud plugins beside it,
 # the man page and the bash and zsh completions.
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/async
+	for c in $(CLOUD); do install -m 755 $(dir $(BIN))$$c $(DESTDIR)$(PREFIX)/bin/$$c; done
 	ln -sf async $(DESTDIR)$(PREFIX)/bin/asyncadmin
 	install -m 644 docs/async.1 $(DESTDIR)$(PREFIX)/share/man/man1/async.1
 	$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/async
