@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -55,5 +56,21 @@ func TestCloudSchemeRunsItsPlugin(t *testing.T) {
 	mustCode(t, r, exitFailed)
 	if !strings.Contains(r.stderr, "async-backend-azblob") || !strings.Contains(r.stderr, "127.0.0.1:1") {
 		t.Errorf("stderr does not show the plugin's driver at work:\n%s", r.stderr)
+	}
+}
+
+// TestMemProfile: $ASYNC_MEMPROFILE makes a run write a heap profile (a
+// gzipped protocol buffer) for benchmarks.
+func TestMemProfile(t *testing.T) {
+	state, src, dst := t.TempDir(), t.TempDir(), t.TempDir()
+	writeTree(t, src, sample)
+	prof := filepath.Join(t.TempDir(), "heap.pb.gz")
+	mustCode(t, sshRun(t, state, []string{"ASYNC_MEMPROFILE=" + prof}, "-N", "mp", "-d", src, "-r", dst, "-t"), 0)
+	b, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("%s is not a gzipped profile (%d bytes)", prof, len(b))
 	}
 }
