@@ -22,8 +22,7 @@ build:
 	@for c in $(CLOUD); do $(GO) build -o $(dir $(BIN))$$c ./cmd/$$c || exit 1; done
 
 # The binary into $(PREFIX)/bin (~/.local/bin), with asyncadmin and the
-# cloud plugins beside it,
-# the man page and the bash and zsh completions.
+# cloud plugins beside it, the man page and the bash and zsh completions.
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions
