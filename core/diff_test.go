@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestDiff(t *testing.T) {
@@ -316,5 +317,16 @@ func TestDiffIgnoredAttrExplainsToken(t *testing.T) {
 		if got := Diff(&Record{Entry: big}, tc.cur, tc.o); got != Unchanged {
 			t.Errorf("%s: %s, want unchanged", tc.name, got)
 		}
+	}
+}
+
+// TestEntrySize: an Entry is held per path and side; its fields stay
+// packed (Type beside Mode), 160 bytes on 64-bit systems.
+func TestEntrySize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes are checked on 64-bit systems")
+	}
+	if n := unsafe.Sizeof(Entry{}); n > 160 {
+		t.Errorf("Entry is %d bytes, want at most 160", n)
 	}
 }

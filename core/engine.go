@@ -541,14 +541,19 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 			return nil, &HaltError{fmt.Errorf("the %s root %s is empty but its snapshot lists %d entries (unmounted?); nothing done; run with --force-deletes if the emptying is intended", Side(s), e.eps[s].URL, n)}
 		}
 	}
-	byPath := make(map[string]*PathState, len(scans[0])+len(scans[1]))
+	// The states go straight into one slice, found by path through an index
+	// (no PathState allocated per path, none copied).
+	n := max(len(scans[0]), len(scans[1]), len(recs[0]), len(recs[1]))
+	states := make([]PathState, 0, n+n/8)
+	byPath := make(map[string]int32, n+n/8)
 	get := func(p string) *PathState {
-		ps := byPath[p]
-		if ps == nil {
-			ps = &PathState{Path: p}
-			byPath[p] = ps
+		i, ok := byPath[p]
+		if !ok {
+			i = int32(len(states))
+			states = append(states, PathState{Path: p})
+			byPath[p] = i
 		}
-		return ps
+		return &states[i]
 	}
 	for s := range 2 {
 		for i := range scans[s] {
@@ -558,12 +563,13 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 			get(recs[s][i].Path).Base[s] = &recs[s][i]
 		}
 	}
-	if err := e.checkLost(byPath, recs); err != nil {
+	if err := e.checkLost(func(p string) *PathState {
+		if i, ok := byPath[p]; ok {
+			return &states[i]
+		}
+		return nil
+	}, states, recs); err != nil {
 		return nil, err
-	}
-	states := make([]PathState, 0, len(byPath))
-	for _, ps := range byPath {
-		states = append(states, *ps)
 	}
 	slices.SortFunc(states, func(a, b PathState) int { return ComparePaths(a.Path, b.Path) })
 	return states, nil
@@ -578,7 +584,7 @@ const MinLost = 20
 // checkLost halts a run in which a side lost most of what its snapshot
 // records (more than half, and at least MinLost entries, not counting
 // those found again under another path), unless --force-deletes.
-func (e *engine) checkLost(byPath map[string]*PathState, recs [2][]Record) error {
+func (e *engine) checkLost(byPath func(string) *PathState, states []PathState, recs [2][]Record) error {
 	if e.o.ForceDeletes {
 		return nil
 	}
@@ -588,7 +594,7 @@ func (e *engine) checkLost(byPath map[string]*PathState, recs [2][]Record) error
 			lost := 0
 			for i := range recs[s] {
 				r := &recs[s][i]
-				if ps := byPath[r.Path]; ps != nil && ps.Cur[s] == nil && !movedFrom(&r.Entry, here) {
+				if ps := byPath(r.Path); ps != nil && ps.Cur[s] == nil && !movedFrom(&r.Entry, here) {
 					lost++
 				}
 			}
@@ -599,8 +605,8 @@ func (e *engine) checkLost(byPath map[string]*PathState, recs [2][]Record) error
 			// Entries that moved (the same file found under another
 			// path: a renamed directory) are not lost.
 			here := map[string]*Entry{}
-			for _, ps := range byPath {
-				if c := ps.Cur[s]; c != nil && c.FileID != "" {
+			for i := range states {
+				if c := states[i].Cur[s]; c != nil && c.FileID != "" {
 					here[c.FileID] = c
 				}
 			}

@@ -60,12 +60,14 @@ const NoID = -1
 
 // Entry is one item of a tree as a backend sees it.
 type Entry struct {
+	// The fields are ordered so that Type packs with Mode: an Entry (and
+	// a Record) is held per path and side, so each word counts.
 	Path  string      // relative slash path, "" for the root
-	Type  Type        // file, dir or symlink
 	Size  int64       // bytes; 0 for directories
 	MTime time.Time   // modification time, as precise as the backend keeps it
 	ATime time.Time   // access time, where the backend has one (not compared, not recorded)
 	Mode  fs.FileMode // permission bits only (fs.ModePerm plus setuid/setgid/sticky)
+	Type  Type        // file, dir or symlink
 	UID   int         // owner, NoID when unknown
 	GID   int         // group, NoID when unknown
 	// Target is the text of a symbolic link.

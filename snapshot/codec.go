@@ -39,16 +39,20 @@ func recordKey(path string) []byte {
 
 // keyPath is the inverse of recordKey.
 func keyPath(k []byte) string {
-	k = k[1:]
 	var sb strings.Builder
-	sb.Grow(len(k))
-	for _, c := range k {
+	sb.Grow(len(k) - 1)
+	appendKeyPath(&sb, k)
+	return sb.String()
+}
+
+// appendKeyPath writes the path of key k to sb.
+func appendKeyPath(sb *strings.Builder, k []byte) {
+	for _, c := range k[1:] {
 		if c == 0 {
 			c = '/'
 		}
 		sb.WriteByte(c)
 	}
-	return sb.String()
 }
 
 // encodeRecord appends the binary form of r (without its path, which is the
@@ -108,19 +112,17 @@ func (d *decoder) varint() int64 {
 	return v
 }
 
-func (d *decoder) str() string {
+// bytes returns the next length-prefixed string, in place.
+func (d *decoder) bytes() []byte {
 	n := d.uvarint()
 	if d.err != nil {
-		return ""
+		return nil
 	}
 	if n > uint64(len(d.b)) {
 		d.err = errShort()
-		return ""
+		return nil
 	}
-	if n == 0 {
-		return ""
-	}
-	s := string(d.b[:n])
+	s := d.b[:n]
 	d.b = d.b[n:]
 	return s
 }
@@ -149,6 +151,13 @@ func decodeStatus(b []byte) (core.Status, error) {
 
 // decodeRecord fills r (except its path) from b.
 func decodeRecord(b []byte, r *core.Record) error {
+	return decodeKeyRecord(nil, b, r)
+}
+
+// decodeKeyRecord fills r from b and, unless key is nil, r.Path from key.
+// The record's strings share one allocation: a loaded record costs one
+// small object besides itself.
+func decodeKeyRecord(key, b []byte, r *core.Record) error {
 	d, err := decodeHeader(b)
 	if err != nil {
 		return err
@@ -161,11 +170,15 @@ func decodeRecord(b []byte, r *core.Record) error {
 	r.Mode = fs.FileMode(d.uvarint())
 	r.UID = int(d.varint())
 	r.GID = int(d.varint())
-	r.Target = d.str()
-	r.Hash = d.str()
-	r.Token = d.str()
-	r.FileID = d.str()
-	r.Note = d.str()
+	var strs [5][]byte // target, hash, token, fileid, note
+	total := 0
+	if key != nil {
+		total = len(key) - 1
+	}
+	for i := range strs {
+		strs[i] = d.bytes()
+		total += len(strs[i])
+	}
 	if d.err != nil {
 		return d.err
 	}
@@ -173,5 +186,28 @@ func decodeRecord(b []byte, r *core.Record) error {
 		return fmt.Errorf("bad mtime nanoseconds %d", nsec)
 	}
 	r.MTime = time.Unix(sec, int64(nsec)).UTC()
+	var sb strings.Builder
+	sb.Grow(total)
+	if key != nil {
+		appendKeyPath(&sb, key)
+	}
+	for _, s := range strs {
+		sb.Write(s)
+	}
+	all := sb.String()
+	at := 0
+	next := func(n int) string {
+		s := all[at : at+n]
+		at += n
+		return s
+	}
+	if key != nil {
+		r.Path = next(len(key) - 1)
+	}
+	r.Target = next(len(strs[0]))
+	r.Hash = next(len(strs[1]))
+	r.Token = next(len(strs[2]))
+	r.FileID = next(len(strs[3]))
+	r.Note = next(len(strs[4]))
 	return nil
 }

@@ -39,6 +39,10 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
+	stopMem := func() {}
+	if prof := os.Getenv("ASYNC_MEMPROFILE"); prof != "" { // for benchmarks
+		stopMem = peakHeapProfile(prof)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	var code int
 	if len(os.Args) > 1 && os.Args[1] == "plugins" {
@@ -59,6 +63,7 @@ func main() {
 	}
 	stop()
 	pprof.StopCPUProfile()
+	stopMem()
 	os.Exit(code)
 }
 

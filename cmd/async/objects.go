@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/async-sync/async/backends/blob"
 	"github.com/async-sync/async/backends/objstore"
@@ -24,11 +25,15 @@ func openObjects(ctx context.Context, p *prepared, side core.Side) (*opened, err
 	)
 	switch e.scheme {
 	case "plugin":
-		return openPlugin(ctx, p, side)
+		return openPlugin(ctx, p, side, e.plugin)
 	case "s3":
 		b, err = s3.Open(ctx, s3.Options{Bucket: e.bucket, Endpoint: e.s3.endpoint, Region: e.s3.region, PathStyle: e.s3.pathStyle})
 		prefix = e.path
 	default:
+		if scheme := cloudScheme(e.raw); scheme != "" {
+			// Served by async-backend-SCHEME: its driver would slow every start.
+			return openPlugin(ctx, p, side, scheme)
+		}
 		b, prefix, err = blob.Open(ctx, e.raw)
 	}
 	if err != nil {
@@ -40,6 +45,17 @@ func openObjects(ctx context.Context, p *prepared, side core.Side) (*opened, err
 	f := objstore.New(b, prefix, objstore.Options{Tags: p.s.tags, ChecksumSHA256: p.s.policy.Checksum == core.ChecksumSHA256})
 	return &opened{backend: f, snaps: &localSnapshots{dir: p.dbDir[side], storeDir: p.storeDir[side]},
 		close: func() { f.Close() }}, nil
+}
+
+// cloudScheme returns the scheme of a gocloud URL whose driver lives in a
+// plugin program (gs, azblob), "" for the drivers async links.
+func cloudScheme(raw string) string {
+	scheme, _, _ := strings.Cut(raw, "://")
+	scheme = strings.TrimPrefix(strings.ToLower(scheme), "blob+")
+	if scheme == "gs" || scheme == "azblob" {
+		return scheme
+	}
+	return ""
 }
 
 // objectWarnings says which asked-for preservations a bucket side cannot

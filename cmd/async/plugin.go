@@ -15,20 +15,23 @@ import (
 	"github.com/async-sync/async/plugins"
 )
 
-// openPlugin starts the plugin that serves the endpoint's scheme; its
+// openPlugin starts async-backend-SCHEME, the plugin that serves the side; its
 // snapshot is local, as a bucket's.
-func openPlugin(ctx context.Context, p *prepared, side core.Side) (*opened, error) {
+func openPlugin(ctx context.Context, p *prepared, side core.Side, scheme string) (*opened, error) {
 	e := p.ends[side]
 	opt := [2]string{"-d", "-r"}[side]
-	path, err := plugins.Find(e.plugin, plugins.Dirs(p.pluginDir))
+	path, err := plugins.Find(scheme, plugins.Dirs(p.pluginDir))
 	if err != nil {
-		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %w (install async-backend-%s there, or give --plugin-dir)", opt, err, e.plugin)}
+		if cloudScheme(e.raw) != "" {
+			return nil, &fatal{exitFailed, fmt.Errorf("option %s: %s:// buckets are served by async-backend-%s, installed beside async by make install (or: go install github.com/async-sync/async/cmd/async-backend-%s): %w", opt, scheme, scheme, scheme, err)}
+		}
+		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %w (install async-backend-%s there, or give --plugin-dir)", opt, err, scheme)}
 	}
 	sums, err := pluginSums()
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	b, err := plugins.Open(ctx, path, e.raw, plugins.OpenOptions{Logger: p.log, SHA256: sums[e.plugin]})
+	b, err := plugins.Open(ctx, path, e.raw, plugins.OpenOptions{Logger: p.log, SHA256: sums[scheme]})
 	if err != nil {
 		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %w", opt, err)}
 	}

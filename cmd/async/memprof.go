@@ -1,0 +1,52 @@
+package main
+
+import (
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
+	"time"
+)
+
+// peakHeapProfile writes a heap profile to path each time the live heap
+// reaches a new high (by a tenth at least, sampled every 50 ms), so that the
+// file describes the run at its peak; the returned stop ends the sampling
+// and writes a last profile if the heap peaked since (or none was written). For benchmarks: it is
+// set by $ASYNC_MEMPROFILE.
+func peakHeapProfile(path string) (stop func()) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var peak, written uint64
+	wrote := false
+	write := func() {
+		if f, err := os.Create(path); err == nil {
+			runtime.GC() // the profile shows the heap as of the last GC
+			_ = pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+			written, wrote = peak, true
+		}
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				if peak > written || !wrote {
+					write()
+				}
+				return
+			case <-t.C:
+			}
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak {
+				peak = v
+				if peak > written+written/10 {
+					write()
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
