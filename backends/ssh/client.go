@@ -467,7 +467,7 @@ func (c *Client) Open(ctx context.Context, p string, offset int64) (io.ReadClose
 	var f frame
 	var err error
 	if cd != nil {
-		id, f, err = cd.call(ctx, opOpen, e.b)
+		id, f, err = c.dataCall(ctx, cd, opOpen, e.b)
 		var re *RemoteError
 		if err != nil && !errors.As(err, &re) && ctx.Err() == nil && !cd.alive() {
 			cd, err = nil, nil // the data path broke: a read is safe to ask again over SSH
@@ -694,7 +694,7 @@ func (w *remoteWriter) Commit(ctx context.Context) (core.Entry, error) {
 		e.createOpts(w.opts)
 		e.bytes(w.buf)
 		if cd := w.c.tcpData(); cd != nil { // a small file, in one frame
-			_, f, err := cd.call(ctx, opPut, e.b)
+			_, f, err := w.c.dataCall(ctx, cd, opPut, e.b)
 			if !errors.Is(err, errTooLarge) {
 				if err != nil {
 					return core.Entry{}, err

@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"time"
@@ -47,4 +48,15 @@ func (c *Client) traceRequest(ctx context.Context, op byte, id uint64, size int,
 		attrs = append(attrs, "err", (*err).Error())
 	}
 	c.log.Log(ctx, core.LevelTrace, "agent request", attrs...)
+}
+
+// dataCall is cd.call with the trace record Client.call writes, so that
+// -DD shows the requests that went over the data path too.
+func (c *Client) dataCall(ctx context.Context, cd *clientData, op byte, payload []byte) (id uint64, f frame, err error) {
+	start := time.Now()
+	id, f, err = cd.call(ctx, op, payload)
+	if c.log != nil && !errors.Is(err, errTooLarge) {
+		c.traceRequest(ctx, op, id, len(payload), start, &err)
+	}
+	return id, f, err
 }
