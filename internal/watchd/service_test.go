@@ -1,0 +1,257 @@
+package watchd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// start runs a service on the trees and returns it once it serves.
+func start(t *testing.T, o Options) *Service {
+	t.Helper()
+	if o.StateDir == "" {
+		o.StateDir = t.TempDir()
+	}
+	if o.Tick == 0 {
+		o.Tick = 50 * time.Millisecond
+	}
+	ready := make(chan struct{})
+	o.Ready = func() { close(ready) }
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("service ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("service not ready")
+	}
+	return s
+}
+
+func ask(t *testing.T, s *Service, req Request) *Answer {
+	t.Helper()
+	a, err := Ask(context.Background(), s.Socket(), req, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// cursor returns the service's current cursor for dir.
+func cursor(t *testing.T, s *Service, dir string) Request {
+	a := ask(t, s, Request{Op: "changes", Dir: dir})
+	if a.Hole != "no cursor yet" {
+		t.Fatalf("first request: hole %q, want no cursor yet", a.Hole)
+	}
+	return Request{Op: "changes", Dir: dir, Epoch: a.Epoch, Since: a.Cursor}
+}
+
+// waitPaths polls until the changes since req include every path of want.
+func waitPaths(t *testing.T, s *Service, req Request, want ...string) *Answer {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a := ask(t, s, req)
+		if a.Hole != "" {
+			t.Fatalf("hole: %s", a.Hole)
+		}
+		ok := true
+		for _, w := range want {
+			ok = ok && slices.Contains(a.Paths, w)
+		}
+		if ok {
+			return a
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("paths %q, want %q", a.Paths, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitHole polls until the answer to req is a hole containing want.
+func waitHole(t *testing.T, s *Service, req Request, want string) *Answer {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a := ask(t, s, req)
+		if strings.Contains(a.Hole, want) {
+			return a
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hole %q (paths %q), want one saying %q", a.Hole, a.Paths, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func write(t *testing.T, p, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestChangesPickedUp(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "old/a"), "a")
+	write(t, filepath.Join(root, "keep"), "k")
+	s := start(t, Options{Trees: []string{root}})
+	req := cursor(t, s, root)
+	write(t, filepath.Join(root, "new"), "n")
+	write(t, filepath.Join(root, "old/a"), "changed")
+	if err := os.Rename(filepath.Join(root, "old"), filepath.Join(root, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	// A directory created with its contents before any watch on it.
+	if err := exec.Command("sh", "-c", "mkdir -p "+root+"/d/e/f && echo x > "+root+"/d/e/f/g").Run(); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(root, "moved/a2"), "inside the moved directory")
+	a := waitPaths(t, s, req, "new", "old/a", "old", "moved", "d", "d/e/f/g", "moved/a2")
+	if slices.Contains(a.Paths, "keep") {
+		t.Errorf("unchanged path reported: %q", a.Paths)
+	}
+	// Relative to a directory inside the tree, from the new cursor.
+	sub := Request{Op: "changes", Dir: filepath.Join(root, "moved"), Epoch: a.Epoch, Since: a.Cursor}
+	write(t, filepath.Join(root, "moved/b"), "b")
+	write(t, filepath.Join(root, "outside"), "o")
+	a = waitPaths(t, s, sub, "b")
+	if slices.Contains(a.Paths, "outside") || slices.Contains(a.Paths, "../outside") {
+		t.Errorf("path outside the directory reported: %q", a.Paths)
+	}
+	// Nothing changed: no paths, same cursor.
+	next := Request{Op: "changes", Dir: root, Epoch: a.Epoch, Since: a.Cursor}
+	time.Sleep(100 * time.Millisecond)
+	if b := ask(t, s, next); b.Hole != "" || len(b.Paths) != 0 {
+		t.Errorf("no change: hole %q paths %q", b.Hole, b.Paths)
+	}
+}
+
+func TestHoles(t *testing.T) {
+	t.Run("restarted", func(t *testing.T) {
+		root := t.TempDir()
+		state := t.TempDir()
+		s := start(t, Options{Trees: []string{root}, StateDir: filepath.Join(state, "a")})
+		req := cursor(t, s, root)
+		s2 := start(t, Options{Trees: []string{root}, StateDir: filepath.Join(state, "b")})
+		waitHole(t, s2, req, "restarted")
+	})
+	t.Run("not watched", func(t *testing.T) {
+		root, other := t.TempDir(), t.TempDir()
+		s := start(t, Options{Trees: []string{root}})
+		waitHole(t, s, Request{Op: "changes", Dir: other, Epoch: "x", Since: 1}, "does not watch")
+	})
+	t.Run("overflow", func(t *testing.T) {
+		root := t.TempDir()
+		stall := make(chan struct{})
+		s := start(t, Options{Trees: []string{root}, stall: stall})
+		req := cursor(t, s, root)
+		limit := 16384
+		if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
+			fmt.Sscan(string(b), &limit)
+		}
+		if limit > 200000 {
+			t.Skipf("fs.inotify.max_queued_events is %d", limit)
+		}
+		for i := range limit + 100 {
+			write(t, filepath.Join(root, fmt.Sprint(i)), "")
+		}
+		close(stall)
+		waitHole(t, s, req, "IN_Q_OVERFLOW")
+		if st := s.Status(); st.Trees[0].LastOverflow.IsZero() {
+			t.Error("status: no last overflow")
+		}
+	})
+	t.Run("compacted", func(t *testing.T) {
+		root := t.TempDir()
+		s := start(t, Options{Trees: []string{root}, MaxEntries: 8})
+		req := cursor(t, s, root)
+		for i := range 20 {
+			write(t, filepath.Join(root, fmt.Sprint(i)), "")
+		}
+		waitHole(t, s, req, "compacted")
+	})
+	t.Run("too many", func(t *testing.T) {
+		root := t.TempDir()
+		s := start(t, Options{Trees: []string{root}, MaxPaths: 5})
+		req := cursor(t, s, root)
+		for i := range 10 {
+			write(t, filepath.Join(root, fmt.Sprint(i)), "")
+		}
+		waitHole(t, s, req, "more than 5")
+	})
+	t.Run("root removed", func(t *testing.T) {
+		root := filepath.Join(t.TempDir(), "tree")
+		write(t, filepath.Join(root, "f"), "")
+		s := start(t, Options{Trees: []string{root}})
+		req := cursor(t, s, root)
+		if err := os.RemoveAll(root); err != nil {
+			t.Fatal(err)
+		}
+		waitHole(t, s, req, "removed or moved")
+		write(t, filepath.Join(root, "g"), "") // back: watched again, from a later cursor
+		a := waitHole(t, s, req, "watched again")
+		req2 := Request{Op: "changes", Dir: root, Epoch: a.Epoch, Since: a.Cursor}
+		write(t, filepath.Join(root, "h"), "")
+		waitPaths(t, s, req2, "h")
+	})
+	t.Run("remounted", func(t *testing.T) {
+		root := t.TempDir()
+		mnt := filepath.Join(root, "mnt")
+		if err := os.Mkdir(mnt, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		s := start(t, Options{Trees: []string{root}})
+		req := cursor(t, s, root)
+		if out, err := exec.Command("mount", "-t", "tmpfs", "none", mnt).CombinedOutput(); err != nil {
+			t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+		a := waitHole(t, s, req, "mounted")
+		// Watched again, the new file system included.
+		req2 := Request{Op: "changes", Dir: root, Epoch: a.Epoch, Since: a.Cursor}
+		write(t, filepath.Join(mnt, "x"), "")
+		a = waitPaths(t, s, req2, "mnt/x")
+		req3 := Request{Op: "changes", Dir: root, Epoch: a.Epoch, Since: a.Cursor}
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("umount: %v %s", err, out)
+		}
+		waitHole(t, s, req3, "mounted")
+	})
+}
+
+func TestStatus(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "d/f"), "")
+	s := start(t, Options{Trees: []string{root}})
+	req := cursor(t, s, root)
+	write(t, filepath.Join(root, "d/g"), "")
+	waitPaths(t, s, req, "d/g")
+	a := ask(t, s, Request{Op: "status"})
+	st := a.Status
+	if st == nil || len(st.Trees) != 1 || st.Trees[0].Root != root || st.Trees[0].Watches != 2 || st.Trees[0].Events == 0 || st.Cursor == 0 {
+		t.Fatalf("status %+v", st)
+	}
+}
