@@ -47,6 +47,8 @@ func main() {
 	var code int
 	if len(os.Args) > 1 && os.Args[1] == "plugins" {
 		code = listPlugins(os.Args[2:], os.Stdout, os.Stderr)
+	} else if len(os.Args) > 1 && os.Args[1] == "watchd" {
+		code = watchdCmd(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	} else if len(os.Args) > 1 && os.Args[1] == "server" {
 		code = server(ctx, os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
 	} else if len(os.Args) > 1 && os.Args[1] == "apply" {
@@ -162,6 +164,7 @@ func subcommands() []subcommand {
 		{"apply", "PLAN.json [-q] [-D] [-L DIR] [-b DIR] [-B DIR]", "carry out a plan saved with --dry-run --plan-format=json"},
 		{"plugins", "[--plugin-dir DIR]", "list the backend plugins found"},
 		{"server", "--stdio [--config FILE]", "the remote agent, started over SSH by an async client"},
+		{"watchd", "--tree DIR [--tree DIR ...] | --status [--json]", "the change journal service that --watchd asks (async watchd -h)"},
 		{"completion", "bash|zsh", "print a shell completion script"},
 	}
 }
