@@ -85,6 +85,10 @@ type Options struct {
 	// sync (continuous mode: a watcher's events); such a side is not
 	// scanned, only those paths are looked at. Nil: scan the side.
 	Hints [2]*Hint
+	// Journal, per side, is recorded in the side's snapshot meta when the
+	// run ends (Meta.Journal): where a change journal stood when the run
+	// started, for the next run to ask what changed since.
+	Journal [2]string
 	// Private, per side, are directories below the root where async keeps
 	// its own state (a snapshot, logs): never scanned nor synchronized.
 	Private [2][]string
@@ -229,6 +233,7 @@ func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, er
 	start = time.Now()
 	execErr := e.execute(ctx, plan)
 	e.logStage("transfer", start, "actions", len(plan.Actions))
+	e.complete = execErr == nil && ctx.Err() == nil
 	if err := e.end(context.WithoutCancel(ctx)); err != nil && execErr == nil {
 		execErr = err
 	}
@@ -263,6 +268,7 @@ func Apply(ctx context.Context, local, remote *Endpoint, opts Options, plan *Pla
 type engine struct {
 	applying bool            // running a saved plan: failed expectations are a stale plan
 	cleanEnd [2]bool         // the side's last run ended cleanly (not killed)
+	complete bool            // this run did every action of its plan
 	old      map[string]bool // directories left out by --exclude-dirs-older-than
 	// settled maps, per side, directories to their recorded mtimes, for
 	// --assume-no-mods; skipped notes the ones the scan did not list.
@@ -1027,6 +1033,11 @@ func (e *engine) end(ctx context.Context) error {
 		m := e.meta
 		m.Side = Side(s).String()
 		m.Stopped = time.Now().UTC()
+		if e.complete && e.stats.Conflicts.Load()+e.stats.Errors.Load()+e.stats.Skipped.Load()+e.stats.Renamed.Load() == 0 {
+			// Only a run that settled everything can stand for the
+			// journal's past: the next run reads only what changed since.
+			m.Journal = e.o.Journal[s]
+		}
 		st := e.eps[s].Store
 		if err := st.Flush(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("flush %s snapshot: %w", Side(s), err))

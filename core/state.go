@@ -59,6 +59,10 @@ type Meta struct {
 	// has no such notion.
 	LocalDevice  string `json:",omitempty"`
 	RemoteDevice string `json:",omitempty"`
+	// Journal is where a change journal stood when this side's last run
+	// started (Options.Journal), written only when the run ends: a
+	// crashed run leaves none.
+	Journal string `json:",omitempty"`
 }
 
 // Store is one side's snapshot as the pipeline uses it. Writes may be

@@ -35,6 +35,8 @@ type instance struct {
 	events        string   // --events: "json" or ""
 	knownHosts    []string // --known-hosts, repeatable
 	pluginDir     string   // --plugin-dir
+	watchd        string   // --watchd: the journal service's socket ("": not asked)
+	warnings      []string // warnings about instance options, for every session
 }
 
 // session holds one -N's options.
@@ -180,6 +182,9 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(s *session, msg s
 	if in.help || in.version {
 		return in, sessions, nil
 	}
+	for _, w := range in.warnings {
+		warn(nil, w)
+	}
 	if len(sessions) == 0 {
 		return nil, nil, usagef("missing -N/--name: give a session name (async -h for help)")
 	}
@@ -235,6 +240,15 @@ func (in *instance) set(op cli.Opt) error {
 			in.planJSON = v == "json"
 		default:
 			return usagef("option %s: unknown plan format %q (want text or json)", op.As, v)
+		}
+	case "watchd":
+		sock, warning, err := watchdSocket(op.As, v)
+		if err != nil {
+			return err
+		}
+		in.watchd = sock
+		if warning != "" {
+			in.warnings = append(in.warnings, warning)
 		}
 	case "plugin-dir":
 		p, err := expandHome(v)

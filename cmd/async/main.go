@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 		specs[i] = o.Spec
 		byLong[o.Long] = o
 	}
-	parsed, err := cli.Parse(specs, args, "name")
+	parsed, err := cli.Parse(specs, watchdArgs(args), "name")
 	if err != nil {
 		fmt.Fprintf(stderr, "async: %v (async -h for help)\n", err)
 		return exitUsage

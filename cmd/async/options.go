@@ -64,7 +64,7 @@ func options() []option {
 		o(0, "events", req, "json", gInstance, "one JSON object per line on stdout for each entry, progress each second and a summary per round (docs/events.md)"),
 		o(0, "known-hosts", req, "FILE", gInstance, "SSH host keys to trust (~/.ssh/known_hosts)"),
 		o(0, "plugin-dir", req, "DIR", gInstance, "where backend plugins (async-backend-SCHEME) are looked up first"),
-		o(0, "watchd", req, "SPEC", gInstance, "Aspera's change journal service").warn("names Aspera's watchd service; async uses its own change detection"),
+		o(0, "watchd", opt, "unix:PATH", gInstance, "ask the change journal service (async watchd) what changed instead of scanning a local side"),
 		o(0, "apply-local-docroot", none, "", gInstance, "accepted for compatibility").warn("has no effect: the local side has no docroot in async"),
 		o(0, "ws-connect", none, "", gInstance, "WebSocket transport to an Aspera server").refuse("is not supported: async has no WebSocket transport"),
 		o(0, "conf", req, "JSON", gInstance, "a whole session in IBM's /asyncs JSON form").refuse(notYet),

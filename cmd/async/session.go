@@ -543,6 +543,9 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	opts.Finished = func(f core.Finished) { a.out.entry(s.name, f) }
 	opts.Approve = func(plan *core.Plan) error { a.out.planned(s.name); return checkMaxDeletes(s, plan) }
 	opts.DryRun = in.dryRun
+	if in.watchd != "" && !in.dryRun && p.plan == nil {
+		hints, opts.Journal = a.journalHints(ctx, in, p, eps, hints, log)
+	}
 	opts.Hints = hints
 	opts.Private = p.privateDirs()
 	start := time.Now()

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/watchd"
+)
+
+// watchdArgs joins IBM's "--watchd VALUE" (a separate word naming a
+// datastore) into "--watchd=VALUE", since --watchd alone is a valid flag.
+func watchdArgs(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--" {
+			return append(out, args[i:]...)
+		}
+		if args[i] == "--watchd" && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") && strings.Contains(args[i+1], ":") {
+			out = append(out, "--watchd="+args[i+1])
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
+}
+
+// watchdSocket resolves --watchd's value to the service's socket: none is
+// the local service's default socket, unix:PATH a given one. IBM's
+// datastore:HOST:PORT names a Redis datastore: warned, and the local
+// service is asked instead.
+func watchdSocket(opt, v string) (sock, warning string, err error) {
+	def := filepath.Join(watchdDir(), watchd.SocketName)
+	switch {
+	case v == "":
+		return def, "", nil
+	case strings.HasPrefix(v, "unix:"):
+		p, err := expandHome(strings.TrimPrefix(v, "unix:"))
+		if err != nil || p == "" {
+			return "", "", usagef("option %s: %q: want unix:PATH", opt, v)
+		}
+		p, err = filepath.Abs(p)
+		if err != nil {
+			return "", "", usagef("option %s: %v", opt, err)
+		}
+		return p, "", nil
+	case strings.HasPrefix(v, "datastore:") || strings.Count(v, ":") >= 2:
+		return def, fmt.Sprintf("warning: option %s=%s names Aspera's watchd datastore; async asks its own local service (async watchd) at %s", opt, v, def), nil
+	}
+	return "", "", usagef("option %s: %q: want no value (the local service) or unix:PATH", opt, v)
+}
+
+// journalToken is what a session records of the journal (core.Meta.Journal):
+// the service's epoch, the cursor, and a fingerprint of the settings that
+// decide what a scan sees.
+type journalToken struct {
+	epoch  string
+	cursor uint64
+	fp     string
+}
+
+func (t journalToken) String() string {
+	return fmt.Sprintf("watchd1 %s %d %s", t.epoch, t.cursor, t.fp)
+}
+
+func parseJournalToken(s string) (journalToken, bool) {
+	f := strings.Fields(s)
+	if len(f) != 4 || f[0] != "watchd1" {
+		return journalToken{}, false
+	}
+	c, err := strconv.ParseUint(f[2], 10, 64)
+	if err != nil {
+		return journalToken{}, false
+	}
+	return journalToken{epoch: f[1], cursor: c, fp: f[3]}, true
+}
+
+// scanFingerprint digests the settings that decide what a side's scan
+// sees: a change means the records do not describe what a scan would find
+// now, and the journal cannot stand for a scan.
+func scanFingerprint(s *session, side core.Side, private []string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "side %d\nlinks %d\n", side, s.links)
+	for _, r := range s.filter.Rules() {
+		fmt.Fprintf(h, "filter %s\n", r)
+	}
+	for _, p := range private {
+		fmt.Fprintf(h, "private %s\n", p)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// journalHints asks the change journal service, for each local side, what
+// changed since the cursor the session recorded at its last complete run.
+// A side with a trustworthy answer gets a hint (its paths are looked at
+// instead of a scan) unless it has one already (a -C watcher's); a side
+// with any doubt is scanned in full, with one info line saying why. It
+// returns the tokens to record if this run completes.
+func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [2]*core.Endpoint, hints [2]*core.Hint, log *slog.Logger) ([2]*core.Hint, [2]string) {
+	var tokens [2]string
+	private := p.privateDirs()
+	for side := range 2 {
+		e := p.ends[side]
+		if !e.local() || p.missing[side] || eps[side].Store == nil || !isSource(p.s.policy.Direction, core.Side(side)) {
+			// A destination of push or pull is looked at where the
+			// source changed; the journal is for sides whose changes matter.
+			continue
+		}
+		full := func(why string) {
+			msg := fmt.Sprintf("watchd: the %s side is scanned in full: %s", core.Side(side), why)
+			log.Info(msg)
+			if !in.quiet {
+				a.out.warn(p.s.name, msg)
+			}
+		}
+		fp := scanFingerprint(p.s, core.Side(side), private[side])
+		dir, err := filepath.EvalSymlinks(e.path)
+		if err != nil {
+			full(fmt.Sprintf("its root cannot be resolved: %v", err))
+			continue
+		}
+		req := watchd.Request{Op: "changes", Dir: dir}
+		why := ""
+		m, ok, err := eps[side].Store.Meta(ctx)
+		tok, tokOK := parseJournalToken(m.Journal)
+		switch {
+		case err != nil:
+			why = fmt.Sprintf("the snapshot cannot be read: %v", err)
+		case !ok:
+			why = "no cursor yet (a new session, or --reset)"
+		case m.Stopped.IsZero():
+			why = "the last run did not end (killed?): its cursor is unknown"
+		case !tokOK:
+			why = "no cursor from a complete run (the last run had no --watchd, or did not settle everything)"
+		case tok.epoch == "-":
+			why = "the service was not running at the last run"
+		case tok.fp != fp:
+			why = "the session's filters or link handling changed since the cursor"
+		default:
+			req.Epoch, req.Since = tok.epoch, tok.cursor
+		}
+		ans, err := watchd.Ask(ctx, in.watchd, req, 30*time.Second)
+		if err != nil {
+			full(fmt.Sprintf("the service is not running (%v)", err))
+			tokens[side] = journalToken{epoch: "-", fp: fp}.String()
+			continue
+		}
+		tokens[side] = journalToken{epoch: ans.Epoch, cursor: ans.Cursor, fp: fp}.String()
+		switch {
+		case why != "":
+			full(why)
+			continue
+		case ans.Hole != "":
+			full(ans.Hole)
+			continue
+		}
+		if hints[side] != nil {
+			continue // a -C watcher's hints: they are this round's truth
+		}
+		paths := make([]string, 0, len(ans.Paths))
+		for _, q := range ans.Paths {
+			if !privatePath(q, private[side]) {
+				paths = append(paths, q)
+			}
+		}
+		log.Info("watchd: changes from the journal", "side", core.Side(side).String(), "paths", len(paths), "since", tok.cursor, "to", ans.Cursor)
+		hints[side] = &core.Hint{Paths: paths}
+	}
+	return hints, tokens
+}
+
+// privatePath reports whether p lies in async's own state: the private
+// area at the root or one of the side's private directories.
+func privatePath(p string, private []string) bool {
+	if p == core.PrivateDir || strings.HasPrefix(p, core.PrivateDir+"/") {
+		return true
+	}
+	for _, d := range private {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
+}

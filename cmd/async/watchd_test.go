@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/async-sync/async/internal/watchd"
+)
+
+// journalEnv is a temporary state directory shared by a watchd service and
+// the sessions that ask it.
+type journalEnv struct {
+	t     *testing.T
+	state string
+	svc   *exec.Cmd
+	args  []string // the service's arguments
+	log   string   // the last sync's log lines
+}
+
+func newJournalEnv(t *testing.T, args ...string) *journalEnv {
+	return &journalEnv{t: t, state: filepath.Join(t.TempDir(), "state"), args: args}
+}
+
+func (j *journalEnv) socket() string {
+	return filepath.Join(j.state, "async", "watchd", watchd.SocketName)
+}
+
+// start runs `async watchd` and waits (bounded) until it answers.
+func (j *journalEnv) start() {
+	t := j.t
+	t.Helper()
+	cmd := exec.Command(asyncBin, append([]string{"watchd"}, j.args...)...)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+j.state)
+	var se bytes.Buffer
+	cmd.Stderr = &se
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	j.svc = cmd
+	t.Cleanup(j.kill)
+	for range 200 {
+		if a, err := watchd.Ask(context.Background(), j.socket(), watchd.Request{Op: "status"}, time.Second); err == nil && a.Status.PID == cmd.Process.Pid {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("watchd did not start: %s", se.String())
+}
+
+// kill stops the service with SIGKILL (no chance to clean up).
+func (j *journalEnv) kill() {
+	if j.svc != nil {
+		j.svc.Process.Signal(syscall.SIGKILL)
+		j.svc.Wait()
+		j.svc = nil
+	}
+}
+
+// settle waits (bounded) until the service has journaled every change
+// made so far below dir: it writes a marker and polls for it; the events
+// of one tree come in order.
+func (j *journalEnv) settle(dir string) {
+	t := j.t
+	t.Helper()
+	a, err := watchd.Ask(context.Background(), j.socket(), watchd.Request{Op: "changes", Dir: realPathT(t, dir)}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(dir, "zz-settle")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(marker)
+	req := watchd.Request{Op: "changes", Dir: realPathT(t, dir), Epoch: a.Epoch, Since: a.Cursor}
+	for range 400 {
+		b, err := watchd.Ask(context.Background(), j.socket(), req, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Hole != "" || slices.Contains(b.Paths, "zz-settle") {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the service did not see the marker")
+}
+
+// sync runs a push with --watchd; extra are more options.
+func (j *journalEnv) sync(src, dst string, extra ...string) result {
+	t := j.t
+	t.Helper()
+	args := append([]string{"--watchd", "-N", "j", "-d", src, "-r", dst, "-K", "push", "-D"}, extra...)
+	cmd := exec.Command(asyncBin, args...)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+j.state)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	logFile := filepath.Join(j.state, "async", "log", "async-j.log")
+	before, _ := os.ReadFile(logFile)
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(logFile)
+	j.log = string(after[min(len(before), len(after)):])
+	return result{code, so.String(), se.String()}
+}
+
+// fullScan reports the reason the local side was scanned in full, "" if
+// it was not.
+func fullScan(r result) string {
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if _, why, ok := strings.Cut(l, "watchd: the local side is scanned in full: "); ok {
+			return why
+		}
+	}
+	return ""
+}
+
+// journalRun checks a run that should have read the journal and matched.
+// scanned says whether the engine may still scan (the journal named a
+// directory that appeared or vanished: its contents are not known).
+func (j *journalEnv) journalRun(r result, src, dst string, scanned bool) {
+	t := j.t
+	t.Helper()
+	mustCode(t, r, 0)
+	if why := fullScan(r); why != "" {
+		t.Fatalf("scanned in full (%s), want the journal\n%s", why, r.stderr)
+	}
+	if !strings.Contains(j.log, "watchd: changes from the journal") {
+		t.Errorf("no journal in the log:\n%s", j.log)
+	}
+	if !scanned && scannedLocal(j.log) {
+		t.Errorf("the local side was scanned:\n%s", j.log)
+	}
+	equalTrees(t, readTree(t, dst), readTree(t, src))
+}
+
+// scannedLocal reports whether a log says the engine scanned the local side.
+func scannedLocal(log string) bool {
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "msg=scanned ") && strings.Contains(l, " side=local ") {
+			return true
+		}
+	}
+	return false
+}
+
+// scanRun checks a run that should have scanned for a reason saying want.
+func scanRun(t *testing.T, r result, want, src, dst string) {
+	t.Helper()
+	mustCode(t, r, 0)
+	if why := fullScan(r); !strings.Contains(why, want) {
+		t.Fatalf("full scan reason %q, want one saying %q\n%s", why, want, r.stderr)
+	}
+	if n := strings.Count(r.stderr, "scanned in full"); n != 1 {
+		t.Errorf("%d info lines, want one:\n%s", n, r.stderr)
+	}
+	equalTrees(t, readTree(t, dst), readTree(t, src))
+}
+
+func TestWatchdJournalDrivenSync(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"a": "a", "d/b": "b", "d/e/c": "c", "swap": "file", "swap2/": "", "swap2/x": "x", "gone/deep/f": "f"})
+	j := newJournalEnv(t, "--tree", src)
+	j.start()
+	scanRun(t, j.sync(src, dst), "no cursor yet", src, dst)
+	j.journalRun(j.sync(src, dst), src, dst, false) // nothing changed
+
+	// Files only: the journal's paths stand for the scan.
+	writeTree(t, src, tree{"a": "a2", "d/new": "n"})
+	os.Remove(filepath.Join(src, "d/b"))
+	os.Rename(filepath.Join(src, "d/e/c"), filepath.Join(src, "d/e/c2"))
+	j.settle(src)
+	r := j.sync(src, dst)
+	j.journalRun(r, src, dst, false)
+	if !strings.Contains(r.stdout, "/a") || !strings.Contains(r.stdout, "/d/new") {
+		t.Errorf("changed files not transferred:\n%s", r.stdout)
+	}
+
+	// Directories appear, vanish and swap with files.
+	os.RemoveAll(filepath.Join(src, "gone"))
+	os.Remove(filepath.Join(src, "swap"))
+	writeTree(t, src, tree{"swap/inside": "now a dir", "newdir/sub/f": "f"})
+	os.RemoveAll(filepath.Join(src, "swap2"))
+	writeTree(t, src, tree{"swap2": "now a file"})
+	j.settle(src)
+	j.journalRun(j.sync(src, dst), src, dst, true)
+	j.journalRun(j.sync(src, dst), src, dst, false)
+}
+
+func TestWatchdHoles(t *testing.T) {
+	t.Run("not running", func(t *testing.T) {
+		src, dst := dirs(t)
+		writeTree(t, src, tree{"a": "a"})
+		j := newJournalEnv(t, "--tree", src)
+		j.start()
+		scanRun(t, j.sync(src, dst), "no cursor yet", src, dst)
+		j.kill()
+		writeTree(t, src, tree{"a": "changed while the service is down"})
+		scanRun(t, j.sync(src, dst), "not running", src, dst)
+	})
+	t.Run("restarted", func(t *testing.T) {
+		src, dst := dirs(t)
+		writeTree(t, src, tree{"a": "a"})
+		j := newJournalEnv(t, "--tree", src)
+		j.start()
+		scanRun(t, j.sync(src, dst), "no cursor yet", src, dst)
+		j.kill()
+		writeTree(t, src, tree{"a": "changed while the service is down"})
+		j.start()
+		scanRun(t, j.sync(src, dst), "restarted", src, dst)
+		j.journalRun(j.sync(src, dst), src, dst, false)
+	})
+	t.Run("killed run", func(t *testing.T) {
+		src, dst := dirs(t)
+		writeTree(t, src, tree{"a": "a", "b": "b", "c": "c"})
+		j := newJournalEnv(t, "--tree", src)
+		j.start()
+		scanRun(t, j.sync(src, dst), "no cursor yet", src, dst)
+		writeTree(t, src, tree{"a": "a2", "b": "b2", "c": "c2"})
+		j.settle(src)
+		os.Setenv(crashEnv, "1")
+		r := j.sync(src, dst)
+		os.Unsetenv(crashEnv)
+		if r.code == 0 {
+			t.Fatalf("the run was not killed:\n%s", r.stderr)
+		}
+		scanRun(t, j.sync(src, dst), "did not end", src, dst)
+	})
+	t.Run("filters changed", func(t *testing.T) {
+		src, dst := dirs(t)
+		writeTree(t, src, tree{"a": "a", "x.tmp": "t"})
+		j := newJournalEnv(t, "--tree", src)
+		j.start()
+		r := j.sync(src, dst, "-E", "*.tmp")
+		mustCode(t, r, 0)
+		r = j.sync(src, dst, "-E", "*.tmp") // same filters: the journal
+		mustCode(t, r, 0)
+		if why := fullScan(r); why != "" {
+			t.Fatalf("same filters: scanned in full (%s)", why)
+		}
+		equalTrees(t, readTree(t, dst), tree{"a": "a"})
+		r = j.sync(src, dst)
+		scanRun(t, r, "filters", src, dst)
+	})
+	t.Run("compacted", func(t *testing.T) {
+		src, dst := dirs(t)
+		writeTree(t, src, tree{"a": "a"})
+		j := newJournalEnv(t, "--tree", src, "--max-entries", "8")
+		j.start()
+		scanRun(t, j.sync(src, dst), "no cursor yet", src, dst)
+		for i := range 30 {
+			writeTree(t, src, tree{fmt.Sprint("f", i): "x"})
+		}
+		j.settle(src)
+		time.Sleep(1500 * time.Millisecond) // compaction runs every second
+		scanRun(t, j.sync(src, dst), "compacted", src, dst)
+	})
+	t.Run("remounted", func(t *testing.T) {
+		src, dst := dirs(t)
+		mnt := filepath.Join(src, "mnt")
+		writeTree(t, src, tree{"a": "a", "mnt/under": "hidden by the mount"})
+		j := newJournalEnv(t, "--tree", src)
+		j.start()
+		scanRun(t, j.sync(src, dst), "no cursor yet", src, dst)
+		if out, err := exec.Command("mount", "-t", "tmpfs", "none", mnt).CombinedOutput(); err != nil {
+			t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+		writeTree(t, src, tree{"mnt/on-tmpfs": "t"})
+		r := j.sync(src, dst)
+		mustCode(t, r, 0)
+		if why := fullScan(r); !strings.Contains(why, "mounted") {
+			t.Fatalf("reason %q, want a mount\n%s", why, r.stderr)
+		}
+		if err := exec.Command("umount", mnt).Run(); err != nil {
+			t.Fatal(err)
+		}
+		r = j.sync(src, dst)
+		mustCode(t, r, 0)
+		if why := fullScan(r); !strings.Contains(why, "mounted") {
+			t.Fatalf("after umount: reason %q, want a mount\n%s", why, r.stderr)
+		}
+	})
+}
+
+// TestWatchdKilledConverges kills the service at random moments, around
+// random changes: every run after must scan in full and converge.
+func TestWatchdKilledConverges(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"a": "a", "d/b": "b"})
+	j := newJournalEnv(t, "--tree", src)
+	j.start()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 20))
+	scanRun(t, j.sync(src, dst), "no cursor yet", src, dst)
+	for round := range 6 {
+		done := make(chan struct{})
+		names := make([]int, 40)
+		for i := range names {
+			names[i] = rng.IntN(20)
+		}
+		go func() {
+			defer close(done)
+			for i, n := range names {
+				os.WriteFile(filepath.Join(src, "d", fmt.Sprintf("r%d-%d", round, n)), []byte(fmt.Sprint(i)), 0o644)
+				if i%7 == 0 {
+					os.RemoveAll(filepath.Join(src, "d", fmt.Sprintf("r%d-%d", round, names[(i+3)%len(names)])))
+				}
+			}
+		}()
+		time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
+		j.kill()
+		<-done
+		want := "restarted"
+		if rng.IntN(2) == 0 {
+			scanRun(t, j.sync(src, dst), "not running", src, dst)
+			want = "not running at the last run"
+		}
+		j.start()
+		scanRun(t, j.sync(src, dst), want, src, dst)
+		writeTree(t, src, tree{fmt.Sprint("after", round): "x"})
+		j.settle(src)
+		j.journalRun(j.sync(src, dst), src, dst, false)
+	}
+}
