@@ -1,15 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/internal/watchd"
@@ -58,31 +57,6 @@ func watchdSocket(opt, v string) (sock, warning string, err error) {
 	return "", "", usagef("option %s: %q: want no value (the local service) or unix:PATH", opt, v)
 }
 
-// journalToken is what a session records of the journal (core.Meta.Journal):
-// the service's epoch, the cursor, and a fingerprint of the settings that
-// decide what a scan sees.
-type journalToken struct {
-	epoch  string
-	cursor uint64
-	fp     string
-}
-
-func (t journalToken) String() string {
-	return fmt.Sprintf("watchd1 %s %d %s", t.epoch, t.cursor, t.fp)
-}
-
-func parseJournalToken(s string) (journalToken, bool) {
-	f := strings.Fields(s)
-	if len(f) != 4 || f[0] != "watchd1" {
-		return journalToken{}, false
-	}
-	c, err := strconv.ParseUint(f[2], 10, 64)
-	if err != nil {
-		return journalToken{}, false
-	}
-	return journalToken{epoch: f[1], cursor: c, fp: f[3]}, true
-}
-
 // scanFingerprint digests the settings that decide what a side's scan
 // sees: a change means the records do not describe what a scan would find
 // now, and the journal cannot stand for a scan.
@@ -127,10 +101,8 @@ func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [
 			full(fmt.Sprintf("its root cannot be resolved: %v", err))
 			continue
 		}
-		req := watchd.Request{Op: "changes", Dir: dir}
-		why := ""
 		m, ok, err := eps[side].Store.Meta(ctx)
-		tok, tokOK := parseJournalToken(m.Journal)
+		prior, why := "", ""
 		switch {
 		case err != nil:
 			why = fmt.Sprintf("the snapshot cannot be read: %v", err)
@@ -138,40 +110,30 @@ func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [
 			why = "no cursor yet (a new session, or --reset)"
 		case m.Stopped.IsZero():
 			why = "the last run did not end (killed?): its cursor is unknown"
-		case !tokOK:
+		case m.Journal == "":
 			why = "no cursor from a complete run (the last run had no --watchd, or did not settle everything)"
-		case tok.epoch == "-":
-			why = "the service was not running at the last run"
-		case tok.fp != fp:
-			why = "the session's filters or link handling changed since the cursor"
 		default:
-			req.Epoch, req.Since = tok.epoch, tok.cursor
+			prior = m.Journal
 		}
-		ans, err := watchd.Ask(ctx, in.watchd, req, 30*time.Second)
-		if err != nil {
-			full(fmt.Sprintf("the service is not running (%v)", err))
-			tokens[side] = journalToken{epoch: "-", fp: fp}.String()
-			continue
-		}
-		tokens[side] = journalToken{epoch: ans.Epoch, cursor: ans.Cursor, fp: fp}.String()
-		switch {
-		case why != "":
-			full(why)
-			continue
-		case ans.Hole != "":
-			full(ans.Hole)
-			continue
-		}
+		changed, next, hole := watchd.Since(ctx, in.watchd, dir, prior, fp)
+		tokens[side] = next
 		if hints[side] != nil {
 			continue // a -C watcher's hints: they are this round's truth
 		}
-		paths := make([]string, 0, len(ans.Paths))
-		for _, q := range ans.Paths {
+		if t, _ := watchd.ParseToken(next); t.Epoch == "-" {
+			why = hole // the service is down: say so first
+		}
+		if why = cmp.Or(why, hole); why != "" {
+			full(why)
+			continue
+		}
+		paths := make([]string, 0, len(changed))
+		for _, q := range changed {
 			if !privatePath(q, private[side]) {
 				paths = append(paths, q)
 			}
 		}
-		log.Info("watchd: changes from the journal", "side", core.Side(side).String(), "paths", len(paths), "since", tok.cursor, "to", ans.Cursor)
+		log.Info("watchd: changes from the journal", "side", core.Side(side).String(), "paths", len(paths), "from", prior, "to", next)
 		hints[side] = &core.Hint{Paths: paths}
 	}
 	return hints, tokens

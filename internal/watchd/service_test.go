@@ -255,3 +255,51 @@ func TestStatus(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 }
+
+func TestTokenRoundTrip(t *testing.T) {
+	tok := Token{Epoch: "ab12", Cursor: 42, FP: "f00"}
+	got, ok := ParseToken(tok.String())
+	if !ok || got != tok {
+		t.Fatalf("ParseToken(%q) = %+v %v", tok.String(), got, ok)
+	}
+	for _, bad := range []string{"", "watchd1 a b c", "watchd2 a 1 f", "watchd1 a 1"} {
+		if _, ok := ParseToken(bad); ok {
+			t.Errorf("ParseToken(%q) ok", bad)
+		}
+	}
+}
+
+func TestSinceReasons(t *testing.T) {
+	root := t.TempDir()
+	s := start(t, Options{Trees: []string{root}})
+	_, next, why := Since(context.Background(), s.Socket(), root, "", "fp")
+	if why != "no cursor yet" || next == "" {
+		t.Fatalf("no prior: %q %q", next, why)
+	}
+	write(t, filepath.Join(root, "f"), "")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		paths, _, why := Since(context.Background(), s.Socket(), root, next, "fp")
+		if why != "" {
+			t.Fatal(why)
+		}
+		if slices.Contains(paths, "f") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("paths %q", paths)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, _, why := Since(context.Background(), s.Socket(), root, next, "other"); !strings.Contains(why, "filters") {
+		t.Errorf("fingerprint changed: %q", why)
+	}
+	down := Token{Epoch: "-", FP: "fp"}.String()
+	if _, _, why := Since(context.Background(), s.Socket(), root, down, "fp"); !strings.Contains(why, "not running at the last run") {
+		t.Errorf("down at the last run: %q", why)
+	}
+	_, next2, why := Since(context.Background(), filepath.Join(t.TempDir(), "none.sock"), root, next, "fp")
+	if !strings.Contains(why, "not running") || !strings.HasPrefix(next2, "watchd1 - ") {
+		t.Errorf("no service: %q %q", next2, why)
+	}
+}
