@@ -58,11 +58,11 @@ func watchdSocket(opt, v string) (sock, warning string, err error) {
 }
 
 // scanFingerprint digests the settings that decide what a side's scan
-// sees: a change means the records do not describe what a scan would find
+// sees (filters, link handling, keep directories, private directories): a change means the records do not describe what a scan would find
 // now, and the journal cannot stand for a scan.
 func scanFingerprint(s *session, side core.Side, private []string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "side %d\nlinks %d\n", side, s.links)
+	fmt.Fprintf(h, "side %d\nlinks %d\nkeep %q\n", side, s.links, s.keepDir)
 	for _, r := range s.filter.Rules() {
 		fmt.Fprintf(h, "filter %s\n", r)
 	}
