@@ -340,3 +340,32 @@ func TestWatchdKilledConverges(t *testing.T) {
 		j.journalRun(j.sync(src, dst), src, dst, false)
 	}
 }
+
+// TestWatchdContinuous: -C's first round reads the journal, its rounds
+// keep the cursor moving, and a one-time run after it reads the journal.
+func TestWatchdContinuous(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"a": "a", "d/b": "b"})
+	j := newJournalEnv(t, "--tree", src)
+	j.start()
+	scanRun(t, j.sync(src, dst), "no cursor yet", src, dst)
+	writeTree(t, src, tree{"a": "changed before -C"})
+	j.settle(src)
+	f := startFollowing(t, j.state, nil, "--watchd", "-N", "j", "-d", src, "-r", dst, "-K", "push", "-C", "--cooloff", "1")
+	eventually(t, "first round", func() bool { return readTree(t, dst)["a"] == "changed before -C" })
+	writeTree(t, src, tree{"d/c": "during -C"})
+	eventually(t, "a round", func() bool { return readTree(t, dst)["d/c"] == "during -C" })
+	if code := f.stop(t); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, f.out)
+	}
+	if strings.Contains(f.out.String(), "scanned in full") {
+		t.Errorf("-C scanned in full:\n%s", f.out)
+	}
+	logb, _ := os.ReadFile(filepath.Join(j.state, "async", "log", "async-j.log"))
+	if !strings.Contains(string(logb), "watchd: changes from the journal") {
+		t.Errorf("-C did not read the journal")
+	}
+	writeTree(t, src, tree{"d/e": "after -C"})
+	j.settle(src)
+	j.journalRun(j.sync(src, dst), src, dst, false)
+}
