@@ -79,7 +79,6 @@ type tree struct {
 	gen          int    // arming generation: events of an older watcher are dropped
 	count        int    // journal entries held
 	events       uint64
-	last         string
 	lastOverflow time.Time
 	watches      atomic.Int64
 	armMu        sync.Mutex // serializes check and arm
@@ -267,7 +266,7 @@ func (s *Service) arm(ctx context.Context, t *tree, why string) {
 	s.mu.Lock()
 	t.gen++
 	s.seq++
-	t.start, t.why, t.broken, t.sig, t.last = s.seq, why, "", sig, ""
+	t.start, t.why, t.broken, t.sig = s.seq, why, "", sig
 	sk := &treeSink{s: s, t: t, gen: t.gen, w: w}
 	t.stop = func() { cancel(); <-done }
 	s.mu.Unlock()
@@ -342,12 +341,13 @@ func (k *treeSink) changed(paths []string) {
 	}
 	es := make([]entry, 0, len(paths))
 	for _, p := range paths {
-		if core.IsReserved(core.Base(p)) && core.Base(p) != core.PrivateDir || p == t.last {
+		if core.IsReserved(core.Base(p)) && core.Base(p) != core.PrivateDir {
 			continue // async's temporary files: never synchronized
 		}
+		// Never dropped as a repeat of the path journaled last: a client
+		// may hold a cursor between the two.
 		s.seq++
 		es = append(es, entry{seq: s.seq, path: p})
-		t.last = p
 	}
 	if len(es) == 0 {
 		return

@@ -303,3 +303,18 @@ func TestSinceReasons(t *testing.T) {
 		t.Errorf("no service: %q %q", next2, why)
 	}
 }
+
+// TestSamePathAgain: a path changed again after a client took its cursor
+// is reported, though it was the path journaled last.
+func TestSamePathAgain(t *testing.T) {
+	root := t.TempDir()
+	s := start(t, Options{Trees: []string{root}})
+	req := cursor(t, s, root)
+	p := filepath.Join(root, "m")
+	write(t, p, "")
+	a := waitPaths(t, s, req, "m")
+	os.Remove(p)
+	a = waitPaths(t, s, Request{Op: "changes", Dir: root, Epoch: a.Epoch, Since: a.Cursor}, "m")
+	write(t, p, "again")
+	waitPaths(t, s, Request{Op: "changes", Dir: root, Epoch: a.Epoch, Since: a.Cursor}, "m")
+}
