@@ -104,6 +104,7 @@ lint:
 bench: build bench-tools
 	$(GO) run ./bench/localsync -async $(BIN) $(BENCHFLAGS)
 	@if [ -d /dev/shm ]; then $(GO) run ./bench/localsync -async $(BIN) -dir /dev/shm $(BENCHFLAGS); fi
+	$(GO) run ./bench/watchdsync -async $(BIN) $(WATCHDBENCHFLAGS)
 	$(GO) run ./bench/sshsync -async $(BIN) $(SSHBENCHFLAGS)
 	ASYNC_VERSITYGW=$(VERSITYGW) $(GO) run ./bench/s3sync -async $(BIN) -rclone $(TOOLS)/rclone-v1.76.0/rclone $(S3BENCHFLAGS)
 	$(GO) run ./bench/ratesync -async $(BIN)

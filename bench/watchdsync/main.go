@@ -1,0 +1,178 @@
+// Command watchdsync benchmarks resyncs driven by the change journal (make
+// bench): it generates a tree of small files, starts `async watchd` on it,
+// and times a no-change resync and a resync after 1 % of the files were
+// rewritten, by `async --watchd` and by `rsync -a` on the same tree in the
+// same run. It also reports the service's memory and CPU.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/async-sync/async/bench/internal/benchtree"
+	"github.com/async-sync/async/internal/watchd"
+)
+
+func main() {
+	bin := flag.String("async", "bin/async", "async binary")
+	files := flag.Int("files", 50000, "number of files")
+	perDir := flag.Int("per-dir", 100, "files per directory")
+	rounds := flag.Int("rounds", 3, "repetitions; the best time counts")
+	dir := flag.String("dir", "", "where to generate the trees (default: the system's temporary directory)")
+	flag.Parse()
+	if err := run(*bin, *dir, *files, *perDir, *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin, dir string, files, perDir, rounds int) error {
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	if _, err := exec.LookPath("rsync"); err != nil {
+		return fmt.Errorf("rsync is needed as the peer: %w", err)
+	}
+	base, err := os.MkdirTemp(dir, "async-watchd-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(base)
+	src, ad, rd := filepath.Join(base, "src"), filepath.Join(base, "async"), filepath.Join(base, "rsync")
+	if _, err := benchtree.Small(src, files, perDir, 4096); err != nil {
+		return err
+	}
+	state := filepath.Join(base, "state")
+	env := "XDG_STATE_HOME=" + state
+	svc := exec.Command(abs, "watchd", "--tree", src)
+	svc.Env = append(os.Environ(), env)
+	if err := svc.Start(); err != nil {
+		return err
+	}
+	defer func() { svc.Process.Signal(syscall.SIGTERM); svc.Wait() }()
+	sock := filepath.Join(state, "async", "watchd", watchd.SocketName)
+	ready := false
+	for range 600 {
+		if _, err := watchd.Ask(context.Background(), sock, watchd.Request{Op: "status"}, time.Second); err == nil {
+			ready = true
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !ready {
+		return fmt.Errorf("async watchd did not start")
+	}
+	asyncCmd := []string{abs, "--watchd", "-q", "-N", "bench", "-d", src, "-r", ad, "-b", filepath.Join(base, "db"), "--create-dir", "-t"}
+	rsyncCmd := []string{"rsync", "-a", src + "/", rd + "/"}
+	for _, c := range [][]string{asyncCmd, rsyncCmd} { // initial copies
+		if _, err := benchtree.Time(c, env); err != nil {
+			return err
+		}
+	}
+	settle := func() error { return settleJournal(sock, src) }
+	settle()
+	if _, err := benchtree.Time(asyncCmd, env); err != nil { // records the first cursor
+		return err
+	}
+	var best [4]time.Duration // async no-change, rsync no-change, async 1 %, rsync 1 %
+	rng := rand.New(rand.NewPCG(1, 2))
+	for r := range rounds {
+		if err := settle(); err != nil {
+			return err
+		}
+		for i, c := range [][]string{asyncCmd, rsyncCmd} {
+			syscall.Sync()
+			d, err := benchtree.Time(c, env)
+			if err != nil {
+				return err
+			}
+			if r == 0 || d < best[i] {
+				best[i] = d
+			}
+		}
+		for range files / 100 { // 1 % rewritten
+			n := rng.IntN(files)
+			p := filepath.Join(src, fmt.Sprintf("d%03d", n/perDir/10), fmt.Sprintf("s%04d", n/perDir), fmt.Sprintf("f%06d.dat", n))
+			os.WriteFile(p, []byte(fmt.Sprint("round ", r, " ", n)), 0o644)
+		}
+		if err := settle(); err != nil {
+			return err
+		}
+		for i, c := range [][]string{asyncCmd, rsyncCmd} {
+			syscall.Sync()
+			d, err := benchtree.Time(c, env)
+			if err != nil {
+				return err
+			}
+			if r == 0 || d < best[2+i] {
+				best[2+i] = d
+			}
+		}
+	}
+	fmt.Printf("tree: %d files; resyncs with async --watchd vs rsync -a (best of %d)\n", files, rounds)
+	fmt.Printf("no-change resync: async %8.3fs   rsync -a %8.3fs   async is %.1fx rsync\n",
+		best[0].Seconds(), best[1].Seconds(), best[1].Seconds()/best[0].Seconds())
+	fmt.Printf("1 %% modified:     async %8.3fs   rsync -a %8.3fs   async is %.1fx rsync\n",
+		best[2].Seconds(), best[3].Seconds(), best[3].Seconds()/best[2].Seconds())
+	rss, cpu := procUsage(svc.Process.Pid)
+	fmt.Printf("watchd: %d MiB resident, %.2fs CPU in all\n", rss>>20, cpu)
+	return nil
+}
+
+// settleJournal waits until the service journaled the changes made so far
+// (a marker file written last is seen).
+func settleJournal(sock, dir string) error {
+	a, err := watchd.Ask(context.Background(), sock, watchd.Request{Op: "changes", Dir: dir}, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	marker := filepath.Join(dir, "zz-bench-marker")
+	os.WriteFile(marker, nil, 0o644)
+	defer os.Remove(marker)
+	for range 1000 {
+		b, err := watchd.Ask(context.Background(), sock, watchd.Request{Op: "changes", Dir: dir, Epoch: a.Epoch, Since: a.Cursor}, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		if b.Hole != "" || slices.Contains(b.Paths, "zz-bench-marker") {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("the journal did not catch up")
+}
+
+// procUsage returns a process's resident memory and CPU seconds.
+func procUsage(pid int) (rss int64, cpu float64) {
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				rss = kb << 10
+			}
+		}
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		s := string(b)
+		if i := strings.LastIndexByte(s, ')'); i > 0 {
+			f := strings.Fields(s[i+1:])
+			if len(f) > 13 {
+				ut, _ := strconv.ParseFloat(f[11], 64)
+				st, _ := strconv.ParseFloat(f[12], 64)
+				cpu = (ut + st) / 100 // USER_HZ
+			}
+		}
+	}
+	return rss, cpu
+}
