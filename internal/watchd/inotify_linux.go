@@ -216,6 +216,14 @@ func (w *watcher) event(wd int32, mask uint32, name string, add func(string), s 
 	}
 	add(p)
 	isDir := mask&unix.IN_ISDIR != 0
+	if !isDir && mask&(unix.IN_MODIFY|unix.IN_CLOSE_WRITE|unix.IN_ATTRIB) != 0 {
+		// A file with other names changed under all of them, but only
+		// the name written through is reported.
+		var st unix.Stat_t
+		if unix.Lstat(filepath.Join(w.root, filepath.FromSlash(p)), &st) == nil && st.Nlink > 1 && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			s.hole("a file with several hard links changed ("+p+"): its other names are not reported", false)
+		}
+	}
 	switch {
 	case isDir && mask&(unix.IN_MOVED_FROM|unix.IN_DELETE) != 0:
 		w.dropTree(p)

@@ -61,3 +61,53 @@ func unescapeMount(s string) string {
 	}
 	return b.String()
 }
+
+// remoteFS names the file systems whose changes inotify cannot see all of
+// (those made by other machines or by a user-space server), by statfs
+// magic.
+var remoteFS = map[int64]string{
+	0x6969:     "nfs",
+	0x517b:     "smb",
+	0xff534d42: "cifs",
+	0xfe534d42: "smb2",
+	0x65735546: "fuse",
+	0x01021997: "9p",
+	0x00c36400: "ceph",
+	0x5346414f: "afs",
+	0x47504653: "gpfs",
+	0x0bd00bd0: "lustre",
+}
+
+// checkLocalFS refuses a tree on, or with a mount of, a network or
+// user-space file system: changes made there by others raise no event.
+func checkLocalFS(root string, mounts []string) error {
+	for _, p := range append([]string{root}, mounts...) {
+		var st unix.Statfs_t
+		if err := unix.Statfs(p, &st); err != nil {
+			continue // gone: the signature check tells
+		}
+		if name, ok := remoteFS[int64(st.Type)]; ok {
+			return fmt.Errorf("%s is on a %s file system: changes made by other machines or processes behind it raise no event, so it cannot be journaled", p, name)
+		}
+	}
+	return nil
+}
+
+// mountsBelow lists the mount points strictly below root.
+func mountsBelow(root string) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 {
+			continue
+		}
+		if mp := unescapeMount(f[4]); strings.HasPrefix(mp, strings.TrimSuffix(root, "/")+"/") {
+			out = append(out, mp)
+		}
+	}
+	return out
+}

@@ -246,6 +246,10 @@ func (s *Service) arm(ctx context.Context, t *tree, why string) {
 	}
 	sig, err := mountSignature(t.root)
 	if err != nil {
+		fail(fmt.Errorf("the tree's root is gone or cannot be read: %w", err))
+		return
+	}
+	if err := checkLocalFS(t.root, mountsBelow(t.root)); err != nil {
 		fail(err)
 		return
 	}

@@ -210,7 +210,7 @@ func TestHoles(t *testing.T) {
 		if err := os.RemoveAll(root); err != nil {
 			t.Fatal(err)
 		}
-		waitHole(t, s, req, "removed or moved")
+		waitHole(t, s, req, "the tree's root ") // its watch went away, or the service found it gone first
 		write(t, filepath.Join(root, "g"), "") // back: watched again, from a later cursor
 		a := waitHole(t, s, req, "watched again")
 		req2 := Request{Op: "changes", Dir: root, Epoch: a.Epoch, Since: a.Cursor}
@@ -317,4 +317,41 @@ func TestSamePathAgain(t *testing.T) {
 	a = waitPaths(t, s, Request{Op: "changes", Dir: root, Epoch: a.Epoch, Since: a.Cursor}, "m")
 	write(t, p, "again")
 	waitPaths(t, s, Request{Op: "changes", Dir: root, Epoch: a.Epoch, Since: a.Cursor}, "m")
+}
+
+func TestHardLinkedFileChanged(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "a/f"), "1")
+	if err := os.MkdirAll(filepath.Join(root, "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(root, "a/f"), filepath.Join(root, "b/g")); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, Options{Trees: []string{root}})
+	req := cursor(t, s, root)
+	write(t, filepath.Join(root, "a/f"), "2") // b/g changed too
+	waitHole(t, s, req, "hard links")
+}
+
+func TestRemoteFileSystemRefused(t *testing.T) {
+	if err := checkLocalFS(t.TempDir(), nil); err != nil {
+		t.Fatalf("a local directory: %v", err)
+	}
+	// /proc/fs/nfsd or a FUSE mount are rarely there; use whatever
+	// remote or FUSE file system the machine has mounted.
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if _, after, ok := strings.Cut(l, " - "); ok {
+			typ := strings.Fields(after)[0]
+			if strings.HasPrefix(typ, "fuse") || strings.HasPrefix(typ, "nfs") || typ == "cifs" || typ == "9p" {
+				mp := unescapeMount(strings.Fields(l)[4])
+				if err := checkLocalFS(mp, nil); err == nil {
+					t.Errorf("%s (%s): not refused", mp, typ)
+				}
+				return
+			}
+		}
+	}
+	t.Skip("no network or FUSE file system mounted here")
 }
