@@ -211,7 +211,7 @@ func TestHoles(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitHole(t, s, req, "the tree's root ") // its watch went away, or the service found it gone first
-		write(t, filepath.Join(root, "g"), "") // back: watched again, from a later cursor
+		write(t, filepath.Join(root, "g"), "")  // back: watched again, from a later cursor
 		a := waitHole(t, s, req, "watched again")
 		req2 := Request{Op: "changes", Dir: root, Epoch: a.Epoch, Since: a.Cursor}
 		write(t, filepath.Join(root, "h"), "")
