@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/async-sync/async/core"
@@ -58,11 +60,20 @@ func watchdSocket(opt, v string) (sock, warning string, err error) {
 }
 
 // scanFingerprint digests the settings that decide what a side's scan
-// sees (filters, link handling, keep directories, private directories): a change means the records do not describe what a scan would find
+// sees and what a run does with it (filters, link handling, keep and
+// private directories, the policy): a change means the records do not describe what a scan would find
 // now, and the journal cannot stand for a scan.
 func scanFingerprint(s *session, side core.Side, private []string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "side %d\nlinks %d\nkeep %q\n", side, s.links, s.keepDir)
+	pol := s.policy
+	pol.WriteUID, pol.WriteGID = nil, nil
+	pol.ConflictSuffix = "" // carries the run's time
+	fmt.Fprintf(h, "side %d\nlinks %d\nkeep %q\npolicy %+v\n", side, s.links, s.keepDir, pol)
+	for _, id := range []*int{s.policy.WriteUID, s.policy.WriteGID} {
+		if id != nil {
+			fmt.Fprintf(h, "id %d\n", *id)
+		}
+	}
 	for _, r := range s.filter.Rules() {
 		fmt.Fprintf(h, "filter %s\n", r)
 	}
@@ -78,14 +89,15 @@ func scanFingerprint(s *session, side core.Side, private []string) string {
 // instead of a scan) unless it has one already (a -C watcher's); a side
 // with any doubt is scanned in full, with one info line saying why. It
 // returns the tokens to record if this run completes.
-func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [2]*core.Endpoint, hints [2]*core.Hint, log *slog.Logger) ([2]*core.Hint, [2]string) {
-	var tokens [2]string
+func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [2]*core.Endpoint, hints [2]*core.Hint, log *slog.Logger) (_ [2]*core.Hint, tokens [2]string, fromJournal [2]bool) {
 	private := p.privateDirs()
 	for side := range 2 {
 		e := p.ends[side]
 		if !e.local() || p.missing[side] || eps[side].Store == nil || !isSource(p.s.policy.Direction, core.Side(side)) {
 			// A destination of push or pull is looked at where the
-			// source changed; the journal is for sides whose changes matter.
+			// source changed; the journal is for sides whose changes
+			// matter. Its record says only that the run completed.
+			tokens[side] = completeToken
 			continue
 		}
 		full := func(why string) {
@@ -135,8 +147,48 @@ func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [
 		}
 		log.Info("watchd: changes from the journal", "side", core.Side(side).String(), "paths", len(paths), "from", prior, "to", next)
 		hints[side] = &core.Hint{Paths: paths}
+		fromJournal[side] = true
 	}
-	return hints, tokens
+	return hints, tokens, fromJournal
+}
+
+// completeToken is recorded for a side that does not read the journal:
+// its last run completed.
+const completeToken = "complete"
+
+// journalUnchanged reports whether a push or pull has nothing to do
+// because the journal says its source did not change since the last
+// complete run, whose cursor and settings it recorded: the engine would
+// take both sides' records as they are (the destination is looked at only
+// where the source changed) and plan nothing, so it is not run at all.
+//
+// The destination must be a local directory that is not empty (besides
+// the private area): an emptied or unmounted one goes through the engine,
+// whose safety checks stop the run.
+func journalUnchanged(ctx context.Context, p *prepared, pol core.Policy, eps [2]*core.Endpoint, hints [2]*core.Hint, fromJournal [2]bool) bool {
+	if pol.Direction == core.Bidi || pol.Mirror {
+		return false
+	}
+	src, dst := core.Local, core.Remote
+	if pol.Direction == core.Pull {
+		src, dst = dst, src
+	}
+	if !fromJournal[src] || hints[src] == nil || len(hints[src].Paths) > 0 || !p.ends[dst].local() || !hasEntries(p.ends[dst].path) {
+		return false
+	}
+	for side := range 2 {
+		// Both records come from one complete run of this very session:
+		// same endpoints, same direction.
+		if eps[side].Store == nil {
+			return false
+		}
+		m, ok, err := eps[side].Store.Meta(ctx)
+		if err != nil || !ok || m.Stopped.IsZero() || m.Journal == "" ||
+			m.Local != eps[core.Local].URL || m.Remote != eps[core.Remote].URL || m.Direction != pol.Direction.String() {
+			return false
+		}
+	}
+	return true
 }
 
 // privatePath reports whether p lies in async's own state: the private
@@ -151,4 +203,16 @@ func privatePath(p string, private []string) bool {
 		}
 	}
 	return false
+}
+
+// hasEntries reports whether a directory holds anything besides async's
+// private area.
+func hasEntries(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(2)
+	return slices.ContainsFunc(names, func(n string) bool { return n != core.PrivateDir })
 }

@@ -544,7 +544,13 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	opts.Approve = func(plan *core.Plan) error { a.out.planned(s.name); return checkMaxDeletes(s, plan) }
 	opts.DryRun = in.dryRun
 	if in.watchd != "" && !in.dryRun && p.plan == nil {
-		hints, opts.Journal = a.journalHints(ctx, in, p, eps, hints, log)
+		var fromJournal [2]bool
+		hints, opts.Journal, fromJournal = a.journalHints(ctx, in, p, eps, hints, log)
+		if journalUnchanged(ctx, p, pol, eps, hints, fromJournal) {
+			log.Info("watchd: nothing changed at the source since the last complete run")
+			a.out.summary(in, s.name, pol.Direction, 0, stats)
+			return nil
+		}
 	}
 	opts.Hints = hints
 	opts.Private = p.privateDirs()

@@ -179,7 +179,10 @@ func TestWatchdJournalDrivenSync(t *testing.T) {
 	j := newJournalEnv(t, "--tree", src)
 	j.start()
 	scanRun(t, j.sync(src, dst), "no cursor yet", src, dst)
-	j.journalRun(j.sync(src, dst), src, dst, false) // nothing changed
+	j.journalRun(j.sync(src, dst), src, dst, false) // nothing changed: not even run
+	if !strings.Contains(j.log, "nothing changed at the source since the last complete run") {
+		t.Errorf("a no-change run ran the engine:\n%s", j.log)
+	}
 
 	// Files only: the journal's paths stand for the scan.
 	writeTree(t, src, tree{"a": "a2", "d/new": "n"})
@@ -368,4 +371,33 @@ func TestWatchdContinuous(t *testing.T) {
 	writeTree(t, src, tree{"d/e": "after -C"})
 	j.settle(src)
 	j.journalRun(j.sync(src, dst), src, dst, false)
+}
+
+// TestWatchdEmptiedDestinationStillHalts: with nothing changed at the
+// source, an emptied destination is not waved through: the engine runs
+// and its safety check stops the run, as without --watchd.
+func TestWatchdEmptiedDestinationStillHalts(t *testing.T) {
+	src, dst := dirs(t)
+	files := tree{}
+	for i := range 20 {
+		files[fmt.Sprint("f", i)] = "x"
+	}
+	writeTree(t, src, files)
+	j := newJournalEnv(t, "--tree", src)
+	j.start()
+	scanRun(t, j.sync(src, dst), "no cursor yet", src, dst)
+	j.journalRun(j.sync(src, dst), src, dst, false)
+	entries, _ := os.ReadDir(dst)
+	for _, e := range entries {
+		if e.Name() != ".private-asp" {
+			os.RemoveAll(filepath.Join(dst, e.Name()))
+		}
+	}
+	r := j.sync(src, dst)
+	if strings.Contains(j.log, "nothing changed at the source") {
+		t.Fatalf("an emptied destination was skipped:\n%s", j.log)
+	}
+	if r.code == 0 && len(readTree(t, dst)) != len(files) {
+		t.Fatalf("exit 0 and the destination not restored:\n%s", r.stderr)
+	}
 }
