@@ -161,7 +161,9 @@ func (s *Service) Run(ctx context.Context) error {
 	defer os.Remove(s.o.Socket)
 	defer s.ln.Close()
 	for _, t := range s.trees {
+		t.armMu.Lock() // a request's check waits for the first arming
 		s.arm(ctx, t, "the service started")
+		t.armMu.Unlock()
 	}
 	defer func() {
 		for _, t := range s.trees {
