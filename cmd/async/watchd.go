@@ -109,10 +109,14 @@ func watchdCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		level = slog.LevelDebug
 	}
 	o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if len(o.Trees) == 0 {
+		fmt.Fprintln(stderr, "async watchd: no tree to watch: give --tree DIR or --config FILE")
+		return exitUsage
+	}
 	svc, err := watchd.New(o)
 	if err != nil {
 		fmt.Fprintf(stderr, "async watchd: %v\n", err)
-		return exitUsage
+		return exitFailed
 	}
 	if err := svc.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "async watchd: %v\n", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -399,5 +400,81 @@ func TestWatchdEmptiedDestinationStillHalts(t *testing.T) {
 	}
 	if r.code == 0 && len(readTree(t, dst)) != len(files) {
 		t.Fatalf("exit 0 and the destination not restored:\n%s", r.stderr)
+	}
+}
+
+func TestWatchdStatusAndBadInput(t *testing.T) {
+	src, _ := dirs(t)
+	j := newJournalEnv(t, "--tree", src)
+	run := func(args ...string) result {
+		cmd := exec.Command(asyncBin, args...)
+		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+j.state)
+		var so, se bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &so, &se
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		return result{code, so.String(), se.String()}
+	}
+	if r := run("watchd", "--status"); r.code != 1 || !strings.Contains(r.stderr, "not running") {
+		t.Errorf("no service: exit %d %q", r.code, r.stderr)
+	}
+	j.start()
+	writeTree(t, src, tree{"f": "x"})
+	j.settle(src)
+	r := run("watchd", "--status")
+	mustCode(t, r, 0)
+	for _, want := range []string{"cursor", realPathT(t, src), "EVENTS/S", "LAST OVERFLOW", "never", "watching"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--status lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = run("watchd", "--status", "--json")
+	mustCode(t, r, 0)
+	var st watchd.Status
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || len(st.Trees) != 1 || st.Trees[0].Events == 0 || st.Cursor == 0 {
+		t.Errorf("--status --json: %v %+v\n%s", err, st, r.stdout)
+	}
+	// A second service on the same socket is refused; bad options touch nothing.
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"watchd", "--tree", src}, 1, "another async watchd"},
+		{[]string{"watchd", "--tree", filepath.Join(src, "missing")}, 2, "option --tree"},
+		{[]string{"watchd"}, 2, "no tree to watch"},
+		{[]string{"watchd", "--tree", src, "--max-entries", "0"}, 2, "option --max-entries"},
+		{[]string{"watchd", "--tree", src, "--json"}, 2, "only with --status"},
+		{[]string{"watchd", "--config", filepath.Join(src, "nope.conf")}, 2, "option --config"},
+		{[]string{"--watchd=redis", "-N", "x", "-d", src, "-r", t.TempDir()}, 2, "option --watchd"},
+	} {
+		r := run(c.args...)
+		if r.code != c.code || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("%q: exit %d %q, want %d and one line saying %q", c.args, r.code, r.stderr, c.code, c.want)
+		}
+	}
+}
+
+func TestWatchdConfigFile(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"a": "a"})
+	conf := filepath.Join(t.TempDir(), "watchd.conf")
+	os.WriteFile(conf, []byte("# trees\ntree "+src+"\nmax-entries 1000\n"), 0o644)
+	j := newJournalEnv(t, "--config", conf)
+	j.start()
+	scanRun(t, j.sync(src, dst), "no cursor yet", src, dst)
+	writeTree(t, src, tree{"b": "b"})
+	j.settle(src)
+	j.journalRun(j.sync(src, dst), src, dst, false)
+	bad := filepath.Join(t.TempDir(), "bad.conf")
+	os.WriteFile(bad, []byte("trees /x\n"), 0o644)
+	cmd := exec.Command(asyncBin, "watchd", "--config", bad)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "bad.conf:1: unknown setting") {
+		t.Errorf("bad config: %v %s", err, out)
 	}
 }

@@ -131,11 +131,18 @@ func New(o Options) (*Service, error) {
 	b := make([]byte, 8)
 	rand.Read(b)
 	s.epoch = hex.EncodeToString(b)
+	if c, err := net.DialTimeout("unix", o.Socket, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another async watchd serves %s", o.Socket)
+	}
 	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", o.StateDir, err)
 	}
 	j, err := openJournal(filepath.Join(o.StateDir, "journal"))
 	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("another async watchd uses the journal in %s", o.StateDir)
+		}
 		return nil, err
 	}
 	s.j = j
