@@ -189,7 +189,7 @@ func (w *watcher) event(wd int32, mask uint32, name string, add func(string), s 
 			}
 		}
 		if wd == w.rootWD {
-			s.hole("the tree's root was removed or moved", true)
+			s.hole("the tree's root was removed, moved or unmounted", true)
 			return true
 		}
 		return false
@@ -199,7 +199,7 @@ func (w *watcher) event(wd int32, mask uint32, name string, add func(string), s 
 	}
 	if mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0 {
 		if wd == w.rootWD {
-			s.hole("the tree's root was removed or moved", true)
+			s.hole("the tree's root was removed, moved or unmounted", true)
 			return true
 		}
 		return false // its parent reported it

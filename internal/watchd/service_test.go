@@ -355,3 +355,47 @@ func TestRemoteFileSystemRefused(t *testing.T) {
 	}
 	t.Skip("no network or FUSE file system mounted here")
 }
+
+// TestRootRemounted: the tree is itself a mount point, unmounted and
+// mounted again: a hole, then the journal answers from after the mount.
+func TestRootRemounted(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "none", root).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", root).Run() })
+	s := start(t, Options{Trees: []string{root}})
+	req := cursor(t, s, root)
+	write(t, filepath.Join(root, "f"), "")
+	a := waitPaths(t, s, req, "f")
+	req = Request{Op: "changes", Dir: root, Epoch: a.Epoch, Since: a.Cursor}
+	if out, err := exec.Command("umount", root).CombinedOutput(); err != nil {
+		t.Fatalf("umount: %v %s", err, out)
+	}
+	waitHole(t, s, req, "unmounted")
+	if out, err := exec.Command("mount", "-t", "tmpfs", "none", root).CombinedOutput(); err != nil {
+		t.Fatalf("mount: %v %s", err, out)
+	}
+	a = waitHole(t, s, req, "") // still a hole for the old cursor
+	if a.Hole == "" {
+		t.Fatal("no hole after the remount")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := s.Status()
+		if st.Trees[0].Broken == "" && strings.Contains(st.Trees[0].Why, "remounted") { // armed on the new mount
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not watched again: %+v", st.Trees[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b := ask(t, s, Request{Op: "changes", Dir: root, Epoch: a.Epoch, Since: s.Status().Cursor})
+	req = Request{Op: "changes", Dir: root, Epoch: b.Epoch, Since: b.Cursor}
+	write(t, filepath.Join(root, "g"), "")
+	waitPaths(t, s, req, "g")
+}
