@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -187,7 +188,7 @@ func readWatchdConfig(name string, o *watchd.Options) error {
 
 // watchdStatus prints the running service's status.
 func watchdStatus(ctx context.Context, o watchd.Options, asJSON bool, stdout, stderr io.Writer) int {
-	sock := cmpOr(o.Socket, filepath.Join(o.StateDir, watchd.SocketName))
+	sock := cmp.Or(o.Socket, filepath.Join(o.StateDir, watchd.SocketName))
 	a, err := watchd.Ask(ctx, sock, watchd.Request{Op: "status"}, 10*time.Second)
 	if err != nil || a.Status == nil {
 		fmt.Fprintf(stderr, "async watchd: not running (%v)\n", err)
@@ -219,9 +220,3 @@ func watchdStatus(ctx context.Context, o watchd.Options, asJSON bool, stdout, st
 	return exitOK
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}

@@ -2,6 +2,7 @@ package watchd
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -96,7 +97,7 @@ func New(o Options) (*Service, error) {
 	if o.StateDir == "" {
 		return nil, errors.New("no state directory")
 	}
-	o.Socket = cmpOr(o.Socket, filepath.Join(o.StateDir, SocketName))
+	o.Socket = cmp.Or(o.Socket, filepath.Join(o.StateDir, SocketName))
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = DefaultMaxEntries
 	}
@@ -149,12 +150,6 @@ func New(o Options) (*Service, error) {
 	return s, nil
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
 
 // Socket is the socket the service serves.
 func (s *Service) Socket() string { return s.o.Socket }
