@@ -219,4 +219,3 @@ func watchdStatus(ctx context.Context, o watchd.Options, asJSON bool, stdout, st
 	tw.Flush()
 	return exitOK
 }
-

@@ -150,7 +150,6 @@ func New(o Options) (*Service, error) {
 	return s, nil
 }
 
-
 // Socket is the socket the service serves.
 func (s *Service) Socket() string { return s.o.Socket }
 
