@@ -85,6 +85,9 @@ lint:
 # resync: on the disk, then in memory (/dev/shm), which takes the disk's
 # noise out and measures what the tools themselves cost.
 #
+# Then resyncs driven by the change journal (async watchd running on the
+# source): no change and 1 % of the files rewritten, against rsync -a.
+#
 # Then push over SSH on loopback (a real sshd on 127.0.0.1, run as root):
 # 50,000 small files and 2 GiB of large files against rsync -a -e ssh.
 #
