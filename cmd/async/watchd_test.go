@@ -478,3 +478,65 @@ func TestWatchdConfigFile(t *testing.T) {
 		t.Errorf("bad config: %v %s", err, out)
 	}
 }
+
+// TestWatchdPullAndBidi: the journal serves the remote side of a pull
+// (a local directory) and both sides of bidi.
+func TestWatchdPullAndBidi(t *testing.T) {
+	base := t.TempDir()
+	l, r := filepath.Join(base, "l"), filepath.Join(base, "r")
+	writeTree(t, r, tree{"from-r": "r"})
+	writeTree(t, l, tree{"from-l": "l"})
+	j := newJournalEnv(t, "--tree", base)
+	j.start()
+	run := func(dir string, extra ...string) result {
+		return j.syncDir("p-"+dir, l, r, dir, extra...)
+	}
+	// pull
+	res := run("pull")
+	mustCode(t, res, 0)
+	writeTree(t, r, tree{"r2": "new at r"})
+	j.settle(r)
+	res = run("pull")
+	mustCode(t, res, 0)
+	if why := fullScan(res); why != "" || strings.Contains(res.stderr, "remote side is scanned in full") {
+		t.Errorf("pull: scanned in full:\n%s", res.stderr)
+	}
+	if readTree(t, l)["r2"] != "new at r" {
+		t.Errorf("pull: r2 not pulled:\n%s", res.stdout)
+	}
+	// bidi, another session
+	lb, rb := filepath.Join(base, "lb"), filepath.Join(base, "rb")
+	writeTree(t, lb, tree{"x": "x"})
+	writeTree(t, rb, tree{"y": "y"})
+	mustCode(t, j.syncDir("b", lb, rb, "bidi"), 0)
+	writeTree(t, lb, tree{"x2": "x2"})
+	writeTree(t, rb, tree{"y2": "y2"})
+	j.settle(lb)
+	j.settle(rb)
+	res = j.syncDir("b", lb, rb, "bidi")
+	mustCode(t, res, 0)
+	if strings.Contains(res.stderr, "scanned in full") {
+		t.Errorf("bidi: scanned in full:\n%s", res.stderr)
+	}
+	equalTrees(t, readTree(t, lb), readTree(t, rb))
+	equalTrees(t, readTree(t, lb), tree{"x": "x", "y": "y", "x2": "x2", "y2": "y2"})
+}
+
+// syncDir runs a session with --watchd in a direction.
+func (j *journalEnv) syncDir(name, l, r, dir string, extra ...string) result {
+	t := j.t
+	t.Helper()
+	cmd := exec.Command(asyncBin, append([]string{"--watchd", "-N", name, "-d", l, "-r", r, "-K", dir}, extra...)...)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+j.state)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, so.String(), se.String()}
+}
