@@ -123,7 +123,7 @@ func testContent(n int) []byte {
 }
 
 // refFingerprint computes a fingerprint independently of checksum.go,
-// from the definition in reference §5.6.
+// from the definition in docs/reference.md §5.6.
 func refFingerprint(algo Checksum, data []byte) string {
 	var h hash.Hash
 	switch algo {

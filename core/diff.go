@@ -117,7 +117,7 @@ func hashAlgo(h string) Checksum {
 	return ""
 }
 
-// ContentEqual applies the equality rule (reference §5.6) to two entries
+// ContentEqual applies the equality rule (docs/reference.md §5.6) to two entries
 // from different sides: equal types and link targets; for files, a full
 // fingerprint match, or size, mtime and a sparse fingerprint match, or, with
 // no fingerprint, size and mtime. ok is false when the rule cannot decide

@@ -108,7 +108,7 @@ func TestStreamedFingerprintEqualsSampled(t *testing.T) {
 	}
 }
 
-// TestDiffChanges covers every Change value and the rules of reference §5.2
+// TestDiffChanges covers every Change value and the rules of docs/reference.md §5.2
 // and §5.6 that decide between Unchanged, AttrChanged and Modified.
 func TestDiffChanges(t *testing.T) {
 	const big = 5 << 20
@@ -221,7 +221,7 @@ func TestNeedsRehashCases(t *testing.T) {
 	}
 }
 
-// TestContentEqualRule covers the equality rule of reference §5.6.
+// TestContentEqualRule covers the equality rule of docs/reference.md §5.6.
 func TestContentEqualRule(t *testing.T) {
 	later := t0.Add(time.Hour)
 	f := func(size int64, mt time.Time, h string) *Entry {
@@ -297,7 +297,7 @@ func TestContentEqualSparseHashUnderFullAlgo(t *testing.T) {
 // A permission or owner change moves a filesystem's change token (ctime).
 // When such an attribute does not count (--ignore-mode, no -u/-j, or a side
 // that cannot hold modes), its change still explains the moved token: the
-// content is unchanged and nothing is to be sent (reference §5.8: later mode
+// content is unchanged and nothing is to be sent (docs/reference.md §5.8: later mode
 // changes are not pushed with --ignore-mode).
 func TestDiffIgnoredAttrExplainsToken(t *testing.T) {
 	big := Entry{Path: "f", Type: TypeFile, Size: 5 << 20, MTime: t0, Mode: 0o644, UID: 1, GID: 1, Token: "ct1", Hash: "sha1_sparse:0a"}

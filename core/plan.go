@@ -9,7 +9,7 @@ import (
 // Op is what an action does.
 type Op uint8
 
-// Plan operations (reference §6).
+// Plan operations (docs/reference.md §6).
 const (
 	OpMkdir    Op = iota + 1 // create a directory
 	OpCopy                   // create or replace a file's content (or a link)

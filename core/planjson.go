@@ -77,7 +77,7 @@ type jsonTotals struct {
 	Equal     int   `json:"equal"`
 }
 
-// WritePlanJSON writes p as one JSON document (reference §6).
+// WritePlanJSON writes p as one JSON document (docs/reference.md §6).
 func WritePlanJSON(w io.Writer, h PlanHeader, p *Plan) error {
 	t := p.Totals()
 	doc := jsonPlan{

@@ -53,7 +53,7 @@ func ParseDirection(s string) (Direction, error) {
 // Overwrite is -o.
 type Overwrite uint8
 
-// The overwrite policies (reference §5.2, §5.3).
+// The overwrite policies (docs/reference.md §5.2, §5.3).
 const (
 	OverwriteDefault  Overwrite = iota // always for push/pull, conflict for bidi
 	OverwriteAlways                    // the source wins

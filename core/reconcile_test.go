@@ -349,7 +349,7 @@ func TestComparePaths(t *testing.T) {
 	}
 }
 
-// ---- Table tests of Reconcile against reference §5.2–§5.4 ----
+// ---- Table tests of Reconcile against docs/reference.md §5.2–§5.4 ----
 
 // tFile is a file entry; its change token follows its content and mtime,
 // as a ctime would.
@@ -445,7 +445,7 @@ func cmpOr(s, def string) string {
 
 func sideName(s Side) string { return s.String() }
 
-// TestOverwritePolicyTable covers every row of the table of reference §5.2
+// TestOverwritePolicyTable covers every row of the table of docs/reference.md §5.2
 // (and the push/pull deletion rules of §5.4) for -o always, older and
 // conflict, in push and in pull.
 func TestOverwritePolicyTable(t *testing.T) {
@@ -598,7 +598,7 @@ func checkOutcome(t *testing.T, p *Plan, w string, dst Side, cs, cd *Entry) {
 }
 
 // With --mirror, a destination change is overwritten when the source did
-// not change, and destination-only entries are deleted (reference §5.2, §5.4).
+// not change, and destination-only entries are deleted (docs/reference.md §5.2, §5.4).
 func TestMirrorTable(t *testing.T) {
 	agreed := tFile("f", 10, t0, "sha1_sparse:a0")
 	other := tFile("f", 40, t0.Add(time.Hour), "sha1_sparse:d2")
@@ -655,7 +655,7 @@ func TestMirrorTable(t *testing.T) {
 }
 
 // First run (no snapshot) with equal content on both sides: recorded as
-// SYNCHRONIZED(exs), nothing transferred (reference §5.2, §5.6).
+// SYNCHRONIZED(exs), nothing transferred (docs/reference.md §5.2, §5.6).
 func TestFirstRunEqualContent(t *testing.T) {
 	const big = 5 << 20
 	later := t0.Add(time.Minute)
@@ -1026,7 +1026,7 @@ func TestPlanOrder(t *testing.T) {
 	})
 }
 
-// Bidi rows of reference §5.3.
+// Bidi rows of docs/reference.md §5.3.
 func TestBidiRows(t *testing.T) {
 	agreed := tFile("f", 10, t0, "sha1_sparse:a0")
 	mod := func(size int64, mt time.Time, h string) *Entry { return tFile("f", size, mt, h) }
@@ -1161,7 +1161,7 @@ func TestComparePathsTable(t *testing.T) {
 
 // Bidi deletions of a directory against content added or modified in it on
 // the other side: the content is never lost, the directory is made again
-// on the side that deleted it (reference §5.3).
+// on the side that deleted it (docs/reference.md §5.3).
 func TestBidiDeletedDirAgainstContent(t *testing.T) {
 	a := tFile("d/a", 1, t0, "sha1_sparse:a")
 	b := tFile("d/b", 1, t0, "sha1_sparse:b")
@@ -1217,7 +1217,7 @@ func TestIgnoreModeChmodSendsNothing(t *testing.T) {
 	}
 }
 
-// Interrupted runs and resolved conflicts (reference §5.3, §5.13).
+// Interrupted runs and resolved conflicts (docs/reference.md §5.3, §5.13).
 func TestRecordsOutOfStepAndResolvedConflicts(t *testing.T) {
 	old := tFile("f", 10, t0, "sha1_sparse:a0")
 	cur := tFile("f", 20, t0.Add(time.Hour), "sha1_sparse:n1")

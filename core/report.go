@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Per-entry statuses printed as each action finishes (reference §6).
+// Per-entry statuses printed as each action finishes (docs/reference.md §6).
 const (
 	ReportDone     = "SYNCHRONIZED"      // transferred or created
 	ReportExists   = "SYNCHRONIZED(exs)" // already identical on both sides

@@ -18,7 +18,7 @@ import (
 	"github.com/async-sync/async/snapshot"
 )
 
-// adminOptions are the options of `async admin` (reference §9).
+// adminOptions are the options of `async admin` (docs/reference.md §9).
 func adminOptions() []cli.Spec {
 	g := "async admin options"
 	return []cli.Spec{

@@ -756,7 +756,7 @@ func parseCount(v string) (n int, percent bool, err error) {
 	return n, percent, nil
 }
 
-// sshCipher maps -c to SSH cipher names (reference §4.7): aesN and aesNcfb
+// sshCipher maps -c to SSH cipher names (docs/reference.md §4.7): aesN and aesNcfb
 // to aesN-ctr (cfb warns: SSH has no CFB mode), aesNgcm to the GCM ciphers;
 // none warns, as SSH always encrypts. The rest of the default list follows,
 // so that a server without the preferred cipher still connects.

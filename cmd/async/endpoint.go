@@ -98,7 +98,7 @@ type sshDefaults struct {
 	sftp bool
 }
 
-// parseEndpoint parses a -d or -r value (reference §2). user and host are
+// parseEndpoint parses a -d or -r value (docs/reference.md §2). user and host are
 // --user and --host, for -r only.
 func parseEndpoint(opt, raw, user, host string, def sshDefaults) (endpoint, error) {
 	if raw == "" && host == "" {

@@ -13,7 +13,7 @@ import (
 )
 
 // defaultRescan is how often a side that cannot watch is rescanned in
-// continuous mode (reference §5.12).
+// continuous mode (docs/reference.md §5.12).
 const defaultRescan = 10 * time.Minute
 
 // tick is how often the follower looks at what settled.

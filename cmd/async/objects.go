@@ -59,7 +59,7 @@ func cloudScheme(raw string) string {
 }
 
 // objectWarnings says which asked-for preservations a bucket side cannot
-// keep (reference §5.11): they do nothing for that side.
+// keep (docs/reference.md §5.11): they do nothing for that side.
 func objectWarnings(s *session, ends [2]endpoint) []string {
 	var side string
 	for i, e := range ends {

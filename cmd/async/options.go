@@ -49,7 +49,7 @@ func o(short rune, long string, arg cli.Arg, value, group, help string) option {
 func (op option) warn(why string) option   { op.support, op.why = warned, why; return op }
 func (op option) refuse(why string) option { op.support, op.why = refused, why; return op }
 
-// options lists every option of the reference (§4), in help order.
+// options lists every option of docs/reference.md §4, in help order.
 func options() []option {
 	return []option{
 		o('A', "version", none, "", gInstance, "print the version and exit"),

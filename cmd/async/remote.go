@@ -21,7 +21,7 @@ import (
 	"github.com/async-sync/async/core"
 )
 
-// Environment variables that carry SSH credentials (reference §8).
+// Environment variables that carry SSH credentials (docs/reference.md §8).
 const (
 	envPass   = "ASPERA_SCP_PASS"
 	envToken  = "ASPERA_SCP_TOKEN"

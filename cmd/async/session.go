@@ -25,7 +25,7 @@ import (
 	"github.com/async-sync/async/snapshot"
 )
 
-// Exit codes (reference §7).
+// Exit codes (docs/reference.md §7).
 const (
 	exitOK       = 0
 	exitFailed   = 1
@@ -710,7 +710,7 @@ func keepProgress(log *slog.Logger, st *core.Stats) (stop func()) {
 	return func() { close(done); <-finished }
 }
 
-// logProgress writes a PROG record: the counters of the reference (§6),
+// logProgress writes a PROG record: the counters of docs/reference.md §6,
 // dir xfr dup exs skp del mov err cfl, with the bytes transferred.
 func logProgress(log *slog.Logger, st *core.Stats) {
 	log.Info("PROG", "dir", st.Dirs.Load(), "xfr", st.Files.Load()-st.Linked.Load(), "xfr_bytes", st.Bytes.Load(),

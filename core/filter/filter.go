@@ -1,4 +1,4 @@
-// Package filter is async's include/exclude engine (reference §5.9): rules
+// Package filter is async's include/exclude engine (docs/reference.md §5.9): rules
 // from -I, -E, --include-from and --exclude-from, tested in order against
 // an entry's path from the sync root ("/Raw/a.cr2"); the first matching
 // rule decides, and an entry no rule matches is included.
