@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-sync/async/internal/progress"
 	"github.com/async-sync/async/internal/testnet"
 )
 
@@ -1000,7 +1001,7 @@ func TestSupportResumeContinuesAPartialFile(t *testing.T) {
 	if readTree(t, dst)["big"] != content {
 		t.Fatalf("resumed file differs")
 	}
-	want := fmt.Sprintf("(%s) transferred", sizeString(int64(len(content))-partial))
+	want := fmt.Sprintf("(%s) transferred", progress.Size(int64(len(content))-partial))
 	if !strings.Contains(r.stderr, want) {
 		t.Errorf("the rerun did not continue from %d bytes: %s (want %q)", partial, r.stderr, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/progress"
 )
 
 // maxLinksNamed is how many skipped links a warning names.
@@ -55,7 +56,7 @@ func (l *skippedLinks) warning(bucket string) string {
 	}
 	list := strings.Join(named, ", ")
 	if more := len(l.round) - len(named); more > 0 {
-		list += fmt.Sprintf(" and %s more (with -D the log names every one)", group(int64(more)))
+		list += fmt.Sprintf(" and %s more (with -D the log names every one)", progress.Group(int64(more)))
 	}
 	n := len(l.round)
 	l.round = nil

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -138,8 +137,8 @@ func progressLine(session string, st *core.Stats, speed float64) string {
 	if pb > 0 {
 		pct = 100 * float64(b) / float64(pb)
 	}
-	line := fmt.Sprintf("%s: %s/%s files, %s/%s (%.0f%%), %s/s", session, group(files), group(planned),
-		sizeString(b), sizeString(pb), pct, sizeString(int64(speed)))
+	line := fmt.Sprintf("%s: %s/%s files, %s/%s (%.0f%%), %s/s", session, progress.Group(files), progress.Group(planned),
+		progress.Size(b), progress.Size(pb), pct, progress.Size(int64(speed)))
 	if left := pb - b; left > 0 && speed > 0 {
 		line += fmt.Sprintf(", ETA %s", roundDuration(time.Duration(float64(left)/speed*float64(time.Second))))
 	}
@@ -161,8 +160,8 @@ func (p *printer) summary(in *instance, session string, dir core.Direction, took
 	defer p.mu.Unlock()
 	defer p.ended(session)
 	p.errLine(fmt.Sprintf("%s: %s done in %s: %s (%s) transferred, %s deleted, %s moved, %s unchanged, %s, %s",
-		session, dir, roundDuration(took), plural(st.Files.Load(), "file"), sizeString(st.Bytes.Load()),
-		group(st.Deleted.Load()), group(st.Moved.Load()), group(st.Unchanged.Load()+st.Equal.Load()),
+		session, dir, roundDuration(took), plural(st.Files.Load(), "file"), progress.Size(st.Bytes.Load()),
+		progress.Group(st.Deleted.Load()), progress.Group(st.Moved.Load()), progress.Group(st.Unchanged.Load()+st.Equal.Load()),
 		plural(st.Conflicts.Load(), "conflict"), plural(st.Errors.Load(), "error")))
 }
 
@@ -185,7 +184,7 @@ func (a *app) printPlan(in *instance, p *prepared, pol core.Policy, plan *core.P
 			if act.Source.Type == core.TypeSymlink {
 				fmt.Fprintf(&b, " -> %s", act.Source.Target)
 			} else {
-				fmt.Fprintf(&b, " %s", sizeString(act.Size()))
+				fmt.Fprintf(&b, " %s", progress.Size(act.Size()))
 			}
 		case core.OpRename:
 			fmt.Fprintf(&b, " -> %s", core.DisplayPath(act.To))
@@ -201,10 +200,10 @@ func (a *app) printPlan(in *instance, p *prepared, pol core.Policy, plan *core.P
 	}
 	t := plan.Totals()
 	fmt.Fprintf(&b, "plan: %s (%s), %s, %s, %s, %s, %s, %s; %s unchanged, %s already equal\n",
-		plural(int64(t.Copy), "copy"), sizeString(t.CopyBytes), plural(int64(t.Mkdir), "mkdir"),
+		plural(int64(t.Copy), "copy"), progress.Size(t.CopyBytes), plural(int64(t.Mkdir), "mkdir"),
 		plural(int64(t.SetAttr), "setattr"), plural(int64(t.Rename), "rename"), plural(int64(t.Keep), "keep"),
 		plural(int64(t.Delete), "delete"), plural(int64(t.Conflict), "conflict"),
-		group(int64(t.Unchanged)), group(int64(t.Equal)))
+		progress.Group(int64(t.Unchanged)), progress.Group(int64(t.Equal)))
 	a.out.mu.Lock()
 	defer a.out.mu.Unlock()
 	_, err := io.WriteString(a.out.stdout, b.String())
@@ -222,39 +221,7 @@ func plural(n int64, word string) string {
 	default:
 		word += "s"
 	}
-	return group(n) + " " + word
-}
-
-// group writes n with thousands separators.
-func group(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
-// sizeString writes a byte count with binary units.
-func sizeString(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, i := float64(n), 0
-	for v >= unit && i < 4 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i-1])
+	return progress.Group(n) + " " + word
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/async-sync/async/internal/progress"
 )
 
 // interruptWithPartial starts a rate-limited resumable copy of src to
@@ -70,7 +72,7 @@ func TestSupportResumeVerifiesThePartialFile(t *testing.T) {
 	if got := readTree(t, dst)["big"]; got != content.String() {
 		t.Fatalf("the copy differs from its source (%d bytes)", len(got))
 	}
-	if want := fmt.Sprintf("(%s) transferred", sizeString(int64(content.Len()))); !strings.Contains(r.stderr, want) {
+	if want := fmt.Sprintf("(%s) transferred", progress.Size(int64(content.Len()))); !strings.Contains(r.stderr, want) {
 		t.Errorf("the damaged partial file was continued: %s (want %q)", r.stderr, want)
 	}
 	for _, e := range mustReadDir(t, dst) {
