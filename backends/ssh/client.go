@@ -536,19 +536,7 @@ func (r *remoteReader) Read(p []byte) (int, error) {
 		r.inflight, r.ids = r.inflight[1:], r.ids[1:]
 		select {
 		case f := <-ch:
-			if f.op == opError {
-				r.err = decodeError(f.payload)
-				continue
-			}
-			d := dec{b: f.payload}
-			eof := d.bool()
-			r.buf = d.bytes()
-			if d.err != nil {
-				r.err = d.err
-			}
-			if eof {
-				r.eof = true
-			}
+			r.take(f.op == opError, f.payload)
 		case <-r.c.dead:
 			r.err = r.c.connErr()
 		case <-r.ctx.Done():
@@ -559,6 +547,25 @@ func (r *remoteReader) Read(p []byte) (int, error) {
 	n := copy(p, r.buf)
 	r.buf = r.buf[n:]
 	return n, nil
+}
+
+// take stores the reply to one chunk request, over the control channel or
+// the data path: the chunk and whether it ends the entry, or the error the
+// agent sent instead (isErr).
+func (r *remoteReader) take(isErr bool, body []byte) {
+	if isErr {
+		r.err = decodeError(body)
+		return
+	}
+	d := dec{b: body}
+	eof := d.bool()
+	r.buf = d.bytes()
+	if d.err != nil {
+		r.err = d.err
+	}
+	if eof {
+		r.eof = true
+	}
 }
 
 // fill keeps readAhead chunk requests in flight until the end is known.

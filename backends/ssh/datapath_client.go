@@ -377,19 +377,7 @@ func (r *remoteReader) readData(cd *clientData) {
 	r.dpIn, r.dpIDs = r.dpIn[1:], r.dpIDs[1:]
 	select {
 	case f := <-ch:
-		if f.Type == dpError {
-			r.err = decodeError(f.Body)
-			return
-		}
-		d := dec{b: f.Body}
-		eof := d.bool()
-		r.buf = d.bytes()
-		if d.err != nil {
-			r.err = d.err
-		}
-		if eof {
-			r.eof = true
-		}
+		r.take(f.Type == dpError, f.Body)
 	case <-cd.dead:
 		r.err = fmt.Errorf("data path: %w", cd.error())
 	case <-r.ctx.Done():
