@@ -158,3 +158,31 @@ func inode(t *testing.T, p string) uint64 {
 	}
 	return fi.Sys().(*syscall.Stat_t).Ino
 }
+
+func TestContinuousReopensTheLogOnHangup(t *testing.T) {
+	t.Parallel()
+	state, src, dst, logs := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	writeTree(t, src, tree{"a": "a1"})
+	f := startFollowing(t, state, nil, "-N", "hup", "-d", src, "-r", dst, "-C", "--cooloff", "1", "-L", logs)
+	eventually(t, "first sync", func() bool { return readTree(t, dst)["a"] == "a1" })
+	// An outside rotation, then SIGHUP: the log starts again under its name.
+	log := filepath.Join(logs, "async-hup.log")
+	if err := os.Rename(log, log+".1"); err != nil {
+		t.Fatal(err)
+	}
+	f.cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, "the log reopened", func() bool { _, err := os.Stat(log); return err == nil })
+	writeTree(t, src, tree{"b": "b1"})
+	eventually(t, "second sync", func() bool { return readTree(t, dst)["b"] == "b1" })
+	if code := f.stop(t); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, f.out)
+	}
+	for _, p := range []string{log + ".1", log} {
+		if b, err := os.ReadFile(p); err != nil || len(b) == 0 {
+			t.Errorf("%s: %d bytes, %v; want records", p, len(b), err)
+		}
+	}
+	if strings.Contains(f.out.String(), "reopen") {
+		t.Errorf("a reopen warned:\n%s", f.out)
+	}
+}

@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/internal/logfile"
@@ -124,21 +122,7 @@ func (a *app) remoteLog(in *instance, p *prepared, l *slog.Logger) (*slog.Logger
 	remote := slog.New(slog.NewTextHandler(f, hopts)).With("session", p.s.name, "side", "remote")
 	a.logs.add(f, remote)
 	// SIGHUP reopens it, as it does the session log.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-hup:
-				if err := f.Reopen(); err != nil {
-					a.out.warn(p.s.name, fmt.Sprintf("warning: reopen the remote log: %v", err))
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	stop := func() { signal.Stop(hup); close(done); f.Close() }
+	hup := a.reopenOnHangup(f, p.s.name, "the remote log")
+	stop := func() { hup(); f.Close() }
 	return slog.New(slog.NewMultiHandler(l.Handler(), remote.Handler())), stop, nil
 }

@@ -343,7 +343,13 @@ func (a *app) openLog(in *instance, p *prepared) (*slog.Logger, func(), error) {
 	}
 	l := slog.New(slog.NewTextHandler(f, hopts)).With("session", p.s.name)
 	a.logs.add(f, l)
-	// SIGHUP reopens the log, after an outside rotation.
+	stop := a.reopenOnHangup(f, p.s.name, "the log")
+	return l, func() { stop(); a.logs.remove(f); f.Close() }, nil
+}
+
+// reopenOnHangup reopens f on every SIGHUP, after an outside rotation, until
+// stop is called; what names the log in the warning a failed reopen gives.
+func (a *app) reopenOnHangup(f *logfile.File, session, what string) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -352,14 +358,14 @@ func (a *app) openLog(in *instance, p *prepared) (*slog.Logger, func(), error) {
 			select {
 			case <-hup:
 				if err := f.Reopen(); err != nil {
-					a.out.warn(p.s.name, fmt.Sprintf("warning: reopen the log: %v", err))
+					a.out.warn(session, fmt.Sprintf("warning: reopen %s: %v", what, err))
 				}
 			case <-done:
 				return
 			}
 		}
 	}()
-	return l, func() { signal.Stop(hup); close(done); a.logs.remove(f); f.Close() }, nil
+	return func() { signal.Stop(hup); close(done) }
 }
 
 // logLevel is the log level of -D given n times: info, then debug, then
