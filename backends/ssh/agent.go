@@ -510,17 +510,7 @@ func (a *agent) inline(ctx context.Context, f frame) bool {
 			aw.w.Abort()
 		}
 	case opCloseFile:
-		h := d.u()
-		a.mu.Lock()
-		r := a.readers[h]
-		delete(a.readers, h)
-		a.mu.Unlock()
-		if r != nil {
-			r.mu.Lock()
-			r.closed = true
-			r.r.Close()
-			r.mu.Unlock()
-		}
+		a.closeReader(d.u())
 	case opCancel:
 		a.mu.Lock()
 		if c := a.cancels[d.u()]; c != nil {
@@ -579,6 +569,21 @@ func (a *agent) takeWriter(h uint64) *agentWriter {
 	aw := a.writers[h]
 	delete(a.writers, h)
 	return aw
+}
+
+// closeReader forgets the file open for reading under handle h, and closes
+// it once a read in progress is done.
+func (a *agent) closeReader(h uint64) {
+	a.mu.Lock()
+	r := a.readers[h]
+	delete(a.readers, h)
+	a.mu.Unlock()
+	if r != nil {
+		r.mu.Lock()
+		r.closed = true
+		r.r.Close()
+		r.mu.Unlock()
+	}
 }
 
 // serve answers one request; it runs concurrently with others.

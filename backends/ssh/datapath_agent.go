@@ -263,16 +263,7 @@ func (a *agent) dataCall(ctx context.Context, id, op uint64, payload []byte) (by
 	if err == nil && len(reply)+32 > datapath.MaxBody {
 		err = errors.New("agent protocol: an answer too large for the data path")
 		if rop == opData {
-			a.mu.Lock()
-			r := a.readers[id]
-			delete(a.readers, id)
-			a.mu.Unlock()
-			if r != nil {
-				r.mu.Lock()
-				r.closed = true
-				r.r.Close()
-				r.mu.Unlock()
-			}
+			a.closeReader(id)
 		}
 	}
 	if err != nil {
