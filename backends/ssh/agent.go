@@ -586,6 +586,22 @@ func (a *agent) closeReader(h uint64) {
 	}
 }
 
+// writerFree refuses a new writer under handle h when h is in use or
+// maxOpenFiles files are open for writing already.
+func (a *agent) writerFree(h uint64) error {
+	a.mu.Lock()
+	_, dup := a.writers[h]
+	full := len(a.writers) >= maxOpenFiles
+	a.mu.Unlock()
+	switch {
+	case dup:
+		return errors.New("agent protocol: a file handle used twice")
+	case full:
+		return fmt.Errorf("agent protocol: more than %d files open for writing", maxOpenFiles)
+	}
+	return nil
+}
+
 // serve answers one request; it runs concurrently with others.
 func (a *agent) serve(ctx context.Context, f frame) {
 	op, payload, err := a.do(ctx, f)
@@ -706,15 +722,8 @@ func (a *agent) do(ctx context.Context, f frame) (byte, []byte, error) {
 		if d.err != nil {
 			return 0, nil, d.err
 		}
-		a.mu.Lock()
-		_, dup := a.writers[h]
-		full := len(a.writers) >= maxOpenFiles
-		a.mu.Unlock()
-		switch {
-		case dup:
-			return 0, nil, errors.New("agent protocol: a file handle used twice")
-		case full:
-			return 0, nil, fmt.Errorf("agent protocol: more than %d files open for writing", maxOpenFiles)
+		if err := a.writerFree(h); err != nil {
+			return 0, nil, err
 		}
 		w, err := fs.Create(ctx, p, o)
 		if err != nil {

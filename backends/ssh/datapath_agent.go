@@ -321,15 +321,8 @@ func (a *agent) dataCreate(ctx context.Context, d *dec) (byte, []byte, error) {
 	case o.Partial != "":
 		return 0, nil, errors.New("agent protocol: a resumable file on the data path")
 	}
-	a.mu.Lock()
-	_, dup := a.writers[h]
-	full := len(a.writers) >= maxOpenFiles
-	a.mu.Unlock()
-	switch {
-	case dup:
-		return 0, nil, errors.New("agent protocol: a file handle used twice")
-	case full:
-		return 0, nil, fmt.Errorf("agent protocol: more than %d files open for writing", maxOpenFiles)
+	if err := a.writerFree(h); err != nil {
+		return 0, nil, err
 	}
 	w, err := a.fs.Create(ctx, p, o)
 	if err != nil {
