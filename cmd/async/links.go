@@ -63,14 +63,3 @@ func (l *skippedLinks) warning(bucket string) string {
 	return fmt.Sprintf("warning: %s not synchronized: a bucket (%s) cannot hold links; -n follow sends what they point to: %s",
 		plural(int64(n), "symbolic link"), bucket, list)
 }
-
-// sendsFrom reports whether side s is a source in direction d.
-func sendsFrom(d core.Direction, s core.Side) bool {
-	switch d {
-	case core.Push:
-		return s == core.Local
-	case core.Pull:
-		return s == core.Remote
-	}
-	return true
-}

@@ -32,7 +32,7 @@ func TestSkippedLinksWarning(t *testing.T) {
 	}
 }
 
-func TestSendsFrom(t *testing.T) {
+func TestIsSource(t *testing.T) {
 	tests := []struct {
 		d    core.Direction
 		s    core.Side
@@ -43,8 +43,8 @@ func TestSendsFrom(t *testing.T) {
 		{core.Bidi, core.Local, true}, {core.Bidi, core.Remote, true},
 	}
 	for _, tc := range tests {
-		if got := sendsFrom(tc.d, tc.s); got != tc.want {
-			t.Errorf("sendsFrom(%v, %v) = %v", tc.d, tc.s, got)
+		if got := isSource(tc.d, tc.s); got != tc.want {
+			t.Errorf("isSource(%v, %v) = %v", tc.d, tc.s, got)
 		}
 	}
 }

@@ -534,7 +534,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	}
 	if links != s.links { // a bucket cannot hold links: each one skipped is warned about
 		opts.SkippedLink = func(side core.Side, path string) {
-			if sendsFrom(pol.Direction, side) {
+			if isSource(pol.Direction, side) {
 				p.links.add(log, path)
 			}
 		}
