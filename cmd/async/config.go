@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,6 +133,19 @@ type usageError struct{ msg string }
 func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// oneOf returns v when it is one of choices, else the usage error of option
+// as: unknown what "v" (want a, b or c).
+func oneOf(as, what, v string, choices ...string) (string, error) {
+	if slices.Contains(choices, v) {
+		return v, nil
+	}
+	want := choices[len(choices)-1]
+	if len(choices) > 1 {
+		want = strings.Join(choices[:len(choices)-1], ", ") + " or " + want
+	}
+	return "", usagef("option %s: unknown %s %q (want %s)", as, what, v, want)
+}
 
 var sessionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
@@ -270,12 +284,11 @@ func (in *instance) set(op cli.Opt) error {
 		}
 		in.events = v
 	case "progress":
-		switch v {
-		case "auto", "bar", "plain", "none":
-			in.progress = v
-		default:
-			return usagef("option %s: unknown progress mode %q (want auto, bar, plain or none)", op.As, v)
+		p, err := oneOf(op.As, "progress mode", v, "auto", "bar", "plain", "none")
+		if err != nil {
+			return err
 		}
+		in.progress = p
 	default:
 		return errNotInstance
 	}
@@ -573,19 +586,17 @@ func (s *session) setSSH(op cli.Opt) error {
 			return bad(err)
 		}
 	case "compression":
-		switch v {
-		case "none", "zlib", "zstd":
-			s.ssh.compression = v
-		default:
-			return usagef("option %s: unknown compression %q (want none, zlib or zstd)", op.As, v)
+		c, err := oneOf(op.As, "compression", v, "none", "zlib", "zstd")
+		if err != nil {
+			return err
 		}
+		s.ssh.compression = c
 	case "data-path":
-		switch v {
-		case "auto", "tcp", "ssh":
-			s.ssh.dataPath = v
-		default:
-			return usagef("option %s: unknown data path %q (want auto, tcp or ssh)", op.As, v)
+		dp, err := oneOf(op.As, "data path", v, "auto", "tcp", "ssh")
+		if err != nil {
+			return err
 		}
+		s.ssh.dataPath = dp
 	case "data-streams":
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > datapath.MaxStreams {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -27,6 +28,33 @@ func TestParseTime(t *testing.T) {
 		got, err := parseTime(tc.in, now)
 		if (err != nil) != tc.bad || (!tc.bad && !got.Equal(tc.want)) {
 			t.Errorf("parseTime(%q) = %v, %v; want %v (bad=%v)", tc.in, got, err, tc.want, tc.bad)
+		}
+	}
+}
+
+func TestOneOf(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		v       string
+		choices []string
+		want    string
+	}{
+		{v: "zlib", choices: []string{"none", "zlib", "zstd"}},
+		{v: "lz4", choices: []string{"none", "zlib", "zstd"}, want: `option --compression: unknown compression "lz4" (want none, zlib or zstd)`},
+		{v: "Zlib", choices: []string{"none", "zlib", "zstd"}, want: `option --compression: unknown compression "Zlib" (want none, zlib or zstd)`},
+		{v: "", choices: []string{"a", "b"}, want: `option --compression: unknown compression "" (want a or b)`},
+		{v: "xml", choices: []string{"json"}, want: `option --compression: unknown compression "xml" (want json)`},
+	} {
+		got, err := oneOf("--compression", "compression", tc.v, tc.choices...)
+		if tc.want == "" {
+			if err != nil || got != tc.v {
+				t.Errorf("oneOf(%q) = %q, %v; want it back", tc.v, got, err)
+			}
+			continue
+		}
+		var ue *usageError
+		if !errors.As(err, &ue) || err.Error() != tc.want {
+			t.Errorf("oneOf(%q) = %q, %v; want the usage error %q", tc.v, got, err, tc.want)
 		}
 	}
 }
