@@ -673,43 +673,35 @@ func keepStatus(dir string, stats func() *core.Stats, lastSync func() time.Time,
 			log.Warn("write status file", "err", err)
 		}
 	}
-	write("running")
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(2 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				write("stopped")
-				return
-			case <-t.C:
-				write("running")
-			}
-		}
-	}()
-	return func() { close(done); <-finished }, func() { write("running") }
+	running := func() { write("running") }
+	running()
+	return tickEvery(2*time.Second, running, func() { write("stopped") }), running
 }
 
 // keepProgress writes a PROG record every few seconds while a round of a
 // continuous session runs, and one when it ends.
 func keepProgress(log *slog.Logger, st *core.Stats) (stop func()) {
+	prog := func() { logProgress(log, st) }
+	prog()
+	return tickEvery(2*time.Second, prog, prog)
+}
+
+// tickEvery calls tick every d until stop is called, then last; stop
+// returns once last has run.
+func tickEvery(d time.Duration, tick, last func()) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
-	logProgress(log, st)
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(2 * time.Second)
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
-				logProgress(log, st)
+				last()
 				return
 			case <-t.C:
-				logProgress(log, st)
+				tick()
 			}
 		}
 	}()
