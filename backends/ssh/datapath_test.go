@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/backendtest"
+	"github.com/async-sync/async/internal/testnet"
 )
 
 // tapConn is a data stream seen from the middle: it counts and keeps
@@ -305,39 +305,6 @@ func TestDataPathStrangerFirst(t *testing.T) {
 	}
 }
 
-// agentOnPort finds the process that holds a TCP socket on 127.0.0.1:port
-// (the agent of this test's data path: no other process has that port).
-func agentOnPort(t *testing.T, port int) int {
-	t.Helper()
-	hexPort := fmt.Sprintf(":%04X", port)
-	inodes := map[string]bool{}
-	b, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n")[1:] {
-		f := strings.Fields(l)
-		if len(f) > 9 && strings.HasSuffix(f[1], hexPort) {
-			inodes["socket:["+f[9]+"]"] = true
-		}
-	}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
-		for _, fd := range fds {
-			if l, _ := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name())); inodes[l] {
-				return pid
-			}
-		}
-	}
-	t.Fatalf("no process holds port %d", port)
-	return 0
-}
-
 // TestDataPathAgentKilled: the agent dies while a file streams in; the
 // file is not committed, and a new session writes it whole.
 func TestDataPathAgentKilled(t *testing.T) {
@@ -347,7 +314,10 @@ func TestDataPathAgentKilled(t *testing.T) {
 	}
 	_, ps, _ := net.SplitHostPort(info.Addr)
 	port, _ := strconv.Atoi(ps)
-	pid := agentOnPort(t, port)
+	pid := testnet.PortHolder(t, port)
+	if pid == 0 {
+		t.Fatalf("no process holds port %d", port)
+	}
 	ctx := context.Background()
 	b := randomBytes(t, 8<<20)
 	w, err := c.Create(ctx, "f", core.CreateOptions{Size: int64(len(b)), Replace: core.MustNotExist})

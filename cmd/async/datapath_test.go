@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/async-sync/async/internal/testnet"
 )
 
 // dataTree has files that travel over the data path (larger than one
@@ -93,37 +94,6 @@ func TestDataPathOptionsChecked(t *testing.T) {
 	}
 }
 
-// holderOf finds the process that holds a TCP socket on a local port: the
-// agent of this test's data path (the port is the agent's alone).
-func holderOf(t *testing.T, port int) int {
-	t.Helper()
-	suffix := fmt.Sprintf(":%04X", port)
-	inodes := map[string]bool{}
-	b, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n")[1:] {
-		if f := strings.Fields(l); len(f) > 9 && strings.HasSuffix(f[1], suffix) && f[9] != "0" {
-			inodes["socket:["+f[9]+"]"] = true
-		}
-	}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
-		for _, fd := range fds {
-			if l, _ := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name())); inodes[l] {
-				return pid
-			}
-		}
-	}
-	return 0
-}
-
 // TestSSHDataPathAgentKilledRerunConverges: the agent dies while content
 // streams over the data path; the run fails without committing a torn
 // file, and the next run converges.
@@ -148,7 +118,7 @@ func TestSSHDataPathAgentKilledRerunConverges(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(logs, "async-kill.log"))
 		if m := portRe.FindSubmatch(b); m != nil {
 			port, _ := strconv.Atoi(string(m[1]))
-			pid = holderOf(t, port)
+			pid = testnet.PortHolder(t, port)
 		}
 	}
 	if pid == 0 {
