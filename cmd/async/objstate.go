@@ -123,6 +123,6 @@ func (a *app) remoteLog(in *instance, p *prepared, l *slog.Logger) (*slog.Logger
 	a.logs.add(f, remote)
 	// SIGHUP reopens it, as it does the session log.
 	hup := a.reopenOnHangup(f, p.s.name, "the remote log")
-	stop := func() { hup(); f.Close() }
+	stop := func() { hup(); a.logs.remove(f); f.Close() }
 	return slog.New(slog.NewMultiHandler(l.Handler(), remote.Handler())), stop, nil
 }
