@@ -184,6 +184,9 @@ func (cd *clientData) send(ctx context.Context, typ byte, body []byte) error {
 		}
 	}
 	if err := cd.streams[start%n].Send(ctx, typ, body); err != nil {
+		if ctx.Err() == nil {
+			cd.fail(err) // a stream that cannot be written to: the data path is broken
+		}
 		if e := cd.error(); e != nil {
 			return e
 		}

@@ -219,6 +219,12 @@ func TestDataPathTamperingFailsTheFile(t *testing.T) {
 					t.Fatalf("the tampered file is there: %v", err)
 				}
 			}
+			// The client learns of the failure when its stream reader
+			// sees the agent close the streams: soon, not necessarily
+			// before the tampered request returned.
+			for deadline := time.Now().Add(5 * time.Second); failed.Load() == nil && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
 			if err, _ := failed.Load().(error); err == nil {
 				t.Error("the data path's failure was not reported")
 			}
