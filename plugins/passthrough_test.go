@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/async-sync/async/backends/local"
+	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/backendtest"
 )
 
@@ -37,5 +38,23 @@ func TestPluginPassesOptionalInterfaces(t *testing.T) {
 			backendtest.IfaceXattrer:    noCall,
 			backendtest.IfaceWatcher:    noCall,
 		})
+	})
+}
+
+// TestConformanceThroughPluginLocal runs the suite through a plugin
+// serving the local backend: the optional interfaces the protocol carries
+// (Linker, Hasher, a writer's Resumer) are proved across it.
+func TestConformanceThroughPluginLocal(t *testing.T) {
+	t.Setenv(modeEnv, "local")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	backendtest.Run(t, func(t *testing.T) core.Backend {
+		b, err := Open(context.Background(), self, "local://"+t.TempDir(), OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
 	})
 }
