@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -302,9 +303,17 @@ type watchLog struct {
 	all   []string
 	calls int
 	more  chan struct{}
+	// in counts the calls of fn running; overlap is set when two ran at
+	// once (Watch promises one at a time).
+	in      atomic.Int32
+	overlap atomic.Bool
 }
 
 func (l *watchLog) add(paths []string) {
+	if l.in.Add(1) > 1 {
+		l.overlap.Store(true)
+	}
+	defer l.in.Add(-1)
 	l.mu.Lock()
 	l.calls++
 	for _, p := range paths {
@@ -444,6 +453,9 @@ func testWatcher(t *testing.T, b core.Backend) {
 		}
 	case <-time.After(watchWait):
 		t.Fatalf("Watch still running %v after its context ended", watchWait)
+	}
+	if log.overlap.Load() {
+		t.Errorf("fn was called from two goroutines at once")
 	}
 	log.mu.Lock()
 	calls := log.calls
