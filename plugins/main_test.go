@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/async-sync/async/backends/local"
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/internal/testnet"
 )
@@ -40,6 +42,10 @@ func actAsPlugin(mode string) {
 		}, ProtocolVersion)
 	case "hang": // a plugin that never finishes opening
 		serve(func(context.Context, string) (core.Backend, error) { select {} }, ProtocolVersion)
+	case "local": // the local backend, at the URL's path (passthrough_test.go)
+		serve(func(_ context.Context, rawURL string) (core.Backend, error) {
+			return local.Open(strings.TrimPrefix(rawURL, "local://"), local.Options{})
+		}, ProtocolVersion)
 	default:
 		fmt.Fprintf(os.Stderr, "test binary started as a plugin without %s\n", modeEnv)
 		os.Exit(1)

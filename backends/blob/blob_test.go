@@ -262,3 +262,29 @@ func TestFileSpecialNames(t *testing.T) {
 		t.Errorf("scan found %d entries", len(got))
 	}
 }
+
+// TestPartialKeyRefused: a partial-file key that is not a name (it
+// arrives from a plan file or another process) is refused by the object
+// store layer, which would put it in the name of an upload's marker.
+func TestPartialKeyRefused(t *testing.T) {
+	b, prefix := open(t, "mem://")
+	f := objstore.New(b, prefix, objstore.Options{})
+	defer f.Close()
+	for _, key := range []string{"../escape", "a/b", "with space", strings.Repeat("k", core.MaxPartialKey+1)} {
+		w, err := f.Create(ctx, "f", core.CreateOptions{Size: 1, Replace: core.MustNotExist, Partial: key})
+		if err == nil {
+			w.Abort()
+			t.Errorf("partial key %q accepted", key)
+		} else if !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("partial key %q: %v, want fs.ErrInvalid", key, err)
+		}
+	}
+	w, err := f.Create(ctx, "f", core.CreateOptions{Size: 1, Replace: core.MustNotExist, Partial: "TOKEN0-abc_1"})
+	if err != nil {
+		t.Fatalf("a valid key: %v", err)
+	}
+	w.Write([]byte("x"))
+	if _, err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -381,6 +381,10 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 	if err := checkPath(p); err != nil || p == "" {
 		return nil, cmpErr(err, fmt.Errorf("create /: %w", fs.ErrInvalid))
 	}
+	if opts.Partial != "" && !core.ValidPartial(opts.Partial) {
+		// It names the upload's marker object beside the destination.
+		return nil, fmt.Errorf("create %s: invalid partial-file key %q: %w", core.DisplayPath(p), opts.Partial, fs.ErrInvalid)
+	}
 	// Every object carries its mtime: the source's with -t, the time of
 	// writing otherwise, so that what Commit reports is what a scan reads.
 	a := opts.Attrs

@@ -735,6 +735,24 @@ var _ core.Resumer = resumableWriter{}
 
 func (w resumableWriter) Offset() int64 { return w.offset }
 
+// Abort drops the partial file and waits until the agent has: its name
+// is the key's, so a writer started next with the same key (perhaps over
+// another connection) must not lose its file to this abort arriving late.
+// The agent handles one-way requests in order, so the answer to any call
+// sent after the abort means the abort was done.
+func (w resumableWriter) Abort() error {
+	if w.done {
+		return nil
+	}
+	if err := w.remoteWriter.Abort(); err != nil {
+		return err
+	}
+	var e enc
+	e.s("")
+	w.c.call(w.ctx, opStat, e.b) // a barrier: its answer does not matter
+	return nil
+}
+
 func (w resumableWriter) Keep() error {
 	if w.done {
 		return nil

@@ -52,6 +52,11 @@ func Run(t *testing.T, newBackend Factory) {
 		{"StatRoot", testStatRoot},
 		{"ScanCallbackError", testScanCallbackError},
 		{"ScanCancelled", testScanCancelled},
+		{"HardLinker", testHardLinker},
+		{"Xattrer", testXattrer},
+		{"Copier", testCopier},
+		{"Watcher", testWatcher},
+		{"Resumer", testResumer},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
