@@ -67,8 +67,12 @@ var ErrDropped = errors.New("connection dropped")
 // with ErrInjected after its Delay when Delay is 0, else only delays it.
 type Rule struct {
 	Method Method
-	N      int
-	Delay  time.Duration
+	// Path, when set, limits the rule to calls on that path (the first
+	// path argument; for Read, Write, Commit and Keep the path the reader
+	// or writer was opened on), and N counts only those.
+	Path  string
+	N     int
+	Delay time.Duration
 	// Err is wrapped in the returned error (errors.Is finds it).
 	Err error
 	// Short: for Open, the reader returned ends (io.EOF) halfway through
@@ -91,13 +95,14 @@ type Injector struct {
 	mu      sync.Mutex
 	rules   []Rule
 	calls   map[Method]int
+	onPath  map[string]int // calls by method and path
 	dropped bool
 }
 
 // Wrap returns inner wrapped (with the optional interfaces inner has) and
 // the injector that controls it, with rules in force.
 func Wrap(inner core.Backend, rules ...Rule) (core.Backend, *Injector) {
-	in := &Injector{inner: inner, rules: slices.Clone(rules), calls: map[Method]int{}}
+	in := &Injector{inner: inner, rules: slices.Clone(rules), calls: map[Method]int{}, onPath: map[string]int{}}
 	return wrap(&base{in: in, inner: inner}), in
 }
 
@@ -105,7 +110,7 @@ func Wrap(inner core.Backend, rules ...Rule) (core.Backend, *Injector) {
 func (in *Injector) Set(rules ...Rule) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.rules, in.calls, in.dropped = slices.Clone(rules), map[Method]int{}, false
+	in.rules, in.calls, in.onPath, in.dropped = slices.Clone(rules), map[Method]int{}, map[string]int{}, false
 }
 
 // Calls returns how many calls of m were made since the rules were set.
@@ -135,17 +140,24 @@ func (in *Injector) Dropped() bool {
 
 // call counts a call of m and returns what to do: an error to return,
 // and whether to make a read short.
-func (in *Injector) call(ctx context.Context, m Method) (short bool, err error) {
+func (in *Injector) call(ctx context.Context, m Method, p string) (short bool, err error) {
 	in.mu.Lock()
 	in.calls[m]++
 	n := in.calls[m]
+	key := string(m) + "\x00" + p
+	in.onPath[key]++
+	np := in.onPath[key]
 	if in.dropped {
 		in.mu.Unlock()
 		return false, fmt.Errorf("%s: %w", m, ErrDropped)
 	}
 	var hit []Rule
 	for _, r := range in.rules {
-		if r.Method == m && (r.N == 0 || r.N == n) {
+		k := n
+		if r.Path != "" {
+			k = np
+		}
+		if r.Method == m && (r.Path == "" || r.Path == p) && (r.N == 0 || r.N == k) {
 			hit = append(hit, r)
 			if r.Drop {
 				in.dropped = true
@@ -186,21 +198,21 @@ func (b *base) Caps() core.Caps { return b.inner.Caps() }
 func (b *base) Close() error    { return b.inner.Close() }
 
 func (b *base) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry) error) error {
-	if _, err := b.in.call(ctx, Scan); err != nil {
+	if _, err := b.in.call(ctx, Scan, ""); err != nil {
 		return err
 	}
 	return b.inner.Scan(ctx, opts, fn)
 }
 
 func (b *base) Stat(ctx context.Context, p string) (core.Entry, error) {
-	if _, err := b.in.call(ctx, Stat); err != nil {
+	if _, err := b.in.call(ctx, Stat, p); err != nil {
 		return core.Entry{}, err
 	}
 	return b.inner.Stat(ctx, p)
 }
 
 func (b *base) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, core.Entry, error) {
-	short, err := b.in.call(ctx, Open)
+	short, err := b.in.call(ctx, Open, p)
 	if err != nil {
 		return nil, core.Entry{}, err
 	}
@@ -208,7 +220,7 @@ func (b *base) Open(ctx context.Context, p string, offset int64) (io.ReadCloser,
 	if err != nil {
 		return nil, e, err
 	}
-	r := &reader{in: b.in, ctx: ctx, inner: rc, left: -1}
+	r := &reader{in: b.in, ctx: ctx, inner: rc, path: p, left: -1}
 	if short {
 		r.left = max(0, (e.Size-offset)/2)
 	}
@@ -216,14 +228,14 @@ func (b *base) Open(ctx context.Context, p string, offset int64) (io.ReadCloser,
 }
 
 func (b *base) Create(ctx context.Context, p string, opts core.CreateOptions) (core.Writer, error) {
-	if _, err := b.in.call(ctx, Create); err != nil {
+	if _, err := b.in.call(ctx, Create, p); err != nil {
 		return nil, err
 	}
 	w, err := b.inner.Create(ctx, p, opts)
 	if err != nil {
 		return nil, err
 	}
-	fw := &writer{in: b.in, ctx: ctx, inner: w}
+	fw := &writer{in: b.in, ctx: ctx, inner: w, path: p}
 	if res, ok := w.(core.Resumer); ok {
 		return &resumer{writer: fw, res: res}, nil
 	}
@@ -231,28 +243,28 @@ func (b *base) Create(ctx context.Context, p string, opts core.CreateOptions) (c
 }
 
 func (b *base) Mkdir(ctx context.Context, p string, mode fs.FileMode) (core.Entry, error) {
-	if _, err := b.in.call(ctx, Mkdir); err != nil {
+	if _, err := b.in.call(ctx, Mkdir, p); err != nil {
 		return core.Entry{}, err
 	}
 	return b.inner.Mkdir(ctx, p, mode)
 }
 
 func (b *base) Remove(ctx context.Context, p string, pre core.Precondition) error {
-	if _, err := b.in.call(ctx, Remove); err != nil {
+	if _, err := b.in.call(ctx, Remove, p); err != nil {
 		return err
 	}
 	return b.inner.Remove(ctx, p, pre)
 }
 
 func (b *base) Rename(ctx context.Context, from, to string, pre core.Precondition) (core.Entry, error) {
-	if _, err := b.in.call(ctx, Rename); err != nil {
+	if _, err := b.in.call(ctx, Rename, from); err != nil {
 		return core.Entry{}, err
 	}
 	return b.inner.Rename(ctx, from, to, pre)
 }
 
 func (b *base) SetAttr(ctx context.Context, p string, a core.Attrs) (core.Entry, error) {
-	if _, err := b.in.call(ctx, SetAttr); err != nil {
+	if _, err := b.in.call(ctx, SetAttr, p); err != nil {
 		return core.Entry{}, err
 	}
 	return b.inner.SetAttr(ctx, p, a)
@@ -263,13 +275,14 @@ type reader struct {
 	in    *Injector
 	ctx   context.Context
 	inner io.ReadCloser
+	path  string
 	left  int64 // bytes before a forced end; -1: no forced end
 }
 
 var _ core.ChangeChecker = (*reader)(nil)
 
 func (r *reader) Read(p []byte) (int, error) {
-	short, err := r.in.call(r.ctx, Read)
+	short, err := r.in.call(r.ctx, Read, r.path)
 	if err != nil {
 		return 0, err
 	}
@@ -305,10 +318,11 @@ type writer struct {
 	in    *Injector
 	ctx   context.Context
 	inner core.Writer
+	path  string
 }
 
 func (w *writer) Write(p []byte) (int, error) {
-	short, err := w.in.call(w.ctx, Write)
+	short, err := w.in.call(w.ctx, Write, w.path)
 	if err != nil {
 		return 0, err
 	}
@@ -323,7 +337,7 @@ func (w *writer) Write(p []byte) (int, error) {
 }
 
 func (w *writer) Commit(ctx context.Context) (core.Entry, error) {
-	if _, err := w.in.call(ctx, Commit); err != nil {
+	if _, err := w.in.call(ctx, Commit, w.path); err != nil {
 		return core.Entry{}, err
 	}
 	return w.inner.Commit(ctx)
@@ -340,7 +354,7 @@ type resumer struct {
 func (w *resumer) Offset() int64 { return w.res.Offset() }
 
 func (w *resumer) Keep() error {
-	if _, err := w.in.call(w.ctx, Keep); err != nil {
+	if _, err := w.in.call(w.ctx, Keep, w.path); err != nil {
 		w.inner.Abort()
 		return err
 	}
@@ -352,7 +366,7 @@ func (w *resumer) Keep() error {
 type linker struct{ b *base }
 
 func (l linker) Symlink(ctx context.Context, p, target string, pre core.Precondition) (core.Entry, error) {
-	if _, err := l.b.in.call(ctx, Symlink); err != nil {
+	if _, err := l.b.in.call(ctx, Symlink, p); err != nil {
 		return core.Entry{}, err
 	}
 	return l.b.inner.(core.Linker).Symlink(ctx, p, target, pre)
@@ -361,7 +375,7 @@ func (l linker) Symlink(ctx context.Context, p, target string, pre core.Precondi
 type hasher struct{ b *base }
 
 func (h hasher) Hash(ctx context.Context, p string, algo core.Checksum) (string, core.Entry, error) {
-	if _, err := h.b.in.call(ctx, Hash); err != nil {
+	if _, err := h.b.in.call(ctx, Hash, p); err != nil {
 		return "", core.Entry{}, err
 	}
 	return h.b.inner.(core.Hasher).Hash(ctx, p, algo)
@@ -370,7 +384,7 @@ func (h hasher) Hash(ctx context.Context, p string, algo core.Checksum) (string,
 type hardLinker struct{ b *base }
 
 func (h hardLinker) Link(ctx context.Context, existing, p string, pre core.Precondition) (core.Entry, error) {
-	if _, err := h.b.in.call(ctx, Link); err != nil {
+	if _, err := h.b.in.call(ctx, Link, p); err != nil {
 		return core.Entry{}, err
 	}
 	return h.b.inner.(core.HardLinker).Link(ctx, existing, p, pre)
@@ -379,14 +393,14 @@ func (h hardLinker) Link(ctx context.Context, existing, p string, pre core.Preco
 type xattrer struct{ b *base }
 
 func (x xattrer) Xattrs(ctx context.Context, p string) (map[string][]byte, error) {
-	if _, err := x.b.in.call(ctx, Xattrs); err != nil {
+	if _, err := x.b.in.call(ctx, Xattrs, p); err != nil {
 		return nil, err
 	}
 	return x.b.inner.(core.Xattrer).Xattrs(ctx, p)
 }
 
 func (x xattrer) SetXattrs(ctx context.Context, p string, attrs map[string][]byte) error {
-	if _, err := x.b.in.call(ctx, SetXattrs); err != nil {
+	if _, err := x.b.in.call(ctx, SetXattrs, p); err != nil {
 		return err
 	}
 	return x.b.inner.(core.Xattrer).SetXattrs(ctx, p, attrs)
@@ -395,7 +409,7 @@ func (x xattrer) SetXattrs(ctx context.Context, p string, attrs map[string][]byt
 type copier struct{ b *base }
 
 func (c copier) Copy(ctx context.Context, from, to string, pre core.Precondition) (core.Entry, error) {
-	if _, err := c.b.in.call(ctx, Copy); err != nil {
+	if _, err := c.b.in.call(ctx, Copy, from); err != nil {
 		return core.Entry{}, err
 	}
 	return c.b.inner.(core.Copier).Copy(ctx, from, to, pre)
@@ -404,7 +418,7 @@ func (c copier) Copy(ctx context.Context, from, to string, pre core.Precondition
 type watcher struct{ b *base }
 
 func (w watcher) Watch(ctx context.Context, fn func(paths []string)) error {
-	if _, err := w.b.in.call(ctx, Watch); err != nil {
+	if _, err := w.b.in.call(ctx, Watch, ""); err != nil {
 		return err
 	}
 	return w.b.inner.(core.Watcher).Watch(ctx, fn)

@@ -189,3 +189,18 @@ func TestDelay(t *testing.T) {
 		t.Errorf("a delay under a cancelled context: %v", err)
 	}
 }
+
+func TestRuleOnPath(t *testing.T) {
+	b, in := faults.Wrap(memfs.New(memfs.Options{}), faults.Rule{Method: faults.Mkdir, Path: "b", N: 2})
+	for _, p := range []string{"a", "b", "a", "c"} {
+		if _, err := b.Mkdir(ctx, p, 0o755); err != nil {
+			t.Fatalf("mkdir %s: %v", p, err)
+		}
+	}
+	if _, err := b.Mkdir(ctx, "b", 0o755); !errors.Is(err, faults.ErrInjected) {
+		t.Errorf("second mkdir of b: %v, want the injected error", err)
+	}
+	if got := in.Calls(faults.Mkdir); got != 5 {
+		t.Errorf("calls = %d, want 5", got)
+	}
+}
