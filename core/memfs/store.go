@@ -3,7 +3,6 @@ package memfs
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/async-sync/async/core"
@@ -59,7 +58,7 @@ func (s *Store) Records() []core.Record {
 		out = append(out, r)
 	}
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b core.Record) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(out, func(a, b core.Record) int { return core.ComparePaths(a.Path, b.Path) })
 	return out
 }
 
