@@ -24,6 +24,9 @@ type faultWorld struct {
 	stores [2]*memfs.Store
 	policy core.Policy
 	errs   []string // errors reported by the last run
+	// parallel runs the transfers with the default number of workers
+	// (else one: the Nth call is then the same call at every run).
+	parallel bool
 }
 
 var bg = context.Background()
@@ -62,8 +65,12 @@ func (w *faultWorld) sync(backends [2]core.Backend) (*core.Plan, *core.Stats, er
 			mu.Unlock()
 		}
 	}
+	threads := []core.ThreadClass{{N: 1}}
+	if w.parallel {
+		threads = nil
+	}
 	plan, err := core.Sync(bg, eps[0], eps[1], core.Options{Session: "faults", Policy: w.policy, Stats: stats,
-		ForceDeletes: true, Report: report, TransferThreads: []core.ThreadClass{{N: 1}}})
+		ForceDeletes: true, Report: report, TransferThreads: threads})
 	return plan, stats, err
 }
 
@@ -253,8 +260,9 @@ func (c faultCase) String() string {
 
 // runFaultCase sets a world up, runs the sync with the fault, then
 // without, and checks convergence.
-func runFaultCase(t *testing.T, dir core.Direction, want map[string]string, c faultCase) {
+func runFaultCase(t *testing.T, dir core.Direction, parallel bool, want map[string]string, c faultCase) {
 	w := newFaultWorld(t, dir)
+	w.parallel = parallel
 	w.setup()
 	var bs [2]core.Backend
 	bs[c.side], _ = faults.Wrap(w.fs[c.side], c.rule)
@@ -297,10 +305,11 @@ func logPlan(t *testing.T, what string, plan *core.Plan, err error, errs []strin
 // kinds are the errors injected, in turn.
 var kinds = []error{faults.ErrInjected, fs.ErrNotExist, core.ErrPrecondition, fs.ErrPermission}
 
-func testFaultsEverywhere(t *testing.T, dir core.Direction) {
+func testFaultsEverywhere(t *testing.T, dir core.Direction, parallel bool) {
 	// A clean run: what to expect, and how many calls of each method
 	// the faulted sync makes on each side.
 	w := newFaultWorld(t, dir)
+	w.parallel = parallel
 	w.setup()
 	var bs [2]core.Backend
 	var ins [2]*faults.Injector
@@ -352,18 +361,27 @@ func testFaultsEverywhere(t *testing.T, dir core.Direction) {
 		t.Fatalf("only %d calls counted: the wrapper does not see the run", total)
 	}
 	for _, c := range cases {
-		t.Run(c.String(), func(t *testing.T) { runFaultCase(t, dir, want, c) })
+		t.Run(c.String(), func(t *testing.T) { runFaultCase(t, dir, parallel, want, c) })
 	}
 }
 
 // TestFaultsPushConverges fails (or drops the connection at, or delays,
 // or shortens) every backend call of a small push, one per run, and
 // checks that a rerun converges with the snapshots in agreement.
-func TestFaultsPushConverges(t *testing.T) { testFaultsEverywhere(t, core.Push) }
+func TestFaultsPushConverges(t *testing.T) { testFaultsEverywhere(t, core.Push, false) }
 
 // TestFaultsBidiConverges is TestFaultsPushConverges for a bidi sync with
 // changes on both sides.
-func TestFaultsBidiConverges(t *testing.T) { testFaultsEverywhere(t, core.Bidi) }
+func TestFaultsBidiConverges(t *testing.T) { testFaultsEverywhere(t, core.Bidi, false) }
+
+// TestFaultsParallelConverges is both with the default number of transfer
+// workers: which call the Nth is varies from run to run, convergence
+// must not.
+func TestFaultsParallelConverges(t *testing.T) {
+	for _, dir := range []core.Direction{core.Push, core.Bidi} {
+		t.Run(dir.String(), func(t *testing.T) { testFaultsEverywhere(t, dir, true) })
+	}
+}
 
 // TestFailedDirRenameKeepsRecords: a push that moves a directory, whose
 // move fails, leaves the records of the directory as they were, so that
