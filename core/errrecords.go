@@ -30,22 +30,35 @@ func (r *reconciler) errorRecords(states []PathState, left map[string]bool) {
 			touched[a.To] = true
 		}
 	}
-	for _, u := range r.plan.Records {
-		touched[u.Path] = true
+	// A path whose records are updated without an action may leave one
+	// side's error record as it is (a refreshed record of the other
+	// side): that one is cleared with the update.
+	updated := make(map[string]int, len(r.plan.Records))
+	for i, u := range r.plan.Records {
+		updated[u.Path] = i
 	}
 	for i := range states {
 		ps := &states[i]
 		for _, j := range at[ps.Path] {
-			r.plan.Actions[j].bases = ps.Base
+			if a := &r.plan.Actions[j]; a.Op != OpRename { // a move's were kept before its state was cleared
+				a.bases = ps.Base
+			}
 		}
 		if ps.Path == "" || left[ps.Path] || touched[ps.Path] {
 			continue
 		}
 		u := RecordUpdate{Path: ps.Path}
+		k, isUpdated := updated[ps.Path]
+		if isUpdated {
+			u = r.plan.Records[k]
+			if notesConflict(u) {
+				continue
+			}
+		}
 		found := false
 		for s := range 2 {
 			b := ps.Base[s]
-			if b == nil || b.Status != StatusError {
+			if b == nil || b.Status != StatusError || u.Ops[s].Put != nil || u.Ops[s].Drop {
 				continue
 			}
 			found = true
@@ -57,10 +70,23 @@ func (r *reconciler) errorRecords(states []PathState, left map[string]bool) {
 			rec.Status, rec.Note = StatusSynced, ""
 			u.Ops[s] = RecordOp{Put: &rec}
 		}
-		if found {
+		switch {
+		case found && isUpdated:
+			r.plan.Records[k] = u
+		case found:
 			r.plan.Records = append(r.plan.Records, u)
 		}
 	}
+}
+
+// notesConflict reports whether u records a conflict on either side.
+func notesConflict(u RecordUpdate) bool {
+	for _, op := range u.Ops {
+		if op.Put != nil && op.Put.Status == StatusConflict {
+			return true
+		}
+	}
+	return false
 }
 
 // savedRecords are both snapshots' records, loaded the first time an

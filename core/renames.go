@@ -114,6 +114,9 @@ func (r *reconciler) move(states []PathState, index map[string]int, j, i int, s 
 	o := s.Other()
 	from, to := states[j].Path, states[i].Path
 	act := Action{Op: OpRename, Side: o, Path: from, To: to, Dest: states[j].Cur[o], Source: states[i].Cur[s]}
+	// What a failure of the move keeps: the records of from as they were
+	// (its state's are cleared below).
+	act.bases, act.basesKnown = states[j].Base, true
 	grew := false
 	end := j + 1
 	for end < len(states) && isUnder(states[end].Path, from) {
