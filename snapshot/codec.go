@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/varint"
 )
 
 // Key prefixes. Every record key is prefixRecord followed by the path with
@@ -62,17 +62,16 @@ func appendKeyPath(sb *strings.Builder, k []byte) {
 // and note.
 func encodeRecord(buf []byte, r *core.Record) []byte {
 	buf = append(buf, recordVersion)
-	buf = binary.AppendUvarint(buf, uint64(r.Status))
-	buf = binary.AppendUvarint(buf, uint64(r.Type))
-	buf = binary.AppendVarint(buf, r.Size)
-	buf = binary.AppendVarint(buf, r.MTime.Unix())
-	buf = binary.AppendUvarint(buf, uint64(r.MTime.Nanosecond()))
-	buf = binary.AppendUvarint(buf, uint64(r.Mode))
-	buf = binary.AppendVarint(buf, int64(r.UID))
-	buf = binary.AppendVarint(buf, int64(r.GID))
+	buf = varint.AppendUvarint(buf, uint64(r.Status))
+	buf = varint.AppendUvarint(buf, uint64(r.Type))
+	buf = varint.AppendVarint(buf, r.Size)
+	buf = varint.AppendVarint(buf, r.MTime.Unix())
+	buf = varint.AppendUvarint(buf, uint64(r.MTime.Nanosecond()))
+	buf = varint.AppendUvarint(buf, uint64(r.Mode))
+	buf = varint.AppendVarint(buf, int64(r.UID))
+	buf = varint.AppendVarint(buf, int64(r.GID))
 	for _, s := range [...]string{r.Target, r.Hash, r.Token, r.FileID, r.Note} {
-		buf = binary.AppendUvarint(buf, uint64(len(s)))
-		buf = append(buf, s...)
+		buf = varint.AppendPrefixed(buf, s)
 	}
 	return buf
 }
@@ -90,12 +89,12 @@ func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	v, rest, ok := varint.Uvarint(d.b)
+	if !ok {
 		d.err = errShort()
 		return 0
 	}
-	d.b = d.b[n:]
+	d.b = rest
 	return v
 }
 
@@ -103,27 +102,26 @@ func (d *decoder) varint() int64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	v, rest, ok := varint.Varint(d.b)
+	if !ok {
 		d.err = errShort()
 		return 0
 	}
-	d.b = d.b[n:]
+	d.b = rest
 	return v
 }
 
 // bytes returns the next length-prefixed string, in place.
 func (d *decoder) bytes() []byte {
-	n := d.uvarint()
 	if d.err != nil {
 		return nil
 	}
-	if n > uint64(len(d.b)) {
+	s, rest, ok := varint.Prefixed(d.b)
+	if !ok {
 		d.err = errShort()
 		return nil
 	}
-	s := d.b[:n]
-	d.b = d.b[n:]
+	d.b = rest
 	return s
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/filter"
+	"github.com/async-sync/async/internal/varint"
 )
 
 // ProtocolVersion is the agent protocol's version. Client and agent must
@@ -251,7 +252,7 @@ func (c *conn) send(op byte, id uint64, payload []byte) error {
 		}
 	}
 	var hdr [4 + 1 + binary.MaxVarintLen64]byte
-	n := 5 + binary.PutUvarint(hdr[5:], id)
+	n := len(varint.AppendUvarint(hdr[:5], id))
 	binary.BigEndian.PutUint32(hdr[:4], uint32(n-4+len(payload)))
 	hdr[4] = op
 	c.mu.Lock()
@@ -284,11 +285,11 @@ func (c *conn) recv() (frame, error) {
 	if _, err := io.ReadFull(c.r, b); err != nil {
 		return frame{}, fmt.Errorf("agent protocol: %w", noEOF(err))
 	}
-	id, k := binary.Uvarint(b[1:])
-	if k <= 0 {
+	id, payload, ok := varint.Uvarint(b[1:])
+	if !ok {
 		return frame{}, errors.New("agent protocol: bad request id")
 	}
-	f := frame{op: b[0], id: id, payload: b[1+k:]}
+	f := frame{op: b[0], id: id, payload: payload}
 	if f.op&compressedOp != 0 {
 		box := c.peer.Load()
 		if box == nil {
@@ -314,10 +315,10 @@ func noEOF(err error) error {
 // a uvarint length and the bytes, times are Unix nanoseconds.
 type enc struct{ b []byte }
 
-func (e *enc) u(v uint64)     { e.b = binary.AppendUvarint(e.b, v) }
-func (e *enc) i(v int64)      { e.b = binary.AppendVarint(e.b, v) }
-func (e *enc) s(v string)     { e.u(uint64(len(v))); e.b = append(e.b, v...) }
-func (e *enc) bytes(v []byte) { e.u(uint64(len(v))); e.b = append(e.b, v...) }
+func (e *enc) u(v uint64)     { e.b = varint.AppendUvarint(e.b, v) }
+func (e *enc) i(v int64)      { e.b = varint.AppendVarint(e.b, v) }
+func (e *enc) s(v string)     { e.b = varint.AppendPrefixed(e.b, v) }
+func (e *enc) bytes(v []byte) { e.b = varint.AppendPrefixed(e.b, v) }
 func (e *enc) bool(v bool) {
 	if v {
 		e.b = append(e.b, 1)
@@ -478,12 +479,12 @@ func (d *dec) u() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	v, rest, ok := varint.Uvarint(d.b)
+	if !ok {
 		d.fail(errShort)
 		return 0
 	}
-	d.b = d.b[n:]
+	d.b = rest
 	return v
 }
 
@@ -491,26 +492,25 @@ func (d *dec) i() int64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	v, rest, ok := varint.Varint(d.b)
+	if !ok {
 		d.fail(errShort)
 		return 0
 	}
-	d.b = d.b[n:]
+	d.b = rest
 	return v
 }
 
 func (d *dec) bytes() []byte {
-	n := d.u()
 	if d.err != nil {
 		return nil
 	}
-	if n > uint64(len(d.b)) {
+	v, rest, ok := varint.Prefixed(d.b)
+	if !ok {
 		d.fail(errShort)
 		return nil
 	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
+	d.b = rest
 	return v
 }
 
