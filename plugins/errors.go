@@ -4,32 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/errcode"
 	"github.com/async-sync/async/plugins/pb"
 )
 
 // ErrPluginExited: the plugin process ended while async still needed it.
 var ErrPluginExited = errors.New("plugin process exited")
 
-// sentinels maps the protocol's error codes to the errors they stand for,
-// the specific before the general (a non-empty directory may also be
-// reported as fs.ErrExist).
-var sentinels = []struct {
-	code pb.ErrorCode
-	err  error
-}{
-	{pb.ErrorCode_ERROR_CODE_PRECONDITION, core.ErrPrecondition},
-	{pb.ErrorCode_ERROR_CODE_NOT_EMPTY, core.ErrNotEmpty},
-	{pb.ErrorCode_ERROR_CODE_OWNER, core.ErrOwner},
-	{pb.ErrorCode_ERROR_CODE_UNSUPPORTED, core.ErrUnsupported},
-	{pb.ErrorCode_ERROR_CODE_NOT_EXIST, fs.ErrNotExist},
-	{pb.ErrorCode_ERROR_CODE_EXIST, fs.ErrExist},
-	{pb.ErrorCode_ERROR_CODE_PERMISSION, fs.ErrPermission},
+// errCodes are the protocol's numbers of the error kinds it carries.
+var errCodes = errcode.Table[pb.ErrorCode]{
+	errcode.Precondition: pb.ErrorCode_ERROR_CODE_PRECONDITION,
+	errcode.NotEmpty:     pb.ErrorCode_ERROR_CODE_NOT_EMPTY,
+	errcode.Owner:        pb.ErrorCode_ERROR_CODE_OWNER,
+	errcode.Unsupported:  pb.ErrorCode_ERROR_CODE_UNSUPPORTED,
+	errcode.NotExist:     pb.ErrorCode_ERROR_CODE_NOT_EXIST,
+	errcode.Exist:        pb.ErrorCode_ERROR_CODE_EXIST,
+	errcode.Permission:   pb.ErrorCode_ERROR_CODE_PERMISSION,
 }
 
 // RemoteError is an error the plugin's backend returned. It unwraps to the
@@ -43,21 +37,12 @@ type RemoteError struct {
 func (e *RemoteError) Error() string { return e.Message }
 
 // Unwrap returns the sentinel error of the code (nil for other errors).
-func (e *RemoteError) Unwrap() error {
-	for _, s := range sentinels {
-		if s.code == e.Code {
-			return s.err
-		}
-	}
-	return nil
-}
+func (e *RemoteError) Unwrap() error { return errCodes.Err(e.Code) }
 
 // errorCode classifies err for the wire.
 func errorCode(err error) pb.ErrorCode {
-	for _, s := range sentinels {
-		if errors.Is(err, s.err) {
-			return s.code
-		}
+	if c, ok := errCodes.Code(err); ok {
+		return c
 	}
 	return pb.ErrorCode_ERROR_CODE_OTHER
 }

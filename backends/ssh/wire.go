@@ -15,6 +15,7 @@ import (
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/filter"
+	"github.com/async-sync/async/internal/errcode"
 	"github.com/async-sync/async/internal/varint"
 )
 
@@ -110,32 +111,39 @@ var ErrAccess = errors.New("access denied")
 // the synchronized tree.
 var ErrInsideTree = errors.New("inside the synchronized tree")
 
-var codeErrs = []struct {
+// codes are the numbers of the error kinds both protocols carry.
+var codes = errcode.Table[byte]{
+	errcode.Precondition: codePrecondition,
+	errcode.Changed:      codeChanged,
+	errcode.NotEmpty:     codeNotEmpty,
+	errcode.Owner:        codeOwner,
+	errcode.Unsupported:  codeUnsupported,
+	errcode.NotExist:     codeNotExist,
+	errcode.Exist:        codeExist,
+	errcode.Permission:   codePermission,
+}
+
+// agentErrs are the errors only this protocol carries. None of them is
+// ever wrapped together with one of the shared kinds' sentinels.
+var agentErrs = []struct {
 	code byte
 	err  error
-}{ // the specific before the general: ENOTEMPTY is also fs.ErrExist
-	{codePrecondition, core.ErrPrecondition},
-	{codeChanged, core.ErrChangedWhileReading},
-	{codeNotEmpty, core.ErrNotEmpty},
-	{codeOwner, core.ErrOwner},
-	{codeUnsupported, core.ErrUnsupported},
+}{
+	{codeCanceled, errCanceled},
 	{codeOutside, ErrOutsideDocroot},
 	{codeAuth, ErrAccess},
 	{codeInside, ErrInsideTree},
-	{codeNotExist, fs.ErrNotExist},
-	{codeExist, fs.ErrExist},
-	{codePermission, fs.ErrPermission},
 }
 
 // errorCode classifies err for the wire.
 func errorCode(err error) byte {
-	if errors.Is(err, errCanceled) {
-		return codeCanceled
-	}
-	for _, c := range codeErrs {
+	for _, c := range agentErrs {
 		if errors.Is(err, c.err) {
 			return c.code
 		}
+	}
+	if c, ok := codes.Code(err); ok {
+		return c
 	}
 	return codeOther
 }
@@ -153,15 +161,12 @@ func (e *RemoteError) Error() string { return e.Msg }
 
 // Unwrap returns the sentinel error of the code.
 func (e *RemoteError) Unwrap() error {
-	for _, c := range codeErrs {
+	for _, c := range agentErrs {
 		if c.code == e.Code {
 			return c.err
 		}
 	}
-	if e.Code == codeCanceled {
-		return errCanceled
-	}
-	return nil
+	return codes.Err(e.Code)
 }
 
 // frame is one message: an operation, the request id it belongs to, and
