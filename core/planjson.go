@@ -132,7 +132,7 @@ func entryJSON(e *Entry) *jsonEntry {
 		j.MTime = e.MTime.UTC().Format(time.RFC3339Nano)
 	}
 	if e.Mode != 0 {
-		j.Mode = "0" + strconv.FormatUint(uint64(e.Mode.Perm()), 8)
+		j.Mode = "0" + strconv.FormatUint(uint64(unixMode(e.Mode)), 8)
 	}
 	// Owners and the access time: what -u, -j and --preserve-access-time
 	// give the entries written.
@@ -255,10 +255,48 @@ func (j *jsonEntry) entry(p string) (*Entry, error) {
 	}
 	if j.Mode != "" {
 		m, err := strconv.ParseUint(j.Mode, 8, 32)
-		if err != nil {
+		if err != nil || m > 0o7777 {
 			return nil, fmt.Errorf("bad mode %q", j.Mode)
 		}
-		e.Mode = fs.FileMode(m)
+		e.Mode = fileMode(uint32(m))
 	}
 	return e, nil
+}
+
+// The Unix bits of the mode's special flags, as a plan writes them.
+const (
+	unixSetuid = 0o4000
+	unixSetgid = 0o2000
+	unixSticky = 0o1000
+)
+
+// unixMode returns m's permission bits and special flags as a Unix mode
+// (0o7777 at most).
+func unixMode(m fs.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		u |= unixSetuid
+	}
+	if m&fs.ModeSetgid != 0 {
+		u |= unixSetgid
+	}
+	if m&fs.ModeSticky != 0 {
+		u |= unixSticky
+	}
+	return u
+}
+
+// fileMode is the inverse of unixMode.
+func fileMode(u uint32) fs.FileMode {
+	m := fs.FileMode(u) & fs.ModePerm
+	if u&unixSetuid != 0 {
+		m |= fs.ModeSetuid
+	}
+	if u&unixSetgid != 0 {
+		m |= fs.ModeSetgid
+	}
+	if u&unixSticky != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
 }
