@@ -238,7 +238,7 @@ func (j *jsonEntry) entry(p string) (*Entry, error) {
 		e.Size = *j.Size
 	}
 	if j.MTime != "" {
-		if e.MTime, err = time.Parse(time.RFC3339Nano, j.MTime); err != nil {
+		if e.MTime, err = planTime(j.MTime); err != nil {
 			return nil, fmt.Errorf("bad mtime %q", j.MTime)
 		}
 	}
@@ -249,7 +249,7 @@ func (j *jsonEntry) entry(p string) (*Entry, error) {
 		e.GID = *j.GID
 	}
 	if j.ATime != "" {
-		if e.ATime, err = time.Parse(time.RFC3339Nano, j.ATime); err != nil {
+		if e.ATime, err = planTime(j.ATime); err != nil {
 			return nil, fmt.Errorf("bad atime %q", j.ATime)
 		}
 	}
@@ -261,6 +261,21 @@ func (j *jsonEntry) entry(p string) (*Entry, error) {
 		e.Mode = fileMode(uint32(m))
 	}
 	return e, nil
+}
+
+// planTime parses a plan's time. It refuses a time whose UTC form, which
+// is what a plan is written with, would fall outside the years RFC 3339
+// can write (0 to 9999), so that every plan read can be written and read
+// again.
+func planTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return time.Time{}, fmt.Errorf("year %d in UTC", y)
+	}
+	return t, nil
 }
 
 // The Unix bits of the mode's special flags, as a plan writes them.

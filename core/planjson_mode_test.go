@@ -34,3 +34,23 @@ func TestPlanJSONMode(t *testing.T) {
 		}
 	}
 }
+
+// A time a plan could not write back (its UTC year beyond 9999 or before
+// 0) is refused when read, as any other bad time.
+func TestPlanJSONTimeRange(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		ok   bool
+	}{
+		{"9999-12-31T23:59:59Z", true},
+		{"0000-01-01T00:00:00Z", true},
+		{"9999-12-31T23:59:59-01:00", false},
+		{"0000-01-01T00:00:00+01:00", false},
+	} {
+		_, err := (&jsonEntry{Type: "file", MTime: c.text}).entry("f")
+		_, aerr := (&jsonEntry{Type: "file", ATime: c.text}).entry("f")
+		if (err == nil) != c.ok || (aerr == nil) != c.ok {
+			t.Errorf("%s: mtime %v, atime %v; want ok %v", c.text, err, aerr, c.ok)
+		}
+	}
+}
