@@ -64,16 +64,26 @@ model-long:
 	$(GO) test -count=1 -timeout 0 ./internal/modeltest -run TestModelBidi -v \
 		-model.sequences=$(MODEL_SEQUENCES) -model.steps=$(MODEL_STEPS) $(if $(MODEL_DIR),-model.dir=$(MODEL_DIR))
 
-# Fuzz the agent's frame decoder, its path resolution and its request
-# handlers (against a temporary docroot), each for FUZZTIME; `make test`
-# runs their seeds and saved crashers. Go fuzzes one target per run.
+# Fuzz every decoder of bytes from another process or from disk, each
+# target for FUZZTIME: the agent's frame decoder, its path resolution and
+# its request handlers (against a temporary docroot), the plugin protocol's
+# messages, the snapshot's stored records and the JSON plan. `make test`
+# runs their seeds and saved crashers. Go fuzzes one target per run, so
+# FUZZ_TARGETS lists package:target pairs.
 FUZZTIME ?= 10s
-FUZZ_TARGETS = FuzzFrameDecoder FuzzResolve FuzzAgentRequests
+FUZZ_TARGETS = \
+	./backends/ssh:FuzzFrameDecoder \
+	./backends/ssh:FuzzResolve \
+	./backends/ssh:FuzzAgentRequests \
+	./plugins:FuzzMessages \
+	./snapshot:FuzzRecord \
+	./core:FuzzPlanJSON
 
 fuzz:
-	@for f in $(FUZZ_TARGETS); do \
-		echo "fuzz $$f ($(FUZZTIME))"; \
-		$(GO) test ./backends/ssh -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	@for t in $(FUZZ_TARGETS); do \
+		p=$${t%%:*}; f=$${t#*:}; \
+		echo "fuzz $$p $$f ($(FUZZTIME))"; \
+		$(GO) test $$p -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
 
 lint:
