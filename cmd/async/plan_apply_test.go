@@ -91,7 +91,7 @@ func (sc planScene) change(t *testing.T) {
 		t.Fatal(err) // gone: --remove-after-transfer
 	}
 	write(sc.src, "new", "new file", planT1)
-	os.Chmod(filepath.Join(sc.src, "m"), 0o600)
+	os.Chmod(filepath.Join(sc.src, "m"), 0o600|os.ModeSetgid) // a saved plan keeps the special bits
 	write(sc.src, "both", "source v2", planT2)
 	write(sc.dst, "both", "destination v2!", planT1)
 	write(sc.dst, "donly", "edited at the destination", planT1)
