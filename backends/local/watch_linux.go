@@ -31,7 +31,7 @@ func (f *FS) Watch(ctx context.Context, fn func(paths []string)) error {
 	if real, err := os.Readlink(root); err == nil {
 		root = real // events name paths under what the descriptor is
 	}
-	if err := f.watchTree(w, root, ""); err != nil {
+	if _, err := f.watchTree(w, root, ""); err != nil {
 		return err
 	}
 	for {
@@ -79,32 +79,44 @@ func (f *FS) event(w *fsnotify.Watcher, root string, ev fsnotify.Event) []string
 	out := []string{p}
 	if ev.Has(fsnotify.Create) {
 		if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() {
-			if err := f.watchTree(w, root, p); err != nil {
+			found, err := f.watchTree(w, root, p)
+			if err != nil {
 				out = append(out, "") // could not watch it: ask for a full scan
 			}
+			// What was created in it before its watch was in place has
+			// no event of its own: the walk reports it.
+			out = append(out, found...)
 		}
 	}
 	return out
 }
 
-// watchTree adds a watch on the directory rel and every directory below.
-func (f *FS) watchTree(w *fsnotify.Watcher, root, rel string) error {
+// watchTree adds a watch on the directory rel and every directory below,
+// and returns the paths of the entries it found below rel.
+func (f *FS) watchTree(w *fsnotify.Watcher, root, rel string) ([]string, error) {
 	start := filepath.Join(root, filepath.FromSlash(rel))
 	n := 0
-	return filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+	var found []string
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == start {
 				return err
 			}
 			return nil // vanished or unreadable below: its events are not ours to see
 		}
-		if !d.IsDir() {
-			return nil
-		}
 		r, _ := filepath.Rel(root, p)
 		r = filepath.ToSlash(r)
 		if r != "." && (core.IsReserved(r) || r == core.PrivateDir) {
-			return filepath.SkipDir
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if p != start && rel != "" {
+			found = append(found, r)
+		}
+		if !d.IsDir() {
+			return nil
 		}
 		n++
 		if err := w.Add(p); err != nil {
@@ -117,6 +129,7 @@ func (f *FS) watchTree(w *fsnotify.Watcher, root, rel string) error {
 		}
 		return nil
 	})
+	return found, err
 }
 
 func watchLimit() string {
