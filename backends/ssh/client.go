@@ -34,9 +34,21 @@ type Client struct {
 
 	next    atomic.Uint64
 	mu      sync.Mutex
-	pending map[uint64]chan frame
-	dead    chan struct{}
-	err     error // why the connection ended, once dead is closed
+	pending map[uint64]pendingReq
+	// forgotten are the requests given up on (a cancelled call, a closed
+	// reader) whose replies may still arrive: they are dropped.
+	forgotten map[uint64]struct{}
+	dead      chan struct{}
+	deadOnce  sync.Once
+	err       error // why the connection ended, once dead is closed
+
+	// stall bounds how long the agent may stay silent while a request
+	// waits (0: no bound); lastFrame is when the agent last sent a frame,
+	// or when the client last went from idle to busy (unix nanoseconds).
+	stall     time.Duration
+	lastFrame atomic.Int64
+	sending   atomic.Int32 // one-way sends under way
+	ready     atomic.Bool  // hello answered: probes may be sent
 
 	log *slog.Logger // trace records of requests; nil: none
 }
@@ -57,10 +69,38 @@ const smallFile = chunkSize
 // readAhead is how many chunks of a file are requested ahead of the reader.
 const readAhead = 4
 
+// pendingReq is a request awaiting its replies: stream requests take
+// any number of opItems before their final reply, the others one reply.
+type pendingReq struct {
+	ch     chan frame
+	stream bool
+}
+
+// defaultStall is how long the agent may stay silent, answering neither a
+// waiting request nor a liveness probe, before the connection is failed.
+const defaultStall = 60 * time.Second
+
+// closeWait bounds how long Close waits for the agent to take the end of
+// the session before the connection is cut.
+const closeWait = 5 * time.Second
+
+// aborter is a closer that can also cut the connection at once, when the
+// agent no longer answers.
+type aborter interface{ abort() }
+
+// lostReporter is a closer that knows why the connection under it was
+// lost (the server stopped answering keepalives), if it was.
+type lostReporter interface{ lost() error }
+
 // newClient starts a client on a connection to an agent and says hello.
-// closer ends the connection (the SSH session).
-func newClient(ctx context.Context, r io.Reader, w io.Writer, closer io.Closer, h hello) (*Client, error) {
-	c := &Client{c: newConn(r, w), closer: closer, pending: map[uint64]chan frame{}, dead: make(chan struct{})}
+// closer ends the connection (the SSH session). stall bounds the agent's
+// silence while requests wait (0: defaultStall).
+func newClient(ctx context.Context, r io.Reader, w io.Writer, closer io.Closer, h hello, stall time.Duration) (*Client, error) {
+	if stall <= 0 {
+		stall = defaultStall
+	}
+	c := &Client{c: newConn(r, w), closer: closer, pending: map[uint64]pendingReq{},
+		forgotten: map[uint64]struct{}{}, dead: make(chan struct{}), stall: stall}
 	cc, err := newCodec(h.compression)
 	if err != nil {
 		return nil, err
@@ -68,7 +108,9 @@ func newClient(ctx context.Context, r io.Reader, w io.Writer, closer io.Closer, 
 	if cc != nil {
 		c.c.peer.Store(&codecBox{cc})
 	}
+	c.lastFrame.Store(time.Now().UnixNano())
 	go c.readLoop()
+	go c.watchdog()
 	var e enc
 	e.s(magic)
 	e.u(ProtocolVersion)
@@ -89,13 +131,15 @@ func newClient(ctx context.Context, r io.Reader, w io.Writer, closer io.Closer, 
 		c.Close()
 		return nil, d.err
 	}
+	c.ready.Store(true)
 	if cc != nil {
 		c.c.codec.Store(&codecBox{cc})
 	}
 	return c, nil
 }
 
-// readLoop hands every reply to the request waiting for it.
+// readLoop hands every reply to the request waiting for it. A reply no
+// request awaits is a protocol error that ends the connection.
 func (c *Client) readLoop() {
 	for {
 		f, err := c.c.recv()
@@ -103,38 +147,156 @@ func (c *Client) readLoop() {
 			if errors.Is(err, io.EOF) {
 				err = errors.New("the agent closed the connection")
 			}
-			c.mu.Lock()
-			c.err = err
-			c.mu.Unlock()
-			close(c.dead)
+			if lr, ok := c.closer.(lostReporter); ok && lr.lost() != nil {
+				err = lr.lost()
+			}
+			c.fail(err)
 			return
 		}
+		c.lastFrame.Store(time.Now().UnixNano())
+		final := f.op != opItems
 		c.mu.Lock()
-		ch := c.pending[f.id]
-		if f.op != opItems {
+		p, ok := c.pending[f.id]
+		if !ok {
+			_, gone := c.forgotten[f.id]
+			if gone && final {
+				delete(c.forgotten, f.id)
+			}
+			c.mu.Unlock()
+			if gone {
+				continue
+			}
+			c.failAbort(fmt.Errorf("agent protocol: a reply (op %d) to request %d, which awaits none", f.op, f.id))
+			return
+		}
+		if !final && !p.stream {
+			c.mu.Unlock()
+			c.failAbort(fmt.Errorf("agent protocol: items in reply to request %d, which takes one reply", f.id))
+			return
+		}
+		if final {
 			delete(c.pending, f.id)
 		}
 		c.mu.Unlock()
-		if ch != nil {
-			ch <- f
+		select {
+		case p.ch <- f:
+		case <-c.dead:
+			return
 		}
 	}
 }
 
-// register reserves a request id and the channel its replies arrive on.
+// fail marks the connection dead for err (the first reason wins).
+func (c *Client) fail(err error) {
+	c.deadOnce.Do(func() {
+		c.mu.Lock()
+		c.err = err
+		c.mu.Unlock()
+		close(c.dead)
+	})
+}
+
+// failAbort fails the connection and cuts it, so that whatever blocks on
+// it (a send the agent does not take) returns.
+func (c *Client) failAbort(err error) {
+	c.fail(err)
+	c.abort()
+}
+
+// abort cuts the connection under the client without waiting for the
+// agent.
+func (c *Client) abort() {
+	switch cl := c.closer.(type) {
+	case aborter:
+		cl.abort()
+	case nil:
+	default:
+		go cl.Close()
+	}
+}
+
+// watchdog fails the connection when the agent stays silent for c.stall
+// while requests wait: after half that silence it sends a probe (a stat
+// of the root, answered at once by a live agent even while long requests
+// such as a hash or a watch run), so a slow request does not trip it, a
+// frozen agent does.
+func (c *Client) watchdog() {
+	t := time.NewTicker(c.stall / 8)
+	defer t.Stop()
+	var probing atomic.Bool
+	for {
+		select {
+		case <-c.dead:
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		busy := len(c.pending) > 0 || c.sending.Load() > 0
+		c.mu.Unlock()
+		if !busy {
+			continue
+		}
+		silent := time.Since(time.Unix(0, c.lastFrame.Load()))
+		if silent > c.stall {
+			c.failAbort(fmt.Errorf("the agent stopped answering (no reply in %s)", c.stall))
+			return
+		}
+		if silent > c.stall/2 && c.ready.Load() && probing.CompareAndSwap(false, true) {
+			go func() {
+				defer probing.Store(false)
+				var e enc
+				e.s("")
+				id, ch := c.register(1)
+				if err := c.c.send(opStat, id, e.b); err != nil {
+					c.forget(id)
+					return
+				}
+				select {
+				case <-ch:
+				case <-c.dead:
+				}
+			}()
+		}
+	}
+}
+
+// register reserves a request id and the channel its one reply arrives
+// on.
 func (c *Client) register(buf int) (uint64, chan frame) {
+	return c.registerReq(buf, false)
+}
+
+func (c *Client) registerReq(buf int, stream bool) (uint64, chan frame) {
 	id := c.next.Add(1)
 	ch := make(chan frame, buf)
 	c.mu.Lock()
-	c.pending[id] = ch
+	if len(c.pending) == 0 {
+		c.lastFrame.Store(time.Now().UnixNano()) // the silence counts from now
+	}
+	c.pending[id] = pendingReq{ch: ch, stream: stream}
 	c.mu.Unlock()
 	return id, ch
 }
 
+// forget gives up on a request; its replies, if they come, are dropped.
 func (c *Client) forget(id uint64) {
 	c.mu.Lock()
-	delete(c.pending, id)
+	if _, ok := c.pending[id]; ok {
+		delete(c.pending, id)
+		c.forgotten[id] = struct{}{}
+	}
 	c.mu.Unlock()
+}
+
+// sendErr is the error of a failed send: why the connection ended, when
+// it did.
+func (c *Client) sendErr(err error) error {
+	select {
+	case <-c.dead:
+		return c.connErr()
+	default:
+		return fmt.Errorf("agent connection: %w", err)
+	}
 }
 
 // connErr is why the connection is unusable.
@@ -156,7 +318,7 @@ func (c *Client) await(ctx context.Context, id uint64, ch chan frame, op byte, p
 	}
 	if err := c.c.send(op, id, payload); err != nil {
 		c.forget(id)
-		return frame{}, fmt.Errorf("agent connection: %w", err)
+		return frame{}, c.sendErr(err)
 	}
 	select {
 	case f := <-ch:
@@ -174,8 +336,11 @@ func (c *Client) await(ctx context.Context, id uint64, ch chan frame, op byte, p
 
 // oneWay sends a request that gets no reply.
 func (c *Client) oneWay(op byte, payload []byte) error {
-	if err := c.c.send(op, 0, payload); err != nil {
-		return fmt.Errorf("agent connection: %w", err)
+	c.sending.Add(1)
+	err := c.c.send(op, 0, payload)
+	c.sending.Add(-1)
+	if err != nil {
+		return c.sendErr(err)
 	}
 	return nil
 }
@@ -199,13 +364,13 @@ func eachItem[T any](d *dec, decode func(*dec) T, fn func(T) error) error {
 // opOK or opError, and hands each opItems payload to fn. When fn fails the
 // request is cancelled and the rest drained.
 func (c *Client) stream(ctx context.Context, op byte, payload []byte, fn func(*dec) error) (err error) {
-	id, ch := c.register(16)
+	id, ch := c.registerReq(16, true)
 	if c.log != nil {
 		defer c.traceRequest(ctx, op, id, len(payload), time.Now(), &err)
 	}
 	if err := c.c.send(op, id, payload); err != nil {
 		c.forget(id)
-		return fmt.Errorf("agent connection: %w", err)
+		return c.sendErr(err)
 	}
 	var stop error
 	cancel := func(err error) {
@@ -271,11 +436,29 @@ func (c *Client) Close() error {
 	for _, d := range c.data {
 		d.Close()
 	}
-	c.c.stop()
-	if c.closer != nil {
-		return c.closer.Close()
+	// Flushing what is queued and ending the session wait on the agent;
+	// one that does not answer gets the connection cut instead.
+	done := make(chan error, 1)
+	go func() {
+		c.c.stop()
+		var err error
+		if c.closer != nil {
+			err = c.closer.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(closeWait):
 	}
-	return nil
+	c.abort()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Second):
+		return errors.New("the agent did not take the end of the session")
+	}
 }
 
 // Scan lists the remote tree; the agent applies opts.Prune itself.
@@ -577,7 +760,7 @@ func (r *remoteReader) fill() {
 		id, ch := r.c.register(1)
 		if err := r.c.c.send(opRead, id, e.b); err != nil {
 			r.c.forget(id)
-			r.err = fmt.Errorf("agent connection: %w", err)
+			r.err = r.c.sendErr(err)
 			return
 		}
 		r.inflight = append(r.inflight, ch)

@@ -43,6 +43,52 @@ type Options struct {
 	// Ciphers is the cipher preference (nil: x/crypto's default).
 	Ciphers []string
 	Log     *slog.Logger
+
+	// alive overrides the liveness bounds (tests); zero fields take the
+	// defaults.
+	alive liveness
+}
+
+// liveness bounds how long a silent server or agent is waited for.
+type liveness struct {
+	// every is the keepalive interval; after max keepalives in a row go
+	// unanswered (each given every to answer) the connection is closed.
+	every time.Duration
+	max   int
+	// stall is how long an agent may stay silent while requests wait.
+	stall time.Duration
+}
+
+// Keepalive defaults, as OpenSSH's ServerAliveInterval and
+// ServerAliveCountMax would be set by a careful user.
+const (
+	defaultKeepalive    = 15 * time.Second
+	defaultKeepaliveMax = 3
+)
+
+// livenessEnv lets the end-to-end tests shorten the bounds of the built
+// binary: "every,max,stall" as Go durations and a count.
+const livenessEnv = "ASYNC_TEST_SSH_LIVENESS"
+
+// withDefaults fills the unset bounds, from livenessEnv first.
+func (l liveness) withDefaults() liveness {
+	if v := os.Getenv(livenessEnv); v != "" && l == (liveness{}) {
+		if f := strings.Split(v, ","); len(f) == 3 {
+			l.every, _ = time.ParseDuration(f[0])
+			l.max, _ = strconv.Atoi(f[1])
+			l.stall, _ = time.ParseDuration(f[2])
+		}
+	}
+	if l.every <= 0 {
+		l.every = defaultKeepalive
+	}
+	if l.max <= 0 {
+		l.max = defaultKeepaliveMax
+	}
+	if l.stall <= 0 {
+		l.stall = defaultStall
+	}
+	return l
 }
 
 // HostKeyError is an unknown or changed host key.
@@ -71,9 +117,13 @@ var ErrAuth = errors.New("authentication failed")
 
 // Conn is a logged-in SSH connection.
 type Conn struct {
-	c    *ssh.Client
-	addr string
-	log  *slog.Logger
+	c     *ssh.Client
+	addr  string
+	log   *slog.Logger
+	alive liveness
+
+	mu     sync.Mutex
+	lostBy error // why keepalive closed the connection
 }
 
 // Dial connects and logs in, verifying the host key.
@@ -134,7 +184,58 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		return nil, fmt.Errorf("ssh %s: %w", addr, err)
 	}
 	o.Log.Info("ssh connected", "server", addr, "user", o.User)
-	return &Conn{c: ssh.NewClient(sc, chans, reqs), addr: addr, log: o.Log}, nil
+	c := &Conn{c: ssh.NewClient(sc, chans, reqs), addr: addr, log: o.Log, alive: o.alive.withDefaults()}
+	go c.keepalive()
+	return c, nil
+}
+
+// keepalive sends a keepalive@openssh.com request every c.alive.every and
+// closes the connection once c.alive.max in a row went unanswered, so that
+// a server that stopped answering ends the run instead of hanging it.
+func (c *Conn) keepalive() {
+	closed := make(chan struct{})
+	go func() { c.c.Wait(); close(closed) }()
+	missed := 0
+	for {
+		select {
+		case <-closed:
+			return
+		case <-time.After(c.alive.every):
+		}
+		reply := make(chan error, 1)
+		go func() {
+			_, _, err := c.c.SendRequest("keepalive@openssh.com", true, nil)
+			reply <- err
+		}()
+		select {
+		case err := <-reply:
+			if err != nil {
+				return // the connection is gone
+			}
+			missed = 0
+			continue
+		case <-closed:
+			return
+		case <-time.After(c.alive.every):
+			missed++
+		}
+		if missed >= c.alive.max {
+			err := fmt.Errorf("the server %s stopped answering (%d keepalives in a row unanswered, %s apart)", c.addr, missed, c.alive.every)
+			c.log.Warn("ssh connection lost", "err", err)
+			c.mu.Lock()
+			c.lostBy = err
+			c.mu.Unlock()
+			c.c.Close()
+			return
+		}
+	}
+}
+
+// lost says why keepalive closed the connection, or nil.
+func (c *Conn) lost() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lostBy
 }
 
 func triedMethods(s []ssh.Signer, o Options) string {
@@ -393,8 +494,8 @@ func (c *Conn) runAgent(ctx context.Context, cmd string, h hello) (*Client, erro
 		s.Close()
 		return nil, fmt.Errorf("start agent: %w", err)
 	}
-	closer := &agentSession{s: s, stdin: stdin}
-	cl, err := newClient(ctx, stdout, stdin, closer, h)
+	closer := &agentSession{s: s, stdin: stdin, conn: c}
+	cl, err := newClient(ctx, stdout, stdin, closer, h, c.alive.stall)
 	if err != nil {
 		closer.Close()
 		var re *RemoteError
@@ -413,7 +514,15 @@ type agentSession struct {
 	s     *ssh.Session
 	stdin io.Closer
 	once  sync.Once
+	conn  *Conn
 }
+
+// abort cuts the SSH connection: a channel write the agent does not take
+// returns only when the whole connection closes.
+func (a *agentSession) abort() { a.conn.c.Close() }
+
+// lost says why the SSH connection was lost, if keepalives found out.
+func (a *agentSession) lost() error { return a.conn.lost() }
 
 func (a *agentSession) Close() error {
 	a.once.Do(func() {

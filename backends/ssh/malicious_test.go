@@ -117,7 +117,7 @@ func TestMaliciousAgentCannotWriteOutsideD(t *testing.T) {
 	cr, aw := io.Pipe()
 	ar, cw := io.Pipe()
 	go func() { fa.serve(ar, aw); aw.Close() }()
-	cl, err := newClient(context.Background(), cr, cw, closerFunc(func() error { return cw.Close() }), hello{root: "/", session: "evil"})
+	cl, err := newClient(context.Background(), cr, cw, closerFunc(func() error { return cw.Close() }), hello{root: "/", session: "evil"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

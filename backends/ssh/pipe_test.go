@@ -24,6 +24,12 @@ func pipeClient(t *testing.T, home, root string) (*Client, error) {
 
 // pipeClientWith is pipeClient with the whole hello.
 func pipeClientWith(t *testing.T, home string, h hello) (*Client, error) {
+	return pipeClientStall(t, home, h, 0)
+}
+
+// pipeClientStall is pipeClientWith with the agent's silence bounded by
+// stall.
+func pipeClientStall(t *testing.T, home string, h hello, stall time.Duration) (*Client, error) {
 	cr, aw := io.Pipe()
 	ar, cw := io.Pipe()
 	done := make(chan error, 1)
@@ -35,7 +41,7 @@ func pipeClientWith(t *testing.T, home string, h hello) (*Client, error) {
 		cw.Close()
 		return <-done
 	})
-	return newClient(context.Background(), cr, cw, closer, h)
+	return newClient(context.Background(), cr, cw, closer, h, stall)
 }
 
 type closerFunc func() error
@@ -133,7 +139,7 @@ func TestAgentRefusesBadSessionNames(t *testing.T) {
 			Serve(context.Background(), ar, aw, AgentOptions{Home: home, StateDir: filepath.Join(home, ".state")})
 			aw.Close()
 		}()
-		_, err := newClient(context.Background(), cr, cw, closerFunc(func() error { return cw.Close() }), hello{root: home, session: name})
+		_, err := newClient(context.Background(), cr, cw, closerFunc(func() error { return cw.Close() }), hello{root: home, session: name}, 0)
 		if err == nil || !strings.Contains(err.Error(), "invalid session name") {
 			t.Errorf("session %q: err = %v", name, err)
 		}
