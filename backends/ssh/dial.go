@@ -197,10 +197,12 @@ func (c *Conn) keepalive() {
 	go func() { c.c.Wait(); close(closed) }()
 	missed := 0
 	for {
-		select {
-		case <-closed:
-			return
-		case <-time.After(c.alive.every):
+		if missed == 0 { // an unanswered one is followed at once
+			select {
+			case <-closed:
+				return
+			case <-time.After(c.alive.every):
+			}
 		}
 		reply := make(chan error, 1)
 		go func() {
