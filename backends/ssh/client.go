@@ -48,6 +48,7 @@ type Client struct {
 	stall     time.Duration
 	lastFrame atomic.Int64
 	sending   atomic.Int32 // one-way sends under way
+	active    atomic.Int64 // when the last one-way or data path send began
 	ready     atomic.Bool  // hello answered: probes may be sent
 
 	log *slog.Logger // trace records of requests; nil: none
@@ -193,6 +194,9 @@ func (c *Client) fail(err error) {
 		c.err = err
 		c.mu.Unlock()
 		close(c.dead)
+		if cd := c.dp.Load(); cd != nil {
+			cd.fail(err)
+		}
 	})
 }
 
@@ -216,7 +220,7 @@ func (c *Client) abort() {
 }
 
 // watchdog fails the connection when the agent stays silent for c.stall
-// while requests wait: after half that silence it sends a probe (a stat
+// while requests wait (over SSH or on the data path): after half that silence it sends a probe (a stat
 // of the root, answered at once by a live agent even while long requests
 // such as a hash or a watch run), so a slow request does not trip it, a
 // frozen agent does.
@@ -224,16 +228,30 @@ func (c *Client) watchdog() {
 	t := time.NewTicker(c.stall / 8)
 	defer t.Stop()
 	var probing atomic.Bool
+	idle := true
 	for {
 		select {
 		case <-c.dead:
 			return
 		case <-t.C:
 		}
+		// Busy: a request waits, or content went out lately (one-way
+		// writes, the data path) that the agent must take.
 		c.mu.Lock()
-		busy := len(c.pending) > 0 || c.sending.Load() > 0
+		busy := len(c.pending) > 0 || c.sending.Load() > 0 || time.Since(time.Unix(0, c.active.Load())) < c.stall/2
 		c.mu.Unlock()
+		if cd := c.dp.Load(); !busy && cd != nil {
+			busy = cd.busy()
+		}
 		if !busy {
+			idle = true
+			continue
+		}
+		if idle { // the silence counts from when the client began to wait
+			idle = false
+			if now := time.Now().UnixNano(); now > c.lastFrame.Load() {
+				c.lastFrame.Store(now)
+			}
 			continue
 		}
 		silent := time.Since(time.Unix(0, c.lastFrame.Load()))
@@ -337,6 +355,7 @@ func (c *Client) await(ctx context.Context, id uint64, ch chan frame, op byte, p
 // oneWay sends a request that gets no reply.
 func (c *Client) oneWay(op byte, payload []byte) error {
 	c.sending.Add(1)
+	c.active.Store(time.Now().UnixNano())
 	err := c.c.send(op, 0, payload)
 	c.sending.Add(-1)
 	if err != nil {

@@ -58,6 +58,8 @@ type clientData struct {
 	rr      atomic.Uint64
 	ids     *atomic.Uint64 // the client's request ids
 	failed  func(error)
+	sending atomic.Int32  // sends under way (the client's watchdog counts them)
+	active  *atomic.Int64 // the client's time of the last send
 
 	mu      sync.Mutex
 	pending map[uint64]chan datapath.Frame
@@ -98,7 +100,7 @@ func (c *Client) OpenDataPath(ctx context.Context, o DataOptions) (DataInfo, err
 	if err != nil {
 		return DataInfo{}, err
 	}
-	cd := &clientData{streams: streams, ids: &c.next, pending: map[uint64]chan datapath.Frame{}, dead: make(chan struct{}), failed: o.Failed}
+	cd := &clientData{streams: streams, ids: &c.next, active: &c.active, pending: map[uint64]chan datapath.Frame{}, dead: make(chan struct{}), failed: o.Failed}
 	for _, s := range streams {
 		go cd.readLoop(s)
 	}
@@ -176,6 +178,9 @@ func (cd *clientData) error() error {
 // next in turn (so that chunks spread over every stream, and a stream
 // slowed by loss takes less); when none has room it waits on that one.
 func (cd *clientData) send(ctx context.Context, typ byte, body []byte) error {
+	cd.sending.Add(1)
+	defer cd.sending.Add(-1)
+	cd.active.Store(time.Now().UnixNano())
 	n := uint64(len(cd.streams))
 	start := cd.rr.Add(1)
 	for i := range n {
@@ -193,6 +198,17 @@ func (cd *clientData) send(ctx context.Context, typ byte, body []byte) error {
 		return err
 	}
 	return nil
+}
+
+// busy reports whether the data path waits on the agent: a send under
+// way or a request unanswered.
+func (cd *clientData) busy() bool {
+	if !cd.alive() {
+		return false
+	}
+	cd.mu.Lock()
+	defer cd.mu.Unlock()
+	return len(cd.pending) > 0 || cd.sending.Load() > 0
 }
 
 // register reserves a request id for a read or a call. Ids come from
