@@ -5,6 +5,7 @@ package ssh
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -248,6 +249,16 @@ func TestAgentOverPipesStaysUpWhenIdle(t *testing.T) {
 	}
 	defer cl.Close()
 	time.Sleep(time.Second)
+	if _, err := cl.Stat(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	// A watch waits on the agent for as long as it runs, sending nothing
+	// while nothing changes: the probes keep it up.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := cl.Watch(ctx, func([]string) {}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a quiet watch ended with %v", err)
+	}
 	if _, err := cl.Stat(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
