@@ -199,22 +199,7 @@ func TestSignalEndsARunWhoseAgentStalled(t *testing.T) {
 			// The small files are committed; the large one, started with
 			// them, is under way (about 16 s at this rate).
 			logFile := filepath.Join(state, "async", "log", "async-st.log")
-			waitFor(t, 20*time.Second, "the small files in the log", func() bool {
-				log, _ := os.ReadFile(logFile)
-				for p := range small {
-					if !strings.Contains(string(log), "msg=SYNCHRONIZED session=st op=copy side=remote path=/"+p+"\n") {
-						return false
-					}
-				}
-				return true
-			})
-			time.Sleep(500 * time.Millisecond)
-			agent := agentPID(t, s)
-			if agent == 0 {
-				t.Fatal("no agent process found below the test sshd")
-			}
-			syscall.Kill(agent, syscall.SIGSTOP)
-			t.Cleanup(func() { syscall.Kill(agent, syscall.SIGCONT) })
+			agent := freezeAgentAfter(t, s, logFile, "st", small)
 			time.Sleep(500 * time.Millisecond) // let the pipe to the agent fill up
 			start := time.Now()
 			cmd.Process.Signal(sig)
@@ -268,4 +253,29 @@ func TestTraceLogsAgentRequests(t *testing.T) {
 			t.Errorf("no trace of the %s request:\n%s", op, trace)
 		}
 	}
+}
+
+// freezeAgentAfter waits until the log of session name says every file of
+// small was copied (the large file started with them is then under way),
+// and stops the agent below server s with SIGSTOP (continued when the
+// test ends). It returns the agent's pid.
+func freezeAgentAfter(t *testing.T, s *sshdtest.Server, logFile, name string, small tree) int {
+	t.Helper()
+	waitFor(t, 20*time.Second, "the small files in the log", func() bool {
+		log, _ := os.ReadFile(logFile)
+		for p := range small {
+			if !strings.Contains(string(log), "msg=SYNCHRONIZED session="+name+" op=copy side=remote path=/"+p+"\n") {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(500 * time.Millisecond)
+	agent := agentPID(t, s)
+	if agent == 0 {
+		t.Fatal("no agent process found below the test sshd")
+	}
+	syscall.Kill(agent, syscall.SIGSTOP)
+	t.Cleanup(func() { syscall.Kill(agent, syscall.SIGCONT) })
+	return agent
 }

@@ -43,22 +43,7 @@ func TestStalledAgentEndsTheRun(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	logFile := filepath.Join(state, "async", "log", "async-sa.log")
-	waitFor(t, 20*time.Second, "the small files in the log", func() bool {
-		log, _ := os.ReadFile(logFile)
-		for p := range small {
-			if !strings.Contains(string(log), "msg=SYNCHRONIZED session=sa op=copy side=remote path=/"+p+"\n") {
-				return false
-			}
-		}
-		return true
-	})
-	time.Sleep(500 * time.Millisecond)
-	agent := agentPID(t, s)
-	if agent == 0 {
-		t.Fatal("no agent process found below the test sshd")
-	}
-	syscall.Kill(agent, syscall.SIGSTOP)
-	t.Cleanup(func() { syscall.Kill(agent, syscall.SIGCONT) })
+	agent := freezeAgentAfter(t, s, logFile, "sa", small)
 	start := time.Now()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
