@@ -43,6 +43,10 @@ func main() {
 	if prof := os.Getenv("ASYNC_MEMPROFILE"); prof != "" { // for benchmarks
 		stopMem = peakHeapProfile(prof)
 	}
+	stopCPU := func() {}
+	if prof := os.Getenv("ASYNC_CPUPROFILE"); prof != "" { // for benchmarks
+		stopCPU = cpuProfile(prof)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	var code int
 	if len(os.Args) > 1 && os.Args[1] == "plugins" {
@@ -66,6 +70,7 @@ func main() {
 	stop()
 	pprof.StopCPUProfile()
 	stopMem()
+	stopCPU()
 	os.Exit(code)
 }
 

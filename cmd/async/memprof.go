@@ -50,3 +50,17 @@ func peakHeapProfile(path string) (stop func()) {
 	}()
 	return func() { close(done); <-finished }
 }
+
+// cpuProfile writes a CPU profile of the run to path; the returned stop
+// ends it. For benchmarks: it is set by $ASYNC_CPUPROFILE.
+func cpuProfile(path string) (stop func()) {
+	f, err := os.Create(path)
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
