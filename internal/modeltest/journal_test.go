@@ -210,25 +210,7 @@ func (w *jworld) jsync(journal bool) (*core.Plan, *core.Stats) {
 func (w *jworld) journalSyncAndCheck() bool {
 	before := contents(w.read(core.Local), w.read(core.Remote))
 	plan, stats := w.jsync(true)
-	for _, a := range plan.Actions {
-		w.logf("  plan: %s %s %s %s %s", a.Op, a.Side, a.Path, a.To, a.Reason)
-	}
-	l, r := w.read(core.Local), w.read(core.Remote)
-	after := contents(l, r)
-	ok := true
-	for c := range before {
-		if !after[c] && !w.killed[c] {
-			w.t.Errorf("content lost: %q", c)
-			ok = false
-		}
-	}
-	if stats.Errors.Load() > 0 {
-		w.t.Errorf("%d errors", stats.Errors.Load())
-		ok = false
-	}
-	if stats.Conflicts.Load() == 0 && !w.same(l, r) {
-		ok = false
-	}
+	ok := w.checkRound(before, plan, stats)
 	// A full scan now must find nothing the journal-driven sync missed.
 	again, _ := w.jsync(false)
 	if !again.Empty() {

@@ -409,6 +409,25 @@ func (w *world) syncAndCheck() bool {
 	}
 	plan, stats := w.sync(hints)
 	w.unclean = stats.Conflicts.Load()+stats.Errors.Load()+stats.Skipped.Load()+stats.Renamed.Load() > 0
+	ok := w.checkRound(before, plan, stats)
+	if w.unclean {
+		none = [2]*core.Hint{}
+	}
+	again, _ := w.sync(none)
+	if !again.Empty() {
+		for _, a := range again.Actions {
+			w.t.Errorf("second sync plans %s %s %s", a.Op, a.Side, a.Path)
+		}
+		ok = false
+	}
+	return ok
+}
+
+// same reports whether both trees are identical, logging the differences.
+// checkRound logs a sync's plan and checks what every sync must hold: no
+// content that existed before it is lost (unless a user operation
+// overwrote it), no ERROR, and both sides equal unless a conflict remains.
+func (w *world) checkRound(before map[string]bool, plan *core.Plan, stats *core.Stats) bool {
 	for _, a := range plan.Actions {
 		w.logf("  plan: %s %s %s %s %s", a.Op, a.Side, a.Path, a.To, a.Reason)
 	}
@@ -428,20 +447,9 @@ func (w *world) syncAndCheck() bool {
 	if stats.Conflicts.Load() == 0 && !w.same(l, r) {
 		ok = false
 	}
-	if w.unclean {
-		none = [2]*core.Hint{}
-	}
-	again, _ := w.sync(none)
-	if !again.Empty() {
-		for _, a := range again.Actions {
-			w.t.Errorf("second sync plans %s %s %s", a.Op, a.Side, a.Path)
-		}
-		ok = false
-	}
 	return ok
 }
 
-// same reports whether both trees are identical, logging the differences.
 func (w *world) same(l, r map[string]node) bool {
 	ok := true
 	for p, a := range l {
