@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/badgerfix"
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 )
@@ -132,7 +133,7 @@ func Open(dir string, opts Options) (*DB, error) {
 	}
 	// A process killed while Badger created a file leaves it empty, and
 	// Badger then refuses the directory: such a file holds nothing.
-	_, _ = removeTorn(dir)
+	_, _ = badgerfix.RemoveTorn(dir)
 	bdb, err := badger.Open(badgerOptions(dir, opts.ReadOnly))
 	if err != nil {
 		if isLockFailure(err) {

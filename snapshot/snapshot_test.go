@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/badgerfix"
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 )
@@ -558,8 +559,8 @@ func TestTornFilesOfAHeldSnapshotAreLeftAlone(t *testing.T) {
 	if err := os.WriteFile(torn, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if removed, err := removeTorn(dir); err != nil || len(removed) != 0 {
-		t.Errorf("removeTorn on a held snapshot: %v, %v", removed, err)
+	if removed, err := badgerfix.RemoveTorn(dir); err != nil || len(removed) != 0 {
+		t.Errorf("RemoveTorn on a held snapshot: %v, %v", removed, err)
 	}
 	if _, err := os.Stat(torn); err != nil {
 		t.Errorf("the file of a held snapshot was removed: %v", err)

@@ -1,6 +1,6 @@
 //go:build unix
 
-package snapshot
+package badgerfix
 
 import (
 	"errors"
@@ -15,14 +15,14 @@ import (
 func lockDir(dir string) (unlock func(), ok bool, err error) {
 	f, err := os.Open(dir)
 	if err != nil {
-		return nil, false, fmt.Errorf("snapshot %s: %w", dir, err)
+		return nil, false, fmt.Errorf("badger %s: %w", dir, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, false, nil
 		}
-		return nil, false, fmt.Errorf("snapshot %s: lock: %w", dir, err)
+		return nil, false, fmt.Errorf("badger %s: lock: %w", dir, err)
 	}
 	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, true, nil
 }

@@ -1,4 +1,7 @@
-package snapshot
+// Package badgerfix repairs what a process killed inside Badger leaves
+// behind (dgraph-io/badger#2207), for every Badger database async keeps:
+// the snapshots and the watchd journal.
+package badgerfix
 
 import (
 	"errors"
@@ -8,20 +11,20 @@ import (
 	"strings"
 )
 
-// removeTorn removes the 0-byte memtable (.mem) and value-log (.vlog)
+// RemoveTorn removes the 0-byte memtable (.mem) and value-log (.vlog)
 // files that a process killed while Badger was creating them leaves
 // behind: Badger refuses to open a directory holding one, and such a file
 // holds nothing (a live file always has at least its header). It works
 // only while it can take Badger's directory lock itself, so it never
 // touches the files of a database another process has open; it returns
 // the names it removed.
-func removeTorn(dir string) ([]string, error) {
+func RemoveTorn(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
+		return nil, fmt.Errorf("badger %s: %w", dir, err)
 	}
 	var torn []string
 	for _, e := range ents {
@@ -49,7 +52,7 @@ func removeTorn(dir string) ([]string, error) {
 			continue
 		}
 		if err := os.Remove(p); err != nil {
-			return removed, fmt.Errorf("snapshot %s: remove the empty %s: %w", dir, n, err)
+			return removed, fmt.Errorf("badger %s: remove the empty %s: %w", dir, n, err)
 		}
 		removed = append(removed, n)
 	}
@@ -60,11 +63,11 @@ func removeTorn(dir string) ([]string, error) {
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("snapshot %s: %w", dir, err)
+		return fmt.Errorf("badger %s: %w", dir, err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("snapshot %s: sync: %w", dir, err)
+		return fmt.Errorf("badger %s: sync: %w", dir, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/async-sync/async/internal/badgerfix"
 	badger "github.com/dgraph-io/badger/v4"
 )
 
@@ -17,6 +18,11 @@ type journal struct {
 }
 
 func openJournal(dir string) (*journal, error) {
+	// A watchd killed while Badger created a file leaves it empty, and
+	// Badger would refuse the directory from then on.
+	if _, err := badgerfix.RemoveTorn(dir); err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", dir, err)
+	}
 	opts := badger.DefaultOptions(dir).
 		WithLogger(nil).
 		WithMemTableSize(4 << 20).

@@ -399,3 +399,24 @@ func TestRootRemounted(t *testing.T) {
 	write(t, filepath.Join(root, "g"), "")
 	waitPaths(t, s, req, "g")
 }
+
+// TestTornJournalFilesRemoved: a watchd killed while Badger created a file
+// leaves it empty; the next service starts anyway.
+func TestTornJournalFilesRemoved(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "journal")
+	j, err := openJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.db.Close()
+	for _, n := range []string{"000009.vlog", "00010.mem"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, err = openJournal(dir)
+	if err != nil {
+		t.Fatalf("journal with torn files: %v", err)
+	}
+	j.db.Close()
+}
