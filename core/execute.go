@@ -149,7 +149,7 @@ func (x *executor) parallel(ctx context.Context, acts []Action, n int) {
 // run carries out one action, commits it to both snapshots and reports it.
 func (x *executor) run(ctx context.Context, a *Action) {
 	began := time.Now()
-	start := x.logStart(a)
+	x.logStart(a)
 	status, err := x.do(ctx, a)
 	if err != nil && errors.Is(err, ErrOwner) && x.ownersWanted() {
 		if !x.ownersOff.Swap(true) {
@@ -157,7 +157,7 @@ func (x *executor) run(ctx context.Context, a *Action) {
 		}
 		status, err = x.do(ctx, a) // again, without owners
 	}
-	x.logEnd(a, start, status, err)
+	x.logEnd(a, began, status, err)
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -591,7 +591,7 @@ func (x *executor) copyFile(ctx context.Context, a *Action, replace Precondition
 		h = NewContentHasher(x.o.Policy.Checksum, a.Source.Size)
 	}
 	tr.done.Store(off)
-	n, err := x.pump(ctx, countingWriter{w, tr}, rc, h)
+	n, err := x.pump(ctx, w, rc, h, &tr.done)
 	pumped, committed := n, false
 	defer func() {
 		if !committed { // a refused or failed copy transferred nothing
@@ -639,8 +639,10 @@ func partialKey(a *Action) string {
 	return hex.EncodeToString(sum[:10])
 }
 
-// pump copies r to w through the rate limiter and the fingerprint.
-func (x *executor) pump(ctx context.Context, w io.Writer, r io.Reader, h *ContentHasher) (int64, error) {
+// pump copies r to w through the rate limiter and the fingerprint,
+// counting the bytes into the run's stats and into done (the file's own
+// progress).
+func (x *executor) pump(ctx context.Context, w io.Writer, r io.Reader, h *ContentHasher, done *atomic.Int64) (int64, error) {
 	bp := x.bufs.Get().(*[]byte)
 	defer x.bufs.Put(bp)
 	buf := *bp
@@ -661,6 +663,7 @@ func (x *executor) pump(ctx context.Context, w io.Writer, r io.Reader, h *Conten
 			}
 			total += int64(n)
 			x.stats.Bytes.Add(int64(n))
+			done.Add(int64(n)) // what the display shows of this file
 		}
 		if rerr == io.EOF {
 			return total, nil

@@ -115,10 +115,10 @@ func (o RecordOp) String() string {
 }
 
 // logStart writes an action's preconditions to the debug log before it
-// runs, and returns when it started.
-func (x *executor) logStart(a *Action) time.Time {
+// runs.
+func (x *executor) logStart(a *Action) {
 	if !x.lv.debug {
-		return time.Time{}
+		return
 	}
 	attrs := []any{"op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path)}
 	if a.To != "" {
@@ -129,7 +129,6 @@ func (x *executor) logStart(a *Action) time.Time {
 	}
 	attrs = append(attrs, "expect_dest", describe(a.Dest))
 	x.log.Debug("action start", attrs...)
-	return time.Now()
 }
 
 // logEnd writes how an action ended to the debug log: its result, the

@@ -2,7 +2,6 @@ package core
 
 import (
 	"cmp"
-	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -69,18 +68,6 @@ type transfer struct {
 	size  int64
 	start time.Time
 	done  atomic.Int64
-}
-
-// countingWriter counts the bytes written through it in a transfer.
-type countingWriter struct {
-	w  io.Writer
-	tr *transfer
-}
-
-func (c countingWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.tr.done.Add(int64(n))
-	return n, err
 }
 
 // flights is the set of transfers in progress.
