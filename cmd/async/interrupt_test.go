@@ -184,13 +184,7 @@ func TestSignalEndsARunWhoseAgentStalled(t *testing.T) {
 	// A server of its own: agentPID finds the agent below it, and must not
 	// stop another test's.
 	s := sshdtest.Start(t, sshdtest.Options{})
-	src := t.TempDir()
-	small := tree{}
-	for i := range 5 {
-		small["s"+strconv.Itoa(i)] = strings.Repeat("s", 100+i)
-	}
-	writeTree(t, src, small)
-	randomFile(t, filepath.Join(src, "big"), 16<<20)
+	src, small := smallAndBig(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			state, dst := t.TempDir(), s.TempDir(t)
@@ -278,4 +272,18 @@ func freezeAgentAfter(t *testing.T, s *sshdtest.Server, logFile, name string, sm
 	syscall.Kill(agent, syscall.SIGSTOP)
 	t.Cleanup(func() { syscall.Kill(agent, syscall.SIGCONT) })
 	return agent
+}
+
+// smallAndBig writes a source tree of five small files and a 16 MiB one:
+// at -l 8m the small ones are committed within a second while the large
+// one, started with them, is under way for about 16 s.
+func smallAndBig(t *testing.T) (src string, small tree) {
+	t.Helper()
+	src, small = t.TempDir(), tree{}
+	for i := range 5 {
+		small["s"+strconv.Itoa(i)] = strings.Repeat("s", 100+i)
+	}
+	writeTree(t, src, small)
+	randomFile(t, filepath.Join(src, "big"), 16<<20)
+	return src, small
 }

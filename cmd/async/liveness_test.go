@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,13 +22,7 @@ func TestStalledAgentEndsTheRun(t *testing.T) {
 	// A server of its own: agentPID finds the agent below it, and must not
 	// stop another test's.
 	s := sshdtest.Start(t, sshdtest.Options{})
-	src := t.TempDir()
-	small := tree{}
-	for i := range 5 {
-		small["s"+strconv.Itoa(i)] = strings.Repeat("s", 100+i)
-	}
-	writeTree(t, src, small)
-	randomFile(t, filepath.Join(src, "big"), 16<<20)
+	src, small := smallAndBig(t)
 	state, dst := t.TempDir(), s.TempDir(t)
 	args := append(keyArgs(s, "sa"), "-d", src, "-r", remote(s, dst), "-b", filepath.Join(state, "db"))
 	cmd := exec.Command(asyncBin, append(args, "-l", "8m")...)
