@@ -141,8 +141,10 @@ func TestChangesPickedUp(t *testing.T) {
 	if slices.Contains(a.Paths, "outside") || slices.Contains(a.Paths, "../outside") {
 		t.Errorf("path outside the directory reported: %q", a.Paths)
 	}
-	// Nothing changed: no paths, same cursor.
-	next := Request{Op: "changes", Dir: root, Epoch: a.Epoch, Since: a.Cursor}
+	// Nothing changed: no paths, same cursor. The cursor is taken once
+	// both writes above are journaled ("outside" may come in after "b").
+	whole := waitPaths(t, s, Request{Op: "changes", Dir: root, Epoch: sub.Epoch, Since: sub.Since}, "moved/b", "outside")
+	next := Request{Op: "changes", Dir: root, Epoch: whole.Epoch, Since: whole.Cursor}
 	time.Sleep(100 * time.Millisecond)
 	if b := ask(t, s, next); b.Hole != "" || len(b.Paths) != 0 {
 		t.Errorf("no change: hole %q paths %q", b.Hole, b.Paths)
