@@ -14,16 +14,6 @@ import (
 	"github.com/async-sync/async/core"
 )
 
-// Frame types on the data path's streams (docs/datapath.md).
-const (
-	dpWrite byte = 1 + iota // client → agent: handle, offset, bytes
-	dpRead                  // client → agent: request id, handle, offset
-	dpData                  // agent → client: request id, eof, bytes
-	dpError                 // agent → client: request id, error
-	dpCall                  // client → agent: request id, op (PUT or OPEN), its payload
-	dpReply                 // agent → client: request id, op of the reply, its payload
-)
-
 // dataAcceptTimeout bounds how long the agent waits for the client's
 // streams once it offered a data path.
 const dataAcceptTimeout = 15 * time.Second
