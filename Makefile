@@ -72,9 +72,9 @@ model-long:
 # FUZZ_TARGETS lists package:target pairs.
 FUZZTIME ?= 10s
 FUZZ_TARGETS = \
-	./backends/ssh:FuzzFrameDecoder \
-	./backends/ssh:FuzzResolve \
-	./backends/ssh:FuzzAgentRequests \
+	./backends/ssh/agent:FuzzFrameDecoder \
+	./backends/ssh/agent:FuzzResolve \
+	./backends/ssh/agent:FuzzAgentRequests \
 	./plugins:FuzzMessages \
 	./snapshot:FuzzRecord \
 	./core:FuzzPlanJSON

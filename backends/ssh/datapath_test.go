@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-sync/async/backends/ssh/agent"
+	"github.com/async-sync/async/backends/ssh/client"
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/backendtest"
 	"github.com/async-sync/async/internal/testnet"
@@ -91,7 +94,7 @@ func randomBytes(t *testing.T, n int) []byte {
 
 // dataClient starts an agent on a fresh directory of the test server
 // and opens a data path with o.
-func dataClient(t *testing.T, o DataOptions) (*Client, string, DataInfo, error) {
+func dataClient(t *testing.T, o client.DataOptions) (*client.Client, string, client.DataInfo, error) {
 	t.Helper()
 	s := server(t)
 	conn := dial(t, s)
@@ -109,7 +112,7 @@ func dataClient(t *testing.T, o DataOptions) (*Client, string, DataInfo, error) 
 	return c, root, info, err
 }
 
-func put(ctx context.Context, c *Client, p string, b []byte) (core.Entry, error) {
+func put(ctx context.Context, c *client.Client, p string, b []byte) (core.Entry, error) {
 	w, err := c.Create(ctx, p, core.CreateOptions{Size: int64(len(b)), Replace: core.MustNotExist})
 	if err != nil {
 		return core.Entry{}, err
@@ -121,7 +124,7 @@ func put(ctx context.Context, c *Client, p string, b []byte) (core.Entry, error)
 	return w.Commit(ctx)
 }
 
-func get(ctx context.Context, c *Client, p string) ([]byte, error) {
+func get(ctx context.Context, c *client.Client, p string) ([]byte, error) {
 	r, _, err := c.Open(ctx, p, 0)
 	if err != nil {
 		return nil, err
@@ -136,7 +139,7 @@ func get(ctx context.Context, c *Client, p string) ([]byte, error) {
 func TestDataPathCarriesContentBothWays(t *testing.T) {
 	var conns []*tapConn
 	var captured bytes.Buffer
-	c, root, info, err := dataClient(t, DataOptions{Streams: 3, Dial: tap(&conns, func(_ int, c *tapConn) { c.captured = &captured })})
+	c, root, info, err := dataClient(t, client.DataOptions{Streams: 3, Dial: tap(&conns, func(_ int, c *tapConn) { c.captured = &captured })})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +147,7 @@ func TestDataPathCarriesContentBothWays(t *testing.T) {
 		t.Fatalf("data path %+v over %d connections", info, len(conns))
 	}
 	ctx := context.Background()
-	files := map[string][]byte{"big.bin": randomBytes(t, 3<<20+17), "mid.bin": randomBytes(t, chunkSize+1), "small.txt": []byte("small")}
+	files := map[string][]byte{"big.bin": randomBytes(t, 3<<20+17), "mid.bin": randomBytes(t, protocol.ChunkSize+1), "small.txt": []byte("small")}
 	for p, b := range files {
 		if _, err := put(ctx, c, p, b); err != nil {
 			t.Fatalf("put %s: %v", p, err)
@@ -166,10 +169,10 @@ func TestDataPathCarriesContentBothWays(t *testing.T) {
 		in += tc.in
 	}
 	// Every file's content, both ways.
-	if want := int64(3<<20 + chunkSize + 18 + 5); out < want {
+	if want := int64(3<<20 + protocol.ChunkSize + 18 + 5); out < want {
 		t.Errorf("%d bytes went over the data path, want at least %d", out, want)
 	}
-	if want := int64(3<<20 + chunkSize + 18 + 5); in < want {
+	if want := int64(3<<20 + protocol.ChunkSize + 18 + 5); in < want {
 		t.Errorf("%d bytes came back over the data path, want at least %d", in, want)
 	}
 	if bytes.Contains(captured.Bytes(), files["big.bin"][1000:1032]) {
@@ -186,7 +189,7 @@ func TestDataPathTamperingFailsTheFile(t *testing.T) {
 		t.Run(dir, func(t *testing.T) {
 			var conns []*tapConn
 			var failed atomic.Value
-			o := DataOptions{Streams: 2, Failed: func(err error) { failed.Store(err) }}
+			o := client.DataOptions{Streams: 2, Failed: func(err error) { failed.Store(err) }}
 			o.Dial = tap(&conns, func(i int, c *tapConn) {
 				if i == 1 && dir == "push" {
 					c.flipOut = 200 << 10 // inside the first data frame on stream 1
@@ -256,7 +259,7 @@ func TestDataPathUnreachableFallsBack(t *testing.T) {
 			defer c.Close() // accepted, never answered
 		}
 	}()
-	o := DataOptions{Timeout: 500 * time.Millisecond, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+	o := client.DataOptions{Timeout: 500 * time.Millisecond, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, hole.Addr().String())
 	}}
@@ -278,7 +281,7 @@ func TestDataPathUnreachableFallsBack(t *testing.T) {
 // port first gets nothing and does not take a stream's place.
 func TestDataPathStrangerFirst(t *testing.T) {
 	var stranger []byte
-	o := DataOptions{Streams: 1}
+	o := client.DataOptions{Streams: 1}
 	var once sync.Once
 	o.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer
@@ -314,7 +317,7 @@ func TestDataPathStrangerFirst(t *testing.T) {
 // TestDataPathAgentKilled: the agent dies while a file streams in; the
 // file is not committed, and a new session writes it whole.
 func TestDataPathAgentKilled(t *testing.T) {
-	c, root, info, err := dataClient(t, DataOptions{Streams: 2})
+	c, root, info, err := dataClient(t, client.DataOptions{Streams: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +352,7 @@ func TestDataPathAgentKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	if _, err := c2.OpenDataPath(ctx, DataOptions{Host: conn.RemoteIP()}); err != nil {
+	if _, err := c2.OpenDataPath(ctx, client.DataOptions{Host: conn.RemoteIP()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := put(ctx, c2, "f", b); err != nil {
@@ -372,7 +375,7 @@ func TestDataPortsFromServerConfig(t *testing.T) {
 	conn := dial(t, s)
 	defer conn.Close()
 	ctx := context.Background()
-	start := func() *Client {
+	start := func() *client.Client {
 		c, err := conn.StartAgent(ctx, StartOptions{Binary: agentBinary(t), Root: s.TempDir(t), Session: "dp", Config: conf})
 		if err != nil {
 			t.Fatal(err)
@@ -380,7 +383,7 @@ func TestDataPortsFromServerConfig(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	info, err := start().OpenDataPath(ctx, DataOptions{Host: conn.RemoteIP()})
+	info, err := start().OpenDataPath(ctx, client.DataOptions{Host: conn.RemoteIP()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,11 +391,11 @@ func TestDataPortsFromServerConfig(t *testing.T) {
 	if p, _ := strconv.Atoi(ps); p < 40300 || p > 40309 {
 		t.Errorf("port %d outside data_ports", p)
 	}
-	if _, err := start().OpenDataPath(ctx, DataOptions{Host: conn.RemoteIP(), Port: 40400}); err == nil || !strings.Contains(err.Error(), "data_ports") {
+	if _, err := start().OpenDataPath(ctx, client.DataOptions{Host: conn.RemoteIP(), Port: 40400}); err == nil || !strings.Contains(err.Error(), "data_ports") {
 		t.Errorf("-O outside data_ports: %v", err)
 	}
 	for _, bad := range []string{"data_ports = 9-1\n", "data_ports = x\n", "[user x]\ndata_ports = 1-2\n"} {
-		if _, err := ParseServerConfig(strings.NewReader(bad)); err == nil {
+		if _, err := agent.ParseServerConfig(strings.NewReader(bad)); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
 	}
@@ -406,7 +409,7 @@ func TestDataHost(t *testing.T) {
 		"a b c":                      "",
 		"1.2.3.4 1 not-an-ip 22":     "",
 	} {
-		if got := DataHost(in); got != want {
+		if got := agent.DataHost(in); got != want {
 			t.Errorf("DataHost(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -423,7 +426,7 @@ func TestConformanceOverDataPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.OpenDataPath(context.Background(), DataOptions{Host: conn.RemoteIP(), Streams: 2}); err != nil {
+		if _, err := c.OpenDataPath(context.Background(), client.DataOptions{Host: conn.RemoteIP(), Streams: 2}); err != nil {
 			t.Fatal(err)
 		}
 		return c

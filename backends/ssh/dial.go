@@ -21,6 +21,9 @@ import (
 	"golang.org/x/crypto/ssh"
 	sshagent "golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/async-sync/async/backends/ssh/client"
+	"github.com/async-sync/async/backends/ssh/protocol"
 )
 
 // Options say how to reach and log in to a server.
@@ -86,7 +89,7 @@ func (l liveness) withDefaults() liveness {
 		l.max = defaultKeepaliveMax
 	}
 	if l.stall <= 0 {
-		l.stall = defaultStall
+		l.stall = client.DefaultStall
 	}
 	return l
 }
@@ -440,7 +443,7 @@ const agentDir = ".cache/async/agent"
 
 // StartAgent runs the agent on the server (installing it when missing or
 // of another protocol version) and opens the sync root.
-func (c *Conn) StartAgent(ctx context.Context, o StartOptions) (*Client, error) {
+func (c *Conn) StartAgent(ctx context.Context, o StartOptions) (*client.Client, error) {
 	bin := o.Binary
 	if bin == "" {
 		var err error
@@ -452,9 +455,9 @@ func (c *Conn) StartAgent(ctx context.Context, o StartOptions) (*Client, error) 
 	if err != nil {
 		return nil, fmt.Errorf("agent binary: %w", err)
 	}
-	version := fmt.Sprintf("p%d-%s", ProtocolVersion, sum[:16])
-	h := hello{root: o.Root, create: o.Create, followLinks: o.FollowLinks, token: o.Token, cookie: o.Cookie,
-		session: o.Session, logDir: o.LogDir, logMB: o.LogMB, debug: o.Debug, compression: o.Compression}
+	version := fmt.Sprintf("p%d-%s", protocol.ProtocolVersion, sum[:16])
+	h := protocol.Hello{Root: o.Root, Create: o.Create, FollowLinks: o.FollowLinks, Token: o.Token, Cookie: o.Cookie,
+		Session: o.Session, LogDir: o.LogDir, LogMB: o.LogMB, Debug: o.Debug, Compression: o.Compression}
 	args := "server --stdio"
 	if o.Config != "" {
 		args += " --config " + shellQuote(o.Config)
@@ -465,7 +468,7 @@ func (c *Conn) StartAgent(ctx context.Context, o StartOptions) (*Client, error) 
 	if err == nil {
 		return cl, nil
 	}
-	var re *RemoteError
+	var re *protocol.RemoteError
 	if errors.As(err, &re) && !strings.Contains(re.Msg, "protocol version") {
 		return nil, err // the agent runs and refused: docroot, token, path
 	}
@@ -477,7 +480,7 @@ func (c *Conn) StartAgent(ctx context.Context, o StartOptions) (*Client, error) 
 }
 
 // runAgent starts the agent command and says hello.
-func (c *Conn) runAgent(ctx context.Context, cmd string, h hello) (*Client, error) {
+func (c *Conn) runAgent(ctx context.Context, cmd string, h protocol.Hello) (*client.Client, error) {
 	s, err := c.c.NewSession()
 	if err != nil {
 		return nil, fmt.Errorf("ssh session: %w", err)
@@ -497,10 +500,10 @@ func (c *Conn) runAgent(ctx context.Context, cmd string, h hello) (*Client, erro
 		return nil, fmt.Errorf("start agent: %w", err)
 	}
 	closer := &agentSession{s: s, stdin: stdin, conn: c}
-	cl, err := newClient(ctx, stdout, stdin, closer, h, c.alive.stall)
+	cl, err := client.New(ctx, stdout, stdin, closer, h, c.alive.stall)
 	if err != nil {
 		closer.Close()
-		var re *RemoteError
+		var re *protocol.RemoteError
 		if errors.As(err, &re) {
 			return nil, err
 		}
@@ -512,6 +515,11 @@ func (c *Conn) runAgent(ctx context.Context, cmd string, h hello) (*Client, erro
 	return cl, nil
 }
 
+var (
+	_ client.Aborter      = (*agentSession)(nil)
+	_ client.LostReporter = (*agentSession)(nil)
+)
+
 type agentSession struct {
 	s     *ssh.Session
 	stdin io.Closer
@@ -519,12 +527,12 @@ type agentSession struct {
 	conn  *Conn
 }
 
-// abort cuts the SSH connection: a channel write the agent does not take
+// Abort cuts the SSH connection: a channel write the agent does not take
 // returns only when the whole connection closes.
-func (a *agentSession) abort() { a.conn.c.Close() }
+func (a *agentSession) Abort() { a.conn.c.Close() }
 
-// lost says why the SSH connection was lost, if keepalives found out.
-func (a *agentSession) lost() error { return a.conn.lost() }
+// Lost says why the SSH connection was lost, if keepalives found out.
+func (a *agentSession) Lost() error { return a.conn.lost() }
 
 func (a *agentSession) Close() error {
 	a.once.Do(func() {

@@ -1,9 +1,16 @@
-// Package ssh is async's backend for an SSH server: the client side, and
-// the agent (`async server --stdio`) that the client runs on the server
-// over the SSH session, like `rsync --server`. The agent scans, hashes,
-// reads and writes there through the local backend, and keeps the remote
-// snapshot (-B) and log (-R), so that only entries and changed content cross
-// the network. Package sftpfs is the fallback when the agent cannot run.
+// Package ssh is async's backend for an SSH server: it connects (Dial),
+// and starts or installs the agent (`async server --stdio`) that the
+// client runs on the server over the SSH session, like `rsync --server`.
+// The agent scans, hashes, reads and writes there through the local
+// backend, and keeps the remote snapshot (-B) and log (-R), so that only
+// entries and changed content cross the network. Package sftpfs is the
+// fallback when the agent cannot run.
+//
+// The jobs live in packages of their own: this one dials and installs;
+// protocol is the wire format both ends speak; agent is the server side
+// (the command wires the local backend into it); client is the
+// core.Backend over the protocol, which StartAgent returns; datapath is
+// the WAN data path's transport.
 //
 // # Connecting
 //

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-sync/async/backends/ssh/client"
 	"github.com/async-sync/async/internal/sshdtest"
 	"golang.org/x/crypto/ssh"
 )
@@ -126,7 +127,7 @@ func TestKeepaliveEndsAConnectionToAFrozenServer(t *testing.T) {
 	}
 	closed := time.Now()
 	within(t, 8*time.Second, c.Close)
-	if d := time.Since(closed); d > closeWait+2*time.Second {
+	if d := time.Since(closed); d > client.CloseWait+2*time.Second {
 		t.Errorf("Close took %s", d)
 	}
 }
@@ -196,4 +197,18 @@ func TestFrozenAgentOverSSHFailsTheConnection(t *testing.T) {
 func sshdtestServerOfItsOwn(t *testing.T) *sshdtest.Server {
 	sshdtest.Require(t)
 	return sshdtest.Start(t, sshdtest.Options{})
+}
+
+// within runs fn and fails the test when it takes longer than d.
+func within(t *testing.T, d time.Duration, fn func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatalf("still waiting after %s", d)
+		return nil
+	}
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/async-sync/async/backends/ssh/client"
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/backendtest"
 	"github.com/async-sync/async/internal/sshdtest"
@@ -125,7 +127,7 @@ func TestDocrootEscapesRefused(t *testing.T) {
 	ctx := context.Background()
 	for _, p := range []string{"../../etc", "/../etc", "/etclink", "/etclink/ssh", "/root/out"} {
 		_, err := conn.StartAgent(ctx, StartOptions{Binary: bin, Root: p, Session: "esc", Config: conf})
-		if !errors.Is(err, ErrOutsideDocroot) {
+		if !errors.Is(err, protocol.ErrOutsideDocroot) {
 			t.Errorf("root %s: err = %v, want outside the docroot", p, err)
 		}
 	}
@@ -144,7 +146,7 @@ func TestDocrootEscapesRefused(t *testing.T) {
 		}
 	}
 	for _, b := range []string{"/../etc/async-db", "/etclink/async-db"} {
-		if _, err := c.OpenStore(ctx, b, false); !errors.Is(err, ErrOutsideDocroot) {
+		if _, err := c.OpenStore(ctx, b, false); !errors.Is(err, protocol.ErrOutsideDocroot) {
 			t.Errorf("-B %s: err = %v, want outside the docroot", b, err)
 		}
 	}
@@ -236,7 +238,7 @@ func TestTokenAndConfiguredDocroot(t *testing.T) {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
 	}
 	ctx := context.Background()
-	write := func(c *Client, name string) {
+	write := func(c *client.Client, name string) {
 		t.Helper()
 		w, err := c.Create(ctx, name, core.CreateOptions{Replace: core.MustNotExist})
 		if err != nil {
@@ -267,11 +269,11 @@ func TestTokenAndConfiguredDocroot(t *testing.T) {
 		t.Errorf("token root: %v", err)
 	}
 	for _, tok := range []string{token("AK1", "wrong"), token("nobody", "s3cret"), "Basic !!!"} {
-		if _, err := conn.StartAgent(ctx, StartOptions{Binary: bin, Root: "/sub", Config: conf, Token: tok}); !errors.Is(err, ErrAccess) {
+		if _, err := conn.StartAgent(ctx, StartOptions{Binary: bin, Root: "/sub", Config: conf, Token: tok}); !errors.Is(err, protocol.ErrAccess) {
 			t.Errorf("token %q: err = %v, want access denied", tok, err)
 		}
 	}
-	if _, err := conn.StartAgent(ctx, StartOptions{Binary: bin, Root: "/../dr", Config: conf, Token: token("AK1", "s3cret")}); !errors.Is(err, ErrOutsideDocroot) {
+	if _, err := conn.StartAgent(ctx, StartOptions{Binary: bin, Root: "/../dr", Config: conf, Token: token("AK1", "s3cret")}); !errors.Is(err, protocol.ErrOutsideDocroot) {
 		t.Errorf("token escape: err = %v", err)
 	}
 }

@@ -17,6 +17,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/async-sync/async/backends/ssh"
+	"github.com/async-sync/async/backends/ssh/agent"
+	"github.com/async-sync/async/backends/ssh/client"
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/backends/ssh/sftpfs"
 	"github.com/async-sync/async/core"
 )
@@ -84,12 +87,12 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		Create: create, FollowLinks: s.links == core.LinksFollow,
 		Token: cmp.Or(s.ssh.token, os.Getenv(envToken)), Cookie: cmp.Or(s.ssh.cookie, os.Getenv(envCookie)),
 		Session: s.name, LogDir: s.ssh.logDir, LogMB: s.ssh.logMB, Debug: in.debug > 0, Compression: s.ssh.compression})
-	var re *ssh.RemoteError
+	var re *protocol.RemoteError
 	if err != nil && !errors.As(err, &re) && ctx.Err() == nil && s.remoteDB == "" && s.storeDir[side] == "" && s.ssh.logDir == "" {
 		// The agent cannot run there (no compatible binary, a home that
 		// does not allow programs, ...): plain SFTP still works, unless
 		// the agent would have confined the session.
-		if ferr := fallbackAllowed(conn, e.user, ssh.DefaultServerConfig, cmp.Or(s.ssh.token, os.Getenv(envToken)) != ""); ferr != nil {
+		if ferr := fallbackAllowed(conn, e.user, agent.DefaultServerConfig, cmp.Or(s.ssh.token, os.Getenv(envToken)) != ""); ferr != nil {
 			conn.Close()
 			return nil, &fatal{exitFailed, fmt.Errorf("option %s: the async agent cannot run on %s (%v), and %v", opt, e.host, err, ferr)}
 		}
@@ -133,7 +136,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		}
 		dc, err := ssh.Dial(ctx, o)
 		if err == nil {
-			var d *ssh.Client
+			var d *client.Client
 			if d, err = dc.StartAgent(ctx, ssh.StartOptions{Binary: os.Getenv(envAgent), Root: e.path,
 				FollowLinks: s.links == core.LinksFollow, Token: cmp.Or(s.ssh.token, os.Getenv(envToken)),
 				Compression: s.ssh.compression}); err == nil {
@@ -157,7 +160,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 // auto, a data path that cannot open costs one warning line and the
 // content goes over SSH; with tcp it is an error. It reports whether the
 // data path is open.
-func (a *app) openDataPath(ctx context.Context, in *instance, s *session, e endpoint, conn *ssh.Conn, c *ssh.Client, log *slog.Logger) (bool, error) {
+func (a *app) openDataPath(ctx context.Context, in *instance, s *session, e endpoint, conn *ssh.Conn, c *client.Client, log *slog.Logger) (bool, error) {
 	mode := cmp.Or(s.ssh.dataPath, "auto")
 	if mode == "ssh" || in.dryRun {
 		return false, nil
@@ -166,7 +169,7 @@ func (a *app) openDataPath(ctx context.Context, in *instance, s *session, e endp
 		log.Warn(msg)
 		a.out.warn(s.name, msg)
 	}
-	info, err := c.OpenDataPath(ctx, ssh.DataOptions{Host: conn.RemoteIP(), Port: s.ssh.dataPort, Streams: s.ssh.dataStreams,
+	info, err := c.OpenDataPath(ctx, client.DataOptions{Host: conn.RemoteIP(), Port: s.ssh.dataPort, Streams: s.ssh.dataStreams,
 		Failed: func(err error) {
 			warn(fmt.Sprintf("warning: the data path to %s failed (%v): files in flight are retried by the next run, the others go over SSH", e.host, err))
 		}})
@@ -206,17 +209,17 @@ func dataPaths(classes []core.ThreadClass) int {
 // remoteRootErr explains why a remote root cannot be used, with the exit
 // code the reference gives.
 func remoteRootErr(opt string, e endpoint, err error) error {
-	var re *ssh.RemoteError
+	var re *protocol.RemoteError
 	switch {
-	case errors.Is(err, ssh.ErrOutsideDocroot) && errors.As(err, &re) && strings.HasPrefix(re.Msg, "option -R:"):
+	case errors.Is(err, protocol.ErrOutsideDocroot) && errors.As(err, &re) && strings.HasPrefix(re.Msg, "option -R:"):
 		return usagef("%s on %s", re.Msg, e.host)
-	case errors.Is(err, ssh.ErrInsideTree):
+	case errors.Is(err, protocol.ErrInsideTree):
 		return usagef("%v (on %s)", err, e.host)
-	case errors.Is(err, ssh.ErrOutsideDocroot):
+	case errors.Is(err, protocol.ErrOutsideDocroot):
 		return usagef("option %s: %s is outside your docroot on %s: %v", opt, e.path, e.host, err)
 	case errors.Is(err, fs.ErrNotExist):
 		return usagef("option %s: directory %s does not exist on %s (use --create-dir to create it)", opt, e.path, e.host)
-	case errors.Is(err, ssh.ErrAccess):
+	case errors.Is(err, protocol.ErrAccess):
 		return &fatal{exitFailed, fmt.Errorf("option -W: %w", err)}
 	}
 	return &fatal{exitFailed, fmt.Errorf("option %s: %s: %w", opt, e.Display(), err)}
@@ -248,7 +251,7 @@ func fallbackAllowed(conn *ssh.Conn, user, conf string, token bool) error {
 		return fmt.Errorf("the server's %s cannot be read (%v), so whether it confines %s to a docroot cannot be told: refusing to fall back to SFTP", conf, err, user)
 	}
 	defer f.Close()
-	cfg, err := ssh.ParseServerConfig(io.LimitReader(f, 1<<20))
+	cfg, err := agent.ParseServerConfig(io.LimitReader(f, 1<<20))
 	if err != nil {
 		return fmt.Errorf("the server's %s cannot be parsed (%v): refusing to fall back to SFTP", conf, err)
 	}
@@ -387,7 +390,7 @@ type snapshots interface {
 
 // agentSnapshots is a snapshot the agent keeps on the server.
 type agentSnapshots struct {
-	c             *ssh.Client
+	c             *client.Client
 	dir, storeDir string // -B and --remote-db-store-dir as given ("" : the defaults)
 }
 
@@ -416,10 +419,10 @@ func (a *agentSnapshots) remove(ctx context.Context) error {
 // the docroot, or lies inside the synchronized tree, bad input (exit 2);
 // other errors pass unchanged.
 func snapshotDirErr(err error) error {
-	if errors.Is(err, ssh.ErrInsideTree) {
+	if errors.Is(err, protocol.ErrInsideTree) {
 		return usagef("%v", err)
 	}
-	if errors.Is(err, ssh.ErrOutsideDocroot) {
+	if errors.Is(err, protocol.ErrOutsideDocroot) {
 		return usagef("remote snapshot: %v", err)
 	}
 	return err
@@ -455,4 +458,4 @@ func (noSnapshots) remove(context.Context) error          { return nil }
 func (noSnapshots) restore(context.Context) (bool, error) { return false, nil }
 func (noSnapshots) save(context.Context) (bool, error)    { return false, nil }
 
-var _ io.Closer = (*ssh.Client)(nil)
+var _ io.Closer = (*client.Client)(nil)

@@ -7,14 +7,15 @@ import (
 	"os"
 	"os/user"
 
-	"github.com/async-sync/async/backends/ssh"
+	"github.com/async-sync/async/backends/local"
+	"github.com/async-sync/async/backends/ssh/agent"
 )
 
 // server runs the remote agent: `async server --stdio [--config FILE]`,
 // started by a client over SSH. It speaks the agent protocol on stdin and
 // stdout, and never writes anything else to stdout.
 func server(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	conf, stdio := ssh.DefaultServerConfig, false
+	conf, stdio := agent.DefaultServerConfig, false
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case a == "--stdio":
@@ -33,7 +34,7 @@ func server(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintln(stderr, "async server: --stdio is required: the agent is started by an async client over SSH")
 		return exitUsage
 	}
-	cfg, err := ssh.LoadServerConfig(conf)
+	cfg, err := agent.LoadServerConfig(conf)
 	if err != nil {
 		fmt.Fprintf(stderr, "async server: option --config: %v\n", err)
 		return exitUsage
@@ -48,11 +49,21 @@ func server(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		home = u.HomeDir
 	}
 	// The data path listens where SSH reached this server.
-	o := ssh.AgentOptions{Config: cfg, User: u.Username, Home: home, StateDir: stateDir(),
-		DataHost: ssh.DataHost(os.Getenv("SSH_CONNECTION"))}
-	if err := ssh.Serve(ctx, stdin, stdout, o); err != nil {
+	o := agent.Options{Config: cfg, User: u.Username, Home: home, StateDir: stateDir(),
+		DataHost: agent.DataHost(os.Getenv("SSH_CONNECTION")), Open: openLocal}
+	if err := agent.Serve(ctx, stdin, stdout, o); err != nil {
 		fmt.Fprintf(stderr, "async server: %v\n", err)
 		return exitFailed
 	}
 	return 0
+}
+
+// openLocal is what the agent serves a session's root through: the local
+// backend.
+func openLocal(dir string, o agent.FSOptions) (agent.FS, error) {
+	fs, err := local.Open(dir, local.Options{FollowLinks: o.FollowLinks, Confined: o.Confined})
+	if err != nil {
+		return nil, err // not a nil *local.FS in a non-nil agent.FS
+	}
+	return fs, nil
 }

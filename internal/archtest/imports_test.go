@@ -2,6 +2,7 @@ package archtest
 
 import (
 	"bufio"
+	"fmt"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -15,12 +16,23 @@ import (
 )
 
 // knownViolations are imports the rules forbid that exist today and are
-// to be removed (issue 17): listed so that nothing new creeps in, and
-// checked to still exist so that the list stays true.
-var knownViolations = map[string]string{
-	// The agent serves through the local backend; the server side should
-	// wire them instead.
-	"backends/ssh -> backends/local": "issue 17: the agent should not import the local backend",
+// to be removed: listed so that nothing new creeps in, and checked to
+// still exist so that the list stays true.
+var knownViolations = map[string]string{}
+
+// sshJobs are the packages of backends/ssh, one job each, and which of
+// their siblings each may import: the wire protocol depends on neither
+// end; the agent (the server side) and the client (the core.Backend over
+// the protocol) never import each other; dialing and installing start a
+// client. A package of backends/ssh missing here is an error, so that a
+// new one gets its rule.
+var sshJobs = map[string][]string{
+	"backends/ssh":          {"backends/ssh/client", "backends/ssh/protocol", "backends/ssh/datapath"},
+	"backends/ssh/protocol": nil,
+	"backends/ssh/agent":    {"backends/ssh/protocol", "backends/ssh/datapath"},
+	"backends/ssh/client":   {"backends/ssh/protocol", "backends/ssh/datapath"},
+	"backends/ssh/datapath": nil,
+	"backends/ssh/sftpfs":   {"backends/ssh"},
 }
 
 // leaves are packages that import nothing of the module (only the
@@ -39,6 +51,15 @@ func rule(pkg, dep string) (ok bool, why string) {
 		return false, "snapshot imports only core"
 	case under(pkg, "plugins") && under(dep, "backends"):
 		return false, "the plugin host imports no backend"
+	case under(pkg, "backends/ssh") && under(dep, "backends/ssh"):
+		allowed, known := sshJobs[pkg]
+		if !known {
+			return false, "a package of backends/ssh without a rule in sshJobs"
+		}
+		if !slices.Contains(allowed, dep) {
+			return false, "backends/ssh's jobs: " + pkg + " may import only " + fmt.Sprint(allowed) + " of its siblings"
+		}
+		return true, ""
 	case under(pkg, "backends") && under(dep, "backends"):
 		if backendOf(pkg) == backendOf(dep) || dep == "backends/objstore" {
 			return true, "" // its own packages; the object-store layer its drivers share
@@ -154,6 +175,22 @@ func TestRules(t *testing.T) {
 		{"backends/ssh/sftpfs", "backends/ssh", true},
 		{"backends/s3", "backends/objstore", true},
 		{"backends/ssh", "backends/local", false},
+		{"backends/ssh/agent", "backends/local", false},
+		{"backends/ssh/client", "backends/local", false},
+		{"backends/ssh/agent", "backends/ssh/protocol", true},
+		{"backends/ssh/agent", "backends/ssh/client", false},
+		{"backends/ssh/agent", "backends/ssh", false},
+		{"backends/ssh/client", "backends/ssh/agent", false},
+		{"backends/ssh/client", "backends/ssh/protocol", true},
+		{"backends/ssh/client", "backends/ssh", false},
+		{"backends/ssh", "backends/ssh/client", true},
+		{"backends/ssh", "backends/ssh/agent", false},
+		{"backends/ssh/protocol", "backends/ssh/client", false},
+		{"backends/ssh/protocol", "backends/ssh/datapath", false},
+		{"backends/ssh/protocol", "core", true},
+		{"backends/ssh/agent", "snapshot", true},
+		{"backends/ssh/newjob", "backends/ssh/protocol", false},
+		{"cmd/async", "backends/ssh/agent", true},
 		{"backends/blob", "backends/s3", false},
 		{"backends/local", "plugins", false},
 		{"backends/local", "cmd/async", false},

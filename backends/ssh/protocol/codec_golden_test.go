@@ -1,4 +1,4 @@
-package ssh
+package protocol
 
 import (
 	"bytes"
@@ -24,18 +24,18 @@ var goldenEntry = core.Entry{
 // TestWireGolden pins the bytes of the wire encoding: a change here breaks
 // agents and clients of other versions.
 func TestWireGolden(t *testing.T) {
-	var e enc
-	e.entry(&goldenEntry)
-	e.record(&core.Record{Entry: goldenEntry, Status: core.Status(3), Note: "n"})
-	e.u(1 << 63)
-	e.i(-1 << 63)
-	e.bytes([]byte{0, 1})
+	var e Enc
+	e.Entry(&goldenEntry)
+	e.Record(&core.Record{Entry: goldenEntry, Status: core.Status(3), Note: "n"})
+	e.Uint(1 << 63)
+	e.Int(-1 << 63)
+	e.Bytes([]byte{0, 1})
 	e.time(time.Time{})
 	const entry = "086469722f66696c6501d804aab4aed8c7bfce972ff5cfacf30ea0838002d00f01" +
 		"017407736861313a616203746f6b03313a32"
 	const want = entry + entry + "03016e" + "80808080808080808001" + "ffffffffffffffffff01" +
 		"020001" + "ffffffffffffffffff01"
-	if got := hex.EncodeToString(e.b); got != want {
+	if got := hex.EncodeToString(e.B); got != want {
 		t.Errorf("wire bytes\n got %s\nwant %s", got, want)
 	}
 }
@@ -43,18 +43,18 @@ func TestWireGolden(t *testing.T) {
 // TestFrameGolden pins a frame's header: length, op, uvarint id.
 func TestFrameGolden(t *testing.T) {
 	var out bytes.Buffer
-	c := newConn(bytes.NewReader(nil), &out)
-	if err := c.send(opStat, 300, []byte("xy")); err != nil {
+	c := NewConn(bytes.NewReader(nil), &out)
+	if err := c.Send(OpStat, 300, []byte("xy")); err != nil {
 		t.Fatal(err)
 	}
-	c.stop()
+	c.Stop()
 	if got, want := hex.EncodeToString(out.Bytes()), "0000000504ac027879"; got != want {
 		t.Errorf("frame bytes %s, want %s", got, want)
 	}
-	c = newConn(bytes.NewReader(out.Bytes()), io.Discard)
-	defer c.stop()
-	f, err := c.recv()
-	if err != nil || f.op != opStat || f.id != 300 || string(f.payload) != "xy" {
+	c = NewConn(bytes.NewReader(out.Bytes()), io.Discard)
+	defer c.Stop()
+	f, err := c.Recv()
+	if err != nil || f.Op != OpStat || f.ID != 300 || string(f.Payload) != "xy" {
 		t.Errorf("recv = %+v, %v", f, err)
 	}
 }
@@ -74,7 +74,7 @@ func TestErrorCodesGolden(t *testing.T) {
 		{core.ErrNotEmpty, 5},
 		{core.ErrOwner, 6},
 		{fs.ErrPermission, 7},
-		{errCanceled, 8},
+		{ErrCanceled, 8},
 		{ErrOutsideDocroot, 9},
 		{ErrAccess, 10},
 		{core.ErrChangedWhileReading, 11},

@@ -1,4 +1,4 @@
-package ssh
+package client
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 )
 
@@ -23,7 +24,7 @@ func (c *Client) SetLog(l *slog.Logger) {
 // traceRequest writes the trace record of one request (deferred by the
 // request, hence the pointer to its error).
 func (c *Client) traceRequest(ctx context.Context, op byte, id uint64, size int, start time.Time, err *error) {
-	attrs := []any{"op", requestName(op), "id", id, "bytes", size, "took", time.Since(start)}
+	attrs := []any{"op", protocol.RequestName(op), "id", id, "bytes", size, "took", time.Since(start)}
 	if *err != nil {
 		attrs = append(attrs, "err", (*err).Error())
 	}
@@ -32,7 +33,7 @@ func (c *Client) traceRequest(ctx context.Context, op byte, id uint64, size int,
 
 // dataCall is cd.call with the trace record Client.call writes, so that
 // -DD shows the requests that went over the data path too.
-func (c *Client) dataCall(ctx context.Context, cd *clientData, op byte, payload []byte) (id uint64, f frame, err error) {
+func (c *Client) dataCall(ctx context.Context, cd *clientData, op byte, payload []byte) (id uint64, f protocol.Frame, err error) {
 	start := time.Now()
 	id, f, err = cd.call(ctx, op, payload)
 	if c.log != nil && !errors.Is(err, errTooLarge) {

@@ -1,4 +1,4 @@
-package ssh
+package agent
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/async-sync/async/backends/ssh/datapath"
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 )
 
@@ -115,11 +116,11 @@ func (w *dataWriter) Abort() error {
 
 // dataOpen listens for the client's streams and answers with the port
 // and the one-time key (only ever sent over the SSH connection).
-func (a *agent) dataOpen(ctx context.Context, d *dec) (byte, []byte, error) {
-	n, port, cc := d.u(), d.u(), d.s()
+func (a *agent) dataOpen(ctx context.Context, d *protocol.Dec) (byte, []byte, error) {
+	n, port, cc := d.Uint(), d.Uint(), d.Str()
 	switch {
-	case d.err != nil:
-		return 0, nil, d.err
+	case d.Err != nil:
+		return 0, nil, d.Err
 	case n < 1 || n > datapath.MaxStreams:
 		return 0, nil, fmt.Errorf("agent protocol: %d data streams (want 1 to %d)", n, datapath.MaxStreams)
 	case port > 65535:
@@ -172,11 +173,11 @@ func (a *agent) dataOpen(ctx context.Context, d *dec) (byte, []byte, error) {
 			dp.wg.Go(func() { a.serveStream(ctx, dp, s) })
 		}
 	})
-	var e enc
-	e.u(uint64(ln.Port()))
-	e.bytes(key[:])
-	e.u(n)
-	return opOK, e.b, nil
+	var e protocol.Enc
+	e.Uint(uint64(ln.Port()))
+	e.Bytes(key[:])
+	e.Uint(n)
+	return protocol.OpOK, e.B, nil
 }
 
 // serveStream carries out what arrives on one stream: writes at offsets
@@ -188,15 +189,15 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 			dp.fail(err)
 			return
 		}
-		d := dec{b: f.Body}
+		d := protocol.Dec{B: f.Body}
 		switch f.Type {
-		case dpWrite:
-			h, off, b := d.u(), d.i(), d.bytes()
-			if d.err == nil && (off < 0 || off > maxDataOffset) {
-				d.err = fmt.Errorf("agent protocol: write at offset %d", off)
+		case protocol.DPWrite:
+			h, off, b := d.Uint(), d.Int(), d.Bytes()
+			if d.Err == nil && (off < 0 || off > maxDataOffset) {
+				d.Err = fmt.Errorf("agent protocol: write at offset %d", off)
 			}
-			if d.err != nil {
-				dp.fail(d.err)
+			if d.Err != nil {
+				dp.fail(d.Err)
 				return
 			}
 			aw := a.writer(h)
@@ -209,10 +210,10 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 			dw.got += int64(len(b))
 			dp.cond.Broadcast()
 			dp.mu.Unlock()
-		case dpRead:
-			id, h, off := d.u(), d.u(), d.i()
-			if d.err != nil {
-				dp.fail(d.err)
+		case protocol.DPRead:
+			id, h, off := d.Uint(), d.Uint(), d.Int()
+			if d.Err != nil {
+				dp.fail(d.Err)
 				return
 			}
 			typ, body := a.dataRead(id, h, off)
@@ -220,13 +221,13 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 				dp.fail(err)
 				return
 			}
-		case dpCall:
-			id, op := d.u(), d.u()
-			if d.err != nil {
-				dp.fail(d.err)
+		case protocol.DPCall:
+			id, op := d.Uint(), d.Uint()
+			if d.Err != nil {
+				dp.fail(d.Err)
 				return
 			}
-			typ, body := a.dataCall(ctx, id, op, d.b)
+			typ, body := a.dataCall(ctx, id, op, d.B)
 			if err := s.Send(ctx, typ, body); err != nil {
 				dp.fail(err)
 				return
@@ -242,33 +243,33 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 // as the same request over SSH would be, and returns the answer (which
 // goes back on that stream). Only these two: everything else is SSH's.
 func (a *agent) dataCall(ctx context.Context, id, op uint64, payload []byte) (byte, []byte) {
-	var e enc
-	e.u(id)
+	var e protocol.Enc
+	e.Uint(id)
 	var rop byte
 	var reply []byte
 	err := fmt.Errorf("agent protocol: request %d on the data path", op)
-	if op == uint64(opPut) || op == uint64(opOpen) {
-		rop, reply, err = a.do(ctx, frame{op: byte(op), id: id, payload: payload})
+	if op == uint64(protocol.OpPut) || op == uint64(protocol.OpOpen) {
+		rop, reply, err = a.do(ctx, protocol.Frame{Op: byte(op), ID: id, Payload: payload})
 	}
 	if err == nil && len(reply)+32 > datapath.MaxBody {
 		err = errors.New("agent protocol: an answer too large for the data path")
-		if rop == opData {
+		if rop == protocol.OpData {
 			a.closeReader(id)
 		}
 	}
 	if err != nil {
-		e.b = append(e.b, errPayload(err)...)
-		return dpError, e.b
+		e.B = append(e.B, protocol.ErrPayload(err)...)
+		return protocol.DPError, e.B
 	}
-	e.u(uint64(rop))
-	e.b = append(e.b, reply...)
-	return dpReply, e.b
+	e.Uint(uint64(rop))
+	e.B = append(e.B, reply...)
+	return protocol.DPReply, e.B
 }
 
 // dataRead reads a chunk of an open file for a dpRead.
 func (a *agent) dataRead(id, h uint64, off int64) (byte, []byte) {
-	var e enc
-	e.u(id)
+	var e protocol.Enc
+	e.Uint(id)
 	a.mu.Lock()
 	ar := a.readers[h]
 	a.mu.Unlock()
@@ -286,12 +287,12 @@ func (a *agent) dataRead(id, h uint64, off int64) (byte, []byte) {
 		err = fmt.Errorf("agent protocol: read at offset %d", off)
 	}
 	if err != nil {
-		e.b = append(e.b, errPayload(err)...)
-		return dpError, e.b
+		e.B = append(e.B, protocol.ErrPayload(err)...)
+		return protocol.DPError, e.B
 	}
-	e.bool(eof)
-	e.bytes(chunk)
-	return dpData, e.b
+	e.Bool(eof)
+	e.Bytes(chunk)
+	return protocol.DPData, e.B
 }
 
 func (aw *agentWriter) dataWriter() (*dataWriter, bool) {
@@ -303,11 +304,11 @@ func (aw *agentWriter) dataWriter() (*dataWriter, bool) {
 }
 
 // dataCreate opens a file whose content will come on the data path.
-func (a *agent) dataCreate(ctx context.Context, d *dec) (byte, []byte, error) {
-	h, p, o := d.u(), d.s(), d.createOpts()
+func (a *agent) dataCreate(ctx context.Context, d *protocol.Dec) (byte, []byte, error) {
+	h, p, o := d.Uint(), d.Str(), d.CreateOptions()
 	switch {
-	case d.err != nil:
-		return 0, nil, d.err
+	case d.Err != nil:
+		return 0, nil, d.Err
 	case o.Partial != "":
 		return 0, nil, errors.New("agent protocol: a resumable file on the data path")
 	}
@@ -330,15 +331,15 @@ func (a *agent) dataCreate(ctx context.Context, d *dec) (byte, []byte, error) {
 		return 0, nil, errors.New("agent protocol: a file handle used twice")
 	}
 	a.writers[h] = &agentWriter{w: &dataWriter{w: w, wa: wa}}
-	return opOK, nil, nil
+	return protocol.OpOK, nil, nil
 }
 
 // dataCommit waits until the bytes the client sent for a data-path file
 // arrived, then commits it.
-func (a *agent) dataCommit(ctx context.Context, d *dec) (byte, []byte, error) {
-	h, total := d.u(), d.i()
-	if d.err != nil {
-		return 0, nil, d.err
+func (a *agent) dataCommit(ctx context.Context, d *protocol.Dec) (byte, []byte, error) {
+	h, total := d.Uint(), d.Int()
+	if d.Err != nil {
+		return 0, nil, d.Err
 	}
 	a.mu.Lock()
 	dp := a.data

@@ -1,4 +1,4 @@
-package ssh
+package agent
 
 import (
 	"context"
@@ -14,14 +14,14 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/async-sync/async/backends/local"
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/internal/logfile"
 	"github.com/async-sync/async/snapshot"
 )
 
-// AgentOptions configure Serve.
-type AgentOptions struct {
+// Options configure Serve.
+type Options struct {
 	Config *ServerConfig // nil: no configuration file
 	User   string        // the login user (for the configuration's sections)
 	Home   string        // the user's home directory: relative remote paths start there
@@ -31,34 +31,58 @@ type AgentOptions struct {
 	// DataHost is the address the data path listens on (empty: every
 	// address); see DataHost.
 	DataHost string
+	// Open opens a session's sync root as the filesystem the agent
+	// serves it through (the command wires in the local backend); nil
+	// refuses every session.
+	Open func(dir string, o FSOptions) (FS, error)
+}
+
+// FS is what the agent serves a session through: the sync root as a
+// backend with the optional interfaces the protocol carries. The agent
+// defines it, rather than import a backend, so that the server side
+// chooses (cmd/async wires in the local one).
+type FS interface {
+	core.Backend
+	core.Linker
+	core.Hasher
+	core.HardLinker
+	core.Xattrer
+	core.Watcher
+}
+
+// FSOptions say how Options.Open opens a sync root.
+type FSOptions struct {
+	FollowLinks bool // follow symbolic links while scanning (-o follow)
+	// Confined: a docroot session; no path may resolve outside the root.
+	Confined bool
 }
 
 // Serve runs the agent on one connection (the SSH session's stdin and
 // stdout) until the client closes it.
-func Serve(ctx context.Context, r io.Reader, w io.Writer, o AgentOptions) error {
+func Serve(ctx context.Context, r io.Reader, w io.Writer, o Options) error {
 	if o.Config == nil {
 		o.Config = &ServerConfig{}
 	}
-	a := &agent{c: newConn(r, w), o: o, writers: map[uint64]*agentWriter{},
+	a := &agent{c: protocol.NewConn(r, w), o: o, writers: map[uint64]*agentWriter{},
 		readers: map[uint64]*agentReader{}, cancels: map[uint64]context.CancelFunc{},
-		sem: make(chan struct{}, maxServing), big: make(chan struct{}, maxBigServing), log: slog.New(slog.DiscardHandler)}
-	defer a.c.stop()
+		sem: make(chan struct{}, protocol.MaxServing), big: make(chan struct{}, protocol.MaxBigServing), log: slog.New(slog.DiscardHandler)}
+	defer a.c.Stop()
 	defer a.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
-		f, err := a.c.recv()
+		f, err := a.c.Recv()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
 		}
-		if f.op == opHello {
+		if f.Op == protocol.OpHello {
 			if a.fs != nil {
-				a.c.send(opError, f.id, errPayload(errors.New("agent protocol: a second hello")))
+				a.c.Send(protocol.OpError, f.ID, protocol.ErrPayload(errors.New("agent protocol: a second hello")))
 				return errors.New("agent protocol: a second hello")
 			}
 			if err := a.hello(f); err != nil {
@@ -70,14 +94,14 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, o AgentOptions) error 
 			continue
 		}
 		if a.fs == nil {
-			a.c.send(opError, f.id, errPayload(errors.New("agent protocol: hello first")))
+			a.c.Send(protocol.OpError, f.ID, protocol.ErrPayload(errors.New("agent protocol: hello first")))
 			return errors.New("agent protocol: request before hello")
 		}
 		if a.inline(ctx, f) {
 			continue
 		}
 		a.sem <- struct{}{}
-		big := len(f.payload) > bigPayload
+		big := len(f.Payload) > protocol.BigPayload
 		if big {
 			a.big <- struct{}{}
 		}
@@ -94,9 +118,9 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, o AgentOptions) error 
 }
 
 type agent struct {
-	c    *conn
-	o    AgentOptions
-	fs   *local.FS
+	c    *protocol.Conn
+	o    Options
+	fs   FS
 	dir  *os.Root // the sync root, confined
 	doc  docroot
 	key  string // the access key of a token session
@@ -166,99 +190,103 @@ func (a *agent) close() {
 }
 
 // hello checks the client's protocol version and opens the sync root.
-func (a *agent) hello(f frame) error {
-	d := dec{b: f.payload}
-	m, v := d.s(), d.u()
-	if d.err != nil || m != magic {
-		a.c.send(opError, f.id, errPayload(errors.New("not an async client")))
+func (a *agent) hello(f protocol.Frame) error {
+	d := protocol.Dec{B: f.Payload}
+	m, v := d.Str(), d.Uint()
+	if d.Err != nil || m != protocol.Magic {
+		a.c.Send(protocol.OpError, f.ID, protocol.ErrPayload(errors.New("not an async client")))
 		return errors.New("agent protocol: bad hello")
 	}
-	if v != ProtocolVersion {
-		a.c.send(opError, f.id, errPayload(fmt.Errorf("protocol version %d, agent speaks %d", v, ProtocolVersion)))
+	if v != protocol.ProtocolVersion {
+		a.c.Send(protocol.OpError, f.ID, protocol.ErrPayload(fmt.Errorf("protocol version %d, agent speaks %d", v, protocol.ProtocolVersion)))
 		return fmt.Errorf("agent protocol: client version %d", v)
 	}
-	h := decodeHello(&d)
-	if d.err != nil {
-		return d.err
+	h := protocol.DecodeHello(&d)
+	if d.Err != nil {
+		return d.Err
 	}
-	cc, err := newCodec(h.compression)
+	cc, err := protocol.NewCodec(h.Compression)
 	if err != nil {
-		a.c.send(opError, f.id, errPayload(err))
+		a.c.Send(protocol.OpError, f.ID, protocol.ErrPayload(err))
 		return nil
 	}
 	if cc != nil {
-		a.c.peer.Store(&codecBox{cc})
+		a.c.Peer.Store(&protocol.CodecBox{C: cc})
 	}
 	if err := a.open(h); err != nil {
-		a.c.send(opError, f.id, errPayload(err))
+		a.c.Send(protocol.OpError, f.ID, protocol.ErrPayload(err))
 		return nil // the client hangs up
 	}
 	root, err := a.fs.Stat(context.Background(), "")
 	if err != nil {
-		a.c.send(opError, f.id, errPayload(err))
+		a.c.Send(protocol.OpError, f.ID, protocol.ErrPayload(err))
 		return nil
 	}
-	var e enc
-	e.u(ProtocolVersion)
-	e.u(capsBits(a.fs.Caps()))
-	e.entry(&root)
-	if err := a.c.send(opOK, f.id, e.b); err != nil {
+	var e protocol.Enc
+	e.Uint(protocol.ProtocolVersion)
+	e.Uint(protocol.CapsBits(a.fs.Caps()))
+	e.Entry(&root)
+	if err := a.c.Send(protocol.OpOK, f.ID, e.B); err != nil {
 		return err
 	}
 	if cc != nil {
-		a.c.codec.Store(&codecBox{cc}) // what follows the answer is compressed
+		a.c.Codec.Store(&protocol.CodecBox{C: cc}) // what follows the answer is compressed
 	}
 	return nil
 }
 
 // open resolves the docroot, the sync root inside it, and the log.
-func (a *agent) open(h hello) error {
+func (a *agent) open(h protocol.Hello) error {
 	u := a.o.Config.user(a.o.User)
 	a.doc = docroot{dir: u.Docroot, home: a.o.Home}
-	if h.token != "" {
-		root, id, err := a.o.Config.checkToken(h.token, a.o.User)
+	if h.Token != "" {
+		root, id, err := a.o.Config.checkToken(h.Token, a.o.User)
 		if err != nil {
 			return err
 		}
 		a.doc.dir, a.key = root, id
 	}
-	if h.session != "" && !validSession(h.session) {
-		return fmt.Errorf("invalid session name %q", h.session)
+	if h.Session != "" && !validSession(h.Session) {
+		return fmt.Errorf("invalid session name %q", h.Session)
 	}
-	a.name = h.session
-	a.rootArg = h.root
-	if r, err := a.doc.openDir(h.root, false, 0); err == nil {
+	a.name = h.Session
+	a.rootArg = h.Root
+	if r, err := a.doc.openDir(h.Root, false, 0); err == nil {
 		a.tree = rootPath(r)
 		r.Close()
 	}
 	if err := a.openLog(h, u); err != nil {
 		return err
 	}
-	dir, err := a.doc.openDir(h.root, h.create, 0o755)
+	dir, err := a.doc.openDir(h.Root, h.Create, 0o755)
 	if err != nil {
-		if h.create {
-			return fmt.Errorf("create %s: %w", h.root, err)
+		if h.Create {
+			return fmt.Errorf("create %s: %w", h.Root, err)
 		}
-		return fmt.Errorf("%s: %w", h.root, err)
+		return fmt.Errorf("%s: %w", h.Root, err)
 	}
 	a.dir = dir
 	a.closers = append(a.closers, dir)
 	a.tree = rootPath(dir)
 	fd, err := dir.Open(".")
 	if err != nil {
-		return fmt.Errorf("%s: %w", h.root, err)
+		return fmt.Errorf("%s: %w", h.Root, err)
 	}
 	defer fd.Close()
 	if st, err := fd.Stat(); err != nil || !st.IsDir() {
-		return fmt.Errorf("%s: not a directory", h.root)
+		return fmt.Errorf("%s: not a directory", h.Root)
 	}
 	// The descriptor is the directory os.Root resolved inside the
 	// docroot; local reopens it through /proc, never by name.
-	a.fs, err = local.Open(fmt.Sprintf("/proc/self/fd/%d", fd.Fd()), local.Options{FollowLinks: h.followLinks, Confined: a.doc.confined()})
-	if err != nil {
-		return fmt.Errorf("%s: %w", h.root, err)
+	if a.o.Open == nil {
+		return errors.New("agent: no filesystem to serve")
 	}
-	a.log.Info("session start", "root", h.root, "docroot", a.doc.dir, "cookie", h.cookie)
+	fsys, err := a.o.Open(fmt.Sprintf("/proc/self/fd/%d", fd.Fd()), FSOptions{FollowLinks: h.FollowLinks, Confined: a.doc.confined()})
+	if err != nil {
+		return fmt.Errorf("%s: %w", h.Root, err)
+	}
+	a.fs = fsys
+	a.log.Info("session start", "root", h.Root, "docroot", a.doc.dir, "cookie", h.Cookie)
 	return nil
 }
 
@@ -306,7 +334,7 @@ func (a *agent) outsideTree(p string) error {
 			real := rootPath(r)
 			r.Close()
 			if real != "" && insideTree(real, a.tree) {
-				return fmt.Errorf("%s: %w %s; put it elsewhere", p, ErrInsideTree, a.rootArg)
+				return fmt.Errorf("%s: %w %s; put it elsewhere", p, protocol.ErrInsideTree, a.rootArg)
 			}
 			return nil
 		}
@@ -333,7 +361,7 @@ func insideTree(p, tree string) bool {
 // confinedErr turns os.Root's escape error into ErrOutsideDocroot.
 func confinedErr(err error) error {
 	if err != nil && strings.Contains(err.Error(), "path escapes from parent") {
-		return fmt.Errorf("%w (%v)", ErrOutsideDocroot, err)
+		return fmt.Errorf("%w (%v)", protocol.ErrOutsideDocroot, err)
 	}
 	return err
 }
@@ -341,18 +369,18 @@ func confinedErr(err error) error {
 // openLog opens the agent's log: the configured log_dir, -R, or
 // STATE/log. The file is opened through the directory's os.Root, and a
 // link in its place is refused.
-func (a *agent) openLog(h hello, u UserConfig) error {
+func (a *agent) openLog(h protocol.Hello, u UserConfig) error {
 	var root *os.Root
 	var err error
 	switch {
 	case u.LogDir != "":
 		root, err = a.adminDir(u.LogDir, true)
-	case h.logDir != "":
-		if err := a.outsideTree(h.logDir); err != nil {
+	case h.LogDir != "":
+		if err := a.outsideTree(h.LogDir); err != nil {
 			return fmt.Errorf("option -R: %w", err)
 		}
-		if root, err = a.doc.openDir(h.logDir, true, 0o755); err != nil {
-			err = fmt.Errorf("%s: %w", h.logDir, err)
+		if root, err = a.doc.openDir(h.LogDir, true, 0o755); err != nil {
+			err = fmt.Errorf("%s: %w", h.LogDir, err)
 		}
 	default:
 		root, err = a.serverDir(filepath.Join(a.o.StateDir, "log"), true)
@@ -361,19 +389,19 @@ func (a *agent) openLog(h hello, u UserConfig) error {
 		return fmt.Errorf("option -R: %w", err)
 	}
 	a.closers = append(a.closers, root)
-	if h.session == "" {
+	if h.Session == "" {
 		return nil
 	}
-	lf, err := logfile.OpenRoot(root, "async-"+h.session+".log", int64(max(h.logMB, 1))<<20, 10)
+	lf, err := logfile.OpenRoot(root, "async-"+h.Session+".log", int64(max(h.LogMB, 1))<<20, 10)
 	if err != nil {
 		return fmt.Errorf("option -R: %w", err)
 	}
 	a.closers = append(a.closers, lf)
 	level := slog.LevelInfo
-	if h.debug {
+	if h.Debug {
 		level = slog.LevelDebug
 	}
-	a.log = slog.New(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: level})).With("session", h.session, "user", a.o.User)
+	a.log = slog.New(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: level})).With("session", h.Session, "user", a.o.User)
 	return nil
 }
 
@@ -430,14 +458,14 @@ func (a *agent) serverDir(dir string, create bool) (*os.Root, error) {
 
 // inline handles the one-way requests whose order matters, in the order
 // they arrive. It reports whether f was one of them.
-func (a *agent) inline(ctx context.Context, f frame) bool {
-	d := dec{b: f.payload}
-	switch f.op {
-	case opCreate:
-		h := d.u()
-		p := d.s()
-		o := d.createOpts()
-		aw := &agentWriter{err: d.err}
+func (a *agent) inline(ctx context.Context, f protocol.Frame) bool {
+	d := protocol.Dec{B: f.Payload}
+	switch f.Op {
+	case protocol.OpCreate:
+		h := d.Uint()
+		p := d.Str()
+		o := d.CreateOptions()
+		aw := &agentWriter{err: d.Err}
 		a.mu.Lock()
 		if old := a.writers[h]; old != nil {
 			delete(a.writers, h)
@@ -447,8 +475,8 @@ func (a *agent) inline(ctx context.Context, f frame) bool {
 			}
 			a.mu.Lock()
 			aw.err = errors.New("agent protocol: a file handle used twice")
-		} else if len(a.writers) >= maxOpenFiles {
-			aw.err = fmt.Errorf("agent protocol: more than %d files open for writing", maxOpenFiles)
+		} else if len(a.writers) >= protocol.MaxOpenFiles {
+			aw.err = fmt.Errorf("agent protocol: more than %d files open for writing", protocol.MaxOpenFiles)
 		}
 		a.mu.Unlock()
 		if aw.err == nil {
@@ -457,30 +485,30 @@ func (a *agent) inline(ctx context.Context, f frame) bool {
 		a.mu.Lock()
 		a.writers[h] = aw
 		a.mu.Unlock()
-	case opWrite:
-		h := d.u()
-		b := d.bytes()
+	case protocol.OpWrite:
+		h := d.Uint()
+		b := d.Bytes()
 		if aw := a.writer(h); aw != nil && aw.err == nil {
 			_, aw.err = aw.w.Write(b)
 		}
-	case opAbort:
-		if aw := a.takeWriter(d.u()); aw != nil && aw.w != nil {
+	case protocol.OpAbort:
+		if aw := a.takeWriter(d.Uint()); aw != nil && aw.w != nil {
 			aw.w.Abort()
 		}
-	case opCloseFile:
-		a.closeReader(d.u())
-	case opCancel:
+	case protocol.OpCloseFile:
+		a.closeReader(d.Uint())
+	case protocol.OpCancel:
 		a.mu.Lock()
-		if c := a.cancels[d.u()]; c != nil {
+		if c := a.cancels[d.Uint()]; c != nil {
 			c()
 		}
 		a.mu.Unlock()
-	case opStorePut:
-		r := d.record()
-		a.storeWrite(func(st *snapshot.DB) error { return cmpErr(d.err, func() error { return st.Put(ctx, r) }) })
-	case opStoreDelete:
-		p := d.s()
-		a.storeWrite(func(st *snapshot.DB) error { return cmpErr(d.err, func() error { return st.Delete(ctx, p) }) })
+	case protocol.OpStorePut:
+		r := d.Record()
+		a.storeWrite(func(st *snapshot.DB) error { return cmpErr(d.Err, func() error { return st.Put(ctx, r) }) })
+	case protocol.OpStoreDelete:
+		p := d.Str()
+		a.storeWrite(func(st *snapshot.DB) error { return cmpErr(d.Err, func() error { return st.Delete(ctx, p) }) })
 	default:
 		return false
 	}
@@ -549,118 +577,118 @@ func (a *agent) closeReader(h uint64) {
 func (a *agent) writerFree(h uint64) error {
 	a.mu.Lock()
 	_, dup := a.writers[h]
-	full := len(a.writers) >= maxOpenFiles
+	full := len(a.writers) >= protocol.MaxOpenFiles
 	a.mu.Unlock()
 	switch {
 	case dup:
 		return errors.New("agent protocol: a file handle used twice")
 	case full:
-		return fmt.Errorf("agent protocol: more than %d files open for writing", maxOpenFiles)
+		return fmt.Errorf("agent protocol: more than %d files open for writing", protocol.MaxOpenFiles)
 	}
 	return nil
 }
 
 // serve answers one request; it runs concurrently with others.
-func (a *agent) serve(ctx context.Context, f frame) {
+func (a *agent) serve(ctx context.Context, f protocol.Frame) {
 	op, payload, err := a.do(ctx, f)
 	if err != nil {
-		a.log.Debug("request failed", "op", f.op, "err", err)
-		a.c.send(opError, f.id, errPayload(err))
+		a.log.Debug("request failed", "op", f.Op, "err", err)
+		a.c.Send(protocol.OpError, f.ID, protocol.ErrPayload(err))
 		return
 	}
-	a.c.send(op, f.id, payload)
+	a.c.Send(op, f.ID, payload)
 }
 
 func entryReply(en core.Entry, err error) (byte, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var e enc
-	e.entry(&en)
-	return opEntry, e.b, nil
+	var e protocol.Enc
+	e.Entry(&en)
+	return protocol.OpEntry, e.B, nil
 }
 
-func okReply(err error) (byte, []byte, error) { return opOK, nil, err }
+func okReply(err error) (byte, []byte, error) { return protocol.OpOK, nil, err }
 
 // decoded runs a request's action once its fields decoded; a malformed
 // request is answered with the decoding error, and nothing is done.
-func decoded(d *dec, action func() (byte, []byte, error)) (byte, []byte, error) {
-	if d.err != nil {
-		return 0, nil, d.err
+func decoded(d *protocol.Dec, action func() (byte, []byte, error)) (byte, []byte, error) {
+	if d.Err != nil {
+		return 0, nil, d.Err
 	}
 	return action()
 }
 
 // do carries out a request and returns the reply.
-func (a *agent) do(ctx context.Context, f frame) (byte, []byte, error) {
-	d := &dec{b: f.payload}
+func (a *agent) do(ctx context.Context, f protocol.Frame) (byte, []byte, error) {
+	d := &protocol.Dec{B: f.Payload}
 	fs := a.fs
-	switch f.op {
-	case opStat:
-		p := d.s()
+	switch f.Op {
+	case protocol.OpStat:
+		p := d.Str()
 		return decoded(d, func() (byte, []byte, error) { return entryReply(fs.Stat(ctx, p)) })
-	case opMkdir:
-		p, mode := d.s(), d.u()
+	case protocol.OpMkdir:
+		p, mode := d.Str(), d.Uint()
 		return decoded(d, func() (byte, []byte, error) { return entryReply(fs.Mkdir(ctx, p, fileMode(mode))) })
-	case opRemove:
-		p, pre := d.s(), d.pre()
+	case protocol.OpRemove:
+		p, pre := d.Str(), d.Precondition()
 		return decoded(d, func() (byte, []byte, error) { return okReply(fs.Remove(ctx, p, pre)) })
-	case opRename:
-		from, to, pre := d.s(), d.s(), d.pre()
+	case protocol.OpRename:
+		from, to, pre := d.Str(), d.Str(), d.Precondition()
 		return decoded(d, func() (byte, []byte, error) { return entryReply(fs.Rename(ctx, from, to, pre)) })
-	case opSetAttr:
-		p, at := d.s(), d.attrs()
+	case protocol.OpSetAttr:
+		p, at := d.Str(), d.Attrs()
 		return decoded(d, func() (byte, []byte, error) { return entryReply(fs.SetAttr(ctx, p, at)) })
-	case opSymlink:
-		p, target, pre := d.s(), d.s(), d.pre()
+	case protocol.OpSymlink:
+		p, target, pre := d.Str(), d.Str(), d.Precondition()
 		return decoded(d, func() (byte, []byte, error) { return entryReply(fs.Symlink(ctx, p, target, pre)) })
-	case opLink:
-		existing, p, pre := d.s(), d.s(), d.pre()
+	case protocol.OpLink:
+		existing, p, pre := d.Str(), d.Str(), d.Precondition()
 		return decoded(d, func() (byte, []byte, error) { return entryReply(fs.Link(ctx, existing, p, pre)) })
-	case opHash:
-		p, algo := d.s(), d.s()
-		if d.err != nil {
-			return 0, nil, d.err
+	case protocol.OpHash:
+		p, algo := d.Str(), d.Str()
+		if d.Err != nil {
+			return 0, nil, d.Err
 		}
 		sum, en, err := fs.Hash(ctx, p, core.Checksum(algo))
 		if err != nil {
 			return 0, nil, err
 		}
-		var e enc
-		e.s(sum)
-		e.entry(&en)
-		return opOK, e.b, nil
-	case opXattrs:
-		p := d.s()
-		if d.err != nil {
-			return 0, nil, d.err
+		var e protocol.Enc
+		e.Str(sum)
+		e.Entry(&en)
+		return protocol.OpOK, e.B, nil
+	case protocol.OpXattrs:
+		p := d.Str()
+		if d.Err != nil {
+			return 0, nil, d.Err
 		}
 		m, err := fs.Xattrs(ctx, p)
 		if err != nil {
 			return 0, nil, err
 		}
-		var e enc
-		e.xattrs(m)
-		return opOK, e.b, nil
-	case opSetXattrs:
-		p, m := d.s(), d.xattrs()
+		var e protocol.Enc
+		e.Xattrs(m)
+		return protocol.OpOK, e.B, nil
+	case protocol.OpSetXattrs:
+		p, m := d.Str(), d.Xattrs()
 		return decoded(d, func() (byte, []byte, error) { return okReply(fs.SetXattrs(ctx, p, m)) })
-	case opScan:
-		o := d.scanOpts()
-		if d.err == nil {
-			d.err = checkScanOpts(o)
+	case protocol.OpScan:
+		o := d.ScanOptions()
+		if d.Err == nil {
+			d.Err = protocol.CheckScanOptions(o)
 		}
-		return decoded(d, func() (byte, []byte, error) { return okReply(a.scan(ctx, f.id, o)) })
-	case opWatch:
-		return okReply(a.watch(ctx, f.id))
-	case opOpen:
-		return a.openFile(ctx, f.id, d)
-	case opRead:
+		return decoded(d, func() (byte, []byte, error) { return okReply(a.scan(ctx, f.ID, o)) })
+	case protocol.OpWatch:
+		return okReply(a.watch(ctx, f.ID))
+	case protocol.OpOpen:
+		return a.openFile(ctx, f.ID, d)
+	case protocol.OpRead:
 		return a.read(d)
-	case opPut:
-		p, o, b := d.s(), d.createOpts(), d.bytes()
-		if d.err != nil {
-			return 0, nil, d.err
+	case protocol.OpPut:
+		p, o, b := d.Str(), d.CreateOptions(), d.Bytes()
+		if d.Err != nil {
+			return 0, nil, d.Err
 		}
 		w, err := fs.Create(ctx, p, o)
 		if err != nil {
@@ -675,10 +703,10 @@ func (a *agent) do(ctx context.Context, f frame) (byte, []byte, error) {
 			w.Abort()
 		}
 		return entryReply(en, err)
-	case opCreateSync:
-		h, p, o := d.u(), d.s(), d.createOpts()
-		if d.err != nil {
-			return 0, nil, d.err
+	case protocol.OpCreateSync:
+		h, p, o := d.Uint(), d.Str(), d.CreateOptions()
+		if d.Err != nil {
+			return 0, nil, d.Err
 		}
 		if err := a.writerFree(h); err != nil {
 			return 0, nil, err
@@ -699,11 +727,11 @@ func (a *agent) do(ctx context.Context, f frame) (byte, []byte, error) {
 		if r, ok := w.(core.Resumer); ok {
 			off = r.Offset()
 		}
-		var e enc
-		e.i(off)
-		return opOK, e.b, nil
-	case opCommit:
-		aw := a.takeWriter(d.u())
+		var e protocol.Enc
+		e.Int(off)
+		return protocol.OpOK, e.B, nil
+	case protocol.OpCommit:
+		aw := a.takeWriter(d.Uint())
 		switch {
 		case aw == nil:
 			return 0, nil, errors.New("agent protocol: commit of an unknown file")
@@ -718,14 +746,14 @@ func (a *agent) do(ctx context.Context, f frame) (byte, []byte, error) {
 			aw.w.Abort()
 		}
 		return entryReply(en, err)
-	case opDataOpen:
+	case protocol.OpDataOpen:
 		return a.dataOpen(ctx, d)
-	case opDataCreate:
+	case protocol.OpDataCreate:
 		return a.dataCreate(ctx, d)
-	case opDataCommit:
+	case protocol.OpDataCommit:
 		return a.dataCommit(ctx, d)
-	case opKeep:
-		aw := a.takeWriter(d.u())
+	case protocol.OpKeep:
+		aw := a.takeWriter(d.Uint())
 		if aw == nil || aw.err != nil {
 			return 0, nil, errors.Join(errors.New("keep of a failed file"), aw.errOrNil())
 		}
@@ -770,15 +798,15 @@ func (a *agent) scan(ctx context.Context, id uint64, o core.ScanOptions) error {
 	defer done()
 	b := &batcher{c: a.c, id: id}
 	o.Unreadable = func(p string, err error) error { // the client decides
-		en := unreadableEntry(p, err)
-		return b.add(func(e *enc) { e.entry(&en) })
+		en := protocol.UnreadableEntry(p, err)
+		return b.add(func(e *protocol.Enc) { e.Entry(&en) })
 	}
 	err := a.fs.Scan(ctx, o, func(en core.Entry) error {
-		return b.add(func(e *enc) { e.entry(&en) })
+		return b.add(func(e *protocol.Enc) { e.Entry(&en) })
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("scan: %w", errCanceled)
+			return fmt.Errorf("scan: %w", protocol.ErrCanceled)
 		}
 		return err
 	}
@@ -793,7 +821,7 @@ func (a *agent) watch(ctx context.Context, id uint64) error {
 	b := &batcher{c: a.c, id: id}
 	err := a.fs.Watch(ctx, func(paths []string) {
 		for _, p := range paths {
-			b.add(func(e *enc) { e.s(p) })
+			b.add(func(e *protocol.Enc) { e.Str(p) })
 		}
 		b.flush()
 	})
@@ -804,17 +832,17 @@ func (a *agent) watch(ctx context.Context, id uint64) error {
 }
 
 // openFile opens a file for reading and answers with its first chunk.
-func (a *agent) openFile(ctx context.Context, id uint64, d *dec) (byte, []byte, error) {
-	p, off := d.s(), d.i()
-	if d.err != nil {
-		return 0, nil, d.err
+func (a *agent) openFile(ctx context.Context, id uint64, d *protocol.Dec) (byte, []byte, error) {
+	p, off := d.Str(), d.Int()
+	if d.Err != nil {
+		return 0, nil, d.Err
 	}
 	r, en, err := a.fs.Open(ctx, p, off)
 	if err != nil {
 		return 0, nil, err
 	}
-	var e enc
-	e.entry(&en)
+	var e protocol.Enc
+	e.Entry(&en)
 	chunk, eof, err := readChunk(r, off)
 	if err != nil {
 		r.Close()
@@ -825,26 +853,26 @@ func (a *agent) openFile(ctx context.Context, id uint64, d *dec) (byte, []byte, 
 	} else {
 		a.mu.Lock()
 		_, dup := a.readers[id]
-		if !dup && len(a.readers) < maxOpenFiles {
+		if !dup && len(a.readers) < protocol.MaxOpenFiles {
 			a.readers[id] = &agentReader{r: r}
 			r = nil
 		}
 		a.mu.Unlock()
 		if r != nil {
 			r.Close()
-			return 0, nil, fmt.Errorf("agent protocol: more than %d files open for reading, or a handle used twice", maxOpenFiles)
+			return 0, nil, fmt.Errorf("agent protocol: more than %d files open for reading, or a handle used twice", protocol.MaxOpenFiles)
 		}
 	}
-	e.bool(eof)
-	e.bytes(chunk)
-	return opData, e.b, nil
+	e.Bool(eof)
+	e.Bytes(chunk)
+	return protocol.OpData, e.B, nil
 }
 
 // read answers a read of the next chunk at an offset of an open file.
-func (a *agent) read(d *dec) (byte, []byte, error) {
-	h, off := d.u(), d.i()
-	if d.err != nil {
-		return 0, nil, d.err
+func (a *agent) read(d *protocol.Dec) (byte, []byte, error) {
+	h, off := d.Uint(), d.Int()
+	if d.Err != nil {
+		return 0, nil, d.Err
 	}
 	a.mu.Lock()
 	ar := a.readers[h]
@@ -861,16 +889,16 @@ func (a *agent) read(d *dec) (byte, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var e enc
-	e.bool(eof)
-	e.bytes(chunk)
-	return opData, e.b, nil
+	var e protocol.Enc
+	e.Bool(eof)
+	e.Bytes(chunk)
+	return protocol.OpData, e.B, nil
 }
 
 // readChunk reads up to chunkSize bytes at off (with ReadAt when the file
 // has it; sequentially otherwise, when off is where the file stands).
 func readChunk(r io.Reader, off int64) ([]byte, bool, error) {
-	buf := make([]byte, chunkSize)
+	buf := make([]byte, protocol.ChunkSize)
 	var n int
 	var err error
 	if ra, ok := r.(io.ReaderAt); ok {
@@ -900,7 +928,7 @@ func readChunk(r io.Reader, off int64) ([]byte, bool, error) {
 }
 
 // doStore answers the snapshot requests.
-func (a *agent) doStore(ctx context.Context, f frame, d *dec) (byte, []byte, error) {
+func (a *agent) doStore(ctx context.Context, f protocol.Frame, d *protocol.Dec) (byte, []byte, error) {
 	a.mu.Lock()
 	st := a.store
 	a.mu.Unlock()
@@ -910,11 +938,11 @@ func (a *agent) doStore(ctx context.Context, f frame, d *dec) (byte, []byte, err
 		}
 		return nil
 	}
-	switch f.op {
-	case opStoreOpen:
-		dir, readOnly := d.s(), d.bool()
+	switch f.Op {
+	case protocol.OpStoreOpen:
+		dir, readOnly := d.Str(), d.Bool()
 		return decoded(d, func() (byte, []byte, error) { return okReply(a.openStore(dir, readOnly)) })
-	case opStoreMeta:
+	case protocol.OpStoreMeta:
 		if err := needStore(); err != nil {
 			return 0, nil, err
 		}
@@ -922,22 +950,22 @@ func (a *agent) doStore(ctx context.Context, f frame, d *dec) (byte, []byte, err
 		if err != nil {
 			return 0, nil, err
 		}
-		var e enc
-		e.bool(ok)
-		e.meta(m)
-		return opOK, e.b, nil
-	case opStoreSetMeta:
-		m := d.meta()
-		if err := errors.Join(d.err, needStore()); err != nil {
+		var e protocol.Enc
+		e.Bool(ok)
+		e.Meta(m)
+		return protocol.OpOK, e.B, nil
+	case protocol.OpStoreSetMeta:
+		m := d.Meta()
+		if err := errors.Join(d.Err, needStore()); err != nil {
 			return 0, nil, err
 		}
 		return okReply(st.SetMeta(ctx, m))
-	case opStoreLoad:
+	case protocol.OpStoreLoad:
 		if err := needStore(); err != nil {
 			return 0, nil, err
 		}
-		return okReply(a.load(ctx, f.id, st))
-	case opStoreFlush:
+		return okReply(a.load(ctx, f.ID, st))
+	case protocol.OpStoreFlush:
 		if err := needStore(); err != nil {
 			return 0, nil, err
 		}
@@ -949,7 +977,7 @@ func (a *agent) doStore(ctx context.Context, f frame, d *dec) (byte, []byte, err
 			return 0, nil, err
 		}
 		return okReply(st.Flush(ctx))
-	case opStoreClose:
+	case protocol.OpStoreClose:
 		a.mu.Lock()
 		a.store = nil
 		a.mu.Unlock()
@@ -957,10 +985,10 @@ func (a *agent) doStore(ctx context.Context, f frame, d *dec) (byte, []byte, err
 			return okReply(nil)
 		}
 		return okReply(st.Close())
-	case opSnapshot:
+	case protocol.OpSnapshot:
 		return a.snapshotAction(d)
 	}
-	return 0, nil, fmt.Errorf("agent protocol: unknown request %d", f.op)
+	return 0, nil, fmt.Errorf("agent protocol: unknown request %d", f.Op)
 }
 
 // storePath resolves a snapshot directory: the configured db_dir, -B
@@ -1068,7 +1096,7 @@ func refuseLinks(f *os.File) error {
 	}
 	for _, de := range ents {
 		if t := de.Type(); t&^fs.ModeDir != 0 {
-			return fmt.Errorf("%s/%s: %w (a snapshot directory holds only regular files)", f.Name(), de.Name(), ErrOutsideDocroot)
+			return fmt.Errorf("%s/%s: %w (a snapshot directory holds only regular files)", f.Name(), de.Name(), protocol.ErrOutsideDocroot)
 		}
 	}
 	return nil
@@ -1098,7 +1126,7 @@ func (a *agent) openStore(dir string, readOnly bool) error {
 func (a *agent) load(ctx context.Context, id uint64, st *snapshot.DB) error {
 	b := &batcher{c: a.c, id: id}
 	err := st.Load(ctx, func(r core.Record) error {
-		return b.add(func(e *enc) { e.record(&r) })
+		return b.add(func(e *protocol.Enc) { e.Record(&r) })
 	})
 	if err != nil {
 		return err
@@ -1109,19 +1137,19 @@ func (a *agent) load(ctx context.Context, id uint64, st *snapshot.DB) error {
 // batcher streams items to a request as opItems frames of about 64 KiB:
 // a count, then the items. It is safe for concurrent use.
 type batcher struct {
-	c   *conn
+	c   *protocol.Conn
 	id  uint64
 	mu  sync.Mutex
-	buf enc
+	buf protocol.Enc
 	n   int
 }
 
 // add encodes one item, sending the batch when it is full.
-func (b *batcher) add(encode func(*enc)) error {
+func (b *batcher) add(encode func(*protocol.Enc)) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	encode(&b.buf)
-	if b.n++; len(b.buf.b) >= 64<<10 {
+	if b.n++; len(b.buf.B) >= 64<<10 {
 		return b.flushLocked()
 	}
 	return nil
@@ -1138,56 +1166,56 @@ func (b *batcher) flushLocked() error {
 	if b.n == 0 {
 		return nil
 	}
-	var e enc
-	e.u(uint64(b.n))
-	e.b = append(e.b, b.buf.b...)
-	b.buf.b, b.n = b.buf.b[:0], 0
-	return b.c.send(opItems, b.id, e.b)
+	var e protocol.Enc
+	e.Uint(uint64(b.n))
+	e.B = append(e.B, b.buf.B...)
+	b.buf.B, b.n = b.buf.B[:0], 0
+	return b.c.Send(protocol.OpItems, b.id, e.B)
 }
 
 // snapshotAction checks, removes or copies a snapshot directory, for
 // --reset and --remote-db-store-dir.
-func (a *agent) snapshotAction(d *dec) (byte, []byte, error) {
-	act, dir, to := d.u(), d.s(), d.s()
-	if d.err != nil {
-		return 0, nil, d.err
+func (a *agent) snapshotAction(d *protocol.Dec) (byte, []byte, error) {
+	act, dir, to := d.Uint(), d.Str(), d.Str()
+	if d.Err != nil {
+		return 0, nil, d.Err
 	}
-	if act == snapRemove { // also a snapshot directory that storePath refuses
-		var e enc
-		e.bool(true)
+	if act == protocol.SnapRemove { // also a snapshot directory that storePath refuses
+		var e protocol.Enc
+		e.Bool(true)
 		if err := a.removeSnapshot(dir); err != nil {
 			return 0, nil, err
 		}
-		return opOK, e.b, nil
+		return protocol.OpOK, e.B, nil
 	}
 	p, f, err := a.storePath(dir, false)
 	if errors.Is(err, fs.ErrNotExist) {
-		var e enc
-		e.bool(false)
-		return opOK, e.b, nil
+		var e protocol.Enc
+		e.Bool(false)
+		return protocol.OpOK, e.B, nil
 	}
 	if err != nil {
 		return 0, nil, err
 	}
 	defer f.Close()
-	var e enc
+	var e protocol.Enc
 	switch act {
-	case snapExists:
-		e.bool(snapshot.Exists(p))
-	case snapCopy:
+	case protocol.SnapExists:
+		e.Bool(snapshot.Exists(p))
+	case protocol.SnapCopy:
 		q, g, err := a.storePath(to, true)
 		if err != nil {
 			return 0, nil, err
 		}
 		defer g.Close()
-		e.bool(true)
+		e.Bool(true)
 		if err := copyDir(p, q); err != nil {
 			return 0, nil, err
 		}
 	default:
 		return 0, nil, fmt.Errorf("agent protocol: unknown snapshot action %d", act)
 	}
-	return opOK, e.b, nil
+	return protocol.OpOK, e.B, nil
 }
 
 // copyDir copies the regular files of a snapshot directory (flat) into

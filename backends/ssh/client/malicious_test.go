@@ -1,4 +1,4 @@
-package ssh
+package client
 
 // The other direction of trust: the client trusts nothing the server's
 // agent says. A fake agent answers scans with paths that climb out, are
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/async-sync/async/backends/local"
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/snapshot"
 )
@@ -27,31 +28,31 @@ type fakeAgent struct {
 }
 
 func (fa *fakeAgent) serve(r io.Reader, w io.Writer) {
-	c := newConn(r, w)
-	defer c.stop()
+	c := protocol.NewConn(r, w)
+	defer c.Stop()
 	for {
-		f, err := c.recv()
+		f, err := c.Recv()
 		if err != nil {
 			return
 		}
-		d := &dec{b: f.payload}
-		var e enc
-		switch f.op {
-		case opHello:
-			e.u(ProtocolVersion)
-			e.u(capsBits(core.Caps{Dirs: true, Rename: true, SetMTime: true, SetMode: true, Symlinks: true, Filesystem: true}))
-			e.entry(&core.Entry{Type: core.TypeDir, Mode: 0o755})
-			c.send(opOK, f.id, e.b)
-		case opScan:
-			var items enc
-			items.u(uint64(len(fa.entries)))
+		d := &protocol.Dec{B: f.Payload}
+		var e protocol.Enc
+		switch f.Op {
+		case protocol.OpHello:
+			e.Uint(protocol.ProtocolVersion)
+			e.Uint(protocol.CapsBits(core.Caps{Dirs: true, Rename: true, SetMTime: true, SetMode: true, Symlinks: true, Filesystem: true}))
+			e.Entry(&core.Entry{Type: core.TypeDir, Mode: 0o755})
+			c.Send(protocol.OpOK, f.ID, e.B)
+		case protocol.OpScan:
+			var items protocol.Enc
+			items.Uint(uint64(len(fa.entries)))
 			for i := range fa.entries {
-				items.entry(&fa.entries[i])
+				items.Entry(&fa.entries[i])
 			}
-			c.send(opItems, f.id, items.b)
-			c.send(opOK, f.id, nil)
-		case opStat, opOpen, opHash:
-			p := d.s()
+			c.Send(protocol.OpItems, f.ID, items.B)
+			c.Send(protocol.OpOK, f.ID, nil)
+		case protocol.OpStat, protocol.OpOpen, protocol.OpHash:
+			p := d.Str()
 			var en *core.Entry
 			for i := range fa.entries {
 				if fa.entries[i].Path == p {
@@ -59,29 +60,29 @@ func (fa *fakeAgent) serve(r io.Reader, w io.Writer) {
 				}
 			}
 			if en == nil {
-				c.send(opError, f.id, errPayload(fs.ErrNotExist))
+				c.Send(protocol.OpError, f.ID, protocol.ErrPayload(fs.ErrNotExist))
 				continue
 			}
-			switch f.op {
-			case opStat:
-				e.entry(en)
-				c.send(opEntry, f.id, e.b)
-			case opOpen:
-				e.entry(en)
-				e.bool(true)
-				e.bytes([]byte(fa.content[p]))
-				c.send(opData, f.id, e.b)
+			switch f.Op {
+			case protocol.OpStat:
+				e.Entry(en)
+				c.Send(protocol.OpEntry, f.ID, e.B)
+			case protocol.OpOpen:
+				e.Entry(en)
+				e.Bool(true)
+				e.Bytes([]byte(fa.content[p]))
+				c.Send(protocol.OpData, f.ID, e.B)
 			default:
-				e.s("0000")
-				e.entry(en)
-				c.send(opOK, f.id, e.b)
+				e.Str("0000")
+				e.Entry(en)
+				c.Send(protocol.OpOK, f.ID, e.B)
 			}
-		case opXattrs:
-			e.xattrs(nil)
-			c.send(opOK, f.id, e.b)
-		case opCancel, opCloseFile, opAbort, opWrite, opCreate, opStorePut, opStoreDelete:
+		case protocol.OpXattrs:
+			e.Xattrs(nil)
+			c.Send(protocol.OpOK, f.ID, e.B)
+		case protocol.OpCancel, protocol.OpCloseFile, protocol.OpAbort, protocol.OpWrite, protocol.OpCreate, protocol.OpStorePut, protocol.OpStoreDelete:
 		default:
-			c.send(opError, f.id, errPayload(core.ErrUnsupported))
+			c.Send(protocol.OpError, f.ID, protocol.ErrPayload(core.ErrUnsupported))
 		}
 	}
 }
@@ -117,7 +118,7 @@ func TestMaliciousAgentCannotWriteOutsideD(t *testing.T) {
 	cr, aw := io.Pipe()
 	ar, cw := io.Pipe()
 	go func() { fa.serve(ar, aw); aw.Close() }()
-	cl, err := newClient(context.Background(), cr, cw, closerFunc(func() error { return cw.Close() }), hello{root: "/", session: "evil"}, 0)
+	cl, err := New(context.Background(), cr, cw, closerFunc(func() error { return cw.Close() }), protocol.Hello{Root: "/", Session: "evil"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ssh
+package protocol
 
 import (
 	"testing"
@@ -11,14 +11,14 @@ import (
 // an entry and inside a record.
 func TestWireEntryEveryField(t *testing.T) {
 	want := entrytest.Full()
-	var e enc
-	e.entry(&want)
-	e.record(&core.Record{Entry: want, Status: core.Status(2), Note: "note"})
-	d := dec{b: e.b}
-	got := d.entry()
-	r := d.record()
-	if d.err != nil || len(d.b) != 0 {
-		t.Fatalf("decode: %v, %d bytes left", d.err, len(d.b))
+	var e Enc
+	e.Entry(&want)
+	e.Record(&core.Record{Entry: want, Status: core.Status(2), Note: "note"})
+	d := Dec{B: e.B}
+	got := d.Entry()
+	r := d.Record()
+	if d.Err != nil || len(d.B) != 0 {
+		t.Fatalf("decode: %v, %d bytes left", d.Err, len(d.B))
 	}
 	for _, l := range entrytest.Diff(got, want, nil) {
 		t.Errorf("entry: %s", l)

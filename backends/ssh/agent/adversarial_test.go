@@ -1,4 +1,4 @@
-package ssh
+package agent
 
 // The adversarial suite: a client that speaks the agent protocol by hand
 // (frames built here, not by Client) and tries to leave the docroot, to
@@ -27,44 +27,45 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/async-sync/async/backends/ssh/datapath"
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 )
 
 // rawAgent is an agent served in process, driven frame by frame.
 type rawAgent struct {
 	t      *testing.T
-	c      *conn
+	c      *protocol.Conn
 	cw     io.Closer
 	done   chan error // Serve's result
 	mu     sync.Mutex
-	got    map[uint64][]frame
+	got    map[uint64][]protocol.Frame
 	arrive chan struct{}
 	closed atomic.Bool
 	next   uint64
 }
 
 // startRaw starts Serve on pipes and a reader of its replies.
-func startRaw(t *testing.T, o AgentOptions) *rawAgent {
+func startRaw(t *testing.T, o Options) *rawAgent {
 	t.Helper()
 	cr, aw := io.Pipe()
 	ar, cw := io.Pipe()
-	r := &rawAgent{t: t, c: newConn(cr, cw), cw: cw, done: make(chan error, 1),
-		got: map[uint64][]frame{}, arrive: make(chan struct{}, 1), next: 100}
+	r := &rawAgent{t: t, c: protocol.NewConn(cr, cw), cw: cw, done: make(chan error, 1),
+		got: map[uint64][]protocol.Frame{}, arrive: make(chan struct{}, 1), next: 100}
 	go func() {
-		r.done <- Serve(context.Background(), ar, aw, o)
+		r.done <- Serve(context.Background(), ar, aw, withLocal(o))
 		aw.Close()
 		ar.Close() // the agent hung up: the client's writes fail, as over SSH
 	}()
 	go func() {
 		for {
-			f, err := r.c.recv()
+			f, err := r.c.Recv()
 			if err != nil {
 				r.closed.Store(true)
 				r.kick()
 				return
 			}
 			r.mu.Lock()
-			r.got[f.id] = append(r.got[f.id], f)
+			r.got[f.ID] = append(r.got[f.ID], f)
 			r.mu.Unlock()
 			r.kick()
 		}
@@ -90,18 +91,18 @@ func (r *rawAgent) kick() {
 // send sends one frame and returns its id.
 func (r *rawAgent) send(op byte, payload []byte) uint64 {
 	r.next++
-	r.c.send(op, r.next, payload)
+	r.c.Send(op, r.next, payload)
 	return r.next
 }
 
 // reply waits for the final reply to id (items are skipped); ok is false
 // when the agent hung up first.
-func (r *rawAgent) reply(id uint64) (frame, bool) {
+func (r *rawAgent) reply(id uint64) (protocol.Frame, bool) {
 	deadline := time.After(20 * time.Second)
 	for {
 		r.mu.Lock()
 		for i, f := range r.got[id] {
-			if f.op != opItems {
+			if f.Op != protocol.OpItems {
 				r.got[id] = r.got[id][i+1:]
 				r.mu.Unlock()
 				return f, true
@@ -109,7 +110,7 @@ func (r *rawAgent) reply(id uint64) (frame, bool) {
 		}
 		r.mu.Unlock()
 		if r.closed.Load() {
-			return frame{}, false
+			return protocol.Frame{}, false
 		}
 		select {
 		case <-r.arrive:
@@ -121,22 +122,22 @@ func (r *rawAgent) reply(id uint64) (frame, bool) {
 }
 
 // call sends a request and waits for its reply.
-func (r *rawAgent) call(op byte, payload []byte) (frame, bool) {
+func (r *rawAgent) call(op byte, payload []byte) (protocol.Frame, bool) {
 	return r.reply(r.send(op, payload))
 }
 
 // hello opens the session; it reports the agent's error, if any.
-func (r *rawAgent) hello(h hello) error {
-	var e enc
-	e.s(magic)
-	e.u(ProtocolVersion)
-	h.encode(&e)
-	f, ok := r.call(opHello, e.b)
+func (r *rawAgent) hello(h protocol.Hello) error {
+	var e protocol.Enc
+	e.Str(protocol.Magic)
+	e.Uint(protocol.ProtocolVersion)
+	h.Encode(&e)
+	f, ok := r.call(protocol.OpHello, e.B)
 	switch {
 	case !ok:
 		return errors.New("hung up")
-	case f.op == opError:
-		return decodeError(f.payload)
+	case f.Op == protocol.OpError:
+		return protocol.DecodeError(f.Payload)
 	}
 	return nil
 }
@@ -144,7 +145,7 @@ func (r *rawAgent) hello(h hello) error {
 // world is a docroot with a secret beside it and links that point there.
 type world struct {
 	base, doc, out string
-	opts           AgentOptions
+	opts           Options
 }
 
 const secret = "SECRET-CONTENT"
@@ -159,7 +160,7 @@ func newWorld(t *testing.T) *world {
 	os.WriteFile(filepath.Join(w.out, "secret.txt"), []byte(secret), 0o644)
 	os.WriteFile(filepath.Join(w.doc, "data", "f"), []byte("in"), 0o644)
 	w.plant()
-	w.opts = AgentOptions{Config: &ServerConfig{Users: map[string]UserConfig{"u": {Docroot: w.doc}},
+	w.opts = Options{Config: &ServerConfig{Users: map[string]UserConfig{"u": {Docroot: w.doc}},
 		DataPorts: datapath.PortRange{Lo: 40500, Hi: 40599}}, // a fuzzed DATAOPEN takes no other port
 		User: "u", Home: filepath.Join(base, "home"), StateDir: filepath.Join(base, "state"), DataHost: "127.0.0.1"}
 	return w
@@ -221,39 +222,43 @@ func pathRequests(p string) []struct {
 		b    []byte
 	}
 	var out []req
-	add := func(name string, op byte, fill func(e *enc)) {
-		var e enc
+	add := func(name string, op byte, fill func(e *protocol.Enc)) {
+		var e protocol.Enc
 		fill(&e)
-		out = append(out, req{name, op, e.b})
+		out = append(out, req{name, op, e.B})
 	}
 	mode := fs.FileMode(0o777)
-	add("stat", opStat, func(e *enc) { e.s(p) })
-	add("mkdir", opMkdir, func(e *enc) { e.s(p); e.u(0o755) })
-	add("setattr", opSetAttr, func(e *enc) { e.s(p); e.attrs(core.Attrs{Mode: &mode}) })
-	add("rename from", opRename, func(e *enc) { e.s(p); e.s("data/moved"); e.pre(core.Precondition{Any: true}) })
-	add("rename to", opRename, func(e *enc) { e.s("data/f"); e.s(p); e.pre(core.Precondition{Any: true}) })
-	add("symlink", opSymlink, func(e *enc) { e.s(p); e.s("x"); e.pre(core.Precondition{Any: true}) })
-	add("link existing", opLink, func(e *enc) { e.s(p); e.s("data/hl"); e.pre(core.Precondition{Any: true}) })
-	add("link new", opLink, func(e *enc) { e.s("data/f"); e.s(p); e.pre(core.Precondition{Any: true}) })
-	add("hash", opHash, func(e *enc) { e.s(p); e.s("sha1") })
-	add("xattrs", opXattrs, func(e *enc) { e.s(p) })
-	add("setxattrs", opSetXattrs, func(e *enc) { e.s(p); e.xattrs(map[string][]byte{"user.x": []byte("y")}) })
-	add("open", opOpen, func(e *enc) { e.s(p); e.i(0) })
-	add("put", opPut, func(e *enc) {
-		e.s(p)
-		e.createOpts(core.CreateOptions{Replace: core.Precondition{Any: true}})
-		e.bytes([]byte("pwned"))
+	add("stat", protocol.OpStat, func(e *protocol.Enc) { e.Str(p) })
+	add("mkdir", protocol.OpMkdir, func(e *protocol.Enc) { e.Str(p); e.Uint(0o755) })
+	add("setattr", protocol.OpSetAttr, func(e *protocol.Enc) { e.Str(p); e.Attrs(core.Attrs{Mode: &mode}) })
+	add("rename from", protocol.OpRename, func(e *protocol.Enc) { e.Str(p); e.Str("data/moved"); e.Precondition(core.Precondition{Any: true}) })
+	add("rename to", protocol.OpRename, func(e *protocol.Enc) { e.Str("data/f"); e.Str(p); e.Precondition(core.Precondition{Any: true}) })
+	add("symlink", protocol.OpSymlink, func(e *protocol.Enc) { e.Str(p); e.Str("x"); e.Precondition(core.Precondition{Any: true}) })
+	add("link existing", protocol.OpLink, func(e *protocol.Enc) { e.Str(p); e.Str("data/hl"); e.Precondition(core.Precondition{Any: true}) })
+	add("link new", protocol.OpLink, func(e *protocol.Enc) { e.Str("data/f"); e.Str(p); e.Precondition(core.Precondition{Any: true}) })
+	add("hash", protocol.OpHash, func(e *protocol.Enc) { e.Str(p); e.Str("sha1") })
+	add("xattrs", protocol.OpXattrs, func(e *protocol.Enc) { e.Str(p) })
+	add("setxattrs", protocol.OpSetXattrs, func(e *protocol.Enc) { e.Str(p); e.Xattrs(map[string][]byte{"user.x": []byte("y")}) })
+	add("open", protocol.OpOpen, func(e *protocol.Enc) { e.Str(p); e.Int(0) })
+	add("put", protocol.OpPut, func(e *protocol.Enc) {
+		e.Str(p)
+		e.CreateOptions(core.CreateOptions{Replace: core.Precondition{Any: true}})
+		e.Bytes([]byte("pwned"))
 	})
-	add("put partial", opPut, func(e *enc) {
-		e.s("data/g")
-		e.createOpts(core.CreateOptions{Replace: core.Precondition{Any: true}, Partial: p})
-		e.bytes([]byte("pwned"))
+	add("put partial", protocol.OpPut, func(e *protocol.Enc) {
+		e.Str("data/g")
+		e.CreateOptions(core.CreateOptions{Replace: core.Precondition{Any: true}, Partial: p})
+		e.Bytes([]byte("pwned"))
 	})
-	add("create sync", opCreateSync, func(e *enc) { e.u(7); e.s(p); e.createOpts(core.CreateOptions{Replace: core.Precondition{Any: true}}) })
-	add("store open", opStoreOpen, func(e *enc) { e.s(p); e.bool(false) })
-	add("snapshot copy", opSnapshot, func(e *enc) { e.u(snapCopy); e.s(""); e.s(p) })
-	add("snapshot exists", opSnapshot, func(e *enc) { e.u(snapExists); e.s(p); e.s("") })
-	add("remove", opRemove, func(e *enc) { e.s(p); e.pre(core.Precondition{Any: true}) })
+	add("create sync", protocol.OpCreateSync, func(e *protocol.Enc) {
+		e.Uint(7)
+		e.Str(p)
+		e.CreateOptions(core.CreateOptions{Replace: core.Precondition{Any: true}})
+	})
+	add("store open", protocol.OpStoreOpen, func(e *protocol.Enc) { e.Str(p); e.Bool(false) })
+	add("snapshot copy", protocol.OpSnapshot, func(e *protocol.Enc) { e.Uint(protocol.SnapCopy); e.Str(""); e.Str(p) })
+	add("snapshot exists", protocol.OpSnapshot, func(e *protocol.Enc) { e.Uint(protocol.SnapExists); e.Str(p); e.Str("") })
+	add("remove", protocol.OpRemove, func(e *protocol.Enc) { e.Str(p); e.Precondition(core.Precondition{Any: true}) })
 	return out
 }
 
@@ -264,14 +269,14 @@ func TestAdversarialPaths(t *testing.T) {
 	w := newWorld(t)
 	before := w.outside(t)
 	r := startRaw(t, w.opts)
-	if err := r.hello(hello{root: "/", session: "adv"}); err != nil {
+	if err := r.hello(protocol.Hello{Root: "/", Session: "adv"}); err != nil {
 		t.Fatal(err)
 	}
 	// A store of the session, so that snapshot copies have a source.
-	if f, _ := r.call(opStoreOpen, append(append([]byte{}, encS("")...), 0)); f.op == opError {
-		t.Fatalf("store open: %v", decodeError(f.payload))
+	if f, _ := r.call(protocol.OpStoreOpen, append(append([]byte{}, encS("")...), 0)); f.Op == protocol.OpError {
+		t.Fatalf("store open: %v", protocol.DecodeError(f.Payload))
 	}
-	r.call(opStoreClose, nil)
+	r.call(protocol.OpStoreClose, nil)
 	for _, p := range w.hostilePaths() {
 		for _, q := range pathRequests(p) {
 			w.plant()
@@ -279,27 +284,27 @@ func TestAdversarialPaths(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s %q: the agent hung up", q.name, p)
 			}
-			if bytes.Contains(f.payload, []byte(secret)) {
+			if bytes.Contains(f.Payload, []byte(secret)) {
 				t.Errorf("%s %q: the reply carries the secret outside the docroot", q.name, p)
 			}
-			if f.op == opData && q.name == "open" && p != "data//f" {
+			if f.Op == protocol.OpData && q.name == "open" && p != "data//f" {
 				t.Logf("%s %q: opened", q.name, p)
 			}
 		}
 	}
 	// Abort what a create sync left open.
-	var e enc
-	e.u(7)
-	r.send(opAbort, e.b)
+	var e protocol.Enc
+	e.Uint(7)
+	r.send(protocol.OpAbort, e.B)
 	if after := w.outside(t); after != before {
 		t.Errorf("outside the docroot changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
 
 func encS(s string) []byte {
-	var e enc
-	e.s(s)
-	return e.b
+	var e protocol.Enc
+	e.Str(s)
+	return e.B
 }
 
 // TestAdversarialHelloPaths: the root, -R and -B of the hello and the
@@ -308,25 +313,25 @@ func TestAdversarialHelloPaths(t *testing.T) {
 	w := newWorld(t)
 	before := w.outside(t)
 	for _, p := range []string{"../out", "/../out", "/link", "/link/sub", "/alink", "/data/link", "~/../out", "/data/\x00"} {
-		for _, h := range []hello{{root: p, session: "h"}, {root: p, session: "h", create: true},
-			{root: "/data", session: "h", logDir: p}} {
+		for _, h := range []protocol.Hello{{Root: p, Session: "h"}, {Root: p, Session: "h", Create: true},
+			{Root: "/data", Session: "h", LogDir: p}} {
 			r := startRaw(t, w.opts)
 			err := r.hello(h)
-			if !errors.Is(err, ErrOutsideDocroot) {
+			if !errors.Is(err, protocol.ErrOutsideDocroot) {
 				t.Errorf("hello %+v: err = %v, want outside the docroot", h, err)
 			}
 		}
 		r := startRaw(t, w.opts)
-		if err := r.hello(hello{root: "/data", session: "h"}); err != nil {
+		if err := r.hello(protocol.Hello{Root: "/data", Session: "h"}); err != nil {
 			t.Fatal(err)
 		}
 		for _, create := range []bool{false, true} {
-			var e enc
-			e.s(p)
-			e.bool(!create)
-			f, _ := r.call(opStoreOpen, e.b)
-			if f.op != opError || !errors.Is(decodeError(f.payload), ErrOutsideDocroot) {
-				t.Errorf("-B %q: op %d, want an outside-the-docroot error", p, f.op)
+			var e protocol.Enc
+			e.Str(p)
+			e.Bool(!create)
+			f, _ := r.call(protocol.OpStoreOpen, e.B)
+			if f.Op != protocol.OpError || !errors.Is(protocol.DecodeError(f.Payload), protocol.ErrOutsideDocroot) {
+				t.Errorf("-B %q: op %d, want an outside-the-docroot error", p, f.Op)
 			}
 		}
 	}
@@ -341,7 +346,7 @@ func TestAdversarialPartialKey(t *testing.T) {
 	w := newWorld(t)
 	before := w.outside(t)
 	r := startRaw(t, w.opts)
-	if err := r.hello(hello{root: "/data", session: "p"}); err != nil {
+	if err := r.hello(protocol.Hello{Root: "/data", Session: "p"}); err != nil {
 		t.Fatal(err)
 	}
 	// The directory the escape walks through: a name the client may make.
@@ -350,19 +355,19 @@ func TestAdversarialPartialKey(t *testing.T) {
 		"../../out/secret.txt", "/" + w.out + "/secret.txt", "a\x00b", strings.Repeat("k", 65), "."}
 	for i, key := range keys {
 		h := uint64(i + 1)
-		var e enc
-		e.u(h)
-		e.s("got")
-		e.createOpts(core.CreateOptions{Replace: core.Precondition{Any: true}, Partial: key})
-		r.send(opCreate, e.b)
-		var wr enc
-		wr.u(h)
-		wr.bytes([]byte("pwned"))
-		r.send(opWrite, wr.b)
-		var c enc
-		c.u(h)
-		f, _ := r.call(opCommit, c.b)
-		if f.op != opError {
+		var e protocol.Enc
+		e.Uint(h)
+		e.Str("got")
+		e.CreateOptions(core.CreateOptions{Replace: core.Precondition{Any: true}, Partial: key})
+		r.send(protocol.OpCreate, e.B)
+		var wr protocol.Enc
+		wr.Uint(h)
+		wr.Bytes([]byte("pwned"))
+		r.send(protocol.OpWrite, wr.B)
+		var c protocol.Enc
+		c.Uint(h)
+		f, _ := r.call(protocol.OpCommit, c.B)
+		if f.Op != protocol.OpError {
 			t.Errorf("partial key %q: committed", key)
 		}
 	}
@@ -383,7 +388,7 @@ func TestAdversarialSwappedLinks(t *testing.T) {
 	os.Symlink(w.out, swl)
 	before := w.outside(t)
 	r := startRaw(t, w.opts)
-	if err := r.hello(hello{root: "/", session: "sw"}); err != nil {
+	if err := r.hello(protocol.Hello{Root: "/", Session: "sw"}); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
@@ -409,9 +414,9 @@ func TestAdversarialSwappedLinks(t *testing.T) {
 			}
 			r.send(q.op, q.b)
 		}
-		var e enc
-		e.s(fmt.Sprintf("data/sw/d%d/e", i))
-		r.call(opMkdir, e.b)
+		var e protocol.Enc
+		e.Str(fmt.Sprintf("data/sw/d%d/e", i))
+		r.call(protocol.OpMkdir, e.B)
 	}
 	close(stop)
 	wg.Wait()
@@ -419,9 +424,9 @@ func TestAdversarialSwappedLinks(t *testing.T) {
 		t.Fatal("no swap happened")
 	}
 	// Let the last requests finish before looking.
-	var e enc
-	e.s("data")
-	r.call(opStat, e.b)
+	var e protocol.Enc
+	e.Str("data")
+	r.call(protocol.OpStat, e.B)
 	// The secret may have been renamed or linked away from inside (rename
 	// within the docroot of a name the link showed is refused by the
 	// kernel); what matters: nothing new, nothing changed outside.
@@ -436,62 +441,62 @@ func TestAdversarialSwappedLinks(t *testing.T) {
 func TestAdversarialCounts(t *testing.T) {
 	w := newWorld(t)
 	r := startRaw(t, w.opts)
-	if err := r.hello(hello{root: "/data", session: "c"}); err != nil {
+	if err := r.hello(protocol.Hello{Root: "/data", Session: "c"}); err != nil {
 		t.Fatal(err)
 	}
-	var scan enc
-	scan.scanOpts(core.ScanOptions{Threads: 100_000_000})
-	huge := func(fill func(e *enc)) []byte { var e enc; fill(&e); return e.b }
+	var scan protocol.Enc
+	scan.ScanOptions(core.ScanOptions{Threads: 100_000_000})
+	huge := func(fill func(e *protocol.Enc)) []byte { var e protocol.Enc; fill(&e); return e.B }
 	cases := []struct {
 		name string
 		op   byte
 		b    []byte
 		want string
 	}{
-		{"scan threads", opScan, scan.b, "scan threads"},
-		{"scan pause", opScan, huge(func(e *enc) { e.scanOpts(core.ScanOptions{Pause: time.Hour}) }), "pause"},
-		{"negative threads", opScan, huge(func(e *enc) { e.scanOpts(core.ScanOptions{Threads: -5}) }), "scan threads"},
-		{"filter count", opScan, huge(func(e *enc) { e.u(1 << 62) }), "truncated"},
-		{"string length", opStat, huge(func(e *enc) { e.u(1 << 62) }), "truncated"},
-		{"xattr count", opSetXattrs, huge(func(e *enc) { e.s("f"); e.u(1 << 40) }), "truncated"},
-		{"strs count", opStoreSetMeta, huge(func(e *enc) {
+		{"scan threads", protocol.OpScan, scan.B, "scan threads"},
+		{"scan pause", protocol.OpScan, huge(func(e *protocol.Enc) { e.ScanOptions(core.ScanOptions{Pause: time.Hour}) }), "pause"},
+		{"negative threads", protocol.OpScan, huge(func(e *protocol.Enc) { e.ScanOptions(core.ScanOptions{Threads: -5}) }), "scan threads"},
+		{"filter count", protocol.OpScan, huge(func(e *protocol.Enc) { e.Uint(1 << 62) }), "truncated"},
+		{"string length", protocol.OpStat, huge(func(e *protocol.Enc) { e.Uint(1 << 62) }), "truncated"},
+		{"xattr count", protocol.OpSetXattrs, huge(func(e *protocol.Enc) { e.Str("f"); e.Uint(1 << 40) }), "truncated"},
+		{"strs count", protocol.OpStoreSetMeta, huge(func(e *protocol.Enc) {
 			for range 6 {
-				e.s("")
+				e.Str("")
 			}
-			e.u(1 << 50)
+			e.Uint(1 << 50)
 		}), ""},
-		{"varint overflow", opRead, bytes.Repeat([]byte{0xff}, 20), "truncated"},
+		{"varint overflow", protocol.OpRead, bytes.Repeat([]byte{0xff}, 20), "truncated"},
 	}
 	for _, c := range cases {
 		f, ok := r.call(c.op, c.b)
 		if !ok {
 			t.Fatalf("%s: the agent hung up", c.name)
 		}
-		if f.op != opError || !strings.Contains(decodeError(f.payload).Error(), c.want) {
-			t.Errorf("%s: op %d %v, want an error with %q", c.name, f.op, decodeError(f.payload), c.want)
+		if f.Op != protocol.OpError || !strings.Contains(protocol.DecodeError(f.Payload).Error(), c.want) {
+			t.Errorf("%s: op %d %v, want an error with %q", c.name, f.Op, protocol.DecodeError(f.Payload), c.want)
 		}
 	}
 	// Still serving.
-	if f, _ := r.call(opStat, encS("f")); f.op != opEntry {
-		t.Errorf("after the hostile counts: op %d", f.op)
+	if f, _ := r.call(protocol.OpStat, encS("f")); f.Op != protocol.OpEntry {
+		t.Errorf("after the hostile counts: op %d", f.Op)
 	}
 	// Files open for writing are capped.
-	for h := uint64(1); h <= maxOpenFiles+5; h++ {
-		var e enc
-		e.u(h)
-		e.s(fmt.Sprintf("w%d", h))
-		e.createOpts(core.CreateOptions{Replace: core.Precondition{Any: true}})
-		r.send(opCreate, e.b)
+	for h := uint64(1); h <= protocol.MaxOpenFiles+5; h++ {
+		var e protocol.Enc
+		e.Uint(h)
+		e.Str(fmt.Sprintf("w%d", h))
+		e.CreateOptions(core.CreateOptions{Replace: core.Precondition{Any: true}})
+		r.send(protocol.OpCreate, e.B)
 	}
-	var c enc
-	c.u(maxOpenFiles + 5)
-	if f, _ := r.call(opCommit, c.b); f.op != opError || !strings.Contains(decodeError(f.payload).Error(), "files open") {
-		t.Errorf("file %d open for writing: op %d", maxOpenFiles+5, f.op)
+	var c protocol.Enc
+	c.Uint(protocol.MaxOpenFiles + 5)
+	if f, _ := r.call(protocol.OpCommit, c.B); f.Op != protocol.OpError || !strings.Contains(protocol.DecodeError(f.Payload).Error(), "files open") {
+		t.Errorf("file %d open for writing: op %d", protocol.MaxOpenFiles+5, f.Op)
 	}
-	for h := uint64(1); h <= maxOpenFiles+5; h++ {
-		var e enc
-		e.u(h)
-		r.send(opAbort, e.b)
+	for h := uint64(1); h <= protocol.MaxOpenFiles+5; h++ {
+		var e protocol.Enc
+		e.Uint(h)
+		r.send(protocol.OpAbort, e.B)
 	}
 }
 
@@ -510,29 +515,29 @@ func TestAdversarialFrames(t *testing.T) {
 		frame []byte
 	}{
 		{"length 4 GiB", false, []byte{0xff, 0xff, 0xff, 0xff}},
-		{"length over the maximum", false, binary.BigEndian.AppendUint32(nil, maxFrame+1)},
-		{"length 1", false, []byte{0, 0, 0, 1, opStat}},
-		{"bad id", false, append(binary.BigEndian.AppendUint32(nil, 11), append([]byte{opStat}, bytes.Repeat([]byte{0xff}, 10)...)...)},
-		{"compressed, not agreed", false, rawFrame(opStat|compressedOp, 1, []byte("xx"))},
-		{"decompression bomb", true, rawFrame(opPut|compressedOp, 1, bomb)},
+		{"length over the maximum", false, binary.BigEndian.AppendUint32(nil, protocol.MaxFrame+1)},
+		{"length 1", false, []byte{0, 0, 0, 1, protocol.OpStat}},
+		{"bad id", false, append(binary.BigEndian.AppendUint32(nil, 11), append([]byte{protocol.OpStat}, bytes.Repeat([]byte{0xff}, 10)...)...)},
+		{"compressed, not agreed", false, rawFrame(protocol.OpStat|protocol.CompressedOp, 1, []byte("xx"))},
+		{"decompression bomb", true, rawFrame(protocol.OpPut|protocol.CompressedOp, 1, bomb)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cr, aw := io.Pipe()
 			ar, cw := io.Pipe()
 			done := make(chan error, 1)
-			go func() { done <- Serve(context.Background(), ar, aw, w.opts); aw.Close(); ar.Close() }()
+			go func() { done <- Serve(context.Background(), ar, aw, withLocal(w.opts)); aw.Close(); ar.Close() }()
 			go io.Copy(io.Discard, cr)
-			cl := newConn(strings.NewReader(""), cw)
-			var e enc
-			e.s(magic)
-			e.u(ProtocolVersion)
-			h := hello{root: "/data", session: "f"}
+			cl := protocol.NewConn(strings.NewReader(""), cw)
+			var e protocol.Enc
+			e.Str(protocol.Magic)
+			e.Uint(protocol.ProtocolVersion)
+			h := protocol.Hello{Root: "/data", Session: "f"}
 			if c.zstd {
-				h.compression = "zstd"
+				h.Compression = "zstd"
 			}
-			h.encode(&e)
-			cl.send(opHello, 1, e.b)
-			cl.stop()
+			h.Encode(&e)
+			cl.Send(protocol.OpHello, 1, e.B)
+			cl.Stop()
 			go cw.Write(c.frame)
 			select {
 			case err := <-done:
@@ -561,8 +566,8 @@ func rawFrame(op byte, id uint64, payload []byte) []byte {
 func TestAdversarialOrder(t *testing.T) {
 	w := newWorld(t)
 	r := startRaw(t, w.opts)
-	if f, ok := r.call(opStat, encS("f")); ok && f.op != opError {
-		t.Errorf("a request before the hello: op %d", f.op)
+	if f, ok := r.call(protocol.OpStat, encS("f")); ok && f.Op != protocol.OpError {
+		t.Errorf("a request before the hello: op %d", f.Op)
 	}
 	if err := <-r.done; err == nil {
 		t.Error("a request before the hello did not end the connection")
@@ -570,38 +575,38 @@ func TestAdversarialOrder(t *testing.T) {
 	r.done <- nil // for the cleanup
 
 	r = startRaw(t, w.opts)
-	if err := r.hello(hello{root: "/data", session: "o"}); err != nil {
+	if err := r.hello(protocol.Hello{Root: "/data", Session: "o"}); err != nil {
 		t.Fatal(err)
 	}
-	var u9 enc
-	u9.u(9)
-	var wr enc
-	wr.u(9)
-	wr.bytes([]byte("x"))
-	r.send(opWrite, wr.b) // to no file: dropped
+	var u9 protocol.Enc
+	u9.Uint(9)
+	var wr protocol.Enc
+	wr.Uint(9)
+	wr.Bytes([]byte("x"))
+	r.send(protocol.OpWrite, wr.B) // to no file: dropped
 	for _, c := range []struct {
 		name string
 		op   byte
 		b    []byte
 	}{
-		{"commit of nothing", opCommit, u9.b},
-		{"keep of nothing", opKeep, u9.b},
-		{"read of nothing", opRead, append(append([]byte{}, u9.b...), 0)},
-		{"a reply as a request", opItems, nil},
+		{"commit of nothing", protocol.OpCommit, u9.B},
+		{"keep of nothing", protocol.OpKeep, u9.B},
+		{"read of nothing", protocol.OpRead, append(append([]byte{}, u9.B...), 0)},
+		{"a reply as a request", protocol.OpItems, nil},
 		{"an unknown op", 77, nil},
-		{"store meta before open", opStoreMeta, nil},
-		{"store load before open", opStoreLoad, nil},
+		{"store meta before open", protocol.OpStoreMeta, nil},
+		{"store load before open", protocol.OpStoreLoad, nil},
 	} {
-		if f, ok := r.call(c.op, c.b); !ok || f.op != opError {
-			t.Errorf("%s: op %d (hung up: %v), want an error", c.name, f.op, !ok)
+		if f, ok := r.call(c.op, c.b); !ok || f.Op != protocol.OpError {
+			t.Errorf("%s: op %d (hung up: %v), want an error", c.name, f.Op, !ok)
 		}
 	}
-	r.send(opStorePut, nil)
-	if f, _ := r.call(opStoreFlush, nil); f.op != opError {
-		t.Errorf("store put before open: flush op %d", f.op)
+	r.send(protocol.OpStorePut, nil)
+	if f, _ := r.call(protocol.OpStoreFlush, nil); f.Op != protocol.OpError {
+		t.Errorf("store put before open: flush op %d", f.Op)
 	}
 	// A second hello (another root, another token) is refused.
-	if err := r.hello(hello{root: "/", session: "o"}); err == nil {
+	if err := r.hello(protocol.Hello{Root: "/", Session: "o"}); err == nil {
 		t.Error("a second hello was accepted")
 	}
 }
@@ -622,31 +627,31 @@ func TestAdversarialTokenIsolation(t *testing.T) {
 	tok := func(id, s string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+s)) }
 	open := func(token string) *rawAgent {
 		r := startRaw(t, w.opts)
-		if err := r.hello(hello{root: "/", session: "same", token: token}); err != nil {
+		if err := r.hello(protocol.Hello{Root: "/", Session: "same", Token: token}); err != nil {
 			t.Fatal(err)
 		}
-		var e enc
-		e.s("")
-		e.bool(false)
-		if f, _ := r.call(opStoreOpen, e.b); f.op == opError {
-			t.Fatal(decodeError(f.payload))
+		var e protocol.Enc
+		e.Str("")
+		e.Bool(false)
+		if f, _ := r.call(protocol.OpStoreOpen, e.B); f.Op == protocol.OpError {
+			t.Fatal(protocol.DecodeError(f.Payload))
 		}
 		return r
 	}
 	r := open(tok("AK2", "s2"))
-	var m enc
-	m.meta(core.Meta{Session: "same", Local: "file:///b-secret-tree"})
-	if f, _ := r.call(opStoreSetMeta, m.b); f.op == opError {
-		t.Fatal(decodeError(f.payload))
+	var m protocol.Enc
+	m.Meta(core.Meta{Session: "same", Local: "file:///b-secret-tree"})
+	if f, _ := r.call(protocol.OpStoreSetMeta, m.B); f.Op == protocol.OpError {
+		t.Fatal(protocol.DecodeError(f.Payload))
 	}
-	r.call(opStoreClose, nil)
+	r.call(protocol.OpStoreClose, nil)
 	r = open(tok("AK1", "s1"))
-	f, _ := r.call(opStoreMeta, nil)
-	if d := (dec{b: f.payload}); f.op != opOK || d.bool() {
-		t.Errorf("key AK1 sees the snapshot key AK2 wrote (op %d)", f.op)
+	f, _ := r.call(protocol.OpStoreMeta, nil)
+	if d := (protocol.Dec{B: f.Payload}); f.Op != protocol.OpOK || d.Bool() {
+		t.Errorf("key AK1 sees the snapshot key AK2 wrote (op %d)", f.Op)
 	}
 	for _, p := range []string{"../b/private", "/../b/private", "b/private"} {
-		if f, _ := r.call(opOpen, append(encS(p), 0)); f.op != opError || bytes.Contains(f.payload, []byte(secret)) {
+		if f, _ := r.call(protocol.OpOpen, append(encS(p), 0)); f.Op != protocol.OpError || bytes.Contains(f.Payload, []byte(secret)) {
 			t.Errorf("key AK1 opened %q in key AK2's root", p)
 		}
 	}
@@ -663,7 +668,7 @@ func TestAgentFilesRefuseLinks(t *testing.T) {
 	os.MkdirAll(filepath.Join(w.doc, "logs"), 0o755)
 	os.Symlink("../../out/victim", filepath.Join(w.doc, "logs", "async-lg.log"))
 	r := startRaw(t, w.opts)
-	if err := r.hello(hello{root: "/data", session: "lg", logDir: "/logs", cookie: "c"}); err == nil {
+	if err := r.hello(protocol.Hello{Root: "/data", Session: "lg", LogDir: "/logs", Cookie: "c"}); err == nil {
 		t.Error("a log that is a link out was opened")
 	}
 	// -B inside the docroot, its pid (or any file) a link out.
@@ -676,13 +681,13 @@ func TestAgentFilesRefuseLinks(t *testing.T) {
 		for _, name := range []string{"pid", "LOCK", "MANIFEST"} {
 			os.Symlink(victim, filepath.Join(sdir, name))
 			r := startRaw(t, w.opts)
-			if err := r.hello(hello{root: "/data", session: "sn"}); err != nil {
+			if err := r.hello(protocol.Hello{Root: "/data", Session: "sn"}); err != nil {
 				t.Fatal(err)
 			}
-			var e enc
-			e.s(dir)
-			e.bool(false)
-			if f, _ := r.call(opStoreOpen, e.b); f.op != opError {
+			var e protocol.Enc
+			e.Str(dir)
+			e.Bool(false)
+			if f, _ := r.call(protocol.OpStoreOpen, e.B); f.Op != protocol.OpError {
 				t.Errorf("-B %q with %s a link out: opened", dir, name)
 			}
 			os.Remove(filepath.Join(sdir, name))
@@ -698,11 +703,11 @@ func TestAgentFilesRefuseLinks(t *testing.T) {
 func TestAgentLogEscapesUntrusted(t *testing.T) {
 	w := newWorld(t)
 	r := startRaw(t, w.opts)
-	if err := r.hello(hello{root: "/data", session: "ck", logDir: "/logs", debug: true,
-		cookie: "job\ntime=2000-01-01T00:00:00Z level=ERROR msg=forged"}); err != nil {
+	if err := r.hello(protocol.Hello{Root: "/data", Session: "ck", LogDir: "/logs", Debug: true,
+		Cookie: "job\ntime=2000-01-01T00:00:00Z level=ERROR msg=forged"}); err != nil {
 		t.Fatal(err)
 	}
-	r.call(opStat, encS("no\nsuch=file"))
+	r.call(protocol.OpStat, encS("no\nsuch=file"))
 	r.cw.Close()
 	<-r.done
 	r.done <- nil
@@ -731,20 +736,20 @@ func TestAgentMemoryBound(t *testing.T) {
 	cr, aw := io.Pipe()
 	ar, cw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- Serve(context.Background(), ar, aw, w.opts); aw.Close(); ar.Close() }()
-	cl := newConn(cr, cw)
-	var e enc
-	e.s(magic)
-	e.u(ProtocolVersion)
-	(&hello{root: "/data", session: "m"}).encode(&e)
-	cl.send(opHello, 1, e.b)
-	if f, err := cl.recv(); err != nil || f.op != opOK {
-		t.Fatalf("hello: op %d %v", f.op, err)
+	go func() { done <- Serve(context.Background(), ar, aw, withLocal(w.opts)); aw.Close(); ar.Close() }()
+	cl := protocol.NewConn(cr, cw)
+	var e protocol.Enc
+	e.Str(protocol.Magic)
+	e.Uint(protocol.ProtocolVersion)
+	(&protocol.Hello{Root: "/data", Session: "m"}).Encode(&e)
+	cl.Send(protocol.OpHello, 1, e.B)
+	if f, err := cl.Recv(); err != nil || f.Op != protocol.OpOK {
+		t.Fatalf("hello: op %d %v", f.Op, err)
 	}
-	var put enc
-	put.s("big")
-	put.createOpts(core.CreateOptions{Replace: core.Precondition{Any: true}})
-	put.bytes(make([]byte, maxFrame-64))
+	var put protocol.Enc
+	put.Str("big")
+	put.CreateOptions(core.CreateOptions{Replace: core.Precondition{Any: true}})
+	put.Bytes(make([]byte, protocol.MaxFrame-64))
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -753,7 +758,7 @@ func TestAgentMemoryBound(t *testing.T) {
 	go func() {
 		defer close(sent)
 		for i := range 120 { // 960 MiB, if the agent kept them all
-			if cl.send(opPut, uint64(10+i), put.b) != nil {
+			if cl.Send(protocol.OpPut, uint64(10+i), put.B) != nil {
 				return
 			}
 		}
@@ -767,7 +772,7 @@ func TestAgentMemoryBound(t *testing.T) {
 	}
 	go io.Copy(io.Discard, cr)
 	<-sent
-	cl.stop()
+	cl.Stop()
 	cw.Close()
 	<-done
 	if grew := int64(peak) - int64(base); grew > 100<<20 {
@@ -784,27 +789,27 @@ func TestUnconfinedPathsAreServerPaths(t *testing.T) {
 	home, srv := filepath.Join(base, "home"), filepath.Join(base, "srv", "data")
 	os.MkdirAll(filepath.Join(home, "rel"), 0o755)
 	os.MkdirAll(srv, 0o755)
-	o := AgentOptions{Home: home, StateDir: filepath.Join(base, "state")}
+	o := Options{Home: home, StateDir: filepath.Join(base, "state")}
 	for _, c := range []struct{ root, want string }{
 		{srv, srv}, {"rel", filepath.Join(home, "rel")}, {"~/rel", filepath.Join(home, "rel")}, {"~", home},
 	} {
 		r := startRaw(t, o)
-		if err := r.hello(hello{root: c.root, session: "un"}); err != nil {
+		if err := r.hello(protocol.Hello{Root: c.root, Session: "un"}); err != nil {
 			t.Fatalf("root %s: %v", c.root, err)
 		}
 		name := "made-" + strings.NewReplacer("/", "_", "~", "h").Replace(c.root)
-		var e enc
-		e.s(name)
-		e.u(0o755)
-		if f, _ := r.call(opMkdir, e.b); f.op != opEntry {
-			t.Fatalf("root %s: mkdir op %d %v", c.root, f.op, decodeError(f.payload))
+		var e protocol.Enc
+		e.Str(name)
+		e.Uint(0o755)
+		if f, _ := r.call(protocol.OpMkdir, e.B); f.Op != protocol.OpEntry {
+			t.Fatalf("root %s: mkdir op %d %v", c.root, f.Op, protocol.DecodeError(f.Payload))
 		}
 		if _, err := os.Stat(filepath.Join(c.want, name)); err != nil {
 			t.Errorf("root %s: %v", c.root, err)
 		}
 	}
 	r := startRaw(t, o)
-	if err := r.hello(hello{root: srv + "/../data", session: "un"}); !errors.Is(err, ErrOutsideDocroot) {
+	if err := r.hello(protocol.Hello{Root: srv + "/../data", Session: "un"}); !errors.Is(err, protocol.ErrOutsideDocroot) {
 		t.Errorf(`"..": err = %v`, err)
 	}
 }
@@ -815,23 +820,23 @@ func TestSnapshotRemoveOverTheAgent(t *testing.T) {
 	w := newWorld(t)
 	before := w.outside(t)
 	r := startRaw(t, w.opts)
-	if err := r.hello(hello{root: "/data", session: "rm"}); err != nil {
+	if err := r.hello(protocol.Hello{Root: "/data", Session: "rm"}); err != nil {
 		t.Fatal(err)
 	}
-	var open enc
-	open.s("/snap")
-	open.bool(false)
-	if f, _ := r.call(opStoreOpen, open.b); f.op == opError {
-		t.Fatal(decodeError(f.payload))
+	var open protocol.Enc
+	open.Str("/snap")
+	open.Bool(false)
+	if f, _ := r.call(protocol.OpStoreOpen, open.B); f.Op == protocol.OpError {
+		t.Fatal(protocol.DecodeError(f.Payload))
 	}
-	r.call(opStoreClose, nil)
+	r.call(protocol.OpStoreClose, nil)
 	os.Symlink(w.out, filepath.Join(w.doc, "snap", "rm", "out-link")) // poisoned: still removable
-	var rm enc
-	rm.u(snapRemove)
-	rm.s("/snap")
-	rm.s("")
-	if f, _ := r.call(opSnapshot, rm.b); f.op == opError {
-		t.Fatalf("remove: %v", decodeError(f.payload))
+	var rm protocol.Enc
+	rm.Uint(protocol.SnapRemove)
+	rm.Str("/snap")
+	rm.Str("")
+	if f, _ := r.call(protocol.OpSnapshot, rm.B); f.Op == protocol.OpError {
+		t.Fatalf("remove: %v", protocol.DecodeError(f.Payload))
 	}
 	if _, err := os.Stat(filepath.Join(w.doc, "snap", "rm")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the snapshot is still there: %v", err)
@@ -854,24 +859,24 @@ func TestAgentDirsInsideTheDocroot(t *testing.T) {
 	u.DBDir = filepath.Join(w.doc, "db")
 	w.opts.Config.Users["u"] = u
 	r := startRaw(t, w.opts)
-	if err := r.hello(hello{root: "/data", session: "in"}); err != nil {
+	if err := r.hello(protocol.Hello{Root: "/data", Session: "in"}); err != nil {
 		t.Fatal(err)
 	}
-	var e enc
-	e.s("")
-	e.bool(false)
-	if f, _ := r.call(opStoreOpen, e.b); f.op != opError {
+	var e protocol.Enc
+	e.Str("")
+	e.Bool(false)
+	if f, _ := r.call(protocol.OpStoreOpen, e.B); f.Op != protocol.OpError {
 		t.Error("a db_dir that is a link out was opened")
 	}
 	u.DBDir, u.LogDir = "", filepath.Join(w.doc, "log")
 	w.opts.Config.Users["u"] = u
-	if err := startRaw(t, w.opts).hello(hello{root: "/data", session: "in"}); err == nil {
+	if err := startRaw(t, w.opts).hello(protocol.Hello{Root: "/data", Session: "in"}); err == nil {
 		t.Error("a log_dir that is a link out was opened")
 	}
 	u.LogDir = ""
 	w.opts.Config.Users["u"] = u
 	w.opts.StateDir = filepath.Join(w.doc, "state")
-	if err := startRaw(t, w.opts).hello(hello{root: "/data", session: "in"}); err == nil {
+	if err := startRaw(t, w.opts).hello(protocol.Hello{Root: "/data", Session: "in"}); err == nil {
 		t.Error("a state directory that is a link out was opened")
 	}
 	if after := w.outside(t); after != before {

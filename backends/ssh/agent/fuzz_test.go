@@ -1,4 +1,4 @@
-package ssh
+package agent
 
 // Fuzz targets for what arrives from the wire: `make fuzz` runs each for a
 // bounded time; `go test` runs their seeds.
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 )
 
@@ -25,29 +26,29 @@ func FuzzFrameDecoder(f *testing.F) {
 	for _, q := range pathRequests("../x") {
 		f.Add(rawFrame(q.op, 1, q.b))
 	}
-	f.Add(rawFrame(opScan, 2, []byte{0xff, 0xff, 0xff, 0xff, 0x0f}))
-	f.Add([]byte{0, 0, 0, 3, opStat, 1, 0})
-	f.Add(rawFrame(opHello|compressedOp, 1, []byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0}))
+	f.Add(rawFrame(protocol.OpScan, 2, []byte{0xff, 0xff, 0xff, 0xff, 0x0f}))
+	f.Add([]byte{0, 0, 0, 3, protocol.OpStat, 1, 0})
+	f.Add(rawFrame(protocol.OpHello|protocol.CompressedOp, 1, []byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c := newConn(bytes.NewReader(b), io.Discard)
-		defer c.stop()
-		cc, _ := newCodec("zstd")
-		c.peer.Store(&codecBox{cc})
+		c := protocol.NewConn(bytes.NewReader(b), io.Discard)
+		defer c.Stop()
+		cc, _ := protocol.NewCodec("zstd")
+		c.Peer.Store(&protocol.CodecBox{C: cc})
 		for range 64 {
-			fr, err := c.recv()
+			fr, err := c.Recv()
 			if err != nil {
 				return
 			}
-			if len(fr.payload) > maxPayload {
-				t.Fatalf("a payload of %d bytes", len(fr.payload))
+			if len(fr.Payload) > protocol.MaxPayload {
+				t.Fatalf("a payload of %d bytes", len(fr.Payload))
 			}
-			for _, decode := range []func(d *dec){
-				func(d *dec) { d.entry() }, func(d *dec) { d.pre() }, func(d *dec) { d.attrs() },
-				func(d *dec) { d.createOpts() }, func(d *dec) { d.strs() }, func(d *dec) { d.xattrs() },
-				func(d *dec) { d.scanOpts() }, func(d *dec) { d.meta() }, func(d *dec) { d.record() },
-				func(d *dec) { decodeHello(d) }, func(d *dec) { decodeError(d.b) },
+			for _, decode := range []func(d *protocol.Dec){
+				func(d *protocol.Dec) { d.Entry() }, func(d *protocol.Dec) { d.Precondition() }, func(d *protocol.Dec) { d.Attrs() },
+				func(d *protocol.Dec) { d.CreateOptions() }, func(d *protocol.Dec) { d.Strings() }, func(d *protocol.Dec) { d.Xattrs() },
+				func(d *protocol.Dec) { d.ScanOptions() }, func(d *protocol.Dec) { d.Meta() }, func(d *protocol.Dec) { d.Record() },
+				func(d *protocol.Dec) { protocol.DecodeHello(d) }, func(d *protocol.Dec) { protocol.DecodeError(d.B) },
 			} {
-				decode(&dec{b: fr.payload})
+				decode(&protocol.Dec{B: fr.Payload})
 			}
 		}
 	})
@@ -87,42 +88,42 @@ func FuzzAgentRequests(f *testing.F) {
 		}
 		f.Add(seed(all...))
 	}
-	var create, write, commit enc
-	create.u(1)
-	create.s("got")
-	create.createOpts(core.CreateOptions{Replace: core.Precondition{Any: true}, Partial: "x/../../../out/p"})
-	write.u(1)
-	write.bytes([]byte("pwned"))
-	commit.u(1)
-	f.Add(seed(req(opMkdir, append(encS(core.PartialPrefix+"x"), 0x7f)), req(opCreate, create.b), req(opWrite, write.b), req(opCommit, commit.b)))
-	var scan enc
-	scan.scanOpts(core.ScanOptions{Threads: 1 << 30})
-	f.Add(seed(req(opScan, scan.b), req(opStoreOpen, append(encS("/link/db"), 0))))
+	var create, write, commit protocol.Enc
+	create.Uint(1)
+	create.Str("got")
+	create.CreateOptions(core.CreateOptions{Replace: core.Precondition{Any: true}, Partial: "x/../../../out/p"})
+	write.Uint(1)
+	write.Bytes([]byte("pwned"))
+	commit.Uint(1)
+	f.Add(seed(req(protocol.OpMkdir, append(encS(core.PartialPrefix+"x"), 0x7f)), req(protocol.OpCreate, create.B), req(protocol.OpWrite, write.B), req(protocol.OpCommit, commit.B)))
+	var scan protocol.Enc
+	scan.ScanOptions(core.ScanOptions{Threads: 1 << 30})
+	f.Add(seed(req(protocol.OpScan, scan.B), req(protocol.OpStoreOpen, append(encS("/link/db"), 0))))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		w := newWorld(t)
 		before := w.outside(t)
 		cr, aw := io.Pipe()
 		ar, cw := io.Pipe()
 		done := make(chan error, 1)
-		go func() { done <- Serve(context.Background(), ar, aw, w.opts); aw.Close(); ar.Close() }()
+		go func() { done <- Serve(context.Background(), ar, aw, withLocal(w.opts)); aw.Close(); ar.Close() }()
 		go io.Copy(io.Discard, cr)
-		c := newConn(strings.NewReader(""), cw)
-		var e enc
-		e.s(magic)
-		e.u(ProtocolVersion)
-		(&hello{root: "/", session: "fz", logDir: "/logs"}).encode(&e)
-		c.send(opHello, 1, e.b)
+		c := protocol.NewConn(strings.NewReader(""), cw)
+		var e protocol.Enc
+		e.Str(protocol.Magic)
+		e.Uint(protocol.ProtocolVersion)
+		(&protocol.Hello{Root: "/", Session: "fz", LogDir: "/logs"}).Encode(&e)
+		c.Send(protocol.OpHello, 1, e.B)
 		for id := uint64(2); len(b) >= 3 && id < 200; id++ {
 			op, n := b[0], int(binary.BigEndian.Uint16(b[1:3]))
 			b = b[3:]
 			n = min(n, len(b))
-			if op == opWatch { // runs until the connection ends: nothing to learn
-				op = opStat
+			if op == protocol.OpWatch { // runs until the connection ends: nothing to learn
+				op = protocol.OpStat
 			}
-			c.send(op, id, b[:n])
+			c.Send(op, id, b[:n])
 			b = b[n:]
 		}
-		c.stop()
+		c.Stop()
 		cw.Close()
 		select {
 		case <-done:

@@ -1,4 +1,4 @@
-package ssh
+package client
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/async-sync/async/backends/ssh/datapath"
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 )
 
@@ -19,7 +20,7 @@ import (
 // Requests are pipelined: many are in flight at once, each answered under
 // its id, so small files cost no round trip each.
 type Client struct {
-	c      *conn
+	c      *protocol.Conn
 	closer io.Closer
 	caps   core.Caps
 	root   core.Entry
@@ -65,7 +66,7 @@ var (
 )
 
 // smallFile is the size up to which a file travels in one request.
-const smallFile = chunkSize
+const smallFile = protocol.ChunkSize
 
 // readAhead is how many chunks of a file are requested ahead of the reader.
 const readAhead = 4
@@ -73,68 +74,69 @@ const readAhead = 4
 // pendingReq is a request awaiting its replies: stream requests take
 // any number of opItems before their final reply, the others one reply.
 type pendingReq struct {
-	ch     chan frame
+	ch     chan protocol.Frame
 	stream bool
 }
 
-// defaultStall is how long the agent may stay silent, answering neither a
+// DefaultStall is how long the agent may stay silent, answering neither a
 // waiting request nor a liveness probe, before the connection is failed.
-const defaultStall = 60 * time.Second
+const DefaultStall = 60 * time.Second
 
-// closeWait bounds how long Close waits for the agent to take the end of
+// CloseWait bounds how long Close waits for the agent to take the end of
 // the session before the connection is cut.
-const closeWait = 5 * time.Second
+const CloseWait = 5 * time.Second
 
-// aborter is a closer that can also cut the connection at once, when the
-// agent no longer answers.
-type aborter interface{ abort() }
+// Aborter is a closer that can also cut the connection at once, when the
+// agent no longer answers (New's closer may be one).
+type Aborter interface{ Abort() }
 
-// lostReporter is a closer that knows why the connection under it was
-// lost (the server stopped answering keepalives), if it was.
-type lostReporter interface{ lost() error }
+// LostReporter is a closer that knows why the connection under it was
+// lost (the server stopped answering keepalives), if it was (New's closer
+// may be one).
+type LostReporter interface{ Lost() error }
 
-// newClient starts a client on a connection to an agent and says hello.
+// New starts a client on a connection to an agent and says hello.
 // closer ends the connection (the SSH session). stall bounds the agent's
 // silence while requests wait (0: defaultStall).
-func newClient(ctx context.Context, r io.Reader, w io.Writer, closer io.Closer, h hello, stall time.Duration) (*Client, error) {
+func New(ctx context.Context, r io.Reader, w io.Writer, closer io.Closer, h protocol.Hello, stall time.Duration) (*Client, error) {
 	if stall <= 0 {
-		stall = defaultStall
+		stall = DefaultStall
 	}
-	c := &Client{c: newConn(r, w), closer: closer, pending: map[uint64]pendingReq{},
+	c := &Client{c: protocol.NewConn(r, w), closer: closer, pending: map[uint64]pendingReq{},
 		forgotten: map[uint64]struct{}{}, dead: make(chan struct{}), stall: stall}
-	cc, err := newCodec(h.compression)
+	cc, err := protocol.NewCodec(h.Compression)
 	if err != nil {
 		return nil, err
 	}
 	if cc != nil {
-		c.c.peer.Store(&codecBox{cc})
+		c.c.Peer.Store(&protocol.CodecBox{C: cc})
 	}
 	c.lastFrame.Store(time.Now().UnixNano())
 	go c.readLoop()
 	go c.watchdog()
-	var e enc
-	e.s(magic)
-	e.u(ProtocolVersion)
-	h.encode(&e)
-	f, err := c.call(ctx, opHello, e.b)
+	var e protocol.Enc
+	e.Str(protocol.Magic)
+	e.Uint(protocol.ProtocolVersion)
+	h.Encode(&e)
+	f, err := c.call(ctx, protocol.OpHello, e.B)
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	d := dec{b: f.payload}
-	if v := d.u(); v != ProtocolVersion {
+	d := protocol.Dec{B: f.Payload}
+	if v := d.Uint(); v != protocol.ProtocolVersion {
 		c.Close()
-		return nil, fmt.Errorf("agent speaks protocol %d, not %d", v, ProtocolVersion)
+		return nil, fmt.Errorf("agent speaks protocol %d, not %d", v, protocol.ProtocolVersion)
 	}
-	c.caps = capsFrom(d.u())
-	c.root = d.entry()
-	if d.err != nil {
+	c.caps = protocol.CapsFrom(d.Uint())
+	c.root = d.Entry()
+	if d.Err != nil {
 		c.Close()
-		return nil, d.err
+		return nil, d.Err
 	}
 	c.ready.Store(true)
 	if cc != nil {
-		c.c.codec.Store(&codecBox{cc})
+		c.c.Codec.Store(&protocol.CodecBox{C: cc})
 	}
 	return c, nil
 }
@@ -143,40 +145,40 @@ func newClient(ctx context.Context, r io.Reader, w io.Writer, closer io.Closer, 
 // request awaits is a protocol error that ends the connection.
 func (c *Client) readLoop() {
 	for {
-		f, err := c.c.recv()
+		f, err := c.c.Recv()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = errors.New("the agent closed the connection")
 			}
-			if lr, ok := c.closer.(lostReporter); ok && lr.lost() != nil {
-				err = lr.lost()
+			if lr, ok := c.closer.(LostReporter); ok && lr.Lost() != nil {
+				err = lr.Lost()
 			}
 			c.fail(err)
 			return
 		}
 		c.lastFrame.Store(time.Now().UnixNano())
-		final := f.op != opItems
+		final := f.Op != protocol.OpItems
 		c.mu.Lock()
-		p, ok := c.pending[f.id]
+		p, ok := c.pending[f.ID]
 		if !ok {
-			_, gone := c.forgotten[f.id]
+			_, gone := c.forgotten[f.ID]
 			if gone && final {
-				delete(c.forgotten, f.id)
+				delete(c.forgotten, f.ID)
 			}
 			c.mu.Unlock()
 			if gone {
 				continue
 			}
-			c.failAbort(fmt.Errorf("agent protocol: a reply (op %d) to request %d, which awaits none", f.op, f.id))
+			c.failAbort(fmt.Errorf("agent protocol: a reply (op %d) to request %d, which awaits none", f.Op, f.ID))
 			return
 		}
 		if !final && !p.stream {
 			c.mu.Unlock()
-			c.failAbort(fmt.Errorf("agent protocol: items in reply to request %d, which takes one reply", f.id))
+			c.failAbort(fmt.Errorf("agent protocol: items in reply to request %d, which takes one reply", f.ID))
 			return
 		}
 		if final {
-			delete(c.pending, f.id)
+			delete(c.pending, f.ID)
 		}
 		c.mu.Unlock()
 		select {
@@ -211,8 +213,8 @@ func (c *Client) failAbort(err error) {
 // agent.
 func (c *Client) abort() {
 	switch cl := c.closer.(type) {
-	case aborter:
-		cl.abort()
+	case Aborter:
+		cl.Abort()
 	case nil:
 	default:
 		go cl.Close()
@@ -262,10 +264,10 @@ func (c *Client) watchdog() {
 		if silent > c.stall/2 && c.ready.Load() && probing.CompareAndSwap(false, true) {
 			go func() {
 				defer probing.Store(false)
-				var e enc
-				e.s("")
+				var e protocol.Enc
+				e.Str("")
 				id, ch := c.register(1)
-				if err := c.c.send(opStat, id, e.b); err != nil {
+				if err := c.c.Send(protocol.OpStat, id, e.B); err != nil {
 					c.forget(id)
 					return
 				}
@@ -280,13 +282,13 @@ func (c *Client) watchdog() {
 
 // register reserves a request id and the channel its one reply arrives
 // on.
-func (c *Client) register(buf int) (uint64, chan frame) {
+func (c *Client) register(buf int) (uint64, chan protocol.Frame) {
 	return c.registerReq(buf, false)
 }
 
-func (c *Client) registerReq(buf int, stream bool) (uint64, chan frame) {
+func (c *Client) registerReq(buf int, stream bool) (uint64, chan protocol.Frame) {
 	id := c.next.Add(1)
-	ch := make(chan frame, buf)
+	ch := make(chan protocol.Frame, buf)
 	c.mu.Lock()
 	if len(c.pending) == 0 {
 		c.lastFrame.Store(time.Now().UnixNano()) // the silence counts from now
@@ -325,30 +327,30 @@ func (c *Client) connErr() error {
 }
 
 // call sends a request and waits for its one reply.
-func (c *Client) call(ctx context.Context, op byte, payload []byte) (frame, error) {
+func (c *Client) call(ctx context.Context, op byte, payload []byte) (protocol.Frame, error) {
 	id, ch := c.register(1)
 	return c.await(ctx, id, ch, op, payload)
 }
 
-func (c *Client) await(ctx context.Context, id uint64, ch chan frame, op byte, payload []byte) (f frame, err error) {
+func (c *Client) await(ctx context.Context, id uint64, ch chan protocol.Frame, op byte, payload []byte) (f protocol.Frame, err error) {
 	if c.log != nil {
 		defer c.traceRequest(ctx, op, id, len(payload), time.Now(), &err)
 	}
-	if err := c.c.send(op, id, payload); err != nil {
+	if err := c.c.Send(op, id, payload); err != nil {
 		c.forget(id)
-		return frame{}, c.sendErr(err)
+		return protocol.Frame{}, c.sendErr(err)
 	}
 	select {
 	case f := <-ch:
-		if f.op == opError {
-			return frame{}, decodeError(f.payload)
+		if f.Op == protocol.OpError {
+			return protocol.Frame{}, protocol.DecodeError(f.Payload)
 		}
 		return f, nil
 	case <-c.dead:
-		return frame{}, c.connErr()
+		return protocol.Frame{}, c.connErr()
 	case <-ctx.Done():
 		c.forget(id)
-		return frame{}, ctx.Err()
+		return protocol.Frame{}, ctx.Err()
 	}
 }
 
@@ -356,7 +358,7 @@ func (c *Client) await(ctx context.Context, id uint64, ch chan frame, op byte, p
 func (c *Client) oneWay(op byte, payload []byte) error {
 	c.sending.Add(1)
 	c.active.Store(time.Now().UnixNano())
-	err := c.c.send(op, 0, payload)
+	err := c.c.Send(op, 0, payload)
 	c.sending.Add(-1)
 	if err != nil {
 		return c.sendErr(err)
@@ -366,28 +368,28 @@ func (c *Client) oneWay(op byte, payload []byte) error {
 
 // eachItem decodes one opItems payload (a count, then the items) and hands
 // each item to fn.
-func eachItem[T any](d *dec, decode func(*dec) T, fn func(T) error) error {
-	for n := d.u(); n > 0 && d.err == nil; n-- {
+func eachItem[T any](d *protocol.Dec, decode func(*protocol.Dec) T, fn func(T) error) error {
+	for n := d.Uint(); n > 0 && d.Err == nil; n-- {
 		v := decode(d)
-		if d.err != nil {
-			return d.err
+		if d.Err != nil {
+			return d.Err
 		}
 		if err := fn(v); err != nil {
 			return err
 		}
 	}
-	return d.err
+	return d.Err
 }
 
 // stream sends a request whose reply is a run of opItems frames ended by
 // opOK or opError, and hands each opItems payload to fn. When fn fails the
 // request is cancelled and the rest drained.
-func (c *Client) stream(ctx context.Context, op byte, payload []byte, fn func(*dec) error) (err error) {
+func (c *Client) stream(ctx context.Context, op byte, payload []byte, fn func(*protocol.Dec) error) (err error) {
 	id, ch := c.registerReq(16, true)
 	if c.log != nil {
 		defer c.traceRequest(ctx, op, id, len(payload), time.Now(), &err)
 	}
-	if err := c.c.send(op, id, payload); err != nil {
+	if err := c.c.Send(op, id, payload); err != nil {
 		c.forget(id)
 		return c.sendErr(err)
 	}
@@ -395,34 +397,34 @@ func (c *Client) stream(ctx context.Context, op byte, payload []byte, fn func(*d
 	cancel := func(err error) {
 		if stop == nil {
 			stop = err
-			var e enc
-			e.u(id)
-			c.oneWay(opCancel, e.b)
+			var e protocol.Enc
+			e.Uint(id)
+			c.oneWay(protocol.OpCancel, e.B)
 		}
 	}
 	done := ctx.Done()
 	for {
 		select {
 		case f := <-ch:
-			switch f.op {
-			case opItems:
+			switch f.Op {
+			case protocol.OpItems:
 				if stop == nil && ctx.Err() != nil {
 					cancel(ctx.Err())
 				}
 				if stop == nil {
-					d := &dec{b: f.payload}
+					d := &protocol.Dec{B: f.Payload}
 					if err := fn(d); err != nil {
 						cancel(err)
-					} else if d.err != nil {
-						cancel(d.err)
+					} else if d.Err != nil {
+						cancel(d.Err)
 					}
 				}
 				continue
-			case opError:
+			case protocol.OpError:
 				if stop != nil {
 					return stop
 				}
-				return decodeError(f.payload)
+				return protocol.DecodeError(f.Payload)
 			}
 			if stop == nil {
 				stop = ctx.Err()
@@ -459,7 +461,7 @@ func (c *Client) Close() error {
 	// one that does not answer gets the connection cut instead.
 	done := make(chan error, 1)
 	go func() {
-		c.c.stop()
+		c.c.Stop()
 		var err error
 		if c.closer != nil {
 			err = c.closer.Close()
@@ -469,7 +471,7 @@ func (c *Client) Close() error {
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(closeWait):
+	case <-time.After(CloseWait):
 	}
 	c.abort()
 	select {
@@ -482,14 +484,14 @@ func (c *Client) Close() error {
 
 // Scan lists the remote tree; the agent applies opts.Prune itself.
 func (c *Client) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry) error) error {
-	var e enc
-	e.scanOpts(opts)
-	return c.stream(ctx, opScan, e.b, func(d *dec) error {
-		return eachItem(d, (*dec).entry, func(en core.Entry) error {
-			if en.Type != typeUnreadable {
+	var e protocol.Enc
+	e.ScanOptions(opts)
+	return c.stream(ctx, protocol.OpScan, e.B, func(d *protocol.Dec) error {
+		return eachItem(d, (*protocol.Dec).Entry, func(en core.Entry) error {
+			if en.Type != protocol.TypeUnreadable {
 				return fn(en)
 			}
-			err := unreadableErr(&en)
+			err := protocol.UnreadableErr(&en)
 			if opts.Unreadable == nil {
 				if errors.Is(err, core.ErrSymlinkLoop) {
 					return nil // skipped, as before anyone listened
@@ -504,9 +506,9 @@ func (c *Client) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.E
 // Watch follows changes on the server: the agent watches the tree there
 // and streams the changed paths over the same connection.
 func (c *Client) Watch(ctx context.Context, fn func(paths []string)) error {
-	err := c.stream(ctx, opWatch, nil, func(d *dec) error {
+	err := c.stream(ctx, protocol.OpWatch, nil, func(d *protocol.Dec) error {
 		var batch []string
-		err := eachItem(d, (*dec).s, func(p string) error {
+		err := eachItem(d, (*protocol.Dec).Str, func(p string) error {
 			batch = append(batch, p)
 			return nil
 		})
@@ -521,109 +523,109 @@ func (c *Client) Watch(ctx context.Context, fn func(paths []string)) error {
 	return err
 }
 
-func (c *Client) entryCall(ctx context.Context, op byte, e *enc) (core.Entry, error) {
-	f, err := c.call(ctx, op, e.b)
+func (c *Client) entryCall(ctx context.Context, op byte, e *protocol.Enc) (core.Entry, error) {
+	f, err := c.call(ctx, op, e.B)
 	if err != nil {
 		return core.Entry{}, err
 	}
-	d := dec{b: f.payload}
-	en := d.entry()
-	return en, d.err
+	d := protocol.Dec{B: f.Payload}
+	en := d.Entry()
+	return en, d.Err
 }
 
 // Stat returns one remote entry.
 func (c *Client) Stat(ctx context.Context, p string) (core.Entry, error) {
-	var e enc
-	e.s(p)
-	return c.entryCall(ctx, opStat, &e)
+	var e protocol.Enc
+	e.Str(p)
+	return c.entryCall(ctx, protocol.OpStat, &e)
 }
 
 // Mkdir creates a remote directory.
 func (c *Client) Mkdir(ctx context.Context, p string, mode fs.FileMode) (core.Entry, error) {
-	var e enc
-	e.s(p)
-	e.u(uint64(mode))
-	return c.entryCall(ctx, opMkdir, &e)
+	var e protocol.Enc
+	e.Str(p)
+	e.Uint(uint64(mode))
+	return c.entryCall(ctx, protocol.OpMkdir, &e)
 }
 
 // Remove removes a remote entry if it matches pre.
 func (c *Client) Remove(ctx context.Context, p string, pre core.Precondition) error {
-	var e enc
-	e.s(p)
-	e.pre(pre)
-	_, err := c.call(ctx, opRemove, e.b)
+	var e protocol.Enc
+	e.Str(p)
+	e.Precondition(pre)
+	_, err := c.call(ctx, protocol.OpRemove, e.B)
 	return err
 }
 
 // Rename moves a remote entry if it matches pre.
 func (c *Client) Rename(ctx context.Context, from, to string, pre core.Precondition) (core.Entry, error) {
-	var e enc
-	e.s(from)
-	e.s(to)
-	e.pre(pre)
-	return c.entryCall(ctx, opRename, &e)
+	var e protocol.Enc
+	e.Str(from)
+	e.Str(to)
+	e.Precondition(pre)
+	return c.entryCall(ctx, protocol.OpRename, &e)
 }
 
 // SetAttr changes a remote entry's attributes.
 func (c *Client) SetAttr(ctx context.Context, p string, a core.Attrs) (core.Entry, error) {
-	var e enc
-	e.s(p)
-	e.attrs(a)
-	return c.entryCall(ctx, opSetAttr, &e)
+	var e protocol.Enc
+	e.Str(p)
+	e.Attrs(a)
+	return c.entryCall(ctx, protocol.OpSetAttr, &e)
 }
 
 // Symlink creates a remote symbolic link.
 func (c *Client) Symlink(ctx context.Context, p, target string, pre core.Precondition) (core.Entry, error) {
-	var e enc
-	e.s(p)
-	e.s(target)
-	e.pre(pre)
-	return c.entryCall(ctx, opSymlink, &e)
+	var e protocol.Enc
+	e.Str(p)
+	e.Str(target)
+	e.Precondition(pre)
+	return c.entryCall(ctx, protocol.OpSymlink, &e)
 }
 
 // Link makes a remote hard link.
 func (c *Client) Link(ctx context.Context, existing, p string, pre core.Precondition) (core.Entry, error) {
-	var e enc
-	e.s(existing)
-	e.s(p)
-	e.pre(pre)
-	return c.entryCall(ctx, opLink, &e)
+	var e protocol.Enc
+	e.Str(existing)
+	e.Str(p)
+	e.Precondition(pre)
+	return c.entryCall(ctx, protocol.OpLink, &e)
 }
 
 // Hash fingerprints a file on the server: its content does not travel.
 func (c *Client) Hash(ctx context.Context, p string, algo core.Checksum) (string, core.Entry, error) {
-	var e enc
-	e.s(p)
-	e.s(string(algo))
-	f, err := c.call(ctx, opHash, e.b)
+	var e protocol.Enc
+	e.Str(p)
+	e.Str(string(algo))
+	f, err := c.call(ctx, protocol.OpHash, e.B)
 	if err != nil {
 		return "", core.Entry{}, err
 	}
-	d := dec{b: f.payload}
-	sum := d.s()
-	en := d.entry()
-	return sum, en, d.err
+	d := protocol.Dec{B: f.Payload}
+	sum := d.Str()
+	en := d.Entry()
+	return sum, en, d.Err
 }
 
 // Xattrs returns a remote entry's extended attributes.
 func (c *Client) Xattrs(ctx context.Context, p string) (map[string][]byte, error) {
-	var e enc
-	e.s(p)
-	f, err := c.call(ctx, opXattrs, e.b)
+	var e protocol.Enc
+	e.Str(p)
+	f, err := c.call(ctx, protocol.OpXattrs, e.B)
 	if err != nil {
 		return nil, err
 	}
-	d := dec{b: f.payload}
-	m := d.xattrs()
-	return m, d.err
+	d := protocol.Dec{B: f.Payload}
+	m := d.Xattrs()
+	return m, d.Err
 }
 
 // SetXattrs sets a remote entry's extended attributes.
 func (c *Client) SetXattrs(ctx context.Context, p string, attrs map[string][]byte) error {
-	var e enc
-	e.s(p)
-	e.xattrs(attrs)
-	_, err := c.call(ctx, opSetXattrs, e.b)
+	var e protocol.Enc
+	e.Str(p)
+	e.Xattrs(attrs)
+	_, err := c.call(ctx, protocol.OpSetXattrs, e.B)
 	return err
 }
 
@@ -661,34 +663,34 @@ func (c *Client) Open(ctx context.Context, p string, offset int64) (io.ReadClose
 			return d.Open(ctx, p, offset)
 		}
 	}
-	var e enc
-	e.s(p)
-	e.i(offset)
+	var e protocol.Enc
+	e.Str(p)
+	e.Int(offset)
 	cd := c.tcpData()
 	var id uint64
-	var f frame
+	var f protocol.Frame
 	var err error
 	if cd != nil {
-		id, f, err = c.dataCall(ctx, cd, opOpen, e.b)
-		var re *RemoteError
+		id, f, err = c.dataCall(ctx, cd, protocol.OpOpen, e.B)
+		var re *protocol.RemoteError
 		if err != nil && !errors.As(err, &re) && ctx.Err() == nil && !cd.alive() {
 			cd, err = nil, nil // the data path broke: a read is safe to ask again over SSH
 		}
 	}
 	if cd == nil || errors.Is(err, errTooLarge) {
-		var ch chan frame
+		var ch chan protocol.Frame
 		id, ch = c.register(1)
-		f, err = c.await(ctx, id, ch, opOpen, e.b)
+		f, err = c.await(ctx, id, ch, protocol.OpOpen, e.B)
 	}
 	if err != nil {
 		return nil, core.Entry{}, err
 	}
-	d := dec{b: f.payload}
-	en := d.entry()
-	eof := d.bool()
-	chunk := d.bytes()
-	if d.err != nil {
-		return nil, core.Entry{}, d.err
+	d := protocol.Dec{B: f.Payload}
+	en := d.Entry()
+	eof := d.Bool()
+	chunk := d.Bytes()
+	if d.Err != nil {
+		return nil, core.Entry{}, d.Err
 	}
 	r := &remoteReader{c: c, ctx: ctx, handle: id, buf: chunk, eof: eof, next: offset + int64(len(chunk))}
 	if cd != nil && !eof {
@@ -706,7 +708,7 @@ type remoteReader struct {
 	buf      []byte
 	eof      bool // the agent reached the end (no more requests)
 	next     int64
-	inflight []chan frame
+	inflight []chan protocol.Frame
 	ids      []uint64
 	err      error
 	closed   bool
@@ -738,7 +740,7 @@ func (r *remoteReader) Read(p []byte) (int, error) {
 		r.inflight, r.ids = r.inflight[1:], r.ids[1:]
 		select {
 		case f := <-ch:
-			r.take(f.op == opError, f.payload)
+			r.take(f.Op == protocol.OpError, f.Payload)
 		case <-r.c.dead:
 			r.err = r.c.connErr()
 		case <-r.ctx.Done():
@@ -756,14 +758,14 @@ func (r *remoteReader) Read(p []byte) (int, error) {
 // agent sent instead (isErr).
 func (r *remoteReader) take(isErr bool, body []byte) {
 	if isErr {
-		r.err = decodeError(body)
+		r.err = protocol.DecodeError(body)
 		return
 	}
-	d := dec{b: body}
-	eof := d.bool()
-	r.buf = d.bytes()
-	if d.err != nil {
-		r.err = d.err
+	d := protocol.Dec{B: body}
+	eof := d.Bool()
+	r.buf = d.Bytes()
+	if d.Err != nil {
+		r.err = d.Err
 	}
 	if eof {
 		r.eof = true
@@ -773,18 +775,18 @@ func (r *remoteReader) take(isErr bool, body []byte) {
 // fill keeps readAhead chunk requests in flight until the end is known.
 func (r *remoteReader) fill() {
 	for !r.eof && len(r.inflight) < readAhead {
-		var e enc
-		e.u(r.handle)
-		e.i(r.next)
+		var e protocol.Enc
+		e.Uint(r.handle)
+		e.Int(r.next)
 		id, ch := r.c.register(1)
-		if err := r.c.c.send(opRead, id, e.b); err != nil {
+		if err := r.c.c.Send(protocol.OpRead, id, e.B); err != nil {
 			r.c.forget(id)
 			r.err = r.c.sendErr(err)
 			return
 		}
 		r.inflight = append(r.inflight, ch)
 		r.ids = append(r.ids, id)
-		r.next += chunkSize
+		r.next += protocol.ChunkSize
 	}
 }
 
@@ -800,9 +802,9 @@ func (r *remoteReader) Close() error {
 	for _, id := range r.dpIDs {
 		r.dp.forget(id)
 	}
-	var e enc
-	e.u(r.handle)
-	return r.c.oneWay(opCloseFile, e.b)
+	var e protocol.Enc
+	e.Uint(r.handle)
+	return r.c.oneWay(protocol.OpCloseFile, e.B)
 }
 
 // Create starts a remote file. Content up to smallFile bytes travels with
@@ -820,18 +822,18 @@ func (c *Client) Create(ctx context.Context, p string, opts core.CreateOptions) 
 		return w, nil
 	}
 	w.handle = c.next.Add(1)
-	var e enc
-	e.u(w.handle)
-	e.s(p)
-	e.createOpts(opts)
-	f, err := c.call(ctx, opCreateSync, e.b)
+	var e protocol.Enc
+	e.Uint(w.handle)
+	e.Str(p)
+	e.CreateOptions(opts)
+	f, err := c.call(ctx, protocol.OpCreateSync, e.B)
 	if err != nil {
 		return nil, err
 	}
-	d := dec{b: f.payload}
-	w.offset = d.i()
+	d := protocol.Dec{B: f.Payload}
+	w.offset = d.Int()
 	w.started = true
-	return &resumableWriter{w}, d.err
+	return &resumableWriter{w}, d.Err
 }
 
 type remoteWriter struct {
@@ -857,11 +859,11 @@ func (w *remoteWriter) Write(p []byte) (int, error) {
 	}
 	if !w.started {
 		w.handle = w.c.next.Add(1)
-		var e enc
-		e.u(w.handle)
-		e.s(w.path)
-		e.createOpts(w.opts)
-		if w.err = w.c.oneWay(opCreate, e.b); w.err != nil {
+		var e protocol.Enc
+		e.Uint(w.handle)
+		e.Str(w.path)
+		e.CreateOptions(w.opts)
+		if w.err = w.c.oneWay(protocol.OpCreate, e.B); w.err != nil {
 			return 0, w.err
 		}
 		w.started = true
@@ -879,11 +881,11 @@ func (w *remoteWriter) Write(p []byte) (int, error) {
 // send streams p in chunks.
 func (w *remoteWriter) send(p []byte) error {
 	for len(p) > 0 {
-		n := min(len(p), chunkSize)
-		var e enc
-		e.u(w.handle)
-		e.bytes(p[:n])
-		if w.err = w.c.oneWay(opWrite, e.b); w.err != nil {
+		n := min(len(p), protocol.ChunkSize)
+		var e protocol.Enc
+		e.Uint(w.handle)
+		e.Bytes(p[:n])
+		if w.err = w.c.oneWay(protocol.OpWrite, e.B); w.err != nil {
 			return w.err
 		}
 		p = p[n:]
@@ -897,26 +899,26 @@ func (w *remoteWriter) Commit(ctx context.Context) (core.Entry, error) {
 		return core.Entry{}, w.err
 	}
 	w.done = true
-	var e enc
+	var e protocol.Enc
 	if !w.started {
-		e.s(w.path)
-		e.createOpts(w.opts)
-		e.bytes(w.buf)
+		e.Str(w.path)
+		e.CreateOptions(w.opts)
+		e.Bytes(w.buf)
 		if cd := w.c.tcpData(); cd != nil { // a small file, in one frame
-			_, f, err := w.c.dataCall(ctx, cd, opPut, e.b)
+			_, f, err := w.c.dataCall(ctx, cd, protocol.OpPut, e.B)
 			if !errors.Is(err, errTooLarge) {
 				if err != nil {
 					return core.Entry{}, err
 				}
-				d := dec{b: f.payload}
-				en := d.entry()
-				return en, d.err
+				d := protocol.Dec{B: f.Payload}
+				en := d.Entry()
+				return en, d.Err
 			}
 		}
-		return w.c.entryCall(ctx, opPut, &e)
+		return w.c.entryCall(ctx, protocol.OpPut, &e)
 	}
-	e.u(w.handle)
-	return w.c.entryCall(ctx, opCommit, &e)
+	e.Uint(w.handle)
+	return w.c.entryCall(ctx, protocol.OpCommit, &e)
 }
 
 func (w *remoteWriter) Abort() error {
@@ -925,9 +927,9 @@ func (w *remoteWriter) Abort() error {
 		return nil
 	}
 	w.done = true
-	var e enc
-	e.u(w.handle)
-	return w.c.oneWay(opAbort, e.b)
+	var e protocol.Enc
+	e.Uint(w.handle)
+	return w.c.oneWay(protocol.OpAbort, e.B)
 }
 
 // resumableWriter continues a partial file kept on the server.
@@ -949,9 +951,9 @@ func (w resumableWriter) Abort() error {
 	if err := w.remoteWriter.Abort(); err != nil {
 		return err
 	}
-	var e enc
-	e.s("")
-	w.c.call(w.ctx, opStat, e.b) // a barrier: its answer does not matter
+	var e protocol.Enc
+	e.Str("")
+	w.c.call(w.ctx, protocol.OpStat, e.B) // a barrier: its answer does not matter
 	return nil
 }
 
@@ -960,8 +962,8 @@ func (w resumableWriter) Keep() error {
 		return nil
 	}
 	w.done = true
-	var e enc
-	e.u(w.handle)
-	_, err := w.c.call(w.ctx, opKeep, e.b)
+	var e protocol.Enc
+	e.Uint(w.handle)
+	_, err := w.c.call(w.ctx, protocol.OpKeep, e.B)
 	return err
 }

@@ -1,4 +1,4 @@
-package ssh
+package agent
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/async-sync/async/backends/ssh/datapath"
+	"github.com/async-sync/async/backends/ssh/protocol"
 )
 
 // DefaultServerConfig is where the agent reads its configuration.
@@ -184,19 +185,19 @@ func (c *ServerConfig) user(name string) UserConfig {
 func (c *ServerConfig) checkToken(token, login string) (root, id string, err error) {
 	b64, ok := strings.CutPrefix(token, "Basic ")
 	if !ok {
-		return "", "", fmt.Errorf("%w: token must be \"Basic BASE64(id:secret)\"", ErrAccess)
+		return "", "", fmt.Errorf("%w: token must be \"Basic BASE64(id:secret)\"", protocol.ErrAccess)
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
 	if err != nil {
-		return "", "", fmt.Errorf("%w: token is not base64", ErrAccess)
+		return "", "", fmt.Errorf("%w: token is not base64", protocol.ErrAccess)
 	}
 	id, secret, _ := strings.Cut(string(raw), ":")
 	k, ok := c.Keys[id]
 	if !ok || subtle.ConstantTimeCompare([]byte(k.Secret), []byte(secret)) != 1 {
-		return "", "", fmt.Errorf("%w: unknown access key or wrong secret", ErrAccess)
+		return "", "", fmt.Errorf("%w: unknown access key or wrong secret", protocol.ErrAccess)
 	}
 	if len(k.Users) > 0 && !contains(k.Users, login) {
-		return "", "", fmt.Errorf("%w: access key %s is not valid for user %s", ErrAccess, id, login)
+		return "", "", fmt.Errorf("%w: access key %s is not valid for user %s", protocol.ErrAccess, id, login)
 	}
 	return k.Root, id, nil
 }
@@ -244,14 +245,14 @@ func (d docroot) resolve(p string) (string, error) {
 // lengths past what a system holds.
 func checkRemote(p string) error {
 	if strings.IndexByte(p, 0) >= 0 {
-		return fmt.Errorf("%w (a NUL byte in a path)", ErrOutsideDocroot)
+		return fmt.Errorf("%w (a NUL byte in a path)", protocol.ErrOutsideDocroot)
 	}
 	if len(p) > maxPathLen {
-		return fmt.Errorf("a path of %d bytes: %w (longer than %d)", len(p), ErrOutsideDocroot, maxPathLen)
+		return fmt.Errorf("a path of %d bytes: %w (longer than %d)", len(p), protocol.ErrOutsideDocroot, maxPathLen)
 	}
 	for _, c := range strings.Split(filepath.ToSlash(p), "/") {
 		if c == ".." {
-			return fmt.Errorf("%w (\"..\" is not allowed)", ErrOutsideDocroot)
+			return fmt.Errorf("%w (\"..\" is not allowed)", protocol.ErrOutsideDocroot)
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package ssh
+package protocol
 
 import (
 	"fmt"
@@ -12,26 +12,26 @@ import (
 // against the frame that carries it) before anything is allocated for
 // it; doc.go lists them.
 const (
-	// maxServing bounds the requests the agent serves at once; the
+	// MaxServing bounds the requests the agent serves at once; the
 	// reader stops reading until one ends.
-	maxServing = 64
-	// bigPayload: a request whose payload is larger takes one of
-	// maxBigServing places as well, so that at most
-	// maxServing×bigPayload + maxBigServing×maxFrame bytes of requests
+	MaxServing = 64
+	// BigPayload: a request whose payload is larger takes one of
+	// MaxBigServing places as well, so that at most
+	// MaxServing×bigPayload + maxBigServing×maxFrame bytes of requests
 	// are held at once.
-	bigPayload    = 1 << 20
-	maxBigServing = 4
-	// maxOpenFiles bounds the files one connection has open for writing,
+	BigPayload    = 1 << 20
+	MaxBigServing = 4
+	// MaxOpenFiles bounds the files one connection has open for writing,
 	// and (apart) for reading.
-	maxOpenFiles = 1024
+	MaxOpenFiles = 1024
 	// maxScanThreads is the largest --scan-threads.
 	maxScanThreads = 99
 	// maxScanPause bounds the rest a scan takes between directories.
 	maxScanPause = time.Second
 )
 
-// checkScanOpts refuses scan options out of their range.
-func checkScanOpts(o core.ScanOptions) error {
+// CheckScanOptions refuses scan options out of their range.
+func CheckScanOptions(o core.ScanOptions) error {
 	switch {
 	case o.Threads < 0 || o.Threads > maxScanThreads:
 		return fmt.Errorf("agent protocol: %d scan threads (want 0 to %d)", o.Threads, maxScanThreads)

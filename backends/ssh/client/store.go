@@ -1,8 +1,9 @@
-package ssh
+package client
 
 import (
 	"context"
 
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 )
 
@@ -16,10 +17,10 @@ var _ core.Store = (*Store)(nil)
 // the server: in dir (-B, resolved inside the docroot), or in the sync
 // root's private area when dir is empty.
 func (c *Client) OpenStore(ctx context.Context, dir string, readOnly bool) (*Store, error) {
-	var e enc
-	e.s(dir)
-	e.bool(readOnly)
-	if _, err := c.call(ctx, opStoreOpen, e.b); err != nil {
+	var e protocol.Enc
+	e.Str(dir)
+	e.Bool(readOnly)
+	if _, err := c.call(ctx, protocol.OpStoreOpen, e.B); err != nil {
 		return nil, err
 	}
 	return &Store{c: c}, nil
@@ -27,65 +28,65 @@ func (c *Client) OpenStore(ctx context.Context, dir string, readOnly bool) (*Sto
 
 // Meta returns the stored session identity.
 func (s *Store) Meta(ctx context.Context) (core.Meta, bool, error) {
-	f, err := s.c.call(ctx, opStoreMeta, nil)
+	f, err := s.c.call(ctx, protocol.OpStoreMeta, nil)
 	if err != nil {
 		return core.Meta{}, false, err
 	}
-	d := dec{b: f.payload}
-	ok := d.bool()
-	m := d.meta()
-	return m, ok, d.err
+	d := protocol.Dec{B: f.Payload}
+	ok := d.Bool()
+	m := d.Meta()
+	return m, ok, d.Err
 }
 
 // SetMeta replaces the stored session identity.
 func (s *Store) SetMeta(ctx context.Context, m core.Meta) error {
-	var e enc
-	e.meta(m)
-	_, err := s.c.call(ctx, opStoreSetMeta, e.b)
+	var e protocol.Enc
+	e.Meta(m)
+	_, err := s.c.call(ctx, protocol.OpStoreSetMeta, e.B)
 	return err
 }
 
 // Load calls fn for every record, in path order.
 func (s *Store) Load(ctx context.Context, fn func(core.Record) error) error {
-	return s.c.stream(ctx, opStoreLoad, nil, func(d *dec) error { return eachItem(d, (*dec).record, fn) })
+	return s.c.stream(ctx, protocol.OpStoreLoad, nil, func(d *protocol.Dec) error { return eachItem(d, (*protocol.Dec).Record, fn) })
 }
 
 // Put records r.
 func (s *Store) Put(_ context.Context, r core.Record) error {
-	var e enc
-	e.record(&r)
-	return s.c.oneWay(opStorePut, e.b)
+	var e protocol.Enc
+	e.Record(&r)
+	return s.c.oneWay(protocol.OpStorePut, e.B)
 }
 
 // Delete drops the record of path.
 func (s *Store) Delete(_ context.Context, path string) error {
-	var e enc
-	e.s(path)
-	return s.c.oneWay(opStoreDelete, e.b)
+	var e protocol.Enc
+	e.Str(path)
+	return s.c.oneWay(protocol.OpStoreDelete, e.B)
 }
 
 // Flush makes every Put and Delete so far durable, and reports the first
 // that failed.
 func (s *Store) Flush(ctx context.Context) error {
-	_, err := s.c.call(ctx, opStoreFlush, nil)
+	_, err := s.c.call(ctx, protocol.OpStoreFlush, nil)
 	return err
 }
 
 // Close closes the snapshot on the server.
 func (s *Store) Close() error {
-	_, err := s.c.call(context.Background(), opStoreClose, nil)
+	_, err := s.c.call(context.Background(), protocol.OpStoreClose, nil)
 	return err
 }
 
 // SnapshotExists reports whether the session's snapshot exists on the
 // server (dir as for OpenStore).
 func (c *Client) SnapshotExists(ctx context.Context, dir string) (bool, error) {
-	return c.snapshotAction(ctx, snapExists, dir, "")
+	return c.snapshotAction(ctx, protocol.SnapExists, dir, "")
 }
 
 // RemoveSnapshot drops the session's snapshot on the server (--reset).
 func (c *Client) RemoveSnapshot(ctx context.Context, dir string) error {
-	_, err := c.snapshotAction(ctx, snapRemove, dir, "")
+	_, err := c.snapshotAction(ctx, protocol.SnapRemove, dir, "")
 	return err
 }
 
@@ -93,19 +94,19 @@ func (c *Client) RemoveSnapshot(ctx context.Context, dir string) error {
 // another on the server (--remote-db-store-dir); false when there was
 // none to copy.
 func (c *Client) CopySnapshot(ctx context.Context, from, to string) (bool, error) {
-	return c.snapshotAction(ctx, snapCopy, from, to)
+	return c.snapshotAction(ctx, protocol.SnapCopy, from, to)
 }
 
 func (c *Client) snapshotAction(ctx context.Context, act uint64, dir, to string) (bool, error) {
-	var e enc
-	e.u(act)
-	e.s(dir)
-	e.s(to)
-	f, err := c.call(ctx, opSnapshot, e.b)
+	var e protocol.Enc
+	e.Uint(act)
+	e.Str(dir)
+	e.Str(to)
+	f, err := c.call(ctx, protocol.OpSnapshot, e.B)
 	if err != nil {
 		return false, err
 	}
-	d := dec{b: f.payload}
-	ok := d.bool()
-	return ok, d.err
+	d := protocol.Dec{B: f.Payload}
+	ok := d.Bool()
+	return ok, d.Err
 }

@@ -1,4 +1,4 @@
-package ssh
+package client
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/async-sync/async/backends/ssh/datapath"
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 )
 
@@ -80,17 +81,17 @@ func (c *Client) OpenDataPath(ctx context.Context, o DataOptions) (DataInfo, err
 	if o.CC == "" {
 		o.CC = datapath.DefaultCC
 	}
-	var e enc
-	e.u(uint64(o.Streams))
-	e.u(uint64(o.Port))
-	e.s(o.CC)
-	f, err := c.call(ctx, opDataOpen, e.b)
+	var e protocol.Enc
+	e.Uint(uint64(o.Streams))
+	e.Uint(uint64(o.Port))
+	e.Str(o.CC)
+	f, err := c.call(ctx, protocol.OpDataOpen, e.B)
 	if err != nil {
 		return DataInfo{}, fmt.Errorf("the agent opened no data port: %w", err)
 	}
-	d := dec{b: f.payload}
-	port, kb, n := d.u(), d.bytes(), d.u()
-	if d.err != nil || len(kb) != datapath.KeySize || n != uint64(o.Streams) || port == 0 || port > 65535 {
+	d := protocol.Dec{B: f.Payload}
+	port, kb, n := d.Uint(), d.Bytes(), d.Uint()
+	if d.Err != nil || len(kb) != datapath.KeySize || n != uint64(o.Streams) || port == 0 || port > 65535 {
 		return DataInfo{}, errors.New("agent protocol: a bad data path answer")
 	}
 	var key datapath.Key
@@ -116,13 +117,13 @@ func (cd *clientData) readLoop(s *datapath.Stream) {
 			cd.fail(err)
 			return
 		}
-		d := dec{b: f.Body}
-		id := d.u()
-		if d.err != nil || f.Type != dpData && f.Type != dpError && f.Type != dpReply {
+		d := protocol.Dec{B: f.Body}
+		id := d.Uint()
+		if d.Err != nil || f.Type != protocol.DPData && f.Type != protocol.DPError && f.Type != protocol.DPReply {
 			cd.fail(errors.New("agent protocol: a bad data frame"))
 			return
 		}
-		f.Body = d.b
+		f.Body = d.B
 		cd.mu.Lock()
 		ch := cd.pending[id]
 		delete(cd.pending, id)
@@ -232,35 +233,35 @@ func (cd *clientData) forget(id uint64) {
 // call sends a PUT or an OPEN over the data path and waits for its
 // answer, as Client.call does over SSH. A request too large for one frame
 // (a path of tens of KiB) reports errTooLarge, and goes over SSH.
-func (cd *clientData) call(ctx context.Context, op byte, payload []byte) (uint64, frame, error) {
+func (cd *clientData) call(ctx context.Context, op byte, payload []byte) (uint64, protocol.Frame, error) {
 	if len(payload)+32 > datapath.MaxBody {
-		return 0, frame{}, errTooLarge
+		return 0, protocol.Frame{}, errTooLarge
 	}
 	id, ch := cd.register()
-	var e enc
-	e.u(id)
-	e.u(uint64(op))
-	e.b = append(e.b, payload...)
-	if err := cd.send(ctx, dpCall, e.b); err != nil {
+	var e protocol.Enc
+	e.Uint(id)
+	e.Uint(uint64(op))
+	e.B = append(e.B, payload...)
+	if err := cd.send(ctx, protocol.DPCall, e.B); err != nil {
 		cd.forget(id)
-		return 0, frame{}, fmt.Errorf("data path: %w", err)
+		return 0, protocol.Frame{}, fmt.Errorf("data path: %w", err)
 	}
 	select {
 	case f := <-ch:
-		if f.Type == dpError {
-			return 0, frame{}, decodeError(f.Body)
+		if f.Type == protocol.DPError {
+			return 0, protocol.Frame{}, protocol.DecodeError(f.Body)
 		}
-		d := dec{b: f.Body}
-		rop := d.u()
-		if d.err != nil {
-			return 0, frame{}, d.err
+		d := protocol.Dec{B: f.Body}
+		rop := d.Uint()
+		if d.Err != nil {
+			return 0, protocol.Frame{}, d.Err
 		}
-		return id, frame{op: byte(rop), id: id, payload: d.b}, nil
+		return id, protocol.Frame{Op: byte(rop), ID: id, Payload: d.B}, nil
 	case <-cd.dead:
-		return 0, frame{}, fmt.Errorf("data path: %w", cd.error())
+		return 0, protocol.Frame{}, fmt.Errorf("data path: %w", cd.error())
 	case <-ctx.Done():
 		cd.forget(id)
-		return 0, frame{}, ctx.Err()
+		return 0, protocol.Frame{}, ctx.Err()
 	}
 }
 
@@ -281,14 +282,14 @@ const dataReadAhead = 16
 // createData starts a file whose content goes over the data path.
 func (c *Client) createData(ctx context.Context, cd *clientData, p string, opts core.CreateOptions) (core.Writer, error) {
 	h := c.next.Add(1)
-	var e enc
-	e.u(h)
-	e.s(p)
-	e.createOpts(opts)
-	if _, err := c.call(ctx, opDataCreate, e.b); err != nil {
+	var e protocol.Enc
+	e.Uint(h)
+	e.Str(p)
+	e.CreateOptions(opts)
+	if _, err := c.call(ctx, protocol.OpDataCreate, e.B); err != nil {
 		return nil, err
 	}
-	return &dataFileWriter{c: c, cd: cd, ctx: ctx, handle: h, buf: make([]byte, 0, chunkSize)}, nil
+	return &dataFileWriter{c: c, cd: cd, ctx: ctx, handle: h, buf: make([]byte, 0, protocol.ChunkSize)}, nil
 }
 
 // dataFileWriter sends a file's content in chunks over the data path's
@@ -311,10 +312,10 @@ func (w *dataFileWriter) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	for len(p) > 0 {
-		k := min(len(p), chunkSize-len(w.buf))
+		k := min(len(p), protocol.ChunkSize-len(w.buf))
 		w.buf = append(w.buf, p[:k]...)
 		p = p[k:]
-		if len(w.buf) == chunkSize {
+		if len(w.buf) == protocol.ChunkSize {
 			if err := w.flush(); err != nil {
 				return 0, err
 			}
@@ -327,11 +328,11 @@ func (w *dataFileWriter) flush() error {
 	if len(w.buf) == 0 {
 		return nil
 	}
-	var e enc
-	e.u(w.handle)
-	e.i(w.off)
-	e.bytes(w.buf)
-	if err := w.cd.send(w.ctx, dpWrite, e.b); err != nil {
+	var e protocol.Enc
+	e.Uint(w.handle)
+	e.Int(w.off)
+	e.Bytes(w.buf)
+	if err := w.cd.send(w.ctx, protocol.DPWrite, e.B); err != nil {
 		w.err = fmt.Errorf("data path: %w", err)
 		return w.err
 	}
@@ -346,10 +347,10 @@ func (w *dataFileWriter) Commit(ctx context.Context) (core.Entry, error) {
 		return core.Entry{}, err
 	}
 	w.done = true
-	var e enc
-	e.u(w.handle)
-	e.i(w.off)
-	return w.c.entryCall(ctx, opDataCommit, &e)
+	var e protocol.Enc
+	e.Uint(w.handle)
+	e.Int(w.off)
+	return w.c.entryCall(ctx, protocol.OpDataCommit, &e)
 }
 
 func (w *dataFileWriter) Abort() error {
@@ -357,9 +358,9 @@ func (w *dataFileWriter) Abort() error {
 		return nil
 	}
 	w.done = true
-	var e enc
-	e.u(w.handle)
-	return w.c.oneWay(opAbort, e.b)
+	var e protocol.Enc
+	e.Uint(w.handle)
+	return w.c.oneWay(protocol.OpAbort, e.B)
 }
 
 // fillData keeps dataReadAhead chunk requests in flight over the data
@@ -367,18 +368,18 @@ func (w *dataFileWriter) Abort() error {
 func (r *remoteReader) fillData(cd *clientData) {
 	for !r.eof && r.next < r.end && len(r.dpIn) < dataReadAhead {
 		id, ch := cd.register()
-		var e enc
-		e.u(id)
-		e.u(r.handle)
-		e.i(r.next)
-		if err := cd.send(r.ctx, dpRead, e.b); err != nil {
+		var e protocol.Enc
+		e.Uint(id)
+		e.Uint(r.handle)
+		e.Int(r.next)
+		if err := cd.send(r.ctx, protocol.DPRead, e.B); err != nil {
 			cd.forget(id)
 			r.err = fmt.Errorf("data path: %w", err)
 			return
 		}
 		r.dpIn = append(r.dpIn, ch)
 		r.dpIDs = append(r.dpIDs, id)
-		r.next += chunkSize
+		r.next += protocol.ChunkSize
 	}
 }
 
@@ -396,7 +397,7 @@ func (r *remoteReader) readData(cd *clientData) {
 	r.dpIn, r.dpIDs = r.dpIn[1:], r.dpIDs[1:]
 	select {
 	case f := <-ch:
-		r.take(f.Type == dpError, f.Body)
+		r.take(f.Type == protocol.DPError, f.Body)
 	case <-cd.dead:
 		r.err = fmt.Errorf("data path: %w", cd.error())
 	case <-r.ctx.Done():

@@ -1,4 +1,4 @@
-package ssh
+package protocol
 
 import (
 	"bytes"
@@ -10,26 +10,26 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// compressedOp marks a frame whose payload is compressed (--compression):
+// CompressedOp marks a frame whose payload is compressed (--compression):
 // the op byte with its high bit set.
-const compressedOp = 0x80
+const CompressedOp = 0x80
 
 // minCompress is the smallest payload worth compressing.
 const minCompress = 512
 
-// maxPayload bounds a decompressed payload, as maxFrame bounds a frame.
-const maxPayload = maxFrame
+// MaxPayload bounds a decompressed payload, as maxFrame bounds a frame.
+const MaxPayload = MaxFrame
 
-// codec compresses frame payloads with one algorithm. It is safe for
+// Codec compresses frame payloads with one algorithm. It is safe for
 // concurrent use.
-type codec interface {
+type Codec interface {
 	compress(dst, src []byte) []byte
 	decompress(src []byte) ([]byte, error)
 }
 
-// newCodec returns the codec of an algorithm name: "zstd", "zlib", or
+// NewCodec returns the codec of an algorithm name: "zstd", "zlib", or
 // "none"/"" (nil: no compression).
-func newCodec(name string) (codec, error) {
+func NewCodec(name string) (Codec, error) {
 	switch name {
 	case "", "none":
 		return nil, nil
@@ -38,7 +38,7 @@ func newCodec(name string) (codec, error) {
 		if err != nil {
 			return nil, err
 		}
-		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxPayload))
+		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(MaxPayload))
 		if err != nil {
 			return nil, err
 		}
@@ -80,12 +80,12 @@ func (z *zlibCodec) decompress(src []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer r.Close()
-	out, err := io.ReadAll(io.LimitReader(r, maxPayload+1))
+	out, err := io.ReadAll(io.LimitReader(r, MaxPayload+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(out) > maxPayload {
-		return nil, fmt.Errorf("decompressed payload over %d bytes", maxPayload)
+	if len(out) > MaxPayload {
+		return nil, fmt.Errorf("decompressed payload over %d bytes", MaxPayload)
 	}
 	return out, nil
 }

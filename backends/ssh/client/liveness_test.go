@@ -1,4 +1,4 @@
-package ssh
+package client
 
 // A stalled or misbehaving agent ends the connection with a clear error
 // within a bound, never a hang.
@@ -13,25 +13,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 )
 
 // scriptedAgent says hello, then answers every request with what reply
 // returns (frames sent in order); reply nil: no answer at all.
-func scriptedAgent(r io.Reader, w io.Writer, reply func(f frame, c *conn)) {
-	c := newConn(r, w)
-	defer c.stop()
+func scriptedAgent(r io.Reader, w io.Writer, reply func(f protocol.Frame, c *protocol.Conn)) {
+	c := protocol.NewConn(r, w)
+	defer c.Stop()
 	for {
-		f, err := c.recv()
+		f, err := c.Recv()
 		if err != nil {
 			return
 		}
-		if f.op == opHello {
-			var e enc
-			e.u(ProtocolVersion)
-			e.u(capsBits(core.Caps{Dirs: true, Filesystem: true}))
-			e.entry(&core.Entry{Type: core.TypeDir, Mode: 0o755})
-			c.send(opOK, f.id, e.b)
+		if f.Op == protocol.OpHello {
+			var e protocol.Enc
+			e.Uint(protocol.ProtocolVersion)
+			e.Uint(protocol.CapsBits(core.Caps{Dirs: true, Filesystem: true}))
+			e.Entry(&core.Entry{Type: core.TypeDir, Mode: 0o755})
+			c.Send(protocol.OpOK, f.ID, e.B)
 			continue
 		}
 		if reply != nil {
@@ -41,16 +42,16 @@ func scriptedAgent(r io.Reader, w io.Writer, reply func(f frame, c *conn)) {
 }
 
 // scriptedClient connects a client to scriptedAgent over pipes.
-func scriptedClient(t *testing.T, stall time.Duration, reply func(f frame, c *conn)) *Client {
+func scriptedClient(t *testing.T, stall time.Duration, reply func(f protocol.Frame, c *protocol.Conn)) *Client {
 	t.Helper()
 	cr, aw := io.Pipe()
 	ar, cw := io.Pipe()
 	go func() { scriptedAgent(ar, aw, reply); aw.Close() }()
-	cl, err := newClient(context.Background(), cr, cw, closerFunc(func() error {
+	cl, err := New(context.Background(), cr, cw, closerFunc(func() error {
 		cw.Close()
 		aw.Close()
 		return nil
-	}), hello{root: "/", session: "s"}, stall)
+	}), protocol.Hello{Root: "/", Session: "s"}, stall)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,35 +74,35 @@ func within(t *testing.T, d time.Duration, fn func() error) error {
 }
 
 func entryPayload() []byte {
-	var e enc
-	e.entry(&core.Entry{Path: "x", Type: core.TypeFile, Mode: 0o644})
-	return e.b
+	var e protocol.Enc
+	e.Entry(&core.Entry{Path: "x", Type: core.TypeFile, Mode: 0o644})
+	return e.B
 }
 
 func TestUnexpectedRepliesFailTheConnection(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		name  string
-		reply func(f frame, c *conn)
+		reply func(f protocol.Frame, c *protocol.Conn)
 		want  string
 	}{
-		{"items to a one-reply request", func(f frame, c *conn) {
+		{"items to a one-reply request", func(f protocol.Frame, c *protocol.Conn) {
 			for range 8 { // more than the reply channel holds
-				c.send(opItems, f.id, []byte{0})
+				c.Send(protocol.OpItems, f.ID, []byte{0})
 			}
-			c.send(opEntry, f.id, entryPayload())
+			c.Send(protocol.OpEntry, f.ID, entryPayload())
 		}, "items in reply to request"},
-		{"reply to an unknown id", func(f frame, c *conn) {
-			c.send(opEntry, f.id+1000, entryPayload())
+		{"reply to an unknown id", func(f protocol.Frame, c *protocol.Conn) {
+			c.Send(protocol.OpEntry, f.ID+1000, entryPayload())
 		}, "which awaits none"},
-		{"two final replies", func(f frame, c *conn) {
-			c.send(opEntry, f.id, entryPayload())
-			c.send(opEntry, f.id, entryPayload())
+		{"two final replies", func(f protocol.Frame, c *protocol.Conn) {
+			c.Send(protocol.OpEntry, f.ID, entryPayload())
+			c.Send(protocol.OpEntry, f.ID, entryPayload())
 		}, "which awaits none"},
-		{"items after a stream ended", func(f frame, c *conn) {
-			c.send(opOK, f.id, nil)
+		{"items after a stream ended", func(f protocol.Frame, c *protocol.Conn) {
+			c.Send(protocol.OpOK, f.ID, nil)
 			for range 32 {
-				c.send(opItems, f.id, []byte{0})
+				c.Send(protocol.OpItems, f.ID, []byte{0})
 			}
 		}, "which awaits none"},
 	} {
@@ -137,12 +138,12 @@ func TestUnexpectedRepliesFailTheConnection(t *testing.T) {
 func TestLateReplyToAForgottenRequestIsDropped(t *testing.T) {
 	t.Parallel()
 	first := true
-	cl := scriptedClient(t, 0, func(f frame, c *conn) {
+	cl := scriptedClient(t, 0, func(f protocol.Frame, c *protocol.Conn) {
 		if first {
 			first = false
 			time.Sleep(300 * time.Millisecond)
 		}
-		c.send(opEntry, f.id, entryPayload())
+		c.Send(protocol.OpEntry, f.ID, entryPayload())
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -181,18 +182,18 @@ func TestSilentAgentFailsTheConnection(t *testing.T) {
 func TestSlowRequestOfALiveAgentDoesNotTrip(t *testing.T) {
 	t.Parallel()
 	const stall = 300 * time.Millisecond
-	cl := scriptedClient(t, stall, func(f frame, c *conn) {
-		if f.op == opHash {
+	cl := scriptedClient(t, stall, func(f protocol.Frame, c *protocol.Conn) {
+		if f.Op == protocol.OpHash {
 			go func() {
 				time.Sleep(4 * stall)
-				var e enc
-				e.s("abcd")
-				e.entry(&core.Entry{Path: "x", Type: core.TypeFile, Mode: 0o644})
-				c.send(opOK, f.id, e.b)
+				var e protocol.Enc
+				e.Str("abcd")
+				e.Entry(&core.Entry{Path: "x", Type: core.TypeFile, Mode: 0o644})
+				c.Send(protocol.OpOK, f.ID, e.B)
 			}()
 			return
 		}
-		c.send(opEntry, f.id, entryPayload()) // the probes
+		c.Send(protocol.OpEntry, f.ID, entryPayload()) // the probes
 	})
 	sum, _, err := cl.Hash(context.Background(), "x", core.Checksum("sha256"))
 	if err != nil || sum != "abcd" {
@@ -208,30 +209,30 @@ func TestCloseOfAFrozenAgentIsBounded(t *testing.T) {
 	ar, cw := io.Pipe()
 	helloDone := make(chan struct{})
 	go func() {
-		c := newConn(ar, aw)
-		f, err := c.recv()
+		c := protocol.NewConn(ar, aw)
+		f, err := c.Recv()
 		if err != nil {
 			return
 		}
-		var e enc
-		e.u(ProtocolVersion)
-		e.u(capsBits(core.Caps{Dirs: true, Filesystem: true}))
-		e.entry(&core.Entry{Type: core.TypeDir, Mode: 0o755})
-		c.send(opOK, f.id, e.b)
-		c.stop()
+		var e protocol.Enc
+		e.Uint(protocol.ProtocolVersion)
+		e.Uint(protocol.CapsBits(core.Caps{Dirs: true, Filesystem: true}))
+		e.Entry(&core.Entry{Type: core.TypeDir, Mode: 0o755})
+		c.Send(protocol.OpOK, f.ID, e.B)
+		c.Stop()
 		close(helloDone)
 		// frozen: never reads again
 	}()
-	cl, err := newClient(context.Background(), cr, cw, &abortPipe{w: cw}, hello{root: "/", session: "s"}, time.Hour)
+	cl, err := New(context.Background(), cr, cw, &abortPipe{w: cw}, protocol.Hello{Root: "/", Session: "s"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	<-helloDone
-	go cl.oneWay(opWrite, make([]byte, 1<<20)) // fills the pipe: blocks
+	go cl.oneWay(protocol.OpWrite, make([]byte, 1<<20)) // fills the pipe: blocks
 	time.Sleep(100 * time.Millisecond)
 	start := time.Now()
-	within(t, 3*closeWait, cl.Close)
-	if d := time.Since(start); d > closeWait+2*time.Second {
+	within(t, 3*CloseWait, cl.Close)
+	if d := time.Since(start); d > CloseWait+2*time.Second {
 		t.Errorf("Close took %s", d)
 	}
 	aw.Close()
@@ -243,7 +244,7 @@ func TestAgentOverPipesStaysUpWhenIdle(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()
 	os.Mkdir(filepath.Join(home, "root"), 0o755)
-	cl, err := pipeClientStall(t, home, hello{root: filepath.Join(home, "root"), session: "t"}, 200*time.Millisecond)
+	cl, err := pipeClientStall(t, home, protocol.Hello{Root: filepath.Join(home, "root"), Session: "t"}, 200*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,4 +274,4 @@ func (p *abortPipe) Close() error {
 	return p.w.Close()
 }
 
-func (p *abortPipe) abort() { p.w.CloseWithError(io.ErrClosedPipe) }
+func (p *abortPipe) Abort() { p.w.CloseWithError(io.ErrClosedPipe) }

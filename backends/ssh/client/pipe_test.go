@@ -1,4 +1,4 @@
-package ssh
+package client
 
 import (
 	"bytes"
@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-sync/async/backends/local"
+	"github.com/async-sync/async/backends/ssh/agent"
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/backendtest"
 )
@@ -19,29 +22,29 @@ import (
 // pipeClient runs an agent in process over pipes: the fast unit test of
 // the protocol. The real proof runs over sshd (ssh_test.go).
 func pipeClient(t *testing.T, home, root string) (*Client, error) {
-	return pipeClientWith(t, home, hello{root: root, session: "t"})
+	return pipeClientWith(t, home, protocol.Hello{Root: root, Session: "t"})
 }
 
 // pipeClientWith is pipeClient with the whole hello.
-func pipeClientWith(t *testing.T, home string, h hello) (*Client, error) {
+func pipeClientWith(t *testing.T, home string, h protocol.Hello) (*Client, error) {
 	return pipeClientStall(t, home, h, 0)
 }
 
 // pipeClientStall is pipeClientWith with the agent's silence bounded by
 // stall.
-func pipeClientStall(t *testing.T, home string, h hello, stall time.Duration) (*Client, error) {
+func pipeClientStall(t *testing.T, home string, h protocol.Hello, stall time.Duration) (*Client, error) {
 	cr, aw := io.Pipe()
 	ar, cw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(context.Background(), ar, aw, AgentOptions{Home: home, StateDir: filepath.Join(home, ".state")})
+		done <- agent.Serve(context.Background(), ar, aw, agentOptions(home))
 		aw.Close()
 	}()
 	closer := closerFunc(func() error {
 		cw.Close()
 		return <-done
 	})
-	return newClient(context.Background(), cr, cw, closer, h, stall)
+	return New(context.Background(), cr, cw, closer, h, stall)
 }
 
 type closerFunc func() error
@@ -136,10 +139,10 @@ func TestAgentRefusesBadSessionNames(t *testing.T) {
 		cr, aw := io.Pipe()
 		ar, cw := io.Pipe()
 		go func() {
-			Serve(context.Background(), ar, aw, AgentOptions{Home: home, StateDir: filepath.Join(home, ".state")})
+			agent.Serve(context.Background(), ar, aw, agentOptions(home))
 			aw.Close()
 		}()
-		_, err := newClient(context.Background(), cr, cw, closerFunc(func() error { return cw.Close() }), hello{root: home, session: name}, 0)
+		_, err := New(context.Background(), cr, cw, closerFunc(func() error { return cw.Close() }), protocol.Hello{Root: home, Session: name}, 0)
 		if err == nil || !strings.Contains(err.Error(), "invalid session name") {
 			t.Errorf("session %q: err = %v", name, err)
 		}
@@ -155,7 +158,7 @@ func TestConformanceCompressed(t *testing.T) {
 				home := t.TempDir()
 				root := filepath.Join(home, "root")
 				os.Mkdir(root, 0o755)
-				c, err := pipeClientWith(t, home, hello{root: root, session: "t", compression: algo})
+				c, err := pipeClientWith(t, home, protocol.Hello{Root: root, Session: "t", Compression: algo})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -164,40 +167,40 @@ func TestConformanceCompressed(t *testing.T) {
 		})
 	}
 	home := t.TempDir()
-	if _, err := pipeClientWith(t, home, hello{root: home, compression: "lz77"}); err == nil {
+	if _, err := pipeClientWith(t, home, protocol.Hello{Root: home, Compression: "lz77"}); err == nil {
 		t.Error("an unknown compression was accepted")
 	}
 }
 
 func TestCompressedFramesShrink(t *testing.T) {
 	t.Parallel()
-	cc, err := newCodec("zstd")
+	cc, err := protocol.NewCodec("zstd")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wire bytes.Buffer
-	sender := newConn(strings.NewReader(""), &wire)
-	sender.codec.Store(&codecBox{cc})
+	sender := protocol.NewConn(strings.NewReader(""), &wire)
+	sender.Codec.Store(&protocol.CodecBox{C: cc})
 	payload := bytes.Repeat([]byte("async "), 10000)
-	if err := sender.send(opWrite, 7, payload); err != nil {
+	if err := sender.Send(protocol.OpWrite, 7, payload); err != nil {
 		t.Fatal(err)
 	}
-	sender.stop()
+	sender.Stop()
 	if wire.Len() > len(payload)/10 {
 		t.Errorf("%d bytes on the wire for %d compressible bytes", wire.Len(), len(payload))
 	}
-	receiver := newConn(&wire, io.Discard)
-	receiver.peer.Store(&codecBox{cc})
-	f, err := receiver.recv()
-	if err != nil || f.op != opWrite || f.id != 7 || !bytes.Equal(f.payload, payload) {
-		t.Fatalf("recv = op %d id %d %d bytes, %v", f.op, f.id, len(f.payload), err)
+	receiver := protocol.NewConn(&wire, io.Discard)
+	receiver.Peer.Store(&protocol.CodecBox{C: cc})
+	f, err := receiver.Recv()
+	if err != nil || f.Op != protocol.OpWrite || f.ID != 7 || !bytes.Equal(f.Payload, payload) {
+		t.Fatalf("recv = op %d id %d %d bytes, %v", f.Op, f.ID, len(f.Payload), err)
 	}
 }
 
 func TestOpsLeaveTheCompressedBit(t *testing.T) {
 	t.Parallel()
-	for _, op := range []byte{opHello, opWatch, opOK, opEntry, opData, opItems, opError} {
-		if op&compressedOp != 0 {
+	for _, op := range []byte{protocol.OpHello, protocol.OpWatch, protocol.OpOK, protocol.OpEntry, protocol.OpData, protocol.OpItems, protocol.OpError} {
+		if op&protocol.CompressedOp != 0 {
 			t.Errorf("op %d collides with the compressed flag", op)
 		}
 	}
@@ -212,7 +215,7 @@ func TestScanReportsUnreadableOverPipes(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "sub"), 0o755)
 	os.WriteFile(filepath.Join(root, "sub/f"), []byte("f"), 0o644)
 	os.Symlink("..", filepath.Join(root, "sub/up"))
-	c, err := pipeClientWith(t, home, hello{root: root, session: "t", followLinks: true})
+	c, err := pipeClientWith(t, home, protocol.Hello{Root: root, Session: "t", FollowLinks: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +256,7 @@ func TestReadOfAFileChangedMidwayFails(t *testing.T) {
 	root := filepath.Join(home, "root")
 	os.Mkdir(root, 0o755)
 	p := filepath.Join(root, "f")
-	size := 16 * chunkSize
+	size := 16 * protocol.ChunkSize
 	if err := os.WriteFile(p, bytes.Repeat([]byte{'a'}, size), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -278,4 +281,17 @@ func TestReadOfAFileChangedMidwayFails(t *testing.T) {
 	if !errors.Is(err, core.ErrChangedWhileReading) {
 		t.Errorf("read to the end: %v, want %v", err, core.ErrChangedWhileReading)
 	}
+}
+
+// agentOptions are the options of an agent serving home through the
+// local backend, as the command wires it.
+func agentOptions(home string) agent.Options {
+	return agent.Options{Home: home, StateDir: filepath.Join(home, ".state"),
+		Open: func(dir string, fo agent.FSOptions) (agent.FS, error) {
+			fs, err := local.Open(dir, local.Options{FollowLinks: fo.FollowLinks, Confined: fo.Confined})
+			if err != nil {
+				return nil, err
+			}
+			return fs, nil
+		}}
 }

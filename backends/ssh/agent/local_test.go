@@ -1,0 +1,16 @@
+package agent
+
+import "github.com/async-sync/async/backends/local"
+
+// withLocal returns o serving through the local backend, as the command
+// wires it.
+func withLocal(o Options) Options {
+	o.Open = func(dir string, fo FSOptions) (FS, error) {
+		fs, err := local.Open(dir, local.Options{FollowLinks: fo.FollowLinks, Confined: fo.Confined})
+		if err != nil {
+			return nil, err
+		}
+		return fs, nil
+	}
+	return o
+}
