@@ -1,0 +1,123 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/async-sync/async/core"
+)
+
+// Session is one session's two snapshots across its runs: restored from
+// their store directories before the first run, held open (and so locked
+// against another run of the session) while runs go on, saved to the
+// store directories after the last. A Session is used by one goroutine.
+type Session struct {
+	// Snapshots are the local and the remote side's snapshots.
+	Snapshots [2]Snapshots
+	// StoreDirs name each side's store directory as the user gave it;
+	// they label the log records of Restore and Save.
+	StoreDirs [2]string
+	// DryRun: nothing is created, dropped, restored or saved.
+	DryRun bool
+	// Reset drops both snapshots before they are opened: the session
+	// starts over.
+	Reset bool
+	// Log receives a record for each snapshot restored, saved or dropped
+	// (nil: none).
+	Log *slog.Logger
+
+	held   bool
+	stores [2]core.Store
+}
+
+func (s *Session) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+// Restore brings back each side's snapshot from its store directory where
+// the working copy is missing (nothing in a dry run). It stops at the
+// first side that fails.
+func (s *Session) Restore(ctx context.Context) error {
+	if s.DryRun {
+		return nil
+	}
+	for side := range 2 {
+		ok, err := s.Snapshots[side].Restore(ctx)
+		if err != nil {
+			return fmt.Errorf("restore the %s snapshot: %w", core.Side(side), err)
+		}
+		if ok {
+			s.log().Info("snapshot restored", "side", core.Side(side).String(), "from", s.StoreDirs[side])
+		}
+	}
+	return nil
+}
+
+// Save copies each side's snapshot, closed by now, to its store directory
+// (nothing in a dry run). Both sides are tried; the first error is
+// returned.
+func (s *Session) Save(ctx context.Context) error {
+	if s.DryRun {
+		return nil
+	}
+	var first error
+	for side := range 2 {
+		ok, err := s.Snapshots[side].Save(ctx)
+		if err != nil && first == nil {
+			first = fmt.Errorf("store the %s snapshot: %w", core.Side(side), err)
+		}
+		if ok {
+			s.log().Info("snapshot stored", "side", core.Side(side).String(), "in", s.StoreDirs[side])
+		}
+	}
+	return first
+}
+
+// Hold opens both sides' snapshots, after dropping them when Reset says
+// so (not in a dry run), and keeps them open until release is called:
+// the snapshots' locks say the session is running. The errors of the
+// snapshots pass unchanged (a *snapshot.LockedError while another run
+// holds one); on an error nothing stays open.
+func (s *Session) Hold(ctx context.Context) (release func(), err error) {
+	if s.Reset && !s.DryRun {
+		for side := range 2 {
+			if err := s.Snapshots[side].Remove(ctx); err != nil {
+				return nil, err
+			}
+		}
+		s.log().Info("snapshots dropped (--reset)")
+	}
+	var closers []func()
+	release = func() {
+		for _, c := range closers {
+			c()
+		}
+		closers = nil
+		s.stores, s.held = [2]core.Store{}, false
+	}
+	for side := range 2 {
+		st, closeStore, err := s.Snapshots[side].Open(ctx, s.DryRun, s.Reset)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		if st != nil {
+			s.stores[side] = st
+			closers = append(closers, closeStore)
+		}
+	}
+	s.held = true
+	return release, nil
+}
+
+// Held reports whether the snapshots are held open (between Hold and its
+// release).
+func (s *Session) Held() bool { return s.held }
+
+// Stores returns the held snapshots, local then remote; a side without one
+// (a dry run's first run) or a session not held has nil.
+func (s *Session) Stores() [2]core.Store { return s.stores }
