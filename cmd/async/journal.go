@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/lifecycle"
 	"github.com/async-sync/async/internal/watchd"
 )
 
@@ -93,7 +94,7 @@ func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [
 	private := p.privateDirs()
 	for side := range 2 {
 		e := p.ends[side]
-		if !e.local() || p.missing[side] || eps[side].Store == nil || !isSource(p.s.policy.Direction, core.Side(side)) {
+		if !e.local() || p.missing[side] || eps[side].Store == nil || !lifecycle.IsSource(p.s.policy.Direction, core.Side(side)) {
 			// A destination of push or pull is looked at where the
 			// source changed; the journal is for sides whose changes
 			// matter. Its record says only that the run completed.

@@ -32,23 +32,6 @@ func TestSkippedLinksWarning(t *testing.T) {
 	}
 }
 
-func TestIsSource(t *testing.T) {
-	tests := []struct {
-		d    core.Direction
-		s    core.Side
-		want bool
-	}{
-		{core.Push, core.Local, true}, {core.Push, core.Remote, false},
-		{core.Pull, core.Local, false}, {core.Pull, core.Remote, true},
-		{core.Bidi, core.Local, true}, {core.Bidi, core.Remote, true},
-	}
-	for _, tc := range tests {
-		if got := isSource(tc.d, tc.s); got != tc.want {
-			t.Errorf("isSource(%v, %v) = %v", tc.d, tc.s, got)
-		}
-	}
-}
-
 func TestLogLevel(t *testing.T) {
 	for n, want := range map[int]string{0: "INFO", 1: "DEBUG", 2: "TRACE", 3: "TRACE"} {
 		a := core.ReplaceLevel(nil, slogLevelAttr(logLevel(n)))

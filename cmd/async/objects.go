@@ -11,6 +11,7 @@ import (
 	"github.com/async-sync/async/backends/objstore"
 	"github.com/async-sync/async/backends/s3"
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/lifecycle"
 )
 
 // openObjects opens a bucket endpoint; its snapshot is local (reference
@@ -43,7 +44,7 @@ func openObjects(ctx context.Context, p *prepared, side core.Side) (*opened, err
 		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %s: %w", opt, e.Display(), err)}
 	}
 	f := objstore.New(b, prefix, objstore.Options{Tags: p.s.tags, ChecksumSHA256: p.s.policy.Checksum == core.ChecksumSHA256})
-	return &opened{backend: f, snaps: &localSnapshots{dir: p.dbDir[side], storeDir: p.storeDir[side]},
+	return &opened{backend: f, snaps: &lifecycle.Dir{Path: p.dbDir[side], StoreDir: p.storeDir[side]},
 		close: func() { f.Close() }}, nil
 }
 

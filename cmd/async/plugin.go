@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/lifecycle"
 	"github.com/async-sync/async/plugins"
 )
 
@@ -35,7 +36,7 @@ func openPlugin(ctx context.Context, p *prepared, side core.Side, scheme string)
 	if err != nil {
 		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %w", opt, err)}
 	}
-	return &opened{backend: b, snaps: &localSnapshots{dir: p.dbDir[side], storeDir: p.storeDir[side]},
+	return &opened{backend: b, snaps: &lifecycle.Dir{Path: p.dbDir[side], StoreDir: p.storeDir[side]},
 		close: func() { b.Close() }}, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/backends/ssh/sftpfs"
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/lifecycle"
 )
 
 // Environment variables that carry SSH credentials (docs/reference.md §8).
@@ -46,12 +47,8 @@ func localUser() string {
 // snapshot lives, and how to let go of both.
 type opened struct {
 	backend core.Backend
-	snaps   snapshots
+	snaps   lifecycle.Snapshots
 	close   func()
-	// held is the side's snapshot while a continuous session holds it
-	// open between its rounds (nil otherwise, and in a dry run without
-	// one).
-	held core.Store
 }
 
 // openSSH connects to an SSH endpoint and starts the agent on it (or an
@@ -118,7 +115,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 				return nil, err
 			}
 			if in.dryRun && s.createDir {
-				return &opened{backend: emptyDir{}, snaps: noSnapshots{}, close: func() {}}, nil
+				return &opened{backend: emptyDir{}, snaps: lifecycle.None{}, close: func() {}}, nil
 			}
 		}
 		return nil, remoteRootErr(opt, e, err)
@@ -305,12 +302,12 @@ func openSFTP(conn *ssh.Conn, p *prepared, side core.Side, dryRun bool) (*opened
 				return nil, err
 			}
 			if dryRun && s.createDir {
-				return &opened{backend: emptyDir{}, snaps: noSnapshots{}, close: func() { conn.Close() }}, nil
+				return &opened{backend: emptyDir{}, snaps: lifecycle.None{}, close: func() { conn.Close() }}, nil
 			}
 		}
 		return nil, remoteRootErr(opt, e, err)
 	}
-	snaps := &sftpSnapshots{&localSnapshots{dir: p.dbDir[side], storeDir: p.storeDir[side]}, token}
+	snaps := &sftpSnapshots{&lifecycle.Dir{Path: p.dbDir[side], StoreDir: p.storeDir[side]}, token}
 	return &opened{backend: b, snaps: snaps, close: func() { b.Close(); conn.Close() }}, nil
 }
 
@@ -375,26 +372,16 @@ func remoteKeepDir(opt, dir string, e endpoint) (string, error) {
 	return rel, nil
 }
 
-// snapshots is where one side keeps its snapshot: a local directory, or
-// the agent on an SSH server.
-type snapshots interface {
-	// open opens the snapshot; nil (no error) in a dry run that has none.
-	open(ctx context.Context, dryRun, reset bool) (core.Store, func(), error)
-	// remove drops it (--reset).
-	remove(ctx context.Context) error
-	// restore copies it back from the store directory when it is missing.
-	restore(ctx context.Context) (bool, error)
-	// save copies it, closed, to the store directory.
-	save(ctx context.Context) (bool, error)
-}
-
 // agentSnapshots is a snapshot the agent keeps on the server.
 type agentSnapshots struct {
 	c             *client.Client
 	dir, storeDir string // -B and --remote-db-store-dir as given ("" : the defaults)
 }
 
-func (a *agentSnapshots) open(ctx context.Context, dryRun, reset bool) (core.Store, func(), error) {
+var _ lifecycle.Snapshots = (*agentSnapshots)(nil)
+
+// Open opens the remote snapshot through the agent.
+func (a *agentSnapshots) Open(ctx context.Context, dryRun, reset bool) (core.Store, func(), error) {
 	if dryRun {
 		ok, err := a.c.SnapshotExists(ctx, a.dir)
 		if err != nil || !ok || reset {
@@ -411,7 +398,8 @@ func (a *agentSnapshots) open(ctx context.Context, dryRun, reset bool) (core.Sto
 	return st, func() { st.Close() }, nil
 }
 
-func (a *agentSnapshots) remove(ctx context.Context) error {
+// Remove drops the remote snapshot.
+func (a *agentSnapshots) Remove(ctx context.Context) error {
 	return snapshotDirErr(a.c.RemoveSnapshot(ctx, a.dir))
 }
 
@@ -428,7 +416,9 @@ func snapshotDirErr(err error) error {
 	return err
 }
 
-func (a *agentSnapshots) restore(ctx context.Context) (bool, error) {
+// Restore has the agent copy the snapshot back from --remote-db-store-dir
+// when the working copy is missing.
+func (a *agentSnapshots) Restore(ctx context.Context) (bool, error) {
 	if a.storeDir == "" {
 		return false, nil
 	}
@@ -439,23 +429,13 @@ func (a *agentSnapshots) restore(ctx context.Context) (bool, error) {
 	return ok, snapshotDirErr(err)
 }
 
-func (a *agentSnapshots) save(ctx context.Context) (bool, error) {
+// Save has the agent copy the snapshot to --remote-db-store-dir.
+func (a *agentSnapshots) Save(ctx context.Context) (bool, error) {
 	if a.storeDir == "" {
 		return false, nil
 	}
 	ok, err := a.c.CopySnapshot(ctx, a.dir, a.storeDir)
 	return ok, snapshotDirErr(err)
 }
-
-// noSnapshots stands for the snapshot of a root that does not exist yet
-// (a dry run with --create-dir): there is none.
-type noSnapshots struct{}
-
-func (noSnapshots) open(context.Context, bool, bool) (core.Store, func(), error) {
-	return nil, nil, nil
-}
-func (noSnapshots) remove(context.Context) error          { return nil }
-func (noSnapshots) restore(context.Context) (bool, error) { return false, nil }
-func (noSnapshots) save(context.Context) (bool, error)    { return false, nil }
 
 var _ io.Closer = (*client.Client)(nil)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/async-sync/async/backends/local"
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/lifecycle"
 	"github.com/async-sync/async/internal/logfile"
 	"github.com/async-sync/async/rate"
 	"github.com/async-sync/async/snapshot"
@@ -404,32 +404,20 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 		ends[side] = op
 	}
 	s := p.s
-	if !in.dryRun {
-		for side := range 2 {
-			ok, err := ends[side].snaps.restore(ctx)
-			if err != nil {
-				return &fatal{exitFailed, fmt.Errorf("restore the %s snapshot: %w", core.Side(side), err)}
-			}
-			if ok {
-				log.Info("snapshot restored", "side", core.Side(side).String(), "from", s.storeDir[side])
-			}
-		}
+	life := &lifecycle.Session{Snapshots: [2]lifecycle.Snapshots{ends[0].snaps, ends[1].snaps},
+		StoreDirs: s.storeDir, DryRun: in.dryRun, Reset: s.reset, Log: log}
+	if err := life.Restore(ctx); err != nil {
+		return &fatal{exitFailed, err}
 	}
 	var err error
 	if s.follow.on {
-		err = a.follow(ctx, in, p, ends, log)
+		err = a.follow(ctx, in, p, ends, life, log)
 	} else {
-		err = a.syncOpened(ctx, in, p, ends, log, [2]*core.Hint{})
+		err = a.syncOpened(ctx, in, p, ends, life, log, [2]*core.Hint{})
 	}
-	if !in.dryRun && exitCode(err) != exitUsage {
-		for side := range 2 {
-			ok, serr := ends[side].snaps.save(ctx)
-			if serr != nil && err == nil {
-				err = &fatal{exitFailed, fmt.Errorf("store the %s snapshot: %w", core.Side(side), serr)}
-			}
-			if ok {
-				log.Info("snapshot stored", "side", core.Side(side).String(), "in", s.storeDir[side])
-			}
+	if exitCode(err) != exitUsage {
+		if serr := life.Save(ctx); serr != nil && err == nil {
+			err = &fatal{exitFailed, serr}
 		}
 	}
 	return err
@@ -457,7 +445,7 @@ func (a *app) openEndpoint(ctx context.Context, in *instance, p *prepared, side 
 		return op, nil
 	}
 	if p.missing[side] && in.dryRun {
-		return &opened{backend: emptyDir{}, snaps: noSnapshots{}, close: func() {}}, nil
+		return &opened{backend: emptyDir{}, snaps: lifecycle.None{}, close: func() {}}, nil
 	}
 	if p.missing[side] {
 		if err := createRoot(opt, e.path); err != nil {
@@ -471,28 +459,29 @@ func (a *app) openEndpoint(ctx context.Context, in *instance, p *prepared, side 
 	if err != nil {
 		return nil, &fatal{exitUsage, fmt.Errorf("option %s: %w", opt, err)}
 	}
-	return &opened{backend: b, snaps: &localSnapshots{dir: p.dbDir[side], storeDir: p.storeDir[side]},
+	return &opened{backend: b, snaps: &lifecycle.Dir{Path: p.dbDir[side], StoreDir: p.storeDir[side]},
 		close: func() { b.Close() }}, nil
 }
 
-// syncOpened runs the pipeline on opened endpoints; the snapshots are
-// closed when it returns.
-func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2]*opened, log *slog.Logger, hints [2]*core.Hint) error {
+// syncOpened runs the pipeline on opened endpoints; the snapshots, unless
+// life holds them already (-C), are opened for it and closed when it
+// returns.
+func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2]*opened, life *lifecycle.Session, log *slog.Logger, hints [2]*core.Hint) error {
 	s := p.s
 	var eps [2]*core.Endpoint
 	for side := range 2 {
 		eps[side] = &core.Endpoint{URL: p.ends[side].URL(), Backend: ends[side].backend,
 			ScanThreads: cmp.Or(s.scanThreads[side], s.scanPause.threads), ChecksumThreads: s.checksumThread[side]}
 	}
-	if ends[core.Local].held == nil && ends[core.Remote].held == nil {
-		closeStores, err := openStores(ctx, in, p, ends, log)
+	if !life.Held() {
+		release, err := life.Hold(ctx)
 		if err != nil {
-			return err
+			return lockedOr(s.name, err)
 		}
-		defer closeStores()
+		defer release()
 	}
 	for side := range 2 {
-		eps[side].Store = ends[side].held
+		eps[side].Store = life.Stores()[side]
 	}
 	for _, w := range objectWarnings(s, p.ends) {
 		log.Warn(w)
@@ -508,18 +497,8 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	if links == core.LinksCopy && bucketOpt != "" {
 		links = core.LinksSkip
 	}
-	pol := s.policy
-	if s.follow.on {
-		// Continuous mode sees moves as events: they become renames at
-		// the other side (where inodes tell them), not copies.
-		pol.RenameFiles, pol.RenameDirs = true, true
-	}
-	if !s.checksumSet {
-		pol.Checksum = core.ChecksumNone
-		if eps[0].Backend.Caps().Filesystem && eps[1].Backend.Caps().Filesystem {
-			pol.Checksum = core.ChecksumSHA1Sparse
-		}
-	}
+	pol := lifecycle.RoundPolicy(s.policy, [2]core.Caps{eps[0].Backend.Caps(), eps[1].Backend.Caps()},
+		lifecycle.Defaults{Continuous: s.follow.on, ChecksumGiven: s.checksumSet})
 	stats := &core.Stats{}
 	p.lastStats = stats
 	p.stats.Store(stats)
@@ -534,7 +513,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	}
 	if links != s.links { // a bucket cannot hold links: each one skipped is warned about
 		opts.SkippedLink = func(side core.Side, path string) {
-			if isSource(pol.Direction, side) {
+			if lifecycle.IsSource(pol.Direction, side) {
 				p.links.add(log, path)
 			}
 		}
@@ -601,42 +580,6 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 		return &fatal{exitPartial, errors.New("some entries are in CONFLICT or ERROR")}
 	}
 	return nil
-}
-
-// openStores opens both sides' snapshots for a session (after dropping
-// them for --reset) and holds them in ends until the returned function
-// closes them: the snapshot locks say the session is running.
-func openStores(ctx context.Context, in *instance, p *prepared, ends [2]*opened, log *slog.Logger) (func(), error) {
-	s := p.s
-	if s.reset && !in.dryRun {
-		for side := range 2 {
-			if err := ends[side].snaps.remove(ctx); err != nil {
-				return nil, lockedOr(s.name, err)
-			}
-		}
-		log.Info("snapshots dropped (--reset)")
-	}
-	var closers []func()
-	closeAll := func() {
-		for _, c := range closers {
-			c()
-		}
-		for side := range 2 {
-			ends[side].held = nil
-		}
-	}
-	for side := range 2 {
-		st, closeStore, err := ends[side].snaps.open(ctx, in.dryRun, s.reset)
-		if err != nil {
-			closeAll()
-			return nil, lockedOr(s.name, err)
-		}
-		if st != nil {
-			ends[side].held = st
-			closers = append(closers, closeStore)
-		}
-	}
-	return closeAll, nil
 }
 
 // keepStatus rewrites the session's status file beside its local snapshot
@@ -752,96 +695,4 @@ func checkMountSignature(opt, sig, root string) error {
 		return &fatal{exitFailed, fmt.Errorf("option %s: mount signature %s is missing (%v): is the disk mounted? nothing done", opt, p, err)}
 	}
 	return nil
-}
-
-// localSnapshots is a snapshot in a local directory.
-type localSnapshots struct {
-	dir      string
-	storeDir string // --*-db-store-dir, "" none
-}
-
-func (l *localSnapshots) open(_ context.Context, dryRun, reset bool) (core.Store, func(), error) {
-	return openStore(l.dir, dryRun, reset)
-}
-
-func (l *localSnapshots) remove(context.Context) error { return snapshot.Remove(l.dir) }
-
-// restore brings back the snapshot from its store directory when the
-// working copy is missing.
-func (l *localSnapshots) restore(context.Context) (bool, error) {
-	from, to := l.storeDir, l.dir
-	if from == "" || snapshot.Exists(to) || !snapshot.Exists(from) {
-		return false, nil
-	}
-	if err := copyTree(from, to); err != nil {
-		return false, fmt.Errorf("restore the snapshot from %s: %w", from, err)
-	}
-	return true, nil
-}
-
-// save copies the snapshot, closed by now, to its store directory: into a
-// fresh directory, then swapped in, so that the stored copy is always a
-// whole one.
-func (l *localSnapshots) save(context.Context) (bool, error) {
-	to, from := l.storeDir, l.dir
-	if to == "" || !snapshot.Exists(from) {
-		return false, nil
-	}
-	tmp := to + ".new"
-	os.RemoveAll(tmp)
-	if err := copyTree(from, tmp); err != nil {
-		return false, fmt.Errorf("store the snapshot in %s: %w", to, err)
-	}
-	old := to + ".old"
-	os.RemoveAll(old)
-	if err := os.Rename(to, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("store the snapshot in %s: %w", to, err)
-	}
-	if err := os.Rename(tmp, to); err != nil {
-		return false, fmt.Errorf("store the snapshot in %s: %w", to, err)
-	}
-	os.RemoveAll(old)
-	return true, nil
-}
-
-// copyTree copies the regular files of a snapshot directory (it has no
-// subdirectories) into dir, which is created.
-func copyTree(from, dir string) error {
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if !e.Type().IsRegular() || e.Name() == "LOCK" || e.Name() == "pid" {
-			continue
-		}
-		if err := copyFile(filepath.Join(from, e.Name()), filepath.Join(dir, e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/async-sync/async/core/lifecycle"
 )
 
 // tempTokenFile names the file, in the local snapshot directory of an
@@ -93,16 +95,17 @@ func isHexToken(s string) bool {
 // (--reset) keeps the temporary file token, so that what an earlier run
 // left on the server is still known as the session's.
 type sftpSnapshots struct {
-	*localSnapshots
+	*lifecycle.Dir
 	token string
 }
 
-func (s *sftpSnapshots) remove(ctx context.Context) error {
-	if err := s.localSnapshots.remove(ctx); err != nil {
+// Remove drops the snapshot and writes the token back.
+func (s *sftpSnapshots) Remove(ctx context.Context) error {
+	if err := s.Dir.Remove(ctx); err != nil {
 		return err
 	}
 	if s.token == "" {
 		return nil
 	}
-	return writeTempToken(s.dir, s.token)
+	return writeTempToken(s.Path, s.token)
 }

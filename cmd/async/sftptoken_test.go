@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/async-sync/async/core/lifecycle"
 )
 
 func TestSFTPTempToken(t *testing.T) {
@@ -27,8 +29,8 @@ func TestSFTPTempToken(t *testing.T) {
 		t.Errorf("later dry run: %q, %v; want none", again, err)
 	}
 	// --reset drops the snapshot, not the token.
-	snaps := &sftpSnapshots{&localSnapshots{dir: dir}, tok}
-	if err := snaps.remove(context.Background()); err != nil {
+	snaps := &sftpSnapshots{&lifecycle.Dir{Path: dir}, tok}
+	if err := snaps.Remove(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if again, err := sftpTempToken(dir, false); err != nil || again != tok {

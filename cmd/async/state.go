@@ -6,34 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"syscall"
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/snapshot"
 )
-
-// openStore opens a side's snapshot. A dry run never creates one: it reads
-// an existing snapshot, or plans as a first run (nil store).
-func openStore(dir string, dryRun, reset bool) (core.Store, func(), error) {
-	if dryRun {
-		if reset || !snapshot.Exists(dir) {
-			return nil, nil, nil
-		}
-		db, err := snapshot.Open(dir, snapshot.Options{ReadOnly: true})
-		if err != nil {
-			return nil, nil, err
-		}
-		return db, func() { db.Close() }, nil
-	}
-	db, err := snapshot.Open(dir, snapshot.Options{})
-	if err != nil {
-		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
-			return nil, nil, usagef("cannot create the snapshot directory %s (%v); give -b/-B a writable directory outside the synchronized trees", dir, err)
-		}
-		return nil, nil, err
-	}
-	return db, func() { db.Close() }, nil
-}
 
 // lockedOr turns a snapshot lock error into "session NAME is running".
 func lockedOr(name string, err error) error {
@@ -42,7 +18,8 @@ func lockedOr(name string, err error) error {
 		return &fatal{exitFailed, fmt.Errorf("session %s is running, pid %d (snapshot %s)", name, le.PID, le.Dir)}
 	}
 	var ue *usageError
-	if errors.As(err, &ue) {
+	var ce *core.ConfigError
+	if errors.As(err, &ue) || errors.As(err, &ce) {
 		return err
 	}
 	return &fatal{exitFailed, err}
