@@ -45,6 +45,10 @@ func rule(pkg, dep string) (ok bool, why string) {
 	switch {
 	case leaves[dep]:
 		return true, "" // imports nothing of the module: anyone may use it
+	case under(dep, "core/lifecycle") && pkg != "core/lifecycle" && !under(pkg, "cmd"):
+		return false, "only a command wires a session's lifecycle: the engine, backends and snapshots know nothing of it"
+	case pkg == "core/lifecycle" && dep == "snapshot":
+		return true, "" // a snapshot in a local directory is the snapshot package's database
 	case under(pkg, "core") && !under(dep, "core"):
 		return false, "core imports nothing of the module outside core"
 	case under(pkg, "snapshot") && !under(dep, "core"):
@@ -200,6 +204,17 @@ func TestRules(t *testing.T) {
 		{"snapshot", "internal/varint", true},
 		{"snapshot", "internal/treewalk", false},
 		{"cmd/async", "backends/ssh", true},
+		{"cmd/async", "core/lifecycle", true},
+		{"core/lifecycle", "core", true},
+		{"core/lifecycle", "snapshot", true},
+		{"core/lifecycle", "backends/local", false},
+		{"core/lifecycle", "cmd/async", false},
+		{"core/memfs", "snapshot", false},
+		{"core", "core/lifecycle", false},
+		{"core/memfs", "core/lifecycle", false},
+		{"snapshot", "core/lifecycle", false},
+		{"backends/ssh", "core/lifecycle", false},
+		{"plugins", "core/lifecycle", false},
 		{"internal/watchd", "cmd/async", false},
 	}
 	for _, tc := range tests {

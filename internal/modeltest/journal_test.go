@@ -58,8 +58,8 @@ func TestModelJournal(t *testing.T) {
 
 func runJournalSequence(t *testing.T, seed uint64) (int, bool) {
 	base := t.TempDir()
-	w := &jworld{world: &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*104729)), killed: map[string]bool{},
-		touched: [2]map[string]bool{{}, {}}}, base: base, state: t.TempDir()}
+	w := &jworld{world: &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*104729)), killed: map[string]bool{}},
+		base: base, state: t.TempDir()}
 	w.socket = filepath.Join(w.state, watchd.SocketName)
 	for s := range 2 {
 		w.root[s] = filepath.Join(base, [2]string{"L", "R"}[s])

@@ -17,6 +17,7 @@ import (
 
 	"github.com/async-sync/async/backends/local"
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/lifecycle"
 	"github.com/async-sync/async/snapshot"
 )
 
@@ -58,13 +59,12 @@ type world struct {
 	// killed holds the contents a user operation overwrote or deleted on
 	// some side: sync may then drop their other copies too.
 	killed map[string]bool
-	// hinted sequences sync as continuous mode does: with the paths a
-	// watcher would have reported (touched) instead of scans.
-	hinted  bool
-	touched [2]map[string]bool
-	// unclean: the last sync left something alone (conflict, error,
-	// skipped): continuous mode then scans instead of trusting hints.
-	unclean bool
+	// hinted sequences sync as continuous mode does: follow, the
+	// continuous controller, is told the paths a watcher would have
+	// reported and decides each sync's hints (scans after a sync that
+	// left something alone).
+	hinted bool
+	follow *lifecycle.Controller // nil unless hinted
 }
 
 func TestModelBidi(t *testing.T) {
@@ -94,8 +94,7 @@ func runSequence(t *testing.T, dir string, seed uint64) bool {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(base)
-	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*7919)), killed: map[string]bool{},
-		touched: [2]map[string]bool{{}, {}}}
+	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*7919)), killed: map[string]bool{}}
 	for s := range 2 {
 		w.root[s] = filepath.Join(base, [2]string{"L", "R"}[s])
 		w.db[s] = filepath.Join(base, [2]string{"dbL", "dbR"}[s])
@@ -118,6 +117,9 @@ func runSequence(t *testing.T, dir string, seed uint64) bool {
 		t.Fatal(err)
 	}
 	w.hinted = w.rng.IntN(2) == 0 && os.Getenv("MODEL_NOHINTS") == ""
+	if w.hinted {
+		w.follow = lifecycle.NewController(lifecycle.ControllerOptions{Direction: w.policy.Direction})
+	}
 	w.logf("seed %d policy %+v hinted %v", seed, w.policy, w.hinted)
 	ok := true
 	for step := 0; step < *steps && ok; step++ {
@@ -184,15 +186,19 @@ func (w *world) mutate(s core.Side) {
 	before, beforeModes := w.read(s), w.modes(s)
 	w.mutateOnce(s)
 	after, afterModes := w.read(s), w.modes(s)
+	var touched []string
 	for p, a := range after {
 		if b, ok := before[p]; !ok || b != a || beforeModes[p] != afterModes[p] {
-			w.touched[s][p] = true
+			touched = append(touched, p)
 		}
 	}
 	for p := range before {
 		if _, ok := after[p]; !ok {
-			w.touched[s][p] = true
+			touched = append(touched, p)
 		}
+	}
+	if w.follow != nil {
+		w.follow.Changed(s, touched, time.Now())
 	}
 }
 
@@ -391,27 +397,23 @@ func (w *world) sync(hints [2]*core.Hint) (*core.Plan, *core.Stats) {
 func (w *world) syncAndCheck() bool {
 	before := contents(w.read(core.Local), w.read(core.Remote))
 	var hints, none [2]*core.Hint
-	if w.hinted && !w.unclean {
-		for s := range 2 {
-			hints[s], none[s] = &core.Hint{}, &core.Hint{}
-			for p := range w.touched[s] {
-				hints[s].Paths = append(hints[s].Paths, p)
-			}
-			slices.Sort(hints[s].Paths)
-			w.touched[s] = map[string]bool{}
-		}
-		w.logf("  hints: %v | %v", hints[0].Paths, hints[1].Paths)
-	}
 	if w.hinted {
-		for s := range 2 {
-			w.touched[s] = map[string]bool{}
+		hints = w.follow.Next(time.Now()).Hints
+		if hints[core.Local] != nil {
+			w.logf("  hints: %v | %v", hints[0].Paths, hints[1].Paths)
 		}
 	}
 	plan, stats := w.sync(hints)
-	w.unclean = stats.Conflicts.Load()+stats.Errors.Load()+stats.Skipped.Load()+stats.Renamed.Load() > 0
 	ok := w.checkRound(before, plan, stats)
-	if w.unclean {
-		none = [2]*core.Hint{}
+	if w.hinted {
+		w.follow.Done(stats)
+		if hints[core.Local] != nil {
+			// After a sync that read hints, the second one reads the
+			// records as a round with nothing changed would (scans, when
+			// the first left something alone); after one that scanned,
+			// it scans.
+			none = w.follow.Next(time.Now()).Hints
+		}
 	}
 	again, _ := w.sync(none)
 	if !again.Empty() {

@@ -1,0 +1,270 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/memfs"
+	"github.com/async-sync/async/snapshot"
+)
+
+// fakeSnaps is one side's snapshots in memory; it records the calls made.
+type fakeSnaps struct {
+	side    string
+	calls   *[]string
+	store   *memfs.Store
+	openErr error
+	saveErr error
+	saved   bool // Restore and Save report that they did something
+}
+
+func (f *fakeSnaps) call(c string) { *f.calls = append(*f.calls, f.side+" "+c) }
+
+func (f *fakeSnaps) Open(_ context.Context, dryRun, reset bool) (core.Store, func(), error) {
+	f.call("open" + map[bool]string{true: " dry-run"}[dryRun] + map[bool]string{true: " reset"}[reset])
+	if f.openErr != nil {
+		return nil, nil, f.openErr
+	}
+	if dryRun && reset {
+		return nil, nil, nil
+	}
+	return f.store, func() { f.call("close") }, nil
+}
+
+func (f *fakeSnaps) Remove(context.Context) error { f.call("remove"); return nil }
+
+func (f *fakeSnaps) Restore(context.Context) (bool, error) { f.call("restore"); return f.saved, nil }
+
+func (f *fakeSnaps) Save(context.Context) (bool, error) { f.call("save"); return f.saved, f.saveErr }
+
+func newSession(calls *[]string) (*Session, [2]*fakeSnaps) {
+	snaps := [2]*fakeSnaps{{side: "local", calls: calls, store: memfs.NewStore()}, {side: "remote", calls: calls, store: memfs.NewStore()}}
+	return &Session{Snapshots: [2]Snapshots{snaps[0], snaps[1]}}, snaps
+}
+
+func TestSessionHold(t *testing.T) {
+	tests := []struct {
+		name          string
+		dryRun, reset bool
+		want          []string
+		local, remote bool // stores held
+	}{
+		{"run", false, false, []string{"local open", "remote open", "local close", "remote close"}, true, true},
+		{"reset", false, true, []string{"local remove", "remote remove", "local open reset", "remote open reset", "local close", "remote close"}, true, true},
+		{"dry run", true, false, []string{"local open dry-run", "remote open dry-run", "local close", "remote close"}, true, true},
+		// A dry run drops nothing; its snapshots open as new ones.
+		{"dry run reset", true, true, []string{"local open dry-run reset", "remote open dry-run reset"}, false, false},
+	}
+	for _, tc := range tests {
+		var calls []string
+		s, snaps := newSession(&calls)
+		s.DryRun, s.Reset = tc.dryRun, tc.reset
+		if s.Held() {
+			t.Fatalf("%s: held before Hold", tc.name)
+		}
+		release, err := s.Hold(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		st := s.Stores()
+		if !s.Held() || (st[0] != nil) != tc.local || (st[1] != nil) != tc.remote {
+			t.Fatalf("%s: held %v, stores %v", tc.name, s.Held(), st)
+		}
+		if tc.local && st[0] != core.Store(snaps[0].store) {
+			t.Errorf("%s: the local store is not the local snapshot's", tc.name)
+		}
+		release()
+		if s.Held() || s.Stores() != [2]core.Store{} {
+			t.Errorf("%s: still held after release", tc.name)
+		}
+		if !slices.Equal(calls, tc.want) {
+			t.Errorf("%s: calls %q, want %q", tc.name, calls, tc.want)
+		}
+	}
+}
+
+func TestSessionHoldFailure(t *testing.T) {
+	var calls []string
+	s, snaps := newSession(&calls)
+	locked := &snapshot.LockedError{Dir: "/x", PID: 42}
+	snaps[1].openErr = locked
+	release, err := s.Hold(context.Background())
+	var le *snapshot.LockedError
+	if !errors.As(err, &le) || le != locked || release != nil {
+		t.Fatalf("Hold returned %v, want the lock error unchanged", err)
+	}
+	// What opened is closed again; nothing stays held.
+	if want := []string{"local open", "remote open", "local close"}; !slices.Equal(calls, want) {
+		t.Errorf("calls %q, want %q", calls, want)
+	}
+	if s.Held() || s.Stores() != [2]core.Store{} {
+		t.Error("held after a failed Hold")
+	}
+}
+
+func TestSessionRestoreSave(t *testing.T) {
+	var calls []string
+	var logs bytes.Buffer
+	s, snaps := newSession(&calls)
+	s.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	s.StoreDirs = [2]string{"~/store", "remote-store"}
+	snaps[1].saved = true
+	if err := s.Restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `msg="snapshot restored" side=remote from=remote-store`) || strings.Contains(logs.String(), "side=local") {
+		t.Errorf("restore log:\n%s", logs.String())
+	}
+	errFull := errors.New("disk full")
+	snaps[0].saveErr = errFull
+	err := s.Save(context.Background())
+	if !errors.Is(err, errFull) || err.Error() != "store the local snapshot: disk full" {
+		t.Errorf("Save returned %v", err)
+	}
+	// A side that fails does not keep the other from being saved.
+	if want := []string{"local restore", "remote restore", "local save", "remote save"}; !slices.Equal(calls, want) {
+		t.Errorf("calls %q, want %q", calls, want)
+	}
+	calls = nil
+	s.DryRun = true
+	if err := s.Restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 0 {
+		t.Errorf("a dry run restored or saved: %q", calls)
+	}
+}
+
+// putRecord opens the snapshot in dir, records p, and closes it.
+func putRecord(t *testing.T, d *Dir, p string) {
+	t.Helper()
+	st, closeStore, err := d.Open(context.Background(), false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	if err := st.Put(context.Background(), core.Record{Entry: core.Entry{Path: p, Type: core.TypeFile}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// records lists the paths the snapshot in dir records.
+func records(t *testing.T, dir string) []string {
+	t.Helper()
+	db, err := snapshot.Open(dir, snapshot.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var out []string
+	if err := db.Load(context.Background(), func(r core.Record) error { out = append(out, r.Path); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestDirSaveRestore(t *testing.T) {
+	base := t.TempDir()
+	d := &Dir{Path: filepath.Join(base, "work"), StoreDir: filepath.Join(base, "store")}
+	ctx := context.Background()
+	if ok, err := d.Save(ctx); ok || err != nil {
+		t.Fatalf("save without a snapshot: %v, %v", ok, err)
+	}
+	if ok, err := d.Restore(ctx); ok || err != nil {
+		t.Fatalf("restore without a stored copy: %v, %v", ok, err)
+	}
+	putRecord(t, d, "a")
+	if ok, err := d.Save(ctx); !ok || err != nil {
+		t.Fatalf("save: %v, %v", ok, err)
+	}
+	putRecord(t, d, "b")
+	if ok, err := d.Save(ctx); !ok || err != nil {
+		t.Fatalf("second save: %v, %v", ok, err)
+	}
+	// The stored copy is whole and replaced as a whole: no lock, no
+	// leftovers beside it.
+	if got := records(t, d.StoreDir); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("stored copy records %v", got)
+	}
+	for _, p := range []string{d.StoreDir + ".new", d.StoreDir + ".old", filepath.Join(d.StoreDir, "LOCK"), filepath.Join(d.StoreDir, "pid")} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left behind (%v)", p, err)
+		}
+	}
+	// A working copy that is there is not overwritten...
+	if ok, err := d.Restore(ctx); ok || err != nil {
+		t.Fatalf("restore over a working copy: %v, %v", ok, err)
+	}
+	// ...a missing one comes back.
+	if err := d.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := d.Restore(ctx); !ok || err != nil {
+		t.Fatalf("restore: %v, %v", ok, err)
+	}
+	if got := records(t, d.Path); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("restored snapshot records %v", got)
+	}
+}
+
+func TestDirOpen(t *testing.T) {
+	ctx := context.Background()
+	d := &Dir{Path: filepath.Join(t.TempDir(), "snap")}
+	// A dry run creates nothing: without a snapshot it plans as a first run.
+	if st, _, err := d.Open(ctx, true, false); st != nil || err != nil {
+		t.Fatalf("dry run without a snapshot: %v, %v", st, err)
+	}
+	if _, err := os.Stat(d.Path); !os.IsNotExist(err) {
+		t.Fatalf("a dry run created %s", d.Path)
+	}
+	putRecord(t, d, "a")
+	st, closeStore, err := d.Open(ctx, true, false)
+	if err != nil || st == nil {
+		t.Fatalf("dry run with a snapshot: %v, %v", st, err)
+	}
+	if err := st.Put(ctx, core.Record{Entry: core.Entry{Path: "x"}}); err == nil {
+		t.Error("a dry run's snapshot took a write")
+	}
+	closeStore()
+	if st, _, err := d.Open(ctx, true, true); st != nil || err != nil {
+		t.Fatalf("dry run with reset: %v, %v; want none", st, err)
+	}
+	// While a run holds it, another is refused; Remove too.
+	_, closeStore, err = d.Open(ctx, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var le *snapshot.LockedError
+	if _, _, err := d.Open(ctx, false, false); !errors.As(err, &le) {
+		t.Errorf("second open: %v, want a lock error", err)
+	}
+	if err := d.Remove(ctx); !errors.As(err, &le) {
+		t.Errorf("remove while open: %v, want a lock error", err)
+	}
+	closeStore()
+	if err := d.Remove(ctx); err != nil || snapshot.Exists(d.Path) {
+		t.Errorf("remove: %v", err)
+	}
+}
+
+func TestNone(t *testing.T) {
+	ctx := context.Background()
+	var n None
+	st, _, err := n.Open(ctx, true, false)
+	ok1, err1 := n.Restore(ctx)
+	ok2, err2 := n.Save(ctx)
+	if st != nil || err != nil || ok1 || err1 != nil || ok2 || err2 != nil || n.Remove(ctx) != nil {
+		t.Error("None did something")
+	}
+}
