@@ -31,7 +31,7 @@ func (a *app) follow(ctx context.Context, in *instance, p *prepared, ends [2]*op
 		}
 		return time.Time{}
 	}
-	stopStatus, refreshStatus := keepStatus(p.dbDir[core.Local], p.stats.Load, lastRound, log, false)
+	stopStatus, refreshStatus := lifecycle.KeepStatus(lifecycle.StatusOptions{Dir: p.dbDir[core.Local], Stats: p.stats.Load, LastSync: lastRound, Log: log})
 	defer stopStatus()
 	defer a.out.following(s.name)()
 	// A watcher's error ends the session with exit code 1, as any error

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -22,7 +21,6 @@ import (
 	"github.com/async-sync/async/core/lifecycle"
 	"github.com/async-sync/async/internal/logfile"
 	"github.com/async-sync/async/rate"
-	"github.com/async-sync/async/snapshot"
 )
 
 // Exit codes (docs/reference.md §7).
@@ -547,9 +545,9 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 		var stopStatus func()
 		switch {
 		case !s.follow.on:
-			stopStatus, _ = keepStatus(p.dbDir[core.Local], p.stats.Load, nil, log, !s.noLogStats)
+			stopStatus, _ = lifecycle.KeepStatus(lifecycle.StatusOptions{Dir: p.dbDir[core.Local], Stats: p.stats.Load, Log: log, Progress: !s.noLogStats})
 		case !s.noLogStats: // a continuous session keeps its status for its whole life
-			stopStatus = keepProgress(log, stats)
+			stopStatus = lifecycle.KeepProgress(log, stats)
 		default:
 			stopStatus = func() {}
 		}
@@ -580,83 +578,6 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 		return &fatal{exitPartial, errors.New("some entries are in CONFLICT or ERROR")}
 	}
 	return nil
-}
-
-// keepStatus rewrites the session's status file beside its local snapshot
-// every few seconds while it runs, for async admin; stop writes the final
-// state.
-func keepStatus(dir string, stats func() *core.Stats, lastSync func() time.Time, log *slog.Logger, progress bool) (stop, refresh func()) {
-	started := time.Now().UTC()
-	var mu sync.Mutex // one writer at a time: the last word is the latest state
-	write := func(state string) {
-		mu.Lock()
-		defer mu.Unlock()
-		st := stats()
-		if st == nil {
-			st = &core.Stats{}
-		}
-		if progress {
-			logProgress(log, st)
-		}
-		synced := st.Unchanged.Load() + st.Equal.Load() + st.Files.Load() + st.Dirs.Load() + st.Moved.Load()
-		s := snapshot.Status{State: state, PID: os.Getpid(), Started: started, Updated: time.Now().UTC(),
-			Counters: map[string]int64{
-				"Synchronized Paths": synced,
-				"Pending Paths":      max(0, st.PlannedFiles.Load()-st.Files.Load()),
-				"Conflict Paths":     st.Conflicts.Load(),
-				"Error Paths":        st.Errors.Load(),
-			}}
-		switch {
-		case state == "stopped":
-			s.LastSync = s.Updated
-		case lastSync != nil:
-			s.LastSync = lastSync()
-		}
-		if err := snapshot.WriteStatus(dir, s); err != nil {
-			log.Warn("write status file", "err", err)
-		}
-	}
-	running := func() { write("running") }
-	running()
-	return tickEvery(2*time.Second, running, func() { write("stopped") }), running
-}
-
-// keepProgress writes a PROG record every few seconds while a round of a
-// continuous session runs, and one when it ends.
-func keepProgress(log *slog.Logger, st *core.Stats) (stop func()) {
-	prog := func() { logProgress(log, st) }
-	prog()
-	return tickEvery(2*time.Second, prog, prog)
-}
-
-// tickEvery calls tick every d until stop is called, then last; stop
-// returns once last has run.
-func tickEvery(d time.Duration, tick, last func()) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				last()
-				return
-			case <-t.C:
-				tick()
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
-}
-
-// logProgress writes a PROG record: the counters of docs/reference.md §6,
-// dir xfr dup exs skp del mov err cfl, with the bytes transferred.
-func logProgress(log *slog.Logger, st *core.Stats) {
-	log.Info("PROG", "dir", st.Dirs.Load(), "xfr", st.Files.Load()-st.Linked.Load(), "xfr_bytes", st.Bytes.Load(),
-		"dup", st.Linked.Load(), "exs", st.Equal.Load()+st.Unchanged.Load(), "skp", st.Skipped.Load(),
-		"del", st.Deleted.Load(), "mov", st.Moved.Load(), "err", st.Errors.Load(), "cfl", st.Conflicts.Load())
 }
 
 // crashEnv names the test hook that kills the process hard after that many
