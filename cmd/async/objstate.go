@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/lifecycle"
 	"github.com/async-sync/async/internal/logfile"
 	"github.com/async-sync/async/snapshot"
 )
@@ -42,20 +42,11 @@ func (p *prepared) migrateState(side core.Side, dryRun bool) error {
 	if snapshot.Exists(to) || !snapshot.Exists(from) {
 		return nil
 	}
-	db, err := snapshot.Open(from, snapshot.Options{ReadOnly: true})
-	var le *snapshot.LockedError
-	if err != nil && !errors.As(err, &le) {
-		db, err = snapshot.Open(from, snapshot.Options{}) // after a crash
-	}
+	rec, err := lifecycle.Peek(context.Background(), from, false)
 	if err != nil {
 		return lockedOr(p.s.name, err)
 	}
-	m, ok, err := db.Meta(context.Background())
-	db.Close()
-	if err != nil {
-		return &fatal{exitFailed, err}
-	}
-	if !ok || m.Local != p.ends[core.Local].URL() {
+	if !rec.HasMeta || rec.Meta.Local != p.ends[core.Local].URL() {
 		return nil
 	}
 	if dryRun {

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/core/lifecycle"
 	"github.com/async-sync/async/snapshot"
 )
 
@@ -29,50 +29,22 @@ func (p *prepared) recordedRoot(ctx context.Context, side core.Side) (rootRecord
 		if !e.local() && !e.sftp && !e.object() || !snapshot.Exists(p.dbDir[t]) {
 			continue
 		}
-		db, err := snapshot.Open(p.dbDir[t], snapshot.Options{ReadOnly: true})
-		var le *snapshot.LockedError
-		if err != nil && !errors.As(err, &le) {
-			// Read-only opening fails after a crash (Badger must replay
-			// its log): open it as a run would.
-			db, err = snapshot.Open(p.dbDir[t], snapshot.Options{})
-		}
+		r, err := lifecycle.Peek(ctx, p.dbDir[t], true)
 		if err != nil {
 			return rec, lockedOr(p.s.name, err)
 		}
-		n, m, ok, err := countEntries(ctx, db)
-		db.Close()
-		if err != nil {
-			return rec, &fatal{exitFailed, err}
-		}
-		if !ok {
+		if !r.HasMeta {
 			continue
 		}
-		if got := [2]string{m.Local, m.Remote}[side]; got != want {
-			rec.other = m
+		if got := [2]string{r.Meta.Local, r.Meta.Remote}[side]; got != want {
+			rec.other = r.Meta
 			continue
 		}
-		if n > rec.entries {
-			rec.dir, rec.entries = p.dbDir[t], n
+		if r.Entries > rec.entries {
+			rec.dir, rec.entries = p.dbDir[t], r.Entries
 		}
 	}
 	return rec, nil
-}
-
-// countEntries returns the number of entries a snapshot records (the root
-// aside) and its session identity.
-func countEntries(ctx context.Context, db *snapshot.DB) (int, core.Meta, bool, error) {
-	m, ok, err := db.Meta(ctx)
-	if err != nil || !ok {
-		return 0, m, ok, err
-	}
-	n := 0
-	err = db.Load(ctx, func(r core.Record) error {
-		if r.Path != "" {
-			n++
-		}
-		return nil
-	})
-	return n, m, ok, err
 }
 
 // missingRoot decides about a root that does not exist (opt names it). One

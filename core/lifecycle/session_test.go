@@ -268,3 +268,39 @@ func TestNone(t *testing.T) {
 		t.Error("None did something")
 	}
 }
+
+func TestPeek(t *testing.T) {
+	ctx := context.Background()
+	d := &Dir{Path: filepath.Join(t.TempDir(), "snap")}
+	putRecord(t, d, "a") // no identity yet
+	if rec, err := Peek(ctx, d.Path, true); err != nil || rec.HasMeta || rec.Entries != 0 {
+		t.Fatalf("without an identity: %+v, %v", rec, err)
+	}
+	st, closeStore, err := d.Open(ctx, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := core.Meta{Session: "s", Local: "file:///l", Remote: "file:///r"}
+	for _, err := range []error{st.SetMeta(ctx, m), st.Put(ctx, core.Record{Entry: core.Entry{Path: "", Type: core.TypeDir}}),
+		st.Put(ctx, core.Record{Entry: core.Entry{Path: "b", Type: core.TypeFile}})} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// While a run holds it, Peek says so.
+	var le *snapshot.LockedError
+	if _, err := Peek(ctx, d.Path, true); !errors.As(err, &le) {
+		t.Errorf("while held: %v, want a lock error", err)
+	}
+	closeStore()
+	rec, err := Peek(ctx, d.Path, true)
+	if err != nil || !rec.HasMeta || rec.Meta.Session != "s" || rec.Meta.Remote != "file:///r" || rec.Entries != 2 {
+		t.Errorf("peek: %+v, %v; want the identity and 2 entries (the root aside)", rec, err)
+	}
+	if rec, err := Peek(ctx, d.Path, false); err != nil || !rec.HasMeta || rec.Entries != 0 {
+		t.Errorf("peek without counting: %+v, %v", rec, err)
+	}
+	if got := records(t, d.Path); !slices.Equal(got, []string{"", "a", "b"}) {
+		t.Errorf("Peek changed the records: %v", got)
+	}
+}

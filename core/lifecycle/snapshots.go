@@ -172,3 +172,42 @@ func (None) Restore(context.Context) (bool, error) { return false, nil }
 
 // Save does nothing.
 func (None) Save(context.Context) (bool, error) { return false, nil }
+
+// Recorded is what a snapshot at rest says about its session.
+type Recorded struct {
+	// Meta is the session identity; HasMeta is false for a snapshot no
+	// run finished setting up.
+	Meta    core.Meta
+	HasMeta bool
+	// Entries is the number of entries it records, the root aside
+	// (counted only when Peek is asked to).
+	Entries int
+}
+
+// Peek reads the snapshot in dir without changing what it records: its
+// session identity and, with count, how many entries it records. It
+// opens the snapshot read-only or, when that fails after a crash (the
+// database must replay its log), as a run would. A snapshot a run holds
+// gives a *snapshot.LockedError.
+func Peek(ctx context.Context, dir string, count bool) (Recorded, error) {
+	var rec Recorded
+	db, err := snapshot.Open(dir, snapshot.Options{ReadOnly: true})
+	var le *snapshot.LockedError
+	if err != nil && !errors.As(err, &le) {
+		db, err = snapshot.Open(dir, snapshot.Options{})
+	}
+	if err != nil {
+		return rec, err
+	}
+	defer db.Close()
+	if rec.Meta, rec.HasMeta, err = db.Meta(ctx); err != nil || !rec.HasMeta || !count {
+		return rec, err
+	}
+	err = db.Load(ctx, func(r core.Record) error {
+		if r.Path != "" {
+			rec.Entries++
+		}
+		return nil
+	})
+	return rec, err
+}
