@@ -429,6 +429,6 @@ func TestConformanceOverDataPath(t *testing.T) {
 		if _, err := c.OpenDataPath(context.Background(), client.DataOptions{Host: conn.RemoteIP(), Streams: 2}); err != nil {
 			t.Fatal(err)
 		}
-		return c
+		return c.Backend()
 	})
 }

@@ -75,8 +75,12 @@
 // zlib), every frame after the hello and its answer whose payload is 512
 // bytes or more travels compressed when that makes it smaller, flagged in
 // its op byte. The agent answers OK with its version, its
-// capabilities and the root's entry, or an error (bad version, path outside
-// the docroot, refused token), after which it hangs up.
+// capabilities, the root's entry and its features: a bit set of the
+// optional interfaces its backend has (symbolic links, hashing, hard
+// links, extended attributes, watching, in that order; an older agent
+// sends none and has them all). The client's backend has exactly those
+// (Client.Backend). Or the agent answers an error (bad version, path
+// outside the docroot, refused token), after which it hangs up.
 //
 // Every count, size and length read from the wire is bounded before
 // anything is allocated for it: a frame is at most 8 MiB (maxFrame), and
@@ -99,7 +103,10 @@
 // File content moves in chunks of 256 KiB. A file up to one chunk is
 // written by one PUT (path, create options, content) answered with the
 // committed entry. A larger one is CREATE (one way: errors are reported
-// at the end), WRITE chunks (one way) and COMMIT (answered). OPEN answers
+// at the end), WRITE chunks (one way) and COMMIT (answered). A partial
+// file (--support-resume) starts with CREATESYNC, answered with the offset
+// it continues from and whether the agent's writer can keep it (an older
+// agent does not say: it can). OPEN answers
 // with the file's entry and its first chunk; the client then keeps four
 // READs (handle, offset) ahead of its reader, and the agent serves them
 // with pread. Snapshot PUT and DELETE are one way too; FLUSH reports the

@@ -103,7 +103,7 @@ func TestConformanceOverSSH(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c
+		return c.Backend()
 	})
 	if _, err := os.Stat(s.Home + "/" + agentDir); err != nil {
 		t.Errorf("agent not installed: %v", err)

@@ -148,7 +148,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		closeAll()
 		return nil, &fatal{exitFailed, fmt.Errorf("option --transfer-threads: another connection to %s: %w", e.host, err)}
 	}
-	return &opened{backend: c, snaps: &agentSnapshots{c: c, dir: p.dbDir[side], storeDir: p.storeDir[side]},
+	return &opened{backend: c.Backend(), snaps: &agentSnapshots{c: c, dir: p.dbDir[side], storeDir: p.storeDir[side]},
 		close: closeAll}, nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/async-sync/async/backends/local"
 	"github.com/async-sync/async/backends/ssh/agent"
+	"github.com/async-sync/async/core"
 )
 
 // server runs the remote agent: `async server --stdio [--config FILE]`,
@@ -60,10 +61,10 @@ func server(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 
 // openLocal is what the agent serves a session's root through: the local
 // backend.
-func openLocal(dir string, o agent.FSOptions) (agent.FS, error) {
+func openLocal(dir string, o agent.FSOptions) (core.Backend, error) {
 	fs, err := local.Open(dir, local.Options{FollowLinks: o.FollowLinks, Confined: o.Confined})
 	if err != nil {
-		return nil, err // not a nil *local.FS in a non-nil agent.FS
+		return nil, err // not a nil *local.FS in a non-nil core.Backend
 	}
 	return fs, nil
 }

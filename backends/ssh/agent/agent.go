@@ -31,23 +31,11 @@ type Options struct {
 	// DataHost is the address the data path listens on (empty: every
 	// address); see DataHost.
 	DataHost string
-	// Open opens a session's sync root as the filesystem the agent
-	// serves it through (the command wires in the local backend); nil
-	// refuses every session.
-	Open func(dir string, o FSOptions) (FS, error)
-}
-
-// FS is what the agent serves a session through: the sync root as a
-// backend with the optional interfaces the protocol carries. The agent
-// defines it, rather than import a backend, so that the server side
-// chooses (cmd/async wires in the local one).
-type FS interface {
-	core.Backend
-	core.Linker
-	core.Hasher
-	core.HardLinker
-	core.Xattrer
-	core.Watcher
+	// Open opens a session's sync root as the backend the agent serves
+	// it through (the command wires in the local one); nil refuses every
+	// session. The optional interfaces the backend has (those the protocol
+	// carries) are the ones the agent tells the client it has.
+	Open func(dir string, o FSOptions) (core.Backend, error)
 }
 
 // FSOptions say how Options.Open opens a sync root.
@@ -118,14 +106,17 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, o Options) error {
 }
 
 type agent struct {
-	c    *protocol.Conn
-	o    Options
-	fs   FS
-	dir  *os.Root // the sync root, confined
-	doc  docroot
-	key  string // the access key of a token session
-	name string // the session
-	log  *slog.Logger
+	c  *protocol.Conn
+	o  Options
+	fs *servedFS
+	// features are the optional interfaces of the backend served that
+	// the protocol carries: what the client is told it has.
+	features core.Features
+	dir      *os.Root // the sync root, confined
+	doc      docroot
+	key      string // the access key of a token session
+	name     string // the session
+	log      *slog.Logger
 
 	mu       sync.Mutex
 	writers  map[uint64]*agentWriter
@@ -226,6 +217,7 @@ func (a *agent) hello(f protocol.Frame) error {
 	e.Uint(protocol.ProtocolVersion)
 	e.Uint(protocol.CapsBits(a.fs.Caps()))
 	e.Entry(&root)
+	e.Uint(protocol.FeaturesBits(a.features))
 	if err := a.c.Send(protocol.OpOK, f.ID, e.B); err != nil {
 		return err
 	}
@@ -285,7 +277,7 @@ func (a *agent) open(h protocol.Hello) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", h.Root, err)
 	}
-	a.fs = fsys
+	a.fs, a.features = serve(fsys)
 	a.log.Info("session start", "root", h.Root, "docroot", a.doc.dir, "cookie", h.Cookie)
 	return nil
 }
@@ -724,11 +716,13 @@ func (a *agent) do(ctx context.Context, f protocol.Frame) (byte, []byte, error) 
 		a.writers[h] = &agentWriter{w: w}
 		a.mu.Unlock()
 		var off int64
-		if r, ok := w.(core.Resumer); ok {
+		r, resumable := w.(core.Resumer)
+		if resumable {
 			off = r.Offset()
 		}
 		var e protocol.Enc
 		e.Int(off)
+		e.Bool(resumable)
 		return protocol.OpOK, e.B, nil
 	case protocol.OpCommit:
 		aw := a.takeWriter(d.Uint())

@@ -23,7 +23,10 @@ type Client struct {
 	c      *protocol.Conn
 	closer io.Closer
 	caps   core.Caps
-	root   core.Entry
+	// features are the optional interfaces of the agent's backend, as
+	// its hello told them: the ones Backend has.
+	features core.Features
+	root     core.Entry
 
 	// data are extra agents on their own SSH connections that carry file
 	// content (--transfer-threads), each with what closes it.
@@ -130,6 +133,10 @@ func New(ctx context.Context, r io.Reader, w io.Writer, closer io.Closer, h prot
 	}
 	c.caps = protocol.CapsFrom(d.Uint())
 	c.root = d.Entry()
+	c.features = protocol.LegacyFeatures // an agent that tells none has them all
+	if len(d.B) > 0 {
+		c.features = protocol.FeaturesFrom(d.Uint())
+	}
 	if d.Err != nil {
 		c.Close()
 		return nil, d.Err
@@ -448,6 +455,16 @@ func (c *Client) InFlight() int { return inFlight }
 
 // Caps reports what the agent's filesystem can do.
 func (c *Client) Caps() core.Caps { return c.caps }
+
+// Features reports the optional interfaces of the agent's backend (and
+// Networked: the client's own).
+func (c *Client) Features() core.Features { return c.features | core.FeatureNetworked }
+
+// Backend returns the client as a core.Backend with exactly the optional
+// interfaces of the agent's backend: the one to give the engine. (The
+// Client itself has every method the protocol carries; one the agent's
+// backend lacks fails with core.ErrUnsupported.)
+func (c *Client) Backend() core.Backend { return core.Mask(c, c.Features()) }
 
 // Close ends the session with the agent.
 func (c *Client) Close() error {
@@ -833,6 +850,9 @@ func (c *Client) Create(ctx context.Context, p string, opts core.CreateOptions) 
 	d := protocol.Dec{B: f.Payload}
 	w.offset = d.Int()
 	w.started = true
+	if len(d.B) > 0 && !d.Bool() { // the agent's writer cannot resume (an older agent's always can)
+		return w, d.Err
+	}
 	return &resumableWriter{w}, d.Err
 }
 

@@ -33,11 +33,16 @@ func pipeClientWith(t *testing.T, home string, h protocol.Hello) (*Client, error
 // pipeClientStall is pipeClientWith with the agent's silence bounded by
 // stall.
 func pipeClientStall(t *testing.T, home string, h protocol.Hello, stall time.Duration) (*Client, error) {
+	return pipeClientOf(agentOptions(home), h, stall)
+}
+
+// pipeClientOf runs an agent with the options o over pipes.
+func pipeClientOf(o agent.Options, h protocol.Hello, stall time.Duration) (*Client, error) {
 	cr, aw := io.Pipe()
 	ar, cw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- agent.Serve(context.Background(), ar, aw, agentOptions(home))
+		done <- agent.Serve(context.Background(), ar, aw, o)
 		aw.Close()
 	}()
 	closer := closerFunc(func() error {
@@ -60,7 +65,7 @@ func TestConformanceOverPipes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c
+		return c.Backend()
 	})
 }
 
@@ -83,7 +88,7 @@ func TestConformanceWithDataPaths(t *testing.T) {
 			}
 			c.AddDataPath(d)
 		}
-		return c
+		return c.Backend()
 	})
 }
 
@@ -162,7 +167,7 @@ func TestConformanceCompressed(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				return c
+				return c.Backend()
 			})
 		})
 	}
@@ -287,7 +292,7 @@ func TestReadOfAFileChangedMidwayFails(t *testing.T) {
 // local backend, as the command wires it.
 func agentOptions(home string) agent.Options {
 	return agent.Options{Home: home, StateDir: filepath.Join(home, ".state"),
-		Open: func(dir string, fo agent.FSOptions) (agent.FS, error) {
+		Open: func(dir string, fo agent.FSOptions) (core.Backend, error) {
 			fs, err := local.Open(dir, local.Options{FollowLinks: fo.FollowLinks, Confined: fo.Confined})
 			if err != nil {
 				return nil, err

@@ -44,6 +44,7 @@ func DecodeHello(d *Dec) Hello {
 	return h
 }
 
+// CapsBits encodes core.Caps for the hello's answer.
 func CapsBits(c core.Caps) uint64 {
 	var b uint64
 	for i, v := range []bool{c.Dirs, c.Rename, c.SetMTime, c.SetMode, c.Owners, c.Symlinks, c.FileIDs, c.Filesystem, c.MTimeFromFS} {
@@ -54,8 +55,46 @@ func CapsBits(c core.Caps) uint64 {
 	return b
 }
 
+// CapsFrom decodes CapsBits.
 func CapsFrom(b uint64) core.Caps {
 	bit := func(i int) bool { return b&(1<<i) != 0 }
 	return core.Caps{Dirs: bit(0), Rename: bit(1), SetMTime: bit(2), SetMode: bit(3), Owners: bit(4),
 		Symlinks: bit(5), FileIDs: bit(6), Filesystem: bit(7), MTimeFromFS: bit(8)}
+}
+
+// wireFeatures are the optional interfaces the protocol carries, in the
+// order of their bits on the wire (a later one is newer). The hello's
+// answer ends with them: the ones the agent's backend has.
+var wireFeatures = []core.Features{core.FeatureLinker, core.FeatureHasher, core.FeatureHardLinker,
+	core.FeatureXattrer, core.FeatureWatcher}
+
+// WireFeatures are the optional interfaces the protocol carries.
+const WireFeatures = core.FeatureLinker | core.FeatureHasher | core.FeatureHardLinker |
+	core.FeatureXattrer | core.FeatureWatcher
+
+// LegacyFeatures are what an agent that tells none has: every one the
+// protocol carries, as the local backend it always served has.
+const LegacyFeatures = WireFeatures
+
+// FeaturesBits encodes the features f (those the protocol carries).
+func FeaturesBits(f core.Features) uint64 {
+	var b uint64
+	for i, w := range wireFeatures {
+		if f.Has(w) {
+			b |= 1 << i
+		}
+	}
+	return b
+}
+
+// FeaturesFrom decodes FeaturesBits; bits it does not know (a newer
+// agent's) are ignored.
+func FeaturesFrom(b uint64) core.Features {
+	var f core.Features
+	for i, w := range wireFeatures {
+		if b&(1<<i) != 0 {
+			f |= w
+		}
+	}
+	return f
 }
