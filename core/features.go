@@ -76,11 +76,20 @@ func is[T any](b Backend) bool {
 
 // Mask returns b with only the optional interfaces of f (those b has):
 // b itself when it has none beyond them, else a value of a type with
-// exactly those methods, which calls b's.
+// exactly those methods, which calls b's (see Unmask).
 func Mask(b Backend, f Features) Backend {
 	have := FeaturesOf(b)
 	if have&^f == 0 {
 		return b
 	}
-	return masked(b, have&f)
+	return masked(Unmask(b), have&f) // a mask of a mask wraps once
+}
+
+// Unmask returns the backend Mask wrapped (b itself when it is not a
+// masked one): for the code that made a proxy and needs it whole.
+func Unmask(b Backend) Backend {
+	if m, ok := b.(interface{ unmasked() Backend }); ok {
+		return m.unmasked()
+	}
+	return b
 }

@@ -124,6 +124,12 @@ func TestMaskKeepsOnlyWhatTheInnerHas(t *testing.T) {
 	if Mask(some, AllFeatures) != some {
 		t.Error("a mask that hides nothing wrapped the backend again")
 	}
+	if u, ok := Unmask(Mask(some, FeatureWatcher)).(every); !ok || u.called != &called {
+		t.Errorf("Unmask gave %T, not the backend masked", u)
+	}
+	if u := Unmask(some); u == some {
+		t.Error("Unmask of a masked backend gave it back")
+	}
 }
 
 func TestFeaturesString(t *testing.T) {

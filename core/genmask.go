@@ -28,7 +28,7 @@ func main() {
 		b.WriteString("}\n")
 	}
 	b.WriteString("\t}\n\treturn mask0{b}\n}\n\n")
-	b.WriteString("type mask0 struct{ Backend }\n\n")
+	b.WriteString("type mask0 struct{ Backend }\n\nfunc (m mask0) unmasked() Backend { return m.Backend }\n\n")
 	for m := 1; m < 1<<len(ifaces); m++ {
 		fmt.Fprintf(&b, "type mask%d struct {\n\tBackend\n", m)
 		for i, n := range ifaces {
@@ -36,7 +36,7 @@ func main() {
 				fmt.Fprintf(&b, "\t%s\n", n)
 			}
 		}
-		b.WriteString("}\n\n")
+		fmt.Fprintf(&b, "}\n\nfunc (m mask%d) unmasked() Backend { return m.Backend }\n\n", m)
 	}
 	src, err := format.Source(b.Bytes())
 	if err != nil {

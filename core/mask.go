@@ -266,15 +266,21 @@ func masked(b Backend, f Features) Backend {
 
 type mask0 struct{ Backend }
 
+func (m mask0) unmasked() Backend { return m.Backend }
+
 type mask1 struct {
 	Backend
 	Linker
 }
 
+func (m mask1) unmasked() Backend { return m.Backend }
+
 type mask2 struct {
 	Backend
 	Hasher
 }
+
+func (m mask2) unmasked() Backend { return m.Backend }
 
 type mask3 struct {
 	Backend
@@ -282,10 +288,14 @@ type mask3 struct {
 	Hasher
 }
 
+func (m mask3) unmasked() Backend { return m.Backend }
+
 type mask4 struct {
 	Backend
 	HardLinker
 }
+
+func (m mask4) unmasked() Backend { return m.Backend }
 
 type mask5 struct {
 	Backend
@@ -293,11 +303,15 @@ type mask5 struct {
 	HardLinker
 }
 
+func (m mask5) unmasked() Backend { return m.Backend }
+
 type mask6 struct {
 	Backend
 	Hasher
 	HardLinker
 }
+
+func (m mask6) unmasked() Backend { return m.Backend }
 
 type mask7 struct {
 	Backend
@@ -306,10 +320,14 @@ type mask7 struct {
 	HardLinker
 }
 
+func (m mask7) unmasked() Backend { return m.Backend }
+
 type mask8 struct {
 	Backend
 	Xattrer
 }
+
+func (m mask8) unmasked() Backend { return m.Backend }
 
 type mask9 struct {
 	Backend
@@ -317,11 +335,15 @@ type mask9 struct {
 	Xattrer
 }
 
+func (m mask9) unmasked() Backend { return m.Backend }
+
 type mask10 struct {
 	Backend
 	Hasher
 	Xattrer
 }
+
+func (m mask10) unmasked() Backend { return m.Backend }
 
 type mask11 struct {
 	Backend
@@ -330,11 +352,15 @@ type mask11 struct {
 	Xattrer
 }
 
+func (m mask11) unmasked() Backend { return m.Backend }
+
 type mask12 struct {
 	Backend
 	HardLinker
 	Xattrer
 }
+
+func (m mask12) unmasked() Backend { return m.Backend }
 
 type mask13 struct {
 	Backend
@@ -343,12 +369,16 @@ type mask13 struct {
 	Xattrer
 }
 
+func (m mask13) unmasked() Backend { return m.Backend }
+
 type mask14 struct {
 	Backend
 	Hasher
 	HardLinker
 	Xattrer
 }
+
+func (m mask14) unmasked() Backend { return m.Backend }
 
 type mask15 struct {
 	Backend
@@ -358,10 +388,14 @@ type mask15 struct {
 	Xattrer
 }
 
+func (m mask15) unmasked() Backend { return m.Backend }
+
 type mask16 struct {
 	Backend
 	Copier
 }
+
+func (m mask16) unmasked() Backend { return m.Backend }
 
 type mask17 struct {
 	Backend
@@ -369,11 +403,15 @@ type mask17 struct {
 	Copier
 }
 
+func (m mask17) unmasked() Backend { return m.Backend }
+
 type mask18 struct {
 	Backend
 	Hasher
 	Copier
 }
+
+func (m mask18) unmasked() Backend { return m.Backend }
 
 type mask19 struct {
 	Backend
@@ -382,11 +420,15 @@ type mask19 struct {
 	Copier
 }
 
+func (m mask19) unmasked() Backend { return m.Backend }
+
 type mask20 struct {
 	Backend
 	HardLinker
 	Copier
 }
+
+func (m mask20) unmasked() Backend { return m.Backend }
 
 type mask21 struct {
 	Backend
@@ -395,12 +437,16 @@ type mask21 struct {
 	Copier
 }
 
+func (m mask21) unmasked() Backend { return m.Backend }
+
 type mask22 struct {
 	Backend
 	Hasher
 	HardLinker
 	Copier
 }
+
+func (m mask22) unmasked() Backend { return m.Backend }
 
 type mask23 struct {
 	Backend
@@ -410,11 +456,15 @@ type mask23 struct {
 	Copier
 }
 
+func (m mask23) unmasked() Backend { return m.Backend }
+
 type mask24 struct {
 	Backend
 	Xattrer
 	Copier
 }
+
+func (m mask24) unmasked() Backend { return m.Backend }
 
 type mask25 struct {
 	Backend
@@ -423,12 +473,16 @@ type mask25 struct {
 	Copier
 }
 
+func (m mask25) unmasked() Backend { return m.Backend }
+
 type mask26 struct {
 	Backend
 	Hasher
 	Xattrer
 	Copier
 }
+
+func (m mask26) unmasked() Backend { return m.Backend }
 
 type mask27 struct {
 	Backend
@@ -438,12 +492,16 @@ type mask27 struct {
 	Copier
 }
 
+func (m mask27) unmasked() Backend { return m.Backend }
+
 type mask28 struct {
 	Backend
 	HardLinker
 	Xattrer
 	Copier
 }
+
+func (m mask28) unmasked() Backend { return m.Backend }
 
 type mask29 struct {
 	Backend
@@ -453,6 +511,8 @@ type mask29 struct {
 	Copier
 }
 
+func (m mask29) unmasked() Backend { return m.Backend }
+
 type mask30 struct {
 	Backend
 	Hasher
@@ -460,6 +520,8 @@ type mask30 struct {
 	Xattrer
 	Copier
 }
+
+func (m mask30) unmasked() Backend { return m.Backend }
 
 type mask31 struct {
 	Backend
@@ -470,10 +532,14 @@ type mask31 struct {
 	Copier
 }
 
+func (m mask31) unmasked() Backend { return m.Backend }
+
 type mask32 struct {
 	Backend
 	Watcher
 }
+
+func (m mask32) unmasked() Backend { return m.Backend }
 
 type mask33 struct {
 	Backend
@@ -481,11 +547,15 @@ type mask33 struct {
 	Watcher
 }
 
+func (m mask33) unmasked() Backend { return m.Backend }
+
 type mask34 struct {
 	Backend
 	Hasher
 	Watcher
 }
+
+func (m mask34) unmasked() Backend { return m.Backend }
 
 type mask35 struct {
 	Backend
@@ -494,11 +564,15 @@ type mask35 struct {
 	Watcher
 }
 
+func (m mask35) unmasked() Backend { return m.Backend }
+
 type mask36 struct {
 	Backend
 	HardLinker
 	Watcher
 }
+
+func (m mask36) unmasked() Backend { return m.Backend }
 
 type mask37 struct {
 	Backend
@@ -507,12 +581,16 @@ type mask37 struct {
 	Watcher
 }
 
+func (m mask37) unmasked() Backend { return m.Backend }
+
 type mask38 struct {
 	Backend
 	Hasher
 	HardLinker
 	Watcher
 }
+
+func (m mask38) unmasked() Backend { return m.Backend }
 
 type mask39 struct {
 	Backend
@@ -522,11 +600,15 @@ type mask39 struct {
 	Watcher
 }
 
+func (m mask39) unmasked() Backend { return m.Backend }
+
 type mask40 struct {
 	Backend
 	Xattrer
 	Watcher
 }
+
+func (m mask40) unmasked() Backend { return m.Backend }
 
 type mask41 struct {
 	Backend
@@ -535,12 +617,16 @@ type mask41 struct {
 	Watcher
 }
 
+func (m mask41) unmasked() Backend { return m.Backend }
+
 type mask42 struct {
 	Backend
 	Hasher
 	Xattrer
 	Watcher
 }
+
+func (m mask42) unmasked() Backend { return m.Backend }
 
 type mask43 struct {
 	Backend
@@ -550,12 +636,16 @@ type mask43 struct {
 	Watcher
 }
 
+func (m mask43) unmasked() Backend { return m.Backend }
+
 type mask44 struct {
 	Backend
 	HardLinker
 	Xattrer
 	Watcher
 }
+
+func (m mask44) unmasked() Backend { return m.Backend }
 
 type mask45 struct {
 	Backend
@@ -565,6 +655,8 @@ type mask45 struct {
 	Watcher
 }
 
+func (m mask45) unmasked() Backend { return m.Backend }
+
 type mask46 struct {
 	Backend
 	Hasher
@@ -572,6 +664,8 @@ type mask46 struct {
 	Xattrer
 	Watcher
 }
+
+func (m mask46) unmasked() Backend { return m.Backend }
 
 type mask47 struct {
 	Backend
@@ -582,11 +676,15 @@ type mask47 struct {
 	Watcher
 }
 
+func (m mask47) unmasked() Backend { return m.Backend }
+
 type mask48 struct {
 	Backend
 	Copier
 	Watcher
 }
+
+func (m mask48) unmasked() Backend { return m.Backend }
 
 type mask49 struct {
 	Backend
@@ -595,12 +693,16 @@ type mask49 struct {
 	Watcher
 }
 
+func (m mask49) unmasked() Backend { return m.Backend }
+
 type mask50 struct {
 	Backend
 	Hasher
 	Copier
 	Watcher
 }
+
+func (m mask50) unmasked() Backend { return m.Backend }
 
 type mask51 struct {
 	Backend
@@ -610,12 +712,16 @@ type mask51 struct {
 	Watcher
 }
 
+func (m mask51) unmasked() Backend { return m.Backend }
+
 type mask52 struct {
 	Backend
 	HardLinker
 	Copier
 	Watcher
 }
+
+func (m mask52) unmasked() Backend { return m.Backend }
 
 type mask53 struct {
 	Backend
@@ -625,6 +731,8 @@ type mask53 struct {
 	Watcher
 }
 
+func (m mask53) unmasked() Backend { return m.Backend }
+
 type mask54 struct {
 	Backend
 	Hasher
@@ -632,6 +740,8 @@ type mask54 struct {
 	Copier
 	Watcher
 }
+
+func (m mask54) unmasked() Backend { return m.Backend }
 
 type mask55 struct {
 	Backend
@@ -642,12 +752,16 @@ type mask55 struct {
 	Watcher
 }
 
+func (m mask55) unmasked() Backend { return m.Backend }
+
 type mask56 struct {
 	Backend
 	Xattrer
 	Copier
 	Watcher
 }
+
+func (m mask56) unmasked() Backend { return m.Backend }
 
 type mask57 struct {
 	Backend
@@ -657,6 +771,8 @@ type mask57 struct {
 	Watcher
 }
 
+func (m mask57) unmasked() Backend { return m.Backend }
+
 type mask58 struct {
 	Backend
 	Hasher
@@ -664,6 +780,8 @@ type mask58 struct {
 	Copier
 	Watcher
 }
+
+func (m mask58) unmasked() Backend { return m.Backend }
 
 type mask59 struct {
 	Backend
@@ -674,6 +792,8 @@ type mask59 struct {
 	Watcher
 }
 
+func (m mask59) unmasked() Backend { return m.Backend }
+
 type mask60 struct {
 	Backend
 	HardLinker
@@ -681,6 +801,8 @@ type mask60 struct {
 	Copier
 	Watcher
 }
+
+func (m mask60) unmasked() Backend { return m.Backend }
 
 type mask61 struct {
 	Backend
@@ -691,6 +813,8 @@ type mask61 struct {
 	Watcher
 }
 
+func (m mask61) unmasked() Backend { return m.Backend }
+
 type mask62 struct {
 	Backend
 	Hasher
@@ -699,6 +823,8 @@ type mask62 struct {
 	Copier
 	Watcher
 }
+
+func (m mask62) unmasked() Backend { return m.Backend }
 
 type mask63 struct {
 	Backend
@@ -710,10 +836,14 @@ type mask63 struct {
 	Watcher
 }
 
+func (m mask63) unmasked() Backend { return m.Backend }
+
 type mask64 struct {
 	Backend
 	Networked
 }
+
+func (m mask64) unmasked() Backend { return m.Backend }
 
 type mask65 struct {
 	Backend
@@ -721,11 +851,15 @@ type mask65 struct {
 	Networked
 }
 
+func (m mask65) unmasked() Backend { return m.Backend }
+
 type mask66 struct {
 	Backend
 	Hasher
 	Networked
 }
+
+func (m mask66) unmasked() Backend { return m.Backend }
 
 type mask67 struct {
 	Backend
@@ -734,11 +868,15 @@ type mask67 struct {
 	Networked
 }
 
+func (m mask67) unmasked() Backend { return m.Backend }
+
 type mask68 struct {
 	Backend
 	HardLinker
 	Networked
 }
+
+func (m mask68) unmasked() Backend { return m.Backend }
 
 type mask69 struct {
 	Backend
@@ -747,12 +885,16 @@ type mask69 struct {
 	Networked
 }
 
+func (m mask69) unmasked() Backend { return m.Backend }
+
 type mask70 struct {
 	Backend
 	Hasher
 	HardLinker
 	Networked
 }
+
+func (m mask70) unmasked() Backend { return m.Backend }
 
 type mask71 struct {
 	Backend
@@ -762,11 +904,15 @@ type mask71 struct {
 	Networked
 }
 
+func (m mask71) unmasked() Backend { return m.Backend }
+
 type mask72 struct {
 	Backend
 	Xattrer
 	Networked
 }
+
+func (m mask72) unmasked() Backend { return m.Backend }
 
 type mask73 struct {
 	Backend
@@ -775,12 +921,16 @@ type mask73 struct {
 	Networked
 }
 
+func (m mask73) unmasked() Backend { return m.Backend }
+
 type mask74 struct {
 	Backend
 	Hasher
 	Xattrer
 	Networked
 }
+
+func (m mask74) unmasked() Backend { return m.Backend }
 
 type mask75 struct {
 	Backend
@@ -790,12 +940,16 @@ type mask75 struct {
 	Networked
 }
 
+func (m mask75) unmasked() Backend { return m.Backend }
+
 type mask76 struct {
 	Backend
 	HardLinker
 	Xattrer
 	Networked
 }
+
+func (m mask76) unmasked() Backend { return m.Backend }
 
 type mask77 struct {
 	Backend
@@ -805,6 +959,8 @@ type mask77 struct {
 	Networked
 }
 
+func (m mask77) unmasked() Backend { return m.Backend }
+
 type mask78 struct {
 	Backend
 	Hasher
@@ -812,6 +968,8 @@ type mask78 struct {
 	Xattrer
 	Networked
 }
+
+func (m mask78) unmasked() Backend { return m.Backend }
 
 type mask79 struct {
 	Backend
@@ -822,11 +980,15 @@ type mask79 struct {
 	Networked
 }
 
+func (m mask79) unmasked() Backend { return m.Backend }
+
 type mask80 struct {
 	Backend
 	Copier
 	Networked
 }
+
+func (m mask80) unmasked() Backend { return m.Backend }
 
 type mask81 struct {
 	Backend
@@ -835,12 +997,16 @@ type mask81 struct {
 	Networked
 }
 
+func (m mask81) unmasked() Backend { return m.Backend }
+
 type mask82 struct {
 	Backend
 	Hasher
 	Copier
 	Networked
 }
+
+func (m mask82) unmasked() Backend { return m.Backend }
 
 type mask83 struct {
 	Backend
@@ -850,12 +1016,16 @@ type mask83 struct {
 	Networked
 }
 
+func (m mask83) unmasked() Backend { return m.Backend }
+
 type mask84 struct {
 	Backend
 	HardLinker
 	Copier
 	Networked
 }
+
+func (m mask84) unmasked() Backend { return m.Backend }
 
 type mask85 struct {
 	Backend
@@ -865,6 +1035,8 @@ type mask85 struct {
 	Networked
 }
 
+func (m mask85) unmasked() Backend { return m.Backend }
+
 type mask86 struct {
 	Backend
 	Hasher
@@ -872,6 +1044,8 @@ type mask86 struct {
 	Copier
 	Networked
 }
+
+func (m mask86) unmasked() Backend { return m.Backend }
 
 type mask87 struct {
 	Backend
@@ -882,12 +1056,16 @@ type mask87 struct {
 	Networked
 }
 
+func (m mask87) unmasked() Backend { return m.Backend }
+
 type mask88 struct {
 	Backend
 	Xattrer
 	Copier
 	Networked
 }
+
+func (m mask88) unmasked() Backend { return m.Backend }
 
 type mask89 struct {
 	Backend
@@ -897,6 +1075,8 @@ type mask89 struct {
 	Networked
 }
 
+func (m mask89) unmasked() Backend { return m.Backend }
+
 type mask90 struct {
 	Backend
 	Hasher
@@ -904,6 +1084,8 @@ type mask90 struct {
 	Copier
 	Networked
 }
+
+func (m mask90) unmasked() Backend { return m.Backend }
 
 type mask91 struct {
 	Backend
@@ -914,6 +1096,8 @@ type mask91 struct {
 	Networked
 }
 
+func (m mask91) unmasked() Backend { return m.Backend }
+
 type mask92 struct {
 	Backend
 	HardLinker
@@ -921,6 +1105,8 @@ type mask92 struct {
 	Copier
 	Networked
 }
+
+func (m mask92) unmasked() Backend { return m.Backend }
 
 type mask93 struct {
 	Backend
@@ -931,6 +1117,8 @@ type mask93 struct {
 	Networked
 }
 
+func (m mask93) unmasked() Backend { return m.Backend }
+
 type mask94 struct {
 	Backend
 	Hasher
@@ -939,6 +1127,8 @@ type mask94 struct {
 	Copier
 	Networked
 }
+
+func (m mask94) unmasked() Backend { return m.Backend }
 
 type mask95 struct {
 	Backend
@@ -950,11 +1140,15 @@ type mask95 struct {
 	Networked
 }
 
+func (m mask95) unmasked() Backend { return m.Backend }
+
 type mask96 struct {
 	Backend
 	Watcher
 	Networked
 }
+
+func (m mask96) unmasked() Backend { return m.Backend }
 
 type mask97 struct {
 	Backend
@@ -963,12 +1157,16 @@ type mask97 struct {
 	Networked
 }
 
+func (m mask97) unmasked() Backend { return m.Backend }
+
 type mask98 struct {
 	Backend
 	Hasher
 	Watcher
 	Networked
 }
+
+func (m mask98) unmasked() Backend { return m.Backend }
 
 type mask99 struct {
 	Backend
@@ -978,12 +1176,16 @@ type mask99 struct {
 	Networked
 }
 
+func (m mask99) unmasked() Backend { return m.Backend }
+
 type mask100 struct {
 	Backend
 	HardLinker
 	Watcher
 	Networked
 }
+
+func (m mask100) unmasked() Backend { return m.Backend }
 
 type mask101 struct {
 	Backend
@@ -993,6 +1195,8 @@ type mask101 struct {
 	Networked
 }
 
+func (m mask101) unmasked() Backend { return m.Backend }
+
 type mask102 struct {
 	Backend
 	Hasher
@@ -1000,6 +1204,8 @@ type mask102 struct {
 	Watcher
 	Networked
 }
+
+func (m mask102) unmasked() Backend { return m.Backend }
 
 type mask103 struct {
 	Backend
@@ -1010,12 +1216,16 @@ type mask103 struct {
 	Networked
 }
 
+func (m mask103) unmasked() Backend { return m.Backend }
+
 type mask104 struct {
 	Backend
 	Xattrer
 	Watcher
 	Networked
 }
+
+func (m mask104) unmasked() Backend { return m.Backend }
 
 type mask105 struct {
 	Backend
@@ -1025,6 +1235,8 @@ type mask105 struct {
 	Networked
 }
 
+func (m mask105) unmasked() Backend { return m.Backend }
+
 type mask106 struct {
 	Backend
 	Hasher
@@ -1032,6 +1244,8 @@ type mask106 struct {
 	Watcher
 	Networked
 }
+
+func (m mask106) unmasked() Backend { return m.Backend }
 
 type mask107 struct {
 	Backend
@@ -1042,6 +1256,8 @@ type mask107 struct {
 	Networked
 }
 
+func (m mask107) unmasked() Backend { return m.Backend }
+
 type mask108 struct {
 	Backend
 	HardLinker
@@ -1049,6 +1265,8 @@ type mask108 struct {
 	Watcher
 	Networked
 }
+
+func (m mask108) unmasked() Backend { return m.Backend }
 
 type mask109 struct {
 	Backend
@@ -1059,6 +1277,8 @@ type mask109 struct {
 	Networked
 }
 
+func (m mask109) unmasked() Backend { return m.Backend }
+
 type mask110 struct {
 	Backend
 	Hasher
@@ -1067,6 +1287,8 @@ type mask110 struct {
 	Watcher
 	Networked
 }
+
+func (m mask110) unmasked() Backend { return m.Backend }
 
 type mask111 struct {
 	Backend
@@ -1078,12 +1300,16 @@ type mask111 struct {
 	Networked
 }
 
+func (m mask111) unmasked() Backend { return m.Backend }
+
 type mask112 struct {
 	Backend
 	Copier
 	Watcher
 	Networked
 }
+
+func (m mask112) unmasked() Backend { return m.Backend }
 
 type mask113 struct {
 	Backend
@@ -1093,6 +1319,8 @@ type mask113 struct {
 	Networked
 }
 
+func (m mask113) unmasked() Backend { return m.Backend }
+
 type mask114 struct {
 	Backend
 	Hasher
@@ -1100,6 +1328,8 @@ type mask114 struct {
 	Watcher
 	Networked
 }
+
+func (m mask114) unmasked() Backend { return m.Backend }
 
 type mask115 struct {
 	Backend
@@ -1110,6 +1340,8 @@ type mask115 struct {
 	Networked
 }
 
+func (m mask115) unmasked() Backend { return m.Backend }
+
 type mask116 struct {
 	Backend
 	HardLinker
@@ -1117,6 +1349,8 @@ type mask116 struct {
 	Watcher
 	Networked
 }
+
+func (m mask116) unmasked() Backend { return m.Backend }
 
 type mask117 struct {
 	Backend
@@ -1127,6 +1361,8 @@ type mask117 struct {
 	Networked
 }
 
+func (m mask117) unmasked() Backend { return m.Backend }
+
 type mask118 struct {
 	Backend
 	Hasher
@@ -1135,6 +1371,8 @@ type mask118 struct {
 	Watcher
 	Networked
 }
+
+func (m mask118) unmasked() Backend { return m.Backend }
 
 type mask119 struct {
 	Backend
@@ -1146,6 +1384,8 @@ type mask119 struct {
 	Networked
 }
 
+func (m mask119) unmasked() Backend { return m.Backend }
+
 type mask120 struct {
 	Backend
 	Xattrer
@@ -1153,6 +1393,8 @@ type mask120 struct {
 	Watcher
 	Networked
 }
+
+func (m mask120) unmasked() Backend { return m.Backend }
 
 type mask121 struct {
 	Backend
@@ -1163,6 +1405,8 @@ type mask121 struct {
 	Networked
 }
 
+func (m mask121) unmasked() Backend { return m.Backend }
+
 type mask122 struct {
 	Backend
 	Hasher
@@ -1171,6 +1415,8 @@ type mask122 struct {
 	Watcher
 	Networked
 }
+
+func (m mask122) unmasked() Backend { return m.Backend }
 
 type mask123 struct {
 	Backend
@@ -1182,6 +1428,8 @@ type mask123 struct {
 	Networked
 }
 
+func (m mask123) unmasked() Backend { return m.Backend }
+
 type mask124 struct {
 	Backend
 	HardLinker
@@ -1190,6 +1438,8 @@ type mask124 struct {
 	Watcher
 	Networked
 }
+
+func (m mask124) unmasked() Backend { return m.Backend }
 
 type mask125 struct {
 	Backend
@@ -1201,6 +1451,8 @@ type mask125 struct {
 	Networked
 }
 
+func (m mask125) unmasked() Backend { return m.Backend }
+
 type mask126 struct {
 	Backend
 	Hasher
@@ -1210,6 +1462,8 @@ type mask126 struct {
 	Watcher
 	Networked
 }
+
+func (m mask126) unmasked() Backend { return m.Backend }
 
 type mask127 struct {
 	Backend
@@ -1221,3 +1475,5 @@ type mask127 struct {
 	Watcher
 	Networked
 }
+
+func (m mask127) unmasked() Backend { return m.Backend }

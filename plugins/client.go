@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"sync"
@@ -29,33 +30,21 @@ type client struct {
 }
 
 var (
-	_ core.Backend   = (*client)(nil)
-	_ core.Networked = (*client)(nil)
-	_ core.Linker    = linkClient{}
-	_ core.Hasher    = hashClient{}
-	_ core.Linker    = linkHashClient{}
-	_ core.Hasher    = linkHashClient{}
+	_ core.Backend    = (*client)(nil)
+	_ core.Networked  = (*client)(nil)
+	_ core.Linker     = (*client)(nil)
+	_ core.Hasher     = (*client)(nil)
+	_ core.HardLinker = (*client)(nil)
+	_ core.Xattrer    = (*client)(nil)
+	_ core.Copier     = (*client)(nil)
+	_ core.Watcher    = (*client)(nil)
 )
 
-// The adapters with the optional interfaces the plugin's backend has.
-type (
-	linkClient     struct{ *client }
-	hashClient     struct{ *client }
-	linkHashClient struct{ *client }
-)
-
-// typed returns c with exactly the optional interfaces the plugin has, so
-// that type assertions on the host tell the truth.
-func (c *client) typed(linker, hasher bool) core.Backend {
-	switch {
-	case linker && hasher:
-		return linkHashClient{c}
-	case linker:
-		return linkClient{c}
-	case hasher:
-		return hashClient{c}
-	}
-	return c
+// typed returns c with exactly the optional interfaces the plugin's
+// backend has (and Networked, the client's own), so that type assertions
+// on the host tell the truth and nothing calls a method the plugin lacks.
+func (c *client) typed(f core.Features) core.Backend {
+	return core.Mask(c, f|core.FeatureNetworked)
 }
 
 // Caps reports the plugin backend's caps.
@@ -137,12 +126,14 @@ func (c *client) SetAttr(ctx context.Context, p string, a core.Attrs) (core.Entr
 	return c.entry(ctx, "setattr "+core.DisplayPath(p), e, err)
 }
 
-func (c *client) symlink(ctx context.Context, p, target string, pre core.Precondition) (core.Entry, error) {
+// Symlink implements core.Linker.
+func (c *client) Symlink(ctx context.Context, p, target string, pre core.Precondition) (core.Entry, error) {
 	e, err := c.rpc.Symlink(ctx, &pb.SymlinkRequest{Path: p, Target: target, Pre: preToPB(pre)})
 	return c.entry(ctx, "symlink "+core.DisplayPath(p), e, err)
 }
 
-func (c *client) hash(ctx context.Context, p string, algo core.Checksum) (string, core.Entry, error) {
+// Hash implements core.Hasher.
+func (c *client) Hash(ctx context.Context, p string, algo core.Checksum) (string, core.Entry, error) {
 	r, err := c.rpc.Hash(ctx, &pb.HashRequest{Path: p, Algo: string(algo)})
 	if err != nil {
 		return "", core.Entry{}, c.fromStatus(ctx, "hash "+core.DisplayPath(p), err)
@@ -150,24 +141,57 @@ func (c *client) hash(ctx context.Context, p string, algo core.Checksum) (string
 	return r.Sum, entryFromPB(r.Entry), nil
 }
 
-// Symlink implements core.Linker.
-func (c linkClient) Symlink(ctx context.Context, p, target string, pre core.Precondition) (core.Entry, error) {
-	return c.symlink(ctx, p, target, pre)
+// Link implements core.HardLinker.
+func (c *client) Link(ctx context.Context, existing, p string, pre core.Precondition) (core.Entry, error) {
+	e, err := c.rpc.Link(ctx, &pb.LinkRequest{Existing: existing, Path: p, Pre: preToPB(pre)})
+	return c.entry(ctx, "link "+core.DisplayPath(p), e, err)
 }
 
-// Hash implements core.Hasher.
-func (c hashClient) Hash(ctx context.Context, p string, algo core.Checksum) (string, core.Entry, error) {
-	return c.hash(ctx, p, algo)
+// Xattrs implements core.Xattrer.
+func (c *client) Xattrs(ctx context.Context, p string) (map[string][]byte, error) {
+	r, err := c.rpc.Xattrs(ctx, &pb.PathRequest{Path: p})
+	if err != nil {
+		return nil, c.fromStatus(ctx, "xattrs "+core.DisplayPath(p), err)
+	}
+	return r.Attrs, nil
 }
 
-// Symlink implements core.Linker.
-func (c linkHashClient) Symlink(ctx context.Context, p, target string, pre core.Precondition) (core.Entry, error) {
-	return c.symlink(ctx, p, target, pre)
+// SetXattrs implements core.Xattrer.
+func (c *client) SetXattrs(ctx context.Context, p string, attrs map[string][]byte) error {
+	_, err := c.rpc.SetXattrs(ctx, &pb.SetXattrsRequest{Path: p, Attrs: attrs})
+	return c.fromStatus(ctx, "setxattrs "+core.DisplayPath(p), err)
 }
 
-// Hash implements core.Hasher.
-func (c linkHashClient) Hash(ctx context.Context, p string, algo core.Checksum) (string, core.Entry, error) {
-	return c.hash(ctx, p, algo)
+// Copy implements core.Copier.
+func (c *client) Copy(ctx context.Context, from, to string, pre core.Precondition) (core.Entry, error) {
+	e, err := c.rpc.Copy(ctx, &pb.CopyRequest{From: from, To: to, Pre: preToPB(pre)})
+	return c.entry(ctx, "copy "+core.DisplayPath(from), e, err)
+}
+
+// Watch implements core.Watcher: the plugin's backend watches, and
+// streams the changed paths until ctx ends.
+func (c *client) Watch(ctx context.Context, fn func(paths []string)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := c.rpc.Watch(ctx, &pb.Empty{})
+	if err != nil {
+		return c.fromStatus(ctx, "watch", err)
+	}
+	for {
+		b, err := st.Recv()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err == io.EOF {
+				return errors.New("watch: the plugin stopped watching")
+			}
+			return c.fromStatus(ctx, "watch", err)
+		}
+		if len(b.Paths) > 0 {
+			fn(b.Paths)
+		}
+	}
 }
 
 // Open reads a file from offset: a small file comes whole with the entry in

@@ -71,6 +71,40 @@ func capsToPB(c core.Caps) *pb.BackendCaps {
 	}
 }
 
+// featureBits pairs each optional interface with its BackendCaps field.
+func featureBits(c *pb.BackendCaps) []struct {
+	f   core.Features
+	has *bool
+} {
+	return []struct {
+		f   core.Features
+		has *bool
+	}{
+		{core.FeatureLinker, &c.Linker}, {core.FeatureHasher, &c.Hasher},
+		{core.FeatureHardLinker, &c.HardLinker}, {core.FeatureXattrer, &c.Xattrer},
+		{core.FeatureCopier, &c.Copier}, {core.FeatureWatcher, &c.Watcher},
+	}
+}
+
+// setFeatures marks in c the optional interfaces of f the protocol carries.
+func setFeatures(c *pb.BackendCaps, f core.Features) {
+	for _, b := range featureBits(c) {
+		*b.has = f.Has(b.f)
+	}
+}
+
+// featuresFromPB returns the optional interfaces c reports (an older
+// plugin reports only Linker and Hasher: it has no others).
+func featuresFromPB(c *pb.BackendCaps) core.Features {
+	var f core.Features
+	for _, b := range featureBits(c) {
+		if *b.has {
+			f |= b.f
+		}
+	}
+	return f
+}
+
 func capsFromPB(c *pb.BackendCaps) core.Caps {
 	return core.Caps{
 		Dirs: c.Dirs, Rename: c.Rename, SetMTime: c.SetMtime, SetMode: c.SetMode,

@@ -8,7 +8,11 @@
 // like an in-process one: errors keep their meaning for errors.Is
 // (fs.ErrNotExist, core.ErrPrecondition, ...), scans stream in batches, a
 // file of up to 1 MiB is read or written in one round trip, and larger
-// files stream in chunks of 1 MiB.
+// files stream in chunks of 1 MiB. It has exactly the optional interfaces
+// of the plugin's backend (core.Linker, core.Hasher, core.HardLinker,
+// core.Xattrer, core.Copier, core.Watcher), which the plugin reports when
+// its backend opens (core.Mask); a plugin built before some of them were
+// carried reports none of those, and has none.
 //
 // Discovery: Dirs lists where plugins are looked for (--plugin-dir,
 // $ASYNC_PLUGIN_DIR, ~/.config/async/plugins, the async binary's

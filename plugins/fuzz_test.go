@@ -28,6 +28,7 @@ func FuzzMessages(f *testing.F) {
 		scanToPB(core.ScanOptions{Prune: core.Prune{Filter: []filter.Rule{{Include: true, Pattern: "*.go"}},
 			Subtrees: []string{"a"}, Settled: map[string]time.Time{"d": mt}}, Threads: 2,
 			Known: map[string]core.Entry{full.Path: full}}),
+		&pb.BackendCaps{Dirs: true, Linker: true, HardLinker: true, Watcher: true, InFlight: 3},
 	}
 	for i, m := range seeds {
 		b, err := proto.Marshal(m)
@@ -82,4 +83,11 @@ var conversions = []func(proto.Message) proto.Message{
 		return createToPB(h.Path, createFromPB(h))
 	},
 	func(m proto.Message) proto.Message { return scanToPB(scanFromPB(m.(*pb.ScanRequest))) },
+	func(m proto.Message) proto.Message {
+		c := m.(*pb.BackendCaps)
+		back := capsToPB(capsFromPB(c))
+		setFeatures(back, featuresFromPB(c))
+		back.InFlight = c.InFlight
+		return back
+	},
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +47,27 @@ func actAsPlugin(mode string) {
 		serve(func(_ context.Context, rawURL string) (core.Backend, error) {
 			return local.Open(strings.TrimPrefix(rawURL, "local://"), local.Options{})
 		}, ProtocolVersion)
+	case "masked": // the local backend with only the optional interfaces of ?features=N
+		serve(func(_ context.Context, rawURL string) (core.Backend, error) {
+			dir, q, _ := strings.Cut(strings.TrimPrefix(rawURL, "masked://"), "?features=")
+			f, err := strconv.ParseUint(q, 10, 32)
+			if err != nil {
+				return nil, err
+			}
+			b, err := local.Open(dir, local.Options{})
+			if err != nil {
+				return nil, err
+			}
+			return core.Mask(b, core.Features(f)), nil
+		}, ProtocolVersion)
+	case "copier": // the local backend and a Copy that only answers (passthrough_test.go)
+		serve(func(_ context.Context, rawURL string) (core.Backend, error) {
+			b, err := local.Open(strings.TrimPrefix(rawURL, "copier://"), local.Options{})
+			if err != nil {
+				return nil, err
+			}
+			return answeringCopier{b}, nil
+		}, ProtocolVersion)
 	default:
 		fmt.Fprintf(os.Stderr, "test binary started as a plugin without %s\n", modeEnv)
 		os.Exit(1)
@@ -72,4 +94,21 @@ func bboltPlugin(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return filepath.Join(buildDir, Prefix+"bbolt")
+}
+
+// answeringCopier is the local backend with a Copy that copies nothing:
+// it answers the source's entry at the new path, or ErrPrecondition when
+// the source is not the one expected.
+type answeringCopier struct{ *local.FS }
+
+func (c answeringCopier) Copy(ctx context.Context, from, to string, pre core.Precondition) (core.Entry, error) {
+	e, err := c.Stat(ctx, from)
+	if err != nil {
+		return core.Entry{}, err
+	}
+	if pre.Expect != nil && pre.Expect.Size != e.Size {
+		return core.Entry{}, fmt.Errorf("copy %s: %w", from, core.ErrPrecondition)
+	}
+	e.Path = to
+	return e, nil
 }

@@ -52,8 +52,10 @@ type OpenOptions struct {
 }
 
 // Open starts the plugin program at path and opens its backend for rawURL.
-// The backend returned implements core.Linker and core.Hasher when the
-// plugin's backend does; its Close ends the plugin process. Errors name the
+// The backend returned has exactly the optional interfaces of the
+// plugin's backend (core.Linker, core.Hasher, core.HardLinker,
+// core.Xattrer, core.Copier, core.Watcher), and is core.Networked; its
+// Close ends the plugin process. Errors name the
 // plugin; a plugin built for another protocol version is refused with
 // ErrIncompatible.
 func Open(ctx context.Context, path, rawURL string, o OpenOptions) (core.Backend, error) {
@@ -75,7 +77,7 @@ func Open(ctx context.Context, path, rawURL string, o OpenOptions) (core.Backend
 	}
 	c.caps = capsFromPB(caps)
 	c.inFlight = int(caps.InFlight)
-	return c.typed(caps.Linker, caps.Hasher), nil
+	return c.typed(featuresFromPB(caps)), nil
 }
 
 // redact hides a password in a URL for messages.

@@ -145,15 +145,7 @@ func TestPluginHangsWhileOpening(t *testing.T) {
 // kill ends the plugin process behind b abruptly.
 func kill(t *testing.T, b core.Backend) {
 	t.Helper()
-	var c *client
-	switch a := b.(type) {
-	case linkHashClient:
-		c = a.client
-	case *client:
-		c = a
-	default:
-		t.Fatalf("unexpected adapter %T", b)
-	}
+	c := clientOf(t, b)
 	proc, err := os.FindProcess(c.proc.pc.ReattachConfig().Pid)
 	if err != nil {
 		t.Fatal(err)

@@ -57,8 +57,7 @@ func (s *server) OpenBackend(ctx context.Context, req *pb.OpenBackendRequest) (*
 // describe returns b's caps and optional interfaces.
 func describe(b core.Backend) *pb.BackendCaps {
 	c := capsToPB(b.Caps())
-	_, c.Linker = b.(core.Linker)
-	_, c.Hasher = b.(core.Hasher)
+	setFeatures(c, core.FeaturesOf(b))
 	if n, ok := b.(core.Networked); ok {
 		c.InFlight = uint32(max(n.InFlight(), 1))
 	}
@@ -351,4 +350,82 @@ func (s *server) Hash(ctx context.Context, req *pb.HashRequest) (*pb.HashReply, 
 		return nil, toStatus(err)
 	}
 	return &pb.HashReply{Sum: sum, Entry: entryToPB(&e)}, nil
+}
+
+// optional returns the open backend as T, or an error that says it lacks
+// it (a host that heeds describe never asks).
+func optional[T any](s *server, op string) (T, error) {
+	var zero T
+	b, err := s.backend()
+	if err != nil {
+		return zero, err
+	}
+	t, ok := b.(T)
+	if !ok {
+		return zero, toStatus(fmt.Errorf("%s: %w", op, core.ErrUnsupported))
+	}
+	return t, nil
+}
+
+func (s *server) Link(ctx context.Context, req *pb.LinkRequest) (*pb.Entry, error) {
+	l, err := optional[core.HardLinker](s, "link")
+	if err != nil {
+		return nil, err
+	}
+	return entryReply(l.Link(ctx, req.Existing, req.Path, preFromPB(req.Pre)))
+}
+
+func (s *server) Xattrs(ctx context.Context, req *pb.PathRequest) (*pb.XattrsReply, error) {
+	x, err := optional[core.Xattrer](s, "xattrs")
+	if err != nil {
+		return nil, err
+	}
+	m, err := x.Xattrs(ctx, req.Path)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.XattrsReply{Attrs: m}, nil
+}
+
+func (s *server) SetXattrs(ctx context.Context, req *pb.SetXattrsRequest) (*pb.Empty, error) {
+	x, err := optional[core.Xattrer](s, "setxattrs")
+	if err != nil {
+		return nil, err
+	}
+	return &pb.Empty{}, toStatus(x.SetXattrs(ctx, req.Path, req.Attrs))
+}
+
+func (s *server) Copy(ctx context.Context, req *pb.CopyRequest) (*pb.Entry, error) {
+	c, err := optional[core.Copier](s, "copy")
+	if err != nil {
+		return nil, err
+	}
+	return entryReply(c.Copy(ctx, req.From, req.To, preFromPB(req.Pre)))
+}
+
+// Watch sends the backend's batches of changed paths until the host ends
+// the call.
+func (s *server) Watch(_ *pb.Empty, stream pb.Backend_WatchServer) error {
+	w, err := optional[core.Watcher](s, "watch")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	var sendErr error
+	err = w.Watch(ctx, func(paths []string) {
+		if sendErr != nil {
+			return
+		}
+		if sendErr = stream.Send(&pb.WatchBatch{Paths: paths}); sendErr != nil {
+			cancel()
+		}
+	})
+	if sendErr != nil {
+		return sendErr
+	}
+	if stream.Context().Err() != nil {
+		return nil // the host ended the call
+	}
+	return toStatus(err)
 }

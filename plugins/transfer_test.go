@@ -15,14 +15,11 @@ import (
 // clientOf returns the adapter behind b.
 func clientOf(t *testing.T, b core.Backend) *client {
 	t.Helper()
-	switch a := b.(type) {
-	case linkHashClient:
-		return a.client
-	case *client:
-		return a
+	c, ok := core.Unmask(b).(*client)
+	if !ok {
+		t.Fatalf("unexpected adapter %T", b)
 	}
-	t.Fatalf("unexpected adapter %T", b)
-	return nil
+	return c
 }
 
 // TestTransferSizes writes and reads files around the sizes where the

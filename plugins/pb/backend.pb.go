@@ -472,19 +472,24 @@ func (x *Entry) GetFileId() string {
 
 // BackendCaps is core.Caps plus the optional interfaces the backend implements.
 type BackendCaps struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Dirs          bool                   `protobuf:"varint,1,opt,name=dirs,proto3" json:"dirs,omitempty"`
-	Rename        bool                   `protobuf:"varint,2,opt,name=rename,proto3" json:"rename,omitempty"`
-	SetMtime      bool                   `protobuf:"varint,3,opt,name=set_mtime,json=setMtime,proto3" json:"set_mtime,omitempty"`
-	SetMode       bool                   `protobuf:"varint,4,opt,name=set_mode,json=setMode,proto3" json:"set_mode,omitempty"`
-	Owners        bool                   `protobuf:"varint,5,opt,name=owners,proto3" json:"owners,omitempty"`
-	Symlinks      bool                   `protobuf:"varint,6,opt,name=symlinks,proto3" json:"symlinks,omitempty"`
-	FileIds       bool                   `protobuf:"varint,7,opt,name=file_ids,json=fileIds,proto3" json:"file_ids,omitempty"`
-	Filesystem    bool                   `protobuf:"varint,8,opt,name=filesystem,proto3" json:"filesystem,omitempty"`
-	MtimeFromFs   bool                   `protobuf:"varint,9,opt,name=mtime_from_fs,json=mtimeFromFs,proto3" json:"mtime_from_fs,omitempty"`
-	Linker        bool                   `protobuf:"varint,10,opt,name=linker,proto3" json:"linker,omitempty"`                     // core.Linker
-	Hasher        bool                   `protobuf:"varint,11,opt,name=hasher,proto3" json:"hasher,omitempty"`                     // core.Hasher
-	InFlight      uint32                 `protobuf:"varint,12,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"` // core.Networked's InFlight; 0: not networked
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Dirs        bool                   `protobuf:"varint,1,opt,name=dirs,proto3" json:"dirs,omitempty"`
+	Rename      bool                   `protobuf:"varint,2,opt,name=rename,proto3" json:"rename,omitempty"`
+	SetMtime    bool                   `protobuf:"varint,3,opt,name=set_mtime,json=setMtime,proto3" json:"set_mtime,omitempty"`
+	SetMode     bool                   `protobuf:"varint,4,opt,name=set_mode,json=setMode,proto3" json:"set_mode,omitempty"`
+	Owners      bool                   `protobuf:"varint,5,opt,name=owners,proto3" json:"owners,omitempty"`
+	Symlinks    bool                   `protobuf:"varint,6,opt,name=symlinks,proto3" json:"symlinks,omitempty"`
+	FileIds     bool                   `protobuf:"varint,7,opt,name=file_ids,json=fileIds,proto3" json:"file_ids,omitempty"`
+	Filesystem  bool                   `protobuf:"varint,8,opt,name=filesystem,proto3" json:"filesystem,omitempty"`
+	MtimeFromFs bool                   `protobuf:"varint,9,opt,name=mtime_from_fs,json=mtimeFromFs,proto3" json:"mtime_from_fs,omitempty"`
+	Linker      bool                   `protobuf:"varint,10,opt,name=linker,proto3" json:"linker,omitempty"`                     // core.Linker
+	Hasher      bool                   `protobuf:"varint,11,opt,name=hasher,proto3" json:"hasher,omitempty"`                     // core.Hasher
+	InFlight    uint32                 `protobuf:"varint,12,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"` // core.Networked's InFlight; 0: not networked
+	// Added later: a plugin built before sends none of them, and has none.
+	HardLinker    bool `protobuf:"varint,13,opt,name=hard_linker,json=hardLinker,proto3" json:"hard_linker,omitempty"` // core.HardLinker
+	Xattrer       bool `protobuf:"varint,14,opt,name=xattrer,proto3" json:"xattrer,omitempty"`                         // core.Xattrer
+	Copier        bool `protobuf:"varint,15,opt,name=copier,proto3" json:"copier,omitempty"`                           // core.Copier
+	Watcher       bool `protobuf:"varint,16,opt,name=watcher,proto3" json:"watcher,omitempty"`                         // core.Watcher
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -601,6 +606,34 @@ func (x *BackendCaps) GetInFlight() uint32 {
 		return x.InFlight
 	}
 	return 0
+}
+
+func (x *BackendCaps) GetHardLinker() bool {
+	if x != nil {
+		return x.HardLinker
+	}
+	return false
+}
+
+func (x *BackendCaps) GetXattrer() bool {
+	if x != nil {
+		return x.Xattrer
+	}
+	return false
+}
+
+func (x *BackendCaps) GetCopier() bool {
+	if x != nil {
+		return x.Copier
+	}
+	return false
+}
+
+func (x *BackendCaps) GetWatcher() bool {
+	if x != nil {
+		return x.Watcher
+	}
+	return false
 }
 
 type OpenBackendRequest struct {
@@ -1973,6 +2006,267 @@ func (x *HashReply) GetEntry() *Entry {
 	return nil
 }
 
+type LinkRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Existing      string                 `protobuf:"bytes,1,opt,name=existing,proto3" json:"existing,omitempty"`
+	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Pre           *Precondition          `protobuf:"bytes,3,opt,name=pre,proto3" json:"pre,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkRequest) Reset() {
+	*x = LinkRequest{}
+	mi := &file_backend_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkRequest) ProtoMessage() {}
+
+func (x *LinkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_backend_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkRequest.ProtoReflect.Descriptor instead.
+func (*LinkRequest) Descriptor() ([]byte, []int) {
+	return file_backend_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *LinkRequest) GetExisting() string {
+	if x != nil {
+		return x.Existing
+	}
+	return ""
+}
+
+func (x *LinkRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *LinkRequest) GetPre() *Precondition {
+	if x != nil {
+		return x.Pre
+	}
+	return nil
+}
+
+type XattrsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attrs         map[string][]byte      `protobuf:"bytes,1,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *XattrsReply) Reset() {
+	*x = XattrsReply{}
+	mi := &file_backend_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *XattrsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*XattrsReply) ProtoMessage() {}
+
+func (x *XattrsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_backend_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use XattrsReply.ProtoReflect.Descriptor instead.
+func (*XattrsReply) Descriptor() ([]byte, []int) {
+	return file_backend_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *XattrsReply) GetAttrs() map[string][]byte {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+type SetXattrsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Attrs         map[string][]byte      `protobuf:"bytes,2,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetXattrsRequest) Reset() {
+	*x = SetXattrsRequest{}
+	mi := &file_backend_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetXattrsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetXattrsRequest) ProtoMessage() {}
+
+func (x *SetXattrsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_backend_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetXattrsRequest.ProtoReflect.Descriptor instead.
+func (*SetXattrsRequest) Descriptor() ([]byte, []int) {
+	return file_backend_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SetXattrsRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *SetXattrsRequest) GetAttrs() map[string][]byte {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+type CopyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          string                 `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            string                 `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	Pre           *Precondition          `protobuf:"bytes,3,opt,name=pre,proto3" json:"pre,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CopyRequest) Reset() {
+	*x = CopyRequest{}
+	mi := &file_backend_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CopyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CopyRequest) ProtoMessage() {}
+
+func (x *CopyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_backend_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CopyRequest.ProtoReflect.Descriptor instead.
+func (*CopyRequest) Descriptor() ([]byte, []int) {
+	return file_backend_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *CopyRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *CopyRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *CopyRequest) GetPre() *Precondition {
+	if x != nil {
+		return x.Pre
+	}
+	return nil
+}
+
+// WatchBatch is the paths that changed (core.Watcher's fn).
+type WatchBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Paths         []string               `protobuf:"bytes,1,rep,name=paths,proto3" json:"paths,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchBatch) Reset() {
+	*x = WatchBatch{}
+	mi := &file_backend_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchBatch) ProtoMessage() {}
+
+func (x *WatchBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_backend_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchBatch.ProtoReflect.Descriptor instead.
+func (*WatchBatch) Descriptor() ([]byte, []int) {
+	return file_backend_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *WatchBatch) GetPaths() []string {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
 var File_backend_proto protoreflect.FileDescriptor
 
 const file_backend_proto_rawDesc = "" +
@@ -1998,7 +2292,7 @@ const file_backend_proto_rawDesc = "" +
 	"\x04hash\x18\n" +
 	" \x01(\tR\x04hash\x12\x14\n" +
 	"\x05token\x18\v \x01(\tR\x05token\x12\x17\n" +
-	"\afile_id\x18\f \x01(\tR\x06fileId\"\xd1\x02\n" +
+	"\afile_id\x18\f \x01(\tR\x06fileId\"\xbe\x03\n" +
 	"\vBackendCaps\x12\x12\n" +
 	"\x04dirs\x18\x01 \x01(\bR\x04dirs\x12\x16\n" +
 	"\x06rename\x18\x02 \x01(\bR\x06rename\x12\x1b\n" +
@@ -2014,7 +2308,12 @@ const file_backend_proto_rawDesc = "" +
 	"\x06linker\x18\n" +
 	" \x01(\bR\x06linker\x12\x16\n" +
 	"\x06hasher\x18\v \x01(\bR\x06hasher\x12\x1b\n" +
-	"\tin_flight\x18\f \x01(\rR\binFlight\"&\n" +
+	"\tin_flight\x18\f \x01(\rR\binFlight\x12\x1f\n" +
+	"\vhard_linker\x18\r \x01(\bR\n" +
+	"hardLinker\x12\x18\n" +
+	"\axattrer\x18\x0e \x01(\bR\axattrer\x12\x16\n" +
+	"\x06copier\x18\x0f \x01(\bR\x06copier\x12\x18\n" +
+	"\awatcher\x18\x10 \x01(\bR\awatcher\"&\n" +
 	"\x12OpenBackendRequest\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\"\x83\x01\n" +
 	"\fPrecondition\x12\x12\n" +
@@ -2110,7 +2409,31 @@ const file_backend_proto_rawDesc = "" +
 	"\x04algo\x18\x02 \x01(\tR\x04algo\"J\n" +
 	"\tHashReply\x12\x10\n" +
 	"\x03sum\x18\x01 \x01(\tR\x03sum\x12+\n" +
-	"\x05entry\x18\x02 \x01(\v2\x15.asyncplugin.v1.EntryR\x05entry*\xd5\x01\n" +
+	"\x05entry\x18\x02 \x01(\v2\x15.asyncplugin.v1.EntryR\x05entry\"m\n" +
+	"\vLinkRequest\x12\x1a\n" +
+	"\bexisting\x18\x01 \x01(\tR\bexisting\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12.\n" +
+	"\x03pre\x18\x03 \x01(\v2\x1c.asyncplugin.v1.PreconditionR\x03pre\"\x85\x01\n" +
+	"\vXattrsReply\x12<\n" +
+	"\x05attrs\x18\x01 \x03(\v2&.asyncplugin.v1.XattrsReply.AttrsEntryR\x05attrs\x1a8\n" +
+	"\n" +
+	"AttrsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\xa3\x01\n" +
+	"\x10SetXattrsRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12A\n" +
+	"\x05attrs\x18\x02 \x03(\v2+.asyncplugin.v1.SetXattrsRequest.AttrsEntryR\x05attrs\x1a8\n" +
+	"\n" +
+	"AttrsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"a\n" +
+	"\vCopyRequest\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\x12.\n" +
+	"\x03pre\x18\x03 \x01(\v2\x1c.asyncplugin.v1.PreconditionR\x03pre\"\"\n" +
+	"\n" +
+	"WatchBatch\x12\x14\n" +
+	"\x05paths\x18\x01 \x03(\tR\x05paths*\xd5\x01\n" +
 	"\tErrorCode\x12\x14\n" +
 	"\x10ERROR_CODE_OTHER\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_NOT_EXIST\x10\x01\x12\x14\n" +
@@ -2129,7 +2452,8 @@ const file_backend_proto_rawDesc = "" +
 	"\vFINISH_NONE\x10\x00\x12\x11\n" +
 	"\rFINISH_COMMIT\x10\x01\x12\x10\n" +
 	"\fFINISH_ABORT\x10\x02\x12\x0f\n" +
-	"\vFINISH_KEEP\x10\x032\xd2\a\n" +
+	"\vFINISH_KEEP\x10\x032\x92\n" +
+	"\n" +
 	"\aBackend\x12N\n" +
 	"\vOpenBackend\x12\".asyncplugin.v1.OpenBackendRequest\x1a\x1b.asyncplugin.v1.BackendCaps\x12:\n" +
 	"\x04Caps\x12\x15.asyncplugin.v1.Empty\x1a\x1b.asyncplugin.v1.BackendCaps\x12@\n" +
@@ -2144,7 +2468,12 @@ const file_backend_proto_rawDesc = "" +
 	"\x06Rename\x12\x1d.asyncplugin.v1.RenameRequest\x1a\x15.asyncplugin.v1.Entry\x12@\n" +
 	"\aSetAttr\x12\x1e.asyncplugin.v1.SetAttrRequest\x1a\x15.asyncplugin.v1.Entry\x12@\n" +
 	"\aSymlink\x12\x1e.asyncplugin.v1.SymlinkRequest\x1a\x15.asyncplugin.v1.Entry\x12>\n" +
-	"\x04Hash\x12\x1b.asyncplugin.v1.HashRequest\x1a\x19.asyncplugin.v1.HashReply\x125\n" +
+	"\x04Hash\x12\x1b.asyncplugin.v1.HashRequest\x1a\x19.asyncplugin.v1.HashReply\x12:\n" +
+	"\x04Link\x12\x1b.asyncplugin.v1.LinkRequest\x1a\x15.asyncplugin.v1.Entry\x12B\n" +
+	"\x06Xattrs\x12\x1b.asyncplugin.v1.PathRequest\x1a\x1b.asyncplugin.v1.XattrsReply\x12D\n" +
+	"\tSetXattrs\x12 .asyncplugin.v1.SetXattrsRequest\x1a\x15.asyncplugin.v1.Empty\x12:\n" +
+	"\x04Copy\x12\x1b.asyncplugin.v1.CopyRequest\x1a\x15.asyncplugin.v1.Entry\x12<\n" +
+	"\x05Watch\x12\x15.asyncplugin.v1.Empty\x1a\x1a.asyncplugin.v1.WatchBatch0\x01\x125\n" +
 	"\x05Close\x12\x15.asyncplugin.v1.Empty\x1a\x15.asyncplugin.v1.EmptyB(Z&github.com/async-sync/async/plugins/pbb\x06proto3"
 
 var (
@@ -2160,7 +2489,7 @@ func file_backend_proto_rawDescGZIP() []byte {
 }
 
 var file_backend_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_backend_proto_goTypes = []any{
 	(ErrorCode)(0),             // 0: asyncplugin.v1.ErrorCode
 	(EntryType)(0),             // 1: asyncplugin.v1.EntryType
@@ -2193,7 +2522,14 @@ var file_backend_proto_goTypes = []any{
 	(*SymlinkRequest)(nil),     // 28: asyncplugin.v1.SymlinkRequest
 	(*HashRequest)(nil),        // 29: asyncplugin.v1.HashRequest
 	(*HashReply)(nil),          // 30: asyncplugin.v1.HashReply
-	nil,                        // 31: asyncplugin.v1.Prune.SettledEntry
+	(*LinkRequest)(nil),        // 31: asyncplugin.v1.LinkRequest
+	(*XattrsReply)(nil),        // 32: asyncplugin.v1.XattrsReply
+	(*SetXattrsRequest)(nil),   // 33: asyncplugin.v1.SetXattrsRequest
+	(*CopyRequest)(nil),        // 34: asyncplugin.v1.CopyRequest
+	(*WatchBatch)(nil),         // 35: asyncplugin.v1.WatchBatch
+	nil,                        // 36: asyncplugin.v1.Prune.SettledEntry
+	nil,                        // 37: asyncplugin.v1.XattrsReply.AttrsEntry
+	nil,                        // 38: asyncplugin.v1.SetXattrsRequest.AttrsEntry
 }
 var file_backend_proto_depIdxs = []int32{
 	0,  // 0: asyncplugin.v1.Error.code:type_name -> asyncplugin.v1.ErrorCode
@@ -2202,7 +2538,7 @@ var file_backend_proto_depIdxs = []int32{
 	5,  // 3: asyncplugin.v1.Entry.atime:type_name -> asyncplugin.v1.Time
 	6,  // 4: asyncplugin.v1.Precondition.expect:type_name -> asyncplugin.v1.Entry
 	10, // 5: asyncplugin.v1.Prune.filter:type_name -> asyncplugin.v1.FilterRule
-	31, // 6: asyncplugin.v1.Prune.settled:type_name -> asyncplugin.v1.Prune.SettledEntry
+	36, // 6: asyncplugin.v1.Prune.settled:type_name -> asyncplugin.v1.Prune.SettledEntry
 	11, // 7: asyncplugin.v1.ScanRequest.prune:type_name -> asyncplugin.v1.Prune
 	6,  // 8: asyncplugin.v1.ScanRequest.known:type_name -> asyncplugin.v1.Entry
 	6,  // 9: asyncplugin.v1.ScanBatch.entries:type_name -> asyncplugin.v1.Entry
@@ -2222,42 +2558,56 @@ var file_backend_proto_depIdxs = []int32{
 	18, // 23: asyncplugin.v1.SetAttrRequest.attrs:type_name -> asyncplugin.v1.Attrs
 	9,  // 24: asyncplugin.v1.SymlinkRequest.pre:type_name -> asyncplugin.v1.Precondition
 	6,  // 25: asyncplugin.v1.HashReply.entry:type_name -> asyncplugin.v1.Entry
-	5,  // 26: asyncplugin.v1.Prune.SettledEntry.value:type_name -> asyncplugin.v1.Time
-	8,  // 27: asyncplugin.v1.Backend.OpenBackend:input_type -> asyncplugin.v1.OpenBackendRequest
-	3,  // 28: asyncplugin.v1.Backend.Caps:input_type -> asyncplugin.v1.Empty
-	12, // 29: asyncplugin.v1.Backend.Scan:input_type -> asyncplugin.v1.ScanRequest
-	14, // 30: asyncplugin.v1.Backend.Stat:input_type -> asyncplugin.v1.PathRequest
-	15, // 31: asyncplugin.v1.Backend.Read:input_type -> asyncplugin.v1.OpenRequest
-	15, // 32: asyncplugin.v1.Backend.Open:input_type -> asyncplugin.v1.OpenRequest
-	20, // 33: asyncplugin.v1.Backend.Put:input_type -> asyncplugin.v1.PutRequest
-	21, // 34: asyncplugin.v1.Backend.Create:input_type -> asyncplugin.v1.CreateRequest
-	24, // 35: asyncplugin.v1.Backend.Mkdir:input_type -> asyncplugin.v1.MkdirRequest
-	25, // 36: asyncplugin.v1.Backend.Remove:input_type -> asyncplugin.v1.RemoveRequest
-	26, // 37: asyncplugin.v1.Backend.Rename:input_type -> asyncplugin.v1.RenameRequest
-	27, // 38: asyncplugin.v1.Backend.SetAttr:input_type -> asyncplugin.v1.SetAttrRequest
-	28, // 39: asyncplugin.v1.Backend.Symlink:input_type -> asyncplugin.v1.SymlinkRequest
-	29, // 40: asyncplugin.v1.Backend.Hash:input_type -> asyncplugin.v1.HashRequest
-	3,  // 41: asyncplugin.v1.Backend.Close:input_type -> asyncplugin.v1.Empty
-	7,  // 42: asyncplugin.v1.Backend.OpenBackend:output_type -> asyncplugin.v1.BackendCaps
-	7,  // 43: asyncplugin.v1.Backend.Caps:output_type -> asyncplugin.v1.BackendCaps
-	13, // 44: asyncplugin.v1.Backend.Scan:output_type -> asyncplugin.v1.ScanBatch
-	6,  // 45: asyncplugin.v1.Backend.Stat:output_type -> asyncplugin.v1.Entry
-	16, // 46: asyncplugin.v1.Backend.Read:output_type -> asyncplugin.v1.ReadReply
-	17, // 47: asyncplugin.v1.Backend.Open:output_type -> asyncplugin.v1.OpenChunk
-	6,  // 48: asyncplugin.v1.Backend.Put:output_type -> asyncplugin.v1.Entry
-	23, // 49: asyncplugin.v1.Backend.Create:output_type -> asyncplugin.v1.CreateReply
-	6,  // 50: asyncplugin.v1.Backend.Mkdir:output_type -> asyncplugin.v1.Entry
-	3,  // 51: asyncplugin.v1.Backend.Remove:output_type -> asyncplugin.v1.Empty
-	6,  // 52: asyncplugin.v1.Backend.Rename:output_type -> asyncplugin.v1.Entry
-	6,  // 53: asyncplugin.v1.Backend.SetAttr:output_type -> asyncplugin.v1.Entry
-	6,  // 54: asyncplugin.v1.Backend.Symlink:output_type -> asyncplugin.v1.Entry
-	30, // 55: asyncplugin.v1.Backend.Hash:output_type -> asyncplugin.v1.HashReply
-	3,  // 56: asyncplugin.v1.Backend.Close:output_type -> asyncplugin.v1.Empty
-	42, // [42:57] is the sub-list for method output_type
-	27, // [27:42] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	9,  // 26: asyncplugin.v1.LinkRequest.pre:type_name -> asyncplugin.v1.Precondition
+	37, // 27: asyncplugin.v1.XattrsReply.attrs:type_name -> asyncplugin.v1.XattrsReply.AttrsEntry
+	38, // 28: asyncplugin.v1.SetXattrsRequest.attrs:type_name -> asyncplugin.v1.SetXattrsRequest.AttrsEntry
+	9,  // 29: asyncplugin.v1.CopyRequest.pre:type_name -> asyncplugin.v1.Precondition
+	5,  // 30: asyncplugin.v1.Prune.SettledEntry.value:type_name -> asyncplugin.v1.Time
+	8,  // 31: asyncplugin.v1.Backend.OpenBackend:input_type -> asyncplugin.v1.OpenBackendRequest
+	3,  // 32: asyncplugin.v1.Backend.Caps:input_type -> asyncplugin.v1.Empty
+	12, // 33: asyncplugin.v1.Backend.Scan:input_type -> asyncplugin.v1.ScanRequest
+	14, // 34: asyncplugin.v1.Backend.Stat:input_type -> asyncplugin.v1.PathRequest
+	15, // 35: asyncplugin.v1.Backend.Read:input_type -> asyncplugin.v1.OpenRequest
+	15, // 36: asyncplugin.v1.Backend.Open:input_type -> asyncplugin.v1.OpenRequest
+	20, // 37: asyncplugin.v1.Backend.Put:input_type -> asyncplugin.v1.PutRequest
+	21, // 38: asyncplugin.v1.Backend.Create:input_type -> asyncplugin.v1.CreateRequest
+	24, // 39: asyncplugin.v1.Backend.Mkdir:input_type -> asyncplugin.v1.MkdirRequest
+	25, // 40: asyncplugin.v1.Backend.Remove:input_type -> asyncplugin.v1.RemoveRequest
+	26, // 41: asyncplugin.v1.Backend.Rename:input_type -> asyncplugin.v1.RenameRequest
+	27, // 42: asyncplugin.v1.Backend.SetAttr:input_type -> asyncplugin.v1.SetAttrRequest
+	28, // 43: asyncplugin.v1.Backend.Symlink:input_type -> asyncplugin.v1.SymlinkRequest
+	29, // 44: asyncplugin.v1.Backend.Hash:input_type -> asyncplugin.v1.HashRequest
+	31, // 45: asyncplugin.v1.Backend.Link:input_type -> asyncplugin.v1.LinkRequest
+	14, // 46: asyncplugin.v1.Backend.Xattrs:input_type -> asyncplugin.v1.PathRequest
+	33, // 47: asyncplugin.v1.Backend.SetXattrs:input_type -> asyncplugin.v1.SetXattrsRequest
+	34, // 48: asyncplugin.v1.Backend.Copy:input_type -> asyncplugin.v1.CopyRequest
+	3,  // 49: asyncplugin.v1.Backend.Watch:input_type -> asyncplugin.v1.Empty
+	3,  // 50: asyncplugin.v1.Backend.Close:input_type -> asyncplugin.v1.Empty
+	7,  // 51: asyncplugin.v1.Backend.OpenBackend:output_type -> asyncplugin.v1.BackendCaps
+	7,  // 52: asyncplugin.v1.Backend.Caps:output_type -> asyncplugin.v1.BackendCaps
+	13, // 53: asyncplugin.v1.Backend.Scan:output_type -> asyncplugin.v1.ScanBatch
+	6,  // 54: asyncplugin.v1.Backend.Stat:output_type -> asyncplugin.v1.Entry
+	16, // 55: asyncplugin.v1.Backend.Read:output_type -> asyncplugin.v1.ReadReply
+	17, // 56: asyncplugin.v1.Backend.Open:output_type -> asyncplugin.v1.OpenChunk
+	6,  // 57: asyncplugin.v1.Backend.Put:output_type -> asyncplugin.v1.Entry
+	23, // 58: asyncplugin.v1.Backend.Create:output_type -> asyncplugin.v1.CreateReply
+	6,  // 59: asyncplugin.v1.Backend.Mkdir:output_type -> asyncplugin.v1.Entry
+	3,  // 60: asyncplugin.v1.Backend.Remove:output_type -> asyncplugin.v1.Empty
+	6,  // 61: asyncplugin.v1.Backend.Rename:output_type -> asyncplugin.v1.Entry
+	6,  // 62: asyncplugin.v1.Backend.SetAttr:output_type -> asyncplugin.v1.Entry
+	6,  // 63: asyncplugin.v1.Backend.Symlink:output_type -> asyncplugin.v1.Entry
+	30, // 64: asyncplugin.v1.Backend.Hash:output_type -> asyncplugin.v1.HashReply
+	6,  // 65: asyncplugin.v1.Backend.Link:output_type -> asyncplugin.v1.Entry
+	32, // 66: asyncplugin.v1.Backend.Xattrs:output_type -> asyncplugin.v1.XattrsReply
+	3,  // 67: asyncplugin.v1.Backend.SetXattrs:output_type -> asyncplugin.v1.Empty
+	6,  // 68: asyncplugin.v1.Backend.Copy:output_type -> asyncplugin.v1.Entry
+	35, // 69: asyncplugin.v1.Backend.Watch:output_type -> asyncplugin.v1.WatchBatch
+	3,  // 70: asyncplugin.v1.Backend.Close:output_type -> asyncplugin.v1.Empty
+	51, // [51:71] is the sub-list for method output_type
+	31, // [31:51] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_backend_proto_init() }
@@ -2277,7 +2627,7 @@ func file_backend_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_backend_proto_rawDesc), len(file_backend_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   29,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,6 +37,11 @@ const (
 	Backend_SetAttr_FullMethodName     = "/asyncplugin.v1.Backend/SetAttr"
 	Backend_Symlink_FullMethodName     = "/asyncplugin.v1.Backend/Symlink"
 	Backend_Hash_FullMethodName        = "/asyncplugin.v1.Backend/Hash"
+	Backend_Link_FullMethodName        = "/asyncplugin.v1.Backend/Link"
+	Backend_Xattrs_FullMethodName      = "/asyncplugin.v1.Backend/Xattrs"
+	Backend_SetXattrs_FullMethodName   = "/asyncplugin.v1.Backend/SetXattrs"
+	Backend_Copy_FullMethodName        = "/asyncplugin.v1.Backend/Copy"
+	Backend_Watch_FullMethodName       = "/asyncplugin.v1.Backend/Watch"
 	Backend_Close_FullMethodName       = "/asyncplugin.v1.Backend/Close"
 )
 
@@ -78,6 +83,16 @@ type BackendClient interface {
 	Symlink(ctx context.Context, in *SymlinkRequest, opts ...grpc.CallOption) (*Entry, error)
 	// Hash is served when BackendCaps.hasher is set.
 	Hash(ctx context.Context, in *HashRequest, opts ...grpc.CallOption) (*HashReply, error)
+	// Link (a hard link) is served when BackendCaps.hard_linker is set.
+	Link(ctx context.Context, in *LinkRequest, opts ...grpc.CallOption) (*Entry, error)
+	// Xattrs and SetXattrs are served when BackendCaps.xattrer is set.
+	Xattrs(ctx context.Context, in *PathRequest, opts ...grpc.CallOption) (*XattrsReply, error)
+	SetXattrs(ctx context.Context, in *SetXattrsRequest, opts ...grpc.CallOption) (*Empty, error)
+	// Copy (within the backend) is served when BackendCaps.copier is set.
+	Copy(ctx context.Context, in *CopyRequest, opts ...grpc.CallOption) (*Entry, error)
+	// Watch streams the paths that change until the client ends the call;
+	// served when BackendCaps.watcher is set.
+	Watch(ctx context.Context, in *Empty, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBatch], error)
 	// Close closes the backend; the process is ended afterwards.
 	Close(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*Empty, error)
 }
@@ -251,6 +266,65 @@ func (c *backendClient) Hash(ctx context.Context, in *HashRequest, opts ...grpc.
 	return out, nil
 }
 
+func (c *backendClient) Link(ctx context.Context, in *LinkRequest, opts ...grpc.CallOption) (*Entry, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Entry)
+	err := c.cc.Invoke(ctx, Backend_Link_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *backendClient) Xattrs(ctx context.Context, in *PathRequest, opts ...grpc.CallOption) (*XattrsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(XattrsReply)
+	err := c.cc.Invoke(ctx, Backend_Xattrs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *backendClient) SetXattrs(ctx context.Context, in *SetXattrsRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Backend_SetXattrs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *backendClient) Copy(ctx context.Context, in *CopyRequest, opts ...grpc.CallOption) (*Entry, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Entry)
+	err := c.cc.Invoke(ctx, Backend_Copy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *backendClient) Watch(ctx context.Context, in *Empty, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBatch], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Backend_ServiceDesc.Streams[3], Backend_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[Empty, WatchBatch]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Backend_WatchClient = grpc.ServerStreamingClient[WatchBatch]
+
 func (c *backendClient) Close(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Empty)
@@ -299,6 +373,16 @@ type BackendServer interface {
 	Symlink(context.Context, *SymlinkRequest) (*Entry, error)
 	// Hash is served when BackendCaps.hasher is set.
 	Hash(context.Context, *HashRequest) (*HashReply, error)
+	// Link (a hard link) is served when BackendCaps.hard_linker is set.
+	Link(context.Context, *LinkRequest) (*Entry, error)
+	// Xattrs and SetXattrs are served when BackendCaps.xattrer is set.
+	Xattrs(context.Context, *PathRequest) (*XattrsReply, error)
+	SetXattrs(context.Context, *SetXattrsRequest) (*Empty, error)
+	// Copy (within the backend) is served when BackendCaps.copier is set.
+	Copy(context.Context, *CopyRequest) (*Entry, error)
+	// Watch streams the paths that change until the client ends the call;
+	// served when BackendCaps.watcher is set.
+	Watch(*Empty, grpc.ServerStreamingServer[WatchBatch]) error
 	// Close closes the backend; the process is ended afterwards.
 	Close(context.Context, *Empty) (*Empty, error)
 	mustEmbedUnimplementedBackendServer()
@@ -352,6 +436,21 @@ func (UnimplementedBackendServer) Symlink(context.Context, *SymlinkRequest) (*En
 }
 func (UnimplementedBackendServer) Hash(context.Context, *HashRequest) (*HashReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Hash not implemented")
+}
+func (UnimplementedBackendServer) Link(context.Context, *LinkRequest) (*Entry, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Link not implemented")
+}
+func (UnimplementedBackendServer) Xattrs(context.Context, *PathRequest) (*XattrsReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Xattrs not implemented")
+}
+func (UnimplementedBackendServer) SetXattrs(context.Context, *SetXattrsRequest) (*Empty, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetXattrs not implemented")
+}
+func (UnimplementedBackendServer) Copy(context.Context, *CopyRequest) (*Entry, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Copy not implemented")
+}
+func (UnimplementedBackendServer) Watch(*Empty, grpc.ServerStreamingServer[WatchBatch]) error {
+	return status.Errorf(codes.Unimplemented, "method Watch not implemented")
 }
 func (UnimplementedBackendServer) Close(context.Context, *Empty) (*Empty, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Close not implemented")
@@ -604,6 +703,89 @@ func _Backend_Hash_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Backend_Link_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LinkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BackendServer).Link(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Backend_Link_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BackendServer).Link(ctx, req.(*LinkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Backend_Xattrs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PathRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BackendServer).Xattrs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Backend_Xattrs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BackendServer).Xattrs(ctx, req.(*PathRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Backend_SetXattrs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetXattrsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BackendServer).SetXattrs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Backend_SetXattrs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BackendServer).SetXattrs(ctx, req.(*SetXattrsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Backend_Copy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CopyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BackendServer).Copy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Backend_Copy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BackendServer).Copy(ctx, req.(*CopyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Backend_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(Empty)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BackendServer).Watch(m, &grpc.GenericServerStream[Empty, WatchBatch]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Backend_WatchServer = grpc.ServerStreamingServer[WatchBatch]
+
 func _Backend_Close_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(Empty)
 	if err := dec(in); err != nil {
@@ -674,6 +856,22 @@ var Backend_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Backend_Hash_Handler,
 		},
 		{
+			MethodName: "Link",
+			Handler:    _Backend_Link_Handler,
+		},
+		{
+			MethodName: "Xattrs",
+			Handler:    _Backend_Xattrs_Handler,
+		},
+		{
+			MethodName: "SetXattrs",
+			Handler:    _Backend_SetXattrs_Handler,
+		},
+		{
+			MethodName: "Copy",
+			Handler:    _Backend_Copy_Handler,
+		},
+		{
 			MethodName: "Close",
 			Handler:    _Backend_Close_Handler,
 		},
@@ -694,6 +892,11 @@ var Backend_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _Backend_Create_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "Watch",
+			Handler:       _Backend_Watch_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "backend.proto",
