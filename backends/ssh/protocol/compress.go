@@ -17,7 +17,7 @@ const CompressedOp = 0x80
 // minCompress is the smallest payload worth compressing.
 const minCompress = 512
 
-// MaxPayload bounds a decompressed payload, as maxFrame bounds a frame.
+// MaxPayload bounds a decompressed payload, as MaxFrame bounds a frame.
 const MaxPayload = MaxFrame
 
 // Codec compresses frame payloads with one algorithm. It is safe for

@@ -16,6 +16,7 @@ type Hello struct {
 	Compression string // --compression: what both sides send compressed
 }
 
+// Encode appends the hello's session (after the magic and the version).
 func (h *Hello) Encode(e *Enc) {
 	e.Str(h.Root)
 	e.Bool(h.Create)
@@ -29,6 +30,7 @@ func (h *Hello) Encode(e *Enc) {
 	e.Str(h.Compression)
 }
 
+// DecodeHello reads what Encode wrote.
 func DecodeHello(d *Dec) Hello {
 	var h Hello
 	h.Root = d.Str()

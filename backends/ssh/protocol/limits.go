@@ -17,7 +17,7 @@ const (
 	MaxServing = 64
 	// BigPayload: a request whose payload is larger takes one of
 	// MaxBigServing places as well, so that at most
-	// MaxServing×bigPayload + maxBigServing×maxFrame bytes of requests
+	// MaxServing×BigPayload + MaxBigServing×MaxFrame bytes of requests
 	// are held at once.
 	BigPayload    = 1 << 20
 	MaxBigServing = 4

@@ -14,6 +14,7 @@ var requestNames = map[byte]string{
 	OpSnapshot: "snapshot", OpCreateSync: "create-sync", OpWatch: "watch",
 }
 
+// RequestName names an operation for trace records.
 func RequestName(op byte) string {
 	if n, ok := requestNames[op]; ok {
 		return n

@@ -36,7 +36,7 @@ const ChunkSize = 256 << 10
 // Operations. Requests go from the client to the agent; the agent answers
 // with opOK, opEntry, opData, opItems... carrying the request's id.
 const (
-	OpHello        byte = iota + 1 // magic, version, session hello → opOK(version, caps, root entry)
+	OpHello        byte = iota + 1 // magic, version, session hello → opOK(version, caps, root entry, features)
 	OpScan                         // scan options → opItems... then opOK
 	OpCancel                       // id of a running stream (one-way)
 	OpStat                         // path → opEntry
@@ -67,7 +67,7 @@ const (
 	OpStoreFlush                   // → opOK
 	OpStoreClose                   // → opOK
 	OpSnapshot                     // action, dir, dir → opOK(bool)
-	OpCreateSync                   // handle, path, create options → opOK(offset): a create that must answer (resume)
+	OpCreateSync                   // handle, path, create options → opOK(offset, resumable): a create that must answer (resume)
 	OpWatch                        // → opItems(changed paths)... until CANCEL, then opOK
 	OpDataOpen                     // streams, port, congestion control → opOK(port, key, streams): the data path
 	OpDataCreate                   // handle, path, create options → opOK: a file whose content comes on the data path
@@ -148,6 +148,7 @@ func errorCode(err error) byte {
 	return codeOther
 }
 
+// ErrCanceled: the request was canceled (CANCEL, or the agent's end).
 var ErrCanceled = errors.New("canceled")
 
 // RemoteError is an error the agent reported. It unwraps to the matching
@@ -157,6 +158,7 @@ type RemoteError struct {
 	Msg  string
 }
 
+// Error returns the agent's message.
 func (e *RemoteError) Error() string { return e.Msg }
 
 // Unwrap returns the sentinel error of the code.
@@ -200,6 +202,8 @@ type Conn struct {
 // CodecBox holds a codec for an atomic pointer.
 type CodecBox struct{ C Codec }
 
+// NewConn frames messages over r and w, and starts the flusher (Stop
+// ends it).
 func NewConn(r io.Reader, w io.Writer) *Conn {
 	c := &Conn{r: bufio.NewReaderSize(r, 256<<10), w: bufio.NewWriterSize(w, 256<<10),
 		kick: make(chan struct{}, 1), done: make(chan struct{})}
@@ -320,10 +324,19 @@ func noEOF(err error) error {
 // a uvarint length and the bytes, times are Unix nanoseconds.
 type Enc struct{ B []byte }
 
-func (e *Enc) Uint(v uint64)  { e.B = varint.AppendUvarint(e.B, v) }
-func (e *Enc) Int(v int64)    { e.B = varint.AppendVarint(e.B, v) }
-func (e *Enc) Str(v string)   { e.B = varint.AppendPrefixed(e.B, v) }
+// Uint appends an unsigned integer.
+func (e *Enc) Uint(v uint64) { e.B = varint.AppendUvarint(e.B, v) }
+
+// Int appends a signed integer.
+func (e *Enc) Int(v int64) { e.B = varint.AppendVarint(e.B, v) }
+
+// Str appends a string.
+func (e *Enc) Str(v string) { e.B = varint.AppendPrefixed(e.B, v) }
+
+// Bytes appends a byte string.
 func (e *Enc) Bytes(v []byte) { e.B = varint.AppendPrefixed(e.B, v) }
+
+// Bool appends a boolean.
 func (e *Enc) Bool(v bool) {
 	if v {
 		e.B = append(e.B, 1)
@@ -339,6 +352,7 @@ func (e *Enc) time(t time.Time) {
 	e.Int(t.UnixNano())
 }
 
+// Entry appends an entry, every field.
 func (e *Enc) Entry(en *core.Entry) {
 	e.Str(en.Path)
 	e.Uint(uint64(en.Type))
@@ -354,6 +368,7 @@ func (e *Enc) Entry(en *core.Entry) {
 	e.Str(en.FileID)
 }
 
+// Precondition appends a precondition.
 func (e *Enc) Precondition(p core.Precondition) {
 	switch {
 	case p.Any:
@@ -375,6 +390,7 @@ const (
 	attrGID
 )
 
+// Attrs appends attributes: the bit set of those present, then them.
 func (e *Enc) Attrs(a core.Attrs) {
 	var bits uint64
 	for i, set := range []bool{a.MTime != nil, a.ATime != nil, a.Mode != nil, a.UID != nil, a.GID != nil} {
@@ -400,6 +416,7 @@ func (e *Enc) Attrs(a core.Attrs) {
 	}
 }
 
+// CreateOptions appends the options of a create.
 func (e *Enc) CreateOptions(o core.CreateOptions) {
 	e.Int(o.Size)
 	e.Attrs(o.Attrs)
@@ -415,6 +432,7 @@ func (e *Enc) strs(v []string) {
 	}
 }
 
+// Xattrs appends extended attributes.
 func (e *Enc) Xattrs(m map[string][]byte) {
 	e.Uint(uint64(len(m)))
 	for k, v := range m {
@@ -423,6 +441,7 @@ func (e *Enc) Xattrs(m map[string][]byte) {
 	}
 }
 
+// ScanOptions appends the options of a scan.
 func (e *Enc) ScanOptions(o core.ScanOptions) {
 	e.Uint(uint64(len(o.Prune.Filter)))
 	for _, r := range o.Prune.Filter {
@@ -445,6 +464,7 @@ func (e *Enc) ScanOptions(o core.ScanOptions) {
 	e.Str(o.TempToken)
 }
 
+// Meta appends a snapshot's meta.
 func (e *Enc) Meta(m core.Meta) {
 	for _, s := range []string{m.Session, m.Local, m.Remote, m.Direction, m.Checksum, m.Side} {
 		e.Str(s)
@@ -459,6 +479,7 @@ func (e *Enc) Meta(m core.Meta) {
 	e.Str(m.RemoteDevice)
 }
 
+// Record appends a snapshot record.
 func (e *Enc) Record(r *core.Record) {
 	e.Entry(&r.Entry)
 	e.Uint(uint64(r.Status))
@@ -480,6 +501,7 @@ func (d *Dec) fail(err error) {
 	}
 }
 
+// Uint reads an unsigned integer.
 func (d *Dec) Uint() uint64 {
 	if d.Err != nil {
 		return 0
@@ -493,6 +515,7 @@ func (d *Dec) Uint() uint64 {
 	return v
 }
 
+// Int reads a signed integer.
 func (d *Dec) Int() int64 {
 	if d.Err != nil {
 		return 0
@@ -506,6 +529,7 @@ func (d *Dec) Int() int64 {
 	return v
 }
 
+// Bytes reads a byte string (it aliases the payload).
 func (d *Dec) Bytes() []byte {
 	if d.Err != nil {
 		return nil
@@ -519,8 +543,10 @@ func (d *Dec) Bytes() []byte {
 	return v
 }
 
+// Str reads a string.
 func (d *Dec) Str() string { return string(d.Bytes()) }
 
+// Bool reads a boolean.
 func (d *Dec) Bool() bool { return d.Uint() != 0 }
 
 func (d *Dec) time() time.Time {
@@ -531,6 +557,7 @@ func (d *Dec) time() time.Time {
 	return time.Unix(0, v)
 }
 
+// Entry reads an entry.
 func (d *Dec) Entry() core.Entry {
 	var e core.Entry
 	e.Path = d.Str()
@@ -548,6 +575,7 @@ func (d *Dec) Entry() core.Entry {
 	return e
 }
 
+// Precondition reads a precondition.
 func (d *Dec) Precondition() core.Precondition {
 	switch d.Uint() {
 	case 1:
@@ -559,6 +587,7 @@ func (d *Dec) Precondition() core.Precondition {
 	return core.MustNotExist
 }
 
+// Attrs reads attributes.
 func (d *Dec) Attrs() core.Attrs {
 	var a core.Attrs
 	bits := d.Uint()
@@ -585,6 +614,7 @@ func (d *Dec) Attrs() core.Attrs {
 	return a
 }
 
+// CreateOptions reads the options of a create.
 func (d *Dec) CreateOptions() core.CreateOptions {
 	var o core.CreateOptions
 	o.Size = d.Int()
@@ -606,6 +636,7 @@ func (d *Dec) count() int {
 	return int(n)
 }
 
+// Strings reads a list of strings.
 func (d *Dec) Strings() []string {
 	n := d.count()
 	var out []string
@@ -615,6 +646,7 @@ func (d *Dec) Strings() []string {
 	return out
 }
 
+// Xattrs reads extended attributes.
 func (d *Dec) Xattrs() map[string][]byte {
 	n := d.count()
 	m := make(map[string][]byte, n)
@@ -625,6 +657,7 @@ func (d *Dec) Xattrs() map[string][]byte {
 	return m
 }
 
+// ScanOptions reads the options of a scan.
 func (d *Dec) ScanOptions() core.ScanOptions {
 	var o core.ScanOptions
 	for range d.count() {
@@ -654,6 +687,8 @@ func (d *Dec) ScanOptions() core.ScanOptions {
 	return o
 }
 
+// Meta reads a snapshot's meta (an older encoder's, without the
+// later fields, too).
 func (d *Dec) Meta() core.Meta {
 	var m core.Meta
 	for _, p := range []*string{&m.Session, &m.Local, &m.Remote, &m.Direction, &m.Checksum, &m.Side} {
@@ -671,6 +706,7 @@ func (d *Dec) Meta() core.Meta {
 	return m
 }
 
+// Record reads a snapshot record.
 func (d *Dec) Record() core.Record {
 	var r core.Record
 	r.Entry = d.Entry()
