@@ -9,8 +9,6 @@
 // core.Hasher, ...) its inner backend implements.
 package faults
 
-//go:generate go run gen.go
-
 import (
 	"context"
 	"errors"
@@ -361,7 +359,26 @@ func (w *resumer) Keep() error {
 	return w.res.Keep()
 }
 
-// The optional interfaces, one type each, combined by wrap.
+// wrap returns b with the optional interfaces of b.inner: the wrapper
+// with all of them, masked to the inner backend's.
+func wrap(b *base) core.Backend {
+	return core.Mask(full{b, linker{b}, hasher{b}, hardLinker{b}, xattrer{b}, copier{b}, watcher{b}, networked{b}},
+		core.FeaturesOf(b.inner))
+}
+
+// full is the wrapper with every optional interface.
+type full struct {
+	*base
+	linker
+	hasher
+	hardLinker
+	xattrer
+	copier
+	watcher
+	networked
+}
+
+// The optional interfaces, one type each, combined by full.
 
 type linker struct{ b *base }
 

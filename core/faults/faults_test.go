@@ -204,3 +204,29 @@ func TestRuleOnPath(t *testing.T) {
 		t.Errorf("calls = %d, want 5", got)
 	}
 }
+
+// everything is memfs with every optional interface it lacks, stubbed.
+type everything struct{ *memfs.FS }
+
+func (everything) Xattrs(context.Context, string) (map[string][]byte, error)  { return nil, nil }
+func (everything) SetXattrs(context.Context, string, map[string][]byte) error { return nil }
+func (everything) Copy(context.Context, string, string, core.Precondition) (core.Entry, error) {
+	return core.Entry{}, nil
+}
+func (everything) Watch(context.Context, func([]string)) error { return nil }
+func (everything) InFlight() int                               { return 3 }
+
+// TestEverySetPassedThrough: whatever set of optional interfaces the
+// inner backend has, the wrapper has exactly that set.
+func TestEverySetPassedThrough(t *testing.T) {
+	all := everything{memfs.New(memfs.Options{})}
+	if f := core.FeaturesOf(all); f != core.AllFeatures {
+		t.Fatalf("the stub has %v", f)
+	}
+	for f := core.Features(0); f <= core.AllFeatures; f++ {
+		b, _ := faults.Wrap(core.Mask(all, f))
+		if got := core.FeaturesOf(b); got != f {
+			t.Errorf("inner with %v wrapped has %v", f, got)
+		}
+	}
+}
