@@ -66,6 +66,11 @@ func TestConformanceThroughPlugin(t *testing.T) {
 		if _, ok := b.(core.Hasher); !ok {
 			t.Error("the adapter lost core.Hasher")
 		}
+		// bboltfs.Backend is a Linker and a Hasher, nothing more; the
+		// adapter adds Networked, its own.
+		if got, want := core.FeaturesOf(b), core.FeatureLinker|core.FeatureHasher|core.FeatureNetworked; got != want {
+			t.Errorf("the bbolt plugin's backend has %v, want %v", got, want)
+		}
 		return b
 	})
 }
