@@ -26,6 +26,13 @@ var (
 	ErrNotEmpty = errors.New("directory not empty")
 	// ErrOwner: the owner or group could not be set (no privilege).
 	ErrOwner = errors.New("cannot set owner")
+	// ErrNoSpace: the destination is full (no space left, or over quota).
+	// Backends may also return the system's ENOSPC or EDQUOT.
+	ErrNoSpace = errors.New("no space left")
+	// ErrTransient: a failure that may go away if the call is made again
+	// (a network timeout, a reset connection, a throttled or failing
+	// server). Nothing is known to have changed.
+	ErrTransient = errors.New("temporary failure")
 )
 
 // Caps describes what a backend can do. The pipeline adapts to it: a backend

@@ -24,6 +24,8 @@ var errCodes = errcode.Table[pb.ErrorCode]{
 	errcode.NotExist:     pb.ErrorCode_ERROR_CODE_NOT_EXIST,
 	errcode.Exist:        pb.ErrorCode_ERROR_CODE_EXIST,
 	errcode.Permission:   pb.ErrorCode_ERROR_CODE_PERMISSION,
+	errcode.NoSpace:      pb.ErrorCode_ERROR_CODE_NO_SPACE,
+	errcode.Transient:    pb.ErrorCode_ERROR_CODE_TRANSIENT,
 }
 
 // RemoteError is an error the plugin's backend returned. It unwraps to the

@@ -40,6 +40,7 @@ import (
 
 	"github.com/async-sync/async/backends/objstore"
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/errcode"
 )
 
 // Options locate a bucket.
@@ -164,8 +165,17 @@ func conditionFailed(err error) bool {
 	return false
 }
 
-// explain shortens the SDK's errors to the code and message a user can act on.
+// explain shortens the SDK's errors to the code and message a user can act
+// on. A throttled or failing server's refusal (429, 5xx, SlowDown, ...)
+// that outlasted the SDK's own retries stays transient (errcode.Of).
 func explain(err error) error {
+	if errcode.Of(err) == errcode.Transient {
+		return errcode.New(errcode.Transient, shorten(err))
+	}
+	return shorten(err)
+}
+
+func shorten(err error) error {
 	if strings.Contains(err.Error(), "get credentials") || strings.Contains(err.Error(), "no EC2 IMDS role") {
 		return errors.New("no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE")
 	}

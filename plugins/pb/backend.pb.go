@@ -38,6 +38,9 @@ const (
 	ErrorCode_ERROR_CODE_OWNER        ErrorCode = 5 // core.ErrOwner
 	ErrorCode_ERROR_CODE_UNSUPPORTED  ErrorCode = 6 // core.ErrUnsupported
 	ErrorCode_ERROR_CODE_PERMISSION   ErrorCode = 7 // fs.ErrPermission
+	// Added later: an older host reads them as ERROR_CODE_OTHER.
+	ErrorCode_ERROR_CODE_NO_SPACE  ErrorCode = 8 // core.ErrNoSpace (ENOSPC, EDQUOT)
+	ErrorCode_ERROR_CODE_TRANSIENT ErrorCode = 9 // core.ErrTransient: may succeed if tried again
 )
 
 // Enum value maps for ErrorCode.
@@ -51,6 +54,8 @@ var (
 		5: "ERROR_CODE_OWNER",
 		6: "ERROR_CODE_UNSUPPORTED",
 		7: "ERROR_CODE_PERMISSION",
+		8: "ERROR_CODE_NO_SPACE",
+		9: "ERROR_CODE_TRANSIENT",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_OTHER":        0,
@@ -61,6 +66,8 @@ var (
 		"ERROR_CODE_OWNER":        5,
 		"ERROR_CODE_UNSUPPORTED":  6,
 		"ERROR_CODE_PERMISSION":   7,
+		"ERROR_CODE_NO_SPACE":     8,
+		"ERROR_CODE_TRANSIENT":    9,
 	}
 )
 
@@ -2433,7 +2440,7 @@ const file_backend_proto_rawDesc = "" +
 	"\x03pre\x18\x03 \x01(\v2\x1c.asyncplugin.v1.PreconditionR\x03pre\"\"\n" +
 	"\n" +
 	"WatchBatch\x12\x14\n" +
-	"\x05paths\x18\x01 \x03(\tR\x05paths*\xd5\x01\n" +
+	"\x05paths\x18\x01 \x03(\tR\x05paths*\x88\x02\n" +
 	"\tErrorCode\x12\x14\n" +
 	"\x10ERROR_CODE_OTHER\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_NOT_EXIST\x10\x01\x12\x14\n" +
@@ -2442,7 +2449,9 @@ const file_backend_proto_rawDesc = "" +
 	"\x14ERROR_CODE_NOT_EMPTY\x10\x04\x12\x14\n" +
 	"\x10ERROR_CODE_OWNER\x10\x05\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSUPPORTED\x10\x06\x12\x19\n" +
-	"\x15ERROR_CODE_PERMISSION\x10\a*a\n" +
+	"\x15ERROR_CODE_PERMISSION\x10\a\x12\x17\n" +
+	"\x13ERROR_CODE_NO_SPACE\x10\b\x12\x18\n" +
+	"\x14ERROR_CODE_TRANSIENT\x10\t*a\n" +
 	"\tEntryType\x12\x13\n" +
 	"\x0fENTRY_TYPE_NONE\x10\x00\x12\x13\n" +
 	"\x0fENTRY_TYPE_FILE\x10\x01\x12\x12\n" +

@@ -14,6 +14,7 @@ import (
 	"github.com/async-sync/async/backends/ssh/datapath"
 	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/errcode"
 )
 
 // Client is a core.Backend served by a remote agent over one connection.
@@ -326,11 +327,13 @@ func (c *Client) sendErr(err error) error {
 	}
 }
 
-// connErr is why the connection is unusable.
+// connErr is why the connection is unusable. It is fatal whatever ended
+// the connection (a reset is transient for a new connection, not for
+// this one): asking again cannot help.
 func (c *Client) connErr() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return fmt.Errorf("agent connection: %w", c.err)
+	return errcode.New(errcode.Fatal, fmt.Errorf("agent connection: %w", c.err))
 }
 
 // call sends a request and waits for its one reply.

@@ -99,6 +99,8 @@ const (
 	codeAuth
 	codeChanged
 	codeInside
+	codeNoSpace   // added later: older peers read it as codeOther
+	codeTransient // added later: older peers read it as codeOther
 )
 
 // ErrOutsideDocroot: a remote path would leave the user's docroot.
@@ -121,6 +123,8 @@ var codes = errcode.Table[byte]{
 	errcode.NotExist:     codeNotExist,
 	errcode.Exist:        codeExist,
 	errcode.Permission:   codePermission,
+	errcode.NoSpace:      codeNoSpace,
+	errcode.Transient:    codeTransient,
 }
 
 // agentErrs are the errors only this protocol carries. None of them is
