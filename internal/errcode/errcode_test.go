@@ -101,7 +101,7 @@ func TestOf(t *testing.T) {
 		{errors.Join(core.ErrPrecondition, core.ErrTransient), Precondition}, // never retried
 		{New(Transient, errors.New("503")), Transient},
 		{New(Fatal, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}), Fatal}, // gone for good
-		{New(Fatal, fs.ErrNotExist), NotExist}, // a sentinel is never hidden
+		{New(Fatal, fs.ErrNotExist), NotExist},                                             // a sentinel is never hidden
 		{New(NoSpace, errors.New("bucket quota")), NoSpace},
 	} {
 		if got := Of(c.err); got != c.want {
