@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -127,12 +128,16 @@ func (s *session) openRules(name string) (io.ReadCloser, error) {
 	return io.NopCloser(os.Stdin), nil
 }
 
-// usageError is a bad command line: exit 2.
-type usageError struct{ msg string }
+// usagef returns a usage error: a bad command line or configuration,
+// found before anything is touched. It is a fatal with exitUsage (exit 2),
+// the command's one error type that carries an exit code.
+func usagef(format string, args ...any) error {
+	return &fatal{exitUsage, errors.New(fmt.Sprintf(format, args...))}
+}
 
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+// isUsage reports whether err ends the command with exitUsage: a usage
+// error, or the engine's core.ConfigError.
+func isUsage(err error) bool { return err != nil && exitCode(err) == exitUsage }
 
 // oneOf returns v when it is one of choices, else the usage error of option
 // as: unknown what "v" (want a, b or c).

@@ -1,9 +1,12 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"io/fs"
 	"testing"
 	"time"
+
+	"github.com/async-sync/async/core"
 )
 
 func TestParseTime(t *testing.T) {
@@ -52,9 +55,37 @@ func TestOneOf(t *testing.T) {
 			}
 			continue
 		}
-		var ue *usageError
-		if !errors.As(err, &ue) || err.Error() != tc.want {
+		if !isUsage(err) || err.Error() != tc.want {
 			t.Errorf("oneOf(%q) = %q, %v; want the usage error %q", tc.v, got, err, tc.want)
+		}
+	}
+}
+
+// TestExitCodeOfErrors: the command's one error type carries its exit
+// code; the engine's configuration errors are usage errors; anything else
+// is a failure. Wrapping keeps the code and the message.
+func TestExitCodeOfErrors(t *testing.T) {
+	usage := usagef("option %s: bad value %q", "-K", "sideways")
+	for _, c := range []struct {
+		err  error
+		code int
+		msg  string
+	}{
+		{nil, exitOK, ""},
+		{usage, exitUsage, `option -K: bad value "sideways"`},
+		{fmt.Errorf("session s: %w", usage), exitUsage, `session s: option -K: bad value "sideways"`},
+		{&core.ConfigError{Err: fmt.Errorf("run with --reset")}, exitUsage, "run with --reset"},
+		{&fatal{exitFailed, fmt.Errorf("session s is running")}, exitFailed, "session s is running"},
+		{fmt.Errorf("scan: %w", fs.ErrPermission), exitFailed, "scan: permission denied"},
+	} {
+		if got := exitCode(c.err); got != c.code {
+			t.Errorf("exitCode(%v) = %d, want %d", c.err, got, c.code)
+		}
+		if c.err != nil && c.err.Error() != c.msg {
+			t.Errorf("message %q, want %q", c.err, c.msg)
+		}
+		if isUsage(c.err) != (c.code == exitUsage) {
+			t.Errorf("isUsage(%v) = %v", c.err, isUsage(c.err))
 		}
 	}
 }

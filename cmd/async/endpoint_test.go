@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"strings"
 	"testing"
 )
@@ -64,8 +63,7 @@ func TestParseSSHEndpointErrors(t *testing.T) {
 		{"u:se/cr@et@[::1]:/p", "", ""},
 	} {
 		_, err := parseEndpoint("-r", tc.raw, tc.user, tc.host, def)
-		var ue *usageError
-		if !errors.As(err, &ue) {
+		if !isUsage(err) {
 			t.Errorf("%q: err = %v, want a usage error", tc.raw, err)
 		}
 	}
@@ -75,8 +73,7 @@ func TestParseSSHEndpointErrors(t *testing.T) {
 // the option but never the password.
 func TestPasswordFormNotEchoed(t *testing.T) {
 	_, err := parseEndpoint("-r", "morgan:hunter2@example.invalid:/data", "", "", sshDefaults{port: 22, user: "me"})
-	var ue *usageError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "option -r") || strings.Contains(err.Error(), "hunter2") {
+	if !isUsage(err) || !strings.Contains(err.Error(), "option -r") || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("err = %v, want a usage error naming -r without the password", err)
 	}
 }

@@ -32,7 +32,9 @@ const (
 	logKeepFiles = 10
 )
 
-// fatal is an error that ends a session with an exit code.
+// fatal is the command's one error type with an exit code: a usage error
+// (exitUsage: a bad command line or configuration, made by usagef) or a
+// failure that ends a session (exitFailed). Its message is printed as is.
 type fatal struct {
 	code int
 	err  error
@@ -40,17 +42,18 @@ type fatal struct {
 
 func (f *fatal) Error() string { return f.err.Error() }
 
-// exitCode maps an error to async's exit code.
+// exitCode maps an error to async's exit code: a fatal's own; exitUsage
+// for the engine's core.ConfigError (the engine knows no exit codes);
+// exitFailed for any other error.
 func exitCode(err error) int {
 	var f *fatal
 	var ce *core.ConfigError
-	var ue *usageError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &f):
 		return f.code
-	case errors.As(err, &ue), errors.As(err, &ce):
+	case errors.As(err, &ce):
 		return exitUsage
 	}
 	return exitFailed

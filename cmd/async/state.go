@@ -17,9 +17,7 @@ func lockedOr(name string, err error) error {
 	if errors.As(err, &le) {
 		return &fatal{exitFailed, fmt.Errorf("session %s is running, pid %d (snapshot %s)", name, le.PID, le.Dir)}
 	}
-	var ue *usageError
-	var ce *core.ConfigError
-	if errors.As(err, &ue) || errors.As(err, &ce) {
+	if isUsage(err) {
 		return err
 	}
 	return &fatal{exitFailed, err}
