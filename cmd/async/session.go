@@ -20,6 +20,7 @@ import (
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/lifecycle"
 	"github.com/async-sync/async/internal/logfile"
+	"github.com/async-sync/async/internal/retry"
 	"github.com/async-sync/async/rate"
 )
 
@@ -443,6 +444,9 @@ func (a *app) openEndpoint(ctx context.Context, in *instance, p *prepared, side 
 			op.close()
 			return nil, err
 		}
+		// A network side's transient failures are tried again (the
+		// preconditions each call carries make that safe).
+		op.backend = retry.Wrap(op.backend, retry.Policy{Log: log})
 		return op, nil
 	}
 	if p.missing[side] && in.dryRun {
