@@ -150,14 +150,14 @@ func (x *executor) parallel(ctx context.Context, acts []Action, n int) {
 func (x *executor) run(ctx context.Context, a *Action) {
 	began := time.Now()
 	x.logStart(a)
-	status, err := x.do(ctx, a)
+	outcome, err := x.do(ctx, a)
 	if err != nil && errors.Is(err, ErrOwner) && x.ownersWanted() {
 		if !x.ownersOff.Swap(true) {
 			x.o.Warn("cannot set owners at the " + a.Side.String() + " side (needs privilege); entries keep the writing user's owner and group")
 		}
-		status, err = x.do(ctx, a) // again, without owners
+		outcome, err = x.do(ctx, a) // again, without owners
 	}
-	x.logEnd(a, began, status, err)
+	x.logEnd(a, began, outcome.Status(), err)
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -169,17 +169,17 @@ func (x *executor) run(ctx context.Context, a *Action) {
 			msg = "stale plan: " + msg // what the plan expected is not there
 		}
 		x.markError(ctx, a, msg)
-		x.report(Finished{Path: a.Path, Status: ReportError + ": " + msg, Op: a.Op, Side: a.Side, Took: time.Since(began), Err: err})
+		x.report(Finished{Path: a.Path, Outcome: OutcomeError, Reason: msg, Op: a.Op, Side: a.Side, Took: time.Since(began), Err: err})
 		return
 	}
-	if status != "" {
-		x.log.Info(status, "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path))
-		f := Finished{Path: a.Path, Shown: DisplayPath(a.Path), Status: status, Op: a.Op, Side: a.Side, Took: time.Since(began)}
+	if outcome != OutcomeNone {
+		x.log.Info(outcome.Status(), "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path))
+		f := Finished{Path: a.Path, Shown: DisplayPath(a.Path), Outcome: outcome, Op: a.Op, Side: a.Side, Took: time.Since(began)}
 		if a.Op == OpRename {
 			f.To = a.To
 			f.Shown += " -> " + DisplayPath(a.To) // a move shows where it came from and went
 		}
-		if a.Op == OpCopy && status != ReportSkipped && a.Source != nil && a.Source.Type == TypeFile {
+		if a.Op == OpCopy && outcome != OutcomeSkipped && a.Source != nil && a.Source.Type == TypeFile {
 			f.Bytes = a.Source.Size
 		}
 		x.report(f)
@@ -193,106 +193,107 @@ func (x *executor) ownersWanted() bool {
 	return x.o.Policy.PreserveUID || x.o.Policy.PreserveGID
 }
 
-// do carries out one action and commits it; it returns the status to print.
-func (x *executor) do(ctx context.Context, a *Action) (string, error) {
+// do carries out one action and commits it; it returns the outcome to
+// report (OutcomeNone: nothing).
+func (x *executor) do(ctx context.Context, a *Action) (Outcome, error) {
 	dst := x.eps[a.Side].Backend
 	switch a.Op {
 	case OpMkdir:
 		got, err := x.mkdir(ctx, a)
 		if err != nil {
-			return "", err
+			return OutcomeNone, err
 		}
 		x.stats.Dirs.Add(1)
-		return ReportDone, x.commit(ctx, a, got)
+		return OutcomeDone, x.commit(ctx, a, got)
 	case OpCopy:
 		got, err := x.copy(ctx, a)
 		if err != nil {
-			return "", err
+			return OutcomeNone, err
 		}
 		if got == nil {
 			x.stats.Skipped.Add(1)
-			return ReportSkipped, nil
+			return OutcomeSkipped, nil
 		}
 		x.stats.Files.Add(1)
 		if err := x.commit(ctx, a, got); err != nil {
-			return "", err
+			return OutcomeNone, err
 		}
-		return ReportDone, x.removeSource(ctx, a)
+		return OutcomeDone, x.removeSource(ctx, a)
 	case OpSetAttr:
 		got, err := x.setAttr(ctx, a)
 		if err != nil {
-			return "", err
+			return OutcomeNone, err
 		}
 		x.stats.Moved.Add(1)
-		return ReportMoved, x.commit(ctx, a, got)
+		return OutcomeMoved, x.commit(ctx, a, got)
 	case OpDelete:
 		if x.keeps(a) {
 			if err := x.keepAside(ctx, a.Side, a.Path, Join(x.o.Policy.KeepDir[a.Side], a.Path), a.Dest); err != nil {
-				return "", err
+				return OutcomeNone, err
 			}
 			x.stats.Renamed.Add(1)
 			x.stats.Deleted.Add(1)
-			return ReportDeleted, x.drop(ctx, a.Path)
+			return OutcomeDeleted, x.drop(ctx, a.Path)
 		}
 		if err := dst.Remove(ctx, a.Path, Expect(a.Dest)); err != nil {
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
-				return ReportDeleted, x.drop(ctx, a.Path) // gone already: the goal holds
+				return OutcomeDeleted, x.drop(ctx, a.Path) // gone already: the goal holds
 			case errors.Is(err, ErrNotEmpty):
 				// Something the plan did not know of stays inside: so does
 				// the directory; it is tried again next run.
 				x.stats.Skipped.Add(1)
-				return ReportSkipped, nil
+				return OutcomeSkipped, nil
 			}
-			return "", err
+			return OutcomeNone, err
 		}
 		x.stats.Deleted.Add(1)
-		return ReportDeleted, x.drop(ctx, a.Path)
+		return OutcomeDeleted, x.drop(ctx, a.Path)
 	case OpRename:
 		if err := x.makeParents(ctx, a.Side, a.To); err != nil {
-			return "", err
+			return OutcomeNone, err
 		}
 		got, err := dst.Rename(ctx, a.Path, a.To, Expect(a.Dest))
 		if err != nil {
-			return "", err
+			return OutcomeNone, err
 		}
 		x.stats.Moved.Add(1)
 		x.stats.Renamed.Add(1)
-		return ReportMoved, x.commitRename(ctx, a, got)
+		return OutcomeMoved, x.commitRename(ctx, a, got)
 	case OpKeep:
 		if k := x.o.Policy.KeepDir[a.Side]; k != "" && isUnder(a.To, k) {
 			if err := x.keepAside(ctx, a.Side, a.Path, a.To, a.Dest); err != nil {
-				return "", err
+				return OutcomeNone, err
 			}
 		} else {
 			if err := x.makeParents(ctx, a.Side, a.To); err != nil {
-				return "", err
+				return OutcomeNone, err
 			}
 			if _, err := dst.Rename(ctx, a.Path, a.To, Expect(a.Dest)); err != nil {
-				return "", err
+				return OutcomeNone, err
 			}
 			x.log.Info("kept", "side", a.Side.String(), "path", DisplayPath(a.Path), "as", DisplayPath(a.To))
 		}
 		x.stats.Renamed.Add(1)
 		if a.Reason == KeepDeleted {
 			x.stats.Deleted.Add(1)
-			return ReportDeleted, x.drop(ctx, a.Path)
+			return OutcomeDeleted, x.drop(ctx, a.Path)
 		}
-		return "", nil
+		return OutcomeNone, nil
 	case OpLink:
 		got, err := x.link(ctx, a)
 		if err != nil {
-			return "", err
+			return OutcomeNone, err
 		}
 		x.stats.Files.Add(1)
 		x.stats.Linked.Add(1)
-		return ReportDedup, x.commit(ctx, a, got)
+		return OutcomeDedup, x.commit(ctx, a, got)
 	case OpConflict:
 		x.stats.Conflicts.Add(1)
 		x.log.Warn("conflict", "path", DisplayPath(a.Path), "reason", a.Reason)
-		return ReportConflict, nil
+		return OutcomeConflict, nil
 	}
-	return "", fmt.Errorf("%s: %w", a.Op, ErrUnsupported)
+	return OutcomeNone, fmt.Errorf("%s: %w", a.Op, ErrUnsupported)
 }
 
 // attrs returns the attributes a written entry gets from its source.
@@ -864,15 +865,20 @@ func (x *executor) applyRecord(ctx context.Context, u *RecordUpdate) error {
 			return fmt.Errorf("record %s: %w", DisplayPath(u.Path), err)
 		}
 	}
+	var o Outcome
 	switch u.Report {
 	case "":
 		return nil
 	case ReportExists:
 		x.stats.Equal.Add(1)
+		o = OutcomeExists
 	case ReportSkipped:
 		x.stats.Skipped.Add(1)
+		o = OutcomeSkipped
+	default:
+		return fmt.Errorf("record %s: unknown report %q", DisplayPath(u.Path), u.Report)
 	}
 	x.log.Info(u.Report, "path", DisplayPath(u.Path))
-	x.report(Finished{Path: u.Path, Status: u.Report})
+	x.report(Finished{Path: u.Path, Outcome: o})
 	return nil
 }

@@ -20,6 +20,54 @@ const (
 	ReportError    = "ERROR"             // failed; followed by ": reason"
 )
 
+// Outcome is what became of an entry, as the engine reports it: the typed
+// form of the per-entry status (Status gives the text).
+type Outcome uint8
+
+// The outcomes.
+const (
+	OutcomeNone     Outcome = iota // nothing to report
+	OutcomeDone                    // transferred or created (ReportDone)
+	OutcomeExists                  // already identical on both sides (ReportExists)
+	OutcomeSkipped                 // skipped (ReportSkipped)
+	OutcomeDeleted                 // deleted (ReportDeleted)
+	OutcomeMoved                   // renamed, moved, or attributes updated (ReportMoved)
+	OutcomeDedup                   // duplicate handled by --dedup (ReportDedup)
+	OutcomeConflict                // left alone on both sides (ReportConflict)
+	OutcomeError                   // failed (ReportError, then ": " and the reason)
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes][2]string{
+	OutcomeNone:     {"none", ""},
+	OutcomeDone:     {"done", ReportDone},
+	OutcomeExists:   {"exists", ReportExists},
+	OutcomeSkipped:  {"skipped", ReportSkipped},
+	OutcomeDeleted:  {"deleted", ReportDeleted},
+	OutcomeMoved:    {"moved", ReportMoved},
+	OutcomeDedup:    {"dedup", ReportDedup},
+	OutcomeConflict: {"conflict", ReportConflict},
+	OutcomeError:    {"error", ReportError},
+}
+
+// String returns the outcome's name: "done", "exists", ..., "error" (the
+// event stream's outcome).
+func (o Outcome) String() string {
+	if o >= numOutcomes {
+		return "unknown"
+	}
+	return outcomeNames[o][0]
+}
+
+// Status returns the outcome's per-entry status: ReportDone, ...,
+// ReportError (without a reason); "" for OutcomeNone.
+func (o Outcome) Status() string {
+	if o >= numOutcomes {
+		return ""
+	}
+	return outcomeNames[o][1]
+}
+
 // Finished describes one entry as it is done, for Options.Finished.
 type Finished struct {
 	// Path is the entry's path (core form, without the leading slash);
@@ -28,8 +76,11 @@ type Finished struct {
 	// Shown is the path as the per-entry line prints it ("OLD -> NEW" for
 	// a rename).
 	Shown string
-	// Status is the per-entry status (ReportDone, ...; ReportError+": why").
-	Status string
+	// Outcome is what became of the entry.
+	Outcome Outcome
+	// Reason is why an OutcomeError entry failed, as the status line
+	// gives it after "ERROR: ".
+	Reason string
 	// Op is the action done; 0 when only the snapshots were updated (an
 	// entry found identical on both sides, or skipped by the plan).
 	Op   Op
@@ -38,8 +89,17 @@ type Finished struct {
 	Bytes int64
 	// Took is how long the action ran.
 	Took time.Duration
-	// Err is the failure of an ERROR entry.
+	// Err is the failure of an OutcomeError entry, when there is one.
 	Err error
+}
+
+// Status returns the per-entry status the text output prints:
+// "SYNCHRONIZED", ..., "ERROR: " and the reason.
+func (f *Finished) Status() string {
+	if f.Outcome == OutcomeError {
+		return ReportError + ": " + f.Reason
+	}
+	return f.Outcome.Status()
 }
 
 // report hands a finished entry to both hooks of Options, Report and
@@ -48,7 +108,7 @@ func (e *engine) report(f Finished) {
 	if f.Shown == "" {
 		f.Shown = DisplayPath(f.Path)
 	}
-	e.o.Report(f.Shown, f.Status)
+	e.o.Report(f.Shown, f.Status())
 	if e.o.Finished != nil {
 		e.o.Finished(f)
 	}

@@ -33,3 +33,30 @@ func TestEntriesAreReportedThroughReport(t *testing.T) {
 		}
 	}
 }
+
+// TestOutcomeStatus: each outcome's name (the event stream's "outcome")
+// and the status the text output prints for it.
+func TestOutcomeStatus(t *testing.T) {
+	for _, c := range []struct {
+		f            Finished
+		name, status string
+	}{
+		{Finished{Outcome: OutcomeDone}, "done", "SYNCHRONIZED"},
+		{Finished{Outcome: OutcomeExists}, "exists", "SYNCHRONIZED(exs)"},
+		{Finished{Outcome: OutcomeSkipped}, "skipped", "SYNCHRONIZED(skp)"},
+		{Finished{Outcome: OutcomeDeleted}, "deleted", "SYNCHRONIZED(del)"},
+		{Finished{Outcome: OutcomeMoved}, "moved", "SYNCHRONIZED(mov)"},
+		{Finished{Outcome: OutcomeDedup}, "dedup", "SYNCHRONIZED(ddp)"},
+		{Finished{Outcome: OutcomeConflict}, "conflict", "CONFLICT"},
+		{Finished{Outcome: OutcomeError, Reason: "open /a: permission denied"}, "error", "ERROR: open /a: permission denied"},
+		{Finished{Outcome: OutcomeNone}, "none", ""},
+		{Finished{Outcome: numOutcomes}, "unknown", ""},
+	} {
+		if got := c.f.Outcome.String(); got != c.name {
+			t.Errorf("outcome %d is named %q, want %q", c.f.Outcome, got, c.name)
+		}
+		if got := c.f.Status(); got != c.status {
+			t.Errorf("outcome %d prints %q, want %q", c.f.Outcome, got, c.status)
+		}
+	}
+}

@@ -83,7 +83,7 @@ func (e *engine) reportUnreadable(ctx context.Context) {
 	for _, x := range e.unreadable.list {
 		e.stats.Errors.Add(1)
 		e.log.Error("cannot read", "side", x.side.String(), "path", DisplayPath(x.path), "err", x.err)
-		e.report(Finished{Path: x.path, Status: ReportError + ": " + x.err.Error(), Side: x.side, Err: x.err})
+		e.report(Finished{Path: x.path, Outcome: OutcomeError, Reason: x.err.Error(), Side: x.side, Err: x.err})
 		if x.base[Local] != nil && x.base[Local].Status == StatusConflict || x.base[Remote] != nil && x.base[Remote].Status == StatusConflict {
 			continue
 		}

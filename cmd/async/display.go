@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -263,11 +262,11 @@ func (t *terminal) println(line string) bool {
 // entry shows a per-entry line above the display, or counts it as not
 // shown when lines come too fast and it is a routine one; false when the
 // line is not the display's to show.
-func (t *terminal) entry(session, line, status string) bool {
+func (t *terminal) entry(session, line string, outcome core.Outcome) bool {
 	if !t.above {
 		return false
 	}
-	if t.filter && !t.gate.Pass(time.Now()) && !matters(status) {
+	if t.filter && !t.gate.Pass(time.Now()) && !matters(outcome) {
 		t.mu.Lock()
 		if pn := t.panels[session]; pn != nil {
 			pn.hidden++
@@ -279,8 +278,8 @@ func (t *terminal) entry(session, line, status string) bool {
 }
 
 // matters: the per-entry lines shown however fast they come.
-func matters(status string) bool {
-	return status == core.ReportConflict || status == core.ReportDeleted || strings.HasPrefix(status, core.ReportError)
+func matters(o core.Outcome) bool {
+	return o == core.OutcomeConflict || o == core.OutcomeDeleted || o == core.OutcomeError
 }
 
 // events writes the event stream (--events=json): one JSON object per
@@ -366,12 +365,6 @@ func jsonPath(key, p string) kv {
 	return kv{key + "_b64", base64.StdEncoding.EncodeToString([]byte("/" + p))}
 }
 
-var outcomes = map[string]string{
-	core.ReportDone: "done", core.ReportExists: "exists", core.ReportSkipped: "skipped",
-	core.ReportDeleted: "deleted", core.ReportMoved: "moved", core.ReportDedup: "dedup",
-	core.ReportConflict: "conflict",
-}
-
 func (e *events) entry(session string, f core.Finished) {
 	o := obj{jsonPath("path", f.Path)}
 	if f.To != "" {
@@ -382,13 +375,9 @@ func (e *events) entry(session string, f core.Finished) {
 	} else {
 		o = append(o, kv{"op", "none"})
 	}
-	outcome, ok := outcomes[f.Status]
-	if !ok {
-		outcome = "error"
-	}
-	o = append(o, kv{"outcome", outcome}, kv{"status", f.Status}, kv{"bytes", f.Bytes}, kv{"duration", seconds(f.Took)})
-	if !ok {
-		o = append(o, kv{"error", strings.TrimPrefix(strings.TrimPrefix(f.Status, core.ReportError), ": ")})
+	o = append(o, kv{"outcome", f.Outcome.String()}, kv{"status", f.Status()}, kv{"bytes", f.Bytes}, kv{"duration", seconds(f.Took)})
+	if f.Outcome == core.OutcomeError {
+		o = append(o, kv{"error", f.Reason})
 	}
 	e.write("entry", session, o...)
 }

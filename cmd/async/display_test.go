@@ -557,16 +557,16 @@ func TestTerminalShowsWhatMattersInAFlood(t *testing.T) {
 			st := &core.Stats{}
 			stop := p.term.run("f", st)
 			for i := range 500 {
-				status := core.ReportDone
+				f := core.Finished{Path: fmt.Sprintf("p%03d", i), Outcome: core.OutcomeDone}
 				switch i {
 				case 100:
-					status = core.ReportConflict
+					f.Outcome = core.OutcomeConflict
 				case 200:
-					status = core.ReportError + ": boom"
+					f.Outcome, f.Reason = core.OutcomeError, "boom"
 				case 300:
-					status = core.ReportDeleted
+					f.Outcome = core.OutcomeDeleted
 				}
-				p.entry("f", core.Finished{Path: fmt.Sprintf("p%03d", i), Status: status})
+				p.entry("f", f)
 			}
 			term.mu.Lock()
 			hidden := term.panels["f"].hidden

@@ -50,8 +50,8 @@ func (a *app) follow(ctx context.Context, in *instance, p *prepared, ends [2]*op
 			return p.lastStats, nil
 		},
 		GaveUp: func(_ core.Side, path string) {
-			msg := fmt.Sprintf("ERROR: kept changing for --cooloff-max %v; left for later", s.follow.cooloffMax)
-			a.out.entry(s.name, core.Finished{Path: path, Status: msg})
+			why := fmt.Sprintf("kept changing for --cooloff-max %v; left for later", s.follow.cooloffMax)
+			a.out.entry(s.name, core.Finished{Path: path, Outcome: core.OutcomeError, Reason: why})
 		},
 		Idle: func(lastSync time.Time, pending int) {
 			a.out.status(in, s.name, fmt.Sprintf("following changes: last sync %s, %d pending", lastSync.Format("15:04:05"), pending))

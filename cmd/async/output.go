@@ -45,9 +45,9 @@ func (p *printer) entry(session string, f core.Finished) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	line := p.tag(session) + f.Shown + "  " + f.Status
+	line := p.tag(session) + f.Shown + "  " + f.Status()
 	if p.quiet {
-		if strings.HasPrefix(f.Status, core.ReportError) || f.Status == core.ReportConflict {
+		if f.Outcome == core.OutcomeError || f.Outcome == core.OutcomeConflict {
 			p.errLine(line)
 		}
 		return
@@ -55,7 +55,7 @@ func (p *printer) entry(session string, f core.Finished) {
 	if p.ev != nil {
 		return // stdout carries the events
 	}
-	if p.term != nil && p.term.entry(session, line, f.Status) {
+	if p.term != nil && p.term.entry(session, line, f.Outcome) {
 		return
 	}
 	fmt.Fprintln(p.stdout, line)
