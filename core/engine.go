@@ -148,6 +148,12 @@ type Options struct {
 	// AfterAction, when set, is called after each action was committed to
 	// the snapshots and reported (tests use it to crash at chosen points).
 	AfterAction func()
+	// RetryAction, when set, is asked after an action failed whether to
+	// carry it out again from the start (its preconditions are checked
+	// again) and after how long; attempt counts the attempts made. Nil:
+	// never (internal/retry's Policy.RetryAction retries transient
+	// failures).
+	RetryAction func(err error, attempt int) (wait time.Duration, again bool)
 	// SkippedLink, when set, is called (possibly concurrently) with each
 	// symbolic link that a scan of a side found and left out because Links
 	// is LinksSkip.

@@ -157,6 +157,18 @@ func (x *executor) run(ctx context.Context, a *Action) {
 		}
 		outcome, err = x.do(ctx, a) // again, without owners
 	}
+	for n := 1; err != nil && x.o.RetryAction != nil && ctx.Err() == nil; n++ {
+		wait, again := x.o.RetryAction(err, n)
+		if !again {
+			break
+		}
+		x.log.Debug("action failed, trying it again", "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path),
+			"attempt", n+1, "wait", wait, "err", err)
+		if !sleep(ctx, wait) {
+			break
+		}
+		outcome, err = x.do(ctx, a)
+	}
 	x.logEnd(a, began, outcome.Status(), err)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -186,6 +198,19 @@ func (x *executor) run(ctx context.Context, a *Action) {
 	}
 	if x.o.AfterAction != nil {
 		x.o.AfterAction()
+	}
+}
+
+// sleep waits d, or less when ctx ends first; it reports whether it
+// waited all of d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

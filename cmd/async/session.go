@@ -530,6 +530,9 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 		opts.AfterAction = crashAfter(n, eps)
 	}
 	opts.Limiter = p.limiter
+	if !p.ends[core.Local].local() || !p.ends[core.Remote].local() {
+		opts.RetryAction = retry.Policy{}.RetryAction() // a network side's late transient failures
+	}
 	opts.Finished = func(f core.Finished) { a.out.entry(s.name, f) }
 	opts.Approve = func(plan *core.Plan) error { a.out.planned(s.name); return checkMaxDeletes(s, plan) }
 	opts.DryRun = in.dryRun

@@ -27,6 +27,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -61,11 +62,20 @@ type Policy struct {
 // Wrap returns inner wrapped, with the optional interfaces inner has.
 // With Attempts 1 it returns inner itself.
 func Wrap(inner core.Backend, p Policy) core.Backend {
-	if p.Attempts == 0 {
-		p.Attempts = DefaultAttempts
-	}
+	p = p.withDefaults()
 	if p.Attempts <= 1 {
 		return inner
+	}
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	return wrap(&base{p: p, inner: inner})
+}
+
+// withDefaults returns p with the defaults of its zero fields.
+func (p Policy) withDefaults() Policy {
+	if p.Attempts == 0 {
+		p.Attempts = DefaultAttempts
 	}
 	if p.Base <= 0 {
 		p.Base = DefaultBase
@@ -73,10 +83,7 @@ func Wrap(inner core.Backend, p Policy) core.Backend {
 	if p.Max <= 0 {
 		p.Max = max(DefaultMax, p.Base)
 	}
-	if p.Log == nil {
-		p.Log = slog.New(slog.DiscardHandler)
-	}
-	return wrap(&base{p: p, inner: inner})
+	return p
 }
 
 // wait returns how long to wait before attempt n+1 (n ≥ 1): Base·2^(n-1),
@@ -101,11 +108,12 @@ type base struct {
 func call[T any](ctx context.Context, b *base, method, p string, again func() bool, fn func() (T, error)) (T, error) {
 	for n := 1; ; n++ {
 		v, err := fn()
-		if err == nil || n >= b.p.Attempts || errcode.Of(err) != errcode.Transient || ctx.Err() != nil || again != nil && !again() {
-			if err != nil && n > 1 {
-				b.p.Log.Debug("retry: giving up", "op", method, "path", core.DisplayPath(p), "attempts", n, "err", err)
-			}
+		if err == nil || errcode.Of(err) != errcode.Transient || ctx.Err() != nil || again != nil && !again() {
 			return v, err
+		}
+		if n >= b.p.Attempts {
+			b.p.Log.Debug("retry: giving up", "op", method, "path", core.DisplayPath(p), "attempts", n, "err", err)
+			return v, &spent{err}
 		}
 		w := b.p.wait(n)
 		b.p.Log.Debug("retry: transient failure, trying again", "op", method, "path", core.DisplayPath(p),
@@ -117,6 +125,32 @@ func call[T any](ctx context.Context, b *base, method, p string, again func() bo
 			return v, err
 		case <-t.C:
 		}
+	}
+}
+
+// spent is a transient error that was asked again about as often as the
+// policy allows: RetryAction does not retry its action. Its message and
+// what it wraps are the error's.
+type spent struct{ err error }
+
+func (e *spent) Error() string { return e.err.Error() }
+func (e *spent) Unwrap() error { return e.err }
+
+// RetryAction returns the engine's core.Options.RetryAction for p: an
+// action that failed with a transient error is carried out again from the
+// start, up to p's attempts in all, after p's jittered waits; but not one
+// whose failing call a Wrap wrapper already made as often as it may (no
+// multiplying of attempts). This covers what the wrapper cannot: a
+// failure that a backend reports late, from a writer's Write or Commit or
+// a reader's Read (a plugin's or an SSH agent's streamed create).
+func (p Policy) RetryAction() func(err error, attempt int) (time.Duration, bool) {
+	p = p.withDefaults()
+	return func(err error, attempt int) (time.Duration, bool) {
+		var s *spent
+		if attempt >= p.Attempts || errcode.Of(err) != errcode.Transient || errors.As(err, &s) {
+			return 0, false
+		}
+		return p.wait(attempt), true
 	}
 }
 

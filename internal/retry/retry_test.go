@@ -109,7 +109,10 @@ func (w *world) put(p, content string) {
 }
 
 // push runs one push, one action at a time.
-func (w *world) push() *core.Stats {
+func (w *world) push() *core.Stats { return w.pushWith(nil) }
+
+// pushWith runs one push with the engine's RetryAction.
+func (w *world) pushWith(retryAction func(error, int) (time.Duration, bool)) *core.Stats {
 	w.t.Helper()
 	eps := [2]*core.Endpoint{
 		{Backend: w.fs[core.Local], Store: w.stores[core.Local], URL: "mem://local"},
@@ -122,8 +125,8 @@ func (w *world) push() *core.Stats {
 	st := &core.Stats{}
 	w.lines = nil
 	_, err := core.Sync(ctx, eps[0], eps[1], core.Options{Session: "retry", Policy: pol, Stats: st, ForceDeletes: true,
-		TransferThreads: []core.ThreadClass{{N: 1}},
-		Log:             slog.New(slog.NewTextHandler(&w.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		TransferThreads: []core.ThreadClass{{N: 1}}, RetryAction: retryAction,
+		Log: slog.New(slog.NewTextHandler(&w.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Report: func(p, status string) {
 			w.mu.Lock()
 			w.lines = append(w.lines, p+"  "+status)
@@ -350,6 +353,62 @@ func TestScanNotReplayed(t *testing.T) {
 		err := retry.Wrap(s, fast).Scan(ctx, core.ScanOptions{}, func(core.Entry) error { n++; return nil })
 		if s.calls != want || n != deliver || !errors.Is(err, core.ErrTransient) {
 			t.Errorf("delivering %d: %d scans, %d entries, err %v; want %d scans", deliver, s.calls, n, err, want)
+		}
+	}
+}
+
+// TestActionRetried: a failure the wrapper cannot see, because the
+// backend reports it late (from a writer's Write), is retried by the
+// engine carrying out the whole action again; without RetryAction it is
+// an ERROR.
+func TestActionRetried(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		w := newWorld(t, fast, faults.Rule{Method: faults.Write, N: 1, Err: transient})
+		w.put("a", "alpha")
+		var ra func(error, int) (time.Duration, bool)
+		if on {
+			ra = fast.RetryAction()
+		}
+		st := w.pushWith(ra)
+		logged := strings.Contains(w.log.String(), "action failed, trying it again")
+		switch {
+		case on && (st.Errors.Load() != 0 || !w.remoteHas("a", "alpha") || !logged || st.Files.Load() != 1 || st.Bytes.Load() != 5):
+			t.Errorf("with RetryAction: errors %d, files %d, bytes %d, logged %v, reports %q", st.Errors.Load(), st.Files.Load(), st.Bytes.Load(), logged, w.lines)
+		case !on && (st.Errors.Load() != 1 || logged):
+			t.Errorf("without RetryAction: errors %d, logged %v, reports %q", st.Errors.Load(), logged, w.lines)
+		}
+	}
+}
+
+// TestActionRetryNotMultiplied: a call the wrapper already made as often
+// as it may is not made again by retrying its action; nor is an action
+// that failed for another reason.
+func TestActionRetryNotMultiplied(t *testing.T) {
+	w := newWorld(t, fast, faults.Rule{Method: faults.Create, Err: transient})
+	w.put("a", "alpha")
+	st := w.pushWith(fast.RetryAction())
+	if n := w.inj.Calls(faults.Create); n != retry.DefaultAttempts || st.Errors.Load() != 1 {
+		t.Errorf("%d Create calls, %d errors; want %d, 1", n, st.Errors.Load(), retry.DefaultAttempts)
+	}
+	if len(w.lines) != 1 || w.lines[0] != "/a  ERROR: "+fmt.Sprintf("Create call %d: injected fault: %v", retry.DefaultAttempts, transient) {
+		t.Errorf("reports %q", w.lines)
+	}
+	ra := fast.RetryAction()
+	for _, c := range []struct {
+		err     error
+		attempt int
+		again   bool
+	}{
+		{transient, 1, true},
+		{transient, 2, true},
+		{transient, 3, false}, // the attempts are spent
+		{fmt.Errorf("put: %w", core.ErrPrecondition), 1, false},
+		{errors.Join(core.ErrPrecondition, core.ErrTransient), 1, false},
+		{fs.ErrPermission, 1, false},
+		{context.Canceled, 1, false},
+	} {
+		if _, again := ra(c.err, c.attempt); again != c.again {
+			t.Errorf("RetryAction(%v, %d) = %v, want %v", c.err, c.attempt, again, c.again)
 		}
 	}
 }
