@@ -23,8 +23,6 @@
 // are the inner backend's own (a core.Resumer stays one).
 package retry
 
-//go:generate go run gen.go
-
 import (
 	"context"
 	"errors"
@@ -283,3 +281,22 @@ func (w watcher) Watch(ctx context.Context, fn func(paths []string)) error {
 type networked struct{ b *base }
 
 func (n networked) InFlight() int { return n.b.inner.(core.Networked).InFlight() }
+
+// wrap returns b with the optional interfaces of b.inner: the wrapper
+// with all of them, masked to the inner backend's.
+func wrap(b *base) core.Backend {
+	return core.Mask(full{b, linker{b}, hasher{b}, hardLinker{b}, xattrer{b}, copier{b}, watcher{b}, networked{b}},
+		core.FeaturesOf(b.inner))
+}
+
+// full is the wrapper with every optional interface.
+type full struct {
+	*base
+	linker
+	hasher
+	hardLinker
+	xattrer
+	copier
+	watcher
+	networked
+}
