@@ -31,8 +31,8 @@ func (a *app) apply(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "async apply: %v\n", err)
 		return exitUsage
 	}
-	in := &instance{logMB: 10, progress: "auto"}
-	s := &session{stdinUsed: new(bool), scanPause: scanIntensities["medium"]}
+	in := newInstance()
+	s := newSession(new(bool))
 	for _, op := range p.Instance {
 		switch op.Spec.Long {
 		case "help":
@@ -43,7 +43,7 @@ func (a *app) apply(ctx context.Context, args []string) int {
 		case "remote-db-dir":
 			s.remoteDB = op.Value
 		default:
-			if err := in.set(op); err != nil {
+			if err := setInstanceOption(in, op); err != nil {
 				fmt.Fprintf(a.stderr, "async apply: %v\n", err)
 				return exitUsage
 			}
@@ -78,11 +78,11 @@ func loadPlan(in *instance, s *session, file string) (*prepared, error) {
 	if !sessionName.MatchString(s.name) {
 		return nil, usagef("%s: invalid session name %q", file, s.name)
 	}
-	s.policy.Direction = h.Direction
+	s.Policy.Direction = h.Direction
 	if err := setPlanOptions(s, h.Options); err != nil {
 		return nil, usagef("%s: %v", file, err)
 	}
-	if err := s.check(); err != nil {
+	if err := s.Validate(nil); err != nil {
 		return nil, err
 	}
 	prep, err := prepare(in, s)

@@ -59,18 +59,15 @@ const (
 	valueWords                  // one of the words of the value name
 )
 
-// valueOf classifies an option's value by its name in the table.
+// valueOf classifies an option's value by its row in the table: the
+// values it lists, else its value name.
 func valueOf(s cli.Spec) (valueKind, []string) {
 	v := s.ValueName
 	switch {
 	case s.Arg == cli.ArgNone:
 		return valueNone, nil
-	case s.Long == "checksum":
-		return valueWords, []string{"sha1", "md5", "sha1_sparse", "md5_sparse", "sha256", "none"}
-	case s.Long == "dedup":
-		return valueWords, []string{"hardlink", "inode", "copy", "none"}
-	case s.Long == "cipher":
-		return valueWords, []string{"none", "aes128", "aes192", "aes256", "aes128cfb", "aes192cfb", "aes256cfb", "aes128gcm", "aes192gcm", "aes256gcm"}
+	case len(s.Values) > 0:
+		return valueWords, s.Values
 	case strings.Contains(v, "|") && !strings.ContainsAny(v, "[]"):
 		return valueWords, strings.Split(v, "|")
 	case strings.HasPrefix(v, "DIR"):

@@ -43,6 +43,11 @@ type instance struct {
 
 // session holds one -N's options.
 type session struct {
+	// Options are the engine's options as the command line sets them; a
+	// run fills in the rest (Session, Log, Stats, the callbacks) and the
+	// defaults that depend on the endpoints (the checksum, links to a
+	// bucket).
+	core.Options
 	name           string
 	local, remote  string // endpoints as given
 	user, host     string
@@ -50,30 +55,18 @@ type session struct {
 	localDB        string
 	remoteDB       string
 	reset          bool
-	policy         core.Policy
-	links          core.LinkMode
-	deleteBefore   bool
-	forceDeletes   bool
 	maxDeletes     string // N or N%; "" none
 	checksumSet    bool
-	threads        []core.ThreadClass
 	scanThreads    [2]int
 	checksumThread [2]int
+	scanListers    int // directory listers of --scan-intensity (0: the backend's default)
 	targetRate     int64
 	noLogStats     bool
-	keepDir        [2]string // as given
-	removeAfter    bool
+	keepDir        [2]string     // as given
 	rules          []filter.Rule // -I, -E and rule files, in command-line order
-	filter         *filter.Filter
-	cleanExcluded  bool
 	mountSig       [2]string     // --local/remote-mount-signature
-	oldDirs        time.Time     // --exclude-dirs-older-than
-	scanPause      scanPause     // --scan-intensity
 	storeDir       [2]string     // --local/remote-db-store-dir, as given
-	supportResume  int64         // --support-resume MINSIZE; 0: off
 	metafileWarn   bool          // metafile asked where native applies
-	assumeNoMods   bool          // --assume-no-mods
-	resumeAge      time.Duration // --resume-age-days
 	stdinUsed      *bool         // "-" as a rule file reads standard input once per process
 	ssh            sshSettings
 	warnings       []string // about option values, printed once the session is checked
@@ -82,6 +75,14 @@ type session struct {
 	tags           map[string]string // --tags: metadata of every object written to a bucket
 	minRate        int64             // -m, bits per second
 	ratePolicy     rate.Policy       // -a
+}
+
+// newSession is a session with async's defaults; stdinUsed is shared by
+// every session of the process.
+func newSession(stdinUsed *bool) *session {
+	s := &session{stdinUsed: stdinUsed, follow: followSettings{cooloff: 3 * time.Second}}
+	s.setScanPause(scanIntensities["medium"])
+	return s
 }
 
 // followSettings are continuous mode's options.
@@ -161,7 +162,7 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(s *session, msg s
 	if len(p.Positional) > 0 {
 		return nil, nil, usagef("unexpected argument %q (endpoints are given with -d and -r)", p.Positional[0])
 	}
-	in := &instance{logMB: 10, progress: "auto"}
+	in := newInstance()
 	var sessions []*session
 	stdinUsed := false
 	all := [][]cli.Opt{p.Instance}
@@ -169,7 +170,7 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(s *session, msg s
 	for i, opts := range all {
 		var s *session
 		if i > 0 {
-			s = &session{stdinUsed: &stdinUsed, scanPause: scanIntensities["medium"], follow: followSettings{cooloff: 3 * time.Second}}
+			s = newSession(&stdinUsed)
 			sessions = append(sessions, s)
 		}
 		for _, op := range opts {
@@ -181,16 +182,11 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(s *session, msg s
 				warn(s, fmt.Sprintf("warning: option %s %s; ignored", op.As, o.why))
 				continue
 			}
-			if err := in.set(op); err == nil {
-				continue
-			} else if err != errNotInstance {
+			if err := o.apply(in, s, op); err != nil {
 				return nil, nil, err
 			}
 			if s == nil {
-				return nil, nil, usagef("option %s belongs to a session: give it after -N NAME", op.As)
-			}
-			if err := s.set(op); err != nil {
-				return nil, nil, err
+				continue
 			}
 			for _, w := range s.warnings {
 				warn(s, fmt.Sprintf("warning: option %s: %s", op.As, w))
@@ -207,15 +203,12 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(s *session, msg s
 	if len(sessions) == 0 {
 		return nil, nil, usagef("missing -N/--name: give a session name (async -h for help)")
 	}
-	if in.events != "" && in.dryRun {
-		return nil, nil, usagef("option --events reports a run; --dry-run prints a plan instead (--plan-format=json for a machine-readable one)")
+	if err := in.Validate(); err != nil {
+		return nil, nil, err
 	}
 	seen := map[string]bool{}
 	for _, s := range sessions {
-		if s.follow.on && in.dryRun {
-			return nil, nil, usagef("session %s: --dry-run shows one plan; it cannot be combined with -C", s.name)
-		}
-		if err := s.check(); err != nil {
+		if err := s.Validate(in); err != nil {
 			return nil, nil, err
 		}
 		for _, w := range s.warnings {
@@ -229,422 +222,75 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(s *session, msg s
 	return in, sessions, nil
 }
 
-var errNotInstance = fmt.Errorf("not an instance option")
+// newInstance is an instance with async's defaults.
+func newInstance() *instance { return &instance{logMB: 10, progress: "auto"} }
 
-func (in *instance) set(op cli.Opt) error {
-	v := op.Value
-	switch op.Spec.Long {
-	case "help":
-		in.help = true
-	case "version":
-		in.version = true
-	case "debug":
-		in.debug++
-	case "quiet":
-		in.quiet = true
-	case "alt-logdir":
-		if strings.Contains(v, "://") {
-			return usagef("option %s: %s is a URL, and a bucket cannot hold a log (a log is appended to line by line, which an object store cannot do); give a local directory, outside the synchronized trees, as DIR[:MB]", op.As, v)
-		}
-		dir, mb, err := logfile.ParseDir(v)
-		if err != nil {
-			return usagef("option %s: %v", op.As, err)
-		}
-		in.logDir, in.logMB = dir, mb
-	case "dry-run":
-		in.dryRun = true
-	case "plan-format":
-		switch v {
-		case "text", "json":
-			in.planJSON = v == "json"
-		default:
-			return usagef("option %s: unknown plan format %q (want text or json)", op.As, v)
-		}
-	case "watchd":
-		sock, warning, err := watchdSocket(op.As, v)
-		if err != nil {
-			return err
-		}
-		in.watchd = sock
-		if warning != "" {
-			in.warnings = append(in.warnings, warning)
-		}
-	case "plugin-dir":
-		p, err := expandHome(v)
-		if err != nil {
-			return usagef("option %s: %v", op.As, err)
-		}
-		in.pluginDir = p
-	case "known-hosts":
-		p, err := expandHome(v)
-		if err != nil {
-			return usagef("option %s: %v", op.As, err)
-		}
-		in.knownHosts = append(in.knownHosts, p)
-	case "verbose":
-		in.verbose = true
-	case "events":
-		if v != "json" {
-			return usagef("option %s: unknown event format %q (want json)", op.As, v)
-		}
-		in.events = v
-	case "progress":
-		p, err := oneOf(op.As, "progress mode", v, "auto", "bar", "plain", "none")
-		if err != nil {
-			return err
-		}
-		in.progress = p
-	default:
-		return errNotInstance
-	}
-	return nil
-}
-
-func (s *session) set(op cli.Opt) error {
-	v := op.Value
-	bad := func(err error) error { return usagef("option %s: %v", op.As, err) }
+// apply stores one option given on the command line with its row's
+// setter: on the instance, or on s (nil before the first -N).
+func (o option) apply(in *instance, s *session, op cli.Opt) error {
 	var err error
-	switch op.Spec.Long {
-	case "name":
-		if !sessionName.MatchString(v) {
-			return usagef("option %s: invalid session name %q (use 1 to 128 of A-Z a-z 0-9 _ -)", op.As, v)
-		}
-		s.name = v
-	case "local-dir":
-		s.local = v
-	case "remote-dir":
-		s.remote = v
-	case "user":
-		s.user = v
-	case "host":
-		s.host = v
-	case "create-dir":
-		s.createDir = true
-	case "local-db-dir":
-		s.localDB = v
-	case "remote-db-dir":
-		if strings.Contains(v, "://") {
-			return usagef("option %s: %s is a URL, and a bucket cannot hold a snapshot database; give a directory: on the server for an SSH -r, on this machine (outside the synchronized trees) otherwise", op.As, v)
-		}
-		s.remoteDB = v
-	case "reset":
-		s.reset = true
-	case "direction":
-		if s.policy.Direction, err = core.ParseDirection(v); err != nil {
-			return bad(err)
-		}
-	case "overwrite":
-		if s.policy.Overwrite, err = core.ParseOverwrite(v); err != nil {
-			return bad(err)
-		}
-	case "mirror":
-		s.policy.Mirror = true
-	case "scan-threads", "remote-scan-threads", "local-checksum-threads", "remote-checksum-threads",
-		"local-fs-threads", "remote-fs-threads":
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 99 {
-			return usagef("option %s: %q is not a number from 1 to 99", op.As, v)
-		}
-		side := core.Local
-		if strings.HasPrefix(op.Spec.Long, "remote-") {
-			side = core.Remote
-		}
-		switch {
-		case strings.Contains(op.Spec.Long, "checksum"):
-			s.checksumThread[side] = n
-		case strings.Contains(op.Spec.Long, "scan"):
-			s.scanThreads[side] = n
-		}
-		// fs threads: metadata operations run on the transfer workers here.
-	case "scan-file-rename":
-		s.policy.RenameFiles = true
-	case "scan-dir-rename":
-		s.policy.RenameDirs = true
-	case "keep-dir-local":
-		s.keepDir[core.Local] = v
-	case "keep-dir-remote":
-		s.keepDir[core.Remote] = v
-	case "remove-after-transfer":
-		s.removeAfter = true
-	case "include", "exclude":
-		s.rules = append(s.rules, filter.Rule{Include: op.Spec.Long == "include", Pattern: v})
-	case "include-from", "exclude-from":
-		rs, err := filter.ReadFile(v, op.Spec.Long == "include-from", s.openRules)
-		if err != nil {
-			return bad(err)
-		}
-		s.rules = append(s.rules, rs...)
-	case "local-mount-signature":
-		s.mountSig[core.Local] = v
-	case "remote-mount-signature":
-		s.mountSig[core.Remote] = v
-	case "scan-intensity":
-		sp, ok := scanIntensities[v]
-		if !ok {
-			return usagef("option %s: unknown intensity %q (want vlow, low, medium, high or vhigh)", op.As, v)
-		}
-		s.scanPause = sp
-	case "exclude-dirs-older-than":
-		if s.oldDirs, err = parseTime(v, time.Now()); err != nil {
-			return bad(err)
-		}
-	case "clean-excluded":
-		s.cleanExcluded = true
-	case "ignore-delete":
-		s.policy.IgnoreDelete = true
-	case "delete-delay":
-		// Deletions already run after all transfers.
-	case "delete-before":
-		s.deleteBefore = true
-	case "max-deletes":
-		if _, _, err := parseCount(v); err != nil {
-			return bad(err)
-		}
-		s.maxDeletes = v
-	case "force-deletes":
-		s.forceDeletes = true
-	case "checksum":
-		if s.policy.Checksum, err = core.ParseChecksum(v); err != nil {
-			return bad(err)
-		}
-		s.checksumSet = true
-	case "preserve-time", "preserve-modification-time":
-		s.policy.PreserveTime = true
-	case "assume-no-mods":
-		s.assumeNoMods = true
-	case "support-resume":
-		s.supportResume = 1 << 20
-		if op.HasValue {
-			if s.supportResume, err = rate.ParseSize(v); err != nil {
-				return bad(err)
-			}
-			s.supportResume = max(s.supportResume, 1)
-		}
-	case "resume-age-days":
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return usagef("option %s: %q is not a number of days (1 or more)", op.As, v)
-		}
-		s.resumeAge = time.Duration(n) * 24 * time.Hour
-	case "local-db-store-dir":
-		s.storeDir[core.Local] = v
-	case "remote-db-store-dir":
-		s.storeDir[core.Remote] = v
-	case "write-uid", "write-gid":
-		id, err := lookupID(v, op.Spec.Long == "write-gid")
-		if err != nil {
-			return bad(err)
-		}
-		if op.Spec.Long == "write-uid" {
-			s.policy.WriteUID = &id
-		} else {
-			s.policy.WriteGID = &id
-		}
-	case "dedup":
-		switch cmp.Or(v, "hardlink") {
-		case "hardlink":
-			s.policy.Dedup = core.DedupHardlink
-		case "inode":
-			s.policy.Dedup = core.DedupInode
-		case "none":
-			s.policy.Dedup = core.DedupNone
-		case "copy":
-			s.policy.Dedup = core.DedupCopy
-		default:
-			return usagef("option %s: unknown mode %q (want hardlink, inode, copy or none)", op.As, v)
-		}
-	case "preserve-xattrs", "remote-preserve-xattrs", "preserve-acls", "remote-preserve-acls":
-		switch v {
-		case "native":
-			if strings.HasSuffix(op.Spec.Long, "acls") {
-				s.policy.PreserveACLs = true
-			} else {
-				s.policy.PreserveXattrs = true
-			}
-		case "none":
-		case "metafile":
-			// Both endpoints of this version keep them natively; a side
-			// record is only needed for stores that cannot.
-			s.metafileWarn = true
-			if strings.HasSuffix(op.Spec.Long, "acls") {
-				s.policy.PreserveACLs = true
-			} else {
-				s.policy.PreserveXattrs = true
-			}
-		default:
-			return usagef("option %s: unknown mode %q (want native, metafile or none)", op.As, v)
-		}
-	case "preserve-access-time":
-		s.policy.PreserveATime = true
-	case "preserve-uid":
-		s.policy.PreserveUID = true
-	case "preserve-gid":
-		s.policy.PreserveGID = true
-	case "ignore-mode":
-		s.policy.IgnoreMode = true
-	case "symbolic-links":
-		if s.links, err = core.ParseLinkMode(v); err != nil {
-			return bad(err)
-		}
-		s.linksSet = true
-	case "target-rate":
-		if s.targetRate, err = rate.ParseRate(v); err != nil {
-			return bad(err)
-		}
-	case "transfer-threads":
-		tc, err := parseThreads(v)
-		if err != nil {
-			return bad(err)
-		}
-		s.threads = append(s.threads, tc)
-	case "tcp-port", "private-key-path", "password", "token", "cookie", "sftp", "remote-logdir", "cipher", "compression",
-		"data-path", "data-streams", "udp-port":
-		s.ssh.given = append(s.ssh.given, op.As)
-		return s.setSSH(op)
-	case "min-rate":
-		if s.minRate, err = rate.ParseRate(v); err != nil {
-			return bad(err)
-		}
-	case "rate-policy":
-		if s.ratePolicy, err = rate.ParsePolicy(v); err != nil {
-			return bad(err)
-		}
-	case "tags", "tags64":
-		raw := []byte(v)
-		if op.Spec.Long == "tags64" {
-			if raw, err = base64.StdEncoding.DecodeString(v); err != nil {
-				return usagef("option %s: not base64: %v", op.As, err)
-			}
-		}
-		if s.tags, err = parseTags(raw); err != nil {
-			return bad(err)
-		}
-	case "continuous":
-		s.follow.on = true
-	case "scan-interval", "remote-scan-interval":
-		d, err := parseDuration(v)
-		if err != nil || d <= 0 {
-			return usagef("option %s: %q is not a positive duration (e.g. 30s, 10m, 1h)", op.As, v)
-		}
-		if op.Spec.Long == "scan-interval" {
-			s.follow.scanEvery = d
-		} else {
-			s.follow.remoteEvery = d
-		}
-	case "cooloff", "cooloff-max":
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || op.Spec.Long == "cooloff" && n > 60 {
-			return usagef("option %s: %q is not a number of seconds (cooloff: 0 to 60)", op.As, v)
-		}
-		if op.Spec.Long == "cooloff" {
-			s.follow.cooloff = time.Duration(n) * time.Second
-		} else {
-			s.follow.cooloffMax = time.Duration(n) * time.Second
-		}
-	case "no-log":
-		if v != "stats" {
-			return usagef("option %s: unknown value %q (want stats)", op.As, v)
-		}
-		s.noLogStats = true
-	default:
-		return usagef("option %s is not handled by this version of async", op.As)
-	}
-	return nil
-}
-
-// setSSH sets one of the SSH options.
-func (s *session) setSSH(op cli.Opt) error {
-	v := op.Value
-	bad := func(err error) error { return usagef("option %s: %v", op.As, err) }
-	var err error
-	switch op.Spec.Long {
-	case "tcp-port":
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 65535 {
-			return usagef("option %s: %q is not a port number (1 to 65535)", op.As, v)
-		}
-		s.ssh.port = n
-	case "private-key-path":
-		p, err := expandHome(v)
-		if err != nil {
-			return bad(err)
-		}
-		s.ssh.keyFiles = append(s.ssh.keyFiles, p)
-	case "password":
-		s.ssh.password = v
-		s.warnings = append(s.warnings, "a password on the command line is visible to other users in the process list; prefer ASPERA_SCP_PASS")
-	case "token":
-		if !strings.HasPrefix(v, "Basic ") {
-			return usagef("option %s: want \"Basic BASE64(id:secret)\"", op.As)
-		}
-		s.ssh.token = v
-		s.warnings = append(s.warnings, "a token on the command line is visible to other users in the process list; prefer ASPERA_SCP_TOKEN")
-	case "cookie":
-		s.ssh.cookie = v
-	case "sftp":
-		s.ssh.sftp = true
-	case "remote-logdir":
-		if strings.Contains(v, "://") {
-			return usagef("option %s: %s is a URL, and a bucket cannot hold a log (a log is appended to line by line, which an object store cannot do); give a directory: on the server for an SSH -r, on this machine (outside the synchronized trees) for a bucket -r", op.As, v)
-		}
-		if s.ssh.logDir, s.ssh.logMB, err = logfile.SplitDir(v); err != nil {
-			return bad(err)
-		}
-	case "compression":
-		c, err := oneOf(op.As, "compression", v, "none", "zlib", "zstd")
-		if err != nil {
-			return err
-		}
-		s.ssh.compression = c
-	case "data-path":
-		dp, err := oneOf(op.As, "data path", v, "auto", "tcp", "ssh")
-		if err != nil {
-			return err
-		}
-		s.ssh.dataPath = dp
-	case "data-streams":
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > datapath.MaxStreams {
-			return usagef("option %s: %q is not a number of streams (1 to %d)", op.As, v, datapath.MaxStreams)
-		}
-		s.ssh.dataStreams = n
-	case "udp-port":
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 65535 {
-			return usagef("option %s: %q is not a port number (1 to 65535)", op.As, v)
-		}
-		s.ssh.dataPort = n
-	case "cipher":
-		c, warning, err := sshCipher(v)
-		if err != nil {
-			return bad(err)
-		}
-		s.ssh.ciphers = c
-		if warning != "" {
-			s.warnings = append(s.warnings, warning)
-		}
-	}
-	return nil
-}
-
-// check validates a session's options as a whole.
-func (s *session) check() error {
 	switch {
+	case o.setIn != nil:
+		err = o.setIn(in, op)
+	case o.setS == nil:
+		return usagef("option %s is not handled by this version of async", op.As)
+	case s == nil:
+		return usagef("option %s belongs to a session: give it after -N NAME", op.As)
+	default:
+		if o.scope == forSSH {
+			s.ssh.given = append(s.ssh.given, op.As)
+		}
+		err = o.setS(s, op)
+	}
+	var f *fatal
+	if err != nil && !(errors.As(err, &f) && f.code == exitUsage) {
+		err = usagef("option %s: %v", op.As, err)
+	}
+	return err
+}
+
+// setInstanceOption stores an instance option by its long name (async
+// apply takes a few).
+func setInstanceOption(in *instance, op cli.Opt) error {
+	for _, o := range options() {
+		if o.Long == op.Spec.Long && o.setIn != nil {
+			return o.apply(in, nil, op)
+		}
+	}
+	return usagef("option %s is not handled by this version of async", op.As)
+}
+
+// Validate checks the instance options as a whole.
+func (in *instance) Validate() error {
+	if in.events != "" && in.dryRun {
+		return usagef("option --events reports a run; --dry-run prints a plan instead (--plan-format=json for a machine-readable one)")
+	}
+	return nil
+}
+
+// Validate checks a session's options as a whole, and with the
+// instance's (nil: none given): the checks that involve more than one
+// option. It resolves the policy and builds the filter; warnings about
+// options that do not apply go to s.warnings.
+func (s *session) Validate(in *instance) error {
+	switch {
+	case in != nil && s.follow.on && in.dryRun:
+		return usagef("session %s: --dry-run shows one plan; it cannot be combined with -C", s.name)
 	case s.local == "":
 		return usagef("session %s: missing -d/--local-dir", s.name)
 	case s.remote == "" && s.host == "":
 		return usagef("session %s: missing -r/--remote-dir", s.name)
 	}
-	if err := s.policy.Resolve(); err != nil {
+	if err := s.Policy.Resolve(); err != nil {
 		return usagef("session %s: %v", s.name, err)
 	}
 	f, err := filter.New(s.rules)
 	if err != nil {
 		return usagef("session %s: %v", s.name, err)
 	}
-	s.filter = f
-	if (s.policy.Dedup == core.DedupHardlink || s.policy.Dedup == core.DedupCopy) && !s.policy.Checksum.Full() {
-		return usagef("session %s: --dedup=%s needs a full checksum (-k sha1, md5 or sha256)", s.name, map[core.Dedup]string{core.DedupHardlink: "hardlink", core.DedupCopy: "copy"}[s.policy.Dedup])
+	s.Filter = f
+	if (s.Policy.Dedup == core.DedupHardlink || s.Policy.Dedup == core.DedupCopy) && !s.Policy.Checksum.Full() {
+		return usagef("session %s: --dedup=%s needs a full checksum (-k sha1, md5 or sha256)", s.name, map[core.Dedup]string{core.DedupHardlink: "hardlink", core.DedupCopy: "copy"}[s.Policy.Dedup])
 	}
 	if len(s.ssh.given) > 0 && !strings.HasPrefix(s.remote, "ssh://") && !strings.HasPrefix(s.remote, "sftp://") && s.host == "" && !isHostPath(s.remote) {
 		for _, o := range s.ssh.given {
@@ -660,8 +306,406 @@ func (s *session) check() error {
 	if s.targetRate == 0 && s.minRate > 0 {
 		s.warnings = append(s.warnings, "warning: option -m applies with -l (a target rate); ignored")
 	}
-	if s.removeAfter && s.policy.Direction == core.Bidi {
+	if s.RemoveAfterTransfer && s.Policy.Direction == core.Bidi {
 		return usagef("session %s: --remove-after-transfer cannot be used with -K bidi", s.name)
+	}
+	return nil
+}
+
+// The setters of the option table's rows (options.go) that do more than
+// store a flag or a string. An error that is not a usage error is
+// reported as "option AS: err".
+
+func setAltLogdir(in *instance, op cli.Opt) error {
+	if strings.Contains(op.Value, "://") {
+		return usagef("option %s: %s is a URL, and a bucket cannot hold a log (a log is appended to line by line, which an object store cannot do); give a local directory, outside the synchronized trees, as DIR[:MB]", op.As, op.Value)
+	}
+	dir, mb, err := logfile.ParseDir(op.Value)
+	if err != nil {
+		return err
+	}
+	in.logDir, in.logMB = dir, mb
+	return nil
+}
+
+func setPlanFormat(in *instance, op cli.Opt) error {
+	switch op.Value {
+	case "text", "json":
+		in.planJSON = op.Value == "json"
+		return nil
+	}
+	return usagef("option %s: unknown plan format %q (want text or json)", op.As, op.Value)
+}
+
+func setWatchd(in *instance, op cli.Opt) error {
+	sock, warning, err := watchdSocket(op.As, op.Value)
+	if err != nil {
+		return err
+	}
+	in.watchd = sock
+	if warning != "" {
+		in.warnings = append(in.warnings, warning)
+	}
+	return nil
+}
+
+func setPluginDir(in *instance, op cli.Opt) (err error) {
+	in.pluginDir, err = expandHome(op.Value)
+	return err
+}
+
+func setKnownHosts(in *instance, op cli.Opt) error {
+	p, err := expandHome(op.Value)
+	if err != nil {
+		return err
+	}
+	in.knownHosts = append(in.knownHosts, p)
+	return nil
+}
+
+func setEvents(in *instance, op cli.Opt) error {
+	if op.Value != "json" {
+		return usagef("option %s: unknown event format %q (want json)", op.As, op.Value)
+	}
+	in.events = op.Value
+	return nil
+}
+
+func setProgress(in *instance, op cli.Opt) (err error) {
+	in.progress, err = oneOf(op.As, "progress mode", op.Value, "auto", "bar", "plain", "none")
+	return err
+}
+
+func setName(s *session, op cli.Opt) error {
+	if !sessionName.MatchString(op.Value) {
+		return usagef("option %s: invalid session name %q (use 1 to 128 of A-Z a-z 0-9 _ -)", op.As, op.Value)
+	}
+	s.name = op.Value
+	return nil
+}
+
+func setRemoteDB(s *session, op cli.Opt) error {
+	if strings.Contains(op.Value, "://") {
+		return usagef("option %s: %s is a URL, and a bucket cannot hold a snapshot database; give a directory: on the server for an SSH -r, on this machine (outside the synchronized trees) otherwise", op.As, op.Value)
+	}
+	s.remoteDB = op.Value
+	return nil
+}
+
+func setDirection(s *session, op cli.Opt) (err error) {
+	s.Policy.Direction, err = core.ParseDirection(op.Value)
+	return err
+}
+
+func setOverwrite(s *session, op cli.Opt) (err error) {
+	s.Policy.Overwrite, err = core.ParseOverwrite(op.Value)
+	return err
+}
+
+// setThreads is the setter of a concurrency option (1 to 99) of one side;
+// field picks the pair it sets.
+func setThreads(field func(s *session) *[2]int, side core.Side) func(*session, cli.Opt) error {
+	return func(s *session, op cli.Opt) error {
+		n, err := strconv.Atoi(op.Value)
+		if err != nil || n < 1 || n > 99 {
+			return usagef("option %s: %q is not a number from 1 to 99", op.As, op.Value)
+		}
+		field(s)[side] = n
+		return nil
+	}
+}
+
+// addRule is the setter of -I (include) and -E.
+func addRule(include bool) func(*session, cli.Opt) error {
+	return func(s *session, op cli.Opt) error {
+		s.rules = append(s.rules, filter.Rule{Include: include, Pattern: op.Value})
+		return nil
+	}
+}
+
+// addRuleFile is the setter of --include-from (include) and --exclude-from.
+func addRuleFile(include bool) func(*session, cli.Opt) error {
+	return func(s *session, op cli.Opt) error {
+		rs, err := filter.ReadFile(op.Value, include, s.openRules)
+		if err != nil {
+			return err
+		}
+		s.rules = append(s.rules, rs...)
+		return nil
+	}
+}
+
+func setScanIntensity(s *session, op cli.Opt) error {
+	sp, ok := scanIntensities[op.Value]
+	if !ok {
+		return usagef("option %s: unknown intensity %q (want vlow, low, medium, high or vhigh)", op.As, op.Value)
+	}
+	s.setScanPause(sp)
+	return nil
+}
+
+// setScanPause sets the engine's scan pauses and the listers of an
+// intensity.
+func (s *session) setScanPause(sp scanPause) {
+	s.ScanPause, s.ScanPauseEvery, s.scanListers = sp.rest, sp.every, sp.threads
+}
+
+func setOldDirs(s *session, op cli.Opt) (err error) {
+	s.OldDirs, err = parseTime(op.Value, time.Now())
+	return err
+}
+
+func setMaxDeletes(s *session, op cli.Opt) error {
+	if _, _, err := parseCount(op.Value); err != nil {
+		return err
+	}
+	s.maxDeletes = op.Value
+	return nil
+}
+
+func setChecksum(s *session, op cli.Opt) (err error) {
+	if s.Policy.Checksum, err = core.ParseChecksum(op.Value); err != nil {
+		return err
+	}
+	s.checksumSet = true
+	return nil
+}
+
+func setSupportResume(s *session, op cli.Opt) (err error) {
+	s.SupportResume = 1 << 20
+	if op.HasValue {
+		if s.SupportResume, err = rate.ParseSize(op.Value); err != nil {
+			return err
+		}
+		s.SupportResume = max(s.SupportResume, 1)
+	}
+	return nil
+}
+
+func setResumeAge(s *session, op cli.Opt) error {
+	n, err := strconv.Atoi(op.Value)
+	if err != nil || n < 1 {
+		return usagef("option %s: %q is not a number of days (1 or more)", op.As, op.Value)
+	}
+	s.ResumeAge = time.Duration(n) * 24 * time.Hour
+	return nil
+}
+
+// setWriteID is the setter of --write-gid (group) and --write-uid.
+func setWriteID(group bool) func(*session, cli.Opt) error {
+	return func(s *session, op cli.Opt) error {
+		id, err := lookupID(op.Value, group)
+		if err != nil {
+			return err
+		}
+		if group {
+			s.Policy.WriteGID = &id
+		} else {
+			s.Policy.WriteUID = &id
+		}
+		return nil
+	}
+}
+
+func setDedup(s *session, op cli.Opt) error {
+	switch cmp.Or(op.Value, "hardlink") {
+	case "hardlink":
+		s.Policy.Dedup = core.DedupHardlink
+	case "inode":
+		s.Policy.Dedup = core.DedupInode
+	case "none":
+		s.Policy.Dedup = core.DedupNone
+	case "copy":
+		s.Policy.Dedup = core.DedupCopy
+	default:
+		return usagef("option %s: unknown mode %q (want hardlink, inode, copy or none)", op.As, op.Value)
+	}
+	return nil
+}
+
+// setPreserve is the setter of --preserve-xattrs, --preserve-acls and
+// their remote forms; field is the policy's flag.
+func setPreserve(field func(s *session) *bool) func(*session, cli.Opt) error {
+	return func(s *session, op cli.Opt) error {
+		switch op.Value {
+		case "native":
+			*field(s) = true
+		case "none":
+		case "metafile":
+			// Both endpoints of this version keep them natively; a side
+			// record is only needed for stores that cannot.
+			s.metafileWarn = true
+			*field(s) = true
+		default:
+			return usagef("option %s: unknown mode %q (want native, metafile or none)", op.As, op.Value)
+		}
+		return nil
+	}
+}
+
+func setLinks(s *session, op cli.Opt) (err error) {
+	if s.Links, err = core.ParseLinkMode(op.Value); err != nil {
+		return err
+	}
+	s.linksSet = true
+	return nil
+}
+
+// setRate is the setter of a rate in bit/s (-l, -m).
+func setRate(field func(s *session) *int64) func(*session, cli.Opt) error {
+	return func(s *session, op cli.Opt) (err error) {
+		*field(s), err = rate.ParseRate(op.Value)
+		return err
+	}
+}
+
+func setRatePolicy(s *session, op cli.Opt) (err error) {
+	s.ratePolicy, err = rate.ParsePolicy(op.Value)
+	return err
+}
+
+func addThreads(s *session, op cli.Opt) error {
+	tc, err := parseThreads(op.Value)
+	if err != nil {
+		return err
+	}
+	s.TransferThreads = append(s.TransferThreads, tc)
+	return nil
+}
+
+// setTags is the setter of --tags and --tags64 (b64).
+func setTags(b64 bool) func(*session, cli.Opt) error {
+	return func(s *session, op cli.Opt) (err error) {
+		raw := []byte(op.Value)
+		if b64 {
+			if raw, err = base64.StdEncoding.DecodeString(op.Value); err != nil {
+				return usagef("option %s: not base64: %v", op.As, err)
+			}
+		}
+		s.tags, err = parseTags(raw)
+		return err
+	}
+}
+
+// setScanInterval is the setter of --scan-interval (local) and
+// --remote-scan-interval.
+func setScanInterval(side core.Side) func(*session, cli.Opt) error {
+	return func(s *session, op cli.Opt) error {
+		d, err := parseDuration(op.Value)
+		if err != nil || d <= 0 {
+			return usagef("option %s: %q is not a positive duration (e.g. 30s, 10m, 1h)", op.As, op.Value)
+		}
+		if side == core.Local {
+			s.follow.scanEvery = d
+		} else {
+			s.follow.remoteEvery = d
+		}
+		return nil
+	}
+}
+
+// setCooloff is the setter of --cooloff and --cooloff-max (most).
+func setCooloff(most bool) func(*session, cli.Opt) error {
+	return func(s *session, op cli.Opt) error {
+		n, err := strconv.Atoi(op.Value)
+		if err != nil || n < 0 || !most && n > 60 {
+			return usagef("option %s: %q is not a number of seconds (cooloff: 0 to 60)", op.As, op.Value)
+		}
+		if most {
+			s.follow.cooloffMax = time.Duration(n) * time.Second
+		} else {
+			s.follow.cooloff = time.Duration(n) * time.Second
+		}
+		return nil
+	}
+}
+
+func setNoLog(s *session, op cli.Opt) error {
+	if op.Value != "stats" {
+		return usagef("option %s: unknown value %q (want stats)", op.As, op.Value)
+	}
+	s.noLogStats = true
+	return nil
+}
+
+// portNumber parses a port, 1 to 65535.
+func portNumber(op cli.Opt) (int, error) {
+	n, err := strconv.Atoi(op.Value)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, usagef("option %s: %q is not a port number (1 to 65535)", op.As, op.Value)
+	}
+	return n, nil
+}
+
+func setPort(s *session, op cli.Opt) (err error) {
+	s.ssh.port, err = portNumber(op)
+	return err
+}
+
+func setDataPort(s *session, op cli.Opt) (err error) {
+	s.ssh.dataPort, err = portNumber(op)
+	return err
+}
+
+func setKeyFile(s *session, op cli.Opt) error {
+	p, err := expandHome(op.Value)
+	if err != nil {
+		return err
+	}
+	s.ssh.keyFiles = append(s.ssh.keyFiles, p)
+	return nil
+}
+
+func setPassword(s *session, op cli.Opt) error {
+	s.ssh.password = op.Value
+	s.warnings = append(s.warnings, "a password on the command line is visible to other users in the process list; prefer ASPERA_SCP_PASS")
+	return nil
+}
+
+func setToken(s *session, op cli.Opt) error {
+	if !strings.HasPrefix(op.Value, "Basic ") {
+		return usagef("option %s: want \"Basic BASE64(id:secret)\"", op.As)
+	}
+	s.ssh.token = op.Value
+	s.warnings = append(s.warnings, "a token on the command line is visible to other users in the process list; prefer ASPERA_SCP_TOKEN")
+	return nil
+}
+
+func setRemoteLogdir(s *session, op cli.Opt) (err error) {
+	if strings.Contains(op.Value, "://") {
+		return usagef("option %s: %s is a URL, and a bucket cannot hold a log (a log is appended to line by line, which an object store cannot do); give a directory: on the server for an SSH -r, on this machine (outside the synchronized trees) for a bucket -r", op.As, op.Value)
+	}
+	s.ssh.logDir, s.ssh.logMB, err = logfile.SplitDir(op.Value)
+	return err
+}
+
+func setCompression(s *session, op cli.Opt) (err error) {
+	s.ssh.compression, err = oneOf(op.As, "compression", op.Value, "none", "zlib", "zstd")
+	return err
+}
+
+func setDataPath(s *session, op cli.Opt) (err error) {
+	s.ssh.dataPath, err = oneOf(op.As, "data path", op.Value, "auto", "tcp", "ssh")
+	return err
+}
+
+func setDataStreams(s *session, op cli.Opt) error {
+	n, err := strconv.Atoi(op.Value)
+	if err != nil || n < 1 || n > datapath.MaxStreams {
+		return usagef("option %s: %q is not a number of streams (1 to %d)", op.As, op.Value, datapath.MaxStreams)
+	}
+	s.ssh.dataStreams = n
+	return nil
+}
+
+func setCipher(s *session, op cli.Opt) error {
+	c, warning, err := sshCipher(op.Value)
+	if err != nil {
+		return err
+	}
+	s.ssh.ciphers = c
+	if warning != "" {
+		s.warnings = append(s.warnings, warning)
 	}
 	return nil
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/async-sync/async/core"
+	"github.com/async-sync/async/internal/cli"
 )
 
 func TestParseTime(t *testing.T) {
@@ -87,5 +90,130 @@ func TestExitCodeOfErrors(t *testing.T) {
 		if isUsage(c.err) != (c.code == exitUsage) {
 			t.Errorf("isUsage(%v) = %v", c.err, isUsage(c.err))
 		}
+	}
+}
+
+// TestOptionTable: every row of the option table says where it applies
+// and how it is stored: a supported option has exactly one setter, of its
+// scope (instance options in the instance group, before -N); a warned or
+// refused one has none, as it never gets that far.
+func TestOptionTable(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for _, o := range options() {
+		if o.Long == "" || seen[o.Long] {
+			t.Errorf("option -%c: no long name, or given twice", o.Short)
+		}
+		seen[o.Long] = true
+		setters := 0
+		if o.setIn != nil {
+			setters++
+		}
+		if o.setS != nil {
+			setters++
+		}
+		switch {
+		case o.support != supported && setters != 0:
+			t.Errorf("--%s is warned or refused but has a setter", o.Long)
+		case o.support == supported && setters != 1:
+			t.Errorf("--%s has %d setters, want 1", o.Long, setters)
+		case o.support == supported && (o.Group == gInstance) != (o.setIn != nil):
+			t.Errorf("--%s: group %q does not match its scope", o.Long, o.Group)
+		case o.support == supported && o.Group != gInstance && o.scope == forInstance:
+			t.Errorf("--%s: a session option with the instance scope", o.Long)
+		}
+	}
+}
+
+// parseSession parses args (options after -N) into an instance and a
+// session with the table's setters, without the cross-option checks.
+func parseSession(t *testing.T, args ...string) (*instance, *session) {
+	t.Helper()
+	byLong := map[string]option{}
+	var specs []cli.Spec
+	for _, o := range options() {
+		byLong[o.Long] = o
+		specs = append(specs, o.Spec)
+	}
+	p, err := cli.Parse(specs, args, "name")
+	if err != nil {
+		t.Fatalf("%q: %v", args, err)
+	}
+	in, s := newInstance(), newSession(new(bool))
+	for _, op := range p.Instance {
+		if err := byLong[op.Spec.Long].apply(in, nil, op); err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+	}
+	for _, opts := range p.Sessions {
+		for _, op := range opts {
+			if err := byLong[op.Spec.Long].apply(in, s, op); err != nil {
+				t.Fatalf("%q: %v", args, err)
+			}
+		}
+	}
+	s.warnings = nil // the setters' own warnings; Validate's are looked at
+	return in, s
+}
+
+// TestValidate: the checks that involve more than one option, each with
+// its message or warning.
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		err  string // the usage error, "" none
+		warn string // a warning Validate adds
+	}{
+		{name: "complete", args: []string{"-N", "s", "-d", "/a", "-r", "/b"}},
+		{name: "no -d", args: []string{"-N", "s", "-r", "/b"}, err: "session s: missing -d/--local-dir"},
+		{name: "no -r", args: []string{"-N", "s", "-d", "/a"}, err: "session s: missing -r/--remote-dir"},
+		{name: "--host stands for -r", args: []string{"-N", "s", "-d", "/a", "--host", "h"}},
+		{name: "-C with --dry-run", args: []string{"--dry-run", "-N", "s", "-d", "/a", "-r", "/b", "-C"},
+			err: "session s: --dry-run shows one plan; it cannot be combined with -C"},
+		{name: "dedup needs a full checksum", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "--dedup"},
+			err: "session s: --dedup=hardlink needs a full checksum (-k sha1, md5 or sha256)"},
+		{name: "dedup copy needs a full checksum", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "--dedup=copy", "-k", "sha1_sparse"},
+			err: "session s: --dedup=copy needs a full checksum (-k sha1, md5 or sha256)"},
+		{name: "dedup with sha1", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "--dedup", "-k", "sha1"}},
+		{name: "-m above -l", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "-l", "1m", "-m", "2m"},
+			err: "session s: -m 2000000 bit/s is above -l 1000000 bit/s"},
+		{name: "-m without -l", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "-m", "2m"},
+			warn: "warning: option -m applies with -l (a target rate); ignored"},
+		{name: "remove after transfer in bidi", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "-K", "bidi", "--remove-after-transfer"},
+			err: "session s: --remove-after-transfer cannot be used with -K bidi"},
+		{name: "SSH option, local -r", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "--compression", "zstd"},
+			warn: "warning: option --compression applies to SSH endpoints and -r is not one; ignored"},
+		{name: "SSH option, SSH -r", args: []string{"-N", "s", "-d", "/a", "-r", "h:/b", "--compression", "zstd"}},
+		{name: "-R, local -r: refused later", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "-R", "/logs"}},
+		{name: "bad filter", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "-E", "a[b"}, err: "session s: "},
+	} {
+		in, s := parseSession(t, tc.args...)
+		err := s.Validate(in)
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.err != "" && (!isUsage(err) || !strings.HasPrefix(err.Error(), tc.err)):
+			t.Errorf("%s: err = %v, want the usage error %q", tc.name, err, tc.err)
+		case tc.warn != "" && !slices.Contains(s.warnings, tc.warn):
+			t.Errorf("%s: warnings %q, want %q", tc.name, s.warnings, tc.warn)
+		case tc.warn == "" && len(s.warnings) > 0:
+			t.Errorf("%s: unexpected warnings %q", tc.name, s.warnings)
+		}
+	}
+}
+
+// TestInstanceValidate: --events reports a run, which --dry-run does not
+// make.
+func TestInstanceValidate(t *testing.T) {
+	t.Parallel()
+	in, _ := parseSession(t, "--events", "json", "--dry-run")
+	if err := in.Validate(); err == nil || !strings.Contains(err.Error(), "--events reports a run") {
+		t.Errorf("--events with --dry-run: %v", err)
+	}
+	in, _ = parseSession(t, "--events", "json")
+	if err := in.Validate(); err != nil {
+		t.Errorf("--events: %v", err)
 	}
 }

@@ -37,7 +37,7 @@ func (a *app) follow(ctx context.Context, in *instance, p *prepared, ends [2]*op
 	// A watcher's error ends the session with exit code 1, as any error
 	// that says no other.
 	return lifecycle.Follow(ctx, lifecycle.FollowOptions{
-		Direction: s.policy.Direction,
+		Direction: s.Policy.Direction,
 		Backends:  [2]core.Backend{ends[0].backend, ends[1].backend},
 		Cooloff:   s.follow.cooloff, CooloffMax: s.follow.cooloffMax,
 		Rescan: [2]time.Duration{s.follow.scanEvery, s.follow.remoteEvery},

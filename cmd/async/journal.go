@@ -66,16 +66,16 @@ func watchdSocket(opt, v string) (sock, warning string, err error) {
 // now, and the journal cannot stand for a scan.
 func scanFingerprint(s *session, side core.Side, private []string) string {
 	h := sha256.New()
-	pol := s.policy
+	pol := s.Policy
 	pol.WriteUID, pol.WriteGID = nil, nil
 	pol.ConflictSuffix = "" // carries the run's time
-	fmt.Fprintf(h, "side %d\nlinks %d\nkeep %q\npolicy %+v\n", side, s.links, s.keepDir, pol)
-	for _, id := range []*int{s.policy.WriteUID, s.policy.WriteGID} {
+	fmt.Fprintf(h, "side %d\nlinks %d\nkeep %q\npolicy %+v\n", side, s.Links, s.keepDir, pol)
+	for _, id := range []*int{s.Policy.WriteUID, s.Policy.WriteGID} {
 		if id != nil {
 			fmt.Fprintf(h, "id %d\n", *id)
 		}
 	}
-	for _, r := range s.filter.Rules() {
+	for _, r := range s.Filter.Rules() {
 		fmt.Fprintf(h, "filter %s\n", r)
 	}
 	for _, p := range private {
@@ -94,7 +94,7 @@ func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [
 	private := p.privateDirs()
 	for side := range 2 {
 		e := p.ends[side]
-		if !e.local() || p.missing[side] || eps[side].Store == nil || !lifecycle.IsSource(p.s.policy.Direction, core.Side(side)) {
+		if !e.local() || p.missing[side] || eps[side].Store == nil || !lifecycle.IsSource(p.s.Policy.Direction, core.Side(side)) {
 			// A destination of push or pull is looked at where the
 			// source changed; the journal is for sides whose changes
 			// matter. Its record says only that the run completed.

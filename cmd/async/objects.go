@@ -43,7 +43,7 @@ func openObjects(ctx context.Context, p *prepared, side core.Side) (*opened, err
 		}
 		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %s: %w", opt, e.Display(), err)}
 	}
-	f := objstore.New(b, prefix, objstore.Options{Tags: p.s.tags, ChecksumSHA256: p.s.policy.Checksum == core.ChecksumSHA256})
+	f := objstore.New(b, prefix, objstore.Options{Tags: p.s.tags, ChecksumSHA256: p.s.Policy.Checksum == core.ChecksumSHA256})
 	return &opened{backend: f, snaps: &lifecycle.Dir{Path: p.dbDir[side], StoreDir: p.storeDir[side]},
 		close: func() { f.Close() }}, nil
 }
@@ -77,10 +77,10 @@ func objectWarnings(s *session, ends [2]endpoint) []string {
 			out = append(out, fmt.Sprintf("warning: %s: a bucket (%s) cannot keep them; nothing is done for that side", what, side))
 		}
 	}
-	add(s.policy.PreserveUID || s.policy.PreserveGID || s.policy.WriteUID != nil || s.policy.WriteGID != nil, "owners (-u, -j, --write-uid/gid)")
-	add(s.policy.PreserveXattrs, "extended attributes (--preserve-xattrs)")
-	add(s.policy.PreserveACLs, "ACLs (--preserve-acls)")
-	add(s.policy.Dedup == core.DedupHardlink || s.policy.Dedup == core.DedupInode, "hard links (--dedup hardlink/inode)")
-	add(s.linksSet && s.links == core.LinksCopy, "symbolic links (-n copy): they are skipped")
+	add(s.Policy.PreserveUID || s.Policy.PreserveGID || s.Policy.WriteUID != nil || s.Policy.WriteGID != nil, "owners (-u, -j, --write-uid/gid)")
+	add(s.Policy.PreserveXattrs, "extended attributes (--preserve-xattrs)")
+	add(s.Policy.PreserveACLs, "ACLs (--preserve-acls)")
+	add(s.Policy.Dedup == core.DedupHardlink || s.Policy.Dedup == core.DedupInode, "hard links (--dedup hardlink/inode)")
+	add(s.linksSet && s.Links == core.LinksCopy, "symbolic links (-n copy): they are skipped")
 	return out
 }

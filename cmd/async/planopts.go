@@ -39,7 +39,7 @@ func planOptions(s *session, pol core.Policy) map[string]any {
 		tags = s.tags
 	}
 	threads := []string{}
-	for _, c := range s.threads {
+	for _, c := range s.TransferThreads {
 		if c.MaxSize > 0 {
 			threads = append(threads, fmt.Sprintf("%d:%d", c.N, c.MaxSize))
 		} else {
@@ -53,11 +53,11 @@ func planOptions(s *session, pol core.Policy) map[string]any {
 		"write_uid": id(pol.WriteUID), "write_gid": id(pol.WriteGID),
 		"preserve_xattrs": mode(pol.PreserveXattrs), "preserve_acls": mode(pol.PreserveACLs),
 		"ignore_mode": pol.IgnoreMode, "ignore_delete": pol.IgnoreDelete, "mirror": pol.Mirror,
-		"delete_before": s.deleteBefore, "remove_after_transfer": s.removeAfter,
-		"symbolic_links": linkNames[s.links], "filters": s.filter.Rules(),
+		"delete_before": s.DeleteBefore, "remove_after_transfer": s.RemoveAfterTransfer,
+		"symbolic_links": linkNames[s.Links], "filters": s.Filter.Rules(),
 		"keep_dir_local": pol.KeepDir[core.Local], "keep_dir_remote": pol.KeepDir[core.Remote],
 		"dedup": dedupNames[pol.Dedup], "scan_file_rename": pol.RenameFiles, "scan_dir_rename": pol.RenameDirs,
-		"support_resume": s.supportResume, "tags": tags,
+		"support_resume": s.SupportResume, "tags": tags,
 		"transfer_threads": threads, "target_rate": s.targetRate, "min_rate": s.minRate, "rate_policy": s.ratePolicy.String(),
 	}
 }
@@ -173,7 +173,7 @@ func setPlanOptions(s *session, opts map[string]any) error {
 		return fmt.Errorf("unknown option %q in the plan's options (made by a newer async?)", unknown[0])
 	}
 	r := &planOptionReader{opts: opts}
-	p := &s.policy
+	p := &s.Policy
 	var err error
 	if p.Overwrite, err = core.ParseOverwrite(r.str("overwrite")); err != nil {
 		return err
@@ -200,9 +200,9 @@ func setPlanOptions(s *session, opts map[string]any) error {
 		}
 	}
 	p.IgnoreMode, p.IgnoreDelete, p.Mirror = r.flag("ignore_mode"), r.flag("ignore_delete"), r.flag("mirror")
-	s.deleteBefore, s.removeAfter = r.flag("delete_before"), r.flag("remove_after_transfer")
+	s.DeleteBefore, s.RemoveAfterTransfer = r.flag("delete_before"), r.flag("remove_after_transfer")
 	if l := r.str("symbolic_links"); l != "" {
-		if s.links, err = core.ParseLinkMode(l); err != nil {
+		if s.Links, err = core.ParseLinkMode(l); err != nil {
 			return err
 		}
 	}
@@ -227,7 +227,7 @@ func setPlanOptions(s *session, opts map[string]any) error {
 	}
 	p.RenameFiles, p.RenameDirs = r.flag("scan_file_rename"), r.flag("scan_dir_rename")
 	if n, ok := r.num("support_resume"); ok {
-		s.supportResume = n
+		s.SupportResume = n
 	}
 	s.tags = r.stringMap("tags")
 	for _, v := range r.strings("transfer_threads") {
@@ -235,7 +235,7 @@ func setPlanOptions(s *session, opts map[string]any) error {
 		if err != nil {
 			return fmt.Errorf("option \"transfer_threads\": %v", err)
 		}
-		s.threads = append(s.threads, c)
+		s.TransferThreads = append(s.TransferThreads, c)
 	}
 	s.targetRate, _ = r.num("target_rate")
 	s.minRate, _ = r.num("min_rate")

@@ -20,9 +20,9 @@ func TestPlanOptionsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &session{deleteBefore: true, removeAfter: true, links: core.LinksFollow, filter: f,
-		supportResume: 1 << 20, tags: map[string]string{"k": "v"},
-		threads: []core.ThreadClass{{N: 16, MaxSize: 1 << 20}, {N: 2}}, targetRate: 8e6, minRate: 1e6, ratePolicy: rate.High}
+	s := &session{Options: core.Options{DeleteBefore: true, RemoveAfterTransfer: true, Links: core.LinksFollow, Filter: f,
+		SupportResume: 1 << 20, TransferThreads: []core.ThreadClass{{N: 16, MaxSize: 1 << 20}, {N: 2}}},
+		tags: map[string]string{"k": "v"}, targetRate: 8e6, minRate: 1e6, ratePolicy: rate.High}
 	pol := core.Policy{Direction: core.Push, Overwrite: core.OverwriteOlder, Checksum: core.ChecksumSHA1,
 		PreserveTime: true, PreserveATime: true, PreserveUID: true, PreserveGID: true, WriteUID: &uid, WriteGID: &gid,
 		PreserveXattrs: true, PreserveACLs: true, IgnoreMode: true, IgnoreDelete: true, Mirror: true,
@@ -40,12 +40,12 @@ func TestPlanOptionsRoundTrip(t *testing.T) {
 	if err := setPlanOptions(s2, back); err != nil {
 		t.Fatal(err)
 	}
-	if s2.filter, err = filter.New(s2.rules); err != nil {
+	if s2.Filter, err = filter.New(s2.rules); err != nil {
 		t.Fatal(err)
 	}
-	s2.policy.KeepDir = s2.keepDir // prepare resolves them so
-	s2.policy.Direction = pol.Direction
-	got := planOptions(s2, s2.policy)
+	s2.Policy.KeepDir = s2.keepDir // prepare resolves them so
+	s2.Policy.Direction = pol.Direction
+	got := planOptions(s2, s2.Policy)
 	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if !reflect.DeepEqual(jsonValue(t, got[k]), jsonValue(t, want[k])) {
 			t.Errorf("option %s: read back as %v, written as %v", k, got[k], want[k])

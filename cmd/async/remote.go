@@ -81,7 +81,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		return nil, err
 	}
 	c, err := conn.StartAgent(ctx, ssh.StartOptions{Binary: os.Getenv(envAgent), Root: e.path,
-		Create: create, FollowLinks: s.links == core.LinksFollow,
+		Create: create, FollowLinks: s.Links == core.LinksFollow,
 		Token: cmp.Or(s.ssh.token, os.Getenv(envToken)), Cookie: cmp.Or(s.ssh.cookie, os.Getenv(envCookie)),
 		Session: s.name, LogDir: s.ssh.logDir, LogMB: s.ssh.logMB, Debug: in.debug > 0, Compression: s.ssh.compression})
 	var re *protocol.RemoteError
@@ -127,7 +127,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		closeAll()
 		return nil, err
 	}
-	for range dataPaths(s.threads) {
+	for range dataPaths(s.TransferThreads) {
 		if tcp {
 			break // the data path's streams carry the content
 		}
@@ -135,7 +135,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		if err == nil {
 			var d *client.Client
 			if d, err = dc.StartAgent(ctx, ssh.StartOptions{Binary: os.Getenv(envAgent), Root: e.path,
-				FollowLinks: s.links == core.LinksFollow, Token: cmp.Or(s.ssh.token, os.Getenv(envToken)),
+				FollowLinks: s.Links == core.LinksFollow, Token: cmp.Or(s.ssh.token, os.Getenv(envToken)),
 				Compression: s.ssh.compression}); err == nil {
 				d.SetLog(log)
 				c.AddDataPath(d)
@@ -294,7 +294,7 @@ func openSFTP(conn *ssh.Conn, p *prepared, side core.Side, dryRun bool) (*opened
 		sc.Close()
 		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %w", opt, err)}
 	}
-	b, err := sftpfs.New(sc, root, sftpfs.Options{FollowLinks: s.links == core.LinksFollow, CloseClient: true, TempToken: token})
+	b, err := sftpfs.New(sc, root, sftpfs.Options{FollowLinks: s.Links == core.LinksFollow, CloseClient: true, TempToken: token})
 	if err != nil {
 		sc.Close()
 		if errors.Is(err, fs.ErrNotExist) {

@@ -148,7 +148,7 @@ func prepare(in *instance, s *session) (*prepared, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.policy.KeepDir[side] = rel
+		s.Policy.KeepDir[side] = rel
 	}
 	for side, opt := range [2]string{"--local-db-store-dir", "--remote-db-store-dir"} {
 		switch {
@@ -460,7 +460,7 @@ func (a *app) openEndpoint(ctx context.Context, in *instance, p *prepared, side 
 	if err := checkMountSignature([2]string{"--local-mount-signature", "--remote-mount-signature"}[side], s.mountSig[side], e.path); err != nil {
 		return nil, err
 	}
-	b, err := local.Open(e.path, local.Options{FollowLinks: s.links == core.LinksFollow})
+	b, err := local.Open(e.path, local.Options{FollowLinks: s.Links == core.LinksFollow})
 	if err != nil {
 		return nil, &fatal{exitUsage, fmt.Errorf("option %s: %w", opt, err)}
 	}
@@ -476,7 +476,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	var eps [2]*core.Endpoint
 	for side := range 2 {
 		eps[side] = &core.Endpoint{URL: p.ends[side].URL(), Backend: ends[side].backend,
-			ScanThreads: cmp.Or(s.scanThreads[side], s.scanPause.threads), ChecksumThreads: s.checksumThread[side]}
+			ScanThreads: cmp.Or(s.scanThreads[side], s.scanListers), ChecksumThreads: s.checksumThread[side]}
 	}
 	if !life.Held() {
 		release, err := life.Hold(ctx)
@@ -492,7 +492,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 		log.Warn(w)
 		a.out.warn(s.name, w)
 	}
-	links := s.links
+	links := s.Links
 	bucketOpt := ""
 	for side, opt := range [2]string{"-d", "-r"} {
 		if p.ends[side].object() {
@@ -502,21 +502,16 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	if links == core.LinksCopy && bucketOpt != "" {
 		links = core.LinksSkip
 	}
-	pol := lifecycle.RoundPolicy(s.policy, [2]core.Caps{eps[0].Backend.Caps(), eps[1].Backend.Caps()},
+	pol := lifecycle.RoundPolicy(s.Policy, [2]core.Caps{eps[0].Backend.Caps(), eps[1].Backend.Caps()},
 		lifecycle.Defaults{Continuous: s.follow.on, ChecksumGiven: s.checksumSet})
 	stats := &core.Stats{}
 	p.lastStats = stats
 	p.stats.Store(stats)
-	opts := core.Options{
-		Session: s.name, Policy: pol, Links: links, DeleteBefore: s.deleteBefore,
-		ForceDeletes: s.forceDeletes, RemoveAfterTransfer: s.removeAfter,
-		Filter: s.filter, CleanExcluded: s.cleanExcluded, OldDirs: s.oldDirs,
-		ScanPause: s.scanPause.rest, ScanPauseEvery: s.scanPause.every, TransferThreads: s.threads,
-		SupportResume: s.supportResume, ResumeAge: s.resumeAge, AssumeNoMods: s.assumeNoMods,
-		Log: log, Stats: stats,
-		Warn: func(msg string) { log.Warn(msg); a.out.warn(s.name, msg) },
-	}
-	if links != s.links { // a bucket cannot hold links: each one skipped is warned about
+	opts := s.Options // as the command line set them
+	opts.Session, opts.Policy, opts.Links = s.name, pol, links
+	opts.Log, opts.Stats = log, stats
+	opts.Warn = func(msg string) { log.Warn(msg); a.out.warn(s.name, msg) }
+	if links != s.Links { // a bucket cannot hold links: each one skipped is warned about
 		opts.SkippedLink = func(side core.Side, path string) {
 			if lifecycle.IsSource(pol.Direction, side) {
 				p.links.add(log, path)

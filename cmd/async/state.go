@@ -26,7 +26,7 @@ func lockedOr(name string, err error) error {
 // checkMaxDeletes stops a plan that deletes more than --max-deletes allows.
 // A percentage is of the entries the plan looked at.
 func checkMaxDeletes(s *session, plan *core.Plan) error {
-	if s.maxDeletes == "" || s.forceDeletes {
+	if s.maxDeletes == "" || s.ForceDeletes {
 		return nil
 	}
 	n, percent, _ := parseCount(s.maxDeletes)

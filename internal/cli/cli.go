@@ -29,6 +29,9 @@ type Spec struct {
 	Help      string // one line, for -h
 	Group     string // heading for -h ("Instance options", ...)
 	ValueName string // shown in help, e.g. "NAME", "DIR[:MB]"
+	// Values are the values a shell completes, when ValueName does not
+	// spell them ("a|b|c"); nil: ValueName decides.
+	Values []string
 }
 
 // Display returns how messages name the option: "--name (-N)", "--dry-run"
