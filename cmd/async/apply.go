@@ -54,7 +54,7 @@ func (a *app) apply(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	a.out.configure(in)
-	prep, err := loadPlan(in, s, p.Positional[0])
+	prep, err := loadPlan(a.schemes, in, s, p.Positional[0])
 	if err != nil {
 		fmt.Fprintf(a.stderr, "async apply: %v\n", err)
 		return exitCode(err)
@@ -64,7 +64,7 @@ func (a *app) apply(ctx context.Context, args []string) int {
 
 // loadPlan reads a plan file and prepares its session as the command line
 // that made it would have.
-func loadPlan(in *instance, s *session, file string) (*prepared, error) {
+func loadPlan(schemes *registry, in *instance, s *session, file string) (*prepared, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, usagef("%v", err)
@@ -82,10 +82,10 @@ func loadPlan(in *instance, s *session, file string) (*prepared, error) {
 	if err := setPlanOptions(s, h.Options); err != nil {
 		return nil, usagef("%s: %v", file, err)
 	}
-	if err := s.Validate(nil); err != nil {
+	if err := s.Validate(nil, schemes); err != nil {
 		return nil, err
 	}
-	prep, err := prepare(in, s)
+	prep, err := prepare(schemes, in, s)
 	if err != nil {
 		return nil, err
 	}

@@ -158,7 +158,7 @@ var sessionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 // config turns the parsed command line into the instance settings and the
 // sessions, warning about options that have no effect. warn gets each
 // warning with the session it concerns (nil: the instance, every session).
-func config(p *cli.Parsed, byLong map[string]option, warn func(s *session, msg string)) (*instance, []*session, error) {
+func config(p *cli.Parsed, byLong map[string]option, schemes *registry, warn func(s *session, msg string)) (*instance, []*session, error) {
 	if len(p.Positional) > 0 {
 		return nil, nil, usagef("unexpected argument %q (endpoints are given with -d and -r)", p.Positional[0])
 	}
@@ -208,7 +208,7 @@ func config(p *cli.Parsed, byLong map[string]option, warn func(s *session, msg s
 	}
 	seen := map[string]bool{}
 	for _, s := range sessions {
-		if err := s.Validate(in); err != nil {
+		if err := s.Validate(in, schemes); err != nil {
 			return nil, nil, err
 		}
 		for _, w := range s.warnings {
@@ -270,9 +270,9 @@ func (in *instance) Validate() error {
 
 // Validate checks a session's options as a whole, and with the
 // instance's (nil: none given): the checks that involve more than one
-// option. It resolves the policy and builds the filter; warnings about
-// options that do not apply go to s.warnings.
-func (s *session) Validate(in *instance) error {
+// option; schemes tells the kind of -r. It resolves the policy and builds
+// the filter; warnings about options that do not apply go to s.warnings.
+func (s *session) Validate(in *instance, schemes *registry) error {
 	switch {
 	case in != nil && s.follow.on && in.dryRun:
 		return usagef("session %s: --dry-run shows one plan; it cannot be combined with -C", s.name)
@@ -292,7 +292,7 @@ func (s *session) Validate(in *instance) error {
 	if (s.Policy.Dedup == core.DedupHardlink || s.Policy.Dedup == core.DedupCopy) && !s.Policy.Checksum.Full() {
 		return usagef("session %s: --dedup=%s needs a full checksum (-k sha1, md5 or sha256)", s.name, map[core.Dedup]string{core.DedupHardlink: "hardlink", core.DedupCopy: "copy"}[s.Policy.Dedup])
 	}
-	if len(s.ssh.given) > 0 && !strings.HasPrefix(s.remote, "ssh://") && !strings.HasPrefix(s.remote, "sftp://") && s.host == "" && !isHostPath(s.remote) {
+	if len(s.ssh.given) > 0 && !schemes.isSSH(s.remote, s.host) {
 		for _, o := range s.ssh.given {
 			if o == "-R" || strings.HasPrefix(o, "--remote-logdir") {
 				continue // refused once the endpoints are known

@@ -190,7 +190,7 @@ func TestValidate(t *testing.T) {
 		{name: "bad filter", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "-E", "a[b"}, err: "session s: "},
 	} {
 		in, s := parseSession(t, tc.args...)
-		err := s.Validate(in)
+		err := s.Validate(in, newRegistry())
 		switch {
 		case tc.err == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)

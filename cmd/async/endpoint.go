@@ -27,7 +27,8 @@ type endpoint struct {
 	bucket string
 	s3     s3Settings
 	raw    string
-	plugin string // the scheme a plugin serves
+	plugin string  // the scheme a plugin serves
+	kind   *scheme // what its kind does (set by the registry's parse)
 }
 
 // s3Settings are an s3:// URL's query parameters.
@@ -38,56 +39,67 @@ type s3Settings struct {
 
 // object reports whether the endpoint keeps no snapshot of its own (a
 // bucket, or a plugin's store): its state lives on this machine.
-func (e endpoint) object() bool {
-	return e.scheme == "s3" || e.scheme == "blob" || e.scheme == "plugin"
-}
+func (e endpoint) object() bool { return e.kind != nil && e.kind.object }
 
 // local reports whether the endpoint is a local directory.
-func (e endpoint) local() bool { return e.scheme == "file" }
+func (e endpoint) local() bool { return e.kind != nil && e.kind.local }
+
+// dataDir is the directory of this machine that holds a non-local
+// endpoint's data (a blob+file:// bucket), "" for none.
+func (e endpoint) dataDir() string {
+	if e.kind == nil || e.kind.dataDir == nil {
+		return ""
+	}
+	return e.kind.dataDir(e)
+}
 
 // URL returns the canonical form of the endpoint (its session identity).
-// An SSH endpoint through SFTP keeps its snapshot elsewhere than through
-// the agent, so the two are different identities.
 func (e endpoint) URL() string {
-	if e.scheme == "ssh" {
-		scheme := "ssh"
-		if e.sftp {
-			scheme = "sftp"
-		}
-		p := e.path
-		if !strings.HasPrefix(p, "/") {
-			p = "/~/" + strings.TrimPrefix(strings.TrimPrefix(p, "~"), "/")
-		}
-		u := url.URL{Scheme: scheme, User: url.User(e.user), Host: net.JoinHostPort(e.host, strconv.Itoa(e.port)), Path: p}
-		return u.String()
+	if e.kind == nil {
+		return ""
 	}
-	switch e.scheme {
-	case "s3":
-		u := url.URL{Scheme: "s3", Host: e.bucket, Path: "/" + e.path}
-		if e.s3.endpoint != "" {
-			u.RawQuery = url.Values{"endpoint": {e.s3.endpoint}}.Encode()
-		}
-		return u.String()
-	case "blob", "plugin":
-		return e.raw
-	}
-	return (&url.URL{Scheme: e.scheme, Path: filepath.ToSlash(e.path)}).String()
+	return e.kind.canonical(e)
 }
 
 // Display is how messages name the endpoint: the path, or user@host:path.
 func (e endpoint) Display() string {
-	switch e.scheme {
-	case "ssh":
-		return fmt.Sprintf("%s@%s:%s", e.user, e.host, e.path)
-	case "s3":
-		if e.s3.endpoint != "" {
-			return fmt.Sprintf("s3://%s/%s (at %s)", e.bucket, e.path, e.s3.endpoint)
-		}
-		return fmt.Sprintf("s3://%s/%s", e.bucket, e.path)
-	case "blob", "plugin":
-		return e.raw
+	if e.kind == nil {
+		return ""
 	}
-	return e.path
+	return e.kind.display(e)
+}
+
+// sshURL is an SSH endpoint's canonical form. Through SFTP it keeps its
+// snapshot elsewhere than through the agent, so the two are different
+// identities.
+func sshURL(e endpoint) string {
+	scheme := "ssh"
+	if e.sftp {
+		scheme = "sftp"
+	}
+	p := e.path
+	if !strings.HasPrefix(p, "/") {
+		p = "/~/" + strings.TrimPrefix(strings.TrimPrefix(p, "~"), "/")
+	}
+	u := url.URL{Scheme: scheme, User: url.User(e.user), Host: net.JoinHostPort(e.host, strconv.Itoa(e.port)), Path: p}
+	return u.String()
+}
+
+// s3Canonical is an s3:// endpoint's canonical form.
+func s3Canonical(e endpoint) string {
+	u := url.URL{Scheme: "s3", Host: e.bucket, Path: "/" + e.path}
+	if e.s3.endpoint != "" {
+		u.RawQuery = url.Values{"endpoint": {e.s3.endpoint}}.Encode()
+	}
+	return u.String()
+}
+
+// s3Display is how messages name an s3:// endpoint.
+func s3Display(e endpoint) string {
+	if e.s3.endpoint != "" {
+		return fmt.Sprintf("s3://%s/%s (at %s)", e.bucket, e.path, e.s3.endpoint)
+	}
+	return fmt.Sprintf("s3://%s/%s", e.bucket, e.path)
 }
 
 // sshDefaults are what an SSH endpoint takes when it does not say: -P, the
@@ -98,38 +110,12 @@ type sshDefaults struct {
 	sftp bool
 }
 
-// parseEndpoint parses a -d or -r value (docs/reference.md §2). user and host are
-// --user and --host, for -r only.
-func parseEndpoint(opt, raw, user, host string, def sshDefaults) (endpoint, error) {
-	if raw == "" && host == "" {
-		return endpoint{}, usagef("option %s: empty endpoint", opt)
-	}
-	if strings.HasPrefix(raw, "ssh://") || strings.HasPrefix(raw, "sftp://") {
-		if user != "" || host != "" {
-			return endpoint{}, usagef("option %s: --user and --host cannot be combined with a URL (%s)", opt, raw)
-		}
-		return parseSSHURL(opt, raw, def)
-	}
-	if scheme, _, ok := strings.Cut(raw, "://"); ok && bucketSchemes[scheme] {
-		if user != "" || host != "" {
-			return endpoint{}, usagef("option %s: --user and --host cannot be combined with a URL (%s)", opt, raw)
-		}
-		return parseBucketURL(opt, raw)
-	}
+// parseFile parses a local directory: a path, or a file:// URL.
+func parseFile(opt, raw, _, _ string, _ sshDefaults) (endpoint, error) {
 	if strings.Contains(raw, "://") {
-		if user != "" || host != "" {
-			return endpoint{}, usagef("option %s: --user and --host cannot be combined with a URL (%s)", opt, raw)
-		}
 		u, err := url.Parse(raw)
 		if err != nil {
 			return endpoint{}, usagef("option %s: malformed URL %q", opt, raw)
-		}
-		if _, hasPass := u.User.Password(); hasPass {
-			return endpoint{}, usagef("option %s: a URL must not hold a password (it would reach logs); use ASPERA_SCP_PASS or a prompt", opt)
-		}
-		if u.Scheme != "file" {
-			// Any other scheme is served by the plugin async-backend-SCHEME.
-			return endpoint{scheme: "plugin", raw: raw, plugin: u.Scheme}, nil
 		}
 		if u.Host != "" && u.Host != "localhost" {
 			return endpoint{}, usagef("option %s: a file:// URL names no host: write file:///abs/path", opt)
@@ -138,12 +124,6 @@ func parseEndpoint(opt, raw, user, host string, def sshDefaults) (endpoint, erro
 			return endpoint{}, usagef("option %s: a file:// URL needs an absolute path", opt)
 		}
 		return endpoint{scheme: "file", path: filepath.Clean(u.Path)}, nil
-	}
-	if host != "" || isHostPath(raw) {
-		return parseHostPath(opt, raw, user, host, def)
-	}
-	if user != "" {
-		return endpoint{}, usagef("option --user: no remote host given (use --host or host:path in -r)")
 	}
 	p, err := expandHome(raw)
 	if err != nil {
@@ -156,35 +136,65 @@ func parseEndpoint(opt, raw, user, host string, def sshDefaults) (endpoint, erro
 	return endpoint{scheme: "file", path: abs}, nil
 }
 
-// bucketSchemes are the URL schemes of object stores.
-var bucketSchemes = map[string]bool{"s3": true, "gs": true, "azblob": true, "mem": true, "blob+file": true}
+// parsePluginURL parses a URL of a scheme async does not know: the plugin
+// async-backend-SCHEME serves it.
+func parsePluginURL(opt, raw, _, _ string, _ sshDefaults) (endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return endpoint{}, usagef("option %s: malformed URL %q", opt, raw)
+	}
+	return endpoint{scheme: "plugin", raw: raw, plugin: u.Scheme}, nil
+}
+
+// parseSSH parses an SSH endpoint: an ssh:// or sftp:// URL, or the
+// host:path forms.
+func parseSSH(opt, raw, user, host string, def sshDefaults) (endpoint, error) {
+	if strings.Contains(raw, "://") {
+		return parseSSHURL(opt, raw, def)
+	}
+	return parseHostPath(opt, raw, user, host, def)
+}
+
+// parseBlob parses a gocloud.dev bucket URL; its canonical form has its
+// query sorted.
+func parseBlob(opt, raw, _, _ string, _ sshDefaults) (endpoint, error) {
+	u, err := bucketURL(opt, raw)
+	if err != nil {
+		return endpoint{}, err
+	}
+	u.RawQuery = u.Query().Encode() // sorted: the canonical form
+	return endpoint{scheme: "blob", raw: u.String()}, nil
+}
 
 // secretParams are query parameters that would put a secret in a URL,
 // and so in logs.
 var secretParams = []string{"secret", "password", "token", "key", "credential", "signature", "sig"}
 
-// parseBucketURL parses s3://bucket[/prefix]?endpoint=URL&region=R&path_style=true
-// and the gocloud.dev bucket URLs.
-func parseBucketURL(opt, raw string) (endpoint, error) {
+// bucketURL parses a bucket URL, refused when it holds credentials.
+func bucketURL(opt, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return endpoint{}, usagef("option %s: malformed URL %q", opt, raw)
+		return nil, usagef("option %s: malformed URL %q", opt, raw)
 	}
 	if u.User != nil {
-		return endpoint{}, usagef("option %s: a bucket URL must not hold credentials (they would reach logs); use the AWS environment or profile", opt)
+		return nil, usagef("option %s: a bucket URL must not hold credentials (they would reach logs); use the AWS environment or profile", opt)
 	}
 	for k := range u.Query() {
 		lk := strings.ToLower(k)
 		for _, s := range secretParams {
 			if strings.Contains(lk, s) && lk != "path_style" {
-				return endpoint{}, usagef("option %s: query parameter %q looks like a credential; secrets never go in URLs (they would reach logs)", opt, k)
+				return nil, usagef("option %s: query parameter %q looks like a credential; secrets never go in URLs (they would reach logs)", opt, k)
 			}
 		}
 	}
-	if u.Scheme != "s3" {
-		q := u.Query()
-		u.RawQuery = q.Encode() // sorted: the canonical form
-		return endpoint{scheme: "blob", raw: u.String()}, nil
+	return u, nil
+}
+
+// parseS3 parses s3://bucket[/prefix]?endpoint=URL&region=R&path_style=true.
+func parseS3(opt, raw, _, _ string, _ sshDefaults) (endpoint, error) {
+	u, err := bucketURL(opt, raw)
+	if err != nil {
+		return endpoint{}, err
 	}
 	if u.Host == "" {
 		return endpoint{}, usagef("option %s: %s names no bucket (want s3://bucket[/prefix])", opt, raw)

@@ -48,6 +48,7 @@ func main() {
 		stopCPU = cpuProfile(prof)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	schemes := newRegistry()
 	var code int
 	if len(os.Args) > 1 && os.Args[1] == "plugins" {
 		code = listPlugins(os.Args[2:], os.Stdout, os.Stderr)
@@ -58,13 +59,13 @@ func main() {
 	} else if len(os.Args) > 1 && os.Args[1] == "apply" {
 		logs := &openLogs{}
 		stopGuard := interruptible(ctx, os.Stderr, logs)
-		a := &app{stderr: os.Stderr, out: &printer{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}, logs: logs}
+		a := &app{stderr: os.Stderr, out: &printer{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}, logs: logs, schemes: schemes}
 		code = a.apply(ctx, os.Args[2:])
 		stopGuard()
 	} else {
 		logs := &openLogs{}
 		stopGuard := interruptible(ctx, os.Stderr, logs)
-		code = run(ctx, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr), logs)
+		code = run(ctx, schemes, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr), logs)
 		stopGuard()
 	}
 	stop()
@@ -76,14 +77,15 @@ func main() {
 
 // app is one invocation of async.
 type app struct {
-	stderr io.Writer
-	out    *printer
-	logs   *openLogs // nil: not tracked
+	stderr  io.Writer
+	out     *printer
+	logs    *openLogs // nil: not tracked
+	schemes *registry // the endpoint kinds
 }
 
 // run is async's main program; it returns the exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool, logs *openLogs) int {
-	a := &app{stderr: stderr, out: &printer{stdout: stdout, stderr: stderr, tty: tty}, logs: logs}
+func run(ctx context.Context, schemes *registry, args []string, stdout, stderr io.Writer, tty bool, logs *openLogs) int {
+	a := &app{stderr: stderr, out: &printer{stdout: stdout, stderr: stderr, tty: tty}, logs: logs, schemes: schemes}
 	opts := options()
 	specs := make([]cli.Spec, len(opts))
 	byLong := make(map[string]option, len(opts))
@@ -101,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 		msg string
 	}
 	var warnings []warning
-	in, sessions, err := config(parsed, byLong, func(s *session, msg string) { warnings = append(warnings, warning{s, msg}) })
+	in, sessions, err := config(parsed, byLong, schemes, func(s *session, msg string) { warnings = append(warnings, warning{s, msg}) })
 	if err != nil {
 		fmt.Fprintf(stderr, "async: %v\n", err)
 		return exitUsage
@@ -123,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool,
 	// Everything is checked before any session starts: bad input touches nothing.
 	var preps []*prepared
 	for _, s := range sessions {
-		p, err := prepare(in, s)
+		p, err := prepare(schemes, in, s)
 		if err != nil {
 			fmt.Fprintf(stderr, "async: %v\n", err)
 			return exitCode(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strings"
 
 	"github.com/async-sync/async/backends/blob"
@@ -14,29 +15,26 @@ import (
 	"github.com/async-sync/async/core/lifecycle"
 )
 
-// openObjects opens a bucket endpoint; its snapshot is local (reference
+// openS3 opens an s3:// endpoint; its snapshot is local (docs/reference.md
 // §5.11).
-func openObjects(ctx context.Context, p *prepared, side core.Side) (*opened, error) {
+func openS3(_ *app, ctx context.Context, _ *instance, p *prepared, side core.Side, _ *slog.Logger) (*opened, error) {
+	e := p.ends[side]
+	b, err := s3.Open(ctx, s3.Options{Bucket: e.bucket, Endpoint: e.s3.endpoint, Region: e.s3.region, PathStyle: e.s3.pathStyle})
+	return openBucket(p, side, b, e.path, err)
+}
+
+// openBlob opens a bucket of the gocloud.dev drivers async links; its
+// snapshot is local.
+func openBlob(_ *app, ctx context.Context, _ *instance, p *prepared, side core.Side, _ *slog.Logger) (*opened, error) {
+	b, prefix, err := blob.Open(ctx, p.ends[side].raw)
+	return openBucket(p, side, b, prefix, err)
+}
+
+// openBucket makes the side's tree over an opened bucket (err: the
+// failure to open it).
+func openBucket(p *prepared, side core.Side, b objstore.Bucket, prefix string, err error) (*opened, error) {
 	e := p.ends[side]
 	opt := [2]string{"-d", "-r"}[side]
-	var (
-		b      objstore.Bucket
-		prefix string
-		err    error
-	)
-	switch e.scheme {
-	case "plugin":
-		return openPlugin(ctx, p, side, e.plugin)
-	case "s3":
-		b, err = s3.Open(ctx, s3.Options{Bucket: e.bucket, Endpoint: e.s3.endpoint, Region: e.s3.region, PathStyle: e.s3.pathStyle})
-		prefix = e.path
-	default:
-		if scheme := cloudScheme(e.raw); scheme != "" {
-			// Served by async-backend-SCHEME: its driver would slow every start.
-			return openPlugin(ctx, p, side, scheme)
-		}
-		b, prefix, err = blob.Open(ctx, e.raw)
-	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &fatal{exitFailed, fmt.Errorf("option %s: bucket of %s does not exist", opt, e.Display())}
@@ -48,15 +46,17 @@ func openObjects(ctx context.Context, p *prepared, side core.Side) (*opened, err
 		close: func() { f.Close() }}, nil
 }
 
-// cloudScheme returns the scheme of a gocloud URL whose driver lives in a
-// plugin program (gs, azblob), "" for the drivers async links.
-func cloudScheme(raw string) string {
-	scheme, _, _ := strings.Cut(raw, "://")
-	scheme = strings.TrimPrefix(strings.ToLower(scheme), "blob+")
-	if scheme == "gs" || scheme == "azblob" {
-		return scheme
-	}
-	return ""
+// openCloud opens a bucket of a gocloud.dev driver that lives in a plugin
+// program (gs, azblob): async-backend-SCHEME serves it.
+func openCloud(_ *app, ctx context.Context, _ *instance, p *prepared, side core.Side, _ *slog.Logger) (*opened, error) {
+	scheme, _, _ := strings.Cut(p.ends[side].raw, "://")
+	return openPlugin(ctx, p, side, scheme, true)
+}
+
+// openPluginSide opens an endpoint of a scheme async does not know:
+// async-backend-SCHEME serves it.
+func openPluginSide(_ *app, ctx context.Context, _ *instance, p *prepared, side core.Side, _ *slog.Logger) (*opened, error) {
+	return openPlugin(ctx, p, side, p.ends[side].plugin, false)
 }
 
 // objectWarnings says which asked-for preservations a bucket side cannot

@@ -64,11 +64,8 @@ func (p *prepared) migrateState(side core.Side, dryRun bool) error {
 }
 
 // fileBucketDir is the directory that holds a blob+file:// bucket ("" for
-// any other endpoint): none of async's state may lie in it.
+// another bucket): none of async's state may lie in it.
 func fileBucketDir(e endpoint) string {
-	if e.scheme != "blob" {
-		return ""
-	}
 	u, err := url.Parse(e.raw)
 	if err != nil || u.Scheme != "blob+file" || u.Path == "" {
 		return ""

@@ -17,13 +17,14 @@ import (
 )
 
 // openPlugin starts async-backend-SCHEME, the plugin that serves the side; its
-// snapshot is local, as a bucket's.
-func openPlugin(ctx context.Context, p *prepared, side core.Side, scheme string) (*opened, error) {
+// snapshot is local, as a bucket's. cloud: the scheme is a bucket kind
+// whose plugin is installed beside async.
+func openPlugin(ctx context.Context, p *prepared, side core.Side, scheme string, cloud bool) (*opened, error) {
 	e := p.ends[side]
 	opt := [2]string{"-d", "-r"}[side]
 	path, err := plugins.Find(scheme, plugins.Dirs(p.pluginDir))
 	if err != nil {
-		if cloudScheme(e.raw) != "" {
+		if cloud {
 			return nil, &fatal{exitFailed, fmt.Errorf("option %s: %s:// buckets are served by async-backend-%s, installed beside async by make install (or: go install github.com/async-sync/async/cmd/async-backend-%s): %w", opt, scheme, scheme, scheme, err)}
 		}
 		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %w (install async-backend-%s there, or give --plugin-dir)", opt, err, scheme)}

@@ -90,17 +90,17 @@ type prepared struct {
 
 // prepare resolves and checks a session's endpoints and state locations
 // without changing anything (but for --create-dir).
-func prepare(in *instance, s *session) (*prepared, error) {
+func prepare(schemes *registry, in *instance, s *session) (*prepared, error) {
 	p := &prepared{s: s, logDir: in.logDir, logMB: in.logMB, pluginDir: in.pluginDir}
 	def := sshDefaults{port: cmp.Or(s.ssh.port, 22), user: localUser(), sftp: s.ssh.sftp}
 	var err error
-	if p.ends[core.Local], err = parseEndpoint("-d", s.local, "", "", def); err != nil {
+	if p.ends[core.Local], err = schemes.parse("-d", s.local, "", "", def); err != nil {
 		return nil, err
 	}
-	if p.ends[core.Local].scheme == "ssh" {
-		return nil, usagef("option -d: %s is an SSH endpoint; -d is the local side: give the server to -r", s.local)
+	if what := p.ends[core.Local].kind.remoteOnly; what != "" {
+		return nil, usagef("option -d: %s is %s; -d is the local side: give the server to -r", s.local, what)
 	}
-	if p.ends[core.Remote], err = parseEndpoint("-r", s.remote, s.user, s.host, def); err != nil {
+	if p.ends[core.Remote], err = schemes.parse("-r", s.remote, s.user, s.host, def); err != nil {
 		return nil, err
 	}
 	for side := range 2 {
@@ -113,7 +113,7 @@ func prepare(in *instance, s *session) (*prepared, error) {
 		return nil, usagef("session %s: -d %s and -r %s are the same directory or one is inside the other", s.name, l, r)
 	}
 	for side := range 2 {
-		p.bucketDir[side] = fileBucketDir(p.ends[side])
+		p.bucketDir[side] = p.ends[side].dataDir()
 	}
 	for side, flag := range [2]string{s.localDB, s.remoteDB} {
 		opt := [2]string{"-b", "-B"}[side]
@@ -425,30 +425,29 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 	return err
 }
 
-// openEndpoint opens one side: a local directory, or an SSH server.
+// openEndpoint opens one side by its endpoint's scheme; a side this
+// process does not reach as a directory has its mount signature checked
+// through its backend.
 func (a *app) openEndpoint(ctx context.Context, in *instance, p *prepared, side core.Side, log *slog.Logger) (*opened, error) {
+	e := p.ends[side]
+	op, err := e.kind.open(a, ctx, in, p, side, log)
+	if err != nil || e.local() {
+		return op, err
+	}
+	if err := remoteSignature(ctx, op.backend, e, p.s.mountSig[side]); err != nil {
+		op.close()
+		return nil, err
+	}
+	// A network side's transient failures are tried again (the
+	// preconditions each call carries make that safe).
+	op.backend = retry.Wrap(op.backend, retry.Policy{Log: log})
+	return op, nil
+}
+
+// openLocal opens a local directory side (made first with --create-dir).
+func (a *app) openLocal(ctx context.Context, in *instance, p *prepared, side core.Side, log *slog.Logger) (*opened, error) {
 	s, e := p.s, p.ends[side]
 	opt := [2]string{"-d", "-r"}[side]
-	if !e.local() {
-		var op *opened
-		var err error
-		if e.object() {
-			op, err = openObjects(ctx, p, side)
-		} else {
-			op, err = a.openSSH(ctx, in, p, side, log)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := remoteSignature(ctx, op.backend, e, s.mountSig[side]); err != nil {
-			op.close()
-			return nil, err
-		}
-		// A network side's transient failures are tried again (the
-		// preconditions each call carries make that safe).
-		op.backend = retry.Wrap(op.backend, retry.Policy{Log: log})
-		return op, nil
-	}
 	if p.missing[side] && in.dryRun {
 		return &opened{backend: emptyDir{}, snaps: lifecycle.None{}, close: func() {}}, nil
 	}
