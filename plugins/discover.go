@@ -20,10 +20,10 @@ const Prefix = "async-backend-"
 var ErrNotFound = errors.New("no backend plugin")
 
 // Dirs returns the directories plugins are looked for in, in order: flagDir
-// (--plugin-dir), the directories in $ASYNC_PLUGIN_DIR (a path list),
-// ~/.config/async/plugins, and the directory of the running executable.
-// Empty ones are left out.
-func Dirs(flagDir string) []string {
+// (--plugin-dir), the directories in envPath ($ASYNC_PLUGIN_DIR, a path
+// list, read by the caller), ~/.config/async/plugins, and the directory of
+// the running executable. Empty ones are left out.
+func Dirs(flagDir, envPath string) []string {
 	var dirs []string
 	add := func(d string) {
 		if d != "" {
@@ -31,7 +31,7 @@ func Dirs(flagDir string) []string {
 		}
 	}
 	add(flagDir)
-	for _, d := range filepath.SplitList(os.Getenv("ASYNC_PLUGIN_DIR")) {
+	for _, d := range filepath.SplitList(envPath) {
 		add(d)
 	}
 	if home, err := os.UserHomeDir(); err == nil {

@@ -68,7 +68,7 @@ func TestList(t *testing.T) {
 func TestDirs(t *testing.T) {
 	t.Setenv("ASYNC_PLUGIN_DIR", "/a"+string(os.PathListSeparator)+"/b")
 	t.Setenv("HOME", "/home/u")
-	got := Dirs("/flag")
+	got := Dirs("/flag", os.Getenv("ASYNC_PLUGIN_DIR"))
 	exe, _ := os.Executable()
 	want := []string{"/flag", "/a", "/b", "/home/u/.config/async/plugins", filepath.Dir(exe)}
 	if len(got) != len(want) {

@@ -32,6 +32,7 @@ func (a *app) apply(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	in := newInstance()
+	in.env = a.env
 	s := newSession(new(bool))
 	for _, op := range p.Instance {
 		switch op.Spec.Long {

@@ -38,6 +38,7 @@ type instance struct {
 	knownHosts    []string // --known-hosts, repeatable
 	pluginDir     string   // --plugin-dir
 	watchd        string   // --watchd: the journal service's socket ("": not asked)
+	env           environ  // what the environment says
 	warnings      []string // warnings about instance options, for every session
 }
 
@@ -158,11 +159,12 @@ var sessionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 // config turns the parsed command line into the instance settings and the
 // sessions, warning about options that have no effect. warn gets each
 // warning with the session it concerns (nil: the instance, every session).
-func config(p *cli.Parsed, byLong map[string]option, schemes *registry, warn func(s *session, msg string)) (*instance, []*session, error) {
+func config(p *cli.Parsed, byLong map[string]option, schemes *registry, env environ, warn func(s *session, msg string)) (*instance, []*session, error) {
 	if len(p.Positional) > 0 {
 		return nil, nil, usagef("unexpected argument %q (endpoints are given with -d and -r)", p.Positional[0])
 	}
 	in := newInstance()
+	in.env = env
 	var sessions []*session
 	stdinUsed := false
 	all := [][]cli.Opt{p.Instance}
@@ -338,7 +340,7 @@ func setPlanFormat(in *instance, op cli.Opt) error {
 }
 
 func setWatchd(in *instance, op cli.Opt) error {
-	sock, warning, err := watchdSocket(op.As, op.Value)
+	sock, warning, err := watchdSocket(op.As, op.Value, in.env.stateDir)
 	if err != nil {
 		return err
 	}

@@ -186,6 +186,12 @@ func TestValidate(t *testing.T) {
 		{name: "SSH option, local -r", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "--compression", "zstd"},
 			warn: "warning: option --compression applies to SSH endpoints and -r is not one; ignored"},
 		{name: "SSH option, SSH -r", args: []string{"-N", "s", "-d", "/a", "-r", "h:/b", "--compression", "zstd"}},
+		{name: "SSH option, sftp:// -r", args: []string{"-N", "s", "-d", "/a", "-r", "sftp://h/b", "-P", "2222"}},
+		{name: "SSH option, --host", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "--host", "h", "-P", "2222"}},
+		{name: "SSH option, bucket -r", args: []string{"-N", "s", "-d", "/a", "-r", "s3://b/p", "--data-path", "tcp"},
+			warn: "warning: option --data-path applies to SSH endpoints and -r is not one; ignored"},
+		{name: "SSH option, file:// -r", args: []string{"-N", "s", "-d", "/a", "-r", "file:///b", "-P", "2222"},
+			warn: "warning: option -P applies to SSH endpoints and -r is not one; ignored"},
 		{name: "-R, local -r: refused later", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "-R", "/logs"}},
 		{name: "bad filter", args: []string{"-N", "s", "-d", "/a", "-r", "/b", "-E", "a[b"}, err: "session s: "},
 	} {

@@ -39,8 +39,8 @@ func watchdArgs(args []string) []string {
 // the local service's default socket, unix:PATH a given one. IBM's
 // datastore:HOST:PORT names a Redis datastore: warned, and the local
 // service is asked instead.
-func watchdSocket(opt, v string) (sock, warning string, err error) {
-	def := filepath.Join(watchdDir(), watchd.SocketName)
+func watchdSocket(opt, v, stateDir string) (sock, warning string, err error) {
+	def := filepath.Join(stateDir, "watchd", watchd.SocketName)
 	switch {
 	case v == "":
 		return def, "", nil

@@ -22,7 +22,7 @@ func TestWatchdOptionForms(t *testing.T) {
 		{value: "unix:", bad: true},
 		{value: "redis", bad: true},
 	} {
-		sock, warn, err := watchdSocket("--watchd", c.value)
+		sock, warn, err := watchdSocket("--watchd", c.value, stateDir())
 		switch {
 		case c.bad:
 			if err == nil {

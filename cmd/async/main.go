@@ -48,7 +48,7 @@ func main() {
 		stopCPU = cpuProfile(prof)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	schemes := newRegistry()
+	schemes, env := newRegistry(), readEnviron(os.Getenv)
 	var code int
 	if len(os.Args) > 1 && os.Args[1] == "plugins" {
 		code = listPlugins(os.Args[2:], os.Stdout, os.Stderr)
@@ -59,13 +59,13 @@ func main() {
 	} else if len(os.Args) > 1 && os.Args[1] == "apply" {
 		logs := &openLogs{}
 		stopGuard := interruptible(ctx, os.Stderr, logs)
-		a := &app{stderr: os.Stderr, out: &printer{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}, logs: logs, schemes: schemes}
+		a := &app{stderr: os.Stderr, out: &printer{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}, logs: logs, schemes: schemes, env: env}
 		code = a.apply(ctx, os.Args[2:])
 		stopGuard()
 	} else {
 		logs := &openLogs{}
 		stopGuard := interruptible(ctx, os.Stderr, logs)
-		code = run(ctx, schemes, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr), logs)
+		code = run(ctx, schemes, env, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr), logs)
 		stopGuard()
 	}
 	stop()
@@ -81,11 +81,12 @@ type app struct {
 	out     *printer
 	logs    *openLogs // nil: not tracked
 	schemes *registry // the endpoint kinds
+	env     environ   // what the environment says
 }
 
 // run is async's main program; it returns the exit code.
-func run(ctx context.Context, schemes *registry, args []string, stdout, stderr io.Writer, tty bool, logs *openLogs) int {
-	a := &app{stderr: stderr, out: &printer{stdout: stdout, stderr: stderr, tty: tty}, logs: logs, schemes: schemes}
+func run(ctx context.Context, schemes *registry, env environ, args []string, stdout, stderr io.Writer, tty bool, logs *openLogs) int {
+	a := &app{stderr: stderr, out: &printer{stdout: stdout, stderr: stderr, tty: tty}, logs: logs, schemes: schemes, env: env}
 	opts := options()
 	specs := make([]cli.Spec, len(opts))
 	byLong := make(map[string]option, len(opts))
@@ -103,7 +104,7 @@ func run(ctx context.Context, schemes *registry, args []string, stdout, stderr i
 		msg string
 	}
 	var warnings []warning
-	in, sessions, err := config(parsed, byLong, schemes, func(s *session, msg string) { warnings = append(warnings, warning{s, msg}) })
+	in, sessions, err := config(parsed, byLong, schemes, env, func(s *session, msg string) { warnings = append(warnings, warning{s, msg}) })
 	if err != nil {
 		fmt.Fprintf(stderr, "async: %v\n", err)
 		return exitUsage

@@ -24,13 +24,13 @@ import (
 // root).
 func (p *prepared) stateSnapshotDir(side core.Side) string {
 	sum := sha256.Sum256([]byte(p.ends[core.Local].URL()))
-	return filepath.Join(stateDir(), "sessions", p.s.name+"-"+hex.EncodeToString(sum[:])[:12], side.String())
+	return filepath.Join(p.env.stateDir, "sessions", p.s.name+"-"+hex.EncodeToString(sum[:])[:12], side.String())
 }
 
 // legacySnapshotDir is where such a snapshot lived before it was keyed by
 // the local endpoint: STATE/sessions/NAME/SIDE.
 func (p *prepared) legacySnapshotDir(side core.Side) string {
-	return filepath.Join(stateDir(), "sessions", p.s.name, side.String())
+	return filepath.Join(p.env.stateDir, "sessions", p.s.name, side.String())
 }
 
 // migrateState moves a side's snapshot from its legacy place to its

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/async-sync/async/core"
@@ -22,14 +21,14 @@ import (
 func openPlugin(ctx context.Context, p *prepared, side core.Side, scheme string, cloud bool) (*opened, error) {
 	e := p.ends[side]
 	opt := [2]string{"-d", "-r"}[side]
-	path, err := plugins.Find(scheme, plugins.Dirs(p.pluginDir))
+	path, err := plugins.Find(scheme, p.pluginDirs)
 	if err != nil {
 		if cloud {
 			return nil, &fatal{exitFailed, fmt.Errorf("option %s: %s:// buckets are served by async-backend-%s, installed beside async by make install (or: go install github.com/async-sync/async/cmd/async-backend-%s): %w", opt, scheme, scheme, scheme, err)}
 		}
 		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %w (install async-backend-%s there, or give --plugin-dir)", opt, err, scheme)}
 	}
-	sums, err := pluginSums()
+	sums, err := pluginSums(p.env.pluginConfig)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
@@ -41,22 +40,9 @@ func openPlugin(ctx context.Context, p *prepared, side core.Side, scheme string,
 		close: func() { b.Close() }}, nil
 }
 
-// pluginConfig is the file that pins plugin checksums: lines
-// "SCHEME sha256:HEX"; '#' starts a comment.
-func pluginConfig() string {
-	if f := os.Getenv("ASYNC_PLUGIN_CONFIG"); f != "" {
-		return f
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(home, ".config", "async", "plugins.conf")
-}
-
-// pluginSums reads the pinned checksums (none when the file is missing).
-func pluginSums() (map[string][]byte, error) {
-	file := pluginConfig()
+// pluginSums reads the pinned checksums of file (none when it is missing):
+// lines "SCHEME sha256:HEX"; '#' starts a comment.
+func pluginSums(file string) (map[string][]byte, error) {
 	f, err := os.Open(file)
 	if errors.Is(err, os.ErrNotExist) || file == "" {
 		return nil, nil
@@ -102,7 +88,7 @@ func listPlugins(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	dirs := plugins.Dirs(dir)
+	dirs := plugins.Dirs(dir, os.Getenv("ASYNC_PLUGIN_DIR"))
 	found := plugins.List(dirs)
 	if len(found) == 0 {
 		fmt.Fprintf(stdout, "no backend plugins in %s\n", strings.Join(dirs, ", "))

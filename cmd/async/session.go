@@ -21,6 +21,7 @@ import (
 	"github.com/async-sync/async/core/lifecycle"
 	"github.com/async-sync/async/internal/logfile"
 	"github.com/async-sync/async/internal/retry"
+	"github.com/async-sync/async/plugins"
 	"github.com/async-sync/async/rate"
 )
 
@@ -73,7 +74,8 @@ type prepared struct {
 	plan        *core.Plan    // async apply: the saved plan to carry out
 	storeDir    [2]string     // where snapshot copies are kept (--*-db-store-dir)
 	limiter     *rate.Limiter // -l, shared by every round of the session
-	pluginDir   string        // --plugin-dir
+	pluginDirs  []string      // where plugins are looked up, in order
+	env         environ       // what the environment said
 	lastStats   *core.Stats   // the counters of the last run (-C)
 	log         *slog.Logger  // the session log (plugins log there)
 	warnings    []string      // the command line's warnings for this session, for its log
@@ -91,8 +93,9 @@ type prepared struct {
 // prepare resolves and checks a session's endpoints and state locations
 // without changing anything (but for --create-dir).
 func prepare(schemes *registry, in *instance, s *session) (*prepared, error) {
-	p := &prepared{s: s, logDir: in.logDir, logMB: in.logMB, pluginDir: in.pluginDir}
-	def := sshDefaults{port: cmp.Or(s.ssh.port, 22), user: localUser(), sftp: s.ssh.sftp}
+	p := &prepared{s: s, logDir: in.logDir, logMB: in.logMB, env: in.env,
+		pluginDirs: plugins.Dirs(in.pluginDir, in.env.pluginPath)}
+	def := sshDefaults{port: cmp.Or(s.ssh.port, 22), user: in.env.user, sftp: s.ssh.sftp}
 	var err error
 	if p.ends[core.Local], err = schemes.parse("-d", s.local, "", "", def); err != nil {
 		return nil, err
@@ -164,7 +167,7 @@ func prepare(schemes *registry, in *instance, s *session) (*prepared, error) {
 		}
 	}
 	if p.logDir == "" {
-		p.logDir = filepath.Join(stateDir(), "log")
+		p.logDir = filepath.Join(p.env.stateDir, "log")
 	} else if _, err := p.stateDirOption("-L", p.logDir); err != nil {
 		return nil, err
 	}
@@ -203,7 +206,7 @@ func prepare(schemes *registry, in *instance, s *session) (*prepared, error) {
 // sync.
 func (p *prepared) privateDirs() [2][]string {
 	var out [2][]string
-	dirs := []string{p.logDir, stateDir(), p.dbDir[0], p.dbDir[1], p.storeDir[0], p.storeDir[1]}
+	dirs := []string{p.logDir, p.env.stateDir, p.dbDir[0], p.dbDir[1], p.storeDir[0], p.storeDir[1]}
 	for side := range 2 {
 		root := p.ends[side].path
 		if !p.ends[side].local() {
@@ -285,18 +288,6 @@ func (p *prepared) outsideTrees(opt, dir string) error {
 		}
 	}
 	return nil
-}
-
-// stateDir is async's own state directory.
-func stateDir() string {
-	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
-		return filepath.Join(x, "async")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "async-state")
-	}
-	return filepath.Join(home, ".local", "state", "async")
 }
 
 // run carries out a prepared session and returns its exit code.

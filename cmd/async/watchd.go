@@ -20,7 +20,7 @@ import (
 )
 
 // watchdDir is where the change journal service keeps its journal and
-// socket.
+// socket, in async's state directory: watchdSocket's default.
 func watchdDir() string { return filepath.Join(stateDir(), "watchd") }
 
 // watchdOptions are the options of `async watchd`.

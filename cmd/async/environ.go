@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"os/user"
+	"path/filepath"
+)
+
+// environ is what a sync takes from its environment besides the command
+// line. It is read once, as the command line is parsed, and handed on
+// with the instance: nothing reads configuration from the environment
+// while endpoints open. (Secrets for SSH, ASPERA_SCP_*, are read where
+// the SSH endpoint is opened; test hooks, ASYNC_TEST_*, where they act.)
+type environ struct {
+	// stateDir is async's own state directory: $XDG_STATE_HOME/async,
+	// else ~/.local/state/async.
+	stateDir string
+	// pluginConfig is the file that pins plugin checksums:
+	// $ASYNC_PLUGIN_CONFIG, else ~/.config/async/plugins.conf ("": none).
+	pluginConfig string
+	// pluginPath is $ASYNC_PLUGIN_DIR, a path list of plugin directories.
+	pluginPath string
+	// user is the local user name, the default SSH login.
+	user string
+}
+
+// readEnviron reads the environment through getenv (os.Getenv).
+func readEnviron(getenv func(string) string) environ {
+	e := environ{stateDir: stateDirFrom(getenv), pluginConfig: getenv("ASYNC_PLUGIN_CONFIG"),
+		pluginPath: getenv("ASYNC_PLUGIN_DIR"), user: getenv("USER")}
+	if u, err := user.Current(); err == nil {
+		e.user = u.Username
+	}
+	if e.pluginConfig == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			e.pluginConfig = filepath.Join(home, ".config", "async", "plugins.conf")
+		}
+	}
+	return e
+}
+
+// stateDirFrom is async's own state directory in the environment getenv
+// reads.
+func stateDirFrom(getenv func(string) string) string {
+	if x := getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "async")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "async-state")
+	}
+	return filepath.Join(home, ".local", "state", "async")
+}
+
+// stateDir is async's own state directory, for the commands that read
+// their environment as they start (async server, async watchd).
+func stateDir() string { return stateDirFrom(os.Getenv) }
