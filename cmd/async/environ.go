@@ -9,8 +9,8 @@ import (
 // environ is what a sync takes from its environment besides the command
 // line. It is read once, as the command line is parsed, and handed on
 // with the instance: nothing reads configuration from the environment
-// while endpoints open. (Secrets for SSH, ASPERA_SCP_*, are read where
-// the SSH endpoint is opened; test hooks, ASYNC_TEST_*, where they act.)
+// while endpoints open. (Test hooks, ASYNC_TEST_*, are read where they
+// act.) It holds secrets: never print or log it.
 type environ struct {
 	// stateDir is async's own state directory: $XDG_STATE_HOME/async,
 	// else ~/.local/state/async.
@@ -22,12 +22,21 @@ type environ struct {
 	pluginPath string
 	// user is the local user name, the default SSH login.
 	user string
+	// sshPassword, sshToken and sshCookie are ASPERA_SCP_PASS, _TOKEN and
+	// _COOKIE: the SSH password, the access-key token and the cookie
+	// passed to the agent (docs/reference.md §8).
+	sshPassword, sshToken, sshCookie string
+	// agentBinary is ASYNC_AGENT_BINARY: the agent program installed on
+	// servers instead of this one (for clients that cannot run on the
+	// server's platform).
+	agentBinary string
 }
 
 // readEnviron reads the environment through getenv (os.Getenv).
 func readEnviron(getenv func(string) string) environ {
 	e := environ{stateDir: stateDirFrom(getenv), pluginConfig: getenv("ASYNC_PLUGIN_CONFIG"),
-		pluginPath: getenv("ASYNC_PLUGIN_DIR"), user: getenv("USER")}
+		pluginPath: getenv("ASYNC_PLUGIN_DIR"), user: getenv("USER"),
+		sshPassword: getenv(envPass), sshToken: getenv(envToken), sshCookie: getenv(envCookie), agentBinary: getenv(envAgent)}
 	if u, err := user.Current(); err == nil {
 		e.user = u.Username
 	}

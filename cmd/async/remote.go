@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/user"
 	"path"
 	"strings"
 
@@ -35,14 +34,6 @@ const (
 	envAgent = "ASYNC_AGENT_BINARY"
 )
 
-// localUser is the default SSH login name.
-func localUser() string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return os.Getenv("USER")
-}
-
 // opened is an endpoint ready for the pipeline: its backend, where its
 // snapshot lives, and how to let go of both.
 type opened struct {
@@ -58,7 +49,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 	opt := [2]string{"-d", "-r"}[side]
 	home, _ := os.UserHomeDir()
 	o := ssh.Options{Host: e.host, Port: e.port, User: e.user, KeyFiles: s.ssh.keyFiles,
-		Password: cmp.Or(os.Getenv(envPass), s.ssh.password), KnownHosts: in.knownHosts, Home: home,
+		Password: cmp.Or(in.env.sshPassword, s.ssh.password), KnownHosts: in.knownHosts, Home: home,
 		Ciphers: s.ssh.ciphers, Log: log}
 	if a.out.tty {
 		o.AskPassword = askTerminal
@@ -80,16 +71,16 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		conn.Close()
 		return nil, err
 	}
-	c, err := conn.StartAgent(ctx, ssh.StartOptions{Binary: os.Getenv(envAgent), Root: e.path,
+	c, err := conn.StartAgent(ctx, ssh.StartOptions{Binary: in.env.agentBinary, Root: e.path,
 		Create: create, FollowLinks: s.Links == core.LinksFollow,
-		Token: cmp.Or(s.ssh.token, os.Getenv(envToken)), Cookie: cmp.Or(s.ssh.cookie, os.Getenv(envCookie)),
+		Token: cmp.Or(s.ssh.token, in.env.sshToken), Cookie: cmp.Or(s.ssh.cookie, in.env.sshCookie),
 		Session: s.name, LogDir: s.ssh.logDir, LogMB: s.ssh.logMB, Debug: in.debug > 0, Compression: s.ssh.compression})
 	var re *protocol.RemoteError
 	if err != nil && !errors.As(err, &re) && ctx.Err() == nil && s.remoteDB == "" && s.storeDir[side] == "" && s.ssh.logDir == "" {
 		// The agent cannot run there (no compatible binary, a home that
 		// does not allow programs, ...): plain SFTP still works, unless
 		// the agent would have confined the session.
-		if ferr := fallbackAllowed(conn, e.user, agent.DefaultServerConfig, cmp.Or(s.ssh.token, os.Getenv(envToken)) != ""); ferr != nil {
+		if ferr := fallbackAllowed(conn, e.user, agent.DefaultServerConfig, cmp.Or(s.ssh.token, in.env.sshToken) != ""); ferr != nil {
 			conn.Close()
 			return nil, &fatal{exitFailed, fmt.Errorf("option %s: the async agent cannot run on %s (%v), and %v", opt, e.host, err, ferr)}
 		}
@@ -134,8 +125,8 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		dc, err := ssh.Dial(ctx, o)
 		if err == nil {
 			var d *client.Client
-			if d, err = dc.StartAgent(ctx, ssh.StartOptions{Binary: os.Getenv(envAgent), Root: e.path,
-				FollowLinks: s.Links == core.LinksFollow, Token: cmp.Or(s.ssh.token, os.Getenv(envToken)),
+			if d, err = dc.StartAgent(ctx, ssh.StartOptions{Binary: in.env.agentBinary, Root: e.path,
+				FollowLinks: s.Links == core.LinksFollow, Token: cmp.Or(s.ssh.token, in.env.sshToken),
 				Compression: s.ssh.compression}); err == nil {
 				d.SetLog(log)
 				c.AddDataPath(d)

@@ -62,7 +62,7 @@ func newRegistry() *registry {
 			return (&url.URL{Scheme: "file", Path: filepath.ToSlash(e.path)}).String()
 		},
 		display: func(e endpoint) string { return e.path },
-		open:    (*app).openLocal,
+		open:    (*app).openDir,
 	}
 	ssh := &scheme{name: "ssh", urls: []string{"ssh", "sftp"}, parse: parseSSH, canonical: sshURL,
 		display:    func(e endpoint) string { return e.user + "@" + e.host + ":" + e.path },

@@ -435,8 +435,8 @@ func (a *app) openEndpoint(ctx context.Context, in *instance, p *prepared, side 
 	return op, nil
 }
 
-// openLocal opens a local directory side (made first with --create-dir).
-func (a *app) openLocal(ctx context.Context, in *instance, p *prepared, side core.Side, log *slog.Logger) (*opened, error) {
+// openDir opens a local directory side (made first with --create-dir).
+func (a *app) openDir(ctx context.Context, in *instance, p *prepared, side core.Side, log *slog.Logger) (*opened, error) {
 	s, e := p.s, p.ends[side]
 	opt := [2]string{"-d", "-r"}[side]
 	if p.missing[side] && in.dryRun {
