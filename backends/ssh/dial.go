@@ -43,6 +43,9 @@ type Options struct {
 	KnownHosts []string
 	// Home is the local home directory (default keys and known_hosts).
 	Home string
+	// AgentSocket is the ssh-agent's socket, whose keys are offered after
+	// KeyFiles ($SSH_AUTH_SOCK, read by the caller; "": none).
+	AgentSocket string
 	// Ciphers is the cipher preference (nil: x/crypto's default).
 	Ciphers []string
 	Log     *slog.Logger
@@ -346,7 +349,7 @@ func signers(o Options) ([]ssh.Signer, error) {
 		}
 		out = append(out, s)
 	}
-	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
+	if sock := o.AgentSocket; sock != "" {
 		if c, err := net.Dial("unix", sock); err == nil {
 			if s, err := sshagent.NewClient(c).Signers(); err == nil {
 				out = append(out, s...)

@@ -26,6 +26,8 @@ type environ struct {
 	// _COOKIE: the SSH password, the access-key token and the cookie
 	// passed to the agent (docs/reference.md §8).
 	sshPassword, sshToken, sshCookie string
+	// sshAgent is SSH_AUTH_SOCK: the ssh-agent whose keys are offered.
+	sshAgent string
 	// agentBinary is ASYNC_AGENT_BINARY: the agent program installed on
 	// servers instead of this one (for clients that cannot run on the
 	// server's platform).
@@ -36,7 +38,7 @@ type environ struct {
 func readEnviron(getenv func(string) string) environ {
 	e := environ{stateDir: stateDirFrom(getenv), pluginConfig: getenv("ASYNC_PLUGIN_CONFIG"),
 		pluginPath: getenv("ASYNC_PLUGIN_DIR"), user: getenv("USER"),
-		sshPassword: getenv(envPass), sshToken: getenv(envToken), sshCookie: getenv(envCookie), agentBinary: getenv(envAgent)}
+		sshPassword: getenv(envPass), sshToken: getenv(envToken), sshCookie: getenv(envCookie), agentBinary: getenv(envAgent), sshAgent: getenv("SSH_AUTH_SOCK")}
 	if u, err := user.Current(); err == nil {
 		e.user = u.Username
 	}

@@ -49,7 +49,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 	opt := [2]string{"-d", "-r"}[side]
 	home, _ := os.UserHomeDir()
 	o := ssh.Options{Host: e.host, Port: e.port, User: e.user, KeyFiles: s.ssh.keyFiles,
-		Password: cmp.Or(in.env.sshPassword, s.ssh.password), KnownHosts: in.knownHosts, Home: home,
+		Password: cmp.Or(in.env.sshPassword, s.ssh.password), KnownHosts: in.knownHosts, Home: home, AgentSocket: in.env.sshAgent,
 		Ciphers: s.ssh.ciphers, Log: log}
 	if a.out.tty {
 		o.AskPassword = askTerminal
