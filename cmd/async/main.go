@@ -51,7 +51,7 @@ func main() {
 	schemes, env := newRegistry(), readEnviron(os.Getenv)
 	var code int
 	if len(os.Args) > 1 && os.Args[1] == "plugins" {
-		code = listPlugins(os.Args[2:], os.Stdout, os.Stderr)
+		code = listPlugins(os.Args[2:], env, os.Stdout, os.Stderr)
 	} else if len(os.Args) > 1 && os.Args[1] == "watchd" {
 		code = watchdCmd(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	} else if len(os.Args) > 1 && os.Args[1] == "server" {

@@ -73,8 +73,9 @@ func parsePluginSums(file string, r io.Reader) (map[string][]byte, error) {
 	return sums, sc.Err()
 }
 
-// listPlugins is `async plugins`: what the plugin directories hold.
-func listPlugins(args []string, stdout, stderr io.Writer) int {
+// listPlugins is `async plugins`: what the plugin directories hold (env:
+// the environment, for $ASYNC_PLUGIN_DIR).
+func listPlugins(args []string, env environ, stdout, stderr io.Writer) int {
 	dir := ""
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
@@ -88,7 +89,7 @@ func listPlugins(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	dirs := plugins.Dirs(dir, os.Getenv("ASYNC_PLUGIN_DIR"))
+	dirs := plugins.Dirs(dir, env.pluginPath)
 	found := plugins.List(dirs)
 	if len(found) == 0 {
 		fmt.Fprintf(stdout, "no backend plugins in %s\n", strings.Join(dirs, ", "))
