@@ -207,7 +207,7 @@ func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, er
 	}
 	e.logStage("scan", start, "paths", len(states))
 	start = time.Now()
-	prep := Prepare(states, e.o.Policy)
+	prep := prepareSorted(states, e.o.Policy) // gather's own states, in path order
 	if err := e.hashStage(ctx, prep); err != nil {
 		return nil, err
 	}
@@ -298,6 +298,10 @@ type engine struct {
 	// unreadable are the entries the scans could not read: left out of
 	// the run on both sides, and reported as errors.
 	unreadable unreadables
+	// sizes are, per side, about how many records its snapshot holds
+	// (Sizer; 0: unknown): the records and the scan are collected into
+	// memory of that size at once, with no garbage of grown copies.
+	sizes [2]int
 }
 
 func newEngine(local, remote *Endpoint, o Options) *engine {
@@ -467,6 +471,11 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	for s := range 2 {
+		if z, ok := e.eps[s].Store.(Sizer); ok {
+			e.sizes[s] = z.SizeHint()
+		}
+	}
 	objects := !e.caps[Local].MTimeFromFS || !e.caps[Remote].MTimeFromFS
 	hinted := e.o.Hints[Local] != nil || e.o.Hints[Remote] != nil
 	if !e.o.OldDirs.IsZero() || e.o.AssumeNoMods || objects || hinted {
@@ -540,51 +549,109 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 		if e.settled[s] != nil && scans[s] != nil {
 			scans[s] = e.fromSettled(Side(s), scans[s], recs[s])
 		}
+		// Stores load in path order; one that did not is sorted here.
+		if !slices.IsSortedFunc(recs[s], compareRecords) {
+			slices.SortFunc(recs[s], compareRecords)
+		}
 	}
+	// The scans are joined with the records in path order through a
+	// sorted index each (the entries themselves are not moved).
+	var (
+		idx  [2][]int32
+		over [2]map[string]bool
+	)
 	if lazy {
+		src := dst.Other()
+		idx[src] = sortedIndex(scans[src])
 		var err error
-		if scans[dst], err = e.destinationEntries(ctx, dst, scans[dst.Other()], recs); err != nil {
+		if scans[dst], over[dst], err = e.destinationEntries(ctx, dst, scans[src], idx[src], recs); err != nil {
 			return nil, err
 		}
 	}
-	e.unreadable.leaveOut(&scans, &recs)
+	if e.unreadable.leaveOut(&scans, &recs) {
+		idx = [2][]int32{}
+	}
 	for s := range 2 {
-		if n := countEntries(recs[s]); len(scans[s]) == 0 && n > 0 && !e.o.ForceDeletes {
+		if n := countEntries(recs[s]); len(scans[s]) == 0 && over[s] == nil && n > 0 && !e.o.ForceDeletes {
 			return nil, &HaltError{fmt.Errorf("the %s root %s is empty but its snapshot lists %d entries (unmounted?); nothing done; run with --force-deletes if the emptying is intended", Side(s), e.eps[s].URL, n)}
 		}
-	}
-	// The states go straight into one slice, found by path through an index
-	// (no PathState allocated per path, none copied).
-	n := max(len(scans[0]), len(scans[1]), len(recs[0]), len(recs[1]))
-	states := make([]PathState, 0, n+n/8)
-	byPath := make(map[string]int32, n+n/8)
-	get := func(p string) *PathState {
-		i, ok := byPath[p]
-		if !ok {
-			i = int32(len(states))
-			states = append(states, PathState{Path: p})
-			byPath[p] = i
-		}
-		return &states[i]
-	}
-	for s := range 2 {
-		for i := range scans[s] {
-			get(scans[s][i].Path).Cur[s] = &scans[s][i]
-		}
-		for i := range recs[s] {
-			get(recs[s][i].Path).Base[s] = &recs[s][i]
+		if idx[s] == nil {
+			idx[s] = sortedIndex(scans[s])
 		}
 	}
-	if err := e.checkLost(func(p string) *PathState {
-		if i, ok := byPath[p]; ok {
-			return &states[i]
-		}
-		return nil
-	}, states, recs); err != nil {
+	states := joinStates(&scans, idx, &recs, over)
+	if err := e.checkLost(states, recs); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(states, func(a, b PathState) int { return ComparePaths(a.Path, b.Path) })
 	return states, nil
+}
+
+// sized returns an empty slice with room for about n elements (a Sizer's
+// hint, and a little more: a tree grows), nil when n is 0.
+func sized[T any](n int) []T {
+	if n <= 0 {
+		return nil
+	}
+	return make([]T, 0, n+n/32+64)
+}
+
+// compareRecords orders records by path (ComparePaths).
+func compareRecords(a, b Record) int { return ComparePaths(a.Path, b.Path) }
+
+// sortedIndex returns the positions of entries in path order.
+func sortedIndex(entries []Entry) []int32 {
+	idx := make([]int32, len(entries))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return ComparePaths(entries[a].Path, entries[b].Path) })
+	return idx
+}
+
+// joinStates merges both sides' scans (in the order of their indexes) and
+// records (in path order) into one path state per path, in path order: a
+// merge join, with no map of paths. The states point into scans and recs.
+// A side with an overlay (over[s] not nil: a lazy destination) takes its
+// records as its current entries, except on the paths over names, whose
+// current entries are the ones in its scan (none when absent there).
+func joinStates(scans *[2][]Entry, idx [2][]int32, recs *[2][]Record, over [2]map[string]bool) []PathState {
+	n := max(len(idx[0]), len(idx[1]), len(recs[0]), len(recs[1]))
+	states := make([]PathState, 0, n+n/8)
+	var si, ri [2]int
+	for {
+		p, ok := "", false
+		least := func(q string) {
+			if !ok || q != p && ComparePaths(q, p) < 0 {
+				p, ok = q, true
+			}
+		}
+		for s := range 2 {
+			if si[s] < len(idx[s]) {
+				least(scans[s][idx[s][si[s]]].Path)
+			}
+			if ri[s] < len(recs[s]) {
+				least(recs[s][ri[s]].Path)
+			}
+		}
+		if !ok {
+			return states
+		}
+		ps := PathState{Path: p}
+		for s := range 2 {
+			for ; si[s] < len(idx[s]) && scans[s][idx[s][si[s]]].Path == p; si[s]++ {
+				ps.Cur[s] = &scans[s][idx[s][si[s]]]
+			}
+			for ; ri[s] < len(recs[s]) && recs[s][ri[s]].Path == p; ri[s]++ {
+				ps.Base[s] = &recs[s][ri[s]]
+			}
+			if b := ps.Base[s]; over[s] != nil && ps.Cur[s] == nil && b != nil && b.Type != TypeNone && !over[s][p] {
+				// Taken as unchanged: the record stands for the entry
+				// (what changes the entry, a fingerprint, holds for both).
+				ps.Cur[s] = &b.Entry
+			}
+		}
+		states = append(states, ps)
+	}
 }
 
 // MinLost is the least number of recorded entries a side must have lost,
@@ -596,7 +663,7 @@ const MinLost = 20
 // checkLost halts a run in which a side lost most of what its snapshot
 // records (more than half, and at least MinLost entries, not counting
 // those found again under another path), unless --force-deletes.
-func (e *engine) checkLost(byPath func(string) *PathState, states []PathState, recs [2][]Record) error {
+func (e *engine) checkLost(states []PathState, recs [2][]Record) error {
 	if e.o.ForceDeletes {
 		return nil
 	}
@@ -604,9 +671,8 @@ func (e *engine) checkLost(byPath func(string) *PathState, states []PathState, r
 		total := len(recs[s])
 		count := func(here map[string]*Entry) int {
 			lost := 0
-			for i := range recs[s] {
-				r := &recs[s][i]
-				if ps := byPath(r.Path); ps != nil && ps.Cur[s] == nil && !movedFrom(&r.Entry, here) {
+			for i := range states {
+				if ps := &states[i]; ps.Base[s] != nil && ps.Cur[s] == nil && !movedFrom(&ps.Base[s].Entry, here) {
 					lost++
 				}
 			}
@@ -725,12 +791,19 @@ func (e *engine) hintedEntries(ctx context.Context, s Side, h *Hint, recs []Reco
 
 // destinationEntries returns the destination's entries for a lazy push or
 // pull: its records, taken as unchanged, corrected by a Stat of every path
-// the source changed and of their parents. When the destination has no
+// the source changed and of their parents. It returns those Stats'
+// entries and the paths they cover (over: where the records do not stand,
+// an entry found or not); the records themselves are not copied
+// (joinStates takes them for the rest). When the destination has no
 // records, or its root is empty (unmounted?), or the source changed much,
-// it scans the destination in full instead.
-func (e *engine) destinationEntries(ctx context.Context, dst Side, srcScan []Entry, recs [2][]Record) ([]Entry, error) {
+// it scans the destination in full instead, and over is nil. srcIdx is
+// srcScan's sorted index.
+func (e *engine) destinationEntries(ctx context.Context, dst Side, srcScan []Entry, srcIdx []int32, recs [2][]Record) ([]Entry, map[string]bool, error) {
 	src := dst.Other()
-	full := func() ([]Entry, error) { return e.scan(ctx, dst) }
+	full := func() ([]Entry, map[string]bool, error) {
+		en, err := e.scan(ctx, dst)
+		return en, nil, err
+	}
 	if len(recs[dst]) == 0 {
 		return full()
 	}
@@ -738,10 +811,6 @@ func (e *engine) destinationEntries(ctx context.Context, dst Side, srcScan []Ent
 		return full()
 	}
 	dopts := e.o.Policy.diffOptions()
-	base := make(map[string]*Record, len(recs[src]))
-	for i := range recs[src] {
-		base[recs[src][i].Path] = &recs[src][i]
-	}
 	limit := max(1000, len(recs[dst])/10)
 	changed := map[string]bool{}
 	mark := func(p string) {
@@ -749,45 +818,62 @@ func (e *engine) destinationEntries(ctx context.Context, dst Side, srcScan []Ent
 			changed[p] = true
 		}
 	}
-	for i := range srcScan {
-		c := &srcScan[i]
-		b := base[c.Path]
-		delete(base, c.Path)
-		if Diff(b, c, dopts) != Unchanged {
+	// The source's scan and records, joined in path order.
+	base := recs[src]
+	for i, j := 0, 0; i < len(srcIdx) || j < len(base); {
+		var (
+			c *Entry
+			b *Record
+		)
+		switch {
+		case j >= len(base):
+			c = &srcScan[srcIdx[i]]
+		case i >= len(srcIdx):
+			b = &base[j]
+		default:
+			c, b = &srcScan[srcIdx[i]], &base[j]
+			if c.Path != b.Path {
+				if ComparePaths(c.Path, b.Path) < 0 {
+					b = nil
+				} else {
+					c = nil
+				}
+			}
+		}
+		if c != nil {
+			i++
+		}
+		if b != nil {
+			j++
+		}
+		switch {
+		case c == nil: // recorded at the source, gone now: deleted
+			mark(b.Path)
+		case Diff(b, c, dopts) != Unchanged:
 			mark(c.Path)
 		}
-	}
-	for p := range base { // recorded at the source, gone now: deleted
-		mark(p)
-	}
-	if len(changed) > limit {
-		return full()
-	}
-	entries := make(map[string]Entry, len(recs[dst]))
-	for _, r := range recs[dst] {
-		if r.Type != TypeNone { // an error on a path that had no entry
-			entries[r.Path] = r.Entry
+		if len(changed) > limit {
+			return full()
 		}
 	}
+	var out []Entry
+	over := make(map[string]bool, len(changed))
 	b := e.eps[dst].Backend
 	for p := range changed {
 		en, err := b.Stat(ctx, p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			delete(entries, p)
+			over[p] = true
 		case err != nil:
-			e.unreadable.add(dst, p, err)
+			e.unreadable.add(dst, p, err) // its record stands (and is left out)
 		case en.Type == TypeSymlink && e.o.Links == LinksSkip:
-			delete(entries, p)
+			over[p] = true
 		default:
-			entries[p] = en
+			over[p] = true
+			out = append(out, en)
 		}
 	}
-	out := make([]Entry, 0, len(entries))
-	for _, en := range entries {
-		out = append(out, en)
-	}
-	return out, nil
+	return out, over, nil
 }
 
 // rootEmpty reports whether a side's root holds no entry at all.
@@ -808,10 +894,8 @@ var errFound = errors.New("found")
 
 // scan lists one side, leaving out what the filters and -n exclude.
 func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
-	var (
-		mu  sync.Mutex
-		out []Entry
-	)
+	var mu sync.Mutex
+	out := sized[Entry](e.sizes[s])
 	opts := ScanOptions{Prune: e.pruneFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads,
 		Pause: e.o.ScanPause, PauseEvery: e.o.ScanPauseEvery, PartialMaxAge: cmp.Or(e.o.ResumeAge, 5*24*time.Hour)}
 	settled := e.settled[s]
@@ -961,7 +1045,7 @@ func (e *engine) load(ctx context.Context, s Side) ([]Record, error) {
 		return nil, nil
 	}
 	ex := newExclusion(e.skipFor(s))
-	var out []Record
+	out := sized[Record](e.sizes[s])
 	var dropped []string
 	start := time.Now()
 	err := st.Load(ctx, func(r Record) error {
@@ -976,6 +1060,9 @@ func (e *engine) load(ctx context.Context, s Side) ([]Record, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load %s snapshot: %w", s, err)
+	}
+	if cap(out) > 64+len(out)+len(out)/4 { // the hint counted stale versions
+		out = slices.Clone(out)
 	}
 	if e.lv.debug {
 		e.log.Debug("snapshot loaded", "side", s.String(), "records", len(out), "took", time.Since(start))

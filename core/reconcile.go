@@ -33,12 +33,15 @@ type Prepared struct {
 
 // Prepare sorts a copy of the states and pairs renames (pure).
 func Prepare(states []PathState, p Policy) *Prepared {
-	r := &reconciler{p: p, dopts: p.diffOptions(), plan: &Plan{}, taken: map[string]bool{}, origin: map[*Entry]string{}}
 	states = slices.Clone(states)
 	slices.SortFunc(states, func(a, b PathState) int { return ComparePaths(a.Path, b.Path) })
-	for i := range states {
-		r.taken[states[i].Path] = true
-	}
+	return prepareSorted(states, p)
+}
+
+// prepareSorted is Prepare on states already in path order, which it
+// takes over (the engine's own, not copied).
+func prepareSorted(states []PathState, p Policy) *Prepared {
+	r := &reconciler{p: p, dopts: p.diffOptions(), plan: &Plan{}, origin: map[*Entry]string{}}
 	return &Prepared{r: r, states: r.detectRenames(states)}
 }
 
@@ -58,6 +61,7 @@ func (pr *Prepared) Where(e *Entry) string {
 // Reconcile plans every path and returns the plan.
 func (pr *Prepared) Reconcile() *Plan {
 	r, states := pr.r, pr.states
+	r.states = states
 	skip := ""
 	left := map[string]bool{} // paths in the subtree of a conflicting directory
 	for i := range states {
@@ -86,7 +90,10 @@ type reconciler struct {
 	p     Policy
 	dopts DiffOptions
 	plan  *Plan
-	taken map[string]bool // paths that exist, or that the plan creates, on some side
+	// taken are the paths that exist, or that the plan creates, on some
+	// side; made on first use (a kept copy's name) from states.
+	taken  map[string]bool
+	states []PathState
 	// origin maps an entry moved by a planned rename to where it still is.
 	origin map[*Entry]string
 }
@@ -94,6 +101,12 @@ type reconciler struct {
 // freeName returns a path for a kept copy of p: p plus the conflict
 // suffix, numbered when that is taken.
 func (r *reconciler) freeName(p string) string {
+	if r.taken == nil {
+		r.taken = make(map[string]bool, len(r.states))
+		for i := range r.states {
+			r.taken[r.states[i].Path] = true
+		}
+	}
 	name := p + r.p.ConflictSuffix
 	for i := 2; r.taken[name]; i++ {
 		name = fmt.Sprintf("%s%s-%d", p, r.p.ConflictSuffix, i)

@@ -82,3 +82,11 @@ type Store interface {
 	// Flush makes every Put and Delete so far durable.
 	Flush(ctx context.Context) error
 }
+
+// Sizer is a Store that can tell cheaply about how many records it holds:
+// an estimate (stale versions may count), used to size the memory a run
+// collects its records and scan into at once rather than growing it.
+type Sizer interface {
+	// SizeHint returns the estimate; 0 when unknown.
+	SizeHint() int
+}

@@ -33,11 +33,12 @@ func (u *unreadables) add(s Side, p string, err error) {
 
 // leaveOut drops from both sides' scans and records every path at or
 // below an unreadable one, and keeps only the outermost unreadable paths.
-func (u *unreadables) leaveOut(scans *[2][]Entry, recs *[2][]Record) {
+// It reports whether there were any (and the scans may have changed).
+func (u *unreadables) leaveOut(scans *[2][]Entry, recs *[2][]Record) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if len(u.list) == 0 {
-		return
+		return false
 	}
 	slices.SortFunc(u.list, func(a, b unreadable) int { return ComparePaths(a.path, b.path) })
 	paths := map[string]bool{}
@@ -63,6 +64,7 @@ func (u *unreadables) leaveOut(scans *[2][]Entry, recs *[2][]Record) {
 		scans[s] = slices.DeleteFunc(scans[s], func(e Entry) bool { return u.covers(paths, e.Path) })
 		recs[s] = slices.DeleteFunc(recs[s], func(r Record) bool { return u.covers(paths, r.Path) })
 	}
+	return true
 }
 
 // covers reports whether p or one of its parents is in paths.

@@ -32,7 +32,10 @@ const (
 	pidFile    = "pid"                  // file naming the writer's pid
 )
 
-var _ core.Store = (*DB)(nil)
+var (
+	_ core.Store = (*DB)(nil)
+	_ core.Sizer = (*DB)(nil)
+)
 
 // Options controls how Open opens a snapshot.
 type Options struct {
@@ -301,6 +304,20 @@ func (db *DB) Load(ctx context.Context, fn func(core.Record) error) error {
 		}
 		return nil
 	})
+}
+
+// SizeHint returns about how many records db holds (core.Sizer): the keys
+// of its tables, stale versions and the session identity included, not
+// those still in memory. It reads no record.
+func (db *DB) SizeHint() int {
+	if db.alive() != nil {
+		return 0
+	}
+	n := 0
+	for _, t := range db.bdb.Tables() {
+		n += int(t.KeyCount)
+	}
+	return n
 }
 
 // Count returns the number of records per status.
