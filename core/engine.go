@@ -232,6 +232,7 @@ func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, er
 		}
 		return plan, nil
 	}
+	e.noop = len(plan.Actions) == 0 && len(plan.Records) == 0
 	if err := e.begin(ctx); err != nil {
 		return plan, err
 	}
@@ -273,6 +274,7 @@ func Apply(ctx context.Context, local, remote *Endpoint, opts Options, plan *Pla
 
 type engine struct {
 	applying bool            // running a saved plan: failed expectations are a stale plan
+	noop     bool            // the plan changes nothing, not even a record
 	cleanEnd [2]bool         // the side's last run ended cleanly (not killed)
 	complete bool            // this run did every action of its plan
 	old      map[string]bool // directories left out by --exclude-dirs-older-than
@@ -1104,6 +1106,12 @@ func (x *exclusion) dirExcluded(p string) bool {
 // begin records the session identity on both sides before anything
 // changes, and drops the records --clean-excluded names.
 func (e *engine) begin(ctx context.Context) error {
+	if e.noop && len(e.unreadable.list) == 0 && len(e.excluded[Local])+len(e.excluded[Remote]) == 0 {
+		// Nothing will change before end records the run: a crash in
+		// between leaves the snapshots as the last run left them, which
+		// still describe the trees (one sync of each snapshot, not two).
+		return nil
+	}
 	for s := range 2 {
 		for _, p := range e.excluded[s] {
 			if err := e.eps[s].Store.Delete(ctx, p); err != nil {
