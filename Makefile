@@ -15,7 +15,7 @@ LDFLAGS  = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 TOOLS     ?= $(or $(ASYNC_TOOLS),$(HOME)/.cache/async-tools)
 VERSITYGW  = $(TOOLS)/versitygw-v1.8.0/versitygw
 
-.PHONY: build test tools model-long lint bench bench-tools demo clean install man fuzz
+.PHONY: build test tools model-long model-scale lint bench bench-tools demo clean install man fuzz
 
 # async, and beside it the plugins that serve gs:// and azblob:// (the cloud
 # drivers stay out of async, whose every start they would slow).
@@ -63,6 +63,17 @@ MODEL_STEPS     ?= 12
 model-long:
 	$(GO) test -count=1 -timeout 0 ./internal/modeltest -run TestModelBidi -v \
 		-model.sequences=$(MODEL_SEQUENCES) -model.steps=$(MODEL_STEPS) $(if $(MODEL_DIR),-model.dir=$(MODEL_DIR))
+
+# The model test over a large tree (not in make test: minutes): random
+# changes to a bulk tree of MODEL_SCALE files (and half as many on the
+# other side) besides the model's colliding name space.
+MODEL_SCALE           ?= 100000
+MODEL_SCALE_SEQUENCES ?= 2
+MODEL_SCALE_STEPS     ?= 4
+model-scale:
+	$(GO) test -count=1 -timeout 0 ./internal/modeltest -run TestModelScale -v \
+		-model.scale=$(MODEL_SCALE) -model.scale.sequences=$(MODEL_SCALE_SEQUENCES) \
+		-model.scale.steps=$(MODEL_SCALE_STEPS) $(if $(MODEL_DIR),-model.dir=$(MODEL_DIR))
 
 # Fuzz every decoder of bytes from another process or from disk, each
 # target for FUZZTIME: the agent's frame decoder, its path resolution and

@@ -183,6 +183,10 @@ func (w *world) existing(s core.Side, wantDir bool) string {
 // watcher would report: every path whose entry appeared, vanished or
 // changed.
 func (w *world) mutate(s core.Side) {
+	if !w.hinted { // nobody reads what changed
+		w.mutateOnce(s)
+		return
+	}
 	before, beforeModes := w.read(s), w.modes(s)
 	w.mutateOnce(s)
 	after, afterModes := w.read(s), w.modes(s)
