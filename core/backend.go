@@ -99,6 +99,18 @@ type ChangeChecker interface {
 	Unchanged() error
 }
 
+// ExpectOpener is a Backend that can open a file for reading knowing the
+// entry it expects there (the scan's): it describes nothing when opening,
+// and its reader's Unchanged (ChangeChecker), called once everything is
+// read, compares one stat of the open file with that entry, so that a
+// file changed since the scan and one changed while being read are both
+// found by one system call (and reported as ErrChangedWhileReading).
+type ExpectOpener interface {
+	// OpenExpect opens the regular file at p for reading from offset; its
+	// reader delivers at most want.Size bytes and is a ChangeChecker.
+	OpenExpect(ctx context.Context, p string, offset int64, want *Entry) (io.ReadCloser, error)
+}
+
 // ErrSymlinkLoop is the reason a followed symbolic link is reported
 // unreadable when it leads back to a directory above it (or to itself).
 var ErrSymlinkLoop = errors.New("symlink loop")

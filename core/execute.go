@@ -604,14 +604,11 @@ func (x *executor) copyFile(ctx context.Context, a *Action, replace Precondition
 		defer w.Abort()
 		off, resumable = 0, false
 	}
-	rc, got, err := src.Open(ctx, a.Path, off)
+	rc, err := x.openSource(ctx, src, a, off)
 	if err != nil {
-		return nil, sourceGone(err, a.Path)
+		return nil, err
 	}
 	defer rc.Close()
-	if err := Expect(a.Source).Check(&got); err != nil {
-		return nil, fmt.Errorf("source changed since the scan: %w", err)
-	}
 	var h *ContentHasher
 	if off == 0 {
 		h = NewContentHasher(x.o.Policy.Checksum, a.Source.Size)
@@ -654,6 +651,28 @@ func (x *executor) copyFile(ctx context.Context, a *Action, replace Precondition
 		ent.Hash = a.Source.Hash // resumed: only what the scan knew
 	}
 	return &ent, nil
+}
+
+// openSource opens the source of a copy from offset, checked against the
+// scan's entry: by the reader once read where the backend can
+// (ExpectOpener: one stat for both checks), else right away.
+func (x *executor) openSource(ctx context.Context, src Backend, a *Action, off int64) (io.ReadCloser, error) {
+	if eo, ok := src.(ExpectOpener); ok && a.Source.Token != "" {
+		rc, err := eo.OpenExpect(ctx, a.Path, off, a.Source)
+		if err != nil {
+			return nil, sourceGone(err, a.Path)
+		}
+		return rc, nil
+	}
+	rc, got, err := src.Open(ctx, a.Path, off)
+	if err != nil {
+		return nil, sourceGone(err, a.Path)
+	}
+	if err := Expect(a.Source).Check(&got); err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("source changed since the scan: %w", err)
+	}
+	return rc, nil
 }
 
 // partialKey names the partial file of a transfer: the same path and the

@@ -389,6 +389,24 @@ func (f *FS) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, c
 	return file, e, nil
 }
 
+// OpenExpect opens the file at p for reading from offset, expecting the
+// entry want (core.ExpectOpener): no stat now; the reader stops at
+// want.Size and its Unchanged compares one fstat with want.
+func (f *FS) OpenExpect(ctx context.Context, p string, offset int64, want *core.Entry) (io.ReadCloser, error) {
+	if p == "" {
+		return nil, fmt.Errorf("open /: a directory: %w", fs.ErrInvalid)
+	}
+	// O_NONBLOCK: a fifo put in the file's place must not hang the run
+	// (its read fails); a device is read no further than want.Size and
+	// then found by Unchanged.
+	fd, err := f.openBelow(p, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, f.opts.FollowLinks)
+	if err != nil {
+		return nil, err
+	}
+	w := *want
+	return &fdFile{fd: fd, off: offset, end: want.Size, want: &w}, nil
+}
+
 // fdFile reads or writes a file through its descriptor with plain system
 // calls: cheaper than *os.File, which registers every file with the
 // runtime's poller.
@@ -399,6 +417,9 @@ type fdFile struct {
 	// opened is the file's stat when it was opened for reading (nil for
 	// a file being written), for Unchanged.
 	opened *unix.Stat_t
+	// want is the entry the file was opened as (OpenExpect), for
+	// Unchanged; nil when opened is set or for a file being written.
+	want *core.Entry
 }
 
 var _ core.ChangeChecker = (*fdFile)(nil)
@@ -406,6 +427,9 @@ var _ core.ChangeChecker = (*fdFile)(nil)
 // Unchanged reports whether the file was written to (or its attributes
 // changed) since it was opened: its size, mtime or ctime moved.
 func (f *fdFile) Unchanged() error {
+	if f.want != nil {
+		return f.isWant()
+	}
 	if f.opened == nil {
 		return nil
 	}
@@ -414,6 +438,27 @@ func (f *fdFile) Unchanged() error {
 		return err
 	}
 	if o := f.opened; st.Size != o.Size || st.Mtim != o.Mtim || st.Ctim != o.Ctim {
+		return core.ErrChangedWhileReading
+	}
+	return nil
+}
+
+// isWant reports whether the open file is still the entry it was opened
+// as (OpenExpect): a regular file of the same size, mtime, change time and
+// file ID. A write since the scan moved the change time at least.
+func (f *fdFile) isWant() error {
+	var st unix.Stat_t
+	if err := unix.Fstat(f.fd, &st); err != nil {
+		return err
+	}
+	w := f.want
+	var b [42]byte
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return fmt.Errorf("%s is not a regular file now: %w", core.DisplayPath(w.Path), core.ErrChangedWhileReading)
+	case st.Size != w.Size || !time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)).Equal(w.MTime),
+		string(strconv.AppendInt(b[:0], int64(st.Ctim.Sec)*1e9+int64(st.Ctim.Nsec), 10)) != w.Token,
+		w.FileID != "" && fileID(&st) != w.FileID:
 		return core.ErrChangedWhileReading
 	}
 	return nil
