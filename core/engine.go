@@ -552,8 +552,8 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 			scans[s] = e.fromSettled(Side(s), scans[s], recs[s])
 		}
 		// Stores load in path order; one that did not is sorted here.
-		if !slices.IsSortedFunc(recs[s], compareRecords) {
-			slices.SortFunc(recs[s], compareRecords)
+		if !recordsSorted(recs[s]) {
+			slices.SortFunc(recs[s], func(a, b Record) int { return ComparePaths(a.Path, b.Path) })
 		}
 	}
 	// The scans are joined with the records in path order through a
@@ -597,8 +597,16 @@ func sized[T any](n int) []T {
 	return make([]T, 0, n+n/32+64)
 }
 
-// compareRecords orders records by path (ComparePaths).
-func compareRecords(a, b Record) int { return ComparePaths(a.Path, b.Path) }
+// recordsSorted reports whether recs are in path order (ComparePaths),
+// without copying them.
+func recordsSorted(recs []Record) bool {
+	for i := 1; i < len(recs); i++ {
+		if ComparePaths(recs[i-1].Path, recs[i].Path) > 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // sortedIndex returns the positions of entries in path order.
 func sortedIndex(entries []Entry) []int32 {

@@ -88,3 +88,23 @@ func TestSized(t *testing.T) {
 		t.Errorf("sized(1000): len %d cap %d", len(s), cap(s))
 	}
 }
+
+func TestRecordsSorted(t *testing.T) {
+	for _, tc := range []struct {
+		paths []string
+		want  bool
+	}{
+		{nil, true},
+		{[]string{"a", "a/b", "a.b"}, true},
+		{[]string{"a", "a.b", "a/b"}, false},
+		{[]string{"b", "a"}, false},
+	} {
+		recs := make([]Record, len(tc.paths))
+		for i, p := range tc.paths {
+			recs[i].Path = p
+		}
+		if got := recordsSorted(recs); got != tc.want {
+			t.Errorf("recordsSorted(%q) = %v, want %v", tc.paths, got, tc.want)
+		}
+	}
+}
