@@ -51,8 +51,7 @@ func runScaleSequence(t *testing.T, dir string, seed uint64) bool {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(base)
-	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*104729)), killed: map[string]bool{},
-		touched: [2]map[string]bool{{}, {}}}
+	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*104729)), killed: map[string]bool{}}
 	for s := range 2 {
 		w.root[s] = filepath.Join(base, [2]string{"L", "R"}[s])
 		w.db[s] = filepath.Join(base, [2]string{"dbL", "dbR"}[s])
