@@ -33,12 +33,6 @@ func main() {
 		// often saves ~10% of a no-change run for ~15% more memory.
 		debug.SetGCPercent(200)
 	}
-	if prof := os.Getenv("ASYNC_CPUPROFILE"); prof != "" { // for benchmarks
-		if f, err := os.Create(prof); err == nil {
-			pprof.StartCPUProfile(f)
-			defer pprof.StopCPUProfile()
-		}
-	}
 	stopMem := func() {}
 	if prof := os.Getenv("ASYNC_MEMPROFILE"); prof != "" { // for benchmarks
 		stopMem = peakHeapProfile(prof)

@@ -11,8 +11,9 @@ import (
 // peakHeapProfile writes a heap profile to path each time the live heap
 // reaches a new high (by a tenth at least, sampled every 50 ms), so that the
 // file describes the run at its peak; the returned stop ends the sampling
-// and writes a last profile if the heap peaked since (or none was written). For benchmarks: it is
-// set by $ASYNC_MEMPROFILE.
+// and writes the heap as it is only when no profile was written (a heap at
+// the end of a run is no peak). For benchmarks: it is set by
+// $ASYNC_MEMPROFILE.
 func peakHeapProfile(path string) (stop func()) {
 	done, finished := make(chan struct{}), make(chan struct{})
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
@@ -33,7 +34,7 @@ func peakHeapProfile(path string) (stop func()) {
 		for {
 			select {
 			case <-done:
-				if peak > written || !wrote {
+				if !wrote {
 					write()
 				}
 				return
