@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"syscall"
@@ -58,42 +57,39 @@ type Listener struct {
 	ln  net.Listener
 	key Key
 	cc  string
+	// label, when set, names the transport in place of a TCP congestion
+	// control (the UDP and QUIC listeners).
+	label string
+	// fp is the SHA-256 of the QUIC listener's one-time certificate.
+	fp []byte
 }
 
 // Listen opens a listener on host (empty: every address) at port (0:
 // one of ports, or any when ports is unset). A port outside a set range
 // is refused.
 func Listen(host string, port int, ports PortRange, key Key, cc string) (*Listener, error) {
-	var try []int
-	switch {
-	case port != 0 && ports.Set() && !ports.Contains(port):
-		return nil, fmt.Errorf("data port %d is outside the server's data_ports %s", port, ports)
-	case port < 0 || port > 65535:
-		return nil, fmt.Errorf("data port %d: want 1 to 65535", port)
-	case port != 0:
-		try = []int{port}
-	case ports.Set():
-		n := ports.Hi - ports.Lo + 1
-		start := rand.IntN(n)
-		for i := range min(n, 256) { // bounded: a busy range fails after 256 tries
-			try = append(try, ports.Lo+(start+i)%n)
-		}
-	default:
-		try = []int{0}
-	}
-	var err error
-	for _, p := range try {
-		var ln net.Listener
+	var l *Listener
+	err := listenPort(port, ports, func(p int) error {
 		lc := net.ListenConfig{Control: ccControl(cc)}
-		if ln, err = lc.Listen(context.Background(), "tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
-			return &Listener{ln: ln, key: key, cc: cc}, nil
+		ln, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err == nil {
+			l = &Listener{ln: ln, key: key, cc: cc}
 		}
-	}
-	return nil, fmt.Errorf("data path: listen: %w", err)
+		return err
+	})
+	return l, err
 }
 
 // Port is the port the listener took.
-func (l *Listener) Port() int { return l.ln.Addr().(*net.TCPAddr).Port }
+func (l *Listener) Port() int {
+	switch a := l.ln.Addr().(type) {
+	case *net.TCPAddr:
+		return a.Port
+	case *net.UDPAddr:
+		return a.Port
+	}
+	return 0
+}
 
 // Close stops listening (accepted streams stay).
 func (l *Listener) Close() error { return l.ln.Close() }
@@ -117,7 +113,7 @@ func (l *Listener) Accept(ctx context.Context, n int, timeout time.Duration) ([]
 		return nil, err
 	}
 	deadline := time.Now().Add(timeout)
-	if tl, ok := l.ln.(*net.TCPListener); ok {
+	if tl, ok := l.ln.(interface{ SetDeadline(time.Time) error }); ok {
 		tl.SetDeadline(deadline)
 	}
 	stop := context.AfterFunc(ctx, func() { l.ln.Close() })
@@ -177,7 +173,10 @@ func (l *Listener) handshake(c net.Conn, n int, have []*Stream, out, in cipher.A
 	if f.Type != frameHello {
 		return nil, errors.New("no hello")
 	}
-	s.CC = setCC(c, l.cc)
+	s.CC = l.label
+	if s.CC == "" {
+		s.CC = setCC(c, l.cc)
+	}
 	if err := s.writeFrame(Frame{Type: frameHello, Body: []byte(s.CC)}); err != nil {
 		return nil, err
 	}
@@ -197,6 +196,12 @@ type DialOptions struct {
 	CC string
 	// Dial replaces net.Dialer (tests put a proxy in between).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Transport is TCP (the default), UDP or QUIC (see udp.go, quic.go).
+	Transport Transport
+	// Rate is the target rate of the UDP transport, bit/s.
+	Rate int64
+	// Fingerprint pins the QUIC listener's certificate (SHA-256).
+	Fingerprint []byte
 }
 
 // Dial connects n streams to addr and completes their handshakes. The
@@ -222,6 +227,24 @@ func Dial(ctx context.Context, addr string, key Key, n int, o DialOptions) ([]*S
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	dial := o.Dial
+	label := ""
+	switch o.Transport {
+	case TCP, "":
+	case UDP:
+		if dial == nil {
+			if dial, err = udpDialer(key, o.Rate, n); err != nil {
+				return nil, "", err
+			}
+		}
+		label = string(UDP)
+	case QUIC:
+		if dial == nil {
+			dial = quicDialer(o.Fingerprint)
+		}
+		label = string(QUIC)
+	default:
+		return nil, "", fmt.Errorf("data path: transport %q", o.Transport)
+	}
 	if dial == nil {
 		d := &net.Dialer{Control: ccControl(o.CC)}
 		dial = d.DialContext
@@ -248,6 +271,9 @@ func Dial(ctx context.Context, addr string, key Key, n int, o DialOptions) ([]*S
 				first = r.err
 			}
 			continue
+		}
+		if label != "" {
+			r.s.CC = label
 		}
 		streams[r.s.ID], agentCC = r.s, r.cc
 	}
