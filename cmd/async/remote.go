@@ -18,6 +18,7 @@ import (
 	"github.com/async-sync/async/backends/ssh"
 	"github.com/async-sync/async/backends/ssh/agent"
 	"github.com/async-sync/async/backends/ssh/client"
+	"github.com/async-sync/async/backends/ssh/datapath"
 	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/backends/ssh/sftpfs"
 	"github.com/async-sync/async/core"
@@ -157,18 +158,23 @@ func (a *app) openDataPath(ctx context.Context, in *instance, s *session, e endp
 		log.Warn(msg)
 		a.out.warn(s.name, msg)
 	}
+	tr := datapath.TCP
+	if mode == "udp" || mode == "quic" {
+		tr = datapath.Transport(mode)
+	}
 	info, err := c.OpenDataPath(ctx, client.DataOptions{Host: conn.RemoteIP(), Port: s.ssh.dataPort, Streams: s.ssh.dataStreams,
+		Transport: tr, Rate: s.targetRate,
 		Failed: func(err error) {
 			warn(fmt.Sprintf("warning: the data path to %s failed (%v): files in flight are retried by the next run, the others go over SSH", e.host, err))
 		}})
 	switch {
 	case err == nil:
-		log.Info("data path open", "address", info.Addr, "streams", info.Streams, "congestion", info.CC, "server congestion", info.AgentCC)
+		log.Info("data path open", "transport", info.Transport, "address", info.Addr, "streams", info.Streams, "congestion", info.CC, "server congestion", info.AgentCC)
 		return true, nil
 	case ctx.Err() != nil:
 		return false, ctx.Err()
-	case mode == "tcp":
-		return false, &fatal{exitFailed, fmt.Errorf("option --data-path=tcp: no data path to %s: %w", e.host, err)}
+	case mode != "auto":
+		return false, &fatal{exitFailed, fmt.Errorf("option --data-path=%s: no data path to %s: %w", mode, e.host, err)}
 	}
 	warn(fmt.Sprintf("warning: no data path to %s (%v); file content goes over SSH (--data-path=ssh skips the attempt)", e.host, err))
 	return false, nil

@@ -9,19 +9,21 @@ import (
 )
 
 // PortHolder returns the id of a process other than this one that holds a
-// TCP socket on 127.0.0.1:port, or 0 when none does: the agent serving a
+// TCP or UDP socket on 127.0.0.1:port, or 0 when none does: the agent serving a
 // test's data path, for a test that kills it. It reads /proc (Linux).
 func PortHolder(t T, port int) int {
 	t.Helper()
 	suffix := fmt.Sprintf(":%04X", port)
 	inodes := map[string]bool{}
-	b, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n")[1:] {
-		if f := strings.Fields(l); len(f) > 9 && strings.HasSuffix(f[1], suffix) && f[9] != "0" {
-			inodes["socket:["+f[9]+"]"] = true
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/udp"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(b), "\n")[1:] {
+			if f := strings.Fields(l); len(f) > 9 && strings.HasSuffix(f[1], suffix) && f[9] != "0" {
+				inodes["socket:["+f[9]+"]"] = true
+			}
 		}
 	}
 	procs, _ := os.ReadDir("/proc")

@@ -118,6 +118,14 @@ func (w *dataWriter) Abort() error {
 // and the one-time key (only ever sent over the SSH connection).
 func (a *agent) dataOpen(ctx context.Context, d *protocol.Dec) (byte, []byte, error) {
 	n, port, cc := d.Uint(), d.Uint(), d.Str()
+	// Since the UDP and QUIC transports: the transport and the target
+	// rate (bit/s) may follow; without them, TCP.
+	var tname string
+	var rate uint64
+	if d.Err == nil && len(d.B) > 0 {
+		tname, rate = d.Str(), d.Uint()
+	}
+	tr, terr := datapath.ParseTransport(tname)
 	switch {
 	case d.Err != nil:
 		return 0, nil, d.Err
@@ -127,6 +135,10 @@ func (a *agent) dataOpen(ctx context.Context, d *protocol.Dec) (byte, []byte, er
 		return 0, nil, fmt.Errorf("agent protocol: data port %d", port)
 	case len(cc) > 16:
 		return 0, nil, errors.New("agent protocol: a congestion control name over 16 bytes")
+	case terr != nil:
+		return 0, nil, fmt.Errorf("agent protocol: %w", terr)
+	case rate > 1<<40:
+		return 0, nil, fmt.Errorf("agent protocol: data path rate %d", rate)
 	}
 	if cc == "" {
 		cc = datapath.DefaultCC
@@ -145,12 +157,20 @@ func (a *agent) dataOpen(ctx context.Context, d *protocol.Dec) (byte, []byte, er
 		dp.fail(err)
 		return 0, nil, err
 	}
-	ln, err := datapath.Listen(a.o.DataHost, int(port), a.o.Config.DataPorts, key, cc)
+	var ln *datapath.Listener
+	switch tr {
+	case datapath.UDP:
+		ln, err = datapath.ListenUDP(a.o.DataHost, int(port), a.o.Config.DataPorts, key, int64(rate), int(n))
+	case datapath.QUIC:
+		ln, err = datapath.ListenQUIC(a.o.DataHost, int(port), a.o.Config.DataPorts, key)
+	default:
+		ln, err = datapath.Listen(a.o.DataHost, int(port), a.o.Config.DataPorts, key, cc)
+	}
 	if err != nil {
 		dp.fail(err)
 		return 0, nil, err
 	}
-	a.log.Info("data path offered", "port", ln.Port(), "streams", n)
+	a.log.Info("data path offered", "transport", tr, "port", ln.Port(), "streams", n)
 	dp.wg.Go(func() {
 		streams, err := ln.Accept(ctx, int(n), dataAcceptTimeout)
 		if err != nil {
@@ -177,6 +197,9 @@ func (a *agent) dataOpen(ctx context.Context, d *protocol.Dec) (byte, []byte, er
 	e.Uint(uint64(ln.Port()))
 	e.Bytes(key[:])
 	e.Uint(n)
+	if tr == datapath.QUIC {
+		e.Bytes(ln.Fingerprint())
+	}
 	return protocol.OpOK, e.B, nil
 }
 

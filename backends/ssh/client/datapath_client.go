@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,11 @@ type DataOptions struct {
 	CC string
 	// Dial replaces the dialer (tests put a proxy in between).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Transport carries the streams: TCP (default), UDP or QUIC.
+	Transport datapath.Transport
+	// Rate is the target rate, bit/s: the UDP transport sends at it, both
+	// ways (required there).
+	Rate int64
 	// Failed is told once, when the data path breaks during the run;
 	// content then moves over SSH again.
 	Failed func(err error)
@@ -47,10 +53,11 @@ const DefaultDataStreams = 4
 
 // DataInfo describes an open data path.
 type DataInfo struct {
-	Addr    string // host:port
-	Streams int
-	CC      string // this side's congestion control
-	AgentCC string // the agent's
+	Addr      string // host:port
+	Transport datapath.Transport
+	Streams   int
+	CC        string // this side's congestion control
+	AgentCC   string // the agent's
 }
 
 // clientData is the client's end of a data path.
@@ -85,19 +92,31 @@ func (c *Client) OpenDataPath(ctx context.Context, o DataOptions) (DataInfo, err
 	e.Uint(uint64(o.Streams))
 	e.Uint(uint64(o.Port))
 	e.Str(o.CC)
+	if o.Transport != "" && o.Transport != datapath.TCP {
+		if o.Transport == datapath.UDP && o.Rate <= 0 {
+			return DataInfo{}, datapath.ErrNoRate
+		}
+		e.Str(string(o.Transport))
+		e.Uint(uint64(max(o.Rate, 0)))
+	}
 	f, err := c.call(ctx, protocol.OpDataOpen, e.B)
 	if err != nil {
 		return DataInfo{}, fmt.Errorf("the agent opened no data port: %w", err)
 	}
 	d := protocol.Dec{B: f.Payload}
 	port, kb, n := d.Uint(), d.Bytes(), d.Uint()
+	var fp []byte
+	if o.Transport == datapath.QUIC {
+		fp = d.Bytes()
+	}
 	if d.Err != nil || len(kb) != datapath.KeySize || n != uint64(o.Streams) || port == 0 || port > 65535 {
 		return DataInfo{}, errors.New("agent protocol: a bad data path answer")
 	}
 	var key datapath.Key
 	copy(key[:], kb)
 	addr := net.JoinHostPort(o.Host, strconv.Itoa(int(port)))
-	streams, agentCC, err := datapath.Dial(ctx, addr, key, o.Streams, datapath.DialOptions{Timeout: o.Timeout, CC: o.CC, Dial: o.Dial})
+	streams, agentCC, err := datapath.Dial(ctx, addr, key, o.Streams, datapath.DialOptions{Timeout: o.Timeout, CC: o.CC, Dial: o.Dial,
+		Transport: o.Transport, Rate: o.Rate, Fingerprint: fp})
 	if err != nil {
 		return DataInfo{}, err
 	}
@@ -106,7 +125,7 @@ func (c *Client) OpenDataPath(ctx context.Context, o DataOptions) (DataInfo, err
 		go cd.readLoop(s)
 	}
 	c.dp.Store(cd)
-	return DataInfo{Addr: addr, Streams: len(streams), CC: streams[0].CC, AgentCC: agentCC}, nil
+	return DataInfo{Addr: addr, Transport: cmp.Or(o.Transport, datapath.TCP), Streams: len(streams), CC: streams[0].CC, AgentCC: agentCC}, nil
 }
 
 // readLoop hands the agent's answers on one stream to their requests.
