@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/async-sync/async/internal/testnet"
+)
+
+// udpDataPaths are the data path's transports over UDP, with the options
+// each needs (the rate-based one sends at -l).
+var udpDataPaths = []struct {
+	name  string
+	flags []string
+}{
+	{"udp", []string{"--data-path=udp", "-l", "400m"}},
+	{"quic", []string{"--data-path=quic"}},
+}
+
+// TestSSHDataPathUDPAndQUICTreeBothWays: with --data-path=udp or quic a
+// tree goes to the server and comes back over that transport (the log
+// says so), and a rerun with a change says nothing.
+func TestSSHDataPathUDPAndQUICTreeBothWays(t *testing.T) {
+	s := testServer(t)
+	for _, dp := range udpDataPaths {
+		t.Run(dp.name, func(t *testing.T) {
+			state, src, dst, back, logs := t.TempDir(), t.TempDir(), s.TempDir(t), t.TempDir(), t.TempDir()
+			writeTree(t, src, dataTree())
+			push := append(append(keyArgs(s, "dp"), "-d", src, "-r", remote(s, dst), "--data-streams", "3", "-L", logs), dp.flags...)
+			r := sshRun(t, state, nil, push...)
+			mustCode(t, r, 0)
+			equalTrees(t, readTree(t, dst), readTree(t, src))
+			pull := append(append(keyArgs(s, "dpp"), "-d", back, "-r", remote(s, dst), "-K", "pull", "-L", logs), dp.flags...)
+			r = sshRun(t, state, nil, pull...)
+			mustCode(t, r, 0)
+			equalTrees(t, readTree(t, back), readTree(t, src))
+			for _, name := range []string{"async-dp.log", "async-dpp.log"} {
+				b, _ := os.ReadFile(filepath.Join(logs, name))
+				if !strings.Contains(string(b), "data path open") || !strings.Contains(string(b), "transport="+dp.name) {
+					t.Errorf("%s does not record the %s data path:\n%s", name, dp.name, b)
+				}
+			}
+			writeTree(t, src, tree{"big.bin": strings.Repeat("v2", 400<<10)})
+			r = sshRun(t, state, nil, push...)
+			mustCode(t, r, 0)
+			if strings.Contains(r.stderr, "warning") {
+				t.Errorf("warnings: %s", r.stderr)
+			}
+			equalTrees(t, readTree(t, dst), readTree(t, src))
+		})
+	}
+}
+
+// TestSSHDataPathUDPBlockedFails: when the agent cannot take the data
+// port (-O names a UDP port in use), an explicit --data-path=udp or quic
+// fails with one line naming it, and writes nothing (as FASP's client
+// does when its UDP port is blocked: it never silently moves to SSH).
+func TestSSHDataPathUDPBlockedFails(t *testing.T) {
+	s := testServer(t)
+	busy, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := strconv.Itoa(busy.LocalAddr().(*net.UDPAddr).Port)
+	for _, dp := range udpDataPaths {
+		t.Run(dp.name, func(t *testing.T) {
+			state, src, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
+			writeTree(t, src, dataTree())
+			r := sshRun(t, state, nil, append(append(keyArgs(s, "blocked"), "-d", src, "-r", remote(s, dst), "-O", port), dp.flags...)...)
+			mustCode(t, r, 1)
+			if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "--data-path="+dp.name) {
+				t.Errorf("want one line naming --data-path=%s, got:\n%s", dp.name, r.stderr)
+			}
+			if got := readTree(t, dst); len(got) != 0 {
+				t.Errorf("a failed run wrote %v", got)
+			}
+		})
+	}
+}
+
+// TestSSHDataPathUDPAgentKilledRerunConverges: the agent dies while
+// content streams over UDP or QUIC; the run fails without committing a
+// torn file (never a hang), and the next run converges.
+func TestSSHDataPathUDPAgentKilledRerunConverges(t *testing.T) {
+	s := testServer(t)
+	for _, dp := range udpDataPaths {
+		t.Run(dp.name, func(t *testing.T) {
+			state, src, dst, logs := t.TempDir(), t.TempDir(), s.TempDir(t), t.TempDir()
+			big := strings.Repeat("0123456789abcdef", 8<<20/16)
+			writeTree(t, src, tree{"big.bin": big, "small.txt": "s"})
+			args := append(keyArgs(s, "kill"), "-d", src, "-r", remote(s, dst), "--data-path="+dp.name, "-L", logs)
+			cmd := exec.Command(asyncBin, append(args, "-l", "16m")...) // about 4 s
+			cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			portRe := regexp.MustCompile(`data path open".*address=[0-9.]+:(\d+)`)
+			pid := 0
+			for deadline := time.Now().Add(15 * time.Second); pid == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				b, _ := os.ReadFile(filepath.Join(logs, "async-kill.log"))
+				if m := portRe.FindSubmatch(b); m != nil {
+					port, _ := strconv.Atoi(string(m[1]))
+					pid = testnet.PortHolder(t, port)
+				}
+			}
+			if pid == 0 {
+				cmd.Process.Kill()
+				<-done
+				b, _ := os.ReadFile(filepath.Join(logs, "async-kill.log"))
+				t.Fatalf("no agent found on the data port; stderr:\n%s\nlog:\n%s", stderr.String(), b)
+			}
+			time.Sleep(time.Second) // a part of the file is on its way
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Errorf("the run succeeded although its agent was killed:\n%s", stderr.String())
+				}
+			case <-time.After(60 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("the run hung after its agent was killed")
+			}
+			if b, err := os.ReadFile(filepath.Join(dst, "big.bin")); err == nil && string(b) != big {
+				t.Fatal("a torn big.bin was committed")
+			}
+			r := sshRun(t, state, nil, append(args, "-l", "400m")...)
+			mustCode(t, r, 0)
+			equalTrees(t, readTree(t, dst), readTree(t, src))
+		})
+	}
+}
