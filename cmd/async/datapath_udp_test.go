@@ -38,10 +38,16 @@ func TestSSHDataPathUDPAndQUICTreeBothWays(t *testing.T) {
 			push := append(append(keyArgs(s, "dp"), "-d", src, "-r", remote(s, dst), "--data-streams", "3", "-L", logs), dp.flags...)
 			r := sshRun(t, state, nil, push...)
 			mustCode(t, r, 0)
+			if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
+				t.Errorf("the push said more than its summary:\n%s", r.stderr)
+			}
 			equalTrees(t, readTree(t, dst), readTree(t, src))
 			pull := append(append(keyArgs(s, "dpp"), "-d", back, "-r", remote(s, dst), "-K", "pull", "-L", logs), dp.flags...)
 			r = sshRun(t, state, nil, pull...)
 			mustCode(t, r, 0)
+			if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
+				t.Errorf("the pull said more than its summary:\n%s", r.stderr)
+			}
 			equalTrees(t, readTree(t, back), readTree(t, src))
 			for _, name := range []string{"async-dp.log", "async-dpp.log"} {
 				b, _ := os.ReadFile(filepath.Join(logs, name))

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -30,7 +31,17 @@ const quicALPN = "async-datapath-1"
 // quicServerName is the certificate's name (pinning, not names, decides).
 const quicServerName = "async-datapath"
 
+// quietQUIC keeps quic-go from printing to stderr when the system caps
+// its UDP buffers below what it wants (an unprivileged agent): the data
+// path runs anyway, and async's output stays its own.
+var quietQUIC = sync.OnceFunc(func() {
+	if os.Getenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING") == "" {
+		os.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "true")
+	}
+})
+
 func quicConfig(handshake time.Duration) *quic.Config {
+	quietQUIC()
 	return &quic.Config{
 		HandshakeIdleTimeout:       handshake,
 		MaxIdleTimeout:             30 * time.Second,
