@@ -17,6 +17,11 @@
 // stream (8 bytes), which the receiver counts itself: a frame replayed,
 // dropped, reordered, moved to another stream, reflected back, or changed
 // in any bit fails to open, and the stream ends with ErrTampered.
+//
+// The same streams may run over UDP instead (ListenUDP; DialOptions
+// Transport UDP): KCP sessions paced to a target rate, every datagram
+// sealed too; or over QUIC (ListenQUIC), one connection per stream, the
+// agent's one-time certificate pinned by the client. See transport.go.
 package datapath
 
 import (
