@@ -151,3 +151,20 @@ func TestSSHDataPathUDPAgentKilledRerunConverges(t *testing.T) {
 		})
 	}
 }
+
+// TestDataPathUDPHoldsTheRate: --data-path=udp needs -l (usage error
+// without), and an -a that would lower the rate is named in a warning:
+// the rate-based transport holds -l.
+func TestDataPathUDPHoldsTheRate(t *testing.T) {
+	src, dst := dirs(t)
+	r := runAsync(t, "-N", "c", "-d", src, "-r", dst, "--data-path=udp", "-l", "10m", "-a", "low")
+	mustCode(t, r, 0)
+	if !strings.Contains(r.stderr, "warning: option -a low: --data-path=udp holds the target rate") {
+		t.Errorf("no warning for -a low:\n%s", r.stderr)
+	}
+	r = runAsync(t, "-N", "c", "-d", src, "-r", dst, "--data-path=udp", "-l", "10m", "-a", "fixed")
+	mustCode(t, r, 0)
+	if strings.Contains(r.stderr, "option -a") {
+		t.Errorf("-a fixed warned:\n%s", r.stderr)
+	}
+}
