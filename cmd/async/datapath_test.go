@@ -85,7 +85,7 @@ func TestSSHDataPathBlockedFallsBack(t *testing.T) {
 
 func TestDataPathOptionsChecked(t *testing.T) {
 	src, dst := dirs(t)
-	for _, bad := range [][]string{{"--data-path=sctp"}, {"--data-path=udp"}, {"--data-streams", "0"}, {"--data-streams", "33"}, {"-O", "70000"}} {
+	for _, bad := range [][]string{{"--data-path=udp"}, {"--data-streams", "0"}, {"--data-streams", "33"}, {"-O", "70000"}} {
 		r := runAsync(t, append([]string{"-N", "c", "-d", src, "-r", dst}, bad...)...)
 		mustCode(t, r, exitUsage)
 		if opt, _, _ := strings.Cut(bad[0], "="); !strings.Contains(r.stderr, "option "+opt) {

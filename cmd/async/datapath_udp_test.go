@@ -26,6 +26,9 @@ var udpDataPaths = []struct {
 	{"quic", []string{"--data-path=quic"}},
 }
 
+// quicOn is the environment that lets --data-path take udp and quic.
+var quicOn = []string{envTransports + "=1"}
+
 // TestSSHDataPathUDPAndQUICTreeBothWays: with --data-path=udp or quic a
 // tree goes to the server and comes back over that transport (the log
 // says so), and a rerun with a change says nothing.
@@ -36,14 +39,14 @@ func TestSSHDataPathUDPAndQUICTreeBothWays(t *testing.T) {
 			state, src, dst, back, logs := t.TempDir(), t.TempDir(), s.TempDir(t), t.TempDir(), t.TempDir()
 			writeTree(t, src, dataTree())
 			push := append(append(keyArgs(s, "dp"), "-d", src, "-r", remote(s, dst), "--data-streams", "3", "-L", logs), dp.flags...)
-			r := sshRun(t, state, nil, push...)
+			r := sshRun(t, state, quicOn, push...)
 			mustCode(t, r, 0)
 			if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
 				t.Errorf("the push said more than its summary:\n%s", r.stderr)
 			}
 			equalTrees(t, readTree(t, dst), readTree(t, src))
 			pull := append(append(keyArgs(s, "dpp"), "-d", back, "-r", remote(s, dst), "-K", "pull", "-L", logs), dp.flags...)
-			r = sshRun(t, state, nil, pull...)
+			r = sshRun(t, state, quicOn, pull...)
 			mustCode(t, r, 0)
 			if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
 				t.Errorf("the pull said more than its summary:\n%s", r.stderr)
@@ -56,7 +59,7 @@ func TestSSHDataPathUDPAndQUICTreeBothWays(t *testing.T) {
 				}
 			}
 			writeTree(t, src, tree{"big.bin": strings.Repeat("v2", 400<<10)})
-			r = sshRun(t, state, nil, push...)
+			r = sshRun(t, state, quicOn, push...)
 			mustCode(t, r, 0)
 			if strings.Contains(r.stderr, "warning") {
 				t.Errorf("warnings: %s", r.stderr)
@@ -82,7 +85,7 @@ func TestSSHDataPathUDPBlockedFails(t *testing.T) {
 		t.Run(dp.name, func(t *testing.T) {
 			state, src, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
 			writeTree(t, src, dataTree())
-			r := sshRun(t, state, nil, append(append(keyArgs(s, "blocked"), "-d", src, "-r", remote(s, dst), "-O", port), dp.flags...)...)
+			r := sshRun(t, state, quicOn, append(append(keyArgs(s, "blocked"), "-d", src, "-r", remote(s, dst), "-O", port), dp.flags...)...)
 			mustCode(t, r, 1)
 			if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "--data-path="+dp.name) {
 				t.Errorf("want one line naming --data-path=%s, got:\n%s", dp.name, r.stderr)
@@ -106,7 +109,7 @@ func TestSSHDataPathUDPAgentKilledRerunConverges(t *testing.T) {
 			writeTree(t, src, tree{"big.bin": big, "small.txt": "s"})
 			args := append(keyArgs(s, "kill"), "-d", src, "-r", remote(s, dst), "--data-path="+dp.name, "-L", logs)
 			cmd := exec.Command(asyncBin, append(args, "-l", "16m")...) // about 4 s
-			cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state)
+			cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+state), quicOn...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
@@ -145,7 +148,7 @@ func TestSSHDataPathUDPAgentKilledRerunConverges(t *testing.T) {
 			if b, err := os.ReadFile(filepath.Join(dst, "big.bin")); err == nil && string(b) != big {
 				t.Fatal("a torn big.bin was committed")
 			}
-			r := sshRun(t, state, nil, append(args, "-l", "400m")...)
+			r := sshRun(t, state, quicOn, append(args, "-l", "400m")...)
 			mustCode(t, r, 0)
 			equalTrees(t, readTree(t, dst), readTree(t, src))
 		})
@@ -156,8 +159,14 @@ func TestSSHDataPathUDPAgentKilledRerunConverges(t *testing.T) {
 // without), and an -a that would lower the rate is named in a warning:
 // the rate-based transport holds -l.
 func TestDataPathUDPHoldsTheRate(t *testing.T) {
+	t.Setenv(envTransports, "1")
 	src, dst := dirs(t)
-	r := runAsync(t, "-N", "c", "-d", src, "-r", dst, "--data-path=udp", "-l", "10m", "-a", "low")
+	r := runAsync(t, "-N", "c", "-d", src, "-r", dst, "--data-path=udp")
+	mustCode(t, r, exitUsage)
+	if !strings.Contains(r.stderr, "option --data-path=udp sends at the target rate") {
+		t.Errorf("udp without -l: %s", r.stderr)
+	}
+	r = runAsync(t, "-N", "c", "-d", src, "-r", dst, "--data-path=udp", "-l", "10m", "-a", "low")
 	mustCode(t, r, 0)
 	if !strings.Contains(r.stderr, "warning: option -a low: --data-path=udp holds the target rate") {
 		t.Errorf("no warning for -a low:\n%s", r.stderr)
@@ -166,5 +175,18 @@ func TestDataPathUDPHoldsTheRate(t *testing.T) {
 	mustCode(t, r, 0)
 	if strings.Contains(r.stderr, "option -a") {
 		t.Errorf("-a fixed warned:\n%s", r.stderr)
+	}
+}
+
+// TestDataPathUDPAndQUICAreInternal: --data-path=udp and quic are usage
+// errors unless the internal switch is on.
+func TestDataPathUDPAndQUICAreInternal(t *testing.T) {
+	src, dst := dirs(t)
+	for _, v := range []string{"udp", "quic"} {
+		r := runAsync(t, "-N", "c", "-d", src, "-r", dst, "-l", "10m", "--data-path="+v)
+		mustCode(t, r, exitUsage)
+		if !strings.Contains(r.stderr, "option --data-path") {
+			t.Errorf("%s: %s", v, r.stderr)
+		}
 	}
 }

@@ -33,6 +33,10 @@ const (
 	// envAgent names the agent program to install on servers instead of
 	// this one (for clients that cannot run on the server's platform).
 	envAgent = "ASYNC_AGENT_BINARY"
+	// envTransports=1 lets --data-path take udp and quic: an internal
+	// switch for measuring the data path's UDP and QUIC transports, which
+	// did not beat its TCP streams (docs/datapath.md).
+	envTransports = "ASYNC_EXPERIMENTAL_TRANSPORTS"
 )
 
 // opened is an endpoint ready for the pipeline: its backend, where its
