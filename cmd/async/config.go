@@ -76,6 +76,7 @@ type session struct {
 	tags           map[string]string // --tags: metadata of every object written to a bucket
 	minRate        int64             // -m, bits per second
 	ratePolicy     rate.Policy       // -a
+	policyGiven    bool              // -a was on the command line
 }
 
 // newSession is a session with async's defaults; stdinUsed is shared by
@@ -109,7 +110,7 @@ type sshSettings struct {
 	// compression is --compression on the agent transport ("none" or "":
 	// off).
 	compression string
-	dataPath    string // --data-path: "auto" (""), "tcp" or "ssh"
+	dataPath    string // --data-path: "auto" (""), "tcp" or "ssh"; "udp" or "quic" under envTransports
 	dataPort    int    // -O (0: the agent's choice)
 	dataStreams int    // --data-streams (0: the default)
 }
@@ -304,6 +305,18 @@ func (s *session) Validate(in *instance, schemes *registry) error {
 	}
 	if s.targetRate > 0 && s.minRate > s.targetRate {
 		return usagef("session %s: -m %d bit/s is above -l %d bit/s", s.name, s.minRate, s.targetRate)
+	}
+	if s.ssh.dataPath == "udp" {
+		if s.targetRate == 0 {
+			return usagef("session %s: option --data-path=udp sends at the target rate: set it with -l", s.name)
+		}
+		// The rate-based transport holds -l: a policy that lowers the
+		// session's limiter whenever less than allowed passed would read
+		// the transport's own window as competing traffic.
+		if s.policyGiven && s.ratePolicy != rate.Fixed {
+			s.warnings = append(s.warnings, fmt.Sprintf("warning: option -a %s: --data-path=udp holds the target rate (-a fixed)", s.ratePolicy))
+		}
+		s.ratePolicy = rate.Fixed
 	}
 	if s.targetRate == 0 && s.minRate > 0 {
 		s.warnings = append(s.warnings, "warning: option -m applies with -l (a target rate); ignored")
@@ -563,6 +576,7 @@ func setRate(field func(s *session) *int64) func(*session, cli.Opt) error {
 
 func setRatePolicy(s *session, op cli.Opt) (err error) {
 	s.ratePolicy, err = rate.ParsePolicy(op.Value)
+	s.policyGiven = true
 	return err
 }
 
@@ -687,7 +701,12 @@ func setCompression(s *session, op cli.Opt) (err error) {
 }
 
 func setDataPath(s *session, op cli.Opt) (err error) {
-	s.ssh.dataPath, err = oneOf(op.As, "data path", op.Value, "auto", "tcp", "ssh")
+	choices := []string{"auto", "tcp", "ssh"}
+	if os.Getenv(envTransports) == "1" {
+		// Measured against tcp and lost (docs/datapath.md).
+		choices = append(choices, "udp", "quic")
+	}
+	s.ssh.dataPath, err = oneOf(op.As, "data path", op.Value, choices...)
 	return err
 }
 
