@@ -208,6 +208,18 @@ type Resumer interface {
 	Keep() error
 }
 
+// ResumeVerifier is a Resumer whose partial file cannot vouch for itself
+// (an object store's uploaded parts: a part cut short by a crash may be
+// listed whole). Until VerifyResume has run, Offset is 0. VerifyResume
+// calls open, only when there is something to check, for the source read
+// from its first byte, reads what it needs, closes it, and keeps the
+// longest prefix of the partial file that matches the source; Offset then
+// reports its length. It is called once, before any Write.
+type ResumeVerifier interface {
+	Resumer
+	VerifyResume(ctx context.Context, open func() (io.ReadCloser, error)) error
+}
+
 // Writer receives the content of a new file. Nothing is visible at the
 // destination path until Commit returns; Abort (or a failed Commit) leaves
 // the destination as it was.

@@ -590,6 +590,25 @@ func (x *executor) copyFile(ctx context.Context, a *Action, replace Precondition
 	defer w.Abort()
 	var off int64
 	res, resumable := w.(Resumer)
+	if v, ok := w.(ResumeVerifier); ok && opts.Partial != "" {
+		// What the partial file holds is reused only where it matches
+		// the source, read again from the start.
+		err := v.VerifyResume(ctx, func() (io.ReadCloser, error) {
+			rc, got, err := src.Open(ctx, a.Path, 0)
+			if err != nil {
+				return nil, sourceGone(err, a.Path)
+			}
+			if err := Expect(a.Source).Check(&got); err != nil {
+				rc.Close()
+				return nil, fmt.Errorf("source changed since the scan: %w", err)
+			}
+			return rc, nil
+		})
+		if err != nil {
+			res.Keep() // a later run checks it again
+			return nil, fmt.Errorf("check the partial upload of %s: %w", DisplayPath(a.Path), err)
+		}
+	}
 	if opts.Partial != "" && resumable {
 		if off = res.Offset(); off > a.Source.Size {
 			off = -1 // not ours after all: start over

@@ -104,8 +104,15 @@ type Resumable interface {
 // stopped.
 type ResumableWriter interface {
 	ObjectWriter
-	// Offset is how many bytes the upload already holds.
+	// Offset is how many bytes the upload already holds: 0 until
+	// VerifyResume has checked them against the source.
 	Offset() int64
+	// VerifyResume checks what an earlier run uploaded against the source
+	// (open reads it from its first byte; it is called only when there is
+	// something to check) and keeps only the longest prefix that matches.
+	// It is called once, before any Write; a writer written to without
+	// it starts over.
+	VerifyResume(ctx context.Context, open func() (io.ReadCloser, error)) error
 	// Keep stops writing and leaves the upload for a later run.
 	Keep() error
 }

@@ -423,10 +423,15 @@ type resumeWriter struct {
 	rw ResumableWriter
 }
 
-var _ core.Resumer = (*resumeWriter)(nil)
+var _ core.ResumeVerifier = (*resumeWriter)(nil)
 
-// Offset is how many bytes an earlier run already uploaded.
+// Offset is how many bytes an earlier run already uploaded, once checked.
 func (w *resumeWriter) Offset() int64 { return w.rw.Offset() }
+
+// VerifyResume checks the earlier run's upload against the source.
+func (w *resumeWriter) VerifyResume(ctx context.Context, open func() (io.ReadCloser, error)) error {
+	return w.rw.VerifyResume(ctx, open)
+}
 
 // Keep leaves the upload for the next run.
 func (w *resumeWriter) Keep() error {

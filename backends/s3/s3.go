@@ -17,8 +17,13 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"net"
@@ -392,8 +397,11 @@ type writer struct {
 	upload string // multipart upload id, once started
 	parts  []types.CompletedPart
 	// marker, for a resumable upload, is the hidden object that names
-	// its upload id for a later run; offset is what an earlier run sent.
+	// its upload id for a later run; cand are the whole parts an earlier
+	// run left, not yet checked against the source; offset is what the
+	// parts kept after that check hold.
 	marker string
+	cand   []types.Part
 	offset int64
 	mu     sync.Mutex
 	wg     sync.WaitGroup
@@ -405,6 +413,7 @@ func (w *writer) Write(p []byte) (int, error) {
 	if err := w.failed(); err != nil {
 		return 0, err
 	}
+	w.cand = nil // never checked: the parts are uploaded again
 	n := len(p)
 	for len(p) > 0 {
 		k := min(len(p), int(w.b.o.PartSize)-len(w.buf))
@@ -535,8 +544,77 @@ func (w *writer) dropMarker() {
 	}
 }
 
-// Offset is how many bytes an earlier run already uploaded.
+// Offset is how many bytes an earlier run already uploaded, as far as
+// VerifyResume found them to be the source's.
 func (w *writer) Offset() int64 { return w.offset }
+
+// VerifyResume keeps the earlier run's parts, in order, as long as each
+// holds the source's bytes for its range: its ETag is their MD5 (and its
+// SHA-256 checksum, when it has one or -k sha256 asks for one, theirs).
+// The first part in doubt and all after it are uploaded again: a part cut
+// short by a crash can be listed whole (versitygw links what it received
+// into a file already allocated to the announced size).
+func (w *writer) VerifyResume(ctx context.Context, open func() (io.ReadCloser, error)) error {
+	cand := w.cand
+	w.cand = nil
+	if len(cand) == 0 {
+		return nil
+	}
+	if len(w.parts) > 0 || len(w.buf) > 0 {
+		return errors.New("s3: resumed upload checked after writing")
+	}
+	r, err := open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for _, p := range cand {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		same, err := w.holds(p, r)
+		if err != nil {
+			w.parts = nil
+			return fmt.Errorf("read the source of part %d: %w", aws.ToInt32(p.PartNumber), err)
+		}
+		if !same {
+			break
+		}
+		w.parts = append(w.parts, types.CompletedPart{PartNumber: p.PartNumber, ETag: p.ETag, ChecksumSHA256: p.ChecksumSHA256})
+	}
+	w.offset = int64(len(w.parts)) * w.b.o.PartSize
+	return nil
+}
+
+// holds reads the next PartSize bytes of the source from r and reports
+// whether the uploaded part p is those bytes. A source that ends first
+// does not match.
+func (w *writer) holds(p types.Part, r io.Reader) (bool, error) {
+	if aws.ToInt64(p.Size) != w.b.o.PartSize {
+		return false, nil
+	}
+	sumMD5 := md5.New()
+	var sumSHA hash.Hash
+	dst := io.Writer(sumMD5)
+	wantSHA := aws.ToString(p.ChecksumSHA256)
+	if wantSHA != "" || w.o.ChecksumSHA256 {
+		sumSHA = sha256.New()
+		dst = io.MultiWriter(sumMD5, sumSHA)
+	}
+	if _, err := io.CopyN(dst, r, w.b.o.PartSize); err != nil {
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		return false, err
+	}
+	if !strings.EqualFold(etag(p.ETag), hex.EncodeToString(sumMD5.Sum(nil))) {
+		return false, nil // not these bytes, or an ETag that is no MD5
+	}
+	if sumSHA != nil && wantSHA != base64.StdEncoding.EncodeToString(sumSHA.Sum(nil)) {
+		return false, nil
+	}
+	return true, nil
+}
 
 // Keep leaves the multipart upload (and its marker) for the next run, once
 // the parts in flight have landed.
@@ -557,8 +635,9 @@ func markerKey(key, partial string) string {
 }
 
 // ResumeWriter continues the multipart upload an earlier run left for
-// this partial transfer (its whole parts count), or starts one whose
-// marker lets a later run continue it.
+// this partial transfer (its whole leading parts, once VerifyResume has
+// checked them against the source), or starts one whose marker lets a
+// later run continue it.
 func (b *Bucket) ResumeWriter(ctx context.Context, key, partial string, o objstore.WriteOptions) (objstore.ResumableWriter, error) {
 	w := &writer{b: b, ctx: ctx, key: key, o: o, marker: markerKey(key, partial)}
 	out, err := b.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.o.Bucket), Key: aws.String(w.marker)})
@@ -573,26 +652,36 @@ func (b *Bucket) ResumeWriter(ctx context.Context, key, partial string, o objsto
 	if err != nil {
 		return nil, err
 	}
-	parts, err := b.c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String(b.o.Bucket), Key: aws.String(key), UploadId: aws.String(string(id))})
-	if err != nil {
-		w.dropMarker() // the upload is gone: start over
-		return w, nil
-	}
 	byNum := map[int32]types.Part{}
-	for _, p := range parts.Parts {
-		byNum[aws.ToInt32(p.PartNumber)] = p
+	in := &s3.ListPartsInput{Bucket: aws.String(b.o.Bucket), Key: aws.String(key), UploadId: aws.String(string(id))}
+	for range maxPartPages {
+		out, err := b.c.ListParts(ctx, in)
+		if err != nil {
+			w.dropMarker() // the upload is gone: start over
+			return w, nil
+		}
+		for _, p := range out.Parts {
+			byNum[aws.ToInt32(p.PartNumber)] = p
+		}
+		if !aws.ToBool(out.IsTruncated) || aws.ToString(out.NextPartNumberMarker) == "" {
+			break
+		}
+		in.PartNumberMarker = out.NextPartNumberMarker
 	}
 	for n := int32(1); ; n++ {
 		p, ok := byNum[n]
 		if !ok || aws.ToInt64(p.Size) != b.o.PartSize {
 			break
 		}
-		w.parts = append(w.parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: p.ETag, ChecksumSHA256: p.ChecksumSHA256})
+		w.cand = append(w.cand, p)
 	}
 	w.upload = string(id)
-	w.offset = int64(len(w.parts)) * b.o.PartSize
 	return w, nil
 }
+
+// maxPartPages bounds the ListParts pages read: S3 uploads have at most
+// 10000 parts, listed 1000 to a page.
+const maxPartPages = 20
 
 // AbortStale aborts the session's multipart uploads under prefix whose
 // markers (named with token) were left before cutoff, and drops the

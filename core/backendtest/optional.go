@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"slices"
 	"strings"
@@ -524,10 +525,31 @@ func testResumer(t *testing.T, b core.Backend) {
 	}
 	w2.Abort()
 
+	if _, ok := w2.(core.ResumeVerifier); ok {
+		// A partial file checked against another source is not
+		// continued, and stays for the right one.
+		w = create("r/f", key, len(content))
+		other := pattern(len(content), 6)
+		if err := w.(core.ResumeVerifier).VerifyResume(ctx, opener(other)); err != nil {
+			t.Fatal(err)
+		}
+		if off := w.(core.Resumer).Offset(); off != 0 {
+			t.Errorf("a partial file that is not the source's was continued at %d", off)
+		}
+		if err := w.(core.Resumer).Keep(); err != nil {
+			t.Fatalf("keep: %v", err)
+		}
+	}
+
 	w = create("r/f", key, len(content))
 	res, ok = w.(core.Resumer)
 	if !ok {
 		t.Fatal("the second writer is no Resumer")
+	}
+	if v, ok := w.(core.ResumeVerifier); ok {
+		if err := v.VerifyResume(ctx, opener(content)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	off := res.Offset()
 	if off <= 0 || off > int64(first) {
@@ -585,4 +607,9 @@ func testResumer(t *testing.T, b core.Backend) {
 	if s := names(scanAll(t, b, core.ScanOptions{})); strings.Join(s, " ") != strings.Join(want, " ") {
 		t.Errorf("after the transfers the scan saw %q, want %q", s, want)
 	}
+}
+
+// opener is a ResumeVerifier's source: content read from its first byte.
+func opener(content []byte) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(content)), nil }
 }

@@ -351,6 +351,14 @@ type resumer struct {
 
 func (w *resumer) Offset() int64 { return w.res.Offset() }
 
+// VerifyResume lets the inner writer check its partial file, if it does.
+func (w *resumer) VerifyResume(ctx context.Context, open func() (io.ReadCloser, error)) error {
+	if v, ok := w.res.(core.ResumeVerifier); ok {
+		return v.VerifyResume(ctx, open)
+	}
+	return nil
+}
+
 func (w *resumer) Keep() error {
 	if _, err := w.in.call(w.ctx, Keep, w.path); err != nil {
 		w.inner.Abort()
