@@ -90,3 +90,13 @@ type Sizer interface {
 	// SizeHint returns the estimate; 0 when unknown.
 	SizeHint() int
 }
+
+// PathLoader is a Store that can read some records without loading them
+// all: a run told which paths changed (Options.Hints) reads only those,
+// their parents, and the recorded subtrees of directories that went away.
+type PathLoader interface {
+	// LoadPaths calls fn, in path order and once each, for the record of
+	// every one of paths that has one, and for every record below each of
+	// dirs ("" is the root).
+	LoadPaths(ctx context.Context, paths, dirs []string, fn func(Record) error) error
+}
