@@ -465,6 +465,9 @@ func devMajor(dev uint64) uint64 {
 // gather scans both endpoints and loads both snapshots concurrently, and
 // merges them into path states in path order.
 func (e *engine) gather(ctx context.Context) ([]PathState, error) {
+	if states, ok, err := e.sparseGather(ctx); err != nil || ok {
+		return states, err
+	}
 	var (
 		scans [2][]Entry
 		recs  [2][]Record
@@ -747,10 +750,11 @@ func unsettled(r Record) bool { return r.Status != StatusSynced }
 
 // hintedEntries returns a side's entries without scanning it, when a
 // watcher says which paths changed (Options.Hints): its records, taken as
-// unchanged, corrected by a Stat of every hinted path. ok is false when
-// the hints cannot stand for a scan: no records, an interrupted last run,
-// or a directory among the hinted paths that appeared, vanished or
-// changed type (its contents are not known), or too many paths.
+// unchanged, corrected by a Stat of every hinted path. A recorded
+// directory that vanished or is no longer a directory takes its recorded
+// subtree with it. ok is false when the hints cannot stand for a scan: no
+// records, an interrupted last run, a directory among the hinted paths
+// that appeared (its contents are not known), or too many paths.
 func (e *engine) hintedEntries(ctx context.Context, s Side, h *Hint, recs []Record) ([]Entry, bool, error) {
 	if len(recs) == 0 || !e.cleanEnd[s] || len(h.Paths) > max(1000, len(recs)/10) {
 		return nil, false, nil
@@ -761,6 +765,7 @@ func (e *engine) hintedEntries(ctx context.Context, s Side, h *Hint, recs []Reco
 	}
 	ex := newExclusion(e.skipFor(s))
 	b := e.eps[s].Backend
+	gone := map[string]bool{} // recorded directories that are no more
 	for _, p := range h.Paths {
 		if p == "" || IsReserved(p) {
 			continue
@@ -770,15 +775,18 @@ func (e *engine) hintedEntries(ctx context.Context, s Side, h *Hint, recs []Reco
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			if had && old.Type == TypeDir {
-				return nil, false, nil // what was inside is gone too
+				gone[p] = true // what was inside is gone too
 			}
 			delete(entries, p)
 			continue
 		case err != nil:
 			return nil, false, nil // scanned instead, which tells what cannot be read
 		}
-		if en.Type == TypeDir && (!had || old.Type != TypeDir) || had && old.Type == TypeDir && en.Type != TypeDir {
-			return nil, false, nil
+		if en.Type == TypeDir && (!had || old.Type != TypeDir) {
+			return nil, false, nil // a directory whose contents no record tells
+		}
+		if had && old.Type == TypeDir && en.Type != TypeDir {
+			gone[p] = true
 		}
 		if _, ok := entries[Parent(p)]; !ok && Parent(p) != "" {
 			return nil, false, nil // in a directory the records do not know
@@ -788,9 +796,17 @@ func (e *engine) hintedEntries(ctx context.Context, s Side, h *Hint, recs []Reco
 		}
 		if en.Type == TypeSymlink && e.o.Links == LinksSkip {
 			e.skippedLink(s, p)
+			delete(entries, p) // as a scan leaves it out
 			continue
 		}
 		entries[p] = en
+	}
+	if len(gone) > 0 {
+		for p := range entries {
+			if underAnyOf(p, gone) {
+				delete(entries, p)
+			}
+		}
 	}
 	out := make([]Entry, 0, len(entries))
 	for _, en := range entries {
