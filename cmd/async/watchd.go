@@ -28,9 +28,10 @@ func watchdOptions() []cli.Spec {
 	g := "async watchd options"
 	return []cli.Spec{
 		{Long: "tree", Arg: cli.ArgRequired, ValueName: "DIR", Group: g, Help: "a tree to watch (repeatable)"},
-		{Long: "config", Arg: cli.ArgRequired, ValueName: "FILE", Group: g, Help: "a file of 'tree DIR', 'socket PATH' and 'max-entries N' lines"},
+		{Long: "config", Arg: cli.ArgRequired, ValueName: "FILE", Group: g, Help: "a file of 'tree DIR', 'socket PATH', 'max-entries N' and 'watcher KIND' lines"},
 		{Long: "socket", Arg: cli.ArgRequired, ValueName: "PATH", Group: g, Help: "the unix socket served (STATE/watchd/watchd.sock)"},
 		{Long: "max-entries", Arg: cli.ArgRequired, ValueName: "N", Group: g, Help: "journal entries kept per tree before the oldest are dropped (1048576)"},
+		{Long: "watcher", Arg: cli.ArgRequired, ValueName: "KIND", Group: g, Help: "auto (fanotify where the kernel and privileges allow, else inotify), fanotify or inotify"},
 		{Long: "status", Group: g, Help: "show the running service's trees, cursor, events/s and last overflow"},
 		{Long: "json", Group: g, Help: "--status as one JSON document"},
 		{Short: 'D', Long: "debug", Group: g, Help: "more log detail"},
@@ -82,6 +83,10 @@ func watchdCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 				return bad(op.As, "%q is not a positive number", op.Value)
 			}
 			o.MaxEntries = n
+		case "watcher":
+			if err := setWatcher(&o, op.Value); err != nil {
+				return bad(op.As, "%v", err)
+			}
 		case "status":
 			status = true
 		case "json":
@@ -89,7 +94,7 @@ func watchdCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		case "debug":
 			debug = true
 		case "help":
-			fmt.Fprintln(stdout, "usage: async watchd --tree DIR [--tree DIR ...] [--config FILE] [--socket PATH] [--max-entries N]")
+			fmt.Fprintln(stdout, "usage: async watchd --tree DIR [--tree DIR ...] [--config FILE] [--socket PATH] [--max-entries N] [--watcher KIND]")
 			fmt.Fprintln(stdout, "       async watchd --status [--json] [--socket PATH]")
 			cli.Usage(stdout, specs)
 			return exitOK
@@ -144,8 +149,9 @@ func absDir(d string) (string, error) {
 	return d, nil
 }
 
-// readWatchdConfig reads a watchd config file: "tree DIR", "socket PATH"
-// and "max-entries N" lines; blank lines and # comments are skipped.
+// readWatchdConfig reads a watchd config file: "tree DIR", "socket PATH",
+// "max-entries N" and "watcher KIND" lines; blank lines and # comments
+// are skipped.
 func readWatchdConfig(name string, o *watchd.Options) error {
 	f, err := os.Open(name)
 	if err != nil {
@@ -179,11 +185,25 @@ func readWatchdConfig(name string, o *watchd.Options) error {
 				return fmt.Errorf("%s:%d: max-entries %q is not a positive number", name, n, val)
 			}
 			o.MaxEntries = v
+		case "watcher":
+			if err := setWatcher(o, val); err != nil {
+				return fmt.Errorf("%s:%d: %w", name, n, err)
+			}
 		default:
-			return fmt.Errorf("%s:%d: unknown setting %q (want tree, socket or max-entries)", name, n, key)
+			return fmt.Errorf("%s:%d: unknown setting %q (want tree, socket, max-entries or watcher)", name, n, key)
 		}
 	}
 	return sc.Err()
+}
+
+// setWatcher checks and sets the watcher of --watcher or a config file.
+func setWatcher(o *watchd.Options, v string) error {
+	switch v {
+	case watchd.WatcherAuto, watchd.WatcherFanotify, watchd.WatcherInotify:
+		o.Watcher = v
+		return nil
+	}
+	return fmt.Errorf("%q: want auto, fanotify or inotify", v)
 }
 
 // watchdStatus prints the running service's status.
@@ -204,7 +224,7 @@ func watchdStatus(ctx context.Context, o watchd.Options, asJSON bool, stdout, st
 	fmt.Fprintf(stdout, "pid %d, epoch %s, up since %s, cursor %d, %d journal entries\n",
 		st.PID, st.Epoch, st.Started.Local().Format(time.DateTime), st.Cursor, st.Entries)
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "TREE\tDIRS\tEVENTS\tEVENTS/S\tFROM\tLAST OVERFLOW\tSTATE")
+	fmt.Fprintln(tw, "TREE\tWATCHER\tWATCHES\tEVENTS\tEVENTS/S\tFROM\tLAST OVERFLOW\tSTATE")
 	for _, t := range st.Trees {
 		over := "never"
 		if !t.LastOverflow.IsZero() {
@@ -214,7 +234,7 @@ func watchdStatus(ctx context.Context, o watchd.Options, asJSON bool, stdout, st
 		if t.Broken != "" {
 			state = "NOT WATCHED: " + t.Broken
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%d\t%s\t%s\n", t.Root, t.Watches, t.Events, t.Rate, t.Start, over, state)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%d\t%s\t%s\n", t.Root, t.Watcher, t.Watches, t.Events, t.Rate, t.Start, over, state)
 	}
 	tw.Flush()
 	return exitOK

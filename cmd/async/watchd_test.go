@@ -427,7 +427,7 @@ func TestWatchdStatusAndBadInput(t *testing.T) {
 	j.settle(src)
 	r := run("watchd", "--status")
 	mustCode(t, r, 0)
-	for _, want := range []string{"cursor", realPathT(t, src), "EVENTS/S", "LAST OVERFLOW", "never", "watching"} {
+	for _, want := range []string{"cursor", realPathT(t, src), "WATCHER", "EVENTS/S", "LAST OVERFLOW", "never", "watching"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--status lacks %q:\n%s", want, r.stdout)
 		}
@@ -437,6 +437,12 @@ func TestWatchdStatusAndBadInput(t *testing.T) {
 	var st watchd.Status
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || len(st.Trees) != 1 || st.Trees[0].Events == 0 || st.Cursor == 0 {
 		t.Errorf("--status --json: %v %+v\n%s", err, st, r.stdout)
+	}
+	// The watcher in use is shown: fanotify, or inotify and why not.
+	if w := st.Trees[0].Watcher; !(w == watchd.WatcherFanotify || strings.HasPrefix(w, watchd.WatcherInotify+" (")) || !strings.Contains(r.stdout, `"watcher"`) {
+		t.Errorf("--status --json: watcher %q", w)
+	} else {
+		t.Logf("watcher: %s", w)
 	}
 	// A second service on the same socket is refused; bad options touch nothing.
 	for _, c := range []struct {
@@ -449,6 +455,7 @@ func TestWatchdStatusAndBadInput(t *testing.T) {
 		{[]string{"watchd"}, 2, "no tree to watch"},
 		{[]string{"watchd", "--tree", src, "--max-entries", "0"}, 2, "option --max-entries"},
 		{[]string{"watchd", "--tree", src, "--json"}, 2, "only with --status"},
+		{[]string{"watchd", "--tree", src, "--watcher", "dnotify"}, 2, "option --watcher"},
 		{[]string{"watchd", "--config", filepath.Join(src, "nope.conf")}, 2, "option --config"},
 		{[]string{"--watchd=redis", "-N", "x", "-d", src, "-r", t.TempDir()}, 2, "option --watchd"},
 	} {
@@ -463,9 +470,12 @@ func TestWatchdConfigFile(t *testing.T) {
 	src, dst := dirs(t)
 	writeTree(t, src, tree{"a": "a"})
 	conf := filepath.Join(t.TempDir(), "watchd.conf")
-	os.WriteFile(conf, []byte("# trees\ntree "+src+"\nmax-entries 1000\n"), 0o644)
+	os.WriteFile(conf, []byte("# trees\ntree "+src+"\nmax-entries 1000\nwatcher inotify\n"), 0o644)
 	j := newJournalEnv(t, "--config", conf)
 	j.start()
+	if a, err := watchd.Ask(context.Background(), j.socket(), watchd.Request{Op: "status"}, 5*time.Second); err != nil || a.Status.Trees[0].Watcher != watchd.WatcherInotify {
+		t.Fatalf("the config's watcher: %v %+v", err, a)
+	}
 	scanRun(t, j.sync(src, dst), "no cursor yet", src, dst)
 	writeTree(t, src, tree{"b": "b"})
 	j.settle(src)

@@ -28,6 +28,7 @@ type jworld struct {
 	socket      string
 	stop        func() // stops the service; nil while it is stopped
 	journaled   int    // sides whose changes came from the journal
+	watcher     string // the service's watcher: odd sequences inotify, even ones fanotify where it can be had
 }
 
 // TestModelJournal runs random operations on both sides (renames, rm -r,
@@ -59,7 +60,7 @@ func TestModelJournal(t *testing.T) {
 func runJournalSequence(t *testing.T, seed uint64) (int, bool) {
 	base := t.TempDir()
 	w := &jworld{world: &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*104729)), killed: map[string]bool{}},
-		base: base, state: t.TempDir()}
+		base: base, state: t.TempDir(), watcher: [2]string{watchd.WatcherAuto, watchd.WatcherInotify}[seed%2]}
 	w.socket = filepath.Join(w.state, watchd.SocketName)
 	for s := range 2 {
 		w.root[s] = filepath.Join(base, [2]string{"L", "R"}[s])
@@ -80,7 +81,7 @@ func runJournalSequence(t *testing.T, seed uint64) (int, bool) {
 	if err := w.policy.Resolve(); err != nil {
 		t.Fatal(err)
 	}
-	w.logf("seed %d policy %+v (journal)", seed, w.policy)
+	w.logf("seed %d policy %+v (journal, watcher %s)", seed, w.policy, w.watcher)
 	w.startService()
 	defer func() {
 		if w.stop != nil {
@@ -116,7 +117,7 @@ func runJournalSequence(t *testing.T, seed uint64) (int, bool) {
 func (w *jworld) startService() {
 	t := w.t
 	ready := make(chan struct{})
-	svc, err := watchd.New(watchd.Options{Trees: []string{w.base}, StateDir: w.state, Tick: 50 * time.Millisecond,
+	svc, err := watchd.New(watchd.Options{Trees: []string{w.base}, StateDir: w.state, Tick: 50 * time.Millisecond, Watcher: w.watcher,
 		Ready: func() { close(ready) }})
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,8 @@ func newWatcher(root string) (*watcher, error) {
 
 func (w *watcher) close() { unix.Close(w.fd) }
 
+func (w *watcher) watches() int { return len(w.dirs) }
+
 // addTree watches the directory rel and every directory below it, calling
 // found for every entry below rel (the entries that may have appeared
 // before their directory was watched).

@@ -58,8 +58,12 @@ type Status struct {
 
 // TreeStatus is one watched tree's state.
 type TreeStatus struct {
-	Root    string  `json:"root"`
-	Watches int     `json:"watches"` // directories watched
+	Root string `json:"root"`
+	// Watcher is how the tree is watched: "fanotify" (a filesystem mark)
+	// or "inotify", with why not fanotify in parentheses when the service
+	// chose.
+	Watcher string  `json:"watcher"`
+	Watches int     `json:"watches"` // directories watched (inotify), file systems marked (fanotify)
 	Start   uint64  `json:"start"`   // oldest cursor the journal can answer from
 	Why     string  `json:"why"`     // why the journal starts there
 	Events  uint64  `json:"events"`  // paths journaled since the service started

@@ -52,8 +52,28 @@ type Options struct {
 	Log  *slog.Logger
 	// Ready is called once the socket is served.
 	Ready func()
+	// Watcher chooses how trees are watched: "fanotify" (a filesystem
+	// mark with directory entry events; an error where the kernel or the
+	// privileges do not allow it), "inotify" (one watch per directory),
+	// or "" and "auto": fanotify where it can be had, else inotify.
+	Watcher string
 
-	stall chan struct{} // tests: holds the readers back
+	stall      chan struct{} // tests: holds the readers back
+	noFanotify error         // tests: fanotify fails with this
+}
+
+// Watchers.
+const (
+	WatcherAuto     = "auto"
+	WatcherFanotify = "fanotify"
+	WatcherInotify  = "inotify"
+)
+
+// backend is what watches one tree: inotify or fanotify.
+type backend interface {
+	run(ctx context.Context, s sink)
+	close()
+	watches() int // directories watched (inotify) or file systems marked (fanotify)
 }
 
 // Service is a running change journal.
@@ -82,6 +102,7 @@ type tree struct {
 	events       uint64
 	lastOverflow time.Time
 	watches      atomic.Int64
+	watcher      string     // the backend in use, and why not fanotify
 	armMu        sync.Mutex // serializes check and arm
 	stop         func()     // stops the current watcher and waits for it
 	rate         float64
@@ -106,6 +127,13 @@ func New(o Options) (*Service, error) {
 	}
 	if o.Tick <= 0 {
 		o.Tick = time.Second
+	}
+	switch o.Watcher {
+	case "", WatcherAuto:
+		o.Watcher = WatcherAuto
+	case WatcherFanotify, WatcherInotify:
+	default:
+		return nil, fmt.Errorf("watcher %q: want auto, fanotify or inotify", o.Watcher)
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -256,33 +284,65 @@ func (s *Service) arm(ctx context.Context, t *tree, why string) {
 		fail(err)
 		return
 	}
-	w, err := newWatcher(t.root)
+	w, kind, err := s.open(t.root)
 	if err != nil {
 		fail(err)
 		return
 	}
-	w.stall = s.o.stall
-	if err := w.addTree("", nil); err != nil {
-		w.close()
-		fail(err)
-		return
-	}
-	t.watches.Store(int64(len(w.dirs)))
+	t.watches.Store(int64(w.watches()))
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	s.mu.Lock()
 	t.gen++
 	s.seq++
-	t.start, t.why, t.broken, t.sig = s.seq, why, "", sig
+	t.start, t.why, t.broken, t.sig, t.watcher = s.seq, why, "", sig, kind
 	sk := &treeSink{s: s, t: t, gen: t.gen, w: w}
 	t.stop = func() { cancel(); <-done }
 	s.mu.Unlock()
-	s.o.Log.Info("watchd: watching", "tree", t.root, "directories", len(w.dirs), "from", t.start, "why", why)
+	s.o.Log.Info("watchd: watching", "tree", t.root, "watcher", kind, "watches", w.watches(), "from", t.start, "why", why)
 	go func() {
 		defer close(done)
 		defer w.close()
 		w.run(wctx, sk)
 	}()
+}
+
+// open starts watching a tree with the backend Options.Watcher chooses;
+// kind names it (and, for inotify in auto, why not fanotify).
+func (s *Service) open(root string) (backend, string, error) {
+	if s.o.Watcher != WatcherInotify {
+		fw, err := s.fanotify(root)
+		if err == nil {
+			fw.stall = s.o.stall
+			return fw, WatcherFanotify, nil
+		}
+		if s.o.Watcher == WatcherFanotify {
+			return nil, "", err
+		}
+		w, kind, err2 := s.inotify(root)
+		return w, kind + " (" + err.Error() + ")", err2
+	}
+	return s.inotify(root)
+}
+
+func (s *Service) fanotify(root string) (*fanWatcher, error) {
+	if s.o.noFanotify != nil {
+		return nil, s.o.noFanotify
+	}
+	return newFanWatcher(root)
+}
+
+func (s *Service) inotify(root string) (backend, string, error) {
+	w, err := newWatcher(root)
+	if err != nil {
+		return nil, "", err
+	}
+	w.stall = s.o.stall
+	if err := w.addTree("", nil); err != nil {
+		w.close()
+		return nil, "", err
+	}
+	return w, WatcherInotify, nil
 }
 
 // check rearms a tree whose file systems changed, or whose root is back.
@@ -335,14 +395,14 @@ type treeSink struct {
 	s   *Service
 	t   *tree
 	gen int
-	w   *watcher
+	w   backend
 }
 
 func (k *treeSink) changed(paths []string) {
 	s, t := k.s, k.t
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t.watches.Store(int64(len(k.w.dirs)))
+	t.watches.Store(int64(k.w.watches()))
 	if t.gen != k.gen {
 		return
 	}
@@ -378,7 +438,7 @@ func (k *treeSink) hole(why string, broken bool) {
 	}
 	s.seq++
 	t.start, t.why = s.seq, why
-	if strings.Contains(why, "IN_Q_OVERFLOW") {
+	if strings.Contains(why, "_Q_OVERFLOW") {
 		t.lastOverflow = time.Now().UTC()
 	}
 	if broken {
@@ -529,7 +589,7 @@ func (s *Service) Status() Status {
 			t.rateAt, t.rateEvents = now, t.events
 		}
 		st.Entries += t.count
-		st.Trees = append(st.Trees, TreeStatus{Root: t.root, Watches: int(t.watches.Load()), Start: t.start, Why: t.why,
+		st.Trees = append(st.Trees, TreeStatus{Root: t.root, Watcher: t.watcher, Watches: int(t.watches.Load()), Start: t.start, Why: t.why,
 			Events: t.events, Rate: t.rate, LastOverflow: t.lastOverflow, Broken: t.broken})
 	}
 	return st

@@ -2,6 +2,7 @@ package watchd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -165,27 +166,35 @@ func TestHoles(t *testing.T) {
 		s := start(t, Options{Trees: []string{root}})
 		waitHole(t, s, Request{Op: "changes", Dir: other, Epoch: "x", Since: 1}, "does not watch")
 	})
-	t.Run("overflow", func(t *testing.T) {
-		root := t.TempDir()
-		stall := make(chan struct{})
-		s := start(t, Options{Trees: []string{root}, stall: stall})
-		req := cursor(t, s, root)
-		limit := 16384
-		if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
-			fmt.Sscan(string(b), &limit)
-		}
-		if limit > 200000 {
-			t.Skipf("fs.inotify.max_queued_events is %d", limit)
-		}
-		for i := range limit + 100 {
-			write(t, filepath.Join(root, fmt.Sprint(i)), "")
-		}
-		close(stall)
-		waitHole(t, s, req, "IN_Q_OVERFLOW")
-		if st := s.Status(); st.Trees[0].LastOverflow.IsZero() {
-			t.Error("status: no last overflow")
-		}
-	})
+	for _, tc := range []struct{ watcher, queue, want string }{
+		{WatcherInotify, "/proc/sys/fs/inotify/max_queued_events", "IN_Q_OVERFLOW"},
+		{WatcherFanotify, "/proc/sys/fs/fanotify/max_queued_events", "FAN_Q_OVERFLOW"},
+	} {
+		t.Run("overflow "+tc.watcher, func(t *testing.T) {
+			root := t.TempDir()
+			if tc.watcher == WatcherFanotify {
+				needFanotify(t, root)
+			}
+			stall := make(chan struct{})
+			s := start(t, Options{Trees: []string{root}, stall: stall, Watcher: tc.watcher})
+			req := cursor(t, s, root)
+			limit := 16384
+			if b, err := os.ReadFile(tc.queue); err == nil {
+				fmt.Sscan(string(b), &limit)
+			}
+			if limit > 200000 {
+				t.Skipf("%s is %d", tc.queue, limit)
+			}
+			for i := range limit + 100 {
+				write(t, filepath.Join(root, fmt.Sprint(i)), "")
+			}
+			close(stall)
+			waitHole(t, s, req, tc.want)
+			if st := s.Status(); st.Trees[0].LastOverflow.IsZero() {
+				t.Error("status: no last overflow")
+			}
+		})
+	}
 	t.Run("compacted", func(t *testing.T) {
 		root := t.TempDir()
 		s := start(t, Options{Trees: []string{root}, MaxEntries: 8})
@@ -245,16 +254,98 @@ func TestHoles(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
+	for _, tc := range []struct {
+		watcher string
+		watches int // directories watched, or file systems marked
+	}{{WatcherInotify, 2}, {WatcherFanotify, 1}} {
+		t.Run(tc.watcher, func(t *testing.T) {
+			root := t.TempDir()
+			if tc.watcher == WatcherFanotify {
+				needFanotify(t, root)
+			}
+			write(t, filepath.Join(root, "d/f"), "")
+			s := start(t, Options{Trees: []string{root}, Watcher: tc.watcher})
+			req := cursor(t, s, root)
+			write(t, filepath.Join(root, "d/g"), "")
+			waitPaths(t, s, req, "d/g")
+			a := ask(t, s, Request{Op: "status"})
+			st := a.Status
+			if st == nil || len(st.Trees) != 1 || st.Trees[0].Root != root || st.Trees[0].Watches != tc.watches || st.Trees[0].Events == 0 || st.Cursor == 0 || st.Trees[0].Watcher != tc.watcher {
+				t.Fatalf("status %+v", st)
+			}
+		})
+	}
+}
+
+// needFanotify skips a test where fanotify with directory entry events
+// and a filesystem mark is not to be had (an old kernel, no privilege).
+func needFanotify(t *testing.T, root string) {
+	t.Helper()
+	w, err := newFanWatcher(root)
+	if err != nil {
+		t.Skipf("no fanotify here: %v", err)
+	}
+	w.close()
+}
+
+// TestWatcherSelection: auto takes fanotify where it can be had and
+// inotify, saying why, where not; a watcher asked for is used or the
+// tree is not watched, saying why.
+func TestWatcherSelection(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "d/f"), "")
-	s := start(t, Options{Trees: []string{root}})
-	req := cursor(t, s, root)
-	write(t, filepath.Join(root, "d/g"), "")
-	waitPaths(t, s, req, "d/g")
-	a := ask(t, s, Request{Op: "status"})
-	st := a.Status
-	if st == nil || len(st.Trees) != 1 || st.Trees[0].Root != root || st.Trees[0].Watches != 2 || st.Trees[0].Events == 0 || st.Cursor == 0 {
-		t.Fatalf("status %+v", st)
+	_, fanErr := newFanWatcher(root)
+	refused := errors.New("fanotify: operation not permitted (test)")
+	tests := []struct {
+		name    string
+		o       Options
+		want    string // the status's watcher, "" when broken
+		broken  string
+		journal bool // changes are journaled
+	}{
+		{"auto without fanotify", Options{noFanotify: refused}, "inotify (" + refused.Error() + ")", "", true},
+		{"inotify asked for", Options{Watcher: WatcherInotify}, WatcherInotify, "", true},
+		{"fanotify asked for and refused", Options{Watcher: WatcherFanotify, noFanotify: refused}, "", refused.Error(), false},
+	}
+	if fanErr == nil {
+		tests = append(tests,
+			struct {
+				name    string
+				o       Options
+				want    string
+				broken  string
+				journal bool
+			}{"auto with fanotify", Options{}, WatcherFanotify, "", true},
+			struct {
+				name    string
+				o       Options
+				want    string
+				broken  string
+				journal bool
+			}{"fanotify asked for", Options{Watcher: WatcherFanotify}, WatcherFanotify, "", true})
+	} else {
+		t.Logf("no fanotify here (%v): its selection is not tested", fanErr)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			o := tc.o
+			o.Trees = []string{root}
+			s := start(t, o)
+			st := s.Status().Trees[0]
+			if st.Watcher != tc.want || !strings.Contains(st.Broken, tc.broken) || (tc.broken == "") != (st.Broken == "") {
+				t.Fatalf("watcher %q broken %q, want %q broken %q", st.Watcher, st.Broken, tc.want, tc.broken)
+			}
+			req := cursor(t, s, root)
+			if !tc.journal {
+				waitHole(t, s, req, "not watched now")
+				return
+			}
+			write(t, filepath.Join(root, "d/f"), "")
+			waitPaths(t, s, req, "d", "d/f")
+		})
+	}
+	if _, err := New(Options{Trees: []string{root}, StateDir: t.TempDir(), Watcher: "dnotify"}); err == nil || !strings.Contains(err.Error(), "dnotify") {
+		t.Errorf("an unknown watcher: %v", err)
 	}
 }
 
