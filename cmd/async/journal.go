@@ -84,8 +84,9 @@ func scanFingerprint(s *session, side core.Side, private []string) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// journalHints asks the change journal service, for each local side, what
-// changed since the cursor the session recorded at its last complete run.
+// journalHints asks the change journal service, for each local side, and
+// the server's, through the SSH agent, for a remote side, what changed
+// since the cursor the session recorded at its last complete run.
 // A side with a trustworthy answer gets a hint (its paths are looked at
 // instead of a scan) unless it has one already (a -C watcher's); a side
 // with any doubt is scanned in full, with one info line saying why. It
@@ -94,7 +95,8 @@ func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [
 	private := p.privateDirs()
 	for side := range 2 {
 		e := p.ends[side]
-		if !e.local() || p.missing[side] || eps[side].Store == nil || !lifecycle.IsSource(p.s.Policy.Direction, core.Side(side)) {
+		jr, remote := eps[side].Backend.(remoteJournal)
+		if !e.local() && !remote || p.missing[side] || eps[side].Store == nil || !lifecycle.IsSource(p.s.Policy.Direction, core.Side(side)) {
 			// A destination of push or pull is looked at where the
 			// source changed; the journal is for sides whose changes
 			// matter. Its record says only that the run completed.
@@ -109,10 +111,13 @@ func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [
 			}
 		}
 		fp := scanFingerprint(p.s, core.Side(side), private[side])
-		dir, err := filepath.EvalSymlinks(e.path)
-		if err != nil {
-			full(fmt.Sprintf("its root cannot be resolved: %v", err))
-			continue
+		dir := ""
+		if !remote {
+			var err error
+			if dir, err = filepath.EvalSymlinks(e.path); err != nil {
+				full(fmt.Sprintf("its root cannot be resolved: %v", err))
+				continue
+			}
 		}
 		m, ok, err := eps[side].Store.Meta(ctx)
 		prior, why := "", ""
@@ -128,7 +133,17 @@ func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [
 		default:
 			prior = m.Journal
 		}
-		changed, next, hole := watchd.Since(ctx, in.watchd, dir, prior, fp)
+		var changed []string
+		var next, hole string
+		if remote {
+			// The server's service, asked by the agent about the
+			// remote root only.
+			if changed, next, hole, err = jr.JournalSince(ctx, prior, fp); err != nil {
+				next, hole = watchd.Token{Epoch: "-", FP: fp}.String(), fmt.Sprintf("the server's journal cannot be asked: %v", err)
+			}
+		} else {
+			changed, next, hole = watchd.Since(ctx, in.watchd, dir, prior, fp)
+		}
 		tokens[side] = next
 		if hints[side] != nil {
 			continue // a -C watcher's hints: they are this round's truth
@@ -151,6 +166,12 @@ func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [
 		fromJournal[side] = true
 	}
 	return hints, tokens, fromJournal
+}
+
+// remoteJournal is a remote side whose server answers from its own
+// change journal service (the SSH agent).
+type remoteJournal interface {
+	JournalSince(ctx context.Context, prior, fp string) (paths []string, next, why string, err error)
 }
 
 // completeToken is recorded for a side that does not read the journal:

@@ -31,6 +31,7 @@ func watchdOptions() []cli.Spec {
 		{Long: "config", Arg: cli.ArgRequired, ValueName: "FILE", Group: g, Help: "a file of 'tree DIR', 'socket PATH', 'max-entries N' and 'watcher KIND' lines"},
 		{Long: "socket", Arg: cli.ArgRequired, ValueName: "PATH", Group: g, Help: "the unix socket served (STATE/watchd/watchd.sock)"},
 		{Long: "max-entries", Arg: cli.ArgRequired, ValueName: "N", Group: g, Help: "journal entries kept per tree before the oldest are dropped (1048576)"},
+		{Long: "shared", Group: g, Help: "serve every local user (run as root): the socket is mode 0666 and a user is answered only about directories it may read"},
 		{Long: "watcher", Arg: cli.ArgRequired, ValueName: "KIND", Group: g, Help: "auto (fanotify where the kernel and privileges allow, else inotify), fanotify or inotify"},
 		{Long: "status", Group: g, Help: "show the running service's trees, cursor, events/s and last overflow"},
 		{Long: "json", Group: g, Help: "--status as one JSON document"},
@@ -83,6 +84,8 @@ func watchdCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 				return bad(op.As, "%q is not a positive number", op.Value)
 			}
 			o.MaxEntries = n
+		case "shared":
+			o.Shared = true
 		case "watcher":
 			if err := setWatcher(&o, op.Value); err != nil {
 				return bad(op.As, "%v", err)
@@ -94,7 +97,7 @@ func watchdCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		case "debug":
 			debug = true
 		case "help":
-			fmt.Fprintln(stdout, "usage: async watchd --tree DIR [--tree DIR ...] [--config FILE] [--socket PATH] [--max-entries N] [--watcher KIND]")
+			fmt.Fprintln(stdout, "usage: async watchd --tree DIR [--tree DIR ...] [--config FILE] [--socket PATH] [--max-entries N] [--watcher KIND] [--shared]")
 			fmt.Fprintln(stdout, "       async watchd --status [--json] [--socket PATH]")
 			cli.Usage(stdout, specs)
 			return exitOK

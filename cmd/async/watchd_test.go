@@ -27,6 +27,7 @@ type journalEnv struct {
 	svc   *exec.Cmd
 	args  []string // the service's arguments
 	log   string   // the last sync's log lines
+	sock  string   // the service's socket when not the default one
 }
 
 func newJournalEnv(t *testing.T, args ...string) *journalEnv {
@@ -34,6 +35,9 @@ func newJournalEnv(t *testing.T, args ...string) *journalEnv {
 }
 
 func (j *journalEnv) socket() string {
+	if j.sock != "" {
+		return j.sock
+	}
 	return filepath.Join(j.state, "async", "watchd", watchd.SocketName)
 }
 

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,13 @@ type Options struct {
 	Log  *slog.Logger
 	// Ready is called once the socket is served.
 	Ready func()
+	// Shared serves every local user (a service run by root for the
+	// users' trees): the socket is mode 0666, and a user other than the
+	// service's and root is answered only about directories it may read
+	// (its peer credentials against the permission bits of the directory
+	// and of every directory above it), and sees only such trees in the
+	// status.
+	Shared bool
 	// Watcher chooses how trees are watched: "fanotify" (a filesystem
 	// mark with directory entry events; an error where the kernel or the
 	// privileges do not allow it), "inotify" (one watch per directory),
@@ -243,14 +251,22 @@ func (s *Service) listen() error {
 		return fmt.Errorf("socket %s: another watchd serves it", s.o.Socket)
 	}
 	os.Remove(s.o.Socket)
-	if err := os.MkdirAll(filepath.Dir(s.o.Socket), 0o700); err != nil {
+	perm := os.FileMode(0o700)
+	if s.o.Shared {
+		perm = 0o755 // the users reach the socket through it
+	}
+	if err := os.MkdirAll(filepath.Dir(s.o.Socket), perm); err != nil {
 		return fmt.Errorf("socket %s: %w", s.o.Socket, err)
 	}
 	ln, err := net.Listen("unix", s.o.Socket)
 	if err != nil {
 		return fmt.Errorf("socket %s: %w", s.o.Socket, err)
 	}
-	os.Chmod(s.o.Socket, 0o600)
+	mode := os.FileMode(0o600)
+	if s.o.Shared {
+		mode = 0o666
+	}
+	os.Chmod(s.o.Socket, mode)
 	s.ln = ln
 	return nil
 }
@@ -450,6 +466,7 @@ func (k *treeSink) hole(why string, broken bool) {
 // serve answers one connection's requests, one JSON line each.
 func (s *Service) serve(ctx context.Context, c net.Conn) {
 	defer c.Close()
+	who := peerOf(c)
 	r := bufio.NewReaderSize(c, 64<<10)
 	enc := json.NewEncoder(c)
 	for ctx.Err() == nil {
@@ -463,7 +480,7 @@ func (s *Service) serve(ctx context.Context, c net.Conn) {
 		if err := json.Unmarshal(line, &req); err != nil {
 			a = &Answer{Error: "bad request: " + err.Error()}
 		} else {
-			a = s.Answer(ctx, req)
+			a = s.answer(ctx, req, who)
 		}
 		if err := enc.Encode(a); err != nil {
 			return
@@ -471,13 +488,23 @@ func (s *Service) serve(ctx context.Context, c net.Conn) {
 	}
 }
 
-// Answer serves one request.
+// Answer serves one request of the service's own user.
 func (s *Service) Answer(ctx context.Context, req Request) *Answer {
+	return s.answer(ctx, req, peer{self: true})
+}
+
+func (s *Service) answer(ctx context.Context, req Request, who peer) *Answer {
 	switch req.Op {
 	case "status":
 		st := s.Status()
+		if !who.self {
+			st.Trees = slices.DeleteFunc(st.Trees, func(t TreeStatus) bool { return !who.mayRead(t.Root) })
+		}
 		return &Answer{Epoch: s.epoch, Cursor: st.Cursor, Status: &st}
 	case "changes":
+		if !who.self && !who.mayRead(filepath.Clean(req.Dir)) {
+			return &Answer{Error: fmt.Sprintf("dir %q: permission denied (user %d may not read it)", req.Dir, who.uid)}
+		}
 		return s.changes(ctx, req)
 	}
 	return &Answer{Error: fmt.Sprintf("unknown op %q", req.Op)}

@@ -746,6 +746,9 @@ func (a *agent) do(ctx context.Context, f protocol.Frame) (byte, []byte, error) 
 		return a.dataCreate(ctx, d)
 	case protocol.OpDataCommit:
 		return a.dataCommit(ctx, d)
+	case protocol.OpJournal:
+		prior, fp := d.Str(), d.Str()
+		return decoded(d, func() (byte, []byte, error) { return a.journal(ctx, prior, fp) })
 	case protocol.OpKeep:
 		aw := a.takeWriter(d.Uint())
 		if aw == nil || aw.err != nil {
@@ -959,6 +962,12 @@ func (a *agent) doStore(ctx context.Context, f protocol.Frame, d *protocol.Dec) 
 			return 0, nil, err
 		}
 		return okReply(a.load(ctx, f.ID, st))
+	case protocol.OpLoadPaths:
+		paths, dirs := d.Strings(), d.Strings()
+		if err := errors.Join(d.Err, needStore()); err != nil {
+			return 0, nil, err
+		}
+		return okReply(a.loadPaths(ctx, f.ID, st, paths, dirs))
 	case protocol.OpStoreFlush:
 		if err := needStore(); err != nil {
 			return 0, nil, err
@@ -1120,6 +1129,18 @@ func (a *agent) openStore(dir string, readOnly bool) error {
 func (a *agent) load(ctx context.Context, id uint64, st *snapshot.DB) error {
 	b := &batcher{c: a.c, id: id}
 	err := st.Load(ctx, func(r core.Record) error {
+		return b.add(func(e *protocol.Enc) { e.Record(&r) })
+	})
+	if err != nil {
+		return err
+	}
+	return b.flush()
+}
+
+// loadPaths streams the records of some paths (snapshot.DB.LoadPaths).
+func (a *agent) loadPaths(ctx context.Context, id uint64, st *snapshot.DB, paths, dirs []string) error {
+	b := &batcher{c: a.c, id: id}
+	err := st.LoadPaths(ctx, paths, dirs, func(r core.Record) error {
 		return b.add(func(e *protocol.Enc) { e.Record(&r) })
 	})
 	if err != nil {

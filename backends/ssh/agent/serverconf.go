@@ -27,6 +27,7 @@ const DefaultServerConfig = "/etc/async/server.conf"
 //	docroot = /srv/sync      # shown to the client as "/"
 //	db_dir  = /srv/async/db  # overrides -B
 //	log_dir = /srv/async/log # overrides -R
+//	watchd_socket = /run/async/watchd.sock # the change journal (default: the user's own)
 //
 //	[key AKID1]              # an access key for -W "Basic BASE64(AKID1:secret)"
 //	secret = ...
@@ -43,6 +44,10 @@ type ServerConfig struct {
 // UserConfig is one user's section.
 type UserConfig struct {
 	Docroot, DBDir, LogDir string
+	// WatchdSocket is the change journal service's socket (async watchd
+	// --shared, run by root for the users' trees); unset: the user's own
+	// service, STATE/watchd/watchd.sock.
+	WatchdSocket string
 }
 
 // AccessKey is one [key ID] section.
@@ -142,6 +147,8 @@ func (c *ServerConfig) set(kind, name, k, v string) error {
 			u.DBDir = v
 		case "log_dir":
 			u.LogDir = v
+		case "watchd_socket":
+			u.WatchdSocket = v
 		default:
 			return fmt.Errorf("unknown user setting %q", k)
 		}

@@ -110,3 +110,37 @@ func (c *Client) snapshotAction(ctx context.Context, act uint64, dir, to string)
 	ok := d.Bool()
 	return ok, d.Err
 }
+
+var _ core.PathLoader = (*Store)(nil)
+
+// LoadPaths streams the records of some paths and of what is below some
+// directories (a hinted run's sparse read).
+func (s *Store) LoadPaths(ctx context.Context, paths, dirs []string, fn func(core.Record) error) error {
+	var e protocol.Enc
+	e.Strings(paths)
+	e.Strings(dirs)
+	if len(e.B) > protocol.MaxFrame/2 {
+		// Too many to ask at once: filter a whole load.
+		want := make(map[string]bool, len(paths))
+		for _, p := range paths {
+			want[p] = true
+		}
+		return s.Load(ctx, func(r core.Record) error {
+			if want[r.Path] || below(r.Path, dirs) {
+				return fn(r)
+			}
+			return nil
+		})
+	}
+	return s.c.stream(ctx, protocol.OpLoadPaths, e.B, func(d *protocol.Dec) error { return eachItem(d, (*protocol.Dec).Record, fn) })
+}
+
+// below reports whether p lies below one of dirs ("" is the root).
+func below(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if d == "" && p != "" || len(p) > len(d) && p[len(d)] == '/' && p[:len(d)] == d {
+			return true
+		}
+	}
+	return false
+}

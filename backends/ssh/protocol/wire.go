@@ -21,7 +21,7 @@ import (
 
 // ProtocolVersion is the agent protocol's version. Client and agent must
 // speak the same one; the client installs a matching agent otherwise.
-const ProtocolVersion = 4
+const ProtocolVersion = 5
 
 // Magic opens the hello payload, so that a stray shell banner or a wrong
 // program on the other end reads as a clear error, not as garbage.
@@ -72,6 +72,8 @@ const (
 	OpDataOpen                     // streams, port, congestion control → opOK(port, key, streams): the data path
 	OpDataCreate                   // handle, path, create options → opOK: a file whose content comes on the data path
 	OpDataCommit                   // handle, bytes sent → opEntry, once that many bytes arrived
+	OpJournal                      // recorded token, fingerprint → opOK(why, next token, paths): the server's change journal
+	OpLoadPaths                    // paths, dirs → opItems(records)... then opOK: the snapshot's records of those paths and below those dirs
 )
 
 // Replies, in a block of their own so that every op stays below
@@ -429,7 +431,8 @@ func (e *Enc) CreateOptions(o core.CreateOptions) {
 	e.Str(o.TempToken)
 }
 
-func (e *Enc) strs(v []string) {
+// Strings appends a count and the strings (Dec.Strings reads them).
+func (e *Enc) Strings(v []string) {
 	e.Uint(uint64(len(v)))
 	for _, s := range v {
 		e.Str(s)
@@ -452,7 +455,7 @@ func (e *Enc) ScanOptions(o core.ScanOptions) {
 		e.Bool(r.Include)
 		e.Str(r.Pattern)
 	}
-	e.strs(o.Prune.Subtrees)
+	e.Strings(o.Prune.Subtrees)
 	e.Bool(o.Prune.Settled != nil)
 	e.Uint(uint64(len(o.Prune.Settled)))
 	for p, t := range o.Prune.Settled {
@@ -473,14 +476,15 @@ func (e *Enc) Meta(m core.Meta) {
 	for _, s := range []string{m.Session, m.Local, m.Remote, m.Direction, m.Checksum, m.Side} {
 		e.Str(s)
 	}
-	e.strs(m.Filters)
+	e.Strings(m.Filters)
 	e.time(m.Started)
 	e.time(m.Stopped)
 	e.Str(m.TempToken)
 	// Added later: a decoder that does not know them ignores them.
-	e.strs(m.KeepDirs)
+	e.Strings(m.KeepDirs)
 	e.Str(m.LocalDevice)
 	e.Str(m.RemoteDevice)
+	e.Str(m.Journal)
 }
 
 // Record appends a snapshot record.
@@ -706,6 +710,9 @@ func (d *Dec) Meta() core.Meta {
 		m.KeepDirs = d.Strings()
 		m.LocalDevice = d.Str()
 		m.RemoteDevice = d.Str()
+	}
+	if len(d.B) > 0 { // an encoder that knows the change journal's token
+		m.Journal = d.Str()
 	}
 	return m
 }
