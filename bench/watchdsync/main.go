@@ -2,7 +2,8 @@
 // bench): it generates a tree of small files, starts `async watchd` on it,
 // and times a no-change resync and a resync after 1 % of the files were
 // rewritten, by `async --watchd` and by `rsync -a` on the same tree in the
-// same run. It also reports the service's memory and CPU.
+// same run. It also reports the service's memory and CPU: in all, at rest,
+// and under a steady churn of small rewrites (-churn per second).
 package main
 
 import (
@@ -29,14 +30,17 @@ func main() {
 	perDir := flag.Int("per-dir", 100, "files per directory")
 	rounds := flag.Int("rounds", 3, "repetitions; the best time counts")
 	dir := flag.String("dir", "", "where to generate the trees (default: the system's temporary directory)")
+	watcher := flag.String("watcher", "auto", "the service's --watcher: auto, fanotify or inotify")
+	load := flag.Duration("load", 5*time.Second, "how long the service's idle and churn figures are taken over")
+	rate := flag.Int("churn", 1000, "changes per second of the churn figure")
 	flag.Parse()
-	if err := run(*bin, *dir, *files, *perDir, *rounds); err != nil {
+	if err := run(*bin, *dir, *files, *perDir, *rounds, *watcher, *load, *rate); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin, dir string, files, perDir, rounds int) error {
+func run(bin, dir string, files, perDir, rounds int, watcher string, load time.Duration, rate int) error {
 	abs, err := filepath.Abs(bin)
 	if err != nil {
 		return err
@@ -55,7 +59,7 @@ func run(bin, dir string, files, perDir, rounds int) error {
 	}
 	state := filepath.Join(base, "state")
 	env := "XDG_STATE_HOME=" + state
-	svc := exec.Command(abs, "watchd", "--tree", src)
+	svc := exec.Command(abs, "watchd", "--tree", src, "--watcher", watcher)
 	svc.Env = append(os.Environ(), env)
 	if err := svc.Start(); err != nil {
 		return err
@@ -131,7 +135,63 @@ func run(bin, dir string, files, perDir, rounds int) error {
 		best[2].Seconds(), best[3].Seconds(), best[3].Seconds()/best[2].Seconds())
 	rss, cpu := procUsage(svc.Process.Pid)
 	fmt.Printf("watchd: %d MiB resident, %.2fs CPU in all\n", rss>>20, cpu)
+	if a, err := watchd.Ask(context.Background(), sock, watchd.Request{Op: "status"}, 5*time.Second); err == nil && len(a.Status.Trees) > 0 {
+		fmt.Printf("watchd --status: watcher %s\n", a.Status.Trees[0].Watcher)
+	}
+	// The service at rest, then under a steady churn of small rewrites.
+	idle := usageOver(svc.Process.Pid, load, nil)
+	fmt.Printf("watchd idle:              %4d MiB resident, %5.1f %% of a CPU\n", idle.rss>>20, idle.cpu)
+	rng2 := rand.New(rand.NewPCG(3, 4))
+	made := 0
+	churn := usageOver(svc.Process.Pid, load, func(stop <-chan struct{}) {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		start := time.Now()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			for made < int(time.Since(start).Seconds()*float64(rate)) {
+				n := rng2.IntN(files)
+				p := filepath.Join(src, fmt.Sprintf("d%03d", n/perDir/10), fmt.Sprintf("s%04d", n/perDir), fmt.Sprintf("f%06d.dat", n))
+				os.WriteFile(p, []byte(fmt.Sprint("churn ", made)), 0o644)
+				made++
+			}
+		}
+	})
+	fmt.Printf("watchd under %d changes/s: %4d MiB resident, %5.1f %% of a CPU (%d changes made in %s)\n",
+		rate, churn.rss>>20, churn.cpu, made, load)
 	return nil
+}
+
+// usage is a process's resident memory at the end of an interval and the
+// share of one CPU it used in it.
+type usage struct {
+	rss int64
+	cpu float64
+}
+
+// usageOver measures a process over d while work (if any) runs.
+func usageOver(pid int, d time.Duration, work func(stop <-chan struct{})) usage {
+	_, c0 := procUsage(pid)
+	t0 := time.Now()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if work != nil {
+			work(stop)
+		} else {
+			<-stop
+		}
+	}()
+	time.Sleep(d)
+	close(stop)
+	<-done
+	rss, c1 := procUsage(pid)
+	return usage{rss: rss, cpu: 100 * (c1 - c0) / time.Since(t0).Seconds()}
 }
 
 // settleJournal waits until the service journaled the changes made so far
