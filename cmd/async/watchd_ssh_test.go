@@ -60,3 +60,37 @@ func TestSSHWatchdServesTheRemoteSide(t *testing.T) {
 		t.Errorf("d/b = %q", got)
 	}
 }
+
+// TestSSHWatchdPushReadsTheServerSnapshotSparsely: a push to an SSH
+// server driven by the local journal reads from the server's snapshot
+// only the records of what changed (and looks only there on the server).
+func TestSSHWatchdPushReadsTheServerSnapshotSparsely(t *testing.T) {
+	s := testServer(t)
+	state, src, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
+	writeTree(t, src, tree{"a": "a", "d/b": "b", "d/e/c": "c"})
+	j := &journalEnv{t: t, state: state, args: []string{"--tree", src}}
+	j.start()
+	logFile := filepath.Join(state, "async", "log", "async-wp.log")
+	push := func() (result, string) {
+		t.Helper()
+		before, _ := os.ReadFile(logFile)
+		r := sshRun(t, state, nil, append(keyArgs(s, "wp"), "--watchd", "-d", src, "-r", remote(s, dst), "-D")...)
+		after, _ := os.ReadFile(logFile)
+		mustCode(t, r, 0)
+		equalTrees(t, readTree(t, dst), readTree(t, src))
+		return r, string(after[min(len(before), len(after)):])
+	}
+	push()
+	j.settle(src)
+	push()
+	writeTree(t, src, tree{"d/b": "b2", "d/e/new": "n"})
+	os.Remove(filepath.Join(src, "a"))
+	j.settle(src)
+	r, log := push()
+	if strings.Contains(r.stderr, "scanned in full") || !strings.Contains(log, `msg="sparse gather"`) {
+		t.Errorf("not a sparse run:\n%s\n%s", r.stderr, log)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "a")); err == nil {
+		t.Errorf("a deleted at the source is still on the server")
+	}
+}
