@@ -86,16 +86,17 @@ func scanFingerprint(s *session, side core.Side, private []string) string {
 
 // journalHints asks the change journal service, for each local side, and
 // the server's, through the SSH agent, for a remote side, what changed
-// since the cursor the session recorded at its last complete run.
+// since the cursor the session recorded at its last complete run
+// (journals: a remote side's, nil for one without).
 // A side with a trustworthy answer gets a hint (its paths are looked at
 // instead of a scan) unless it has one already (a -C watcher's); a side
 // with any doubt is scanned in full, with one info line saying why. It
 // returns the tokens to record if this run completes.
-func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [2]*core.Endpoint, hints [2]*core.Hint, log *slog.Logger) (_ [2]*core.Hint, tokens [2]string, fromJournal [2]bool) {
+func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [2]*core.Endpoint, journals [2]remoteJournal, hints [2]*core.Hint, log *slog.Logger) (_ [2]*core.Hint, tokens [2]string, fromJournal [2]bool) {
 	private := p.privateDirs()
 	for side := range 2 {
 		e := p.ends[side]
-		jr, remote := eps[side].Backend.(remoteJournal)
+		jr, remote := journals[side], journals[side] != nil
 		if !e.local() && !remote || p.missing[side] || eps[side].Store == nil || !lifecycle.IsSource(p.s.Policy.Direction, core.Side(side)) {
 			// A destination of push or pull is looked at where the
 			// source changed; the journal is for sides whose changes

@@ -45,6 +45,7 @@ type opened struct {
 	backend core.Backend
 	snaps   lifecycle.Snapshots
 	close   func()
+	journal remoteJournal // a server's change journal (the SSH agent), or nil
 }
 
 // openSSH connects to an SSH endpoint and starts the agent on it (or an

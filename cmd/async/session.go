@@ -429,6 +429,9 @@ func (a *app) openEndpoint(ctx context.Context, in *instance, p *prepared, side 
 		op.close()
 		return nil, err
 	}
+	if j, ok := core.Unmask(op.backend).(remoteJournal); ok {
+		op.journal = j // the server's change journal, asked once per run
+	}
 	// A network side's transient failures are tried again (the
 	// preconditions each call carries make that safe).
 	op.backend = retry.Wrap(op.backend, retry.Policy{Log: log})
@@ -523,7 +526,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	opts.DryRun = in.dryRun
 	if in.watchd != "" && !in.dryRun && p.plan == nil {
 		var fromJournal [2]bool
-		hints, opts.Journal, fromJournal = a.journalHints(ctx, in, p, eps, hints, log)
+		hints, opts.Journal, fromJournal = a.journalHints(ctx, in, p, eps, [2]remoteJournal{ends[0].journal, ends[1].journal}, hints, log)
 		if journalUnchanged(ctx, p, pol, eps, hints, fromJournal) {
 			log.Info("watchd: nothing changed at the source since the last complete run")
 			a.out.summary(in, s.name, pol.Direction, 0, stats)
