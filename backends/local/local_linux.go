@@ -23,6 +23,7 @@ type FS struct {
 	openat2 bool // the kernel resolves paths beneath a descriptor for us
 	pid     int  // this process, in temporary names
 	umask   int  // the process's umask, -1 when unknown
+	dirs    dirCache
 }
 
 // processUmask reads the umask without changing it (Linux 4.7 and later
@@ -73,7 +74,10 @@ func (f *FS) Caps() core.Caps {
 }
 
 // Close releases the root descriptor.
-func (f *FS) Close() error { return unix.Close(f.rootFD) }
+func (f *FS) Close() error {
+	f.forgetDirs()
+	return unix.Close(f.rootFD)
+}
 
 const strictResolve = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
 
@@ -644,6 +648,8 @@ func (f *FS) found(dfd int, name, p string) (*core.Entry, error) {
 // Remove removes the file, link or empty directory at p if it matches pre.
 // A missing path is an error wrapping fs.ErrNotExist.
 func (f *FS) Remove(ctx context.Context, p string, pre core.Precondition) error {
+	f.forgetDirs() // a directory may move or go: created files look it up again
+	defer f.forgetDirs()
 	dfd, name, err := f.parent(p, false)
 	if err != nil {
 		return err
@@ -674,6 +680,8 @@ func (f *FS) Remove(ctx context.Context, p string, pre core.Precondition) error 
 
 // Rename moves from to to, if from matches pre and nothing is at to.
 func (f *FS) Rename(ctx context.Context, from, to string, pre core.Precondition) (core.Entry, error) {
+	f.forgetDirs() // a directory may move or go: created files look it up again
+	defer f.forgetDirs()
 	sfd, sname, err := f.parent(from, false)
 	if err != nil {
 		return core.Entry{}, err
@@ -787,6 +795,8 @@ func idOr(id *int) int {
 // Symlink creates a link at p pointing to target, replacing what is there
 // only if it matches pre.
 func (f *FS) Symlink(ctx context.Context, p, target string, pre core.Precondition) (core.Entry, error) {
+	f.forgetDirs() // a directory may move or go: created files look it up again
+	defer f.forgetDirs()
 	dfd, name, err := f.parent(p, false)
 	if err != nil {
 		return core.Entry{}, err
@@ -806,6 +816,8 @@ func (f *FS) Symlink(ctx context.Context, p, target string, pre core.Preconditio
 // Link makes p a hard link to the regular file at existing, replacing what
 // is at p only if it matches pre.
 func (f *FS) Link(ctx context.Context, existing, p string, pre core.Precondition) (core.Entry, error) {
+	f.forgetDirs() // a directory may move or go: created files look it up again
+	defer f.forgetDirs()
 	sfd, sname, err := f.parent(existing, false)
 	if err != nil {
 		return core.Entry{}, err

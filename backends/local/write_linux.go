@@ -24,10 +24,11 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 	if !core.ValidTempToken(opts.TempToken) {
 		return nil, fmt.Errorf("create %s: invalid temporary-file token %q: %w", core.DisplayPath(p), opts.TempToken, fs.ErrInvalid)
 	}
-	dfd, name, err := f.parent(p, false)
+	dir, name, err := f.parentForCreate(p)
 	if err != nil {
 		return nil, err
 	}
+	dfd := dir.fd
 	tmp, flags := f.tempName(opts.TempToken), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW
 	perm, modeSet := uint32(0o600), false
 	if opts.Partial != "" {
@@ -38,10 +39,10 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 	}
 	fd, err := unix.Openat(dfd, tmp, flags, perm)
 	if err != nil {
-		unix.Close(dfd)
+		f.release(dir)
 		return nil, pathErr("create", p, err)
 	}
-	w := &writer{fs: f, dfd: dfd, name: name, tmp: tmp, path: p, file: &fdFile{fd: fd, end: -1}, opts: opts, modeSet: modeSet}
+	w := &writer{fs: f, dir: dir, dfd: dfd, name: name, tmp: tmp, path: p, file: &fdFile{fd: fd, end: -1}, opts: opts, modeSet: modeSet}
 	if opts.Partial != "" {
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
@@ -125,6 +126,7 @@ func (w *writer) Keep() error {
 // writer is a file being written under a temporary name.
 type writer struct {
 	fs     *FS
+	dir    *openDir // the parent directory, shared (dfd is its descriptor)
 	dfd    int
 	name   string
 	tmp    string
@@ -270,7 +272,7 @@ func (w *writer) finish() {
 	if w.tmp != "" {
 		unix.Unlinkat(w.dfd, w.tmp, 0)
 	}
-	unix.Close(w.dfd)
+	w.fs.release(w.dir)
 }
 
 // syncDir makes the directory dfd (an O_PATH descriptor, which fsync

@@ -924,6 +924,8 @@ func (w *remoteWriter) Commit(ctx context.Context) (core.Entry, error) {
 	w.done = true
 	var e protocol.Enc
 	if !w.started {
+		// One allocation for the frame: the path, the options and the content.
+		e.B = make([]byte, 0, len(w.path)+len(w.buf)+128)
 		e.Str(w.path)
 		e.CreateOptions(w.opts)
 		e.Bytes(w.buf)
