@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -147,4 +148,44 @@ func TestSSHDataPathAgentKilledRerunConverges(t *testing.T) {
 	r := sshRun(t, state, nil, args...)
 	mustCode(t, r, 0)
 	equalTrees(t, readTree(t, dst), readTree(t, src))
+}
+
+// TestSSHDataPathTargetRate: -l holds on the data path, both ways: a
+// file's goodput (its bytes over the time its copy took, from the debug
+// log) is within 2 % of the target.
+func TestSSHDataPathTargetRate(t *testing.T) {
+	s := testServer(t)
+	state, src, dst, back, logs := t.TempDir(), t.TempDir(), s.TempDir(t), t.TempDir(), t.TempDir()
+	const target = 48e6 // bit/s: 24 MiB in about 4.2 s
+	big := make([]byte, 24<<20)
+	rand.NewChaCha8([32]byte{7}).Read(big) // incompressible
+	if err := os.WriteFile(filepath.Join(src, "big.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rateRe := regexp.MustCompile(`action end.*path=/?big\.bin.*bytes_per_s=(\d+)`)
+	for _, c := range []struct{ name, dir string }{{"rate-push", src}, {"rate-pull", back}} {
+		args := append(keyArgs(s, c.name), "-d", c.dir, "-r", remote(s, dst), "--data-path=tcp", "-L", logs, "-D", "-l", "48m")
+		if c.name == "rate-pull" {
+			args = append(args, "-K", "pull")
+		}
+		r := sshRun(t, state, nil, args...)
+		mustCode(t, r, 0)
+		b, _ := os.ReadFile(filepath.Join(logs, "async-"+c.name+".log"))
+		if !strings.Contains(string(b), "data path open") {
+			t.Fatalf("%s: not over the data path:\n%s", c.name, b)
+		}
+		m := rateRe.FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s: no action end for big.bin in the log:\n%s", c.name, b)
+		}
+		bps, _ := strconv.ParseFloat(string(m[1]), 64)
+		got := bps * 8
+		t.Logf("%s: %.2f Mbit/s for a target of %.0f", c.name, got/1e6, target/1e6)
+		if got < 0.98*target || got > 1.02*target {
+			t.Errorf("%s: %.2f Mbit/s, want %.0f ± 2 %%", c.name, got/1e6, target/1e6)
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(back, "big.bin")); !bytes.Equal(got, big) {
+		t.Error("the pulled file differs")
+	}
 }
