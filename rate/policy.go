@@ -3,6 +3,7 @@ package rate
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -52,14 +53,47 @@ var (
 // Controller moves a limiter's rate between a floor and a target by a
 // policy, from what the session achieves. It is driven by Run, or by
 // Adjust in tests.
+//
+// With a queue-delay probe (SetProbe: the data path's sockets report
+// their round trips), competing traffic is seen even while the session
+// wins: a queue builds at the bottleneck (a loss-based flow fills it; the
+// data path's BBR streams alone keep it short). Under contention fair
+// holds half the capacity it has seen (the most it moved in an interval),
+// high three quarters, and low backs off by 30 % an interval towards the
+// floor; once the queue drains they climb back as without a probe.
 type Controller struct {
 	l           *Limiter
 	target, min float64 // bits per second
 	policy      Policy
 	cur         float64
+	capacity    float64 // the most the session moved in an interval, bit/s
 	lastPassed  int64
 	lastWaits   int64
+
+	mu    sync.Mutex
+	probe Probe
 }
+
+// Probe reports the queueing delay on the session's path and the path's
+// base round trip; ok false: not known now.
+type Probe func() (delay, base time.Duration, ok bool)
+
+// SetProbe gives the controller a queue-delay probe (nil: none).
+func (c *Controller) SetProbe(p Probe) {
+	c.mu.Lock()
+	c.probe = p
+	c.mu.Unlock()
+}
+
+// Contended is the queueing delay above which the path counts as shared:
+// 10 ms, or a quarter of the base round trip when that is more.
+func Contended(delay, base time.Duration) bool {
+	return delay > max(10*time.Millisecond, base/4)
+}
+
+// share is what each policy keeps of the capacity it has seen while the
+// path is shared (low: none, it backs off step by step).
+var share = [...]float64{Fair: 0.5, Fixed: 1, High: 0.75, Low: 0}
 
 // NewController controls l between min and target bits per second.
 func NewController(l *Limiter, target, min int64, p Policy) *Controller {
@@ -75,10 +109,29 @@ func (c *Controller) Rate() int64 { return int64(c.cur) }
 // to wait on the limiter (the session wanted more than its rate). It
 // returns the new rate.
 func (c *Controller) Adjust(bits float64, interval time.Duration, limited bool) int64 {
+	c.mu.Lock()
+	probe := c.probe
+	c.mu.Unlock()
 	achieved := bits / interval.Seconds()
+	c.capacity = max(c.capacity, achieved)
+	contended, probed := false, false
+	if probe != nil && c.policy != Fixed {
+		if d, base, ok := probe(); ok {
+			probed, contended = true, Contended(d, base)
+		}
+	}
 	switch {
 	case c.policy == Fixed:
 		c.cur = c.target
+	case contended && c.policy == Low:
+		c.cur = max(c.min, c.cur*yield[Low])
+	case contended:
+		c.cur = max(c.min, min(c.cur, c.capacity*share[c.policy]))
+	case probed && limited:
+		c.cur = min(c.target, c.cur+climb[c.policy]*c.target*interval.Seconds())
+	case probed:
+		// Not shared and not limited: whatever holds the session back,
+		// it is not other traffic; keep the rate.
 	case bits > 0 && !limited && achieved < 0.9*c.cur:
 		// Data moved, nobody waited, and yet less than allowed passed:
 		// the link is shared. Yield.

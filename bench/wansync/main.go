@@ -19,18 +19,22 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -46,6 +50,9 @@ type config struct {
 	cc                string
 	ops               map[string]bool
 	timeout           time.Duration
+	cap               time.Duration
+	share             []string // -a policies of the fair-share measure
+	shareWindow       time.Duration
 	dir               string
 	asyncFlags        []string
 	prefix            string
@@ -63,12 +70,31 @@ func main() {
 	flag.IntVar(&c.sizeMiB, "size", 256, "large file size in MiB")
 	flag.IntVar(&c.files, "files", 2000, "small files (1 to 8 KiB each)")
 	flag.StringVar(&c.cc, "cc", "cubic", "system TCP congestion control in both namespaces")
-	flag.StringVar(&ops, "ops", "push,pull,small", "what to run: push and pull (the large file), small (push of the small files)")
+	flag.StringVar(&ops, "ops", "push,pull,small", "what to run: push and pull (the large file), small (push of the small files), share (a push with -l at the link rate beside a competing TCP flow, per -share policy)")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "bound on one tool's run (a timed-out run is reported as such)")
+	flag.DurationVar(&c.cap, "cap", 0, "stop rsync after this long and report its time as a lower bound (\"> N s\"); 0: no cap")
+	var share string
+	flag.StringVar(&share, "share", "fair,low", "with -ops share: the -a policies measured against a competing TCP flow")
+	flag.DurationVar(&c.shareWindow, "share-window", 20*time.Second, "with -ops share: how long each share is measured")
+	sink := flag.String("sink", "", "internal: listen on this address and discard what arrives")
+	source := flag.String("source", "", "internal: send to this address until stopped, then print the bytes sent")
 	flag.StringVar(&c.dir, "dir", "/dev/shm", "where trees and the benchmark user's home live")
 	flag.StringVar(&asyncFlags, "async-flags", "", "extra async options, space-separated (e.g. --data-streams 8)")
 	flag.StringVar(&c.prefix, "ns", "asyncwan", "prefix of the namespace names")
 	flag.Parse()
+	if *sink != "" || *source != "" {
+		var err error
+		if *source != "" {
+			err = runSource(*source)
+		} else {
+			err = runSink(*sink)
+		}
+		if err != nil {
+			fail(err)
+		}
+		return
+	}
+	c.share = strings.Split(share, ",")
 	c.serverIP, c.localIP = "10.99.0.102", "10.99.0.101"
 	c.asyncFlags = strings.Fields(asyncFlags)
 	c.ops = map[string]bool{}
@@ -97,6 +123,13 @@ func main() {
 		fail(err)
 	}
 	b := &bench{c: c}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sig
+		b.cleanup() // namespaces, sshd, the allowed congestion controls
+		os.Exit(1)
+	}()
 	err = b.run()
 	b.cleanup()
 	if err != nil {
@@ -116,6 +149,7 @@ type bench struct {
 	wanem    *exec.Cmd
 	nsA, nsB string
 	keyDir   string
+	lastLog  string // the last async run's log
 	user     string
 	home     string
 	sshOpt   string
@@ -227,6 +261,13 @@ func (b *bench) run() error {
 				})
 				b.clearServer(filepath.Base(w))
 			}
+			if b.c.ops["share"] {
+				for _, p := range b.c.share {
+					if err := b.share(cell, big, p); err != nil {
+						fmt.Printf("%s  share -a %s FAILED: %v\n", cell, p, err)
+					}
+				}
+			}
 		}
 	}
 	return nil
@@ -236,13 +277,19 @@ func (b *bench) run() error {
 // a multiple of rsync's.
 func (b *bench) report(cell, what string, ad time.Duration, aerr error, rd time.Duration, rerr error, cc string, unit func(time.Duration) string) {
 	show := func(d time.Duration, err error) string {
-		if err != nil {
+		switch {
+		case errors.Is(err, errCapped):
+			return fmt.Sprintf("> %6.0fs (< %s)", d.Seconds(), strings.TrimSpace(unit(d)))
+		case err != nil:
 			return fmt.Sprintf("%-30s", "FAILED ("+short(err)+")")
 		}
 		return fmt.Sprintf("%8.2fs (%s)", d.Seconds(), unit(d))
 	}
 	ratio := "-"
-	if aerr == nil && rerr == nil {
+	switch {
+	case aerr == nil && errors.Is(rerr, errCapped):
+		ratio = fmt.Sprintf("> %.2fx", rd.Seconds()/ad.Seconds())
+	case aerr == nil && rerr == nil:
 		ratio = fmt.Sprintf("%.2fx", rd.Seconds()/ad.Seconds())
 	}
 	fmt.Printf("%s  %-20s async %s  rsync -e ssh %s  async/rsync speed %s  [async data path: %s]\n", cell, what, show(ad, aerr), show(rd, rerr), ratio, cc)
@@ -269,22 +316,39 @@ func (b *bench) clearPullState() {
 	os.RemoveAll(filepath.Join(b.home, "wan-src", ".private-asp"))
 }
 
-// inA runs argv in the client's namespace, bounded by the timeout.
-func (b *bench) inA(argv ...string) (time.Duration, []byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), b.c.timeout)
+// errCapped: a run stopped at -cap; its time is a lower bound.
+var errCapped = errors.New("capped")
+
+// inA runs argv in the client's namespace, bounded by the timeout, or by
+// limit when it is shorter (then errCapped). ru is the process's CPU.
+func (b *bench) inA(limit time.Duration, argv ...string) (time.Duration, []byte, cpu, error) {
+	bound := b.c.timeout
+	if limit > 0 && limit < bound {
+		bound = limit
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", b.nsA}, argv...)...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	d := time.Since(start)
-	if ctx.Err() != nil {
-		return d, out, fmt.Errorf("timed out after %v", b.c.timeout)
+	var used cpu
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		used = cpu(time.Duration(ru.Utime.Nano() + ru.Stime.Nano()))
 	}
-	if err != nil {
-		return d, out, fmt.Errorf("%v: %s", err, strings.TrimSpace(lastLine(string(out))))
+	switch {
+	case ctx.Err() != nil && bound < b.c.timeout:
+		return d, out, used, errCapped
+	case ctx.Err() != nil:
+		return d, out, used, fmt.Errorf("timed out after %v", b.c.timeout)
+	case err != nil:
+		return d, out, used, fmt.Errorf("%v: %s", err, strings.TrimSpace(lastLine(string(out))))
 	}
-	return d, out, nil
+	return d, out, used, nil
 }
+
+// cpu is user and system time.
+type cpu time.Duration
 
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
@@ -299,7 +363,7 @@ var ccRe = regexp.MustCompile(`data path open.*streams=(\d+) congestion=(\S*) "?
 // timeAsync runs async between local and a server directory (a push, or
 // a pull into local), with its state under state; it returns the time
 // and what its log says of the data path.
-func (b *bench) timeAsync(local, remote, state string, pull bool) (time.Duration, string, error) {
+func (b *bench) timeAsync(local, remote, state string, pull bool, extra ...string) (time.Duration, string, error) {
 	if err := os.MkdirAll(local, 0o755); err != nil {
 		return 0, "", err
 	}
@@ -309,8 +373,10 @@ func (b *bench) timeAsync(local, remote, state string, pull bool) (time.Duration
 	if pull {
 		args = append(args, "-K", "pull")
 	}
-	args = append(args, b.c.asyncFlags...)
-	d, out, err := b.inA(args...)
+	args = append(append(args, b.c.asyncFlags...), extra...)
+	agent := watchAgent()
+	d, out, used, err := b.inA(0, args...)
+	agentCPU := agent()
 	for _, l := range strings.Split(string(out), "\n") {
 		if strings.Contains(l, "warning") {
 			fmt.Println("  async said:", l)
@@ -321,8 +387,65 @@ func (b *bench) timeAsync(local, remote, state string, pull bool) (time.Duration
 	if m := ccRe.FindStringSubmatch(string(log)); m != nil {
 		cc = fmt.Sprintf("%s streams, %s here, %s on the server", m[1], m[2], m[3])
 	}
+	cc += fmt.Sprintf("; cpu async %.1fs, agent %.1fs (%.0f%% + %.0f%% of a core)", time.Duration(used).Seconds(), agentCPU.Seconds(),
+		100*time.Duration(used).Seconds()/d.Seconds(), 100*agentCPU.Seconds()/d.Seconds())
+	b.lastLog = string(log)
 	os.RemoveAll(state)
 	return d, cc, err
+}
+
+// watchAgent samples the CPU time of every running agent ("async server
+// --stdio") every 100 ms until the returned function is called, which
+// returns their total.
+func watchAgent() func() time.Duration {
+	seen := map[string]time.Duration{}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	sample := func() {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			if e.Name()[0] < '0' || e.Name()[0] > '9' {
+				continue
+			}
+			cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if err != nil || !strings.Contains(string(cmd), "server\x00--stdio") {
+				continue
+			}
+			st, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+			if err != nil {
+				continue
+			}
+			f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:]))
+			if len(f) < 13 {
+				continue
+			}
+			ut, _ := strconv.ParseInt(f[11], 10, 64)
+			stt, _ := strconv.ParseInt(f[12], 10, 64)
+			seen[e.Name()] = time.Duration(ut+stt) * 10 * time.Millisecond // USER_HZ 100
+		}
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			sample()
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() time.Duration {
+		close(stop)
+		<-done
+		var total time.Duration
+		for _, d := range seen {
+			total += d
+		}
+		return total
+	}
 }
 
 func abs(home, p string) string {
@@ -337,7 +460,7 @@ func (b *bench) timeRsync(src, dst string, pull bool) (time.Duration, error) {
 	if pull {
 		os.MkdirAll(strings.TrimSuffix(dst, "/"), 0o755)
 	}
-	d, _, err := b.inA("rsync", "-a", "-e", b.sshOpt, src, dst)
+	d, _, _, err := b.inA(b.c.cap, "rsync", "-a", "-e", b.sshOpt, src, dst)
 	return d, err
 }
 
@@ -530,4 +653,197 @@ func writeSmall(root string, n int) (int64, error) {
 		total += int64(k)
 	}
 	return total, nil
+}
+
+// runSink listens on addr, takes one connection and discards what
+// arrives, printing "UNIXNANO BYTES" (the total so far) every 100 ms.
+func runSink(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	c, err := ln.Accept()
+	if err != nil {
+		return err
+	}
+	ln.Close()
+	var total atomic.Int64
+	go func() {
+		for t := time.NewTicker(100 * time.Millisecond); ; <-t.C {
+			fmt.Println(time.Now().UnixNano(), total.Load())
+		}
+	}()
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := c.Read(buf)
+		total.Add(int64(n))
+		if err != nil {
+			fmt.Println(time.Now().UnixNano(), total.Load())
+			return nil
+		}
+	}
+}
+
+// runSource connects to addr and sends as fast as TCP lets it (the
+// system's congestion control) until it is stopped.
+func runSource(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 256<<10)
+	rand.NewChaCha8([32]byte{3}).Read(buf)
+	for {
+		if _, err := c.Write(buf); err != nil {
+			return err
+		}
+	}
+}
+
+// queueRe finds what the rate policy saw of the data path's queue.
+var queueRe = regexp.MustCompile(`msg="data path queue".* delay=(\S+) .*shared=(\S+) rate=(\d+)`)
+
+// logTimeRe finds an action's start or end for the large file in a debug
+// log.
+var logTimeRe = regexp.MustCompile(`(?m)^time=(\S+) level=DEBUG msg="action (start|end)".*path=/?large\.bin`)
+
+// share pushes the large file with -l at the link rate and -a policy
+// while one TCP flow (the system's congestion control) competes from the
+// same namespace to the server's, and prints each one's share of what
+// both moved over -share-window once the copy started (async's bytes are
+// the blocks its file holds at the server; the run is then stopped).
+func (b *bench) share(cell, big, policy string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	addr := net.JoinHostPort(b.c.serverIP, "5201")
+	sink := exec.Command("ip", "netns", "exec", b.nsB, self, "-sink", addr)
+	out, err := sink.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := sink.Start(); err != nil {
+		return err
+	}
+	defer func() { sink.Process.Kill(); sink.Wait() }()
+	type sample struct {
+		at    time.Time
+		bytes int64
+	}
+	samples := make(chan []sample, 1)
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() || lines.Text() != "ready" {
+		return errors.New("the competing flow's sink did not start")
+	}
+	go func() {
+		var got []sample
+		for lines.Scan() {
+			var ns, n int64
+			if _, err := fmt.Sscan(lines.Text(), &ns, &n); err == nil {
+				got = append(got, sample{time.Unix(0, ns), n})
+			}
+		}
+		samples <- got
+	}()
+	source := exec.Command("ip", "netns", "exec", b.nsA, self, "-source", addr)
+	source.Stderr = os.Stderr
+	if err := source.Start(); err != nil {
+		return err
+	}
+	defer func() { source.Process.Kill(); source.Wait() }()
+	time.Sleep(3 * time.Second) // the competing flow takes the link first
+	state := filepath.Join(filepath.Dir(big), "share-"+policy)
+	dst := b.remoteDir("share-" + policy)
+	defer os.RemoveAll(dst)
+	defer os.RemoveAll(state)
+	rate := strconv.FormatFloat(b.c.rate/1e6, 'f', -1, 64) + "m" // -l: a bare number is kbit/s
+	args := []string{"netns", "exec", b.nsA, b.c.async, "--known-hosts", filepath.Join(b.keyDir, "known_hosts"), "-q", "-N", "share",
+		"-i", filepath.Join(b.keyDir, "clientkey"), "-d", big, "-r", fmt.Sprintf("ssh://%s@%s%s", b.user, b.c.serverIP, dst),
+		"-b", filepath.Join(state, "db"), "-L", filepath.Join(state, "log"), "--create-dir", "-D", "-l", rate, "-a", policy}
+	run := exec.Command("ip", append(args, b.c.asyncFlags...)...)
+	if err := run.Start(); err != nil {
+		return err
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- run.Wait() }()
+	stopRun := func() error {
+		run.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-ended:
+			return err
+		case <-time.After(10 * time.Second):
+			run.Process.Kill()
+			return <-ended
+		}
+	}
+	logPath := filepath.Join(state, "log", "async-share.log")
+	var t0 time.Time
+	for deadline := time.Now().Add(30 * time.Second); t0.IsZero() && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if b, _ := os.ReadFile(logPath); logTimeRe.Match(b) {
+			t0 = time.Now()
+		}
+	}
+	if t0.IsZero() {
+		stopRun()
+		return fmt.Errorf("async -a %s: the copy did not start", policy)
+	}
+	time.Sleep(2 * time.Second) // past slow start
+	t1, a1 := time.Now(), held(dst)
+	time.Sleep(b.c.shareWindow)
+	t2, a2 := time.Now(), held(dst)
+	stopRun()
+	log, _ := os.ReadFile(logPath)
+	source.Process.Kill()
+	source.Wait()
+	sink.Process.Kill()
+	got := <-samples // read to the end before Wait closes the pipe
+	sink.Wait()
+	at := func(t time.Time) int64 { // the sink's total at t (the last sample before)
+		var n int64
+		for _, s := range got {
+			if s.at.After(t) {
+				break
+			}
+			n = s.bytes
+		}
+		return n
+	}
+	secs := t2.Sub(t1).Seconds()
+	mine := float64(a2-a1) * 8 / secs
+	other := float64(at(t2)-at(t1)) * 8 / secs
+	var trail []string // what the rate policy saw, second by second
+	for _, m := range queueRe.FindAllStringSubmatch(string(log), -1) {
+		r, _ := strconv.ParseFloat(m[3], 64)
+		d, _ := time.ParseDuration(m[1])
+		mark := ""
+		if m[2] == "true" {
+			mark = "*"
+		}
+		trail = append(trail, fmt.Sprintf("%.0fms%s:%.0f", float64(d)/1e6, mark, r/1e6))
+	}
+	fmt.Printf("%s  share -l %s -a %-5s async %6.1f Mbit/s (%3.0f%%)  competing TCP (%s) %6.1f Mbit/s (%3.0f%%)  over %.0fs of the copy\n",
+		cell, rate, policy, mine/1e6, 100*mine/(mine+other), b.c.cc, other/1e6, 100*other/(mine+other), secs)
+	if len(trail) > 0 {
+		fmt.Printf("  each second, the data path's queue delay (* shared) : the rate in Mbit/s: %s\n", strings.Join(trail, " "))
+	}
+	return nil
+}
+
+// held is the bytes the files under dir hold (blocks: a data path file
+// is written at offsets, so its size runs ahead of its content).
+func held(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+					n += st.Blocks * 512
+				}
+			}
+		}
+		return nil
+	})
+	return n
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/term"
@@ -23,6 +24,7 @@ import (
 	"github.com/async-sync/async/backends/ssh/sftpfs"
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/lifecycle"
+	"github.com/async-sync/async/rate"
 )
 
 // Environment variables that carry SSH credentials (docs/reference.md §8).
@@ -123,6 +125,16 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 	if err != nil {
 		closeAll()
 		return nil, err
+	}
+	if tcp && p.rateCtl != nil {
+		// -a sees competing traffic in the data path's queueing delay.
+		p.rateCtl.SetProbe(func() (time.Duration, time.Duration, bool) {
+			d, base, ok := c.QueueDelay()
+			if ok {
+				log.Debug("data path queue", "delay", d, "base rtt", base, "shared", rate.Contended(d, base), "rate", p.limiter.Rate())
+			}
+			return d, base, ok
+		})
 	}
 	for range dataPaths(s.TransferThreads) {
 		if tcp {

@@ -70,17 +70,18 @@ type prepared struct {
 	dbDir       [2]string
 	logDir      string
 	logMB       int
-	defaultArea [2]string     // ROOT/.private-asp of each filesystem side
-	plan        *core.Plan    // async apply: the saved plan to carry out
-	storeDir    [2]string     // where snapshot copies are kept (--*-db-store-dir)
-	limiter     *rate.Limiter // -l, shared by every round of the session
-	pluginDirs  []string      // where plugins are looked up, in order
-	env         environ       // what the environment said
-	lastStats   *core.Stats   // the counters of the last run (-C)
-	log         *slog.Logger  // the session log (plugins log there)
-	warnings    []string      // the command line's warnings for this session, for its log
-	links       skippedLinks  // symbolic links left out for a bucket side
-	bucketDir   [2]string     // the directory of a blob+file:// bucket side
+	defaultArea [2]string        // ROOT/.private-asp of each filesystem side
+	plan        *core.Plan       // async apply: the saved plan to carry out
+	storeDir    [2]string        // where snapshot copies are kept (--*-db-store-dir)
+	limiter     *rate.Limiter    // -l, shared by every round of the session
+	rateCtl     *rate.Controller // -a with -l: moves the limiter's rate
+	pluginDirs  []string         // where plugins are looked up, in order
+	env         environ          // what the environment said
+	lastStats   *core.Stats      // the counters of the last run (-C)
+	log         *slog.Logger     // the session log (plugins log there)
+	warnings    []string         // the command line's warnings for this session, for its log
+	links       skippedLinks     // symbolic links left out for a bucket side
+	bucketDir   [2]string        // the directory of a blob+file:// bucket side
 	// remoteLogDir is -R when this process serves the remote side (a
 	// local or bucket -r): it writes the remote log there.
 	remoteLogDir string
@@ -382,6 +383,7 @@ func (a *app) sync(ctx context.Context, in *instance, p *prepared, log *slog.Log
 		p.limiter = rate.New(s.targetRate)
 		if s.ratePolicy != rate.Fixed {
 			c := rate.NewController(p.limiter, s.targetRate, s.minRate, s.ratePolicy)
+			p.rateCtl = c
 			cctx, stop := context.WithCancel(ctx)
 			defer stop()
 			go c.Run(cctx, time.Second)

@@ -424,3 +424,15 @@ func (r *remoteReader) readData(cd *clientData) {
 		r.err = r.ctx.Err()
 	}
 }
+
+// QueueDelay reports how long the data path's packets wait in queues on
+// the path (see datapath.QueueDelay), and the path's base round trip; ok
+// is false without a running data path, or where the kernel does not
+// say. The session's rate policy reads it to see competing traffic.
+func (c *Client) QueueDelay() (delay, base time.Duration, ok bool) {
+	cd := c.tcpData()
+	if cd == nil {
+		return 0, 0, false
+	}
+	return datapath.QueueDelay(cd.streams)
+}

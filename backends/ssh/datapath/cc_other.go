@@ -7,3 +7,6 @@ func setsockoptCC(int, string) {}
 
 // getsockoptCC reports nothing where TCP_CONGESTION is not known.
 func getsockoptCC(int) string { return "" }
+
+// tcpRTT is not known here.
+func tcpRTT(int) (rtt, minRTT uint32, ok bool) { return 0, 0, false }

@@ -370,3 +370,35 @@ func setCC(c net.Conn, cc string) string {
 	})
 	return got
 }
+
+// QueueDelay is how much longer the streams' round trips are than the
+// shortest the kernel saw on them (TCP_INFO: smoothed RTT minus minimum
+// RTT, averaged over the streams), and that minimum: the time packets
+// wait in a queue on the path. A data path alone on a link, under BBR,
+// keeps it small; a loss-based flow beside it fills the bottleneck's
+// queue. ok is false where the kernel does not say.
+func QueueDelay(streams []*Stream) (delay, base time.Duration, ok bool) {
+	var sum, minSum time.Duration
+	n := 0
+	for _, s := range streams {
+		sc, isSC := s.c.(syscall.Conn)
+		if !isSC {
+			continue
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			continue
+		}
+		rc.Control(func(fd uintptr) {
+			if rtt, m, got := tcpRTT(int(fd)); got {
+				sum += time.Duration(rtt) * time.Microsecond
+				minSum += time.Duration(m) * time.Microsecond
+				n++
+			}
+		})
+	}
+	if n == 0 {
+		return 0, 0, false
+	}
+	return max(sum-minSum, 0) / time.Duration(n), minSum / time.Duration(n), true
+}
