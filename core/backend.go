@@ -322,6 +322,16 @@ type Networked interface {
 	InFlight() int
 }
 
+// SmallFiles is implemented by networked backends that bound small files
+// in flight by bytes (bandwidth × delay) rather than by a count of
+// requests: unless --transfer-threads says otherwise, the pipeline runs
+// the class they return (N workers for files up to MaxSize) beside the
+// InFlight workers that take the larger files, and the backend holds
+// each small file back until its bytes fit its window.
+type SmallFiles interface {
+	SmallFiles() ThreadClass
+}
+
 // ReservedPrefix starts the names async keeps for itself inside a tree:
 // temporary files being written.
 const ReservedPrefix = ".async-tmp-"

@@ -327,12 +327,23 @@ func newEngine(local, remote *Endpoint, o Options) *engine {
 	}
 	if len(e.o.TransferThreads) == 0 {
 		n := DefaultTransferThreads()
+		var small ThreadClass
 		for _, ep := range e.eps {
 			if r, ok := ep.Backend.(Networked); ok {
 				n = max(n, r.InFlight())
 			}
+			if sf, ok := ep.Backend.(SmallFiles); ok {
+				if c := sf.SmallFiles(); c.N > small.N && c.MaxSize > 0 {
+					small = c
+				}
+			}
 		}
 		e.o.TransferThreads = []ThreadClass{{N: n}}
+		if small.N > n {
+			// The larger files' class stays last: it also runs the
+			// directory levels.
+			e.o.TransferThreads = []ThreadClass{small, {N: n}}
+		}
 	}
 	return e
 }

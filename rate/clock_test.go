@@ -90,3 +90,65 @@ func TestPolicies(t *testing.T) {
 		t.Errorf("idle: %d", got)
 	}
 }
+
+// TestPoliciesWithQueueProbe: with a queue-delay probe, a shared queue
+// makes fair hold half of the capacity it saw (once it learned it),
+// high three quarters, low back off by 30 % an interval to the floor,
+// fixed ignore it; a drained queue lets them climb again.
+func TestPoliciesWithQueueProbe(t *testing.T) {
+	const target, floor = 100e6, 10e6
+	sec := time.Second
+	for _, tc := range []struct {
+		p          Policy
+		shared     []int64 // the rate after each interval of a shared queue, the session moving 90 Mbit/s
+		afterClimb int64   // after two more intervals, queue drained and the rate limiting
+	}{
+		{Fixed, []int64{100e6, 100e6, 100e6, 100e6, 100e6}, 100e6},
+		{Fair, []int64{100e6, 100e6, 100e6, 45e6, 45e6}, 55e6},
+		{High, []int64{100e6, 100e6, 100e6, 67.5e6, 67.5e6}, 92.5e6},
+		{Low, []int64{70e6, 49e6, 34.3e6, 24.01e6, 16.807e6}, 21.807e6},
+	} {
+		c := NewController(New(0), target, floor, tc.p)
+		delay := 40 * time.Millisecond
+		c.SetProbe(func() (time.Duration, time.Duration, bool) { return delay, 50 * time.Millisecond, true })
+		for i, want := range tc.shared {
+			if got := c.Adjust(90e6, sec, false); got != want {
+				t.Errorf("%v: interval %d of a shared queue: %d, want %d", tc.p, i, got, want)
+			}
+		}
+		delay = 2 * time.Millisecond
+		before := c.Rate()
+		if got := c.Adjust(float64(c.Rate()), sec, true); got != before {
+			t.Errorf("%v: climbed at once when the queue drained: %d, want %d", tc.p, got, before)
+		}
+		if got := c.Adjust(float64(c.Rate()), sec, true); got != tc.afterClimb {
+			t.Errorf("%v: after the queue drained %d, want %d", tc.p, got, tc.afterClimb)
+		}
+	}
+	// Low stops at the floor.
+	c := NewController(New(0), target, floor, Low)
+	c.SetProbe(func() (time.Duration, time.Duration, bool) { return time.Second, 50 * time.Millisecond, true })
+	for range 20 {
+		c.Adjust(1e6, sec, false)
+	}
+	if got := c.Rate(); got != floor {
+		t.Errorf("low under a lasting shared queue: %d, want the floor %d", got, int64(floor))
+	}
+	// An unshared queue and a session that does not fill its rate: no
+	// yield (whatever holds it back is not other traffic).
+	c = NewController(New(0), target, floor, Fair)
+	c.SetProbe(func() (time.Duration, time.Duration, bool) { return time.Millisecond, 50 * time.Millisecond, true })
+	if got := c.Adjust(30e6, sec, false); got != target {
+		t.Errorf("unshared: %d, want %d", got, int64(target))
+	}
+	// The threshold: 10 ms, or a quarter of the base round trip.
+	for _, tc := range []struct {
+		d, base time.Duration
+		want    bool
+	}{{9 * time.Millisecond, time.Millisecond, false}, {11 * time.Millisecond, time.Millisecond, true},
+		{30 * time.Millisecond, 150 * time.Millisecond, false}, {40 * time.Millisecond, 150 * time.Millisecond, true}} {
+		if got := Contended(tc.d, tc.base); got != tc.want {
+			t.Errorf("Contended(%v, %v) = %v", tc.d, tc.base, got)
+		}
+	}
+}

@@ -67,6 +67,8 @@ type Controller struct {
 	policy      Policy
 	cur         float64
 	capacity    float64 // the most the session moved in an interval, bit/s
+	moved       int     // intervals that moved data
+	calm        int     // intervals in a row the probe saw no shared queue
 	lastPassed  int64
 	lastWaits   int64
 
@@ -91,6 +93,15 @@ func Contended(delay, base time.Duration) bool {
 	return delay > max(10*time.Millisecond, base/4)
 }
 
+// learn is how many intervals that moved data fair and high take to
+// learn the path's capacity before they yield to a shared queue: a
+// session that starts beside a busy flow has not seen it yet.
+const learn = 3
+
+// calmBeforeClimb is how many intervals in a row the queue must stay
+// drained before a probed session climbs.
+const calmBeforeClimb = 2
+
 // share is what each policy keeps of the capacity it has seen while the
 // path is shared (low: none, it backs off step by step).
 var share = [...]float64{Fair: 0.5, Fixed: 1, High: 0.75, Low: 0}
@@ -114,24 +125,34 @@ func (c *Controller) Adjust(bits float64, interval time.Duration, limited bool) 
 	c.mu.Unlock()
 	achieved := bits / interval.Seconds()
 	c.capacity = max(c.capacity, achieved)
+	if bits > 0 {
+		c.moved++
+	}
 	contended, probed := false, false
 	if probe != nil && c.policy != Fixed {
 		if d, base, ok := probe(); ok {
 			probed, contended = true, Contended(d, base)
 		}
 	}
+	if c.calm++; contended {
+		c.calm = 0
+	}
 	switch {
 	case c.policy == Fixed:
 		c.cur = c.target
 	case contended && c.policy == Low:
 		c.cur = max(c.min, c.cur*yield[Low])
+	case contended && c.moved <= learn:
+		// Still learning what the path carries: hold.
 	case contended:
 		c.cur = max(c.min, min(c.cur, c.capacity*share[c.policy]))
-	case probed && limited:
+	case probed && limited && c.calm >= calmBeforeClimb:
 		c.cur = min(c.target, c.cur+climb[c.policy]*c.target*interval.Seconds())
 	case probed:
 		// Not shared and not limited: whatever holds the session back,
-		// it is not other traffic; keep the rate.
+		// it is not other traffic; keep the rate. A queue that only just
+		// drained may be a loss-based flow backing off after a loss:
+		// wait for it to stay drained before climbing.
 	case bits > 0 && !limited && achieved < 0.9*c.cur:
 		// Data moved, nobody waited, and yet less than allowed passed:
 		// the link is shared. Yield.

@@ -763,6 +763,8 @@ func (b *bench) share(cell, big, policy string) error {
 		"-i", filepath.Join(b.keyDir, "clientkey"), "-d", big, "-r", fmt.Sprintf("ssh://%s@%s%s", b.user, b.c.serverIP, dst),
 		"-b", filepath.Join(state, "db"), "-L", filepath.Join(state, "log"), "--create-dir", "-D", "-l", rate, "-a", policy}
 	run := exec.Command("ip", append(args, b.c.asyncFlags...)...)
+	var said strings.Builder
+	run.Stdout, run.Stderr = &said, &said
 	if err := run.Start(); err != nil {
 		return err
 	}
@@ -787,7 +789,7 @@ func (b *bench) share(cell, big, policy string) error {
 	}
 	if t0.IsZero() {
 		stopRun()
-		return fmt.Errorf("async -a %s: the copy did not start", policy)
+		return fmt.Errorf("async -a %s: the copy did not start: %s", policy, strings.TrimSpace(said.String()))
 	}
 	time.Sleep(2 * time.Second) // past slow start
 	t1, a1 := time.Now(), held(dst)

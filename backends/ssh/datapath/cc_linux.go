@@ -18,11 +18,11 @@ func getsockoptCC(fd int) string {
 }
 
 // tcpRTT reports a socket's smoothed round-trip time and the smallest
-// the kernel has seen on it.
-func tcpRTT(fd int) (rtt, minRTT uint32, ok bool) {
+// the kernel has seen on it (µs), and its last delivery rate (bytes/s).
+func tcpRTT(fd int) (rtt, minRTT uint32, rate uint64, ok bool) {
 	ti, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
 	if err != nil || ti.Rtt == 0 || ti.Min_rtt == 0 || ti.Min_rtt == ^uint32(0) {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	return ti.Rtt, ti.Min_rtt, true
+	return ti.Rtt, ti.Min_rtt, ti.Delivery_rate, true
 }

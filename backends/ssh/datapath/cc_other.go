@@ -9,4 +9,4 @@ func setsockoptCC(int, string) {}
 func getsockoptCC(int) string { return "" }
 
 // tcpRTT is not known here.
-func tcpRTT(int) (rtt, minRTT uint32, ok bool) { return 0, 0, false }
+func tcpRTT(int) (rtt, minRTT uint32, rate uint64, ok bool) { return 0, 0, 0, false }

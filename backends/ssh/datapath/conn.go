@@ -378,7 +378,23 @@ func setCC(c net.Conn, cc string) string {
 // keeps it small; a loss-based flow beside it fills the bottleneck's
 // queue. ok is false where the kernel does not say.
 func QueueDelay(streams []*Stream) (delay, base time.Duration, ok bool) {
-	var sum, minSum time.Duration
+	p := Estimate(streams)
+	return max(p.RTT-p.MinRTT, 0), p.MinRTT, p.OK
+}
+
+// Path is what the kernel knows of a data path's streams.
+type Path struct {
+	RTT, MinRTT time.Duration // smoothed and smallest round trip, averaged over the streams
+	Rate        float64       // the streams' delivery rates added up, bytes/s
+	OK          bool          // false: the kernel does not say
+}
+
+// BDP is the path's bandwidth × delay in bytes.
+func (p Path) BDP() float64 { return p.Rate * p.MinRTT.Seconds() }
+
+// Estimate reads TCP_INFO of every stream.
+func Estimate(streams []*Stream) Path {
+	var p Path
 	n := 0
 	for _, s := range streams {
 		sc, isSC := s.c.(syscall.Conn)
@@ -390,15 +406,19 @@ func QueueDelay(streams []*Stream) (delay, base time.Duration, ok bool) {
 			continue
 		}
 		rc.Control(func(fd uintptr) {
-			if rtt, m, got := tcpRTT(int(fd)); got {
-				sum += time.Duration(rtt) * time.Microsecond
-				minSum += time.Duration(m) * time.Microsecond
+			if rtt, m, rate, got := tcpRTT(int(fd)); got {
+				p.RTT += time.Duration(rtt) * time.Microsecond
+				p.MinRTT += time.Duration(m) * time.Microsecond
+				p.Rate += float64(rate)
 				n++
 			}
 		})
 	}
 	if n == 0 {
-		return 0, 0, false
+		return Path{}
 	}
-	return max(sum-minSum, 0) / time.Duration(n), minSum / time.Duration(n), true
+	p.RTT /= time.Duration(n)
+	p.MinRTT /= time.Duration(n)
+	p.OK = true
+	return p
 }
