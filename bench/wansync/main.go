@@ -53,6 +53,8 @@ type config struct {
 	cap               time.Duration
 	share             []string // -a policies of the fair-share measure
 	shareWindow       time.Duration
+	transports        []string
+	tpStreams         int
 	dir               string
 	asyncFlags        []string
 	prefix            string
@@ -70,18 +72,40 @@ func main() {
 	flag.IntVar(&c.sizeMiB, "size", 256, "large file size in MiB")
 	flag.IntVar(&c.files, "files", 2000, "small files (1 to 8 KiB each)")
 	flag.StringVar(&c.cc, "cc", "cubic", "system TCP congestion control in both namespaces")
-	flag.StringVar(&ops, "ops", "push,pull,small", "what to run: push and pull (the large file), small (push of the small files), share (a push with -l at the link rate beside a competing TCP flow, per -share policy)")
+	flag.StringVar(&ops, "ops", "push,pull,small", "what to run: push and pull (the large file), small (push of the small files), transport (the data path's transports alone: -transports), share (a push with -l at the link rate beside a competing TCP flow, per -share policy)")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "bound on one tool's run (a timed-out run is reported as such)")
 	flag.DurationVar(&c.cap, "cap", 0, "stop rsync after this long and report its time as a lower bound (\"> N s\"); 0: no cap")
 	var share string
 	flag.StringVar(&share, "share", "fair,low", "with -ops share: the -a policies measured against a competing TCP flow")
 	flag.DurationVar(&c.shareWindow, "share-window", 20*time.Second, "with -ops share: how long each share is measured")
+	var transports string
+	flag.StringVar(&transports, "transports", "tcp,udp,quic", "with -ops transport: the data path transports compared")
+	flag.IntVar(&c.tpStreams, "tp-streams", 4, "with -ops transport: streams per transport")
+	tpServe := flag.String("tp-serve", "", "internal: receive by this transport")
+	tpSend := flag.String("tp-send", "", "internal: send by this transport")
+	tpAddr := flag.String("tp-addr", "", "internal: the receiver's address")
+	tpSize := flag.Int64("tp-size", 0, "internal: bytes to send")
+	tpRate := flag.Float64("tp-rate", 100e6, "internal: the link rate")
+	tpRTT := flag.Duration("tp-rtt", 50*time.Millisecond, "internal: the round trip")
 	sink := flag.String("sink", "", "internal: listen on this address and discard what arrives")
 	source := flag.String("source", "", "internal: send to this address until stopped, then print the bytes sent")
 	flag.StringVar(&c.dir, "dir", "/dev/shm", "where trees and the benchmark user's home live")
 	flag.StringVar(&asyncFlags, "async-flags", "", "extra async options, space-separated (e.g. --data-streams 8)")
 	flag.StringVar(&c.prefix, "ns", "asyncwan", "prefix of the namespace names")
 	flag.Parse()
+	if *tpServe != "" || *tpSend != "" {
+		var err error
+		if *tpServe != "" {
+			err = runTransportServe(*tpServe, *tpAddr, c.tpStreams, *tpRate, *tpRTT)
+		} else {
+			err = runTransportSend(*tpSend, *tpAddr, c.tpStreams, *tpSize, *tpRate, *tpRTT)
+		}
+		if err != nil {
+			fail(err)
+		}
+		return
+	}
+	c.transports = strings.Split(transports, ",")
 	if *sink != "" || *source != "" {
 		var err error
 		if *source != "" {
@@ -261,6 +285,11 @@ func (b *bench) run() error {
 				})
 				b.clearServer(filepath.Base(w))
 			}
+			if b.c.ops["transport"] {
+				for _, k := range b.c.transports {
+					b.transport(cell, k, rtt)
+				}
+			}
 			if b.c.ops["share"] {
 				for _, p := range b.c.share {
 					if err := b.share(cell, big, p); err != nil {
@@ -374,7 +403,7 @@ func (b *bench) timeAsync(local, remote, state string, pull bool, extra ...strin
 		args = append(args, "-K", "pull")
 	}
 	args = append(append(args, b.c.asyncFlags...), extra...)
-	agent := watchAgent()
+	agent := watchAgent("/run/netns/" + b.nsB)
 	d, out, used, err := b.inA(0, args...)
 	agentCPU := agent()
 	for _, l := range strings.Split(string(out), "\n") {
@@ -394,10 +423,14 @@ func (b *bench) timeAsync(local, remote, state string, pull bool, extra ...strin
 	return d, cc, err
 }
 
-// watchAgent samples the CPU time of every running agent ("async server
-// --stdio") every 100 ms until the returned function is called, which
-// returns their total.
-func watchAgent() func() time.Duration {
+// watchAgent samples the CPU time of every agent ("async server
+// --stdio") running in the namespace at nsPath every 100 ms until the
+// returned function is called, which returns their total.
+func watchAgent(nsPath string) func() time.Duration {
+	var nsIno uint64
+	if fi, err := os.Stat(nsPath); err == nil {
+		nsIno = fi.Sys().(*syscall.Stat_t).Ino
+	}
 	seen := map[string]time.Duration{}
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -410,6 +443,9 @@ func watchAgent() func() time.Duration {
 			cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
 			if err != nil || !strings.Contains(string(cmd), "server\x00--stdio") {
 				continue
+			}
+			if fi, err := os.Stat("/proc/" + e.Name() + "/ns/net"); err != nil || fi.Sys().(*syscall.Stat_t).Ino != nsIno {
+				continue // another namespace's agent (tests running beside the benchmark)
 			}
 			st, err := os.ReadFile("/proc/" + e.Name() + "/stat")
 			if err != nil {

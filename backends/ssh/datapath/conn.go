@@ -97,6 +97,11 @@ func Listen(host string, port int, ports PortRange, key Key, cc string) (*Listen
 	return nil, fmt.Errorf("data path: listen: %w", err)
 }
 
+// NewListener serves the data path on another transport's listener
+// (the benchmark's UDP and QUIC prototypes): every connection it accepts
+// carries one stream, as a TCP connection does.
+func NewListener(ln net.Listener, key Key) *Listener { return &Listener{ln: ln, key: key} }
+
 // Port is the port the listener took.
 func (l *Listener) Port() int {
 	if a, ok := l.ln.Addr().(*net.TCPAddr); ok {
