@@ -102,6 +102,7 @@ func runTransportServe(kind, addr string, streams int, rate float64, rtt time.Du
 			for {
 				f, err := s.Recv()
 				if err != nil {
+					fmt.Fprintln(os.Stderr, "stream", s.ID, "ended:", err)
 					return
 				}
 				if f.Type == transportEnd {
@@ -123,6 +124,11 @@ type kcpListener struct {
 	rtt     time.Duration
 	streams int
 }
+
+// Close keeps the socket: a KCP listener's sessions share its UDP
+// socket, so closing it once the streams are in (as the data path does
+// with a TCP listener) would end them.
+func (l kcpListener) Close() error { return nil }
 
 func (l kcpListener) Accept() (net.Conn, error) {
 	s, err := l.AcceptKCP()
