@@ -174,6 +174,9 @@ type bench struct {
 	nsA, nsB string
 	keyDir   string
 	lastLog  string // the last async run's log
+	// rsyncMoved is what the last rsync run held at its destination at
+	// most; total what a whole run moves.
+	rsyncMoved, total int64
 	user     string
 	home     string
 	sshOpt   string
@@ -259,7 +262,8 @@ func (b *bench) run() error {
 			if b.c.ops["push"] {
 				w := next()
 				ad, cc, aerr := b.timeAsync(big, b.remoteDir(filepath.Base(w)+"-a"), w, false)
-				rd, rerr := b.timeRsync(big+"/", b.user+"@"+b.c.serverIP+":"+b.remoteDir(filepath.Base(w)+"-r")+"/", false)
+				b.total = size
+				rd, rerr := b.timeRsync(big+"/", b.user+"@"+b.c.serverIP+":"+b.remoteDir(filepath.Base(w)+"-r")+"/", b.remoteDir(filepath.Base(w)+"-r"), false)
 				b.report(cell, fmt.Sprintf("large push %d MiB", b.c.sizeMiB), ad, aerr, rd, rerr, cc, func(d time.Duration) string {
 					return fmt.Sprintf("%6.1f Mbit/s", mbits(size, d))
 				})
@@ -268,7 +272,8 @@ func (b *bench) run() error {
 			if b.c.ops["pull"] {
 				w := next()
 				ad, cc, aerr := b.timeAsync(w+"-a", "wan-src", w, true)
-				rd, rerr := b.timeRsync(b.user+"@"+b.c.serverIP+":wan-src/", w+"-r/", true)
+				b.total = size
+				rd, rerr := b.timeRsync(b.user+"@"+b.c.serverIP+":wan-src/", w+"-r/", w+"-r", true)
 				b.report(cell, fmt.Sprintf("large pull %d MiB", b.c.sizeMiB), ad, aerr, rd, rerr, cc, func(d time.Duration) string {
 					return fmt.Sprintf("%6.1f Mbit/s", mbits(size, d))
 				})
@@ -279,7 +284,8 @@ func (b *bench) run() error {
 			if b.c.ops["small"] {
 				w := next()
 				ad, cc, aerr := b.timeAsync(small, b.remoteDir(filepath.Base(w)+"-a"), w, false)
-				rd, rerr := b.timeRsync(small+"/", b.user+"@"+b.c.serverIP+":"+b.remoteDir(filepath.Base(w)+"-r")+"/", false)
+				b.total = smallBytes
+				rd, rerr := b.timeRsync(small+"/", b.user+"@"+b.c.serverIP+":"+b.remoteDir(filepath.Base(w)+"-r")+"/", b.remoteDir(filepath.Base(w)+"-r"), false)
 				b.report(cell, fmt.Sprintf("%d small files", b.c.files), ad, aerr, rd, rerr, cc, func(d time.Duration) string {
 					return fmt.Sprintf("%6.0f files/s", float64(b.c.files)/d.Seconds())
 				})
@@ -307,6 +313,9 @@ func (b *bench) run() error {
 func (b *bench) report(cell, what string, ad time.Duration, aerr error, rd time.Duration, rerr error, cc string, unit func(time.Duration) string) {
 	show := func(d time.Duration, err error) string {
 		switch {
+		case errors.Is(err, errCapped) && b.rsyncMoved > 0 && b.total > 0:
+			est := time.Duration(float64(d) * float64(b.total) / float64(b.rsyncMoved))
+			return fmt.Sprintf("> %4.0fs (moved %.0f%%: ~%.0fs, ~%s)", d.Seconds(), 100*float64(b.rsyncMoved)/float64(b.total), est.Seconds(), strings.TrimSpace(unit(est)))
 		case errors.Is(err, errCapped):
 			return fmt.Sprintf("> %6.0fs (< %s)", d.Seconds(), strings.TrimSpace(unit(d)))
 		case err != nil:
@@ -316,6 +325,9 @@ func (b *bench) report(cell, what string, ad time.Duration, aerr error, rd time.
 	}
 	ratio := "-"
 	switch {
+	case aerr == nil && errors.Is(rerr, errCapped) && b.rsyncMoved > 0 && b.total > 0:
+		est := rd.Seconds() * float64(b.total) / float64(b.rsyncMoved)
+		ratio = fmt.Sprintf("> %.2fx (~%.1fx from the part rsync moved)", rd.Seconds()/ad.Seconds(), est/ad.Seconds())
 	case aerr == nil && errors.Is(rerr, errCapped):
 		ratio = fmt.Sprintf("> %.2fx", rd.Seconds()/ad.Seconds())
 	case aerr == nil && rerr == nil:
@@ -358,6 +370,11 @@ func (b *bench) inA(limit time.Duration, argv ...string) (time.Duration, []byte,
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", b.nsA}, argv...)...)
+	// A stopped run takes its children with it (rsync's ssh and
+	// receiver hold the output pipe open otherwise).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	d := time.Since(start)
@@ -495,12 +512,31 @@ func abs(home, p string) string {
 	return filepath.Join(home, p)
 }
 
-// timeRsync runs rsync -a -e ssh from src to dst.
-func (b *bench) timeRsync(src, dst string, pull bool) (time.Duration, error) {
+// timeRsync runs rsync -a -e ssh from src to dst. watch is where dst
+// is on this machine: while rsync runs the bytes it holds are sampled, so
+// that a run stopped at -cap still says how far it got (b.rsyncMoved).
+func (b *bench) timeRsync(src, dst, watch string, pull bool) (time.Duration, error) {
 	if pull {
 		os.MkdirAll(strings.TrimSuffix(dst, "/"), 0o755)
 	}
+	stop, done := make(chan struct{}), make(chan int64)
+	go func() {
+		var most int64
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			most = max(most, held(watch))
+			select {
+			case <-stop:
+				done <- most
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	d, _, _, err := b.inA(b.c.cap, "rsync", "-a", "-e", b.sshOpt, src, dst)
+	close(stop)
+	b.rsyncMoved = <-done
 	return d, err
 }
 
