@@ -734,10 +734,11 @@ type remoteReader struct {
 	closed   bool
 	// Over the data path: the requests in flight there, and the size
 	// the entry reported (no request goes beyond it).
-	dp    *clientData
-	end   int64
-	dpIn  []chan datapath.Frame
-	dpIDs []uint64
+	dp      *clientData
+	end     int64
+	dpIn    []chan datapath.Frame
+	dpIDs   []uint64
+	reading bool // counted in dp.readers
 }
 
 func (r *remoteReader) Read(p []byte) (int, error) {
@@ -821,6 +822,9 @@ func (r *remoteReader) Close() error {
 	}
 	for _, id := range r.dpIDs {
 		r.dp.forget(id)
+	}
+	if r.reading {
+		r.dp.readers.Add(-1)
 	}
 	var e protocol.Enc
 	e.Uint(r.handle)

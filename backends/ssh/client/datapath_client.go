@@ -74,6 +74,9 @@ type clientData struct {
 	err     error
 	dead    chan struct{}
 
+	ahead   atomic.Int32    // chunks the files being read keep requested (readAhead)
+	aheadAt atomic.Int64    // when ahead was computed, unix ns
+	readers atomic.Int32    // files being read over the data path
 	win     window          // small files' bytes in flight
 	life    context.Context // ends with the data path
 	endLife context.CancelFunc
@@ -406,8 +409,29 @@ func (c *Client) tcpData() *clientData {
 }
 
 // dataReadAhead is how many chunks of a file are requested ahead over the
-// data path: 4 MiB, a 100 Mbit/s link's bandwidth × delay at 300 ms.
-const dataReadAhead = 16
+// data path at least: 4 MiB, a 100 Mbit/s link's bandwidth × delay at
+// 300 ms. On a long lossy path nearly every chunk waits for a
+// retransmission and the chunks after it wait for it in turn, so more
+// are asked for there: 16 per 50 ms of the path's smallest round trip,
+// up to maxReadAhead, shared by the files being read at once.
+const (
+	dataReadAhead = 16
+	maxReadAhead  = 64
+)
+
+// readAhead is how many chunks each file being read keeps requested
+// (the path's round trip is read at most every 100 ms).
+func (cd *clientData) readAhead() int {
+	now := time.Now().UnixNano()
+	if last := cd.aheadAt.Load(); now-last > int64(100*time.Millisecond) && cd.aheadAt.CompareAndSwap(last, now) {
+		n := dataReadAhead
+		if p := datapath.Estimate(cd.streams); p.OK {
+			n = min(int(float64(dataReadAhead)*p.MinRTT.Seconds()/0.05), maxReadAhead)
+		}
+		cd.ahead.Store(int32(n))
+	}
+	return max(int(cd.ahead.Load())/max(int(cd.readers.Load()), 1), dataReadAhead)
+}
 
 // createData starts a file whose content goes over the data path.
 func (c *Client) createData(ctx context.Context, cd *clientData, p string, opts core.CreateOptions) (core.Writer, error) {
@@ -493,10 +517,14 @@ func (w *dataFileWriter) Abort() error {
 	return w.c.oneWay(protocol.OpAbort, e.B)
 }
 
-// fillData keeps dataReadAhead chunk requests in flight over the data
-// path.
+// fillData keeps readAhead chunk requests in flight over the data path.
 func (r *remoteReader) fillData(cd *clientData) {
-	for !r.eof && r.next < r.end && len(r.dpIn) < dataReadAhead {
+	if !r.reading {
+		r.reading = true
+		cd.readers.Add(1)
+	}
+	ahead := cd.readAhead()
+	for !r.eof && r.next < r.end && len(r.dpIn) < ahead {
 		id, ch := cd.register()
 		var e protocol.Enc
 		e.Uint(id)

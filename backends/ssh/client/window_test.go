@@ -55,3 +55,20 @@ func TestDataPathWindow(t *testing.T) {
 		t.Errorf("waiter of a dead data path: %v", err)
 	}
 }
+
+// TestDataPathReadAhead: the read-ahead a long path earns is shared by
+// the files being read at once, never below dataReadAhead.
+func TestDataPathReadAhead(t *testing.T) {
+	cd := &clientData{}
+	cd.aheadAt.Store(time.Now().Add(time.Hour).UnixNano()) // no recompute: no streams here
+	for _, tc := range []struct {
+		ahead, readers int32
+		want           int
+	}{{16, 1, 16}, {48, 0, 48}, {48, 1, 48}, {48, 2, 24}, {48, 4, 16}, {64, 2, 32}} {
+		cd.ahead.Store(tc.ahead)
+		cd.readers.Store(tc.readers)
+		if got := cd.readAhead(); got != tc.want {
+			t.Errorf("ahead %d, %d readers: %d, want %d", tc.ahead, tc.readers, got, tc.want)
+		}
+	}
+}
