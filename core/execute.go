@@ -500,20 +500,45 @@ func (x *executor) noteDirTime(a *Action) {
 }
 
 // setDirTimes gives created and updated directories their source mtimes,
-// deepest first, after everything inside them was written.
+// deepest first, after everything inside them was written. The
+// directories of one depth are independent: they are set in parallel, on
+// as many workers as a level of directory creations (over a network, one
+// round trip a level rather than one a directory).
 func (x *executor) setDirTimes(ctx context.Context) {
 	slices.SortFunc(x.dirTimes, func(a, b *Action) int { return cmp.Compare(Depth(b.Path), Depth(a.Path)) })
-	for _, a := range x.dirTimes {
+	workers := 1
+	if n := len(x.o.TransferThreads); n > 0 {
+		workers = max(x.o.TransferThreads[n-1].N, 1)
+	}
+	set := func(a *Action) {
 		t := a.Source.MTime
 		got, err := x.eps[a.Side].Backend.SetAttr(ctx, a.Path, Attrs{MTime: &t})
 		if err != nil {
 			x.log.Warn("set directory time", "side", a.Side.String(), "path", DisplayPath(a.Path), "err", err)
-			continue
+			return
 		}
 		got.Path = a.Path
 		if err := x.eps[a.Side].Store.Put(ctx, Record{Entry: got}); err != nil {
 			x.log.Warn("record directory time", "path", DisplayPath(a.Path), "err", err)
 		}
+	}
+	for i := 0; i < len(x.dirTimes) && ctx.Err() == nil; {
+		j := i + 1
+		for j < len(x.dirTimes) && Depth(x.dirTimes[j].Path) == Depth(x.dirTimes[i].Path) {
+			j++
+		}
+		level := x.dirTimes[i:j]
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range min(workers, len(level)) {
+			wg.Go(func() {
+				for k := int(next.Add(1) - 1); k < len(level) && ctx.Err() == nil; k = int(next.Add(1) - 1) {
+					set(level[k])
+				}
+			})
+		}
+		wg.Wait()
+		i = j
 	}
 }
 

@@ -440,6 +440,10 @@ func (b *bench) timeAsync(local, remote, state string, pull bool, extra ...strin
 		cc = fmt.Sprintf("the copy itself %.1f Mbit/s; %s", bps*8/1e6, cc)
 	}
 	b.lastLog = string(log)
+	if keep := os.Getenv("WANSYNC_KEEP_LOGS"); keep != "" { // for a closer look
+		os.MkdirAll(keep, 0o755)
+		os.WriteFile(filepath.Join(keep, filepath.Base(state)+".log"), log, 0o644)
+	}
 	os.RemoveAll(state)
 	return d, cc, err
 }
