@@ -177,9 +177,9 @@ type bench struct {
 	// rsyncMoved is what the last rsync run held at its destination at
 	// most; total what a whole run moves.
 	rsyncMoved, total int64
-	user     string
-	home     string
-	sshOpt   string
+	user              string
+	home              string
+	sshOpt            string
 }
 
 func (b *bench) cleanup() {
