@@ -630,8 +630,8 @@ func (b *bench) stopWanem() {
 // sshd starts Debian's sshd in the server's namespace, with a benchmark
 // user and fresh keys.
 func (b *bench) sshd() error {
-	b.user = "asyncwan"
-	b.home = filepath.Join(b.c.dir, "async-wan-home")
+	b.user = b.c.prefix // concurrent runs with other -ns prefixes keep apart
+	b.home = filepath.Join(b.c.dir, b.c.prefix+"-home")
 	if _, err := user.Lookup(b.user); err != nil {
 		if err := sh("useradd", "-m", "-d", b.home, "-s", "/bin/sh", "-p", "*", b.user); err != nil {
 			return err
