@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -155,7 +156,7 @@ func TestSSHDataPathAgentKilledRerunConverges(t *testing.T) {
 // log) is within 2 % of the target.
 func TestSSHDataPathTargetRate(t *testing.T) {
 	s := testServer(t)
-	state, src, dst, back, logs := t.TempDir(), t.TempDir(), s.TempDir(t), t.TempDir(), t.TempDir()
+	src, dst, back, logs := t.TempDir(), s.TempDir(t), t.TempDir(), t.TempDir()
 	const target = 48e6 // bit/s: 24 MiB in about 4.2 s
 	big := make([]byte, 24<<20)
 	rand.NewChaCha8([32]byte{7}).Read(big) // incompressible
@@ -164,25 +165,40 @@ func TestSSHDataPathTargetRate(t *testing.T) {
 	}
 	rateRe := regexp.MustCompile(`action end.*path=/?big\.bin.*bytes_per_s=(\d+)`)
 	for _, c := range []struct{ name, dir string }{{"rate-push", src}, {"rate-pull", back}} {
-		args := append(keyArgs(s, c.name), "-d", c.dir, "-r", remote(s, dst), "--data-path=tcp", "-L", logs, "-D", "-l", "48m")
-		if c.name == "rate-pull" {
-			args = append(args, "-K", "pull")
-		}
-		r := sshRun(t, state, nil, args...)
-		mustCode(t, r, 0)
-		b, _ := os.ReadFile(filepath.Join(logs, "async-"+c.name+".log"))
-		if !strings.Contains(string(b), "data path open") {
-			t.Fatalf("%s: not over the data path:\n%s", c.name, b)
-		}
-		m := rateRe.FindSubmatch(b)
-		if m == nil {
-			t.Fatalf("%s: no action end for big.bin in the log:\n%s", c.name, b)
-		}
-		bps, _ := strconv.ParseFloat(string(m[1]), 64)
-		got := bps * 8
-		t.Logf("%s: %.2f Mbit/s for a target of %.0f", c.name, got/1e6, target/1e6)
-		if got < 0.98*target || got > 1.02*target {
-			t.Errorf("%s: %.2f Mbit/s, want %.0f ± 2 %%", c.name, got/1e6, target/1e6)
+		// Never above the target; below it only as far as a busy
+		// machine wakes the transfer late (up to three tries).
+		for try := 1; ; try++ {
+			os.RemoveAll(filepath.Join(back, "big.bin"))
+			if c.name == "rate-push" {
+				os.RemoveAll(filepath.Join(dst, "big.bin"))
+			}
+			name := fmt.Sprintf("%s-%d", c.name, try)
+			args := append(keyArgs(s, name), "-d", c.dir, "-r", remote(s, dst), "--data-path=tcp", "-L", logs, "-D", "-l", "48m")
+			if c.name == "rate-pull" {
+				args = append(args, "-K", "pull")
+			}
+			r := sshRun(t, t.TempDir(), nil, args...)
+			mustCode(t, r, 0)
+			b, _ := os.ReadFile(filepath.Join(logs, "async-"+name+".log"))
+			if !strings.Contains(string(b), "data path open") {
+				t.Fatalf("%s: not over the data path:\n%s", name, b)
+			}
+			m := rateRe.FindSubmatch(b)
+			if m == nil {
+				t.Fatalf("%s: no action end for big.bin in the log:\n%s", name, b)
+			}
+			bps, _ := strconv.ParseFloat(string(m[1]), 64)
+			got := bps * 8
+			t.Logf("%s: %.2f Mbit/s for a target of %.0f", name, got/1e6, target/1e6)
+			if got > 1.02*target {
+				t.Fatalf("%s: %.2f Mbit/s, above the target %.0f + 2 %%", name, got/1e6, target/1e6)
+			}
+			if got >= 0.98*target {
+				break
+			}
+			if try == 3 {
+				t.Fatalf("%s: %.2f Mbit/s, want %.0f ± 2 %%", name, got/1e6, target/1e6)
+			}
 		}
 	}
 	if got, _ := os.ReadFile(filepath.Join(back, "big.bin")); !bytes.Equal(got, big) {
