@@ -119,8 +119,10 @@ lint:
 # by bench/wanem, sshd in one, CUBIC as the system's congestion control):
 # async, with its data path, against rsync -a -e ssh for RTT 10/50/150 ms
 # × loss 0/0.5/2 % at 100 Mbit/s: a 256 MiB file pushed and pulled, 2,000
-# small files pushed. The full grid takes hours at rsync's lossy rates;
-# WANBENCHFLAGS='-rtt 50ms -loss 0.5 -size 32' runs one quick cell.
+# small files pushed. rsync is stopped after 2 minutes a run (-cap) and
+# reported as a lower bound, with the time the part it moved implies, so
+# the grid takes about an hour; WANBENCHFLAGS='-rtt 50ms -loss 0.5 -size
+# 32' runs one quick cell, '-ops share -loss 0' the fair-share measure.
 #
 # Last, the scale benchmark: 100,000 and 1,000,000 small files local→local
 # against rsync -a (initial copy, no change, 1 % modified: wall time, CPU

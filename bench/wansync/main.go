@@ -74,7 +74,7 @@ func main() {
 	flag.StringVar(&c.cc, "cc", "cubic", "system TCP congestion control in both namespaces")
 	flag.StringVar(&ops, "ops", "push,pull,small", "what to run: push and pull (the large file), small (push of the small files), transport (the data path's transports alone: -transports), share (a push with -l at the link rate beside a competing TCP flow, per -share policy)")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "bound on one tool's run (a timed-out run is reported as such)")
-	flag.DurationVar(&c.cap, "cap", 0, "stop rsync after this long and report its time as a lower bound (\"> N s\"); 0: no cap")
+	flag.DurationVar(&c.cap, "cap", 2*time.Minute, "stop rsync after this long and report its time as a lower bound (\"> N s\", with the time the part it moved implies); 0: no cap")
 	var share string
 	flag.StringVar(&share, "share", "fair,low", "with -ops share: the -a policies measured against a competing TCP flow")
 	flag.DurationVar(&c.shareWindow, "share-window", 20*time.Second, "with -ops share: how long each share is measured")
