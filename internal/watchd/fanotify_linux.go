@@ -163,54 +163,19 @@ func (w *fanWatcher) dir(fsid [2]int32, htype int32, handle []byte) (string, boo
 
 // run reads events until ctx ends.
 func (w *fanWatcher) run(ctx context.Context, s sink) {
-	buf := make([]byte, 256<<10)
-	for ctx.Err() == nil {
-		if w.stall != nil {
-			select {
-			case <-w.stall:
-			case <-ctx.Done():
-				return
-			}
-		}
-		pfd := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(pfd, 200)
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			s.hole(fmt.Sprintf("fanotify poll: %v", err), true)
-			return
-		}
-		if n <= 0 {
-			continue
-		}
-		n, err = unix.Read(w.fd, buf)
-		if err != nil {
-			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-				continue
-			}
-			s.hole(fmt.Sprintf("fanotify read: %v", err), true)
-			return
-		}
-		var paths []string
-		seen := map[string]bool{}
-		add := func(p string) {
-			if !seen[p] {
-				seen[p] = true
-				paths = append(paths, p)
-			}
-		}
+	readEvents(ctx, w.fd, "fanotify", w.stall, s, func(buf []byte, add func(string)) bool {
 		const metaLen = int(unsafe.Sizeof(unix.FanotifyEventMetadata{}))
-		for off := 0; off+metaLen <= n; {
+		for off := 0; off+metaLen <= len(buf); {
 			m := (*unix.FanotifyEventMetadata)(unsafe.Pointer(&buf[off]))
 			l := int(m.Event_len)
-			if l < metaLen || off+l > n {
+			if l < metaLen || off+l > len(buf) {
 				break
 			}
 			w.event(m, buf[off+int(m.Metadata_len):off+l], add, s)
 			off += l
 		}
-		if len(paths) > 0 {
-			s.changed(paths)
-		}
-	}
+		return false
+	})
 }
 
 // event handles one fanotify event whose information records are info.
@@ -262,12 +227,7 @@ func (w *fanWatcher) event(m *unix.FanotifyEventMetadata, info []byte, add func(
 			w.learn(p)
 		}
 		if !isDir && m.Mask&(unix.FAN_MODIFY|unix.FAN_CLOSE_WRITE|unix.FAN_ATTRIB) != 0 {
-			// A file with other names changed under all of them, but only
-			// the name written through is reported.
-			var st unix.Stat_t
-			if unix.Lstat(filepath.Join(w.root, filepath.FromSlash(p)), &st) == nil && st.Nlink > 1 && st.Mode&unix.S_IFMT == unix.S_IFREG {
-				s.hole("a file with several hard links changed ("+p+"): its other names are not reported", false)
-			}
+			checkLinks(w.root, p, s)
 		}
 	}
 	if m.Mask&(unix.FAN_MOVED_FROM|unix.FAN_MOVED_TO) != 0 && m.Mask&unix.FAN_ONDIR != 0 {

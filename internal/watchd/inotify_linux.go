@@ -118,42 +118,9 @@ func readLimit() string {
 // run reads events until ctx ends or the tree cannot be watched any more
 // (its root went away: reported to s as a broken hole).
 func (w *watcher) run(ctx context.Context, s sink) {
-	buf := make([]byte, 256<<10)
-	for ctx.Err() == nil {
-		if w.stall != nil {
-			select {
-			case <-w.stall:
-			case <-ctx.Done():
-				return
-			}
-		}
-		pfd := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(pfd, 200)
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			s.hole(fmt.Sprintf("inotify poll: %v", err), true)
-			return
-		}
-		if n <= 0 {
-			continue
-		}
-		n, err = unix.Read(w.fd, buf)
-		if err != nil {
-			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-				continue
-			}
-			s.hole(fmt.Sprintf("inotify read: %v", err), true)
-			return
-		}
-		var paths []string
-		seen := map[string]bool{}
-		add := func(p string) {
-			if !seen[p] {
-				seen[p] = true
-				paths = append(paths, p)
-			}
-		}
+	readEvents(ctx, w.fd, "inotify", w.stall, s, func(buf []byte, add func(string)) bool {
 		stop := false
-		for off := 0; off+unix.SizeofInotifyEvent <= n; {
+		for off := 0; off+unix.SizeofInotifyEvent <= len(buf); {
 			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
 			nameBytes := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
 			off += unix.SizeofInotifyEvent + int(ev.Len)
@@ -162,13 +129,8 @@ func (w *watcher) run(ctx context.Context, s sink) {
 				stop = true
 			}
 		}
-		if len(paths) > 0 {
-			s.changed(paths)
-		}
-		if stop {
-			return
-		}
-	}
+		return stop
+	})
 }
 
 // event handles one inotify event; it reports true when the tree cannot
@@ -219,12 +181,7 @@ func (w *watcher) event(wd int32, mask uint32, name string, add func(string), s 
 	add(p)
 	isDir := mask&unix.IN_ISDIR != 0
 	if !isDir && mask&(unix.IN_MODIFY|unix.IN_CLOSE_WRITE|unix.IN_ATTRIB) != 0 {
-		// A file with other names changed under all of them, but only
-		// the name written through is reported.
-		var st unix.Stat_t
-		if unix.Lstat(filepath.Join(w.root, filepath.FromSlash(p)), &st) == nil && st.Nlink > 1 && st.Mode&unix.S_IFMT == unix.S_IFREG {
-			s.hole("a file with several hard links changed ("+p+"): its other names are not reported", false)
-		}
+		checkLinks(w.root, p, s)
 	}
 	switch {
 	case isDir && mask&(unix.IN_MOVED_FROM|unix.IN_DELETE) != 0:
