@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"syscall"
@@ -69,32 +68,17 @@ type Listener struct {
 // one of ports, or any when ports is unset). A port outside a set range
 // is refused.
 func Listen(host string, port int, ports PortRange, key Key, cc string) (*Listener, error) {
-	var try []int
-	switch {
-	case port != 0 && ports.Set() && !ports.Contains(port):
-		return nil, fmt.Errorf("data port %d is outside the server's data_ports %s", port, ports)
-	case port < 0 || port > 65535:
-		return nil, fmt.Errorf("data port %d: want 1 to 65535", port)
-	case port != 0:
-		try = []int{port}
-	case ports.Set():
-		n := ports.Hi - ports.Lo + 1
-		start := rand.IntN(n)
-		for i := range min(n, 256) { // bounded: a busy range fails after 256 tries
-			try = append(try, ports.Lo+(start+i)%n)
-		}
-	default:
-		try = []int{0}
-	}
-	var err error
-	for _, p := range try {
-		var ln net.Listener
+	var ln net.Listener
+	err := listenPort(port, ports, func(p int) error {
 		lc := net.ListenConfig{Control: ccControl(cc)}
-		if ln, err = lc.Listen(context.Background(), "tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
-			return &Listener{ln: ln, key: key, cc: cc}, nil
-		}
+		var err error
+		ln, err = lc.Listen(context.Background(), "tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("data path: listen: %w", err)
+	return &Listener{ln: ln, key: key, cc: cc}, nil
 }
 
 // NewListener serves the data path on another transport's listener

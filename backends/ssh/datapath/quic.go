@@ -80,17 +80,10 @@ func ListenQUIC(host string, port int, ports PortRange, key Key) (*Listener, err
 	if err != nil {
 		return nil, fmt.Errorf("data path certificate: %w", err)
 	}
-	var uc *net.UDPConn
-	err = listenPort(port, ports, func(p int) error {
-		var err error
-		uc, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host), Port: p})
-		return err
-	})
+	uc, err := listenUDP(host, port, ports)
 	if err != nil {
 		return nil, err
 	}
-	uc.SetReadBuffer(udpSocketBuffer)
-	uc.SetWriteBuffer(udpSocketBuffer)
 	tr := &quic.Transport{Conn: uc}
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{quicALPN}, MinVersion: tls.VersionTLS13}
 	ql, err := tr.Listen(tc, quicConfig(5*time.Second))

@@ -157,6 +157,23 @@ func (c *sharedConn) Close() error {
 // the client pins (nil for the other transports).
 func (l *Listener) Fingerprint() []byte { return l.fp }
 
+// listenUDP opens the UDP socket of the UDP and QUIC transports on a
+// port Listen would take, with large socket buffers.
+func listenUDP(host string, port int, ports PortRange) (*net.UDPConn, error) {
+	var uc *net.UDPConn
+	err := listenPort(port, ports, func(p int) error {
+		var err error
+		uc, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host), Port: p})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	uc.SetReadBuffer(udpSocketBuffer)
+	uc.SetWriteBuffer(udpSocketBuffer)
+	return uc, nil
+}
+
 // listenPort runs listen on the ports Listen would try, in order.
 func listenPort(port int, ports PortRange, listen func(port int) error) error {
 	var try []int

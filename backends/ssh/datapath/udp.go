@@ -72,17 +72,10 @@ func ListenUDP(host string, port int, ports PortRange, key Key, rate int64, n in
 	if err != nil {
 		return nil, err
 	}
-	var uc *net.UDPConn
-	err = listenPort(port, ports, func(p int) error {
-		var err error
-		uc, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host), Port: p})
-		return err
-	})
+	uc, err := listenUDP(host, port, ports)
 	if err != nil {
 		return nil, err
 	}
-	uc.SetReadBuffer(udpSocketBuffer)
-	uc.SetWriteBuffer(udpSocketBuffer)
 	kl, err := kcp.ServeConn(block, 0, 0, pacedConn{uc, newPacer(rate)})
 	if err != nil {
 		uc.Close()
