@@ -15,7 +15,6 @@ import (
 	"github.com/async-sync/async/backends/local"
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/internal/watchd"
-	"github.com/async-sync/async/snapshot"
 )
 
 var journalSequences = flag.Int("model.journal", 12, "random sequences of journal-driven syncs to run")
@@ -62,25 +61,9 @@ func runJournalSequence(t *testing.T, seed uint64) (int, bool) {
 	w := &jworld{world: &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*104729)), killed: map[string]bool{}},
 		base: base, state: t.TempDir(), watcher: [2]string{watchd.WatcherAuto, watchd.WatcherInotify}[seed%2]}
 	w.socket = filepath.Join(w.state, watchd.SocketName)
-	for s := range 2 {
-		w.root[s] = filepath.Join(base, [2]string{"L", "R"}[s])
-		w.db[s] = filepath.Join(base, [2]string{"dbL", "dbR"}[s])
-		if err := os.Mkdir(w.root[s], 0o755); err != nil {
-			t.Fatal(err)
-		}
-		db, err := snapshot.Open(w.db[s], snapshot.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		w.stores[s] = db
-	}
+	defer w.open(base)()
 	os.Mkdir(filepath.Join(base, "marks"), 0o755)
-	w.policy = core.Policy{Direction: core.Bidi, Checksum: core.ChecksumSHA1Sparse,
-		PreserveTime: w.rng.IntN(2) == 0, RenameFiles: w.rng.IntN(2) == 0, RenameDirs: w.rng.IntN(2) == 0}
-	if err := w.policy.Resolve(); err != nil {
-		t.Fatal(err)
-	}
+	w.randomPolicy(false)
 	w.logf("seed %d policy %+v (journal, watcher %s)", seed, w.policy, w.watcher)
 	w.startService()
 	defer func() {

@@ -86,6 +86,44 @@ func TestModelBidi(t *testing.T) {
 	t.Logf("%d sequences of %d syncs in %s, in %s", len(seeds), *steps, time.Since(start).Round(time.Millisecond), dir)
 }
 
+// open makes both roots and opens both snapshots of w in base; the
+// function it returns closes the snapshots.
+func (w *world) open(base string) func() {
+	for s := range 2 {
+		w.root[s] = filepath.Join(base, [2]string{"L", "R"}[s])
+		w.db[s] = filepath.Join(base, [2]string{"dbL", "dbR"}[s])
+		if err := os.Mkdir(w.root[s], 0o755); err != nil {
+			w.t.Fatal(err)
+		}
+		db, err := snapshot.Open(w.db[s], snapshot.Options{})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		w.stores[s] = db
+	}
+	return func() {
+		for _, db := range w.stores {
+			if db != nil {
+				db.Close()
+			}
+		}
+	}
+}
+
+// randomPolicy draws w's bidirectional policy from its generator;
+// with older, a third of the worlds resolve conflicts by keeping the
+// newer file (-o older).
+func (w *world) randomPolicy(older bool) {
+	w.policy = core.Policy{Direction: core.Bidi, Checksum: core.ChecksumSHA1Sparse,
+		PreserveTime: w.rng.IntN(2) == 0, RenameFiles: w.rng.IntN(2) == 0, RenameDirs: w.rng.IntN(2) == 0}
+	if older && w.rng.IntN(3) == 0 {
+		w.policy.Overwrite = core.OverwriteOlder
+	}
+	if err := w.policy.Resolve(); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
 // runSequence runs one seeded sequence in a new directory under dir,
 // removed at its end, and reports whether it kept every invariant.
 func runSequence(t *testing.T, dir string, seed uint64) bool {
@@ -95,27 +133,8 @@ func runSequence(t *testing.T, dir string, seed uint64) bool {
 	}
 	defer os.RemoveAll(base)
 	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*7919)), killed: map[string]bool{}}
-	for s := range 2 {
-		w.root[s] = filepath.Join(base, [2]string{"L", "R"}[s])
-		w.db[s] = filepath.Join(base, [2]string{"dbL", "dbR"}[s])
-		if err := os.Mkdir(w.root[s], 0o755); err != nil {
-			t.Fatal(err)
-		}
-		db, err := snapshot.Open(w.db[s], snapshot.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		w.stores[s] = db
-	}
-	w.policy = core.Policy{Direction: core.Bidi, Checksum: core.ChecksumSHA1Sparse,
-		PreserveTime: w.rng.IntN(2) == 0, RenameFiles: w.rng.IntN(2) == 0, RenameDirs: w.rng.IntN(2) == 0}
-	if w.rng.IntN(3) == 0 {
-		w.policy.Overwrite = core.OverwriteOlder
-	}
-	if err := w.policy.Resolve(); err != nil {
-		t.Fatal(err)
-	}
+	defer w.open(base)()
+	w.randomPolicy(true)
 	w.hinted = w.rng.IntN(2) == 0 && os.Getenv("MODEL_NOHINTS") == ""
 	if w.hinted {
 		w.follow = lifecycle.NewController(lifecycle.ControllerOptions{Direction: w.policy.Direction})

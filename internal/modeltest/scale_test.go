@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/async-sync/async/core"
-	"github.com/async-sync/async/snapshot"
 )
 
 var (
@@ -52,27 +51,8 @@ func runScaleSequence(t *testing.T, dir string, seed uint64) bool {
 	}
 	defer os.RemoveAll(base)
 	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*104729)), killed: map[string]bool{}}
-	for s := range 2 {
-		w.root[s] = filepath.Join(base, [2]string{"L", "R"}[s])
-		w.db[s] = filepath.Join(base, [2]string{"dbL", "dbR"}[s])
-		if err := os.Mkdir(w.root[s], 0o755); err != nil {
-			t.Fatal(err)
-		}
-		db, err := snapshot.Open(w.db[s], snapshot.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		w.stores[s] = db
-	}
-	w.policy = core.Policy{Direction: core.Bidi, Checksum: core.ChecksumSHA1Sparse,
-		PreserveTime: w.rng.IntN(2) == 0, RenameFiles: w.rng.IntN(2) == 0, RenameDirs: w.rng.IntN(2) == 0}
-	if w.rng.IntN(3) == 0 {
-		w.policy.Overwrite = core.OverwriteOlder
-	}
-	if err := w.policy.Resolve(); err != nil {
-		t.Fatal(err)
-	}
+	defer w.open(base)()
+	w.randomPolicy(true)
 	// Hints would need a walk of both trees around every operation.
 	w.hinted = false
 	w.logf("seed %d policy %+v, bulk of %d files", seed, w.policy, *scaleFiles)
