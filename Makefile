@@ -48,7 +48,7 @@ man:
 test: build examples lint tools
 	@[ "$$(id -u)" = 0 ] || echo "make test: not root, so the SSH tests skip (they create users and run sshd)"
 	ASYNC_VERSITYGW=$(VERSITYGW) ASYNC_TEST_BIN=$(abspath $(BIN)) ASYNC_TEST_PLUGIN=$(CURDIR)/bin/async-backend-bbolt \
-		$(GO) test -count=1 ./...
+		$(GO) test -count=1 -timeout 30m ./...
 
 # The tools the tests need: versitygw, the S3 tests' server.
 tools: $(VERSITYGW)
