@@ -205,7 +205,9 @@ func (a *agent) dataOpen(ctx context.Context, d *protocol.Dec) (byte, []byte, er
 }
 
 // serveStream carries out what arrives on one stream: writes at offsets
-// of data-path files, and reads of open files, answered on the stream.
+// of data-path files, reads of open files and calls. Answers go on the
+// data path's shared queue, so whichever stream has room carries them
+// (the client matches them to their requests by id).
 func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stream) {
 	for {
 		f, err := s.Recv()
@@ -253,8 +255,8 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 			}
 			// Calls run beside each other, as requests over SSH do: a
 			// small file's create, write and commit must not wait for
-			// the ones before it on the stream. The answer goes back on
-			// this stream whenever it is ready (the client matches ids).
+			// the ones before it on the stream. The answer goes out
+			// whenever it is ready (the client matches ids).
 			select {
 			case dp.calls <- struct{}{}:
 			case <-s.Done():
@@ -277,8 +279,8 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 }
 
 // dataCall serves a small file's PUT or an OPEN that came on a stream,
-// as the same request over SSH would be, and returns the answer (which
-// goes back on that stream). Only these two: everything else is SSH's.
+// as the same request over SSH would be, and returns the answer. Only
+// these two: everything else is SSH's.
 func (a *agent) dataCall(ctx context.Context, id, op uint64, payload []byte) (byte, []byte) {
 	var e protocol.Enc
 	e.Uint(id)
