@@ -332,7 +332,9 @@ func newEngine(local, remote *Endpoint, o Options) *engine {
 			if r, ok := ep.Backend.(Networked); ok {
 				n = max(n, r.InFlight())
 			}
-			if sf, ok := ep.Backend.(SmallFiles); ok {
+			// The class is the connection's, not one of the served
+			// backend's interfaces: a masked backend (Mask) keeps it.
+			if sf, ok := Unmask(ep.Backend).(SmallFiles); ok {
 				if c := sf.SmallFiles(); c.N > small.N && c.MaxSize > 0 {
 					small = c
 				}

@@ -1,6 +1,9 @@
 package core
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 // capsOnly is a backend that answers Caps (all newEngine asks).
 type capsOnly struct{ Backend }
@@ -16,6 +19,15 @@ type windowed struct {
 
 func (windowed) InFlight() int             { return 32 }
 func (w windowed) SmallFiles() ThreadClass { return w.small }
+
+// linkingWindowed has an optional interface to mask away, as the SSH
+// client has every one the protocol carries and is masked to the
+// agent's backend's.
+type linkingWindowed struct{ windowed }
+
+func (linkingWindowed) Symlink(context.Context, string, string, Precondition) (Entry, error) {
+	return Entry{}, nil
+}
 
 // TestSmallFilesClass: without --transfer-threads, a backend's small
 // files class runs beside the InFlight workers (which stay last: they run
@@ -33,10 +45,18 @@ func TestSmallFilesClass(t *testing.T) {
 		{"fewer workers", ThreadClass{N: 16, MaxSize: 64 << 10}, nil, []ThreadClass{{N: 32}}},
 		{"no size", ThreadClass{N: 512}, nil, []ThreadClass{{N: 32}}},
 		{"given", ThreadClass{N: 512, MaxSize: 64 << 10}, []ThreadClass{{N: 3}}, []ThreadClass{{N: 3}}},
+		{"masked", ThreadClass{N: 512, MaxSize: 64 << 10}, nil, []ThreadClass{{N: 512, MaxSize: 64 << 10}, {N: 32}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			local := &Endpoint{Backend: capsOnly{}}
-			remote := &Endpoint{Backend: windowed{capsOnly{}, tc.small}}
+			var b Backend = windowed{capsOnly{}, tc.small}
+			if tc.name == "masked" {
+				b = Mask(linkingWindowed{windowed{capsOnly{}, tc.small}}, FeatureNetworked)
+				if _, ok := b.(Linker); ok {
+					t.Fatal("the mask kept Linker")
+				}
+			}
+			remote := &Endpoint{Backend: b}
 			e := newEngine(local, remote, Options{TransferThreads: tc.given})
 			got := e.o.TransferThreads
 			if len(got) != len(tc.want) {

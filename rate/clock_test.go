@@ -91,7 +91,8 @@ func TestPolicies(t *testing.T) {
 	}
 }
 
-// TestPoliciesWithQueueProbe: with a queue-delay probe, a shared queue
+// TestPoliciesWithQueueProbe: with a queue-delay probe, a queue that
+// stands two intervals in a row is shared and
 // makes fair hold half of the capacity it saw (once it learned it),
 // high three quarters, low back off by 30 % an interval to the floor,
 // fixed ignore it; a drained queue lets them climb again.
@@ -106,7 +107,7 @@ func TestPoliciesWithQueueProbe(t *testing.T) {
 		{Fixed, []int64{100e6, 100e6, 100e6, 100e6, 100e6}, 100e6},
 		{Fair, []int64{100e6, 100e6, 100e6, 45e6, 45e6}, 55e6},
 		{High, []int64{100e6, 100e6, 100e6, 67.5e6, 67.5e6}, 92.5e6},
-		{Low, []int64{70e6, 49e6, 34.3e6, 24.01e6, 16.807e6}, 21.807e6},
+		{Low, []int64{100e6, 70e6, 49e6, 34.3e6, 24.01e6}, 29.01e6},
 	} {
 		c := NewController(New(0), target, floor, tc.p)
 		delay := 40 * time.Millisecond
@@ -123,6 +124,24 @@ func TestPoliciesWithQueueProbe(t *testing.T) {
 		}
 		if got := c.Adjust(float64(c.Rate()), sec, true); got != tc.afterClimb {
 			t.Errorf("%v: after the queue drained %d, want %d", tc.p, got, tc.afterClimb)
+		}
+	}
+	// A queue that stands for one interval at a time (the session's own
+	// streams probing, a busy host) is not another flow: no yield.
+	for _, p := range []Policy{Fair, High, Low} {
+		c := NewController(New(0), target, floor, p)
+		spike := false
+		c.SetProbe(func() (time.Duration, time.Duration, bool) {
+			spike = !spike
+			if spike {
+				return 80 * time.Millisecond, 150 * time.Millisecond, true
+			}
+			return 5 * time.Millisecond, 150 * time.Millisecond, true
+		})
+		for i := range 10 {
+			if got := c.Adjust(90e6, sec, false); got != target {
+				t.Fatalf("%v: interval %d of spikes one interval long: %d, want %d", p, i, got, int64(target))
+			}
 		}
 	}
 	// Low stops at the floor.

@@ -69,6 +69,7 @@ type Controller struct {
 	capacity    float64 // the most the session moved in an interval, bit/s
 	moved       int     // intervals that moved data
 	calm        int     // intervals in a row the probe saw no shared queue
+	hot         int     // intervals in a row the probe saw a shared queue
 	lastPassed  int64
 	lastWaits   int64
 
@@ -102,6 +103,16 @@ const learn = 3
 // drained before a probed session climbs.
 const calmBeforeClimb = 2
 
+// hotBeforeYield is how many intervals in a row the queue must stand
+// before a probed session yields [decision]: a competing loss-based
+// flow holds it for seconds, while a single second's spike is the
+// session's own streams probing for bandwidth (BBR's gain of 1.25, four
+// streams at once) or a busy host's scheduling. Measured at 150 ms and
+// 2 % loss with -l 100m, where the emulated link's buffer is short
+// enough for the session alone to fill it now and then: yielding on
+// every spike held fair at 26 Mbit/s.
+const hotBeforeYield = 2
+
 // share is what each policy keeps of the capacity it has seen while the
 // path is shared (low: none, it backs off step by step).
 var share = [...]float64{Fair: 0.5, Fixed: 1, High: 0.75, Low: 0}
@@ -131,12 +142,17 @@ func (c *Controller) Adjust(bits float64, interval time.Duration, limited bool) 
 	contended, probed := false, false
 	if probe != nil && c.policy != Fixed {
 		if d, base, ok := probe(); ok {
-			probed, contended = true, Contended(d, base)
+			probed = true
+			if Contended(d, base) {
+				c.hot++
+				c.calm = -1 // counted up to 0 below
+			} else {
+				c.hot = 0
+			}
+			contended = c.hot >= hotBeforeYield
 		}
 	}
-	if c.calm++; contended {
-		c.calm = 0
-	}
+	c.calm++
 	switch {
 	case c.policy == Fixed:
 		c.cur = c.target

@@ -158,6 +158,16 @@ func call0(ctx context.Context, b *base, method, p string, again func() bool, fn
 	return err
 }
 
+// SmallFiles passes on the small files' class of the backend wrapped
+// (core.SmallFiles: the SSH client's while its data path runs, behind
+// its mask), which is the connection's, not an interface to mask.
+func (b *base) SmallFiles() core.ThreadClass {
+	if sf, ok := core.Unmask(b.inner).(core.SmallFiles); ok {
+		return sf.SmallFiles()
+	}
+	return core.ThreadClass{}
+}
+
 func (b *base) Caps() core.Caps { return b.inner.Caps() }
 func (b *base) Close() error    { return b.inner.Close() }
 

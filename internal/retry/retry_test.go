@@ -70,6 +70,27 @@ func TestPassThrough(t *testing.T) {
 	}
 }
 
+// windowed is a networked backend with a small files' class.
+type windowed struct{ networked }
+
+func (windowed) SmallFiles() core.ThreadClass { return core.ThreadClass{N: 512, MaxSize: 64 << 10} }
+
+// TestSmallFilesPassThrough: the engine finds the wrapped backend's
+// small files' class through the wrapper and the masks on either side
+// of it, as the SSH client's is found.
+func TestSmallFilesPassThrough(t *testing.T) {
+	want := core.ThreadClass{N: 512, MaxSize: 64 << 10}
+	inner := core.Mask(windowed{networked{memfs.New(memfs.Options{})}}, core.FeatureNetworked) // memfs's interfaces masked away
+	sf, ok := core.Unmask(retry.Wrap(inner, fast)).(core.SmallFiles)
+	if !ok || sf.SmallFiles() != want {
+		t.Fatalf("small files' class through the wrapper: %v %+v, want %+v", ok, sf, want)
+	}
+	plain, ok := core.Unmask(retry.Wrap(memfs.New(memfs.Options{}), fast)).(core.SmallFiles)
+	if ok && plain.SmallFiles() != (core.ThreadClass{}) {
+		t.Errorf("a backend without one got %+v", plain.SmallFiles())
+	}
+}
+
 // world is two in-memory sides, the remote one reached through faults and
 // the retry wrapper, and a debug log.
 type world struct {

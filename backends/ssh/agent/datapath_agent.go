@@ -41,6 +41,7 @@ type agentData struct {
 	streams []*datapath.Stream
 	err     error // why the path ended
 	wg      sync.WaitGroup
+	calls   chan struct{} // calls being served (protocol.MaxServing)
 }
 
 func (d *agentData) fail(err error) {
@@ -143,7 +144,7 @@ func (a *agent) dataOpen(ctx context.Context, d *protocol.Dec) (byte, []byte, er
 	if cc == "" {
 		cc = datapath.DefaultCC
 	}
-	dp := &agentData{}
+	dp := &agentData{calls: make(chan struct{}, protocol.MaxServing)}
 	dp.cond = sync.NewCond(&dp.mu)
 	a.mu.Lock()
 	if a.data != nil {
@@ -204,7 +205,9 @@ func (a *agent) dataOpen(ctx context.Context, d *protocol.Dec) (byte, []byte, er
 }
 
 // serveStream carries out what arrives on one stream: writes at offsets
-// of data-path files, and reads of open files, answered on the stream.
+// of data-path files, reads of open files and calls. Answers go on the
+// data path's shared queue, so whichever stream has room carries them
+// (the client matches them to their requests by id).
 func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stream) {
 	for {
 		f, err := s.Recv()
@@ -240,7 +243,7 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 				return
 			}
 			typ, body := a.dataRead(id, h, off)
-			if err := s.Send(ctx, typ, body); err != nil {
+			if err := s.SendAny(ctx, typ, body); err != nil {
 				dp.fail(err)
 				return
 			}
@@ -250,11 +253,24 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 				dp.fail(d.Err)
 				return
 			}
-			typ, body := a.dataCall(ctx, id, op, d.B)
-			if err := s.Send(ctx, typ, body); err != nil {
-				dp.fail(err)
+			// Calls run beside each other, as requests over SSH do: a
+			// small file's create, write and commit must not wait for
+			// the ones before it on the stream. The answer goes out
+			// whenever it is ready (the client matches ids).
+			select {
+			case dp.calls <- struct{}{}:
+			case <-s.Done():
+				dp.fail(s.Err())
 				return
 			}
+			payload := d.B
+			dp.wg.Go(func() {
+				defer func() { <-dp.calls }()
+				typ, body := a.dataCall(ctx, id, op, payload)
+				if err := s.SendAny(ctx, typ, body); err != nil {
+					dp.fail(err)
+				}
+			})
 		default:
 			dp.fail(fmt.Errorf("agent protocol: data frame type %d", f.Type))
 			return
@@ -263,8 +279,8 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 }
 
 // dataCall serves a small file's PUT or an OPEN that came on a stream,
-// as the same request over SSH would be, and returns the answer (which
-// goes back on that stream). Only these two: everything else is SSH's.
+// as the same request over SSH would be, and returns the answer. Only
+// these two: everything else is SSH's.
 func (a *agent) dataCall(ctx context.Context, id, op uint64, payload []byte) (byte, []byte) {
 	var e protocol.Enc
 	e.Uint(id)

@@ -63,7 +63,6 @@ type DataInfo struct {
 // clientData is the client's end of a data path.
 type clientData struct {
 	streams []*datapath.Stream
-	rr      atomic.Uint64
 	ids     *atomic.Uint64 // the client's request ids
 	failed  func(error)
 	sending atomic.Int32  // sends under way (the client's watchdog counts them)
@@ -298,21 +297,14 @@ func (cd *clientData) error() error {
 	return cd.err
 }
 
-// send queues a frame on the first stream with room, starting from the
-// next in turn (so that chunks spread over every stream, and a stream
-// slowed by loss takes less); when none has room it waits on that one.
+// send queues a frame on the data path's shared queue: the first
+// stream whose socket has room sends it, so chunks spread over every
+// stream and a stream slowed by loss takes less.
 func (cd *clientData) send(ctx context.Context, typ byte, body []byte) error {
 	cd.sending.Add(1)
 	defer cd.sending.Add(-1)
 	cd.active.Store(time.Now().UnixNano())
-	n := uint64(len(cd.streams))
-	start := cd.rr.Add(1)
-	for i := range n {
-		if cd.streams[(start+i)%n].TrySend(typ, body) {
-			return nil
-		}
-	}
-	if err := cd.streams[start%n].Send(ctx, typ, body); err != nil {
+	if err := cd.streams[0].SendAny(ctx, typ, body); err != nil {
 		if ctx.Err() == nil {
 			cd.fail(err) // a stream that cannot be written to: the data path is broken
 		}

@@ -26,3 +26,8 @@ func tcpRTT(fd int) (rtt, minRTT uint32, rate uint64, ok bool) {
 	}
 	return ti.Rtt, ti.Min_rtt, ti.Delivery_rate, true
 }
+
+// setNotsentLowat bounds a socket's unsent bytes (see notsentLowat).
+func setNotsentLowat(fd int) {
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notsentLowat)
+}

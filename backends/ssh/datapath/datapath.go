@@ -117,19 +117,25 @@ type Stream struct {
 
 	sendN, recvN uint64 // frame counters (the nonces)
 
-	q    chan Frame
-	done chan struct{}
-	once sync.Once
-	mu   sync.Mutex
-	err  error
+	q      chan Frame
+	shared chan Frame // the data path's queue, which every stream's writer takes from
+	done   chan struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	err    error
 }
 
-// queueDepth is how many frames wait to be written per stream.
+// queueDepth is how many frames wait to be written per stream, and on
+// the queue the streams of a data path share.
 const queueDepth = 8
 
-func newStream(c net.Conn, id uint32, out, in cipher.AEAD) *Stream {
+// newSharedQueue is the queue the streams of one data path take frames
+// from (SendAny).
+func newSharedQueue() chan Frame { return make(chan Frame, queueDepth) }
+
+func newStream(c net.Conn, id uint32, out, in cipher.AEAD, shared chan Frame) *Stream {
 	return &Stream{ID: id, c: c, r: bufio.NewReaderSize(c, 64<<10), w: bufio.NewWriterSize(c, 64<<10),
-		out: out, in: in, q: make(chan Frame, queueDepth), done: make(chan struct{})}
+		out: out, in: in, q: make(chan Frame, queueDepth), shared: shared, done: make(chan struct{})}
 }
 
 func nonce(id uint32, n uint64) []byte {
@@ -188,14 +194,20 @@ func (s *Stream) writer() {
 		var f Frame
 		select {
 		case f = <-s.q:
+		case f = <-s.shared:
 		case <-s.done:
 			return
 		}
 		err := s.writeFrame(f)
-		// Take what else is queued into the same write.
+		// Take what else is queued into the same write. A write blocks
+		// while the socket holds enough unsent bytes (notsentLowat), so
+		// a stream slowed by a loss takes no more from the shared queue
+		// until it caught up, and the others carry its share.
 		for more := true; err == nil && more; {
 			select {
 			case f = <-s.q:
+				err = s.writeFrame(f)
+			case f = <-s.shared:
 				err = s.writeFrame(f)
 			default:
 				more = false
@@ -217,6 +229,26 @@ func (s *Stream) Send(ctx context.Context, typ byte, body []byte) error {
 	f := Frame{Type: typ, Body: append([]byte(nil), body...)}
 	select {
 	case s.q <- f:
+		return nil
+	case <-s.done:
+		return s.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SendAny queues a frame on the data path's shared queue, waiting while
+// it is full: the first stream whose socket has room sends it. Frames
+// sent this way may arrive in any order, on any stream of the data path
+// (a stream made without a shared queue sends them itself).
+func (s *Stream) SendAny(ctx context.Context, typ byte, body []byte) error {
+	q := s.shared
+	if q == nil {
+		q = s.q
+	}
+	f := Frame{Type: typ, Body: append([]byte(nil), body...)}
+	select {
+	case q <- f:
 		return nil
 	case <-s.done:
 		return s.Err()
