@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 )
 
@@ -127,6 +128,10 @@ type Stream struct {
 // queueDepth is how many frames wait to be written per stream.
 const queueDepth = 8
 
+// maxYields bounds how often a stream's writer lets ready senders run
+// before it writes out what it holds.
+const maxYields = 4
+
 func newStream(c net.Conn, id uint32, out, in cipher.AEAD) *Stream {
 	return &Stream{ID: id, c: c, r: bufio.NewReaderSize(c, 64<<10), w: bufio.NewWriterSize(c, 64<<10),
 		out: out, in: in, q: make(chan Frame, queueDepth), done: make(chan struct{})}
@@ -144,14 +149,25 @@ func (s *Stream) writeFrame(f Frame) error {
 	if len(f.Body) > MaxBody {
 		return fmt.Errorf("data path: a frame of %d bytes", len(f.Body))
 	}
+	// The frame is built where it is written, sealed in place: in the
+	// writer's buffer when it fits there, else in one buffer of its own.
 	n := 1 + len(f.Body) + tagSize
-	buf := make([]byte, 4, 4+n)
-	binary.BigEndian.PutUint32(buf, uint32(n))
-	plain := make([]byte, 0, 1+len(f.Body))
-	plain = append(append(plain, f.Type), f.Body...)
-	buf = s.out.Seal(buf, nonce(s.ID, s.sendN), plain, buf[:4])
+	if s.w.Available() < 4+n && s.w.Buffered() > 0 && 4+n <= s.w.Size() {
+		if err := s.w.Flush(); err != nil {
+			return err
+		}
+	}
+	var buf []byte
+	if s.w.Available() >= 4+n {
+		buf = s.w.AvailableBuffer()
+	} else {
+		buf = make([]byte, 0, 4+n)
+	}
+	buf = binary.BigEndian.AppendUint32(buf, uint32(n))
+	buf = append(append(buf, f.Type), f.Body...)
+	s.out.Seal(buf[4:4], nonce(s.ID, s.sendN), buf[4:], buf[:4])
 	s.sendN++
-	_, err := s.w.Write(buf)
+	_, err := s.w.Write(buf[:4+n])
 	return err
 }
 
@@ -192,13 +208,23 @@ func (s *Stream) writer() {
 			return
 		}
 		err := s.writeFrame(f)
-		// Take what else is queued into the same write.
-		for more := true; err == nil && more; {
+		// Take what else is queued into the same write; when nothing
+		// is, let the senders that are ready run first, as long as they
+		// keep adding: many small frames then share one system call
+		// (on a fast path a write per frame costs more than the frame).
+		for yields := 0; err == nil; {
 			select {
 			case f = <-s.q:
 				err = s.writeFrame(f)
+				continue
 			default:
-				more = false
+			}
+			if yields++; yields > maxYields {
+				break
+			}
+			runtime.Gosched()
+			if len(s.q) == 0 {
+				break
 			}
 		}
 		if err == nil {
