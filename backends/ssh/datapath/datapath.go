@@ -37,7 +37,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"sync"
 )
 
@@ -128,10 +127,6 @@ type Stream struct {
 // queueDepth is how many frames wait to be written per stream.
 const queueDepth = 8
 
-// maxYields bounds how often a stream's writer lets ready senders run
-// before it writes out what it holds.
-const maxYields = 4
-
 func newStream(c net.Conn, id uint32, out, in cipher.AEAD) *Stream {
 	return &Stream{ID: id, c: c, r: bufio.NewReaderSize(c, 64<<10), w: bufio.NewWriterSize(c, 64<<10),
 		out: out, in: in, q: make(chan Frame, queueDepth), done: make(chan struct{})}
@@ -208,23 +203,13 @@ func (s *Stream) writer() {
 			return
 		}
 		err := s.writeFrame(f)
-		// Take what else is queued into the same write; when nothing
-		// is, let the senders that are ready run first, as long as they
-		// keep adding: many small frames then share one system call
-		// (on a fast path a write per frame costs more than the frame).
-		for yields := 0; err == nil; {
+		// Take what else is queued into the same write.
+		for more := true; err == nil && more; {
 			select {
 			case f = <-s.q:
 				err = s.writeFrame(f)
-				continue
 			default:
-			}
-			if yields++; yields > maxYields {
-				break
-			}
-			runtime.Gosched()
-			if len(s.q) == 0 {
-				break
+				more = false
 			}
 		}
 		if err == nil {
