@@ -424,6 +424,10 @@ type StartOptions struct {
 	// Binary is the local agent program to install when the server has
 	// none (default: this program).
 	Binary string
+	// Digest is Binary's SHA-256 in hex when the caller computed it
+	// already (BinaryDigest), perhaps while the connection was being
+	// made; empty: StartAgent computes it.
+	Digest string
 	Root   string // the remote root (-r's path)
 	Create bool   // --create-dir
 	// FollowLinks: -n follow.
@@ -447,16 +451,18 @@ const agentDir = ".cache/async/agent"
 // StartAgent runs the agent on the server (installing it when missing or
 // of another protocol version) and opens the sync root.
 func (c *Conn) StartAgent(ctx context.Context, o StartOptions) (*client.Client, error) {
-	bin := o.Binary
-	if bin == "" {
-		var err error
-		if bin, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("agent binary: %w", err)
-		}
-	}
-	sum, err := fileDigest(bin)
+	bin, err := AgentBinary(o.Binary)
 	if err != nil {
-		return nil, fmt.Errorf("agent binary: %w", err)
+		return nil, err
+	}
+	sum := o.Digest
+	if sum == "" {
+		if sum, err = BinaryDigest(bin); err != nil {
+			return nil, err
+		}
+	} else if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size || strings.ToLower(sum) != sum {
+		// It names a directory and is compared in a shell command.
+		return nil, fmt.Errorf("agent binary: %q is not a SHA-256 digest in hex", sum)
 	}
 	version := fmt.Sprintf("p%d-%s", protocol.ProtocolVersion, sum[:16])
 	h := protocol.Hello{Root: o.Root, Create: o.Create, FollowLinks: o.FollowLinks, Token: o.Token, Cookie: o.Cookie,
@@ -625,6 +631,31 @@ func fileDigest(file string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// AgentBinary is the program StartAgent installs for StartOptions.Binary
+// bin: bin itself, or this program when bin is empty.
+func AgentBinary(bin string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("agent binary: %w", err)
+	}
+	return exe, nil
+}
+
+// BinaryDigest is the SHA-256 (hex) of the agent program bin, which names
+// the agent's version on the server (StartOptions.Digest). Hashing a
+// program of tens of MiB takes tens of milliseconds: callers compute it
+// while the connection is being made.
+func BinaryDigest(bin string) (string, error) {
+	sum, err := fileDigest(bin)
+	if err != nil {
+		return "", fmt.Errorf("agent binary: %w", err)
+	}
+	return sum, nil
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -2,7 +2,10 @@
 // Debian's sshd on 127.0.0.1 with a benchmark user, then times, in the same
 // run and alternating who goes first, a push of many small files (initial
 // copy and no-change resync) and of a few large files by async (through its
-// agent) and by rsync -a -e ssh, and prints the ratios.
+// agent) and by rsync -a -e ssh, and prints the ratios. With -profile DIR
+// it compares nothing: it pushes the small files once and resyncs them,
+// with CPU profiles of async (client-STEP.prof) and of its agent
+// (agent-STEP.prof, through a wrapper around the installed agent) in DIR.
 package main
 
 import (
@@ -26,10 +29,11 @@ func main() {
 	largeSize := flag.Int64("large-size", 256<<20, "size of each large file in bytes")
 	rounds := flag.Int("rounds", 3, "repetitions (the tools alternate going first); the best time counts")
 	dir := flag.String("dir", "/dev/shm", "where the trees and the benchmark user's home live (/dev/shm takes the disk out of the measure)")
+	profile := flag.String("profile", "", "instead of comparing, push the small files once (initial, then resync) with CPU profiles of async and its agent written to this directory")
 	flag.Parse()
 	b := &bench{}
 	defer b.cleanup()
-	if err := b.run(*bin, *dir, *files, *size, *large, *largeSize, *rounds); err != nil {
+	if err := b.run(*bin, *dir, *files, *size, *large, *largeSize, *rounds, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		b.cleanup()
 		os.Exit(1)
@@ -41,7 +45,7 @@ type bench struct{ benchtree.Env }
 
 func (b *bench) cleanup() { b.Close() }
 
-func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, rounds int) error {
+func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, rounds int, profile string) error {
 	abs, err := filepath.Abs(bin)
 	if err != nil {
 		return err
@@ -73,6 +77,11 @@ func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, ro
 	os.MkdirAll(warm, 0o755)
 	if _, err := benchtree.Time(asyncCmd(warm, filepath.Join(dst, "warm"), filepath.Join(base, "warmstate"))); err != nil {
 		return err
+	}
+	if profile != "" {
+		return profileRuns(profile, srv.Home, small, func(step string) []string {
+			return asyncCmd(small, filepath.Join(dst, "prof"), filepath.Join(base, "profstate"))
+		})
 	}
 	roundDir := func(r int) string { return filepath.Join(dst, fmt.Sprint("r", r)) }
 	stateDir := func(r int) string { return filepath.Join(base, fmt.Sprint("state", r)) }
@@ -124,6 +133,49 @@ func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, ro
 	}, func(d time.Duration) string {
 		return fmt.Sprintf("%4.0f MiB/s", float64(int64(large)*largeSize)/(1<<20)/d.Seconds())
 	})
+}
+
+// profileRuns wraps the agents installed in home so that each writes a CPU
+// profile into dir, then runs an initial push and a no-change resync, each
+// with a profile of the client.
+func profileRuns(dir, home, small string, cmd func(step string) []string) error {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o777); err != nil { // the agent runs as the benchmark user
+		return err
+	}
+	agents, err := filepath.Glob(filepath.Join(home, ".cache/async/agent/*/async"))
+	if err != nil || len(agents) == 0 {
+		return fmt.Errorf("no installed agent under %s", home)
+	}
+	defer func() { // the agents as they were, for the comparisons of later runs
+		for _, a := range agents {
+			if _, err := os.Stat(a + ".real"); err == nil {
+				os.Rename(a+".real", a)
+			}
+		}
+	}()
+	for _, step := range []string{"initial", "resync"} {
+		for _, a := range agents {
+			real := a + ".real"
+			if _, err := os.Stat(real); err != nil {
+				if err := os.Rename(a, real); err != nil {
+					return err
+				}
+			}
+			script := fmt.Sprintf("#!/bin/sh\nASYNC_CPUPROFILE=%s/agent-%s.prof exec %s \"$@\"\n", dir, step, real)
+			if err := os.WriteFile(a, []byte(script), 0o755); err != nil {
+				return err
+			}
+		}
+		d, err := benchtree.Time(cmd(step), "ASYNC_CPUPROFILE="+filepath.Join(dir, "client-"+step+".prof"))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("async %s %.3fs; profiles in %s\n", step, d.Seconds(), dir)
+	}
+	return nil
 }
 
 func congestion() string {

@@ -42,7 +42,7 @@ func (p *prepared) migrateState(side core.Side, dryRun bool) error {
 	if snapshot.Exists(to) || !snapshot.Exists(from) {
 		return nil
 	}
-	rec, err := lifecycle.Peek(context.Background(), from, false)
+	rec, err := lifecycle.Peek(context.Background(), from, 0)
 	if err != nil {
 		return lockedOr(p.s.name, err)
 	}

@@ -62,6 +62,22 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 	if a.out.tty {
 		o.AskPassword = askTerminal
 	}
+	// The agent's version is its program's digest: hashing tens of MiB
+	// runs while the connection is made, not after it.
+	type digested struct {
+		sum string
+		err error
+	}
+	digest := make(chan digested, 1)
+	if !e.sftp {
+		go func() {
+			bin, err := ssh.AgentBinary(in.env.agentBinary)
+			if err == nil {
+				bin, err = ssh.BinaryDigest(bin)
+			}
+			digest <- digested{bin, err}
+		}()
+	}
 	conn, err := ssh.Dial(ctx, o)
 	if err != nil {
 		return nil, &fatal{exitFailed, fmt.Errorf("option %s: %w", opt, err)}
@@ -79,7 +95,8 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		conn.Close()
 		return nil, err
 	}
-	c, err := conn.StartAgent(ctx, ssh.StartOptions{Binary: in.env.agentBinary, Root: e.path,
+	dg := <-digest // its error, if any, StartAgent meets again
+	c, err := conn.StartAgent(ctx, ssh.StartOptions{Binary: in.env.agentBinary, Digest: dg.sum, Root: e.path,
 		Create: create, FollowLinks: s.Links == core.LinksFollow,
 		Token: cmp.Or(s.ssh.token, in.env.sshToken), Cookie: cmp.Or(s.ssh.cookie, in.env.sshCookie),
 		Session: s.name, LogDir: s.ssh.logDir, LogMB: s.ssh.logMB, Debug: in.debug > 0, Compression: s.ssh.compression})
@@ -143,7 +160,7 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		dc, err := ssh.Dial(ctx, o)
 		if err == nil {
 			var d *client.Client
-			if d, err = dc.StartAgent(ctx, ssh.StartOptions{Binary: in.env.agentBinary, Root: e.path,
+			if d, err = dc.StartAgent(ctx, ssh.StartOptions{Binary: in.env.agentBinary, Digest: dg.sum, Root: e.path,
 				FollowLinks: s.Links == core.LinksFollow, Token: cmp.Or(s.ssh.token, in.env.sshToken),
 				Compression: s.ssh.compression}); err == nil {
 				d.SetLog(log)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/lifecycle"
@@ -20,8 +21,9 @@ type rootRecord struct {
 // recordedRoot reads the session's snapshots that live on this machine
 // (those of local directories, buckets and SFTP endpoints; an agent keeps
 // its own on the server) and says whether they record entries under
-// side's root, or were made for another endpoint of that side.
-func (p *prepared) recordedRoot(ctx context.Context, side core.Side) (rootRecord, error) {
+// side's root (counted up to upTo), or were made for another endpoint of
+// that side.
+func (p *prepared) recordedRoot(ctx context.Context, side core.Side, upTo int) (rootRecord, error) {
 	var rec rootRecord
 	want := p.ends[side].URL()
 	for t := range 2 {
@@ -29,7 +31,7 @@ func (p *prepared) recordedRoot(ctx context.Context, side core.Side) (rootRecord
 		if !e.local() && !e.sftp && !e.object() || !snapshot.Exists(p.dbDir[t]) {
 			continue
 		}
-		r, err := lifecycle.Peek(ctx, p.dbDir[t], true)
+		r, err := lifecycle.Peek(ctx, p.dbDir[t], upTo)
 		if err != nil {
 			return rec, lockedOr(p.s.name, err)
 		}
@@ -56,7 +58,7 @@ func (p *prepared) recordedRoot(ctx context.Context, side core.Side) (rootRecord
 func (p *prepared) missingRoot(ctx context.Context, side core.Side, opt string) error {
 	s, e := p.s, p.ends[side]
 	if !s.reset {
-		rec, err := p.recordedRoot(ctx, side)
+		rec, err := p.recordedRoot(ctx, side, math.MaxInt) // the count goes in the message
 		if err != nil {
 			return err
 		}
@@ -87,7 +89,9 @@ func (p *prepared) mayCreate(ctx context.Context, side core.Side, dryRun bool) (
 	if p.s.reset {
 		return true, nil
 	}
-	rec, err := p.recordedRoot(ctx, side)
+	// Whether there is any entry is enough: reading every record here
+	// would cost a whole snapshot load before the session starts.
+	rec, err := p.recordedRoot(ctx, side, 1)
 	if err != nil {
 		return false, err
 	}
@@ -107,7 +111,7 @@ func (p *prepared) otherEndpoint(ctx context.Context) error {
 		if p.missing[side] || !e.local() && !e.sftp && !e.object() || snapshot.Exists(p.dbDir[side]) {
 			continue
 		}
-		rec, err := p.recordedRoot(ctx, core.Side(side))
+		rec, err := p.recordedRoot(ctx, core.Side(side), 0)
 		if err != nil {
 			return err
 		}

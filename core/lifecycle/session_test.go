@@ -273,7 +273,7 @@ func TestPeek(t *testing.T) {
 	ctx := context.Background()
 	d := &Dir{Path: filepath.Join(t.TempDir(), "snap")}
 	putRecord(t, d, "a") // no identity yet
-	if rec, err := Peek(ctx, d.Path, true); err != nil || rec.HasMeta || rec.Entries != 0 {
+	if rec, err := Peek(ctx, d.Path, 10); err != nil || rec.HasMeta || rec.Entries != 0 {
 		t.Fatalf("without an identity: %+v, %v", rec, err)
 	}
 	st, closeStore, err := d.Open(ctx, false, false)
@@ -289,16 +289,18 @@ func TestPeek(t *testing.T) {
 	}
 	// While a run holds it, Peek says so.
 	var le *snapshot.LockedError
-	if _, err := Peek(ctx, d.Path, true); !errors.As(err, &le) {
+	if _, err := Peek(ctx, d.Path, 10); !errors.As(err, &le) {
 		t.Errorf("while held: %v, want a lock error", err)
 	}
 	closeStore()
-	rec, err := Peek(ctx, d.Path, true)
+	rec, err := Peek(ctx, d.Path, 10)
 	if err != nil || !rec.HasMeta || rec.Meta.Session != "s" || rec.Meta.Remote != "file:///r" || rec.Entries != 2 {
 		t.Errorf("peek: %+v, %v; want the identity and 2 entries (the root aside)", rec, err)
 	}
-	if rec, err := Peek(ctx, d.Path, false); err != nil || !rec.HasMeta || rec.Entries != 0 {
-		t.Errorf("peek without counting: %+v, %v", rec, err)
+	for _, c := range []struct{ upTo, want int }{{0, 0}, {1, 1}, {2, 2}} {
+		if rec, err := Peek(ctx, d.Path, c.upTo); err != nil || !rec.HasMeta || rec.Entries != c.want {
+			t.Errorf("peek counting up to %d: %+v, %v; want %d entries", c.upTo, rec, err, c.want)
+		}
 	}
 	if got := records(t, d.Path); !slices.Equal(got, []string{"", "a", "b"}) {
 		t.Errorf("Peek changed the records: %v", got)

@@ -180,16 +180,20 @@ type Recorded struct {
 	Meta    core.Meta
 	HasMeta bool
 	// Entries is the number of entries it records, the root aside
-	// (counted only when Peek is asked to).
+	// (counted up to Peek's upTo).
 	Entries int
 }
 
+// errCounted stops Peek's count once it reached what was asked.
+var errCounted = errors.New("counted enough")
+
 // Peek reads the snapshot in dir without changing what it records: its
-// session identity and, with count, how many entries it records. It
+// session identity and how many entries it records, counted up to upTo
+// (0: none; 1 says whether there are any, without reading them all). It
 // opens the snapshot read-only or, when that fails after a crash (the
 // database must replay its log), as a run would. A snapshot a run holds
 // gives a *snapshot.LockedError.
-func Peek(ctx context.Context, dir string, count bool) (Recorded, error) {
+func Peek(ctx context.Context, dir string, upTo int) (Recorded, error) {
 	var rec Recorded
 	db, err := snapshot.Open(dir, snapshot.Options{ReadOnly: true})
 	var le *snapshot.LockedError
@@ -200,14 +204,19 @@ func Peek(ctx context.Context, dir string, count bool) (Recorded, error) {
 		return rec, err
 	}
 	defer db.Close()
-	if rec.Meta, rec.HasMeta, err = db.Meta(ctx); err != nil || !rec.HasMeta || !count {
+	if rec.Meta, rec.HasMeta, err = db.Meta(ctx); err != nil || !rec.HasMeta || upTo <= 0 {
 		return rec, err
 	}
 	err = db.Load(ctx, func(r core.Record) error {
 		if r.Path != "" {
-			rec.Entries++
+			if rec.Entries++; rec.Entries >= upTo {
+				return errCounted
+			}
 		}
 		return nil
 	})
+	if errors.Is(err, errCounted) {
+		err = nil
+	}
 	return rec, err
 }

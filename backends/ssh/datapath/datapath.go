@@ -150,14 +150,25 @@ func (s *Stream) writeFrame(f Frame) error {
 	if len(f.Body) > MaxBody {
 		return fmt.Errorf("data path: a frame of %d bytes", len(f.Body))
 	}
+	// The frame is built where it is written, sealed in place: in the
+	// writer's buffer when it fits there, else in one buffer of its own.
 	n := 1 + len(f.Body) + tagSize
-	buf := make([]byte, 4, 4+n)
-	binary.BigEndian.PutUint32(buf, uint32(n))
-	plain := make([]byte, 0, 1+len(f.Body))
-	plain = append(append(plain, f.Type), f.Body...)
-	buf = s.out.Seal(buf, nonce(s.ID, s.sendN), plain, buf[:4])
+	if s.w.Available() < 4+n && s.w.Buffered() > 0 && 4+n <= s.w.Size() {
+		if err := s.w.Flush(); err != nil {
+			return err
+		}
+	}
+	var buf []byte
+	if s.w.Available() >= 4+n {
+		buf = s.w.AvailableBuffer()
+	} else {
+		buf = make([]byte, 0, 4+n)
+	}
+	buf = binary.BigEndian.AppendUint32(buf, uint32(n))
+	buf = append(append(buf, f.Type), f.Body...)
+	s.out.Seal(buf[4:4], nonce(s.ID, s.sendN), buf[4:], buf[:4])
 	s.sendN++
-	_, err := s.w.Write(buf)
+	_, err := s.w.Write(buf[:4+n])
 	return err
 }
 
