@@ -40,7 +40,7 @@ type environ struct {
 // readEnviron reads the environment through getenv (os.Getenv).
 func readEnviron(getenv func(string) string) environ {
 	e := environ{stateDir: stateDirFrom(getenv), pluginConfig: getenv("ASYNC_PLUGIN_CONFIG"),
-		pluginPath: getenv("ASYNC_PLUGIN_DIR"),
+		pluginPath:  getenv("ASYNC_PLUGIN_DIR"),
 		sshPassword: getenv(envPass), sshToken: getenv(envToken), sshCookie: getenv(envCookie), agentBinary: getenv(envAgent), sshAgent: getenv("SSH_AUTH_SOCK")}
 	envUser := getenv("USER")
 	e.login = sync.OnceValue(func() string {
