@@ -15,7 +15,7 @@ LDFLAGS  = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 TOOLS     ?= $(or $(ASYNC_TOOLS),$(HOME)/.cache/async-tools)
 VERSITYGW  = $(TOOLS)/versitygw-v1.8.0/versitygw
 
-.PHONY: build test tools model-long model-scale lint bench bench-tools demo clean install man fuzz
+.PHONY: build test tools model-long model-scale lint bench bench-startup bench-tools demo clean install man fuzz
 
 # async, and beside it the plugins that serve gs:// and azblob:// (the cloud
 # drivers stay out of async, whose every start they would slow).
@@ -138,6 +138,12 @@ bench: build bench-tools
 	$(GO) run ./bench/wansync -async $(BIN) -wanem bin/wanem $(WANBENCHFLAGS)
 	$(GO) run ./bench/scalesync -async $(BIN) $(SCALEFLAGS)
 	cd examples/backend-bbolt && $(GO) test -run '^$$' -bench Boundary -benchtime 2s ./...
+
+# async's start-up alone: the median wall time of `async -A` and of a
+# no-op sync of a one-file tree (against rsync -a), STARTUP_RUNS runs each.
+STARTUP_RUNS ?= 41
+bench-startup: build
+	$(GO) run ./bench/scalesync -async $(BIN) -startup-only -startup-runs $(STARTUP_RUNS)
 
 bench-tools: tools
 	@[ -x $(TOOLS)/rclone-v1.76.0/rclone ] || GOBIN=$(TOOLS)/rclone-v1.76.0 $(GO) install github.com/rclone/rclone@v1.76.0

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -276,6 +277,7 @@ type engine struct {
 	applying bool            // running a saved plan: failed expectations are a stale plan
 	noop     bool            // the plan changes nothing, not even a record
 	cleanEnd [2]bool         // the side's last run ended cleanly (not killed)
+	recorded [2]*Meta        // the identity each side's snapshot held at the start (nil: none)
 	complete bool            // this run did every action of its plan
 	old      map[string]bool // directories left out by --exclude-dirs-older-than
 	// settled maps, per side, directories to their recorded mtimes, for
@@ -366,6 +368,9 @@ func (e *engine) checkIdentity(ctx context.Context) error {
 		}
 		metas[s], have[s] = m, ok
 		e.cleanEnd[s] = ok && !m.Stopped.IsZero()
+		if ok {
+			e.recorded[s] = &m
+		}
 	}
 	name := e.o.Session
 	want := Meta{Session: name, Local: e.eps[Local].URL, Remote: e.eps[Remote].URL, Direction: e.o.Policy.Direction.String()}
@@ -1164,6 +1169,36 @@ func (e *engine) begin(ctx context.Context) error {
 	return nil
 }
 
+// keepsMeta reports whether side s's snapshot can be left as it is at the
+// end of the run instead of recording m: the run changed nothing (begin
+// wrote nothing either), the snapshot's last run ended cleanly, and m
+// differs from what it holds only in the run's start and stop times. A
+// run that changes nothing then writes nothing to the snapshots, which
+// spares each its database's writes at close (a new table, the manifest,
+// their syncs): the recorded times stay those of the last run that
+// changed something; the status file has every run's.
+func (e *engine) keepsMeta(s Side, m Meta) bool {
+	r := e.recorded[s]
+	if !e.noop || r == nil || r.Stopped.IsZero() || len(e.unreadable.list) > 0 ||
+		len(e.excluded[Local])+len(e.excluded[Remote]) > 0 {
+		return false
+	}
+	return reflect.DeepEqual(identity(*r), identity(m))
+}
+
+// identity is m without the times of its run, its empty lists nil (a
+// store may give back nil for an empty list, or the other way round).
+func identity(m Meta) Meta {
+	m.Started, m.Stopped = time.Time{}, time.Time{}
+	if len(m.Filters) == 0 {
+		m.Filters = nil
+	}
+	if len(m.KeepDirs) == 0 {
+		m.KeepDirs = nil
+	}
+	return m
+}
+
 // end makes the snapshots durable and records the stop time.
 func (e *engine) end(ctx context.Context) error {
 	var errs []error
@@ -1179,6 +1214,9 @@ func (e *engine) end(ctx context.Context) error {
 		st := e.eps[s].Store
 		if err := st.Flush(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("flush %s snapshot: %w", Side(s), err))
+		}
+		if e.keepsMeta(Side(s), m) {
+			continue
 		}
 		if err := st.SetMeta(ctx, m); err != nil {
 			errs = append(errs, fmt.Errorf("write %s snapshot: %w", Side(s), err))

@@ -79,7 +79,12 @@ type Status struct {
 }
 
 // WriteStatus writes s to dir/status.json atomically (a temporary file
-// renamed over the old one), creating dir if needed.
+// renamed over the old one), creating dir if needed. It does not sync:
+// the file is advisory (what async admin tells of a running session),
+// and a crash of the machine, which ends the session anyway, may at worst
+// leave it unreadable, which ReadStatus reports and admin takes for a
+// session that is not running. A run writes it at least twice, and a
+// sync each would be most of a no-op run's wait on a disk.
 func WriteStatus(dir string, s Status) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -95,9 +100,6 @@ func WriteStatus(dir string, s Status) error {
 	}
 	tmp := f.Name()
 	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -34,6 +34,7 @@ func main() {
 	size := flag.Int("size", 1024, "largest file size in bytes (sizes are uniform from 1)")
 	dir := flag.String("dir", "", "where to generate the trees (default: /dev/shm when it has room, else the system's temporary directory)")
 	startN := flag.Int("startup-runs", 21, "runs of each start-up measure (the median counts)")
+	startOnly := flag.Bool("startup-only", false, "measure the start-up only (make bench-startup)")
 	keep := flag.Bool("keep", false, "keep the generated trees")
 	flag.Parse()
 	var sizes []int
@@ -44,6 +45,9 @@ func main() {
 			os.Exit(2)
 		}
 		sizes = append(sizes, n)
+	}
+	if *startOnly {
+		sizes = nil
 	}
 	abs, err := filepath.Abs(*bin)
 	if err == nil {

@@ -63,7 +63,7 @@ func admin(args []string, stdout, stderr io.Writer) int {
 		case "local-db-dir":
 			a.dbDir = op.Value
 		case "name":
-			if !sessionName.MatchString(op.Value) {
+			if !validSessionName(op.Value) {
 				fmt.Fprintf(stderr, "async admin: option %s: invalid session name %q\n", op.As, op.Value)
 				return exitUsage
 			}

@@ -76,7 +76,7 @@ func loadPlan(schemes *registry, in *instance, s *session, file string) (*prepar
 		return nil, usagef("%s: %v", file, err)
 	}
 	s.name, s.local, s.remote = h.Session, h.Local, h.Remote
-	if !sessionName.MatchString(s.name) {
+	if !validSessionName(s.name) {
 		return nil, usagef("%s: invalid session name %q", file, s.name)
 	}
 	s.Policy.Direction = h.Direction

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"sync"
 )
 
 // environ is what a sync takes from its environment besides the command
@@ -20,8 +21,10 @@ type environ struct {
 	pluginConfig string
 	// pluginPath is $ASYNC_PLUGIN_DIR, a path list of plugin directories.
 	pluginPath string
-	// user is the local user name, the default SSH login.
-	user string
+	// login returns the local user name, the default SSH login: the
+	// account's name (looked up on first use, not at every start: the
+	// lookup goes through the system's name services), else $USER.
+	login func() string
 	// sshPassword, sshToken and sshCookie are ASPERA_SCP_PASS, _TOKEN and
 	// _COOKIE: the SSH password, the access-key token and the cookie
 	// passed to the agent (docs/reference.md §8).
@@ -37,11 +40,15 @@ type environ struct {
 // readEnviron reads the environment through getenv (os.Getenv).
 func readEnviron(getenv func(string) string) environ {
 	e := environ{stateDir: stateDirFrom(getenv), pluginConfig: getenv("ASYNC_PLUGIN_CONFIG"),
-		pluginPath: getenv("ASYNC_PLUGIN_DIR"), user: getenv("USER"),
+		pluginPath:  getenv("ASYNC_PLUGIN_DIR"),
 		sshPassword: getenv(envPass), sshToken: getenv(envToken), sshCookie: getenv(envCookie), agentBinary: getenv(envAgent), sshAgent: getenv("SSH_AUTH_SOCK")}
-	if u, err := user.Current(); err == nil {
-		e.user = u.Username
-	}
+	envUser := getenv("USER")
+	e.login = sync.OnceValue(func() string {
+		if u, err := user.Current(); err == nil {
+			return u.Username
+		}
+		return envUser
+	})
 	if e.pluginConfig == "" {
 		if home, err := os.UserHomeDir(); err == nil {
 			e.pluginConfig = filepath.Join(home, ".config", "async", "plugins.conf")
@@ -66,3 +73,12 @@ func stateDirFrom(getenv func(string) string) string {
 // stateDir is async's own state directory, for the commands that read
 // their environment as they start (async server, async watchd).
 func stateDir() string { return stateDirFrom(os.Getenv) }
+
+// user is the local user name, the default SSH login ("" when the
+// environment was not read).
+func (e environ) user() string {
+	if e.login == nil {
+		return ""
+	}
+	return e.login()
+}

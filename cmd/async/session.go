@@ -96,7 +96,7 @@ type prepared struct {
 func prepare(schemes *registry, in *instance, s *session) (*prepared, error) {
 	p := &prepared{s: s, logDir: in.logDir, logMB: in.logMB, env: in.env,
 		pluginDirs: plugins.Dirs(in.pluginDir, in.env.pluginPath)}
-	def := sshDefaults{port: cmp.Or(s.ssh.port, 22), user: in.env.user, sftp: s.ssh.sftp}
+	def := sshDefaults{port: cmp.Or(s.ssh.port, 22), user: in.env.user(), sftp: s.ssh.sftp}
 	var err error
 	if p.ends[core.Local], err = schemes.parse("-d", s.local, "", "", def); err != nil {
 		return nil, err

@@ -1,0 +1,46 @@
+package snapshot
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/async-sync/async/core"
+)
+
+// BenchmarkOpenClose is the snapshot's share of a no-op run's fixed cost:
+// open a one-record snapshot, read its identity and records, record the
+// stop time, close.
+func BenchmarkOpenClose(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	db := openT(b, dir, Options{})
+	if err := db.Put(ctx, core.Record{Entry: core.Entry{Path: "f", Size: 3}}); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.SetMeta(ctx, core.Meta{Session: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		db := openT(b, dir, Options{})
+		m, _, err := db.Meta(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		loadAll(b, db)
+		if err := db.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		m.Stopped = time.Now()
+		if err := db.SetMeta(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
