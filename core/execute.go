@@ -177,8 +177,10 @@ func (x *executor) run(ctx context.Context, a *Action) {
 		x.stats.Errors.Add(1)
 		x.log.Error("action failed", "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path), "err", err)
 		msg := err.Error()
-		if x.applying && (errors.Is(err, ErrPrecondition) || errors.Is(err, fs.ErrNotExist)) {
-			msg = "stale plan: " + msg // what the plan expected is not there
+		if x.applying && (errors.Is(err, ErrPrecondition) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrChangedWhileReading)) {
+			// What the plan expected is not there: a source checked
+			// against the plan's entry once read (ExpectOpener) differs.
+			msg = "stale plan: " + msg
 		}
 		x.markError(ctx, a, msg)
 		x.report(Finished{Path: a.Path, Outcome: OutcomeError, Reason: msg, Op: a.Op, Side: a.Side, Took: time.Since(began), Err: err})
