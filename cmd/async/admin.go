@@ -190,6 +190,11 @@ func (a *adminRun) run(ctx context.Context) error {
 		if err != nil {
 			return &fatal{exitFailed, err}
 		}
+		// A run that changed nothing leaves the snapshot's identity, and
+		// so its times, as they were; the status file has its times.
+		if stErr == nil && st.Started.After(m.Started) && !st.Updated.Before(st.Started) {
+			m.Started, m.Stopped = st.Started, st.Updated
+		}
 		a.meta(m, "stopped")
 	case "summary":
 		counts, err := db.Count(ctx)

@@ -160,3 +160,28 @@ func TestExcludeDirsOlderThan(t *testing.T) {
 		t.Errorf("without the option: %v", got)
 	}
 }
+
+// A run that changes nothing leaves the snapshot's identity unwritten;
+// admin -m still gives that run's start and stop times.
+func TestAdminMetaTimesOfANoopRun(t *testing.T) {
+	t.Parallel()
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"a": "a"})
+	mustCode(t, runAsync(t, "-N", "m", "-d", src, "-r", dst), 0)
+	first := runAsync(t, "admin", "-d", src, "-N", "m", "-m").stdout
+	time.Sleep(1100 * time.Millisecond) // the times are to the second
+	mustCode(t, runAsync(t, "-N", "m", "-d", src, "-r", dst), 0)
+	second := runAsync(t, "admin", "-d", src, "-N", "m", "-m").stdout
+	start := func(out string) string {
+		for _, l := range strings.Split(out, "\n") {
+			if v, ok := strings.CutPrefix(l, "Start time: "); ok {
+				return v
+			}
+		}
+		t.Fatalf("no start time in:\n%s", out)
+		return ""
+	}
+	if a, b := start(first), start(second); b <= a {
+		t.Errorf("admin -m after a no-op run: start time %s, the run before started %s", b, a)
+	}
+}
