@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -366,5 +367,55 @@ func TestDumpTempLeftoverRemoved(t *testing.T) {
 	}
 	if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("leftover temporary dump: %v", err)
+	}
+}
+
+// crashHelperEnv names the snapshot directory a re-executed test binary
+// writes to and then exits without closing (TestDumpStaleAfterProcessCrash).
+const crashHelperEnv = "ASYNC_SNAPSHOT_CRASH_HELPER"
+
+// TestDumpStaleAfterProcessCrash: a process that writes records after the
+// dump and dies without closing (its last batch synced or not) leaves a
+// snapshot whose Load returns exactly what Badger holds, never the dump's
+// older records.
+func TestDumpStaleAfterProcessCrash(t *testing.T) {
+	if dir := os.Getenv(crashHelperEnv); dir != "" {
+		db, err := Open(dir, Options{})
+		if err != nil {
+			os.Exit(3)
+		}
+		r := benchRecord(dumpRecords)
+		if err := db.Put(context.Background(), r); err != nil {
+			os.Exit(4)
+		}
+		if err := db.write(os.Getenv(crashHelperEnv+"_SYNC") != ""); err != nil {
+			os.Exit(5)
+		}
+		os.Exit(0) // no Close: no new dump
+	}
+	for _, sync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sync=%v", sync), func(t *testing.T) {
+			dir := newDumped(t, dumpRecords)
+			cmd := exec.Command(os.Args[0], "-test.run", "^TestDumpStaleAfterProcessCrash$")
+			cmd.Env = append(os.Environ(), crashHelperEnv+"="+dir)
+			if sync {
+				cmd.Env = append(cmd.Env, crashHelperEnv+"_SYNC=1")
+			}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("helper: %v\n%s", err, out)
+			}
+			db := openT(t, dir, Options{}) // as the next run does
+			defer db.Close()
+			db.noDump = true
+			fromBadger := loadAll(t, db)
+			if len(fromBadger) != dumpRecords+1 {
+				t.Fatalf("Badger holds %d records after the crash, want %d", len(fromBadger), dumpRecords+1)
+			}
+			if _, used := fromDump(t, db); used {
+				t.Fatal("the dump from before the crash was used")
+			}
+			db.noDump = false
+			checkLoad(t, db, fromBadger)
+		})
 	}
 }
