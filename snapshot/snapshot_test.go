@@ -567,7 +567,7 @@ func TestTornFilesOfAHeldSnapshotAreLeftAlone(t *testing.T) {
 // BenchmarkLoad measures Load of 100,000 and 1,000,000 records from a
 // closed snapshot (Open not counted): from Badger with its value prefetch
 // off and on, and from the dump (dump.go), which is what Load reads when
-// the dump is current.
+// the dump is current; and the writing of the dump.
 func BenchmarkLoad(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{100_000, 1_000_000} {
@@ -621,6 +621,16 @@ func BenchmarkLoad(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/record")
 			})
 		}
+		// What Close pays after a run that changed the snapshot.
+		b.Run(fmt.Sprintf("dump-write-%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := db.writeDump(ctx, db.dumpPath()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/record")
+		})
 		if err := db.Close(); err != nil {
 			b.Fatal(err)
 		}
