@@ -694,7 +694,7 @@ func readDump(path string, fn func(core.Record) error) error {
 // turned off hold Snappy-compressed tables; they load as before.
 func TestSnappyTablesStillRead(t *testing.T) {
 	dir := t.TempDir()
-	bdb, err := badger.Open(badgerOptions(dir, false).WithCompression(options.Snappy))
+	bdb, err := badger.Open(badgerOptions(dir, false).WithCompression(options.Snappy).WithBlockCacheSize(1 << 20)) // as written then
 	if err != nil {
 		t.Fatal(err)
 	}
