@@ -641,7 +641,7 @@ func BenchmarkLoad(b *testing.B) {
 // turned off hold Snappy-compressed tables; they load as before.
 func TestSnappyTablesStillRead(t *testing.T) {
 	dir := t.TempDir()
-	bdb, err := badger.Open(badgerOptions(dir, false).WithCompression(options.Snappy))
+	bdb, err := badger.Open(badgerOptions(dir, false).WithCompression(options.Snappy).WithBlockCacheSize(1 << 20)) // as written then
 	if err != nil {
 		t.Fatal(err)
 	}
