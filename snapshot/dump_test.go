@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,13 +18,15 @@ import (
 const dumpRecords = 300
 
 // newDumped returns a closed snapshot in a new directory holding
-// benchRecord(0..n-1), with a current dump.
+// benchRecord(0..n-1), with a current dump: written as by a run's Load of
+// the (empty) snapshot, then its records.
 func newDumped(t *testing.T, n int) string {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db := openT(t, dir, Options{})
 	db.dumpMin = 1
+	loadAll(t, db)
 	for i := range n {
 		if err := db.Put(ctx, benchRecord(i)); err != nil {
 			t.Fatal(err)
@@ -318,6 +321,7 @@ func TestDumpSmallSnapshot(t *testing.T) {
 	dir := newDumped(t, dumpRecords)
 	db := openT(t, dir, Options{})
 	db.dumpMin = dumpRecords + 1000
+	loadAll(t, db)
 	if err := db.Delete(ctx, benchRecord(0).Path); err != nil {
 		t.Fatal(err)
 	}
@@ -359,6 +363,7 @@ func TestDumpTempLeftoverRemoved(t *testing.T) {
 	}
 	db := openT(t, dir, Options{})
 	db.dumpMin = 1
+	loadAll(t, db)
 	if err := db.Put(ctx, benchRecord(dumpRecords)); err != nil {
 		t.Fatal(err)
 	}
@@ -416,6 +421,63 @@ func TestDumpStaleAfterProcessCrash(t *testing.T) {
 			}
 			db.noDump = false
 			checkLoad(t, db, fromBadger)
+		})
+	}
+}
+
+// TestDumpNeedsWholeLoad: a run that did not load every record (it read a
+// few paths, as a journal-driven resync does, or its Load stopped early)
+// and wrote some leaves the dump as it was, stale, instead of reading the
+// whole snapshot at Close to write a new one; the next Load reads Badger.
+func TestDumpNeedsWholeLoad(t *testing.T) {
+	ctx := context.Background()
+	stop := errors.New("stop")
+	for _, tc := range []struct {
+		name string
+		read func(db *DB) error
+	}{
+		{"nothing", func(*DB) error { return nil }},
+		{"paths", func(db *DB) error {
+			return db.LoadPaths(ctx, []string{benchRecord(3).Path, benchRecord(4).Path}, nil, func(core.Record) error { return nil })
+		}},
+		{"stopped", func(db *DB) error {
+			if err := db.Load(ctx, func(core.Record) error { return stop }); err != stop {
+				return fmt.Errorf("Load = %v, want %v", err, stop)
+			}
+			return nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := newDumped(t, dumpRecords)
+			path := filepath.Join(dir, dumpFile)
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := openT(t, dir, Options{})
+			db.dumpMin = 1
+			if err := tc.read(db); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Put(ctx, benchRecord(dumpRecords)); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("the dump is gone: %v", err)
+			}
+			if !bytes.Equal(before, after) {
+				t.Fatal("Close rewrote the dump without a whole Load")
+			}
+			db = openT(t, dir, Options{ReadOnly: true})
+			defer db.Close()
+			if _, used := fromDump(t, db); used {
+				t.Fatal("the stale dump was used")
+			}
+			checkLoad(t, db, benchRecords(dumpRecords+1))
 		})
 	}
 }

@@ -99,6 +99,11 @@ type DB struct {
 	// writes since Open).
 	dumpMin         int
 	loaded, written atomic.Int64
+	// loadedAll: a Load passed on every record since Open. Only then does
+	// Close write a dump: a run that read a few paths (LoadPaths, a
+	// journal-driven resync) must not pay for reading them all at its end;
+	// it leaves the dump stale, and its stamp says so.
+	loadedAll atomic.Bool
 }
 
 // badgerOptions returns Badger options tuned for a small embedded database
@@ -349,6 +354,7 @@ func (db *DB) Load(ctx context.Context, fn func(core.Record) error) error {
 	})
 	if err == nil {
 		db.loaded.Store(n)
+		db.loadedAll.Store(true)
 	}
 	return err
 }

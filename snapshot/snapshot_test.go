@@ -609,6 +609,7 @@ func BenchmarkLoad(b *testing.B) {
 		} {
 			b.Run(fmt.Sprintf("%s-%d", v.name, n), func(b *testing.B) {
 				b.ReportAllocs()
+				cpu := processCPU()
 				for b.Loop() {
 					count := 0
 					if err := v.load(func(core.Record) error { count++; return nil }); err != nil {
@@ -619,6 +620,7 @@ func BenchmarkLoad(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/record")
+				b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N)/float64(n), "cpu-ns/record")
 			})
 		}
 		// What Close pays after a run that changed the snapshot.
