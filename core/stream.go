@@ -10,9 +10,9 @@ import (
 )
 
 // The streaming join: the snapshots' records are not collected into
-// memory. Each side's store loads them (in path order) into a bounded
-// queue while the scans run; once the scans are in, the records are merged
-// with them path by path, and a path that is there, unchanged and agreed on
+// memory. Once the scans are in, each side's store loads them (in path
+// order) into a bounded queue, and the join merges them with the scans
+// path by path, and a path that is there, unchanged and agreed on
 // both sides (a file or a link: an inert state, see inert) is counted and
 // dropped on the spot. Only the other states are kept, with copies of
 // their records, so that a resync that changes little holds its scans,
@@ -109,9 +109,9 @@ func (st *recordStream) drain() {
 	}
 }
 
-// streamGather scans the sides (but a lazy destination) while their
-// records load, and joins them as streams into the path states that are
-// not inert; the inert ones are counted in e.elided. done is false, with
+// streamGather scans the sides (but a lazy destination), then loads their
+// records and joins them as streams into the path states that are not
+// inert; the inert ones are counted in e.elided. done is false, with
 // the scans filled in and no error, when the join cannot be made so: the
 // records are out of order, an entry was unreadable, a side's scan is
 // empty, or a lazy destination must be scanned after all. The caller then
@@ -132,9 +132,6 @@ func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, 
 		}
 		wg.Wait()
 	}()
-	for s := range 2 {
-		streams[s] = e.startLoad(ctx, &wg, Side(s))
-	}
 	var scanWG sync.WaitGroup
 	for s := range 2 {
 		if lazy && Side(s) == dst {
@@ -163,6 +160,12 @@ func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, 
 		if len(scans[s]) == 0 && (!lazy || Side(s) != dst) {
 			return nil, false, nil // the caller halts if the records say so
 		}
+	}
+	// The records load once the scans are in: a store that shares its
+	// connection with its side's backend (the agent's) cannot be held
+	// back while the scan waits for the same connection.
+	for s := range 2 {
+		streams[s] = e.startLoad(ctx, &wg, Side(s))
 	}
 	var idx [2][]int32
 	for s := range 2 {
