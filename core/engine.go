@@ -209,6 +209,7 @@ func Sync(ctx context.Context, local, remote *Endpoint, opts Options) (*Plan, er
 	e.logStage("scan", start, "paths", len(states))
 	start = time.Now()
 	prep := prepareSorted(states, e.o.Policy) // gather's own states, in path order
+	prep.r.elided, prep.r.exists = e.elided, e.exists
 	if err := e.hashStage(ctx, prep); err != nil {
 		return nil, err
 	}
@@ -306,6 +307,11 @@ type engine struct {
 	// (Sizer; 0: unknown): the records and the scan are collected into
 	// memory of that size at once, with no garbage of grown copies.
 	sizes [2]int
+	// elided counts, per directory, the paths below it that the streaming
+	// join found inert and dropped (streamGather); exists tells whether a
+	// scan holds a path (all inert paths are in one).
+	elided map[string]int
+	exists func(string) bool
 }
 
 func newEngine(local, remote *Endpoint, o Options) *engine {
@@ -543,11 +549,24 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 		}
 	}
 	dst, lazy := e.lazyDestination()
+	scanned := fromHints // sides whose entries are at hand
+	if e.old == nil {
+		// Neither records nor scans are needed before the scans end:
+		// the records stream through the join. The scans are kept when
+		// it cannot finish so (then the records are loaded whole).
+		states, done, err := e.streamGather(ctx, &scans, dst, lazy)
+		if err != nil || done {
+			return states, err
+		}
+		for s := range 2 {
+			scanned[s] = !lazy || Side(s) != dst
+		}
+	}
 	for s := range 2 {
 		if fromHints[s] {
 			continue
 		}
-		if !lazy || Side(s) != dst { // a lazy destination is looked at after the source
+		if !scanned[s] && (!lazy || Side(s) != dst) { // a lazy destination is looked at after the source
 			wg.Go(func() {
 				scans[s], errs[s] = e.scan(ctx, Side(s))
 				if errs[s] != nil {
@@ -603,7 +622,7 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 		}
 	}
 	states := joinStates(&scans, idx, &recs, over)
-	if err := e.checkLost(states, recs); err != nil {
+	if err := e.checkLost(states, [2]int{len(recs[0]), len(recs[1])}, &scans); err != nil {
 		return nil, err
 	}
 	return states, nil
@@ -693,13 +712,15 @@ const MinLost = 20
 
 // checkLost halts a run in which a side lost most of what its snapshot
 // records (more than half, and at least MinLost entries, not counting
-// those found again under another path), unless --force-deletes.
-func (e *engine) checkLost(states []PathState, recs [2][]Record) error {
+// those found again under another path), unless --force-deletes. totals
+// are the numbers of records per side; an entry found again is one of
+// the states' or of the scans'.
+func (e *engine) checkLost(states []PathState, totals [2]int, scans *[2][]Entry) error {
 	if e.o.ForceDeletes {
 		return nil
 	}
 	for s := range 2 {
-		total := len(recs[s])
+		total := totals[s]
 		count := func(here map[string]*Entry) int {
 			lost := 0
 			for i := range states {
@@ -714,6 +735,11 @@ func (e *engine) checkLost(states []PathState, recs [2][]Record) error {
 			// Entries that moved (the same file found under another
 			// path: a renamed directory) are not lost.
 			here := map[string]*Entry{}
+			for i := range scans[s] {
+				if c := &scans[s][i]; c.FileID != "" {
+					here[c.FileID] = c
+				}
+			}
 			for i := range states {
 				if c := states[i].Cur[s]; c != nil && c.FileID != "" {
 					here[c.FileID] = c
@@ -1084,26 +1110,17 @@ func (e *engine) hidden(en *Entry) bool {
 // load reads one side's snapshot records, leaving out entries the filters
 // exclude now (they are left alone, not deleted).
 func (e *engine) load(ctx context.Context, s Side) ([]Record, error) {
-	st := e.eps[s].Store
-	if st == nil {
+	if e.eps[s].Store == nil {
 		return nil, nil
 	}
-	ex := newExclusion(e.skipFor(s))
 	out := sized[Record](e.sizes[s])
-	var dropped []string
 	start := time.Now()
-	err := st.Load(ctx, func(r Record) error {
-		switch {
-		case r.Path == "":
-		case !ex.excluded(r.Path, r.Type == TypeDir) && !e.hidden(&r.Entry):
-			out = append(out, r)
-		case e.o.CleanExcluded:
-			dropped = append(dropped, r.Path)
-		}
+	err := e.loadEach(ctx, s, func(r Record) error {
+		out = append(out, r)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load %s snapshot: %w", s, err)
+		return nil, err
 	}
 	if cap(out) > 64+len(out)+len(out)/4 { // the hint counted stale versions
 		out = slices.Clone(out)
@@ -1111,8 +1128,34 @@ func (e *engine) load(ctx context.Context, s Side) ([]Record, error) {
 	if e.lv.debug {
 		e.log.Debug("snapshot loaded", "side", s.String(), "records", len(out), "took", time.Since(start))
 	}
-	e.excluded[s] = dropped
 	return out, nil
+}
+
+// loadEach passes fn one side's snapshot records, in the store's order,
+// leaving out entries the filters exclude now (they are left alone, not
+// deleted: --clean-excluded notes them in e.excluded).
+func (e *engine) loadEach(ctx context.Context, s Side, fn func(Record) error) error {
+	st := e.eps[s].Store
+	if st == nil {
+		return nil
+	}
+	ex := newExclusion(e.skipFor(s))
+	var dropped []string
+	err := st.Load(ctx, func(r Record) error {
+		switch {
+		case r.Path == "":
+		case !ex.excluded(r.Path, r.Type == TypeDir) && !e.hidden(&r.Entry):
+			return fn(r)
+		case e.o.CleanExcluded:
+			dropped = append(dropped, r.Path)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load %s snapshot: %w", s, err)
+	}
+	e.excluded[s] = dropped
+	return nil
 }
 
 // exclusion answers whether a path is excluded by the filter, itself or

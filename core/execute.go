@@ -100,20 +100,28 @@ func (x *executor) runClasses(ctx context.Context, acts []Action) error {
 		return c.MaxSize
 	}
 	slices.SortFunc(classes, func(a, b ThreadClass) int { return cmp.Compare(limit(a), limit(b)) })
-	groups := make([][]Action, len(classes))
-	for _, a := range acts {
+	if len(classes) == 1 {
+		x.parallel(ctx, acts, classes[0].N)
+		return ctx.Err()
+	}
+	// The classes hold the positions of their actions: the actions are
+	// not copied.
+	groups := make([][]int32, len(classes))
+	for i := range acts {
 		c := len(classes) - 1
-		for i, cl := range classes {
-			if cl.MaxSize == 0 || a.Size() <= cl.MaxSize {
-				c = i
+		for j, cl := range classes {
+			if cl.MaxSize == 0 || acts[i].Size() <= cl.MaxSize {
+				c = j
 				break
 			}
 		}
-		groups[c] = append(groups[c], a)
+		groups[c] = append(groups[c], int32(i))
 	}
 	var wg sync.WaitGroup
 	for i := range groups {
-		wg.Go(func() { x.parallel(ctx, groups[i], classes[i].N) })
+		wg.Go(func() {
+			x.parallelAt(ctx, len(groups[i]), classes[i].N, func(k int) *Action { return &acts[groups[i][k]] })
+		})
 	}
 	wg.Wait()
 	return ctx.Err()
@@ -121,25 +129,30 @@ func (x *executor) runClasses(ctx context.Context, acts []Action) error {
 
 // parallel runs acts with n workers.
 func (x *executor) parallel(ctx context.Context, acts []Action, n int) {
-	if n <= 1 || len(acts) <= 1 {
-		for i := range acts {
+	x.parallelAt(ctx, len(acts), n, func(i int) *Action { return &acts[i] })
+}
+
+// parallelAt runs the count actions at(0) … at(count-1) with n workers.
+func (x *executor) parallelAt(ctx context.Context, count, n int, at func(int) *Action) {
+	if n <= 1 || count <= 1 {
+		for i := range count {
 			if ctx.Err() != nil {
 				return
 			}
-			x.run(ctx, &acts[i])
+			x.run(ctx, at(i))
 		}
 		return
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(n, len(acts)) {
+	for range min(n, count) {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= len(acts) {
+				if i >= count {
 					return
 				}
-				x.run(ctx, &acts[i])
+				x.run(ctx, at(i))
 			}
 		})
 	}
@@ -183,6 +196,7 @@ func (x *executor) run(ctx context.Context, a *Action) {
 			msg = "stale plan: " + msg
 		}
 		x.markError(ctx, a, msg)
+		a.bases = [2]*Record{}
 		x.report(Finished{Path: a.Path, Outcome: OutcomeError, Reason: msg, Op: a.Op, Side: a.Side, Took: time.Since(began), Err: err})
 		return
 	}
@@ -201,6 +215,7 @@ func (x *executor) run(ctx context.Context, a *Action) {
 	if x.o.AfterAction != nil {
 		x.o.AfterAction()
 	}
+	a.bases = [2]*Record{} // committed or marked: what a failure would have kept is no longer needed
 }
 
 // sleep waits d, or less when ctx ends first; it reports whether it

@@ -38,6 +38,9 @@ func (r *reconciler) fixTree(states []PathState) {
 	// something below them.
 	var keeps [2]map[string]bool // directories with a surviving descendant
 	keeps[0], keeps[1] = map[string]bool{}, map[string]bool{}
+	for d := range r.elided { // an inert path stays on both sides
+		keeps[0][d], keeps[1][d] = true, true
+	}
 	for i := len(states) - 1; i >= 0; i-- {
 		ps := &states[i]
 		if ps.Path == "" {

@@ -64,6 +64,7 @@ func (pr *Prepared) Reconcile() *Plan {
 	r.states = states
 	skip := ""
 	left := map[string]bool{} // paths in the subtree of a conflicting directory
+	var skipped []string      // the conflicting directories
 	for i := range states {
 		ps := &states[i]
 		if ps.Path == "" {
@@ -76,6 +77,13 @@ func (pr *Prepared) Reconcile() *Plan {
 		skip = ""
 		if r.path(ps) {
 			skip = ps.Path
+			skipped = append(skipped, skip)
+		}
+	}
+	for d, n := range r.elided {
+		// Below a conflicting directory paths are left alone, not counted.
+		if !slices.ContainsFunc(skipped, func(s string) bool { return d == s || isUnder(d, s) }) {
+			r.plan.Unchanged += n
 		}
 	}
 	r.fixTree(states)
@@ -96,6 +104,12 @@ type reconciler struct {
 	states []PathState
 	// origin maps an entry moved by a planned rename to where it still is.
 	origin map[*Entry]string
+	// elided counts, per directory, the inert paths below it that are not
+	// among the states (an engine's streaming join dropped them: each is
+	// unchanged, on both sides); exists says whether such a path exists.
+	// Both nil when the states are all there.
+	elided map[string]int
+	exists func(string) bool
 }
 
 // freeName returns a path for a kept copy of p: p plus the conflict
@@ -108,7 +122,7 @@ func (r *reconciler) freeName(p string) string {
 		}
 	}
 	name := p + r.p.ConflictSuffix
-	for i := 2; r.taken[name]; i++ {
+	for i := 2; r.taken[name] || r.exists != nil && r.exists(name); i++ {
 		name = fmt.Sprintf("%s%s-%d", p, r.p.ConflictSuffix, i)
 	}
 	r.taken[name] = true

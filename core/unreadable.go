@@ -25,6 +25,13 @@ type unreadables struct {
 	list []unreadable
 }
 
+// any reports whether an entry was found unreadable.
+func (u *unreadables) any() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.list) > 0
+}
+
 func (u *unreadables) add(s Side, p string, err error) {
 	u.mu.Lock()
 	u.list = append(u.list, unreadable{side: s, path: p, err: err})

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/internal/varint"
@@ -184,16 +185,24 @@ func decodeKeyRecord(key, b []byte, r *core.Record) error {
 		return fmt.Errorf("bad mtime nanoseconds %d", nsec)
 	}
 	r.MTime = time.Unix(sec, int64(nsec)).UTC()
-	var sb strings.Builder
-	sb.Grow(total)
+	// One allocation for all of them, filled in place: the path's 0x00
+	// separators become '/' there (the buffer is never written again once
+	// it is a string).
+	buf := make([]byte, total)
+	at := 0
 	if key != nil {
-		appendKeyPath(&sb, key)
+		at = copy(buf, key[1:])
+		for i, c := range buf[:at] {
+			if c == 0 {
+				buf[i] = '/'
+			}
+		}
 	}
 	for _, s := range strs {
-		sb.Write(s)
+		at += copy(buf[at:], s)
 	}
-	all := sb.String()
-	at := 0
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
+	at = 0
 	next := func(n int) string {
 		s := all[at : at+n]
 		at += n

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/async-sync/async/core"
@@ -89,6 +90,20 @@ type DB struct {
 	// prefetch has Badger's iterator fetch values ahead (BenchmarkLoad
 	// compares it with reading them in place, which is what Load does).
 	prefetch bool
+	// noDump has Load read Badger even when the dump is current
+	// (BenchmarkLoad compares the two).
+	noDump bool
+	// dumpMin is the least number of records for which Close writes a
+	// dump (dumpMinRecords; lowered by tests), as estimated from SizeHint,
+	// loaded (records the last whole Load passed on) and written (record
+	// writes since Open).
+	dumpMin         int
+	loaded, written atomic.Int64
+	// loadedAll: a Load passed on every record since Open. Only then does
+	// Close write a dump: a run that read a few paths (LoadPaths, a
+	// journal-driven resync) must not pay for reading them all at its end;
+	// it leaves the dump stale, and its stamp says so.
+	loadedAll atomic.Bool
 }
 
 // badgerOptions returns Badger options tuned for a small embedded database
@@ -162,6 +177,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
+		dumpMin:  dumpMinRecords,
 	}
 	if opts.ReadOnly {
 		close(db.stopped)
@@ -301,10 +317,33 @@ func (db *DB) view(fn func(*badger.Txn) error) error {
 }
 
 // Load calls fn for every record in core.ComparePaths order of their paths.
-// Pending writes are written first, so Load sees them. An error from fn
-// stops Load and is returned as is.
+// Pending writes are written first, so Load sees them. It streams the dump
+// that Close wrote when that is current (see dump.go), and reads Badger
+// otherwise. An error from fn stops Load and is returned as is.
 func (db *DB) Load(ctx context.Context, fn func(core.Record) error) error {
-	return db.records(ctx, "load", func(item *badger.Item) error {
+	if err := db.check(ctx, false); err != nil {
+		return err
+	}
+	if err := db.alive(); err != nil {
+		return err
+	}
+	if err := db.write(false); err != nil {
+		return err
+	}
+	if !db.noDump {
+		used, err := db.loadDump(ctx, fn)
+		var ce callerError
+		switch {
+		case errors.As(err, &ce):
+			return ce.err
+		case err != nil:
+			return db.errorf(fmt.Errorf("load: %w", err))
+		case used:
+			return nil
+		}
+	}
+	var n int64
+	err := db.records(ctx, "load", func(item *badger.Item) error {
 		var r core.Record
 		if err := item.Value(func(v []byte) error { return decodeKeyRecord(item.Key(), v, &r) }); err != nil {
 			return fmt.Errorf("record %q: %w", keyPath(item.Key()), err)
@@ -312,8 +351,14 @@ func (db *DB) Load(ctx context.Context, fn func(core.Record) error) error {
 		if err := fn(r); err != nil {
 			return callerError{err}
 		}
+		n++
 		return nil
 	})
+	if err == nil {
+		db.loaded.Store(n)
+		db.loadedAll.Store(true)
+	}
+	return err
 }
 
 // SizeHint returns about how many records db holds (core.Sizer): the keys
@@ -506,7 +551,13 @@ func (db *DB) write(sync bool) error {
 	}
 	if len(batch) > 0 {
 		wb := db.bdb.NewWriteBatch()
+		// A new stamp ahead of the records: any dump is stale from here
+		// on, also after a crash that keeps some of this batch.
+		err = wb.Set(stampKey(), newStamp())
 		for k, v := range batch {
+			if err != nil {
+				break
+			}
 			if v == nil {
 				err = wb.Delete([]byte(k))
 			} else {
@@ -525,6 +576,7 @@ func (db *DB) write(sync bool) error {
 			return db.errorf(fmt.Errorf("write: %w", err))
 		}
 		db.unsynced = true
+		db.written.Add(int64(len(batch)))
 	}
 	if sync && !db.readOnly && db.unsynced {
 		if err := db.bdb.Sync(); err != nil {
@@ -567,6 +619,8 @@ func (db *DB) Close() error {
 	close(db.done)
 	<-db.stopped
 	if err := db.write(true); err != nil {
+		errs = append(errs, err)
+	} else if err := db.saveDump(context.Background()); err != nil {
 		errs = append(errs, err)
 	}
 	for range 4 {

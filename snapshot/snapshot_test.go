@@ -1,12 +1,9 @@
 package snapshot
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -568,10 +565,9 @@ func TestTornFilesOfAHeldSnapshotAreLeftAlone(t *testing.T) {
 }
 
 // BenchmarkLoad measures Load of 100,000 and 1,000,000 records from a
-// closed snapshot (Open not counted), with Badger's value prefetch off (as
-// Load reads) and on, and, for comparison, streaming the same records from
-// a compact sorted dump file (the alternative read path: a length-prefixed
-// key and value per record, decoded as Load decodes them).
+// closed snapshot (Open not counted): from Badger with its value prefetch
+// off and on, and from the dump (dump.go), which is what Load reads when
+// the dump is current; and the writing of the dump.
 func BenchmarkLoad(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{100_000, 1_000_000} {
@@ -586,24 +582,34 @@ func BenchmarkLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 		db = openT(b, dir, Options{})
-		dump := filepath.Join(b.TempDir(), "dump")
-		if err := writeDump(ctx, db, dump); err != nil {
+		if err := db.writeDump(ctx, db.dumpPath()); err != nil {
 			b.Fatal(err)
 		}
 		for _, v := range []struct {
 			name string
 			load func(fn func(core.Record) error) error
 		}{
-			{"badger", func(fn func(core.Record) error) error { return db.Load(ctx, fn) }},
-			{"badger-prefetch", func(fn func(core.Record) error) error {
-				db.prefetch = true
-				defer func() { db.prefetch = false }()
+			{"badger", func(fn func(core.Record) error) error {
+				db.noDump = true
+				defer func() { db.noDump = false }()
 				return db.Load(ctx, fn)
 			}},
-			{"dump", func(fn func(core.Record) error) error { return readDump(dump, fn) }},
+			{"badger-prefetch", func(fn func(core.Record) error) error {
+				db.prefetch, db.noDump = true, true
+				defer func() { db.prefetch, db.noDump = false, false }()
+				return db.Load(ctx, fn)
+			}},
+			{"dump", func(fn func(core.Record) error) error {
+				used, err := db.loadDump(ctx, fn)
+				if err == nil && !used {
+					err = errors.New("the dump was not used")
+				}
+				return err
+			}},
 		} {
 			b.Run(fmt.Sprintf("%s-%d", v.name, n), func(b *testing.B) {
 				b.ReportAllocs()
+				cpu := processCPU()
 				for b.Loop() {
 					count := 0
 					if err := v.load(func(core.Record) error { count++; return nil }); err != nil {
@@ -614,78 +620,21 @@ func BenchmarkLoad(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/record")
+				b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N)/float64(n), "cpu-ns/record")
 			})
 		}
+		// What Close pays after a run that changed the snapshot.
+		b.Run(fmt.Sprintf("dump-write-%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := db.writeDump(ctx, db.dumpPath()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/record")
+		})
 		if err := db.Close(); err != nil {
 			b.Fatal(err)
-		}
-	}
-}
-
-// writeDump writes every record of db to path as a compact sorted dump: a
-// uvarint key length, the key, a uvarint value length, the value.
-func writeDump(ctx context.Context, db *DB, path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	var buf []byte
-	err = db.records(ctx, "dump", func(item *badger.Item) error {
-		buf = binary.AppendUvarint(buf[:0], uint64(len(item.Key())))
-		buf = append(buf, item.Key()...)
-		v, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		buf = binary.AppendUvarint(buf, uint64(len(v)))
-		buf = append(buf, v...)
-		_, err = w.Write(buf)
-		return err
-	})
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// readDump streams the records of a dump written by writeDump.
-func readDump(path string, fn func(core.Record) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
-	var key, val []byte
-	for {
-		n, err := binary.ReadUvarint(r)
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		key = slices.Grow(key[:0], int(n))[:n]
-		if _, err := io.ReadFull(r, key); err != nil {
-			return err
-		}
-		if n, err = binary.ReadUvarint(r); err != nil {
-			return err
-		}
-		val = slices.Grow(val[:0], int(n))[:n]
-		if _, err := io.ReadFull(r, val); err != nil {
-			return err
-		}
-		var rec core.Record
-		if err := decodeKeyRecord(key, val, &rec); err != nil {
-			return err
-		}
-		if err := fn(rec); err != nil {
-			return err
 		}
 	}
 }

@@ -399,3 +399,31 @@ func TestSSHCompression(t *testing.T) {
 		t.Errorf("--compression lz4: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// TestSSHResyncOfManyFiles: bidi over the agent with more records than the
+// engine's streaming join queues per side: the first run, a no-change
+// resync and one with a change on each side finish and converge.
+func TestSSHResyncOfManyFiles(t *testing.T) {
+	t.Parallel()
+	s := testServer(t)
+	state, local, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
+	want := tree{}
+	for i := range 6000 {
+		want[fmt.Sprintf("d%02d/f%04d", i%20, i)] = fmt.Sprint(i)
+	}
+	writeTree(t, local, want)
+	for i := range 20 {
+		want[fmt.Sprintf("d%02d/", i)] = ""
+	}
+	s.Chown(t, dst)
+	args := append(keyArgs(s, "many"), "-d", local, "-r", remote(s, dst), "-K", "bidi")
+	mustCode(t, sshRun(t, state, nil, args...), 0)
+	equalTrees(t, readTree(t, dst), want)
+	mustCode(t, sshRun(t, state, nil, args...), 0) // nothing changed
+	writeTree(t, local, tree{"d00/f0000": "changed locally"})
+	writeTree(t, dst, tree{"d19/f5999": "changed remotely"})
+	want["d00/f0000"], want["d19/f5999"] = "changed locally", "changed remotely"
+	mustCode(t, sshRun(t, state, nil, args...), 0)
+	equalTrees(t, readTree(t, local), want)
+	equalTrees(t, readTree(t, dst), want)
+}
