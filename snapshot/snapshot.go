@@ -257,7 +257,8 @@ func (db *DB) Meta(ctx context.Context) (core.Meta, bool, error) {
 	return m, ok, nil
 }
 
-// SetMeta replaces the stored session identity. It is durable on return.
+// SetMeta replaces the stored session identity. It is durable on return,
+// and so is the copy of it that PeekMeta reads.
 func (db *DB) SetMeta(ctx context.Context, m core.Meta) error {
 	if err := db.check(ctx, true); err != nil {
 		return err
@@ -269,13 +270,17 @@ func (db *DB) SetMeta(ctx context.Context, m core.Meta) error {
 	if err := db.alive(); err != nil {
 		return err
 	}
+	// The copy PeekMeta reads goes first and comes back last (metaFile).
+	if err := db.dropMetaCopy(); err != nil {
+		return err
+	}
 	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(metaKey(), b) }); err != nil {
 		return db.errorf(fmt.Errorf("meta: %w", err))
 	}
 	if err := db.bdb.Sync(); err != nil {
 		return db.errorf(fmt.Errorf("meta: %w", err))
 	}
-	return nil
+	return db.writeMetaCopy(b)
 }
 
 // alive returns an error once db is closed.
