@@ -109,7 +109,7 @@ func PeekMeta(dir string) (m core.Meta, ok bool, release func(), err error) {
 	if err != nil {
 		return core.Meta{}, false, nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+	b, err := readMetaCopy(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		unlock()
 		return core.Meta{}, false, nil, nil
@@ -122,4 +122,20 @@ func PeekMeta(dir string) (m core.Meta, ok bool, release func(), err error) {
 		return core.Meta{}, false, nil, fmt.Errorf("snapshot %s: meta copy: %w", dir, err)
 	}
 	return m, true, unlock, nil
+}
+
+// readMetaCopy reads the copy of the identity, a regular file in dir (a
+// link in its place counts as no copy: the snapshot is opened instead).
+func readMetaCopy(dir string) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	if fi, err := root.Lstat(metaFile); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file: %w", metaFile, fs.ErrNotExist)
+	}
+	return root.ReadFile(metaFile)
 }

@@ -58,6 +58,20 @@ func TestPeekMeta(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, false, core.Meta{}},
+		{"a link in the copy's place", func(t *testing.T, dir string) {
+			db := openT(t, dir, Options{})
+			if err := db.SetMeta(ctx, running); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			elsewhere := filepath.Join(t.TempDir(), "meta.json")
+			if err := os.Rename(filepath.Join(dir, metaFile), elsewhere); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(elsewhere, filepath.Join(dir, metaFile)); err != nil {
+				t.Fatal(err)
+			}
+		}, false, core.Meta{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,4 +125,32 @@ func TestPeekMetaLocks(t *testing.T) {
 	}
 	release()
 	openT(t, dir, Options{}).Close()
+}
+
+// TestMetaCopyReplacesALink: SetMeta replaces a link planted in the
+// copy's place (or the temporary file's) instead of writing through it.
+func TestMetaCopyReplacesALink(t *testing.T) {
+	for _, name := range []string{metaFile, metaTemp} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			victim := filepath.Join(t.TempDir(), "victim")
+			if err := os.WriteFile(victim, []byte("keep"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			db := openT(t, dir, Options{})
+			defer db.Close()
+			if err := os.Symlink(victim, filepath.Join(dir, name)); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SetMeta(context.Background(), core.Meta{Session: "s"}); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(victim); string(b) != "keep" {
+				t.Errorf("written through the link: %q", b)
+			}
+			if fi, err := os.Lstat(filepath.Join(dir, metaFile)); err != nil || !fi.Mode().IsRegular() {
+				t.Errorf("the copy: %v, %v", fi, err)
+			}
+		})
+	}
 }
