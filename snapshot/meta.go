@@ -19,7 +19,8 @@ import (
 //
 // SetMeta removes the copy, durably, before it changes the stored
 // identity, and writes the new copy, atomically, once the change is
-// durable: a copy that exists is the stored identity. A crash in between
+// durable (for the identity of a run that stopped; a run going on has
+// none): a copy that exists is the stored identity. A crash in between
 // leaves none, and the next run opens the snapshot.
 const metaFile = "meta.json"
 

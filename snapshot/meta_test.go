@@ -46,7 +46,7 @@ func TestPeekMeta(t *testing.T) {
 			if err := db.SetMeta(ctx, running); err != nil {
 				t.Fatal(err)
 			}
-		}, true, running},
+		}, false, core.Meta{}},
 		{"stopped between the Badger write and the copy", func(t *testing.T, dir string) {
 			db := openT(t, dir, Options{})
 			defer db.Close()
@@ -60,7 +60,7 @@ func TestPeekMeta(t *testing.T) {
 		}, false, core.Meta{}},
 		{"a link in the copy's place", func(t *testing.T, dir string) {
 			db := openT(t, dir, Options{})
-			if err := db.SetMeta(ctx, running); err != nil {
+			if err := db.SetMeta(ctx, done); err != nil {
 				t.Fatal(err)
 			}
 			db.Close()
@@ -108,7 +108,7 @@ func TestPeekMetaLocks(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	db := openT(t, dir, Options{})
-	if err := db.SetMeta(ctx, core.Meta{Session: "s"}); err != nil {
+	if err := db.SetMeta(ctx, core.Meta{Session: "s", Stopped: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	var le *LockedError
@@ -142,7 +142,7 @@ func TestMetaCopyReplacesALink(t *testing.T) {
 			if err := os.Symlink(victim, filepath.Join(dir, name)); err != nil {
 				t.Fatal(err)
 			}
-			if err := db.SetMeta(context.Background(), core.Meta{Session: "s"}); err != nil {
+			if err := db.SetMeta(context.Background(), core.Meta{Session: "s", Stopped: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
 			if b, _ := os.ReadFile(victim); string(b) != "keep" {

@@ -258,7 +258,8 @@ func (db *DB) Meta(ctx context.Context) (core.Meta, bool, error) {
 }
 
 // SetMeta replaces the stored session identity. It is durable on return,
-// and so is the copy of it that PeekMeta reads.
+// and so is the copy of it that PeekMeta reads, kept for the identity of
+// a run that stopped (m.Stopped set) only.
 func (db *DB) SetMeta(ctx context.Context, m core.Meta) error {
 	if err := db.check(ctx, true); err != nil {
 		return err
@@ -279,6 +280,9 @@ func (db *DB) SetMeta(ctx context.Context, m core.Meta) error {
 	}
 	if err := db.bdb.Sync(); err != nil {
 		return db.errorf(fmt.Errorf("meta: %w", err))
+	}
+	if m.Stopped.IsZero() {
+		return nil // a run's identity while it goes on: nothing to peek at
 	}
 	return db.writeMetaCopy(b)
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/memfs"
@@ -318,7 +319,7 @@ func TestSessionPeekMetas(t *testing.T) {
 				t.Fatal(err)
 			}
 			if slices.Contains(withMeta, core.Side(side)) {
-				if err := db.SetMeta(ctx, core.Meta{Session: "s", Side: core.Side(side).String()}); err != nil {
+				if err := db.SetMeta(ctx, core.Meta{Session: "s", Side: core.Side(side).String(), Stopped: time.Now()}); err != nil {
 					t.Fatal(err)
 				}
 			}
