@@ -90,7 +90,7 @@ func run(bin, dir string, files, perDir, rounds int, watcher string, load time.D
 		return err
 	}
 	var best [4]time.Duration // async no-change, rsync no-change, async 1 %, rsync 1 %
-	var start time.Duration    // async --version: the process start, a no-change resync's floor
+	var start time.Duration   // async --version: the process start, a no-change resync's floor
 	rng := rand.New(rand.NewPCG(1, 2))
 	for r := range rounds {
 		d, err := benchtree.Time([]string{abs, "--version"}, env)
