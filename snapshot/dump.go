@@ -341,7 +341,7 @@ func (db *DB) writeDump(ctx context.Context, path string) (err error) {
 	return syncDir(filepath.Dir(path))
 }
 
-// syncDir makes a rename in dir durable.
+// syncDir makes the entries of dir durable (a rename, a removal).
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

@@ -277,7 +277,9 @@ func (db *DB) Meta(ctx context.Context) (core.Meta, bool, error) {
 	return m, ok, nil
 }
 
-// SetMeta replaces the stored session identity. It is durable on return.
+// SetMeta replaces the stored session identity. It is durable on return,
+// and so is the copy of it that PeekMeta reads, kept for the identity of
+// a run that stopped (m.Stopped set) only.
 func (db *DB) SetMeta(ctx context.Context, m core.Meta) error {
 	if err := db.check(ctx, true); err != nil {
 		return err
@@ -289,13 +291,20 @@ func (db *DB) SetMeta(ctx context.Context, m core.Meta) error {
 	if err := db.alive(); err != nil {
 		return err
 	}
+	// The copy PeekMeta reads goes first and comes back last (metaFile).
+	if err := db.dropMetaCopy(); err != nil {
+		return err
+	}
 	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(metaKey(), b) }); err != nil {
 		return db.errorf(fmt.Errorf("meta: %w", err))
 	}
 	if err := db.bdb.Sync(); err != nil {
 		return db.errorf(fmt.Errorf("meta: %w", err))
 	}
-	return nil
+	if m.Stopped.IsZero() {
+		return nil // a run's identity while it goes on: nothing to peek at
+	}
+	return db.writeMetaCopy(b)
 }
 
 // alive returns an error once db is closed.

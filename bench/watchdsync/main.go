@@ -90,8 +90,16 @@ func run(bin, dir string, files, perDir, rounds int, watcher string, load time.D
 		return err
 	}
 	var best [4]time.Duration // async no-change, rsync no-change, async 1 %, rsync 1 %
+	var start time.Duration   // async --version: the process start, a no-change resync's floor
 	rng := rand.New(rand.NewPCG(1, 2))
 	for r := range rounds {
+		d, err := benchtree.Time([]string{abs, "--version"}, env)
+		if err != nil {
+			return err
+		}
+		if r == 0 || d < start {
+			start = d
+		}
 		if err := settle(); err != nil {
 			return err
 		}
@@ -133,6 +141,7 @@ func run(bin, dir string, files, perDir, rounds int, watcher string, load time.D
 		best[0].Seconds(), best[1].Seconds(), best[1].Seconds()/best[0].Seconds())
 	fmt.Printf("1 %% modified:     async %8.3fs   rsync -a %8.3fs   async is %.1fx rsync\n",
 		best[2].Seconds(), best[3].Seconds(), best[3].Seconds()/best[2].Seconds())
+	fmt.Printf("async --version:  %8.3fs   (the process start alone: the floor of a no-change resync)\n", start.Seconds())
 	rss, cpu := procUsage(svc.Process.Pid)
 	fmt.Printf("watchd: %d MiB resident, %.2fs CPU in all\n", rss>>20, cpu)
 	if a, err := watchd.Ask(context.Background(), sock, watchd.Request{Op: "status"}, 5*time.Second); err == nil && len(a.Status.Trees) > 0 {

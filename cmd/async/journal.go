@@ -91,13 +91,16 @@ func scanFingerprint(s *session, side core.Side, private []string) string {
 // A side with a trustworthy answer gets a hint (its paths are looked at
 // instead of a scan) unless it has one already (a -C watcher's); a side
 // with any doubt is scanned in full, with one info line saying why. It
-// returns the tokens to record if this run completes.
-func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [2]*core.Endpoint, journals [2]remoteJournal, hints [2]*core.Hint, log *slog.Logger) (_ [2]*core.Hint, tokens [2]string, fromJournal [2]bool) {
+// returns the tokens to record if this run completes. metas reads each
+// side's stored session identity (its snapshot, or the copy of it that
+// snapshot.PeekMeta reads; nil for a side without one). With quiet
+// nothing is logged or warned (a try whose answer may be thrown away).
+func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, metas [2]metaReader, journals [2]remoteJournal, hints [2]*core.Hint, log *slog.Logger, quiet bool) (_ [2]*core.Hint, tokens [2]string, fromJournal [2]bool) {
 	private := p.privateDirs()
 	for side := range 2 {
 		e := p.ends[side]
 		jr, remote := journals[side], journals[side] != nil
-		if !e.local() && !remote || p.missing[side] || eps[side].Store == nil || !lifecycle.IsSource(p.s.Policy.Direction, core.Side(side)) {
+		if !e.local() && !remote || p.missing[side] || metas[side] == nil || !lifecycle.IsSource(p.s.Policy.Direction, core.Side(side)) {
 			// A destination of push or pull is looked at where the
 			// source changed; the journal is for sides whose changes
 			// matter. Its record says only that the run completed.
@@ -105,6 +108,9 @@ func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [
 			continue
 		}
 		full := func(why string) {
+			if quiet {
+				return
+			}
 			msg := fmt.Sprintf("watchd: the %s side is scanned in full: %s", core.Side(side), why)
 			log.Info(msg)
 			if !in.quiet {
@@ -120,7 +126,7 @@ func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [
 				continue
 			}
 		}
-		m, ok, err := eps[side].Store.Meta(ctx)
+		m, ok, err := metas[side].Meta(ctx)
 		prior, why := "", ""
 		switch {
 		case err != nil:
@@ -162,11 +168,78 @@ func (a *app) journalHints(ctx context.Context, in *instance, p *prepared, eps [
 				paths = append(paths, q)
 			}
 		}
-		log.Info("watchd: changes from the journal", "side", core.Side(side).String(), "paths", len(paths), "from", prior, "to", next)
+		if !quiet {
+			log.Info("watchd: changes from the journal", "side", core.Side(side).String(), "paths", len(paths), "from", prior, "to", next)
+		}
 		hints[side] = &core.Hint{Paths: paths}
 		fromJournal[side] = true
 	}
 	return hints, tokens, fromJournal
+}
+
+// metaReader reads a side's stored session identity (a core.Store, or
+// peekedMeta).
+type metaReader interface {
+	Meta(ctx context.Context) (core.Meta, bool, error)
+}
+
+// peekedMeta is a stored session identity read without opening the
+// snapshot (lifecycle.Session.PeekMetas).
+type peekedMeta core.Meta
+
+// Meta returns the identity.
+func (m peekedMeta) Meta(context.Context) (core.Meta, bool, error) { return core.Meta(m), true, nil }
+
+// storeMetas returns the endpoints' snapshots as metaReaders (nil where a
+// side has none).
+func storeMetas(eps [2]*core.Endpoint) [2]metaReader {
+	var metas [2]metaReader
+	for side := range 2 {
+		if eps[side].Store != nil {
+			metas[side] = eps[side].Store
+		}
+	}
+	return metas
+}
+
+// journalPeek settles a one-time push or pull with --watchd before its
+// snapshots are opened, when it can: both sides are local directories
+// whose stored identities can be read without opening the snapshots
+// (lifecycle.Session.PeekMetas, under their locks), and the journal says
+// that the source did not change since the last complete run
+// (journalUnchanged, on the same identities the snapshots hold). Then
+// the run has nothing to do, and it costs no Badger Open and Close, which
+// touch every table of a large snapshot. Otherwise, or at any doubt, it
+// reports false without a word and the run goes on as usual.
+func (a *app) journalPeek(ctx context.Context, in *instance, p *prepared, eps [2]*core.Endpoint, life *lifecycle.Session, log *slog.Logger) bool {
+	if in.watchd == "" || in.dryRun || p.plan != nil || !p.ends[core.Local].local() || !p.ends[core.Remote].local() {
+		return false
+	}
+	pol := roundPolicy(p.s, eps)
+	if pol.Direction == core.Bidi || pol.Mirror {
+		return false
+	}
+	peeked, release, ok := life.PeekMetas()
+	if !ok {
+		return false
+	}
+	defer release()
+	metas := [2]metaReader{peekedMeta(peeked[0]), peekedMeta(peeked[1])}
+	hints, tokens, fromJournal := a.journalHints(ctx, in, p, metas, [2]remoteJournal{}, [2]*core.Hint{}, log, true)
+	if !journalUnchanged(ctx, p, pol, [2]string{eps[0].URL, eps[1].URL}, metas, hints, fromJournal) {
+		return false
+	}
+	src := core.Local
+	if pol.Direction == core.Pull {
+		src = core.Remote
+	}
+	log.Info("watchd: changes from the journal", "side", src.String(), "paths", 0, "from", peeked[src].Journal, "to", tokens[src])
+	log.Info("watchd: nothing changed at the source since the last complete run")
+	stats := &core.Stats{}
+	p.lastStats = stats
+	p.stats.Store(stats)
+	a.out.summary(in, p.s.name, pol.Direction, 0, stats)
+	return true
 }
 
 // remoteJournal is a remote side whose server answers from its own
@@ -188,7 +261,7 @@ const completeToken = "complete"
 // The destination must be a local directory that is not empty (besides
 // the private area): an emptied or unmounted one goes through the engine,
 // whose safety checks stop the run.
-func journalUnchanged(ctx context.Context, p *prepared, pol core.Policy, eps [2]*core.Endpoint, hints [2]*core.Hint, fromJournal [2]bool) bool {
+func journalUnchanged(ctx context.Context, p *prepared, pol core.Policy, urls [2]string, metas [2]metaReader, hints [2]*core.Hint, fromJournal [2]bool) bool {
 	if pol.Direction == core.Bidi || pol.Mirror {
 		return false
 	}
@@ -202,12 +275,12 @@ func journalUnchanged(ctx context.Context, p *prepared, pol core.Policy, eps [2]
 	for side := range 2 {
 		// Both records come from one complete run of this very session:
 		// same endpoints, same direction.
-		if eps[side].Store == nil {
+		if metas[side] == nil {
 			return false
 		}
-		m, ok, err := eps[side].Store.Meta(ctx)
+		m, ok, err := metas[side].Meta(ctx)
 		if err != nil || !ok || m.Stopped.IsZero() || m.Journal == "" ||
-			m.Local != eps[core.Local].URL || m.Remote != eps[core.Remote].URL || m.Direction != pol.Direction.String() {
+			m.Local != urls[core.Local] || m.Remote != urls[core.Remote] || m.Direction != pol.Direction.String() {
 			return false
 		}
 	}

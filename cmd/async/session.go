@@ -474,6 +474,9 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 			ScanThreads: cmp.Or(s.scanThreads[side], s.scanListers), ChecksumThreads: s.checksumThread[side]}
 	}
 	if !life.Held() {
+		if a.journalPeek(ctx, in, p, eps, life, log) {
+			return nil
+		}
 		release, err := life.Hold(ctx)
 		if err != nil {
 			return lockedOr(s.name, err)
@@ -497,8 +500,7 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	if links == core.LinksCopy && bucketOpt != "" {
 		links = core.LinksSkip
 	}
-	pol := lifecycle.RoundPolicy(s.Policy, [2]core.Caps{eps[0].Backend.Caps(), eps[1].Backend.Caps()},
-		lifecycle.Defaults{Continuous: s.follow.on, ChecksumGiven: s.checksumSet})
+	pol := roundPolicy(s, eps)
 	stats := &core.Stats{}
 	p.lastStats = stats
 	p.stats.Store(stats)
@@ -528,8 +530,9 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 	opts.DryRun = in.dryRun
 	if in.watchd != "" && !in.dryRun && p.plan == nil {
 		var fromJournal [2]bool
-		hints, opts.Journal, fromJournal = a.journalHints(ctx, in, p, eps, [2]remoteJournal{ends[0].journal, ends[1].journal}, hints, log)
-		if journalUnchanged(ctx, p, pol, eps, hints, fromJournal) {
+		metas := storeMetas(eps)
+		hints, opts.Journal, fromJournal = a.journalHints(ctx, in, p, metas, [2]remoteJournal{ends[0].journal, ends[1].journal}, hints, log, false)
+		if journalUnchanged(ctx, p, pol, [2]string{eps[0].URL, eps[1].URL}, metas, hints, fromJournal) {
 			log.Info("watchd: nothing changed at the source since the last complete run")
 			a.out.summary(in, s.name, pol.Direction, 0, stats)
 			return nil
@@ -578,6 +581,12 @@ func (a *app) syncOpened(ctx context.Context, in *instance, p *prepared, ends [2
 		return &fatal{exitPartial, errors.New("some entries are in CONFLICT or ERROR")}
 	}
 	return nil
+}
+
+// roundPolicy is the policy of one run on these endpoints.
+func roundPolicy(s *session, eps [2]*core.Endpoint) core.Policy {
+	return lifecycle.RoundPolicy(s.Policy, [2]core.Caps{eps[0].Backend.Caps(), eps[1].Backend.Caps()},
+		lifecycle.Defaults{Continuous: s.follow.on, ChecksumGiven: s.checksumSet})
 }
 
 // crashEnv names the test hook that kills the process hard after that many

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -553,4 +554,101 @@ func (j *journalEnv) syncDir(name, l, r, dir string, extra ...string) result {
 		t.Fatal(err)
 	}
 	return result{code, so.String(), se.String()}
+}
+
+// snapshotFiles lists the files of the snapshots below roots (the
+// directories holding a MANIFEST, the service's journal left out), each
+// with its size and modification time: what opening and closing a
+// snapshot changes.
+func snapshotFiles(t *testing.T, roots ...string) map[string]string {
+	t.Helper()
+	snaps := map[string]bool{}
+	for _, root := range roots {
+		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() && d.Name() == "watchd" {
+				return filepath.SkipDir
+			}
+			if err == nil && d.Name() == "MANIFEST" {
+				snaps[filepath.Dir(p)] = true
+			}
+			return nil
+		})
+	}
+	if len(snaps) != 2 {
+		t.Fatalf("snapshots below %q: %v, want two", roots, snaps)
+	}
+	files := map[string]string{}
+	for dir := range snaps {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			fi, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[filepath.Join(dir, e.Name())] = fmt.Sprint(fi.Size(), " ", fi.ModTime().UnixNano())
+		}
+	}
+	return files
+}
+
+// TestWatchdNoChangeLeavesSnapshotsClosed: a push whose source did not
+// change is settled from the copies of the snapshots' identities, without
+// opening them; a snapshot without its copy is opened, with the same
+// answer; a run with changes writes the copies again.
+func TestWatchdNoChangeLeavesSnapshotsClosed(t *testing.T) {
+	src, dst := dirs(t)
+	writeTree(t, src, tree{"a": "a", "d/b": "b"})
+	j := newJournalEnv(t, "--tree", src)
+	j.start()
+	scanRun(t, j.sync(src, dst), "no cursor yet", src, dst)
+	noChange := func() {
+		t.Helper()
+		j.journalRun(j.sync(src, dst), src, dst, false)
+		if !strings.Contains(j.log, "nothing changed at the source since the last complete run") {
+			t.Fatalf("a no-change run ran the engine:\n%s", j.log)
+		}
+	}
+	before := snapshotFiles(t, j.state, src, dst)
+	noChange()
+	if after := snapshotFiles(t, j.state, src, dst); !maps.Equal(after, before) {
+		t.Errorf("a no-change run touched the snapshots:\nbefore %v\nafter  %v", before, after)
+	}
+
+	// Without the copy of an identity the snapshots are opened: same
+	// answer, and the copy is not made up by reading (only a run that
+	// records its identity writes it).
+	var copies []string
+	for p := range before {
+		if filepath.Base(p) == "meta.json" {
+			copies = append(copies, p)
+		}
+	}
+	if len(copies) != 2 {
+		t.Fatalf("identity copies %q, want one per snapshot: %v", copies, before)
+	}
+	if err := os.Remove(copies[1]); err != nil {
+		t.Fatal(err)
+	}
+	before = snapshotFiles(t, j.state, src, dst)
+	noChange()
+	if after := snapshotFiles(t, j.state, src, dst); maps.Equal(after, before) {
+		t.Errorf("a run without an identity copy did not open the snapshots: %v", after)
+	}
+
+	writeTree(t, src, tree{"a": "a2"})
+	j.settle(src)
+	j.journalRun(j.sync(src, dst), src, dst, false)
+	for _, p := range copies {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("after a run with changes: %v", err)
+		}
+	}
+	before = snapshotFiles(t, j.state, src, dst)
+	noChange()
+	if after := snapshotFiles(t, j.state, src, dst); !maps.Equal(after, before) {
+		t.Errorf("a no-change run touched the snapshots:\nbefore %v\nafter  %v", before, after)
+	}
 }

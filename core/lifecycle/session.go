@@ -114,6 +114,40 @@ func (s *Session) Hold(ctx context.Context) (release func(), err error) {
 	return release, nil
 }
 
+// PeekMetas reads both sides' stored session identities without opening
+// the snapshots (MetaPeeker), holding both locks until release: what a
+// run that may have nothing to do needs, for much less than Hold costs on
+// a large snapshot. ok is false, with nothing held, when either side
+// cannot be read so (no copy of its identity, held by another run, not a
+// MetaPeeker), in a dry run, with Reset, or while the session is held:
+// the caller holds the session instead.
+func (s *Session) PeekMetas() (metas [2]core.Meta, release func(), ok bool) {
+	if s.DryRun || s.Reset || s.held {
+		return metas, nil, false
+	}
+	var releases []func()
+	release = func() {
+		for _, r := range releases {
+			r()
+		}
+	}
+	for side := range 2 {
+		p, isPeeker := s.Snapshots[side].(MetaPeeker)
+		if !isPeeker {
+			release()
+			return [2]core.Meta{}, nil, false
+		}
+		m, found, rel, err := p.PeekMeta()
+		if err != nil || !found {
+			release()
+			return [2]core.Meta{}, nil, false
+		}
+		metas[side] = m
+		releases = append(releases, rel)
+	}
+	return metas, release, true
+}
+
 // Held reports whether the snapshots are held open (between Hold and its
 // release).
 func (s *Session) Held() bool { return s.held }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/memfs"
@@ -304,5 +305,98 @@ func TestPeek(t *testing.T) {
 	}
 	if got := records(t, d.Path); !slices.Equal(got, []string{"", "a", "b"}) {
 		t.Errorf("Peek changed the records: %v", got)
+	}
+}
+
+func TestSessionPeekMetas(t *testing.T) {
+	ctx := context.Background()
+	// dirs makes two snapshot directories, with a stored identity on the
+	// sides named (its Side says which).
+	dirs := func(t *testing.T, withMeta ...core.Side) [2]Snapshots {
+		var snaps [2]Snapshots
+		for side := range 2 {
+			d := &Dir{Path: filepath.Join(t.TempDir(), "snap")}
+			db, err := snapshot.Open(d.Path, snapshot.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(withMeta, core.Side(side)) {
+				if err := db.SetMeta(ctx, core.Meta{Session: "s", Side: core.Side(side).String(), Stopped: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			snaps[side] = d
+		}
+		return snaps
+	}
+	tests := []struct {
+		name  string
+		setup func(t *testing.T) *Session
+		ok    bool
+	}{
+		{"both stored", func(t *testing.T) *Session {
+			return &Session{Snapshots: dirs(t, core.Local, core.Remote)}
+		}, true},
+		{"one side without", func(t *testing.T) *Session {
+			return &Session{Snapshots: dirs(t, core.Local)}
+		}, false},
+		{"a side not a directory", func(t *testing.T) *Session {
+			s := &Session{Snapshots: dirs(t, core.Local, core.Remote)}
+			s.Snapshots[core.Remote] = None{}
+			return s
+		}, false},
+		{"dry run", func(t *testing.T) *Session {
+			return &Session{Snapshots: dirs(t, core.Local, core.Remote), DryRun: true}
+		}, false},
+		{"reset", func(t *testing.T) *Session {
+			return &Session{Snapshots: dirs(t, core.Local, core.Remote), Reset: true}
+		}, false},
+		{"held by another run", func(t *testing.T) *Session {
+			snaps := dirs(t, core.Local, core.Remote)
+			db, err := snapshot.Open(snaps[core.Remote].(*Dir).Path, snapshot.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return &Session{Snapshots: snaps}
+		}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.setup(t)
+			metas, release, ok := s.PeekMetas()
+			if ok != tc.ok || ok != (release != nil) {
+				t.Fatalf("PeekMetas: ok=%v release=%v, want ok=%v", ok, release != nil, tc.ok)
+			}
+			if !ok {
+				if _, isDir := s.Snapshots[core.Remote].(*Dir); isDir && tc.name != "held by another run" {
+					// Nothing is held: the session can be.
+					rel, err := s.Hold(ctx)
+					if err != nil {
+						t.Fatalf("Hold after a failed PeekMetas: %v", err)
+					}
+					rel()
+				}
+				return
+			}
+			for side := range 2 {
+				if metas[side].Side != core.Side(side).String() {
+					t.Errorf("metas[%d] = %+v", side, metas[side])
+				}
+			}
+			var le *snapshot.LockedError
+			if _, err := s.Hold(ctx); !errors.As(err, &le) {
+				t.Fatalf("Hold while PeekMetas holds the locks: %v, want a *snapshot.LockedError", err)
+			}
+			release()
+			rel, err := s.Hold(ctx)
+			if err != nil {
+				t.Fatalf("Hold after release: %v", err)
+			}
+			rel()
+		})
 	}
 }

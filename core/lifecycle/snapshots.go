@@ -33,6 +33,17 @@ type Snapshots interface {
 	Save(ctx context.Context) (bool, error)
 }
 
+// MetaPeeker is a Snapshots whose stored session identity can be read
+// without opening it (Dir).
+type MetaPeeker interface {
+	// PeekMeta returns the stored identity, holding the snapshot's lock
+	// until release; ok is false, with nothing held, when it cannot be
+	// read so and the snapshot must be opened instead.
+	PeekMeta() (m core.Meta, ok bool, release func(), err error)
+}
+
+var _ MetaPeeker = (*Dir)(nil)
+
 // Dir is a snapshot in a local directory (the snapshot package's
 // database), with an optional copy kept in StoreDir.
 type Dir struct {
@@ -66,6 +77,12 @@ func (d *Dir) Open(_ context.Context, dryRun, reset bool) (core.Store, func(), e
 		return nil, nil, err
 	}
 	return db, func() { db.Close() }, nil
+}
+
+// PeekMeta reads the snapshot's stored session identity without opening
+// it, holding its lock until release (snapshot.PeekMeta).
+func (d *Dir) PeekMeta() (m core.Meta, ok bool, release func(), err error) {
+	return snapshot.PeekMeta(d.Path)
 }
 
 // Remove drops the snapshot; it refuses (a *snapshot.LockedError) while
