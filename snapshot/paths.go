@@ -22,13 +22,7 @@ var _ core.PathLoader = (*DB)(nil)
 // written first, so LoadPaths sees them. An error from fn stops LoadPaths
 // and is returned as is.
 func (db *DB) LoadPaths(ctx context.Context, paths, dirs []string, fn func(core.Record) error) error {
-	if err := db.check(ctx, false); err != nil {
-		return err
-	}
-	if err := db.alive(); err != nil {
-		return err
-	}
-	if err := db.write(false); err != nil {
+	if err := db.readable(ctx); err != nil {
 		return err
 	}
 	type item struct {

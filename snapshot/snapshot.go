@@ -330,13 +330,7 @@ func (db *DB) view(fn func(*badger.Txn) error) error {
 // that Close wrote when that is current (see dump.go), and reads Badger
 // otherwise. An error from fn stops Load and is returned as is.
 func (db *DB) Load(ctx context.Context, fn func(core.Record) error) error {
-	if err := db.check(ctx, false); err != nil {
-		return err
-	}
-	if err := db.alive(); err != nil {
-		return err
-	}
-	if err := db.write(false); err != nil {
+	if err := db.readable(ctx); err != nil {
 		return err
 	}
 	if !db.noDump {
@@ -411,17 +405,23 @@ type callerError struct{ err error }
 
 func (e callerError) Error() string { return e.err.Error() }
 
-// records calls fn for every record item in key order, after writing what
-// is pending. An error from fn stops the walk; a callerError is returned
-// unwrapped, any other as the database's.
-func (db *DB) records(ctx context.Context, op string, fn func(*badger.Item) error) error {
+// readable readies db for a read: ctx and db are live, and what is
+// pending is written, so that the read sees it.
+func (db *DB) readable(ctx context.Context) error {
 	if err := db.check(ctx, false); err != nil {
 		return err
 	}
 	if err := db.alive(); err != nil {
 		return err
 	}
-	if err := db.write(false); err != nil {
+	return db.write(false)
+}
+
+// records calls fn for every record item in key order, after writing what
+// is pending. An error from fn stops the walk; a callerError is returned
+// unwrapped, any other as the database's.
+func (db *DB) records(ctx context.Context, op string, fn func(*badger.Item) error) error {
+	if err := db.readable(ctx); err != nil {
 		return err
 	}
 	err := db.view(func(txn *badger.Txn) error {
