@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-sync/async/internal/sshdtest"
 	"github.com/async-sync/async/internal/testnet"
 )
 
@@ -102,11 +103,24 @@ func TestDataPathOptionsChecked(t *testing.T) {
 func TestSSHDataPathAgentKilledRerunConverges(t *testing.T) {
 	s := testServer(t)
 	state, src, dst, logs := t.TempDir(), t.TempDir(), s.TempDir(t), t.TempDir()
+	args := killAgentMidTransfer(t, s, state, src, dst, logs, "tcp", nil, 30*time.Second)
+	r := sshRun(t, state, nil, args...)
+	mustCode(t, r, 0)
+	equalTrees(t, readTree(t, dst), readTree(t, src))
+}
+
+// killAgentMidTransfer pushes an 8 MiB file from src to dst over
+// --data-path=dp at -l 16m (env added to the run's environment), kills
+// the agent that holds the data port once part of the file is on its
+// way, and checks that the run fails within hang and commits no torn
+// file. It returns the run's arguments, for the rerun.
+func killAgentMidTransfer(t *testing.T, s *sshdtest.Server, state, src, dst, logs, dp string, env []string, hang time.Duration) []string {
+	t.Helper()
 	big := strings.Repeat("0123456789abcdef", 8<<20/16)
 	writeTree(t, src, tree{"big.bin": big, "small.txt": "s"})
-	args := append(keyArgs(s, "kill"), "-d", src, "-r", remote(s, dst), "--data-path=tcp", "-L", logs)
+	args := append(keyArgs(s, "kill"), "-d", src, "-r", remote(s, dst), "--data-path="+dp, "-L", logs)
 	cmd := exec.Command(asyncBin, append(args, "-l", "16m")...) // about 4 s
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state)
+	cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+state), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -139,16 +153,14 @@ func TestSSHDataPathAgentKilledRerunConverges(t *testing.T) {
 			t.Errorf("the run succeeded although its agent was killed:\n%s", stderr.String())
 		}
 		t.Logf("the killed run said:\n%s", stderr.String())
-	case <-time.After(30 * time.Second):
+	case <-time.After(hang):
 		cmd.Process.Kill()
 		t.Fatal("the run hung after its agent was killed")
 	}
 	if b, err := os.ReadFile(filepath.Join(dst, "big.bin")); err == nil && string(b) != big {
 		t.Fatal("a torn big.bin was committed")
 	}
-	r := sshRun(t, state, nil, args...)
-	mustCode(t, r, 0)
-	equalTrees(t, readTree(t, dst), readTree(t, src))
+	return args
 }
 
 // TestSSHDataPathTargetRate: -l holds on the data path, both ways: a

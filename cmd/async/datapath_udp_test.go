@@ -1,19 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/async-sync/async/internal/testnet"
 )
 
 // udpDataPaths are the data path's transports over UDP, with the options
@@ -105,49 +99,7 @@ func TestSSHDataPathUDPAgentKilledRerunConverges(t *testing.T) {
 	for _, dp := range udpDataPaths {
 		t.Run(dp.name, func(t *testing.T) {
 			state, src, dst, logs := t.TempDir(), t.TempDir(), s.TempDir(t), t.TempDir()
-			big := strings.Repeat("0123456789abcdef", 8<<20/16)
-			writeTree(t, src, tree{"big.bin": big, "small.txt": "s"})
-			args := append(keyArgs(s, "kill"), "-d", src, "-r", remote(s, dst), "--data-path="+dp.name, "-L", logs)
-			cmd := exec.Command(asyncBin, append(args, "-l", "16m")...) // about 4 s
-			cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+state), quicOn...)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			portRe := regexp.MustCompile(`data path open".*address=[0-9.]+:(\d+)`)
-			pid := 0
-			for deadline := time.Now().Add(15 * time.Second); pid == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-				b, _ := os.ReadFile(filepath.Join(logs, "async-kill.log"))
-				if m := portRe.FindSubmatch(b); m != nil {
-					port, _ := strconv.Atoi(string(m[1]))
-					pid = testnet.PortHolder(t, port)
-				}
-			}
-			if pid == 0 {
-				cmd.Process.Kill()
-				<-done
-				b, _ := os.ReadFile(filepath.Join(logs, "async-kill.log"))
-				t.Fatalf("no agent found on the data port; stderr:\n%s\nlog:\n%s", stderr.String(), b)
-			}
-			time.Sleep(time.Second) // a part of the file is on its way
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-done:
-				if err == nil {
-					t.Errorf("the run succeeded although its agent was killed:\n%s", stderr.String())
-				}
-			case <-time.After(60 * time.Second):
-				cmd.Process.Kill()
-				t.Fatal("the run hung after its agent was killed")
-			}
-			if b, err := os.ReadFile(filepath.Join(dst, "big.bin")); err == nil && string(b) != big {
-				t.Fatal("a torn big.bin was committed")
-			}
+			args := killAgentMidTransfer(t, s, state, src, dst, logs, dp.name, quicOn, 60*time.Second)
 			r := sshRun(t, state, quicOn, append(args, "-l", "400m")...)
 			mustCode(t, r, 0)
 			equalTrees(t, readTree(t, dst), readTree(t, src))
