@@ -263,6 +263,13 @@ func TestDataPathUnreachableFallsBack(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, hole.Addr().String())
 	}}
+	mustFallBack(t, o, 2<<20)
+}
+
+// mustFallBack opens a data path with o through a black hole: it must
+// give up within 5 s, and a file of n bytes then goes over SSH alone.
+func mustFallBack(t *testing.T, o client.DataOptions, n int) {
+	t.Helper()
 	start := time.Now()
 	c, _, _, err := dataClient(t, o)
 	if err == nil {
@@ -271,7 +278,7 @@ func TestDataPathUnreachableFallsBack(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("giving up took %v", d)
 	}
-	b := randomBytes(t, 2<<20)
+	b := randomBytes(t, n)
 	if _, err := put(context.Background(), c, "f", b); err != nil {
 		t.Fatalf("over SSH: %v", err)
 	}
