@@ -17,20 +17,25 @@ VERSITYGW  = $(TOOLS)/versitygw-v1.8.0/versitygw
 
 .PHONY: build test tools model-long model-scale lint bench bench-startup bench-tools demo clean install man fuzz
 
-# async, and beside it the plugins that serve gs:// and azblob:// (the cloud
-# drivers stay out of async, whose every start they would slow).
+# async, lean (-tags lean: no bucket drivers, no plugin host, whose
+# packages' initialisation would slow every start); beside it async-full,
+# the full build, which a run with a bucket or plugin side becomes (exec),
+# and the plugins that serve gs:// and azblob://.
 CLOUD = async-backend-gs async-backend-azblob
 
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/async
+	$(GO) build -tags lean -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/async
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(dir $(BIN))async-full ./cmd/async
 	@for c in $(CLOUD); do $(GO) build -o $(dir $(BIN))$$c ./cmd/$$c || exit 1; done
 
-# The binary into $(PREFIX)/bin (~/.local/bin), with asyncadmin and the
-# cloud plugins beside it, the man page and the bash and zsh completions.
+# The binary into $(PREFIX)/bin (~/.local/bin), with async-full, asyncadmin
+# and the cloud plugins beside it, the man page and the bash and zsh
+# completions.
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/async
+	install -m 755 $(dir $(BIN))async-full $(DESTDIR)$(PREFIX)/bin/async-full
 	for c in $(CLOUD); do install -m 755 $(dir $(BIN))$$c $(DESTDIR)$(PREFIX)/bin/$$c; done
 	ln -sf async $(DESTDIR)$(PREFIX)/bin/asyncadmin
 	install -m 644 docs/async.1 $(DESTDIR)$(PREFIX)/share/man/man1/async.1

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -57,11 +58,18 @@ func (a *app) apply(ctx context.Context, args []string) int {
 	a.out.configure(in)
 	prep, err := loadPlan(a.schemes, in, s, p.Positional[0])
 	if err != nil {
+		if errors.Is(err, errNeedsDrivers) {
+			return execFull(a.stderr)
+		}
 		fmt.Fprintf(a.stderr, "async apply: %v\n", err)
 		return exitCode(err)
 	}
 	return a.runSession(ctx, in, prep)
 }
+
+// errNeedsDrivers is loadPlan's answer in a lean build when the plan's
+// session needs async-full.
+var errNeedsDrivers = errors.New("the session needs the bucket drivers or the plugin host")
 
 // loadPlan reads a plan file and prepares its session as the command line
 // that made it would have.
@@ -82,6 +90,9 @@ func loadPlan(schemes *registry, in *instance, s *session, file string) (*prepar
 	s.Policy.Direction = h.Direction
 	if err := setPlanOptions(s, h.Options); err != nil {
 		return nil, usagef("%s: %v", file, err)
+	}
+	if leanBuild && schemes.needsDrivers(s) {
+		return nil, errNeedsDrivers
 	}
 	if err := s.Validate(nil, schemes); err != nil {
 		return nil, err

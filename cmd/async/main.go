@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -111,6 +112,9 @@ func run(ctx context.Context, schemes *registry, env environ, args []string, std
 	case in.version:
 		fmt.Fprintln(stdout, versionLine())
 		return exitOK
+	}
+	if leanBuild && slices.ContainsFunc(sessions, schemes.needsDrivers) {
+		return execFull(stderr) // before anything is said or touched
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "async: %s\n", w.msg)

@@ -8,27 +8,10 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/async-sync/async/backends/blob"
 	"github.com/async-sync/async/backends/objstore"
-	"github.com/async-sync/async/backends/s3"
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/lifecycle"
 )
-
-// openS3 opens an s3:// endpoint; its snapshot is local (docs/reference.md
-// §5.11).
-func openS3(_ *app, ctx context.Context, _ *instance, p *prepared, side core.Side, _ *slog.Logger) (*opened, error) {
-	e := p.ends[side]
-	b, err := s3.Open(ctx, s3.Options{Bucket: e.bucket, Endpoint: e.s3.endpoint, Region: e.s3.region, PathStyle: e.s3.pathStyle})
-	return openBucket(p, side, b, e.path, err)
-}
-
-// openBlob opens a bucket of the gocloud.dev drivers async links; its
-// snapshot is local.
-func openBlob(_ *app, ctx context.Context, _ *instance, p *prepared, side core.Side, _ *slog.Logger) (*opened, error) {
-	b, prefix, err := blob.Open(ctx, p.ends[side].raw)
-	return openBucket(p, side, b, prefix, err)
-}
 
 // openBucket makes the side's tree over an opened bucket (err: the
 // failure to open it).

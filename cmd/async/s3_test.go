@@ -172,14 +172,30 @@ func TestS3InterruptedMultipartUploadResumes(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "big"), content, 0o644)
 	bucket := s.Bucket(t)
 	args := []string{"-N", "mr", "-d", src, "-r", s3URL(s, bucket, "p"), "--support-resume=1m"}
-	// 48 MiB at 64 Mbit/s takes 6 s; parts are 16 MiB: killed after 4.5 s,
-	// two parts are up. SIGKILL: nothing is tidied on the way out.
+	// 48 MiB at 64 Mbit/s takes 6 s; parts are 16 MiB: killed as soon as
+	// the server holds a part (a busy machine starts slowly, so the
+	// server is asked rather than a clock), one or two parts are up.
+	// SIGKILL: nothing is tidied on the way out.
 	cmd := exec.Command(asyncBin, append(args, "-l", "64m")...)
 	cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+state), s.Env()...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(4500 * time.Millisecond)
+	partUp := func() bool {
+		ups, err := s.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+		if err != nil || len(ups.Uploads) == 0 {
+			return false
+		}
+		parts, err := s.Client().ListParts(context.Background(), &s3.ListPartsInput{Bucket: aws.String(bucket), Key: ups.Uploads[0].Key, UploadId: ups.Uploads[0].UploadId})
+		return err == nil && len(parts.Parts) > 0
+	}
+	for deadline := time.Now().Add(60 * time.Second); !partUp(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("no part was uploaded in 60 s")
+		}
+	}
 	cmd.Process.Kill()
 	cmd.Wait()
 	if _, err := s.Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("p/big")}); err == nil {

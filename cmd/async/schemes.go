@@ -43,6 +43,9 @@ type scheme struct {
 	// remoteOnly names the kind in the refusal of a -d of it ("": -d
 	// may be of this kind).
 	remoteOnly string
+	// driver: opening the kind needs the bucket drivers or the plugin
+	// host, which a lean build leaves to async-full (lean.go).
+	driver bool
 }
 
 // registry is the endpoint kinds a build knows, built once by main and
@@ -70,15 +73,15 @@ func newRegistry() *registry {
 		remoteOnly: "an SSH endpoint",
 	}
 	s3 := &scheme{name: "s3", urls: []string{"s3"}, parse: parseS3, canonical: s3Canonical, display: s3Display,
-		open: openS3, object: true}
+		open: openS3, object: true, driver: true}
 	blob := &scheme{name: "blob", urls: []string{"mem", "blob+file"}, parse: parseBlob, canonical: bucket, display: bucket,
-		open: openBlob, object: true, dataDir: fileBucketDir}
+		open: openBlob, object: true, dataDir: fileBucketDir, driver: true}
 	// The gocloud drivers of these live in plugin programs: linked in,
 	// they would slow every start.
 	cloud := &scheme{name: "blob", urls: []string{"gs", "azblob"}, parse: parseBlob, canonical: bucket, display: bucket,
-		open: openCloud, object: true}
+		open: openCloud, object: true, driver: true}
 	plugin := &scheme{name: "plugin", parse: parsePluginURL, canonical: bucket, display: bucket,
-		open: openPluginSide, object: true}
+		open: openPluginSide, object: true, driver: true}
 	r := &registry{byURL: map[string]*scheme{}, file: file, ssh: ssh, other: plugin}
 	for _, k := range []*scheme{file, ssh, s3, blob, cloud, plugin} {
 		for _, u := range k.urls {
@@ -135,6 +138,19 @@ func (r *registry) kindOf(opt, raw, user, host string) (*scheme, error) {
 		return nil, usagef("option --user: no remote host given (use --host or host:path in -r)")
 	}
 	return r.file, nil
+}
+
+// needsDrivers reports whether a session has a side of a kind that needs
+// the bucket drivers or the plugin host (a value that does not parse:
+// no, its error is reported by whoever parses it).
+func (r *registry) needsDrivers(s *session) bool {
+	for _, e := range [2]struct{ opt, raw, user, host string }{
+		{"-d", s.local, "", ""}, {"-r", s.remote, s.user, s.host}} {
+		if k, err := r.kindOf(e.opt, e.raw, e.user, e.host); err == nil && k.driver {
+			return true
+		}
+	}
+	return false
 }
 
 // isSSH reports whether a -r value (with --host) names an SSH endpoint,

@@ -21,7 +21,6 @@ import (
 	"github.com/async-sync/async/core/lifecycle"
 	"github.com/async-sync/async/internal/logfile"
 	"github.com/async-sync/async/internal/retry"
-	"github.com/async-sync/async/plugins"
 	"github.com/async-sync/async/rate"
 )
 
@@ -75,7 +74,7 @@ type prepared struct {
 	storeDir    [2]string        // where snapshot copies are kept (--*-db-store-dir)
 	limiter     *rate.Limiter    // -l, shared by every round of the session
 	rateCtl     *rate.Controller // -a with -l: moves the limiter's rate
-	pluginDirs  []string         // where plugins are looked up, in order
+	pluginDir   string           // --plugin-dir: where plugins are looked up first
 	env         environ          // what the environment said
 	lastStats   *core.Stats      // the counters of the last run (-C)
 	log         *slog.Logger     // the session log (plugins log there)
@@ -94,8 +93,7 @@ type prepared struct {
 // prepare resolves and checks a session's endpoints and state locations
 // without changing anything (but for --create-dir).
 func prepare(schemes *registry, in *instance, s *session) (*prepared, error) {
-	p := &prepared{s: s, logDir: in.logDir, logMB: in.logMB, env: in.env,
-		pluginDirs: plugins.Dirs(in.pluginDir, in.env.pluginPath)}
+	p := &prepared{s: s, logDir: in.logDir, logMB: in.logMB, env: in.env, pluginDir: in.pluginDir}
 	def := sshDefaults{port: cmp.Or(s.ssh.port, 22), user: in.env.user(), sftp: s.ssh.sftp}
 	var err error
 	if p.ends[core.Local], err = schemes.parse("-d", s.local, "", "", def); err != nil {

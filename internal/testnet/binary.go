@@ -5,18 +5,30 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 )
 
 // BinaryEnv names the async binary tests may use instead of building
 // their own: make test builds bin/async once and sets it.
 const BinaryEnv = "ASYNC_TEST_BIN"
 
+// FullName is the full build that a lean async (make build) becomes for a
+// bucket or plugin side: it must lie beside it.
+const FullName = "async-full"
+
 // AsyncBinary puts an async binary at dst (mode 0755): a copy of
-// $ASYNC_TEST_BIN when set, else a fresh build of cmd/async.
+// $ASYNC_TEST_BIN when set, with the async-full beside it (when there is
+// one) copied beside dst, else a fresh build of cmd/async (the full build).
 func AsyncBinary(dst string) error {
 	if src := os.Getenv(BinaryEnv); src != "" {
 		if err := copyFile(src, dst); err != nil {
 			return fmt.Errorf("%s: %w", BinaryEnv, err)
+		}
+		full := filepath.Join(filepath.Dir(src), FullName)
+		if _, err := os.Stat(full); err == nil {
+			if err := copyFile(full, filepath.Join(filepath.Dir(dst), FullName)); err != nil {
+				return fmt.Errorf("%s: %w", BinaryEnv, err)
+			}
 		}
 		return nil
 	}

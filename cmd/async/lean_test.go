@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/async-sync/async/internal/testnet"
+)
+
+// heavyModules are what a lean build (-tags lean) must not link: the
+// bucket drivers and the plugin host, whose initialisation every start
+// would pay.
+var heavyModules = []string{
+	"github.com/aws/", "gocloud.dev/", "github.com/hashicorp/go-plugin",
+	"google.golang.org/grpc", "cloud.google.com/", "github.com/Azure/",
+}
+
+func TestLeanBuildLinksNoDrivers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		tags  string
+		heavy bool
+	}{{"lean", false}, {"", true}} {
+		out, err := exec.Command("go", "list", "-deps", "-tags", tc.tags, ".").Output()
+		if err != nil {
+			t.Fatalf("go list -tags %q: %v", tc.tags, err)
+		}
+		var found []string
+		for _, p := range strings.Fields(string(out)) {
+			for _, h := range heavyModules {
+				if strings.HasPrefix(p, h) {
+					found = append(found, p)
+				}
+			}
+		}
+		if (len(found) > 0) != tc.heavy {
+			t.Errorf("-tags %q: links %d packages of the drivers or the plugin host (want some: %v): %.200v", tc.tags, len(found), tc.heavy, found)
+		}
+	}
+}
+
+// leanPair returns the lean async of make build (ASYNC_TEST_BIN) and
+// skips the test when there is none: `make test` sets it.
+func leanPair(t *testing.T) string {
+	t.Helper()
+	src := os.Getenv(testnet.BinaryEnv)
+	if src == "" {
+		t.Skip("no " + testnet.BinaryEnv + ": the lean build is make build's")
+	}
+	out, err := exec.Command("go", "version", "-m", src).Output()
+	if err != nil || !strings.Contains(string(out), "-tags=lean") {
+		t.Skipf("%s is not a lean build (%v)", src, err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(asyncBin), testnet.FullName)); err != nil {
+		t.Fatalf("make build put no %s beside the lean async: %v", testnet.FullName, err)
+	}
+	return asyncBin
+}
+
+// runIn runs bin with args and a state directory of its own.
+func runIn(t *testing.T, bin, state string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %s: %v", bin, err)
+	}
+	return result{code, so.String(), se.String()}
+}
+
+// A lean async hands a run with a bucket side to async-full beside it,
+// which carries it out; without async-full it says so in one line and
+// touches nothing.
+func TestLeanHandsBucketsToFull(t *testing.T) {
+	t.Parallel()
+	lean := leanPair(t)
+	src, store, state := t.TempDir(), t.TempDir(), t.TempDir()
+	writeTree(t, src, tree{"a": "1", "d/b": "22"})
+	url := "blob+file://" + store
+	r := runIn(t, lean, state, "-N", "lean", "-d", src, "-r", url)
+	if r.code != 0 {
+		t.Fatalf("push to a bucket through the lean build: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	back := t.TempDir()
+	r = runIn(t, lean, state, "-N", "back", "-d", back, "-r", url, "-K", "pull")
+	if r.code != 0 {
+		t.Fatalf("pull: exit %d\n%s", r.code, r.stderr)
+	}
+	if got := readTree(t, back); got["a"] != "1" || got["d/b"] != "22" {
+		t.Errorf("pulled back %v", got)
+	}
+	if r := runIn(t, lean, state, "plugins", "--plugin-dir", t.TempDir()); r.code != 0 || r.stdout == "" {
+		t.Errorf("async plugins through the lean build: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+
+	alone := filepath.Join(t.TempDir(), "async")
+	if err := os.Link(lean, alone); err != nil {
+		data, err := os.ReadFile(lean)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(alone, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state2, store2 := t.TempDir(), t.TempDir()
+	r = runIn(t, alone, state2, "-N", "alone", "-d", src, "-r", "blob+file://"+store2)
+	if r.code != 1 || !strings.Contains(r.stderr, testnet.FullName) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("without %s: exit %d, stderr %q (want 1 and one line naming it)", testnet.FullName, r.code, r.stderr)
+	}
+	for _, d := range []string{state2, store2} {
+		if ents, _ := os.ReadDir(d); len(ents) != 0 {
+			t.Errorf("without %s, %s was touched: %v", testnet.FullName, d, ents)
+		}
+	}
+	// A local run needs no async-full.
+	dst := t.TempDir()
+	if r := runIn(t, alone, state2, "-N", "local", "-d", src, "-r", dst); r.code != 0 || readTree(t, dst)["d/b"] != "22" {
+		t.Errorf("a local run by the lean build alone: exit %d %s", r.code, r.stderr)
+	}
+}
