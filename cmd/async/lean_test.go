@@ -101,6 +101,23 @@ func TestLeanHandsBucketsToFull(t *testing.T) {
 	if got := readTree(t, back); got["a"] != "1" || got["d/b"] != "22" {
 		t.Errorf("pulled back %v", got)
 	}
+	// A saved plan with a bucket side is carried out by async-full too.
+	writeTree(t, src, tree{"c": "333"})
+	r = runIn(t, lean, state, "-N", "lean", "-d", src, "-r", url, "--dry-run", "--plan-format=json")
+	if r.code != 0 {
+		t.Fatalf("plan: exit %d\n%s", r.code, r.stderr)
+	}
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	if err := os.WriteFile(planFile, []byte(r.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runIn(t, lean, state, "apply", planFile); r.code != 0 {
+		t.Fatalf("apply: exit %d\n%s", r.code, r.stderr)
+	}
+	r = runIn(t, lean, state, "-N", "back", "-d", back, "-r", url, "-K", "pull")
+	if got := readTree(t, back); r.code != 0 || got["c"] != "333" {
+		t.Errorf("after apply, pulled back %v (exit %d %s)", got, r.code, r.stderr)
+	}
 	if r := runIn(t, lean, state, "plugins", "--plugin-dir", t.TempDir()); r.code != 0 || r.stdout == "" {
 		t.Errorf("async plugins through the lean build: exit %d %q %s", r.code, r.stdout, r.stderr)
 	}
