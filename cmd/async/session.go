@@ -94,7 +94,10 @@ type prepared struct {
 // without changing anything (but for --create-dir).
 func prepare(schemes *registry, in *instance, s *session) (*prepared, error) {
 	p := &prepared{s: s, logDir: in.logDir, logMB: in.logMB, env: in.env, pluginDir: in.pluginDir}
-	def := sshDefaults{port: cmp.Or(s.ssh.port, 22), user: in.env.user(), sftp: s.ssh.sftp}
+	def := sshDefaults{port: cmp.Or(s.ssh.port, 22), sftp: s.ssh.sftp}
+	if schemes.isSSH(s.remote, s.host) {
+		def.user = in.env.user() // the system's user database is read only for an SSH login
+	}
 	var err error
 	if p.ends[core.Local], err = schemes.parse("-d", s.local, "", "", def); err != nil {
 		return nil, err
