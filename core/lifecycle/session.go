@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/async-sync/async/core"
 )
@@ -91,23 +92,36 @@ func (s *Session) Hold(ctx context.Context) (release func(), err error) {
 		}
 		s.log().Info("snapshots dropped (--reset)")
 	}
-	var closers []func()
+	// Both sides open, and close, at once: each is a database that opens
+	// its files and syncs its directory, a round trip for a remote one.
+	var closers [2]func()
 	release = func() {
+		var wg sync.WaitGroup
 		for _, c := range closers {
-			c()
+			if c != nil {
+				wg.Go(c)
+			}
 		}
-		closers = nil
+		wg.Wait()
+		closers = [2]func(){}
 		s.stores, s.held = [2]core.Store{}, false
 	}
+	var errs [2]error
+	var wg sync.WaitGroup
 	for side := range 2 {
-		st, closeStore, err := s.Snapshots[side].Open(ctx, s.DryRun, s.Reset)
+		wg.Go(func() {
+			st, closeStore, err := s.Snapshots[side].Open(ctx, s.DryRun, s.Reset)
+			if err == nil && st != nil {
+				s.stores[side], closers[side] = st, closeStore
+			}
+			errs[side] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			release()
-			return nil, err
-		}
-		if st != nil {
-			s.stores[side] = st
-			closers = append(closers, closeStore)
+			return nil, err // the local side's first
 		}
 	}
 	s.held = true
