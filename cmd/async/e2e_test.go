@@ -88,6 +88,13 @@ func runAsyncAs(t *testing.T, cred *syscall.Credential, args ...string) result {
 		state = d
 	}
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd, its output captured: a failure to start it fails the
+// test, an exit code is the result's.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
@@ -96,9 +103,18 @@ func runAsyncAs(t *testing.T, cred *syscall.Credential, args ...string) result {
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("run async: %v", err)
+		t.Fatalf("run %s: %v", cmd.Path, err)
 	}
 	return result{code, so.String(), se.String()}
+}
+
+// runBin runs the program bin with its own state directory and extra
+// environment.
+func runBin(t *testing.T, bin, state string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+state), env...)
+	return runCmd(t, cmd)
 }
 
 // tree describes files (path → content); a path ending in "/" is a directory.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,24 +60,6 @@ func leanPair(t *testing.T) string {
 	return asyncBin
 }
 
-// runIn runs bin with args and a state directory of its own.
-func runIn(t *testing.T, bin, state string, args ...string) result {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	var ee *exec.ExitError
-	code := 0
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run %s: %v", bin, err)
-	}
-	return result{code, so.String(), se.String()}
-}
-
 // A lean async hands a run with a bucket side to async-full beside it,
 // which carries it out; without async-full it says so in one line and
 // touches nothing.
@@ -89,12 +69,12 @@ func TestLeanHandsBucketsToFull(t *testing.T) {
 	src, store, state := t.TempDir(), t.TempDir(), t.TempDir()
 	writeTree(t, src, tree{"a": "1", "d/b": "22"})
 	url := "blob+file://" + store
-	r := runIn(t, lean, state, "-N", "lean", "-d", src, "-r", url)
+	r := runBin(t, lean, state, nil, "-N", "lean", "-d", src, "-r", url)
 	if r.code != 0 {
 		t.Fatalf("push to a bucket through the lean build: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	back := t.TempDir()
-	r = runIn(t, lean, state, "-N", "back", "-d", back, "-r", url, "-K", "pull")
+	r = runBin(t, lean, state, nil, "-N", "back", "-d", back, "-r", url, "-K", "pull")
 	if r.code != 0 {
 		t.Fatalf("pull: exit %d\n%s", r.code, r.stderr)
 	}
@@ -103,7 +83,7 @@ func TestLeanHandsBucketsToFull(t *testing.T) {
 	}
 	// A saved plan with a bucket side is carried out by async-full too.
 	writeTree(t, src, tree{"c": "333"})
-	r = runIn(t, lean, state, "-N", "lean", "-d", src, "-r", url, "--dry-run", "--plan-format=json")
+	r = runBin(t, lean, state, nil, "-N", "lean", "-d", src, "-r", url, "--dry-run", "--plan-format=json")
 	if r.code != 0 {
 		t.Fatalf("plan: exit %d\n%s", r.code, r.stderr)
 	}
@@ -111,14 +91,14 @@ func TestLeanHandsBucketsToFull(t *testing.T) {
 	if err := os.WriteFile(planFile, []byte(r.stdout), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := runIn(t, lean, state, "apply", planFile); r.code != 0 {
+	if r := runBin(t, lean, state, nil, "apply", planFile); r.code != 0 {
 		t.Fatalf("apply: exit %d\n%s", r.code, r.stderr)
 	}
-	r = runIn(t, lean, state, "-N", "back", "-d", back, "-r", url, "-K", "pull")
+	r = runBin(t, lean, state, nil, "-N", "back", "-d", back, "-r", url, "-K", "pull")
 	if got := readTree(t, back); r.code != 0 || got["c"] != "333" {
 		t.Errorf("after apply, pulled back %v (exit %d %s)", got, r.code, r.stderr)
 	}
-	if r := runIn(t, lean, state, "plugins", "--plugin-dir", t.TempDir()); r.code != 0 || r.stdout == "" {
+	if r := runBin(t, lean, state, nil, "plugins", "--plugin-dir", t.TempDir()); r.code != 0 || r.stdout == "" {
 		t.Errorf("async plugins through the lean build: exit %d %q %s", r.code, r.stdout, r.stderr)
 	}
 
@@ -133,7 +113,7 @@ func TestLeanHandsBucketsToFull(t *testing.T) {
 		}
 	}
 	state2, store2 := t.TempDir(), t.TempDir()
-	r = runIn(t, alone, state2, "-N", "alone", "-d", src, "-r", "blob+file://"+store2)
+	r = runBin(t, alone, state2, nil, "-N", "alone", "-d", src, "-r", "blob+file://"+store2)
 	if r.code != 1 || !strings.Contains(r.stderr, testnet.FullName) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Errorf("without %s: exit %d, stderr %q (want 1 and one line naming it)", testnet.FullName, r.code, r.stderr)
 	}
@@ -144,7 +124,7 @@ func TestLeanHandsBucketsToFull(t *testing.T) {
 	}
 	// A local run needs no async-full.
 	dst := t.TempDir()
-	if r := runIn(t, alone, state2, "-N", "local", "-d", src, "-r", dst); r.code != 0 || readTree(t, dst)["d/b"] != "22" {
+	if r := runBin(t, alone, state2, nil, "-N", "local", "-d", src, "-r", dst); r.code != 0 || readTree(t, dst)["d/b"] != "22" {
 		t.Errorf("a local run by the lean build alone: exit %d %s", r.code, r.stderr)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -54,19 +53,7 @@ func stopServers() {
 // there) and extra environment.
 func sshRun(t *testing.T, state string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(asyncBin, args...)
-	cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+state), env...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run async: %v", err)
-	}
-	return result{code, so.String(), se.String()}
+	return runBin(t, asyncBin, state, env, args...)
 }
 
 // remote is the -r form of a directory on the test server.

@@ -107,23 +107,12 @@ func (j *journalEnv) sync(src, dst string, extra ...string) result {
 	t := j.t
 	t.Helper()
 	args := append([]string{"--watchd", "-N", "j", "-d", src, "-r", dst, "-K", "push", "-D"}, extra...)
-	cmd := exec.Command(asyncBin, args...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+j.state)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
 	logFile := filepath.Join(j.state, "async", "log", "async-j.log")
 	before, _ := os.ReadFile(logFile)
-	err := cmd.Run()
-	var ee *exec.ExitError
-	code := 0
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	r := runBin(t, asyncBin, j.state, nil, args...)
 	after, _ := os.ReadFile(logFile)
 	j.log = string(after[min(len(before), len(after)):])
-	return result{code, so.String(), se.String()}
+	return r
 }
 
 // fullScan reports the reason the local side was scanned in full, "" if
@@ -541,19 +530,7 @@ func TestWatchdPullAndBidi(t *testing.T) {
 func (j *journalEnv) syncDir(name, l, r, dir string, extra ...string) result {
 	t := j.t
 	t.Helper()
-	cmd := exec.Command(asyncBin, append([]string{"--watchd", "-N", name, "-d", l, "-r", r, "-K", dir}, extra...)...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+j.state)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, so.String(), se.String()}
+	return runBin(t, asyncBin, j.state, nil, append([]string{"--watchd", "-N", name, "-d", l, "-r", r, "-K", dir}, extra...)...)
 }
 
 // snapshotFiles lists the files of the snapshots below roots (the
