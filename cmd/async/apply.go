@@ -91,7 +91,7 @@ func loadPlan(schemes *registry, in *instance, s *session, file string) (*prepar
 	if err := setPlanOptions(s, h.Options); err != nil {
 		return nil, usagef("%s: %v", file, err)
 	}
-	if leanBuild && schemes.needsDrivers(s) {
+	if leanBuild && schemes.needsFull(s) {
 		return nil, errNeedsDrivers
 	}
 	if err := s.Validate(nil, schemes); err != nil {

@@ -3,13 +3,13 @@
 package main
 
 // A lean build (make build, make install: -tags lean) leaves out the
-// bucket drivers (the AWS SDK, gocloud.dev) and the plugin host
-// (go-plugin, gRPC, protobuf): initialising their packages alone costs
-// every start some 30 ms, which a local or SSH run would pay for nothing.
-// A run that needs one of them becomes async-full, the full build
-// installed beside async, before it has touched anything: the same
-// process (exec), arguments and environment. docs/architecture.md says
-// more.
+// bucket drivers (the AWS SDK, gocloud.dev), the plugin host (go-plugin,
+// gRPC, protobuf) and the data path's experimental UDP and QUIC
+// transports: initialising their packages alone costs every start some
+// 30 ms, which a local or SSH run would pay for nothing. A run that needs
+// one of them becomes async-full, the full build installed beside async,
+// before it has touched anything: the same process (exec), arguments and
+// environment. docs/architecture.md says more.
 
 import (
 	"context"

@@ -11,11 +11,12 @@ import (
 )
 
 // heavyModules are what a lean build (-tags lean) must not link: the
-// bucket drivers and the plugin host, whose initialisation every start
-// would pay.
+// bucket drivers, the plugin host and the experimental transports, whose
+// initialisation every start would pay.
 var heavyModules = []string{
 	"github.com/aws/", "gocloud.dev/", "github.com/hashicorp/go-plugin",
 	"google.golang.org/grpc", "cloud.google.com/", "github.com/Azure/",
+	"github.com/quic-go/", "github.com/xtaci/kcp-go",
 }
 
 func TestLeanBuildLinksNoDrivers(t *testing.T) {

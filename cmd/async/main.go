@@ -113,7 +113,7 @@ func run(ctx context.Context, schemes *registry, env environ, args []string, std
 		fmt.Fprintln(stdout, versionLine())
 		return exitOK
 	}
-	if leanBuild && slices.ContainsFunc(sessions, schemes.needsDrivers) {
+	if leanBuild && slices.ContainsFunc(sessions, schemes.needsFull) {
 		return execFull(stderr) // before anything is said or touched
 	}
 	for _, w := range warnings {

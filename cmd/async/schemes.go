@@ -153,6 +153,13 @@ func (r *registry) needsDrivers(s *session) bool {
 	return false
 }
 
+// needsFull reports whether a session needs what only async-full has
+// (lean.go): a bucket or plugin side, or the data path's experimental UDP
+// or QUIC transport.
+func (r *registry) needsFull(s *session) bool {
+	return r.needsDrivers(s) || s.ssh.dataPath == "udp" || s.ssh.dataPath == "quic"
+}
+
 // isSSH reports whether a -r value (with --host) names an SSH endpoint,
 // without parsing it: for the warnings about SSH options.
 func (r *registry) isSSH(raw, host string) bool {

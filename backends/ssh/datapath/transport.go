@@ -1,6 +1,7 @@
 package datapath
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -156,6 +157,12 @@ func (c *sharedConn) Close() error {
 // Fingerprint is the SHA-256 of the QUIC listener's certificate, which
 // the client pins (nil for the other transports).
 func (l *Listener) Fingerprint() []byte { return l.fp }
+
+// ErrNoRate: the UDP transport sends at a target rate, and none was set.
+var ErrNoRate = errors.New("the udp data path sends at the target rate: set one with -l")
+
+// udpSocketBuffer is the kernel buffer asked for each UDP socket.
+const udpSocketBuffer = 4 << 20
 
 // listenUDP opens the UDP socket of the UDP and QUIC transports on a
 // port Listen would take, with large socket buffers.

@@ -1,10 +1,11 @@
+//go:build !lean
+
 package datapath
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"net"
 	"time"
 
@@ -31,12 +32,6 @@ const udpMTU = 1400
 // the send window covers a round trip (and its retransmissions) up to
 // this long [decision].
 const udpWindowTime = 500 * time.Millisecond
-
-// udpSocketBuffer is the kernel buffer asked for each UDP socket.
-const udpSocketBuffer = 4 << 20
-
-// ErrNoRate: the UDP transport sends at a target rate, and none was set.
-var ErrNoRate = errors.New("the udp data path sends at the target rate: set one with -l")
 
 // udpWindow is the window of one stream, in datagrams.
 func udpWindow(rate int64, streams int) int {
