@@ -104,6 +104,7 @@ fuzz:
 
 lint:
 	$(GO) vet ./...
+	$(GO) vet -tags lean ./cmd/async ./backends/ssh/...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
