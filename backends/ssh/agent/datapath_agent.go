@@ -243,7 +243,7 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 				return
 			}
 			typ, body := a.dataRead(id, h, off)
-			if err := s.SendAny(ctx, typ, body); err != nil {
+			if err := s.SendAnyOwned(ctx, typ, body); err != nil { // a body of its own
 				dp.fail(err)
 				return
 			}
@@ -267,7 +267,7 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 			dp.wg.Go(func() {
 				defer func() { <-dp.calls }()
 				typ, body := a.dataCall(ctx, id, op, payload)
-				if err := s.SendAny(ctx, typ, body); err != nil {
+				if err := s.SendAnyOwned(ctx, typ, body); err != nil { // a body of its own
 					dp.fail(err)
 				}
 			})
