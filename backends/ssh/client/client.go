@@ -889,14 +889,20 @@ type remoteWriter struct {
 // startFrame starts the PUT request of a file of opts.Size bytes, with
 // room for exactly that content.
 func (w *remoteWriter) startFrame() {
-	var e protocol.Enc
+	// The header is encoded in place, in room for the path twice (the
+	// file's and, replacing one, the precondition's entry's) and the
+	// rest; a longer one only costs a copy.
+	e := protocol.Enc{B: make([]byte, callHead, callHead+2*len(w.path)+frameSlack+int(w.opts.Size))}
 	e.Str(w.path)
 	e.CreateOptions(w.opts)
 	e.Uint(uint64(w.opts.Size))
-	w.frame = make([]byte, callHead, callHead+len(e.B)+int(w.opts.Size))
-	w.frame = append(w.frame, e.B...)
-	w.body = len(w.frame)
+	w.frame, w.body = e.B, len(e.B)
 }
+
+// frameSlack is the room startFrame keeps for a PUT's header beyond its
+// paths: the options, an expected entry's fields and the content's
+// length.
+const frameSlack = 192
 
 // held is the content held back for a PUT.
 func (w *remoteWriter) held() []byte {
