@@ -3,10 +3,10 @@ package ssh
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
