@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -438,4 +439,65 @@ func TestConformanceOverDataPath(t *testing.T) {
 		}
 		return c.Backend()
 	})
+}
+
+// putSizes are files whose content is or is not the size their create
+// declared (a PUT is built for the declared size), written in pieces.
+var putSizes = []struct {
+	name     string
+	declared int64
+	content  int
+	pieces   int
+}{
+	{"as declared", 3000, 3000, 1},
+	{"as declared, in pieces", 3000, 3000, 7},
+	{"empty", 0, 0, 1},
+	{"shorter", 3000, 1000, 2},
+	{"longer", 1000, 3000, 3},
+	{"longer than a chunk", 1000, protocol.ChunkSize + 5, 2},
+	{"exactly a chunk", protocol.ChunkSize, protocol.ChunkSize, 1},
+	{"undeclared", -1, 500, 1},
+}
+
+// putAs creates p declaring size, writes b in pieces and commits.
+func putAs(ctx context.Context, c *client.Client, p string, size int64, b []byte, pieces int) (core.Entry, error) {
+	w, err := c.Create(ctx, p, core.CreateOptions{Size: size, Replace: core.MustNotExist})
+	if err != nil {
+		return core.Entry{}, err
+	}
+	step := max(len(b)/pieces, 1)
+	for rest := b; len(rest) > 0; {
+		n := min(step, len(rest))
+		if _, err := w.Write(rest[:n]); err != nil {
+			w.Abort()
+			return core.Entry{}, err
+		}
+		rest = rest[n:]
+	}
+	return w.Commit(ctx)
+}
+
+// TestDataPathPutSizes: a small file's PUT, built in place for the size
+// its create declared, carries exactly what was written, whatever that
+// size turned out to be.
+func TestDataPathPutSizes(t *testing.T) {
+	c, root, _, err := dataClient(t, client.DataOptions{Streams: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i, tc := range putSizes {
+		t.Run(tc.name, func(t *testing.T) {
+			p := fmt.Sprintf("f%d", i)
+			b := randomBytes(t, tc.content)
+			en, err := putAs(ctx, c, p, tc.declared, b, tc.pieces)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(root, p))
+			if err != nil || !bytes.Equal(got, b) || en.Size != int64(len(b)) {
+				t.Fatalf("on the server: %d bytes (entry %d), want %d: %v", len(got), en.Size, len(b), err)
+			}
+		})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,12 +43,25 @@ type agentData struct {
 	err     error // why the path ended
 	wg      sync.WaitGroup
 	calls   chan struct{} // calls being served (protocol.MaxServing)
+	// jobs hands a call to an idle worker; workers counts them (under
+	// mu), up to protocol.MaxServing; done ends them with the path.
+	jobs    chan dataJob
+	workers int
+	done    chan struct{}
+}
+
+// dataJob is a call that came on a stream, for a worker to serve.
+type dataJob struct {
+	s       *datapath.Stream
+	id, op  uint64
+	payload []byte
 }
 
 func (d *agentData) fail(err error) {
 	d.mu.Lock()
 	if d.err == nil {
 		d.err = fmt.Errorf("data path: %w", err)
+		close(d.done)
 	}
 	streams := d.streams
 	d.cond.Broadcast()
@@ -144,7 +158,7 @@ func (a *agent) dataOpen(ctx context.Context, d *protocol.Dec) (byte, []byte, er
 	if cc == "" {
 		cc = datapath.DefaultCC
 	}
-	dp := &agentData{calls: make(chan struct{}, protocol.MaxServing)}
+	dp := &agentData{calls: make(chan struct{}, protocol.MaxServing), jobs: make(chan dataJob), done: make(chan struct{})}
 	dp.cond = sync.NewCond(&dp.mu)
 	a.mu.Lock()
 	if a.data != nil {
@@ -243,7 +257,7 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 				return
 			}
 			typ, body := a.dataRead(id, h, off)
-			if err := s.SendAny(ctx, typ, body); err != nil {
+			if err := s.SendAnyOwned(ctx, typ, body); err != nil { // a body of its own
 				dp.fail(err)
 				return
 			}
@@ -263,16 +277,55 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 				dp.fail(s.Err())
 				return
 			}
-			payload := d.B
-			dp.wg.Go(func() {
-				defer func() { <-dp.calls }()
-				typ, body := a.dataCall(ctx, id, op, payload)
-				if err := s.SendAny(ctx, typ, body); err != nil {
-					dp.fail(err)
-				}
-			})
+			a.dispatch(ctx, dp, dataJob{s: s, id: id, op: op, payload: d.B})
 		default:
 			dp.fail(fmt.Errorf("agent protocol: data frame type %d", f.Type))
+			return
+		}
+	}
+}
+
+// dispatch hands a call (its slot in dp.calls taken) to an idle worker,
+// or to a new one while there are fewer than protocol.MaxServing: the
+// workers live as long as the data path, so that a call does not pay
+// for a goroutine and its stack growing each.
+func (a *agent) dispatch(ctx context.Context, dp *agentData, job dataJob) {
+	select {
+	case dp.jobs <- job:
+		return
+	default:
+	}
+	dp.mu.Lock()
+	spawn := dp.workers < protocol.MaxServing
+	if spawn {
+		dp.workers++
+	}
+	dp.mu.Unlock()
+	if spawn {
+		dp.wg.Go(func() { a.callWorker(ctx, dp, job) })
+		return
+	}
+	// Every worker exists and this call holds a slot: one of them is
+	// idle, or about to be.
+	select {
+	case dp.jobs <- job:
+	case <-dp.done:
+		<-dp.calls
+	}
+}
+
+// callWorker serves calls until the data path ends.
+func (a *agent) callWorker(ctx context.Context, dp *agentData, job dataJob) {
+	for {
+		typ, body := a.dataCall(ctx, job.id, job.op, job.payload)
+		err := job.s.SendAnyOwned(ctx, typ, body) // a body of its own
+		<-dp.calls
+		if err != nil {
+			dp.fail(err)
+		}
+		select {
+		case job = <-dp.jobs:
+		case <-dp.done:
 			return
 		}
 	}
@@ -286,9 +339,11 @@ func (a *agent) dataCall(ctx context.Context, id, op uint64, payload []byte) (by
 	e.Uint(id)
 	var rop byte
 	var reply []byte
-	err := fmt.Errorf("agent protocol: request %d on the data path", op)
+	var err error
 	if op == uint64(protocol.OpPut) || op == uint64(protocol.OpOpen) {
 		rop, reply, err = a.do(ctx, protocol.Frame{Op: byte(op), ID: id, Payload: payload})
+	} else {
+		err = fmt.Errorf("agent protocol: request %d on the data path", op)
 	}
 	if err == nil && len(reply)+32 > datapath.MaxBody {
 		err = errors.New("agent protocol: an answer too large for the data path")
@@ -301,7 +356,7 @@ func (a *agent) dataCall(ctx context.Context, id, op uint64, payload []byte) (by
 		return protocol.DPError, e.B
 	}
 	e.Uint(uint64(rop))
-	e.B = append(e.B, reply...)
+	e.B = append(slices.Grow(e.B, len(reply)), reply...)
 	return protocol.DPReply, e.B
 }
 

@@ -843,6 +843,9 @@ func (c *Client) Create(ctx context.Context, p string, opts core.CreateOptions) 
 	}
 	w := &remoteWriter{c: c, ctx: ctx, path: p, opts: opts}
 	if opts.Partial == "" {
+		if opts.Size >= 0 && opts.Size <= smallFile {
+			w.startFrame()
+		}
 		return w, nil
 	}
 	w.handle = c.next.Add(1)
@@ -864,11 +867,18 @@ func (c *Client) Create(ctx context.Context, p string, opts core.CreateOptions) 
 }
 
 type remoteWriter struct {
-	c       *Client
-	ctx     context.Context
-	path    string
-	opts    core.CreateOptions
-	buf     []byte
+	c    *Client
+	ctx  context.Context
+	path string
+	opts core.CreateOptions
+	buf  []byte // the content held back for a PUT (frame == nil)
+	// frame, for a file expected to fit one PUT, is that request built
+	// in place as the content arrives: room for the data path's call
+	// header (callHead), the path, the options and the content's length
+	// (opts.Size), then the content from body on. The content is copied
+	// once, into it, and the frame is sent as it is.
+	frame   []byte
+	body    int
 	handle  uint64
 	started bool  // the agent holds a file under handle
 	done    bool  // committed, aborted or kept
@@ -876,12 +886,42 @@ type remoteWriter struct {
 	offset  int64 // where a resumed partial file continues
 }
 
+// startFrame starts the PUT request of a file of opts.Size bytes, with
+// room for exactly that content.
+func (w *remoteWriter) startFrame() {
+	// The header is encoded in place, in room for the path twice (the
+	// file's and, replacing one, the precondition's entry's) and the
+	// rest; a longer one only costs a copy.
+	e := protocol.Enc{B: make([]byte, callHead, callHead+2*len(w.path)+frameSlack+int(w.opts.Size))}
+	e.Str(w.path)
+	e.CreateOptions(w.opts)
+	e.Uint(uint64(w.opts.Size))
+	w.frame, w.body = e.B, len(e.B)
+}
+
+// frameSlack is the room startFrame keeps for a PUT's header beyond its
+// paths: the options, an expected entry's fields and the content's
+// length.
+const frameSlack = 192
+
+// held is the content held back for a PUT.
+func (w *remoteWriter) held() []byte {
+	if w.frame != nil {
+		return w.frame[w.body:]
+	}
+	return w.buf
+}
+
 func (w *remoteWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	if !w.started && len(w.buf)+len(p) <= smallFile {
-		w.buf = append(w.buf, p...)
+	if !w.started && len(w.held())+len(p) <= smallFile {
+		if w.frame != nil {
+			w.frame = append(w.frame, p...)
+		} else {
+			w.buf = append(w.buf, p...)
+		}
 		return len(p), nil
 	}
 	if !w.started {
@@ -894,10 +934,10 @@ func (w *remoteWriter) Write(p []byte) (int, error) {
 			return 0, w.err
 		}
 		w.started = true
-		if err := w.send(w.buf); err != nil {
+		if err := w.send(w.held()); err != nil {
 			return 0, err
 		}
-		w.buf = nil
+		w.buf, w.frame = nil, nil
 	}
 	if err := w.send(p); err != nil {
 		return 0, err
@@ -928,13 +968,21 @@ func (w *remoteWriter) Commit(ctx context.Context) (core.Entry, error) {
 	w.done = true
 	var e protocol.Enc
 	if !w.started {
-		// One allocation for the frame: the path, the options and the content.
-		e.B = make([]byte, 0, len(w.path)+len(w.buf)+128)
-		e.Str(w.path)
-		e.CreateOptions(w.opts)
-		e.Bytes(w.buf)
+		frame, head := w.frame, callHead
+		if content := w.held(); frame == nil || int64(len(content)) != w.opts.Size {
+			// Not the size the frame was made for: the frame again, for
+			// what came. One allocation: the path, the options and the
+			// content.
+			frame = make([]byte, callHead, callHead+len(w.path)+len(content)+128)
+			e.B = frame
+			e.Str(w.path)
+			e.CreateOptions(w.opts)
+			e.Bytes(content)
+			frame = e.B
+		}
+		e.B = frame[head:]
 		if cd := w.c.tcpData(); cd != nil { // a small file, in one frame
-			_, f, err := w.c.dataCall(ctx, cd, protocol.OpPut, e.B)
+			_, f, err := w.c.dataCallFrame(ctx, cd, protocol.OpPut, frame, head)
 			if !errors.Is(err, errTooLarge) {
 				if err != nil {
 					return core.Entry{}, err

@@ -3,6 +3,7 @@ package client
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -301,10 +302,16 @@ func (cd *clientData) error() error {
 // stream whose socket has room sends it, so chunks spread over every
 // stream and a stream slowed by loss takes less.
 func (cd *clientData) send(ctx context.Context, typ byte, body []byte) error {
+	return cd.sendOwned(ctx, typ, append([]byte(nil), body...))
+}
+
+// sendOwned is send for a body the data path takes over: it is not
+// copied, and must not be changed or reused after.
+func (cd *clientData) sendOwned(ctx context.Context, typ byte, body []byte) error {
 	cd.sending.Add(1)
 	defer cd.sending.Add(-1)
 	cd.active.Store(time.Now().UnixNano())
-	if err := cd.streams[0].SendAny(ctx, typ, body); err != nil {
+	if err := cd.streams[0].SendAnyOwned(ctx, typ, body); err != nil {
 		if ctx.Err() == nil {
 			cd.fail(err) // a stream that cannot be written to: the data path is broken
 		}
@@ -352,6 +359,23 @@ func (cd *clientData) call(ctx context.Context, op byte, payload []byte) (uint64
 	if len(payload)+32 > datapath.MaxBody {
 		return 0, protocol.Frame{}, errTooLarge
 	}
+	frame := make([]byte, callHead, callHead+len(payload))
+	return cd.callFrame(ctx, op, append(frame, payload...), callHead)
+}
+
+// callHead is the room a call's frame keeps before its payload for the
+// call's header: the request id and the op, two uvarints.
+const callHead = 2 * binary.MaxVarintLen64
+
+// callFrame is call for a payload built in place, frame[head:], with at
+// least callHead bytes of room before it (head ≥ callHead): the header
+// goes there, and the frame is sent as it is, never copied. The data
+// path takes frame over.
+func (cd *clientData) callFrame(ctx context.Context, op byte, frame []byte, head int) (uint64, protocol.Frame, error) {
+	payload := frame[head:]
+	if len(payload)+32 > datapath.MaxBody {
+		return 0, protocol.Frame{}, errTooLarge
+	}
 	if op == protocol.OpPut {
 		n := int64(len(payload))
 		if err := cd.win.acquire(ctx, cd.life, n); err != nil {
@@ -363,11 +387,11 @@ func (cd *clientData) call(ctx context.Context, op byte, payload []byte) (uint64
 		defer cd.win.release(n)
 	}
 	id, ch := cd.register()
-	var e protocol.Enc
-	e.Uint(id)
-	e.Uint(uint64(op))
-	e.B = append(e.B, payload...)
-	if err := cd.send(ctx, protocol.DPCall, e.B); err != nil {
+	var hb [callHead]byte
+	hdr := binary.AppendUvarint(binary.AppendUvarint(hb[:0], id), uint64(op))
+	start := head - len(hdr)
+	copy(frame[start:head], hdr)
+	if err := cd.sendOwned(ctx, protocol.DPCall, frame[start:]); err != nil {
 		cd.forget(id)
 		return 0, protocol.Frame{}, fmt.Errorf("data path: %w", err)
 	}
@@ -478,7 +502,7 @@ func (w *dataFileWriter) flush() error {
 	e.Uint(w.handle)
 	e.Int(w.off)
 	e.Bytes(w.buf)
-	if err := w.cd.send(w.ctx, protocol.DPWrite, e.B); err != nil {
+	if err := w.cd.sendOwned(w.ctx, protocol.DPWrite, e.B); err != nil { // e.B is this frame's own
 		w.err = fmt.Errorf("data path: %w", err)
 		return w.err
 	}
@@ -522,7 +546,7 @@ func (r *remoteReader) fillData(cd *clientData) {
 		e.Uint(id)
 		e.Uint(r.handle)
 		e.Int(r.next)
-		if err := cd.send(r.ctx, protocol.DPRead, e.B); err != nil {
+		if err := cd.sendOwned(r.ctx, protocol.DPRead, e.B); err != nil {
 			cd.forget(id)
 			r.err = fmt.Errorf("data path: %w", err)
 			return

@@ -300,3 +300,49 @@ func agentOptions(home string) agent.Options {
 			return fs, nil
 		}}
 }
+
+// TestPutSizes: a small file's PUT, built in place for the size its
+// create declared, carries exactly what was written, whatever that size
+// turned out to be (over SSH; TestDataPathPutSizes checks the data path).
+func TestPutSizes(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	root := filepath.Join(home, "root")
+	os.Mkdir(root, 0o755)
+	c, err := pipeClient(t, home, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name              string
+		declared, content int64
+	}{
+		{"as declared", 3000, 3000},
+		{"empty", 0, 0},
+		{"shorter", 3000, 1000},
+		{"longer", 1000, 3000},
+		{"longer than a chunk", 1000, smallFile + 5},
+		{"undeclared", -1, 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := bytes.Repeat([]byte("0123456789abcdef"), int(tc.content)/16+1)[:tc.content]
+			w, err := c.Create(ctx, tc.name, core.CreateOptions{Size: tc.declared, Replace: core.MustNotExist})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rest := b; len(rest) > 0; rest = rest[min(len(rest), 777):] {
+				if _, err := w.Write(rest[:min(len(rest), 777)]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := w.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := os.ReadFile(filepath.Join(root, tc.name)); err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("on the server: %d bytes, want %d: %v", len(got), len(b), err)
+			}
+		})
+	}
+}

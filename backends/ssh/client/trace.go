@@ -41,3 +41,13 @@ func (c *Client) dataCall(ctx context.Context, cd *clientData, op byte, payload 
 	}
 	return id, f, err
 }
+
+// dataCallFrame is cd.callFrame with dataCall's trace record.
+func (c *Client) dataCallFrame(ctx context.Context, cd *clientData, op byte, frame []byte, head int) (id uint64, f protocol.Frame, err error) {
+	start := time.Now()
+	id, f, err = cd.callFrame(ctx, op, frame, head)
+	if c.log != nil && !errors.Is(err, errTooLarge) {
+		c.traceRequest(ctx, op, id, len(frame)-head, start, &err)
+	}
+	return id, f, err
+}

@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 )
 
@@ -124,6 +125,10 @@ type Stream struct {
 	mu     sync.Mutex
 	err    error
 }
+
+// maxYields bounds how many times a writer lets ready senders run before
+// it writes what it holds (Stream.writer).
+const maxYields = 4
 
 // queueDepth is how many frames wait to be written per stream, and on
 // the queue the streams of a data path share.
@@ -213,15 +218,27 @@ func (s *Stream) writer() {
 		// Take what else is queued into the same write. A write blocks
 		// while the socket holds enough unsent bytes (notsentLowat), so
 		// a stream slowed by a loss takes no more from the shared queue
-		// until it caught up, and the others carry its share.
-		for more := true; err == nil && more; {
+		// until it caught up, and the others carry its share. Before the
+		// write, the senders that are ready run first (a few times, while
+		// they keep adding): many small frames (small files, their
+		// answers) then share one system call instead of one each.
+		for yields := 0; err == nil; {
 			select {
 			case f = <-s.q:
 				err = s.writeFrame(f)
+				continue
 			case f = <-s.shared:
 				err = s.writeFrame(f)
+				continue
 			default:
-				more = false
+			}
+			if yields == maxYields || s.w.Buffered() >= s.w.Size()/2 {
+				break
+			}
+			yields++
+			runtime.Gosched()
+			if len(s.q) == 0 && (s.shared == nil || len(s.shared) == 0) {
+				break
 			}
 		}
 		if err == nil {
@@ -253,11 +270,17 @@ func (s *Stream) Send(ctx context.Context, typ byte, body []byte) error {
 // sent this way may arrive in any order, on any stream of the data path
 // (a stream made without a shared queue sends them itself).
 func (s *Stream) SendAny(ctx context.Context, typ byte, body []byte) error {
+	return s.SendAnyOwned(ctx, typ, append([]byte(nil), body...))
+}
+
+// SendAnyOwned is SendAny for a body the caller gives up: it is not
+// copied, and must not be changed or reused once SendAnyOwned is called.
+func (s *Stream) SendAnyOwned(ctx context.Context, typ byte, body []byte) error {
 	q := s.shared
 	if q == nil {
 		q = s.q
 	}
-	f := Frame{Type: typ, Body: append([]byte(nil), body...)}
+	f := Frame{Type: typ, Body: body}
 	select {
 	case q <- f:
 		return nil
