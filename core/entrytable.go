@@ -214,15 +214,7 @@ func (t *entryTable) bytesAt(ref uint64) []byte {
 }
 
 // path returns the path of entry i.
-func (t *entryTable) path(i int) string {
-	ref := t.refs[i]
-	b := t.bytesAt(ref)
-	if b == nil {
-		return t.big[ref&^bigRef].Path
-	}
-	s, _ := readString(b)
-	return s
-}
+func (t *entryTable) path(i int) string { return t.pathOf(t.refs[i]) }
 
 // at expands entry i into e.
 func (t *entryTable) at(i int, e *Entry) {
@@ -302,7 +294,7 @@ func (t *entryTable) sort() {
 	slices.SortFunc(t.refs, func(a, b uint64) int { return ComparePaths(t.pathOf(a), t.pathOf(b)) })
 }
 
-// pathOf is path by reference.
+// pathOf returns the path of the entry ref locates.
 func (t *entryTable) pathOf(ref uint64) string {
 	b := t.bytesAt(ref)
 	if b == nil {
