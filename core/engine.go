@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"log/slog"
 	"reflect"
 	"runtime"
@@ -622,7 +623,7 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 		}
 	}
 	states := joinStates(&scans, idx, &recs, over)
-	if err := e.checkLost(states, [2]int{len(recs[0]), len(recs[1])}, &scans); err != nil {
+	if err := e.checkLost(states, [2]int{len(recs[0]), len(recs[1])}, [2]iter.Seq[*Entry]{pointers(scans[0]), pointers(scans[1])}); err != nil {
 		return nil, err
 	}
 	return states, nil
@@ -714,8 +715,8 @@ const MinLost = 20
 // records (more than half, and at least MinLost entries, not counting
 // those found again under another path), unless --force-deletes. totals
 // are the numbers of records per side; an entry found again is one of
-// the states' or of the scans'.
-func (e *engine) checkLost(states []PathState, totals [2]int, scans *[2][]Entry) error {
+// the states' or of the scans' (scanned yields those of each side).
+func (e *engine) checkLost(states []PathState, totals [2]int, scanned [2]iter.Seq[*Entry]) error {
 	if e.o.ForceDeletes {
 		return nil
 	}
@@ -735,8 +736,8 @@ func (e *engine) checkLost(states []PathState, totals [2]int, scans *[2][]Entry)
 			// Entries that moved (the same file found under another
 			// path: a renamed directory) are not lost.
 			here := map[string]*Entry{}
-			for i := range scans[s] {
-				if c := &scans[s][i]; c.FileID != "" {
+			for c := range scanned[s] {
+				if c.FileID != "" {
 					here[c.FileID] = c
 				}
 			}
@@ -752,6 +753,17 @@ func (e *engine) checkLost(states []PathState, totals [2]int, scans *[2][]Entry)
 		}
 	}
 	return nil
+}
+
+// pointers yields a pointer to each of es.
+func pointers(es []Entry) iter.Seq[*Entry] {
+	return func(yield func(*Entry) bool) {
+		for i := range es {
+			if !yield(&es[i]) {
+				return
+			}
+		}
+	}
 }
 
 // movedFrom reports whether the recorded entry r is found, unchanged,
@@ -964,8 +976,28 @@ var errFound = errors.New("found")
 
 // scan lists one side, leaving out what the filters and -n exclude.
 func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
-	var mu sync.Mutex
 	out := sized[Entry](e.sizes[s])
+	if err := e.scanEach(ctx, s, func(en *Entry) { out = append(out, *en) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scanTable is scan into an entryTable, in path order.
+func (e *engine) scanTable(ctx context.Context, s Side) (*entryTable, error) {
+	t := newEntryTable(e.sizes[s])
+	if err := e.scanEach(ctx, s, t.add); err != nil {
+		return nil, err
+	}
+	t.sort()
+	return t, nil
+}
+
+// scanEach scans side s and passes keep each entry the run takes, one at
+// a time (keep need not be safe for concurrent use).
+func (e *engine) scanEach(ctx context.Context, s Side, keep func(*Entry)) error {
+	var mu sync.Mutex
+	n := 0
 	opts := ScanOptions{Prune: e.pruneFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads,
 		Pause: e.o.ScanPause, PauseEvery: e.o.ScanPauseEvery, PartialMaxAge: cmp.Or(e.o.ResumeAge, 5*24*time.Hour)}
 	settled := e.settled[s]
@@ -992,17 +1024,18 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 			e.skipped[s].Store(en.Path, true) // reported, not listed
 		}
 		mu.Lock()
-		out = append(out, en)
+		keep(&en)
+		n++
 		mu.Unlock()
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scan %s side %s: %w", s, e.eps[s].URL, err)
+		return fmt.Errorf("scan %s side %s: %w", s, e.eps[s].URL, err)
 	}
 	if e.lv.debug {
-		e.log.Debug("scanned", "side", s.String(), "entries", len(out), "took", time.Since(start))
+		e.log.Debug("scanned", "side", s.String(), "entries", n, "took", time.Since(start))
 	}
-	return out, nil
+	return nil
 }
 
 // skippedLink notes a symbolic link left out by LinksSkip.

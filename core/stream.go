@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"slices"
 	"sync"
 )
@@ -116,7 +117,7 @@ func (st *recordStream) drain() {
 // records are out of order, an entry was unreadable, a side's scan is
 // empty, or a lazy destination must be scanned after all. The caller then
 // loads the records whole and joins them as before.
-func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, lazy bool) (states []PathState, done bool, err error) {
+func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, lazy bool) (_ []PathState, done bool, err error) {
 	var (
 		wg      sync.WaitGroup
 		streams [2]*recordStream
@@ -132,13 +133,23 @@ func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, 
 		}
 		wg.Wait()
 	}()
+	// The scans are held compactly (entryTable) while the join runs; a
+	// join that falls back expands them for the caller.
+	var tabs [2]*entryTable
+	defer func() {
+		if !done && err == nil {
+			for s := range 2 {
+				scans[s] = tabs[s].entries()
+			}
+		}
+	}()
 	var scanWG sync.WaitGroup
 	for s := range 2 {
 		if lazy && Side(s) == dst {
 			continue
 		}
 		scanWG.Go(func() {
-			scans[s], errs[s] = e.scan(ctx, Side(s))
+			tabs[s], errs[s] = e.scanTable(ctx, Side(s))
 			if errs[s] != nil {
 				cancel()
 			}
@@ -157,7 +168,7 @@ func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, 
 		return nil, false, nil
 	}
 	for s := range 2 {
-		if len(scans[s]) == 0 && (!lazy || Side(s) != dst) {
+		if tabs[s].len() == 0 && (!lazy || Side(s) != dst) {
 			return nil, false, nil // the caller halts if the records say so
 		}
 	}
@@ -167,11 +178,7 @@ func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, 
 	for s := range 2 {
 		streams[s] = e.startLoad(ctx, &wg, Side(s))
 	}
-	var idx [2][]int32
-	for s := range 2 {
-		idx[s] = sortedIndex(scans[s])
-	}
-	j := &streamJoin{e: e, scans: scans, idx: idx, recs: streams, dopts: e.o.Policy.diffOptions(), elided: map[string]int{}}
+	j := &streamJoin{e: e, tabs: tabs, recs: streams, dopts: e.o.Policy.diffOptions(), elided: map[string]int{}}
 	if lazy {
 		j.lazy, j.dst, j.changed = true, dst, map[string]bool{}
 	}
@@ -188,23 +195,26 @@ func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, 
 		}
 		totals[s] = st.count
 	}
+	scanned := [2]iter.Seq[*Entry]{tabs[0].all(), tabs[1].all()}
 	if lazy {
 		if totals[dst] == 0 || len(j.changed) > max(1000, totals[dst]/10) {
 			return nil, false, nil // the destination is scanned in full
 		}
-		if scans[dst], err = j.overlay(ctx); errors.Is(err, errFallBack) || err == nil && e.unreadable.any() {
+		found, err := j.overlay(ctx)
+		if errors.Is(err, errFallBack) || err == nil && e.unreadable.any() {
 			return nil, false, nil
 		} else if err != nil {
 			return nil, false, err
 		}
+		scanned[dst] = pointers(found)
 	}
-	if err := e.checkLost(j.states, totals, scans); err != nil {
+	if err := e.checkLost(j.states, totals, scanned); err != nil {
 		return nil, false, err
 	}
 	e.elided = j.elided
 	e.exists = func(p string) bool {
 		for s := range 2 {
-			if _, ok := slices.BinarySearchFunc(idx[s], p, func(i int32, p string) int { return ComparePaths(scans[s][i].Path, p) }); ok {
+			if _, ok := tabs[s].find(p); ok {
 				return true
 			}
 		}
@@ -215,10 +225,12 @@ func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, 
 
 // streamJoin is the merge join of streamGather.
 type streamJoin struct {
-	e      *engine
-	scans  *[2][]Entry
-	idx    [2][]int32
-	recs   [2]*recordStream
+	e    *engine
+	tabs [2]*entryTable // the scans, in path order
+	recs [2]*recordStream
+	// cur holds each side's current entry while it is looked at; a state
+	// that is kept gets copies.
+	cur    [2]Entry
 	dopts  DiffOptions
 	states []PathState
 	// elided counts the inert paths per parent directory.
@@ -243,8 +255,8 @@ func (j *streamJoin) run() error {
 		}
 		var heads [2]*Record
 		for s := range 2 {
-			if si[s] < len(j.idx[s]) {
-				least(j.scans[s][j.idx[s][si[s]]].Path)
+			if si[s] < j.tabs[s].len() {
+				least(j.tabs[s].path(si[s]))
 			}
 			if heads[s] = j.recs[s].peek(); heads[s] != nil {
 				least(heads[s].Path)
@@ -256,8 +268,9 @@ func (j *streamJoin) run() error {
 		ps := PathState{Path: p}
 		var base [2]*Record // in the streams' buffers until copied
 		for s := range 2 {
-			for ; si[s] < len(j.idx[s]) && j.scans[s][j.idx[s][si[s]]].Path == p; si[s]++ {
-				ps.Cur[s] = &j.scans[s][j.idx[s][si[s]]]
+			for ; si[s] < j.tabs[s].len() && j.tabs[s].path(si[s]) == p; si[s]++ {
+				j.tabs[s].at(si[s], &j.cur[s])
+				ps.Cur[s] = &j.cur[s]
 			}
 			for r := heads[s]; r != nil && r.Path == p; r = j.recs[s].peek() {
 				base[s] = r
@@ -281,6 +294,11 @@ func (j *streamJoin) run() error {
 			continue
 		}
 		for s := range 2 {
+			if ps.Cur[s] == &j.cur[s] {
+				c := new(Entry)
+				*c = j.cur[s]
+				ps.Cur[s] = c
+			}
 			if b := base[s]; b != nil {
 				r := new(Record)
 				*r = *b
