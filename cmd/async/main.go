@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"sync"
@@ -28,11 +27,6 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "completion" {
 		os.Exit(completion(os.Args[2:], os.Stdout, os.Stderr))
-	}
-	if os.Getenv("GOGC") == "" {
-		// A sync holds a few long-lived entries per file; collecting less
-		// often saves ~10% of a no-change run for ~15% more memory.
-		debug.SetGCPercent(200)
 	}
 	stopMem := func() {}
 	if prof := os.Getenv("ASYNC_MEMPROFILE"); prof != "" { // for benchmarks
