@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/async-sync/async/core"
 )
@@ -91,26 +92,42 @@ func (s *Session) Hold(ctx context.Context) (release func(), err error) {
 		}
 		s.log().Info("snapshots dropped (--reset)")
 	}
-	var closers []func()
+	// Both sides are opened, and closed, at once: each is its own
+	// directory (or the agent's), and a large snapshot's open and close
+	// (a table per memtable, the tables' indexes) take a while.
+	var closers [2]func()
 	release = func() {
+		var wg sync.WaitGroup
 		for _, c := range closers {
-			c()
+			if c != nil {
+				wg.Go(c)
+			}
 		}
-		closers = nil
+		wg.Wait()
+		closers = [2]func(){}
 		s.stores, s.held = [2]core.Store{}, false
 	}
+	var stores [2]core.Store
+	var errs [2]error
+	var wg sync.WaitGroup
 	for side := range 2 {
-		st, closeStore, err := s.Snapshots[side].Open(ctx, s.DryRun, s.Reset)
-		if err != nil {
-			release()
-			return nil, err
-		}
-		if st != nil {
-			s.stores[side] = st
-			closers = append(closers, closeStore)
+		wg.Go(func() {
+			stores[side], closers[side], errs[side] = s.Snapshots[side].Open(ctx, s.DryRun, s.Reset)
+		})
+	}
+	wg.Wait()
+	for side := range 2 {
+		if stores[side] == nil {
+			closers[side] = nil
 		}
 	}
-	s.held = true
+	for side := range 2 {
+		if errs[side] != nil {
+			release()
+			return nil, errs[side] // the local side's first, as before
+		}
+	}
+	s.stores, s.held = stores, true
 	return release, nil
 }
 
