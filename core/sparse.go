@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -352,6 +353,9 @@ const statWorkers = 8
 
 // statAll stats paths, several at once.
 func statAll(ctx context.Context, b Backend, paths []string) ([]Entry, []error) {
+	if bs, ok := b.(BatchStater); ok {
+		return statBatches(ctx, bs, paths)
+	}
 	stats, errs := make([]Entry, len(paths)), make([]error, len(paths))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -365,6 +369,46 @@ func statAll(ctx context.Context, b Backend, paths []string) ([]Entry, []error) 
 				stats[i], errs[i] = b.Stat(ctx, paths[i])
 			}
 		})
+	}
+	wg.Wait()
+	return stats, errs
+}
+
+// statBatches stats paths with a BatchStater: the paths of a directory
+// go together into one of statWorkers batches, which run at once.
+func statBatches(ctx context.Context, b BatchStater, paths []string) ([]Entry, []error) {
+	order := make([]int, len(paths))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		return cmp.Or(ComparePaths(Parent(paths[i]), Parent(paths[j])), ComparePaths(paths[i], paths[j]))
+	})
+	sorted := make([]string, len(paths))
+	for k, i := range order {
+		sorted[k] = paths[i]
+	}
+	// Batches of about equal size, cut where the directory changes.
+	var cuts []int
+	last, size := 0, max(1, len(sorted)/statWorkers)
+	for k := 1; k < len(sorted); k++ {
+		if k-last >= size && Parent(sorted[k]) != Parent(sorted[k-1]) {
+			cuts, last = append(cuts, k), k
+		}
+	}
+	cuts = append(cuts, len(sorted))
+	stats, errs := make([]Entry, len(paths)), make([]error, len(paths))
+	var wg sync.WaitGroup
+	from := 0
+	for _, to := range cuts {
+		batch, at := sorted[from:to], order[from:to]
+		wg.Go(func() {
+			got, gotErrs := b.StatBatch(ctx, batch)
+			for k, i := range at {
+				stats[i], errs[i] = got[k], gotErrs[k]
+			}
+		})
+		from = to
 	}
 	wg.Wait()
 	return stats, errs
