@@ -332,6 +332,14 @@ type SmallFiles interface {
 	SmallFiles() ThreadClass
 }
 
+// BatchStater is a Backend that stats many paths for less than a Stat of
+// each: a local filesystem looks up each parent directory once for all
+// the paths in it. StatBatch returns what Stat would for each of paths, in
+// their order; paths of the same directory should be next to each other.
+type BatchStater interface {
+	StatBatch(ctx context.Context, paths []string) ([]Entry, []error)
+}
+
 // ReservedPrefix starts the names async keeps for itself inside a tree:
 // temporary files being written.
 const ReservedPrefix = ".async-tmp-"

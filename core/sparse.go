@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,13 +67,23 @@ func (e *engine) sparseGather(ctx context.Context) (_ []PathState, ok bool, _ er
 	}
 	start := time.Now()
 
-	// The paths looked at: the hinted ones and their parents.
-	want := map[string]bool{}
+	// The paths looked at: the hinted ones and their parents. Maps and
+	// slices are made at their final size where it is known: a short run
+	// pays a page fault for every page its heap grows by, and a growing
+	// map or slice leaves its old copies behind.
+	n := 0
+	for s := range 2 {
+		if hinted[s] {
+			n += len(e.o.Hints[s].Paths)
+		}
+	}
+	want := make(map[string]bool, n+n/2)
 	var hints [2][]string
 	for s := range 2 {
 		if !hinted[s] {
 			continue
 		}
+		hints[s] = make([]string, 0, len(e.o.Hints[s].Paths))
 		for _, p := range e.o.Hints[s].Paths {
 			if p == "" || IsReserved(p) {
 				continue
@@ -89,7 +100,7 @@ func (e *engine) sparseGather(ctx context.Context) (_ []PathState, ok bool, _ er
 	var recs [2]map[string]Record
 	var exs [2]*exclusion
 	for s := range 2 {
-		recs[s] = map[string]Record{}
+		recs[s] = make(map[string]Record, len(want))
 		exs[s] = newExclusion(e.skipFor(Side(s)))
 	}
 	read := func(s int, paths, dirs []string) error {
@@ -108,7 +119,11 @@ func (e *engine) sparseGather(ctx context.Context) (_ []PathState, ok bool, _ er
 		}
 		return err
 	}
-	paths := slices.SortedFunc(maps.Keys(want), ComparePaths)
+	paths := make([]string, 0, len(want))
+	for p := range want {
+		paths = append(paths, p)
+	}
+	slices.SortFunc(paths, ComparePaths)
 	if err := readBoth(read, paths, nil); err != nil {
 		return sparseFail(err)
 	}
@@ -118,7 +133,7 @@ func (e *engine) sparseGather(ctx context.Context) (_ []PathState, ok bool, _ er
 	var now [2]map[string]*Entry
 	var gone [2]map[string]bool // recorded directories that are no more
 	for s := range 2 {
-		now[s], gone[s] = map[string]*Entry{}, map[string]bool{}
+		now[s], gone[s] = make(map[string]*Entry, len(hints[s])), map[string]bool{}
 		hints[s] = slices.Compact(slices.SortedFunc(slices.Values(hints[s]), ComparePaths))
 		stats, errs := statAll(ctx, e.eps[s].Backend, hints[s])
 		for i, p := range hints[s] {
@@ -168,7 +183,7 @@ func (e *engine) sparseGather(ctx context.Context) (_ []PathState, ok bool, _ er
 	}
 	var entries [2]map[string]Entry
 	for s := range 2 {
-		entries[s] = make(map[string]Entry, len(recs[s]))
+		entries[s] = make(map[string]Entry, len(recs[s])+len(now[s]))
 		for p, r := range recs[s] {
 			if !underAnyOf(p, gone[s]) {
 				entries[s][p] = r.Entry
@@ -207,12 +222,12 @@ func (e *engine) sparseGather(ctx context.Context) (_ []PathState, ok bool, _ er
 	var scans [2][]Entry
 	var rl [2][]Record
 	for s := range 2 {
-		scans[s] = slices.Collect(maps.Values(entries[s]))
-		rl[s] = slices.Collect(maps.Values(recs[s]))
+		scans[s] = slices.AppendSeq(make([]Entry, 0, len(entries[s])), maps.Values(entries[s]))
+		rl[s] = slices.AppendSeq(make([]Record, 0, len(recs[s])), maps.Values(recs[s]))
 	}
 	e.unreadable.leaveOut(&scans, &rl)
-	var states []PathState
-	byPath := map[string]int{}
+	states := make([]PathState, 0, max(len(scans[Local]), len(scans[Remote]), len(rl[Local]), len(rl[Remote])))
+	byPath := make(map[string]int, cap(states))
 	get := func(p string) *PathState {
 		i, ok := byPath[p]
 		if !ok {
@@ -338,6 +353,9 @@ const statWorkers = 8
 
 // statAll stats paths, several at once.
 func statAll(ctx context.Context, b Backend, paths []string) ([]Entry, []error) {
+	if bs, ok := b.(BatchStater); ok {
+		return statBatches(ctx, bs, paths)
+	}
 	stats, errs := make([]Entry, len(paths)), make([]error, len(paths))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -351,6 +369,46 @@ func statAll(ctx context.Context, b Backend, paths []string) ([]Entry, []error) 
 				stats[i], errs[i] = b.Stat(ctx, paths[i])
 			}
 		})
+	}
+	wg.Wait()
+	return stats, errs
+}
+
+// statBatches stats paths with a BatchStater: the paths of a directory
+// go together into one of statWorkers batches, which run at once.
+func statBatches(ctx context.Context, b BatchStater, paths []string) ([]Entry, []error) {
+	order := make([]int, len(paths))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		return cmp.Or(ComparePaths(Parent(paths[i]), Parent(paths[j])), ComparePaths(paths[i], paths[j]))
+	})
+	sorted := make([]string, len(paths))
+	for k, i := range order {
+		sorted[k] = paths[i]
+	}
+	// Batches of about equal size, cut where the directory changes.
+	var cuts []int
+	last, size := 0, max(1, len(sorted)/statWorkers)
+	for k := 1; k < len(sorted); k++ {
+		if k-last >= size && Parent(sorted[k]) != Parent(sorted[k-1]) {
+			cuts, last = append(cuts, k), k
+		}
+	}
+	cuts = append(cuts, len(sorted))
+	stats, errs := make([]Entry, len(paths)), make([]error, len(paths))
+	var wg sync.WaitGroup
+	from := 0
+	for _, to := range cuts {
+		batch, at := sorted[from:to], order[from:to]
+		wg.Go(func() {
+			got, gotErrs := b.StatBatch(ctx, batch)
+			for k, i := range at {
+				stats[i], errs[i] = got[k], gotErrs[k]
+			}
+		})
+		from = to
 	}
 	wg.Wait()
 	return stats, errs

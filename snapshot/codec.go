@@ -27,10 +27,14 @@ func metaKey() []byte { return []byte{prefixMeta} }
 
 // recordKey returns the key of path.
 func recordKey(path string) []byte {
-	k := make([]byte, 1+len(path))
-	k[0] = prefixRecord
-	copy(k[1:], path)
-	for i := 1; i < len(k); i++ {
+	return appendRecordKey(make([]byte, 0, 1+len(path)), path)
+}
+
+// appendRecordKey appends path's record key to k.
+func appendRecordKey(k []byte, path string) []byte {
+	at := len(k)
+	k = append(append(k, prefixRecord), path...)
+	for i := at + 1; i < len(k); i++ {
 		if k[i] == '/' {
 			k[i] = 0
 		}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -580,5 +581,40 @@ func TestTempTokenMustBeAName(t *testing.T) {
 		if err := b.Scan(ctx, core.ScanOptions{TempToken: tok}, func(core.Entry) error { return nil }); err == nil {
 			t.Errorf("Scan with token %q accepted", tok)
 		}
+	}
+}
+
+// TestStatBatch checks that StatBatch answers for each path what Stat
+// does, whether the paths share a directory or not, and whatever is (or
+// is not) in the way.
+func TestStatBatch(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(root, "a", "b"), 0o755)
+	for _, f := range []string{"a/x", "a/y", "a/b/z", "top"} {
+		os.WriteFile(filepath.Join(root, f), []byte(f), 0o644)
+	}
+	os.Symlink("x", filepath.Join(root, "a", "sym"))
+	os.Symlink(outside, filepath.Join(root, "out"))
+	paths := []string{
+		"", "a", "a/x", "a/y", "a/missing", "a/sym", "a/b", "a/b/z", "top", "a/x",
+		"gone/x", "gone/y", "top/under", "out/x", "out", "a/../top", "a/.", "z",
+	}
+	for _, opts := range []Options{{}, {FollowLinks: true}} {
+		b, err := Open(root, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, errs := b.StatBatch(ctx, paths)
+		if len(entries) != len(paths) || len(errs) != len(paths) {
+			t.Fatalf("follow %v: %d entries and %d errors for %d paths", opts.FollowLinks, len(entries), len(errs), len(paths))
+		}
+		for i, p := range paths {
+			want, wantErr := b.Stat(ctx, p)
+			entries[i].ATime, want.ATime = time.Time{}, time.Time{} // reading a link moves its atime
+			if fmt.Sprint(errs[i]) != fmt.Sprint(wantErr) || !reflect.DeepEqual(entries[i], want) {
+				t.Errorf("follow %v: StatBatch %q = %+v, %v; Stat = %+v, %v", opts.FollowLinks, p, entries[i], errs[i], want, wantErr)
+			}
+		}
+		b.Close()
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -208,17 +209,27 @@ func prepare(schemes *registry, in *instance, s *session) (*prepared, error) {
 // sync.
 func (p *prepared) privateDirs() [2][]string {
 	var out [2][]string
-	dirs := []string{p.logDir, p.env.stateDir, p.dbDir[0], p.dbDir[1], p.storeDir[0], p.storeDir[1]}
+	// Each directory is resolved once for both sides (a lookup per
+	// component of its path).
+	if !p.ends[core.Local].local() && !p.ends[core.Remote].local() {
+		return out
+	}
+	var reals []string
+	for _, d := range []string{p.logDir, p.env.stateDir, p.dbDir[0], p.dbDir[1], p.storeDir[0], p.storeDir[1]} {
+		if d != "" && filepath.IsAbs(d) && !slices.Contains(reals, d) {
+			reals = append(reals, d)
+		}
+	}
+	for i, d := range reals {
+		reals[i] = realPath(d)
+	}
 	for side := range 2 {
 		root := p.ends[side].path
 		if !p.ends[side].local() {
 			continue
 		}
-		for _, d := range dirs {
-			if d == "" || !filepath.IsAbs(d) {
-				continue
-			}
-			if real := realPath(d); inside(real, root) && real != root {
+		for _, real := range reals {
+			if inside(real, root) && real != root {
 				if rel, err := filepath.Rel(root, real); err == nil {
 					out[side] = append(out[side], filepath.ToSlash(rel))
 				}

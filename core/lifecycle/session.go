@@ -92,8 +92,9 @@ func (s *Session) Hold(ctx context.Context) (release func(), err error) {
 		}
 		s.log().Info("snapshots dropped (--reset)")
 	}
-	// Both sides open, and close, at once: each is a database that opens
-	// its files and syncs its directory, a round trip for a remote one.
+	// Both sides are opened, and closed, at once: each is its own
+	// directory (or the agent's), and a large snapshot's open and close
+	// (a table per memtable, the tables' indexes) take a while.
 	var closers [2]func()
 	release = func() {
 		var wg sync.WaitGroup
@@ -106,25 +107,27 @@ func (s *Session) Hold(ctx context.Context) (release func(), err error) {
 		closers = [2]func(){}
 		s.stores, s.held = [2]core.Store{}, false
 	}
+	var stores [2]core.Store
 	var errs [2]error
 	var wg sync.WaitGroup
 	for side := range 2 {
 		wg.Go(func() {
-			st, closeStore, err := s.Snapshots[side].Open(ctx, s.DryRun, s.Reset)
-			if err == nil && st != nil {
-				s.stores[side], closers[side] = st, closeStore
-			}
-			errs[side] = err
+			stores[side], closers[side], errs[side] = s.Snapshots[side].Open(ctx, s.DryRun, s.Reset)
 		})
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			release()
-			return nil, err // the local side's first
+	for side := range 2 {
+		if stores[side] == nil {
+			closers[side] = nil
 		}
 	}
-	s.held = true
+	for side := range 2 {
+		if errs[side] != nil {
+			release()
+			return nil, errs[side] // the local side's first, as before
+		}
+	}
+	s.stores, s.held = stores, true
 	return release, nil
 }
 
