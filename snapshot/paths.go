@@ -135,12 +135,5 @@ func (db *DB) loadSorted(ctx context.Context, paths []string, fn func(core.Recor
 		}
 		return nil
 	})
-	var ce callerError
-	switch {
-	case errors.As(err, &ce):
-		return ce.err
-	case err != nil:
-		return db.errorf(fmt.Errorf("load paths: %w", err))
-	}
-	return nil
+	return db.readError("load paths", err)
 }

@@ -444,6 +444,12 @@ func (db *DB) records(ctx context.Context, op string, fn func(*badger.Item) erro
 		}
 		return nil
 	})
+	return db.readError(op, err)
+}
+
+// readError is what a read returns for err: the caller's own error as it
+// was (a callerError), the store's wrapped with op, or nil.
+func (db *DB) readError(op string, err error) error {
 	var ce callerError
 	switch {
 	case errors.As(err, &ce):

@@ -18,19 +18,12 @@ import (
 // interfaces of the backend the agent serves (the local one).
 func TestClientPassesOptionalInterfaces(t *testing.T) {
 	t.Parallel()
-	home := t.TempDir()
-	root := filepath.Join(home, "root")
-	os.Mkdir(root, 0o755)
+	c, root := rootedPipeClient(t)
 	inner, err := local.Open(root, local.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer inner.Close()
-	c, err := pipeClient(t, home, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	backendtest.PassThrough(t, inner, c.Backend(), nil)
 }
 

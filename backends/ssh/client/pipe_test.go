@@ -26,6 +26,23 @@ func pipeClient(t *testing.T, home, root string) (*Client, error) {
 }
 
 // pipeClientWith is pipeClient with the whole hello.
+// rootedPipeClient starts an agent over pipes serving a new directory
+// (root, inside its home) and returns its client, closed when the test ends.
+func rootedPipeClient(t *testing.T) (c *Client, root string) {
+	t.Helper()
+	home := t.TempDir()
+	root = filepath.Join(home, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pipeClient(t, home, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, root
+}
+
 func pipeClientWith(t *testing.T, home string, h protocol.Hello) (*Client, error) {
 	return pipeClientStall(t, home, h, 0)
 }
@@ -94,14 +111,7 @@ func TestConformanceWithDataPaths(t *testing.T) {
 
 func TestWatchOverPipes(t *testing.T) {
 	t.Parallel()
-	home := t.TempDir()
-	root := filepath.Join(home, "root")
-	os.Mkdir(root, 0o755)
-	c, err := pipeClient(t, home, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, root := rootedPipeClient(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	got := make(chan string, 100)
 	done := make(chan error, 1)
@@ -257,19 +267,12 @@ func TestScanReportsUnreadableOverPipes(t *testing.T) {
 // TestReadOfAFileChangedMidwayFails: a file written to while the agent
 // reads it fails the read with core.ErrChangedWhileReading.
 func TestReadOfAFileChangedMidwayFails(t *testing.T) {
-	home := t.TempDir()
-	root := filepath.Join(home, "root")
-	os.Mkdir(root, 0o755)
+	c, root := rootedPipeClient(t)
 	p := filepath.Join(root, "f")
 	size := 16 * protocol.ChunkSize
 	if err := os.WriteFile(p, bytes.Repeat([]byte{'a'}, size), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := pipeClient(t, home, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	rc, _, err := c.Open(context.Background(), "f", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -306,14 +309,7 @@ func agentOptions(home string) agent.Options {
 // turned out to be (over SSH; TestDataPathPutSizes checks the data path).
 func TestPutSizes(t *testing.T) {
 	t.Parallel()
-	home := t.TempDir()
-	root := filepath.Join(home, "root")
-	os.Mkdir(root, 0o755)
-	c, err := pipeClient(t, home, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, root := rootedPipeClient(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name              string
