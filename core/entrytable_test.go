@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,11 @@ import (
 )
 
 func TestEntryTableRoundTrip(t *testing.T) {
+	// The table encodes each of Entry's fields; a new one must be added
+	// to its encoding, or the streaming join would drop it.
+	if n := reflect.TypeFor[Entry]().NumField(); n != 12 {
+		t.Fatalf("Entry has %d fields, the entry table encodes 12: encode the new one (entrytable.go) and update this count", n)
+	}
 	local := time.Unix(1_700_000_000, 123_456_789)
 	utc := time.Date(2024, 2, 29, 12, 0, 0, 5, time.UTC)
 	other := time.Date(2024, 2, 29, 12, 0, 0, 5, time.FixedZone("X", 3600))
