@@ -21,6 +21,7 @@ import (
 
 	"github.com/async-sync/async/backends/ssh/agent"
 	"github.com/async-sync/async/backends/ssh/client"
+	"github.com/async-sync/async/backends/ssh/datapath"
 	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/backendtest"
@@ -101,7 +102,11 @@ func dataClient(t *testing.T, o client.DataOptions) (*client.Client, string, cli
 	conn := dial(t, s)
 	t.Cleanup(func() { conn.Close() })
 	root := s.TempDir(t)
-	c, err := conn.StartAgent(context.Background(), StartOptions{Binary: agentBinary(t), Root: root, Session: "dp"})
+	bin := agentBinary(t)
+	if o.Transport == datapath.UDP || o.Transport == datapath.QUIC {
+		bin = testnet.FullBeside(bin) // a lean agent has neither
+	}
+	c, err := conn.StartAgent(context.Background(), StartOptions{Binary: bin, Root: root, Session: "dp"})
 	if err != nil {
 		t.Fatal(err)
 	}

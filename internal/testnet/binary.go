@@ -16,6 +16,18 @@ const BinaryEnv = "ASYNC_TEST_BIN"
 // bucket or plugin side: it must lie beside it.
 const FullName = "async-full"
 
+// FullBeside returns the full build to use where bin, an async that
+// AsyncBinary put in place, may be lean: the async-full beside it when
+// there is one, else bin itself (then a full build). The data path's UDP
+// and QUIC transports are only in the full build.
+func FullBeside(bin string) string {
+	full := filepath.Join(filepath.Dir(bin), FullName)
+	if _, err := os.Stat(full); err == nil {
+		return full
+	}
+	return bin
+}
+
 // AsyncBinary puts an async binary at dst (mode 0755): a copy of
 // $ASYNC_TEST_BIN when set, with the async-full beside it (when there is
 // one) copied beside dst, else a fresh build of cmd/async (the full build).
