@@ -1,7 +1,6 @@
 package ssh
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/async-sync/async/backends/ssh/client"
 	"github.com/async-sync/async/internal/sshdtest"
+	"github.com/async-sync/async/internal/testnet"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -176,7 +176,7 @@ func TestFrozenAgentOverSSHFailsTheConnection(t *testing.T) {
 	}
 	syscall.Kill(pids[0], syscall.SIGSTOP)
 	defer syscall.Kill(pids[0], syscall.SIGKILL)
-	waitStopped(t, pids[0])
+	testnet.WaitStopped(t, pids[0])
 	start := time.Now()
 	err = within(t, 10*time.Second, func() error {
 		_, err := c.Stat(ctx, "")
@@ -192,32 +192,6 @@ func TestFrozenAgentOverSSHFailsTheConnection(t *testing.T) {
 	within(t, 8*time.Second, c.Close)
 	if d := time.Since(closed); d > 2*time.Second {
 		t.Errorf("Close of a failed client took %s", d)
-	}
-}
-
-// waitStopped waits until every thread of process pid is stopped: a
-// stop signal takes effect thread by thread, after kill returns.
-func waitStopped(t *testing.T, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-		stopped := len(tasks) > 0
-		for _, task := range tasks {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
-			// The state follows the command's closing parenthesis.
-			if i := bytes.LastIndexByte(b, ')'); err != nil || i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
-				stopped = false
-				break
-			}
-		}
-		if stopped {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d did not stop", pid)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

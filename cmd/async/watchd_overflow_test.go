@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-sync/async/internal/testnet"
 	"github.com/async-sync/async/internal/watchd"
 )
 
@@ -50,6 +51,7 @@ func TestWatchdQueueOverflow(t *testing.T) {
 			if err := j.svc.Process.Signal(syscall.SIGSTOP); err != nil {
 				t.Fatal(err)
 			}
+			testnet.WaitStopped(t, j.svc.Process.Pid) // a thread still running would read the queue
 			stopped := true
 			defer func() {
 				if stopped {
