@@ -17,15 +17,7 @@ func BenchmarkOpenCloseLarge(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer os.RemoveAll(dir)
-		db := openT(b, dir, Options{})
-		for i := range n {
-			if err := db.Put(ctx, benchRecord(i)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := db.Close(); err != nil {
-			b.Fatal(err)
-		}
+		fillSnapshot(b, dir, n)
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			for b.Loop() {
 				db, err := Open(dir, Options{})

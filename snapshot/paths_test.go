@@ -75,15 +75,9 @@ func TestLoadPaths(t *testing.T) {
 func BenchmarkLoadPaths(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	db := openT(b, dir, Options{})
 	const n = 50_000
-	for i := range n {
-		if err := db.Put(ctx, benchRecord(i)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	db.Close()
-	db = openT(b, dir, Options{})
+	fillSnapshot(b, dir, n)
+	db := openT(b, dir, Options{})
 	defer db.Close()
 	var paths []string
 	for i := 0; i < n; i += 100 {

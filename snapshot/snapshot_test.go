@@ -464,6 +464,21 @@ func TestContextCanceled(t *testing.T) {
 	}
 }
 
+// fillSnapshot writes benchRecord(0) to benchRecord(n-1) into a new
+// snapshot in dir and closes it.
+func fillSnapshot(t testing.TB, dir string, n int) {
+	t.Helper()
+	db := openT(t, dir, Options{})
+	for i := range n {
+		if err := db.Put(context.Background(), benchRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func benchRecord(i int) core.Record {
 	return core.Record{Entry: core.Entry{
 		Path:  fmt.Sprintf("dir%03d/sub%02d/file-%06d.dat", i%500, i%37, i),
@@ -482,16 +497,8 @@ func BenchmarkPutLoad50k(b *testing.B) {
 	const n = 50000
 	ctx := context.Background()
 	dir := b.TempDir()
-	db := openT(b, dir, Options{})
 	start := time.Now()
-	for i := range n {
-		if err := db.Put(ctx, benchRecord(i)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		b.Fatal(err)
-	}
+	fillSnapshot(b, dir, n)
 	putMs := float64(time.Since(start).Microseconds()) / 1000
 	b.ResetTimer()
 	for b.Loop() {
@@ -572,16 +579,8 @@ func BenchmarkLoad(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{100_000, 1_000_000} {
 		dir := b.TempDir()
+		fillSnapshot(b, dir, n)
 		db := openT(b, dir, Options{})
-		for i := range n {
-			if err := db.Put(ctx, benchRecord(i)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := db.Close(); err != nil {
-			b.Fatal(err)
-		}
-		db = openT(b, dir, Options{})
 		if err := db.writeDump(ctx, db.dumpPath()); err != nil {
 			b.Fatal(err)
 		}
