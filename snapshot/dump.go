@@ -212,7 +212,7 @@ func (db *DB) saveDump(ctx context.Context) error {
 	}
 	path := db.dumpPath()
 	var stamp []byte
-	if err := db.bdb.View(func(txn *badger.Txn) (err error) {
+	if err := db.bdb.Load().View(func(txn *badger.Txn) (err error) {
 		stamp, err = readStamp(txn)
 		return err
 	}); err != nil {
@@ -235,10 +235,14 @@ func (db *DB) saveDump(ctx context.Context) error {
 		return nil
 	}
 	if stamp == nil {
-		if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(stampKey(), newStamp()) }); err != nil {
+		bdb, err := db.writable()
+		if err != nil {
+			return err
+		}
+		if err := bdb.Update(func(txn *badger.Txn) error { return txn.Set(stampKey(), newStamp()) }); err != nil {
 			return db.errorf(fmt.Errorf("dump: stamp: %w", err))
 		}
-		if err := db.bdb.Sync(); err != nil {
+		if err := bdb.Sync(); err != nil {
 			return db.errorf(fmt.Errorf("dump: stamp: %w", err))
 		}
 	}
@@ -277,7 +281,7 @@ func (db *DB) writeDump(ctx context.Context, path string) (err error) {
 	h := crc32.New(castagnoli)
 	w := bufio.NewWriterSize(io.MultiWriter(f, h), 256<<10)
 	var count uint64
-	err = db.bdb.View(func(txn *badger.Txn) error {
+	err = db.bdb.Load().View(func(txn *badger.Txn) error {
 		stamp, err := readStamp(txn)
 		if err != nil {
 			return err

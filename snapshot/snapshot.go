@@ -64,10 +64,27 @@ func (e *LockedError) Error() string {
 // DB is an open snapshot. It implements core.Store and is safe for
 // concurrent use. Put and Delete are buffered and written in batches; Flush
 // and Close make them durable.
+//
+// A DB opened for writing reads through a read-only Badger handle until
+// its first write (see Open): a run that changes nothing never opens
+// Badger for writing, which costs a memtable, a new value-log file,
+// compactors and syncs at open and close.
 type DB struct {
 	dir      string
 	readOnly bool
-	bdb      *badger.DB
+	// bdb is the handle reads and writes use: the read-only one of a
+	// writer until its first write, the writing one from then on.
+	bdb atomic.Pointer[badger.DB]
+	// reader is a writer's read-only handle (nil when Badger was opened
+	// for writing at once). It stays open until Close: a read begun on it
+	// may still run when the first write reopens the database.
+	reader *badger.DB
+	// unlock drops the directory lock the DB holds itself while it reads
+	// through reader (Badger holds it otherwise); nil when Badger does.
+	unlock func()
+	// upMu serialises reopening for writing; writing tells it was done.
+	upMu    sync.Mutex
+	writing bool
 
 	// flushMu serialises flushes so that batches reach Badger in the order
 	// they were taken from pending.
@@ -151,6 +168,14 @@ func badgerOptions(dir string, readOnly bool) badger.Options {
 // or already open in this process, returns a *LockedError. Empty memtable
 // and value-log files left by a process killed while creating them are
 // removed first (when nobody holds the directory).
+//
+// A writer takes Badger's directory lock itself (the exclusive flock of
+// the directory Badger's Open would take, so that every other opener,
+// read-only ones included, still finds it held) and opens Badger
+// read-only when the directory was closed cleanly (it has a manifest and
+// no memtable to replay); the first write reopens it for writing under the
+// same lock (writable). Otherwise, or where the lock cannot be taken so,
+// it opens Badger for writing at once, as a run always did.
 func Open(dir string, opts Options) (*DB, error) {
 	if opts.ReadOnly {
 		if !Exists(dir) {
@@ -162,38 +187,127 @@ func Open(dir string, opts Options) (*DB, error) {
 	// A process killed while Badger created a file leaves it empty, and
 	// Badger then refuses the directory: such a file holds nothing.
 	_, _ = badgerfix.RemoveTorn(dir)
-	bdb, err := badger.Open(badgerOptions(dir, opts.ReadOnly))
-	if err != nil {
-		if isLockFailure(err) {
-			return nil, &LockedError{Dir: dir, PID: holderPID(dir)}
-		}
-		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
-	}
 	db := &DB{
 		dir:      dir,
 		readOnly: opts.ReadOnly,
-		bdb:      bdb,
 		pending:  make(map[string][]byte),
 		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 		dumpMin:  dumpMinRecords,
 	}
+	var (
+		bdb *badger.DB
+		err error
+	)
+	if !opts.ReadOnly {
+		if bdb, err = db.openReader(); err != nil {
+			return nil, err // a *LockedError
+		}
+	}
+	if bdb == nil && err == nil {
+		bdb, err = badger.Open(badgerOptions(dir, opts.ReadOnly))
+		if err != nil && isLockFailure(err) {
+			return nil, &LockedError{Dir: dir, PID: holderPID(dir)}
+		}
+		db.writing = !opts.ReadOnly
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	db.bdb.Store(bdb)
 	if opts.ReadOnly {
 		close(db.stopped)
 		return db, nil
 	}
-	// Badger's flock is authoritative; a pid file left by a dead writer is
-	// simply overwritten.
+	// The directory lock is authoritative; a pid file left by a dead
+	// writer is simply overwritten.
 	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
 	// Through the directory's os.Root: a link planted in the pid file's
 	// place cannot take the write outside the directory.
 	if err := writeInDir(dir, pidFile, pid); err != nil {
-		_ = bdb.Close()
+		if db.reader == nil {
+			_ = bdb.Close()
+		}
+		_ = db.dropLock()
 		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
 	}
 	go db.flusher()
 	return db, nil
+}
+
+// openReader takes the directory lock and opens Badger read-only without
+// its own lock, for a writer whose snapshot was closed cleanly. It returns
+// a nil handle and no error when that is not how to open it (no manifest:
+// a new snapshot; a memtable file: Badger must replay it; a system without
+// the lock; a read-only open that fails), holding no lock then; a
+// *LockedError when another holds the directory.
+func (db *DB) openReader() (*badger.DB, error) {
+	ents, err := os.ReadDir(db.dir)
+	if err != nil {
+		return nil, nil
+	}
+	manifest := false
+	for _, e := range ents {
+		switch n := e.Name(); {
+		case n == badger.ManifestFilename:
+			manifest = true
+		case strings.HasSuffix(n, ".mem"):
+			return nil, nil
+		}
+	}
+	if !manifest {
+		return nil, nil
+	}
+	unlock, err := lockDir(db.dir)
+	var le *LockedError
+	if errors.As(err, &le) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, nil // no such lock here: Badger takes its own
+	}
+	bdb, err := badger.Open(badgerOptions(db.dir, true).WithBypassLockGuard(true))
+	if err != nil {
+		unlock()
+		return nil, nil
+	}
+	db.reader, db.unlock = bdb, unlock
+	return bdb, nil
+}
+
+// writable returns the handle to write with: at the first write of a DB
+// that reads through a read-only handle, Badger reopened for writing under
+// the directory lock the DB holds (the read-only handle stays open for
+// the reads that may still use it until Close).
+func (db *DB) writable() (*badger.DB, error) {
+	db.upMu.Lock()
+	defer db.upMu.Unlock()
+	if db.writing {
+		return db.bdb.Load(), nil
+	}
+	bdb, err := badger.Open(badgerOptions(db.dir, false).WithBypassLockGuard(true))
+	if err != nil {
+		return nil, db.errorf(fmt.Errorf("open for writing: %w", err))
+	}
+	db.bdb.Store(bdb)
+	db.writing = true
+	return bdb, nil
+}
+
+// dropLock closes the read-only handle of a writer and drops the
+// directory lock the DB holds itself, if any.
+func (db *DB) dropLock() error {
+	var err error
+	if db.reader != nil {
+		err = db.reader.Close()
+		db.reader = nil
+	}
+	if db.unlock != nil {
+		db.unlock()
+		db.unlock = nil
+	}
+	return err
 }
 
 // writeInDir writes dir/name through dir's os.Root, replacing a link in
@@ -295,10 +409,14 @@ func (db *DB) SetMeta(ctx context.Context, m core.Meta) error {
 	if err := db.dropMetaCopy(); err != nil {
 		return err
 	}
-	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(metaKey(), b) }); err != nil {
+	bdb, err := db.writable()
+	if err != nil {
+		return err
+	}
+	if err := bdb.Update(func(txn *badger.Txn) error { return txn.Set(metaKey(), b) }); err != nil {
 		return db.errorf(fmt.Errorf("meta: %w", err))
 	}
-	if err := db.bdb.Sync(); err != nil {
+	if err := bdb.Sync(); err != nil {
 		return db.errorf(fmt.Errorf("meta: %w", err))
 	}
 	if m.Stopped.IsZero() {
@@ -322,7 +440,7 @@ func (db *DB) view(fn func(*badger.Txn) error) error {
 	if err := db.alive(); err != nil {
 		return err
 	}
-	return db.bdb.View(fn)
+	return db.bdb.Load().View(fn)
 }
 
 // Load calls fn for every record in core.ComparePaths order of their paths.
@@ -372,7 +490,7 @@ func (db *DB) SizeHint() int {
 		return 0
 	}
 	n := 0
-	for _, t := range db.bdb.Tables() {
+	for _, t := range db.bdb.Load().Tables() {
 		n += int(t.KeyCount)
 	}
 	return n
@@ -565,7 +683,11 @@ func (db *DB) write(sync bool) error {
 		return err
 	}
 	if len(batch) > 0 {
-		wb := db.bdb.NewWriteBatch()
+		bdb, err := db.writable()
+		if err != nil {
+			return err
+		}
+		wb := bdb.NewWriteBatch()
 		// A new stamp ahead of the records: any dump is stale from here
 		// on, also after a crash that keeps some of this batch.
 		err = wb.Set(stampKey(), newStamp())
@@ -594,7 +716,7 @@ func (db *DB) write(sync bool) error {
 		db.written.Add(int64(len(batch)))
 	}
 	if sync && !db.readOnly && db.unsynced {
-		if err := db.bdb.Sync(); err != nil {
+		if err := db.bdb.Load().Sync(); err != nil {
 			return db.errorf(fmt.Errorf("sync: %w", err))
 		}
 		db.unsynced = false
@@ -625,7 +747,7 @@ func (db *DB) Close() error {
 	db.closed = true // refuses new writes from here on
 	db.mu.Unlock()
 	if db.readOnly {
-		if err := db.bdb.Close(); err != nil {
+		if err := db.bdb.Load().Close(); err != nil {
 			return db.errorf(fmt.Errorf("close: %w", err))
 		}
 		return nil
@@ -638,17 +760,30 @@ func (db *DB) Close() error {
 	} else if err := db.saveDump(context.Background()); err != nil {
 		errs = append(errs, err)
 	}
-	for range 4 {
-		if db.bdb.RunValueLogGC(0.5) != nil {
-			break // ErrNoRewrite or anything else: nothing more to reclaim
+	db.upMu.Lock()
+	writing := db.writing
+	db.upMu.Unlock()
+	bdb := db.bdb.Load()
+	if writing {
+		for range 4 {
+			if bdb.RunValueLogGC(0.5) != nil {
+				break // ErrNoRewrite or anything else: nothing more to reclaim
+			}
 		}
 	}
-	// Remove the pid file while Badger's lock is still held, so it never
-	// removes the pid file of a writer that opened after us.
+	// Remove the pid file while the directory lock is still held, so it
+	// never removes the pid file of a writer that opened after us.
 	if err := os.Remove(filepath.Join(db.dir, pidFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, db.errorf(err))
 	}
-	if err := db.bdb.Close(); err != nil {
+	if writing || db.reader == nil {
+		// The writing handle first: the read-only one has nothing to
+		// write, and is closed (with the lock) once the other is.
+		if err := bdb.Close(); err != nil {
+			errs = append(errs, db.errorf(fmt.Errorf("close: %w", err)))
+		}
+	}
+	if err := db.dropLock(); err != nil {
 		errs = append(errs, db.errorf(fmt.Errorf("close: %w", err)))
 	}
 	return errors.Join(errs...)
