@@ -988,7 +988,7 @@ func (w *remoteWriter) Commit(ctx context.Context) (core.Entry, error) {
 					return core.Entry{}, err
 				}
 				d := protocol.Dec{B: f.Payload}
-				en := d.Entry()
+				en := d.EntryOf(w.path)
 				return en, d.Err
 			}
 		}

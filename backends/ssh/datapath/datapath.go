@@ -117,6 +117,7 @@ type Stream struct {
 	in  cipher.AEAD
 
 	sendN, recvN uint64 // frame counters (the nonces)
+	scratch      []byte // RecvScratch's buffer, kept at its largest
 
 	q      chan Frame
 	shared chan Frame // the data path's queue, which every stream's writer takes from
@@ -177,8 +178,12 @@ func (s *Stream) writeFrame(f Frame) error {
 	return err
 }
 
-// readFrame reads and opens one frame.
-func (s *Stream) readFrame() (Frame, error) {
+// readFrame reads and opens one frame, in a buffer of its own.
+func (s *Stream) readFrame() (Frame, error) { return s.readFrameIn(nil) }
+
+// readFrameIn reads and opens one frame: in *scratch, grown to fit, when
+// scratch is not nil, else in a buffer of its own.
+func (s *Stream) readFrameIn(scratch *[]byte) (Frame, error) {
 	var l [4]byte
 	if _, err := io.ReadFull(s.r, l[:]); err != nil {
 		return Frame{}, err
@@ -187,7 +192,16 @@ func (s *Stream) readFrame() (Frame, error) {
 	if n < 1+tagSize || n > 1+MaxBody+tagSize {
 		return Frame{}, fmt.Errorf("%w: bad frame length %d", ErrTampered, n)
 	}
-	b := make([]byte, n)
+	var b []byte
+	switch {
+	case scratch == nil:
+		b = make([]byte, n)
+	case cap(*scratch) >= int(n):
+		b = (*scratch)[:n]
+	default:
+		*scratch = make([]byte, n)
+		b = *scratch
+	}
 	if _, err := io.ReadFull(s.r, b); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -309,6 +323,21 @@ func (s *Stream) TrySend(typ byte, body []byte) bool {
 // Recv reads the next frame. Any error ends the stream.
 func (s *Stream) Recv() (Frame, error) {
 	f, err := s.readFrame()
+	if err != nil {
+		s.fail(err)
+		return Frame{}, s.Err()
+	}
+	return f, nil
+}
+
+// RecvScratch is Recv for a receiver that is done with each frame before
+// it asks for the next: the body is read into a buffer the stream keeps
+// and reuses, valid only until the next RecvScratch, so that neither a
+// large file's chunks nor small files' calls cost an allocation each (a
+// 256 KiB chunk, zeroed, per frame). A body kept longer must be copied.
+// Any error ends the stream.
+func (s *Stream) RecvScratch() (Frame, error) {
+	f, err := s.readFrameIn(&s.scratch)
 	if err != nil {
 		s.fail(err)
 		return Frame{}, s.Err()

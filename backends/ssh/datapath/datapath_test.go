@@ -243,3 +243,62 @@ func TestListenPorts(t *testing.T) {
 		}
 	}
 }
+
+// TestRecvScratch: frames of any size, smaller and larger than the ones
+// before, open in the reused buffer as they were sent; the buffer is
+// grown once for the largest and then reused; a tampered frame still
+// ends the stream.
+func TestRecvScratch(t *testing.T) {
+	k := newKey(t)
+	sizes := []int{0, 1, 4 << 10, MaxBody, 10, 256 << 10, 3}
+	snd, buf, recv := pair(t, k, toAgent)
+	for i, n := range sizes {
+		if err := snd.writeFrame(Frame{Type: byte(i + 1), Body: bytes.Repeat([]byte{byte('a' + i)}, n)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snd.w.Flush()
+	wire := bytes.Clone(buf.Bytes())
+	r := recv(wire)
+	r.done = make(chan struct{})
+	r.c = nopConn{}
+	var grownTo int
+	for i, n := range sizes {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			f, err := r.RecvScratch()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Type != byte(i+1) || !bytes.Equal(f.Body, bytes.Repeat([]byte{byte('a' + i)}, n)) {
+				t.Fatalf("frame %d: type %d, %d bytes, want type %d, %d bytes of %c", i, f.Type, len(f.Body), i+1, n, 'a'+i)
+			}
+			if i > 0 && n+1+tagSize <= grownTo && cap(r.scratch) != grownTo {
+				t.Fatalf("the buffer of %d bytes was replaced for a frame of %d", grownTo, n)
+			}
+			grownTo = max(grownTo, cap(r.scratch))
+		})
+	}
+	if _, err := r.RecvScratch(); err == nil {
+		t.Fatal("a frame past the end")
+	}
+	bad := bytes.Clone(wire)
+	bad[len(bad)-1] ^= 1
+	r = recv(bad)
+	r.done = make(chan struct{})
+	r.c = nopConn{}
+	var err error
+	for range sizes {
+		if _, err = r.RecvScratch(); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrTampered) {
+		t.Fatalf("err = %v, want ErrTampered", err)
+	}
+}
+
+// nopConn is the connection of a stream read from a buffer: Close does
+// nothing.
+type nopConn struct{ net.Conn }
+
+func (nopConn) Close() error { return nil }
