@@ -102,7 +102,15 @@ func aead(k Key, label string) (cipher.AEAD, error) {
 type Frame struct {
 	Type byte
 	Body []byte
+	// rec takes whole, the buffer Body lies in, back once the frame is
+	// written (SendAnyRecycled).
+	rec   Recycler
+	whole []byte
 }
+
+// Recycler takes back the buffer of a frame sent with SendAnyRecycled
+// once the frame is written, for the next one.
+type Recycler interface{ Recycle(buf []byte) }
 
 // Stream is one authenticated TCP stream. Send is safe for concurrent
 // use: frames are queued and written in order by a writer goroutine;
@@ -228,7 +236,7 @@ func (s *Stream) writer() {
 		case <-s.done:
 			return
 		}
-		err := s.writeFrame(f)
+		err := s.writeSent(f)
 		// Take what else is queued into the same write. A write blocks
 		// while the socket holds enough unsent bytes (notsentLowat), so
 		// a stream slowed by a loss takes no more from the shared queue
@@ -239,10 +247,10 @@ func (s *Stream) writer() {
 		for yields := 0; err == nil; {
 			select {
 			case f = <-s.q:
-				err = s.writeFrame(f)
+				err = s.writeSent(f)
 				continue
 			case f = <-s.shared:
-				err = s.writeFrame(f)
+				err = s.writeSent(f)
 				continue
 			default:
 			}
@@ -263,6 +271,16 @@ func (s *Stream) writer() {
 			return
 		}
 	}
+}
+
+// writeSent is writeFrame for a frame that was queued: its buffer goes
+// back to its recycler once written (sealed into the stream's buffer).
+func (s *Stream) writeSent(f Frame) error {
+	err := s.writeFrame(f)
+	if f.rec != nil {
+		f.rec.Recycle(f.whole)
+	}
+	return err
 }
 
 // Send queues a frame, waiting while the queue is full. The body is not
@@ -290,11 +308,22 @@ func (s *Stream) SendAny(ctx context.Context, typ byte, body []byte) error {
 // SendAnyOwned is SendAny for a body the caller gives up: it is not
 // copied, and must not be changed or reused once SendAnyOwned is called.
 func (s *Stream) SendAnyOwned(ctx context.Context, typ byte, body []byte) error {
+	return s.sendAny(ctx, Frame{Type: typ, Body: body})
+}
+
+// SendAnyRecycled is SendAnyOwned for a body that lies in buf, which r
+// takes back once the frame is written; neither may be changed or used
+// once SendAnyRecycled is called. A frame dropped because the stream
+// ended is not given back.
+func (s *Stream) SendAnyRecycled(ctx context.Context, typ byte, body, buf []byte, r Recycler) error {
+	return s.sendAny(ctx, Frame{Type: typ, Body: body, rec: r, whole: buf})
+}
+
+func (s *Stream) sendAny(ctx context.Context, f Frame) error {
 	q := s.shared
 	if q == nil {
 		q = s.q
 	}
-	f := Frame{Type: typ, Body: body}
 	select {
 	case q <- f:
 		return nil

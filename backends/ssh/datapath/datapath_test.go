@@ -302,3 +302,55 @@ func TestRecvScratch(t *testing.T) {
 type nopConn struct{ net.Conn }
 
 func (nopConn) Close() error { return nil }
+
+// scribbler is a Recycler that overwrites each buffer it takes back, so
+// that a frame whose buffer came back before it was written arrives
+// damaged.
+type scribbler chan []byte
+
+func (s scribbler) Recycle(b []byte) {
+	for i := range b[:cap(b)] {
+		b[:cap(b)][i] = 0xee
+	}
+	s <- b
+}
+
+// TestSendAnyRecycled: a frame sent with a recycler arrives whole, of any
+// size (within the writer's buffer or beyond it), and its buffer comes
+// back, once, only after it was written.
+func TestSendAnyRecycled(t *testing.T) {
+	client, agent := connect(t, 1)
+	ctx := context.Background()
+	for _, n := range []int{0, 100, 4 << 10, 64 << 10, MaxBody} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			buf := make([]byte, 16+n)
+			body := buf[16:]
+			for i := range body {
+				body[i] = byte(i)
+			}
+			want := bytes.Clone(body)
+			back := make(scribbler, 2)
+			if err := client[0].SendAnyRecycled(ctx, 9, body, buf, back); err != nil {
+				t.Fatal(err)
+			}
+			f, err := agent[0].Recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Type != 9 || !bytes.Equal(f.Body, want) {
+				t.Fatalf("frame type %d, %d bytes; want 9, %d bytes as sent", f.Type, len(f.Body), n)
+			}
+			select {
+			case b := <-back:
+				if &b[:1][0] != &buf[0] || cap(b) != cap(buf) {
+					t.Fatal("another buffer came back")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the buffer did not come back")
+			}
+			if len(back) != 0 {
+				t.Fatal("the buffer came back twice")
+			}
+		})
+	}
+}
