@@ -908,13 +908,15 @@ func (w *remoteWriter) startFrame() {
 // sent over SSH or dropped is left to the collector.
 type framePool struct{ free chan []byte }
 
-// Sizes of the frames framePool keeps: at most pooledFrames, each at
-// least minFrame (any file up to ~7 KiB fits any pooled frame) and at
-// most maxPooledFrame.
+// Sizes of the frames framePool keeps: at most pooledFrames, as many as
+// small files can be in flight (fewer left the list empty while the
+// workers' files were under way, and most frames were new again), each
+// at least minFrame (any file up to ~7 KiB fits any pooled frame) and at
+// most maxPooledFrame: the pool holds no more than was in flight.
 const (
-	pooledFrames   = 64
+	pooledFrames   = smallWorkers
 	minFrame       = 8 << 10
-	maxPooledFrame = 64 << 10
+	maxPooledFrame = smallMax
 )
 
 func newFramePool() framePool { return framePool{free: make(chan []byte, pooledFrames)} }
