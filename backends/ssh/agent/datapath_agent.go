@@ -48,13 +48,44 @@ type agentData struct {
 	jobs    chan dataJob
 	workers int
 	done    chan struct{}
+	// payloads holds the buffers of calls served, for the next ones
+	// (*[]byte; callPayload, freePayload).
+	payloads sync.Pool
+}
+
+// maxPooledPayload bounds the calls whose buffers are reused: small
+// files' PUTs; a larger call's buffer is left to the collector, so that
+// the pool holds at most protocol.MaxServing small buffers.
+const maxPooledPayload = 64 << 10
+
+// callPayload copies a call's payload, read in its stream's scratch
+// buffer, into a buffer of its own for the worker that serves it.
+func (d *agentData) callPayload(p []byte) *[]byte {
+	b, _ := d.payloads.Get().(*[]byte)
+	switch {
+	case b == nil:
+		nb := make([]byte, 0, max(len(p), 4<<10))
+		b = &nb
+	case cap(*b) < len(p):
+		*b = make([]byte, 0, len(p))
+	}
+	*b = append((*b)[:0], p...)
+	return b
+}
+
+// freePayload gives back a served call's buffer (nothing of it may be
+// used after).
+func (d *agentData) freePayload(b *[]byte) {
+	if cap(*b) <= maxPooledPayload {
+		d.payloads.Put(b)
+	}
 }
 
 // dataJob is a call that came on a stream, for a worker to serve.
 type dataJob struct {
 	s       *datapath.Stream
 	id, op  uint64
-	payload []byte
+	payload *[]byte // from agentData.callPayload, freed once served
 }
 
 func (d *agentData) fail(err error) {
@@ -224,7 +255,9 @@ func (a *agent) dataOpen(ctx context.Context, d *protocol.Dec) (byte, []byte, er
 // (the client matches them to their requests by id).
 func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stream) {
 	for {
-		f, err := s.Recv()
+		// Nothing of a frame is kept once the next is read: a write's
+		// bytes are written at once, a call's payload is copied.
+		f, err := s.RecvScratch()
 		if err != nil {
 			dp.fail(err)
 			return
@@ -277,7 +310,7 @@ func (a *agent) serveStream(ctx context.Context, dp *agentData, s *datapath.Stre
 				dp.fail(s.Err())
 				return
 			}
-			a.dispatch(ctx, dp, dataJob{s: s, id: id, op: op, payload: d.B})
+			a.dispatch(ctx, dp, dataJob{s: s, id: id, op: op, payload: dp.callPayload(d.B)})
 		default:
 			dp.fail(fmt.Errorf("agent protocol: data frame type %d", f.Type))
 			return
@@ -317,8 +350,9 @@ func (a *agent) dispatch(ctx context.Context, dp *agentData, job dataJob) {
 // callWorker serves calls until the data path ends.
 func (a *agent) callWorker(ctx context.Context, dp *agentData, job dataJob) {
 	for {
-		typ, body := a.dataCall(ctx, job.id, job.op, job.payload)
-		err := job.s.SendAnyOwned(ctx, typ, body) // a body of its own
+		typ, body := a.dataCall(ctx, job.id, job.op, *job.payload)
+		dp.freePayload(job.payload) // the answer is a body of its own
+		err := job.s.SendAnyOwned(ctx, typ, body)
 		<-dp.calls
 		if err != nil {
 			dp.fail(err)

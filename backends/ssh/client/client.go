@@ -33,6 +33,9 @@ type Client struct {
 	// content (--transfer-threads), each with what closes it.
 	data     []*Client
 	dataNext atomic.Uint64
+	// frames are small files' PUT frames the data path wrote, for the
+	// next files' (the zero pool keeps none).
+	frames framePool
 	// dp is the data path (OpenDataPath): parallel sealed TCP streams
 	// for the content of files larger than one chunk.
 	dp atomic.Pointer[clientData]
@@ -106,7 +109,7 @@ func New(ctx context.Context, r io.Reader, w io.Writer, closer io.Closer, h prot
 	if stall <= 0 {
 		stall = DefaultStall
 	}
-	c := &Client{c: protocol.NewConn(r, w), closer: closer, pending: map[uint64]pendingReq{},
+	c := &Client{c: protocol.NewConn(r, w), closer: closer, pending: map[uint64]pendingReq{}, frames: newFramePool(),
 		forgotten: map[uint64]struct{}{}, dead: make(chan struct{}), stall: stall}
 	cc, err := protocol.NewCodec(h.Compression)
 	if err != nil {
@@ -892,11 +895,53 @@ func (w *remoteWriter) startFrame() {
 	// The header is encoded in place, in room for the path twice (the
 	// file's and, replacing one, the precondition's entry's) and the
 	// rest; a longer one only costs a copy.
-	e := protocol.Enc{B: make([]byte, callHead, callHead+2*len(w.path)+frameSlack+int(w.opts.Size))}
+	e := protocol.Enc{B: w.c.frames.get(callHead + 2*len(w.path) + frameSlack + int(w.opts.Size))[:callHead]}
 	e.Str(w.path)
 	e.CreateOptions(w.opts)
 	e.Uint(uint64(w.opts.Size))
 	w.frame, w.body = e.B, len(e.B)
+}
+
+// framePool is a bounded free list of PUT frames: a frame the data path
+// wrote comes back (Recycle) for a next file's, so that a small file's
+// frame is not a new zeroed buffer each. A frame kept beyond the list,
+// sent over SSH or dropped is left to the collector.
+type framePool struct{ free chan []byte }
+
+// Sizes of the frames framePool keeps: at most pooledFrames, as many as
+// small files can be in flight (fewer left the list empty while the
+// workers' files were under way, and most frames were new again), each
+// at least minFrame (any file up to ~7 KiB fits any pooled frame) and at
+// most maxPooledFrame: the pool holds no more than was in flight.
+const (
+	pooledFrames   = smallWorkers
+	minFrame       = 8 << 10
+	maxPooledFrame = smallMax
+)
+
+func newFramePool() framePool { return framePool{free: make(chan []byte, pooledFrames)} }
+
+// get returns an empty buffer with room for n bytes.
+func (p framePool) get(n int) []byte {
+	select {
+	case b := <-p.free:
+		if cap(b) >= n {
+			return b[:0]
+		}
+	default:
+	}
+	return make([]byte, 0, max(n, minFrame))
+}
+
+// Recycle takes back a frame the data path wrote.
+func (p framePool) Recycle(b []byte) {
+	if cap(b) > maxPooledFrame {
+		return
+	}
+	select {
+	case p.free <- b:
+	default:
+	}
 }
 
 // frameSlack is the room startFrame keeps for a PUT's header beyond its
@@ -982,13 +1027,14 @@ func (w *remoteWriter) Commit(ctx context.Context) (core.Entry, error) {
 		}
 		e.B = frame[head:]
 		if cd := w.c.tcpData(); cd != nil { // a small file, in one frame
-			_, f, err := w.c.dataCallFrame(ctx, cd, protocol.OpPut, frame, head)
+			_, f, err := w.c.dataCallFrame(ctx, cd, protocol.OpPut, frame, head, w.c.frames)
 			if !errors.Is(err, errTooLarge) {
+				w.frame, w.buf = nil, nil // sent: the frame is the pool's again
 				if err != nil {
 					return core.Entry{}, err
 				}
 				d := protocol.Dec{B: f.Payload}
-				en := d.Entry()
+				en := d.EntryOf(w.path)
 				return en, d.Err
 			}
 		}

@@ -302,16 +302,23 @@ func (cd *clientData) error() error {
 // stream whose socket has room sends it, so chunks spread over every
 // stream and a stream slowed by loss takes less.
 func (cd *clientData) send(ctx context.Context, typ byte, body []byte) error {
-	return cd.sendOwned(ctx, typ, append([]byte(nil), body...))
+	return cd.sendOwned(ctx, typ, append([]byte(nil), body...), nil, nil)
 }
 
 // sendOwned is send for a body the data path takes over: it is not
-// copied, and must not be changed or reused after.
-func (cd *clientData) sendOwned(ctx context.Context, typ byte, body []byte) error {
+// copied, and must not be changed or reused after. With a recycler, the
+// body lies in buf, which goes back to rec once written.
+func (cd *clientData) sendOwned(ctx context.Context, typ byte, body, buf []byte, rec datapath.Recycler) error {
 	cd.sending.Add(1)
 	defer cd.sending.Add(-1)
 	cd.active.Store(time.Now().UnixNano())
-	if err := cd.streams[0].SendAnyOwned(ctx, typ, body); err != nil {
+	var err error
+	if rec != nil {
+		err = cd.streams[0].SendAnyRecycled(ctx, typ, body, buf, rec)
+	} else {
+		err = cd.streams[0].SendAnyOwned(ctx, typ, body)
+	}
+	if err != nil {
 		if ctx.Err() == nil {
 			cd.fail(err) // a stream that cannot be written to: the data path is broken
 		}
@@ -360,7 +367,7 @@ func (cd *clientData) call(ctx context.Context, op byte, payload []byte) (uint64
 		return 0, protocol.Frame{}, errTooLarge
 	}
 	frame := make([]byte, callHead, callHead+len(payload))
-	return cd.callFrame(ctx, op, append(frame, payload...), callHead)
+	return cd.callFrame(ctx, op, append(frame, payload...), callHead, nil)
 }
 
 // callHead is the room a call's frame keeps before its payload for the
@@ -371,7 +378,7 @@ const callHead = 2 * binary.MaxVarintLen64
 // least callHead bytes of room before it (head ≥ callHead): the header
 // goes there, and the frame is sent as it is, never copied. The data
 // path takes frame over.
-func (cd *clientData) callFrame(ctx context.Context, op byte, frame []byte, head int) (uint64, protocol.Frame, error) {
+func (cd *clientData) callFrame(ctx context.Context, op byte, frame []byte, head int, rec datapath.Recycler) (uint64, protocol.Frame, error) {
 	payload := frame[head:]
 	if len(payload)+32 > datapath.MaxBody {
 		return 0, protocol.Frame{}, errTooLarge
@@ -391,7 +398,7 @@ func (cd *clientData) callFrame(ctx context.Context, op byte, frame []byte, head
 	hdr := binary.AppendUvarint(binary.AppendUvarint(hb[:0], id), uint64(op))
 	start := head - len(hdr)
 	copy(frame[start:head], hdr)
-	if err := cd.sendOwned(ctx, protocol.DPCall, frame[start:]); err != nil {
+	if err := cd.sendOwned(ctx, protocol.DPCall, frame[start:], frame, rec); err != nil {
 		cd.forget(id)
 		return 0, protocol.Frame{}, fmt.Errorf("data path: %w", err)
 	}
@@ -502,7 +509,7 @@ func (w *dataFileWriter) flush() error {
 	e.Uint(w.handle)
 	e.Int(w.off)
 	e.Bytes(w.buf)
-	if err := w.cd.sendOwned(w.ctx, protocol.DPWrite, e.B); err != nil { // e.B is this frame's own
+	if err := w.cd.sendOwned(w.ctx, protocol.DPWrite, e.B, nil, nil); err != nil { // e.B is this frame's own
 		w.err = fmt.Errorf("data path: %w", err)
 		return w.err
 	}
@@ -546,7 +553,7 @@ func (r *remoteReader) fillData(cd *clientData) {
 		e.Uint(id)
 		e.Uint(r.handle)
 		e.Int(r.next)
-		if err := cd.sendOwned(r.ctx, protocol.DPRead, e.B); err != nil {
+		if err := cd.sendOwned(r.ctx, protocol.DPRead, e.B, nil, nil); err != nil {
 			cd.forget(id)
 			r.err = fmt.Errorf("data path: %w", err)
 			return

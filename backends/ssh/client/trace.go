@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/async-sync/async/backends/ssh/datapath"
 	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 )
@@ -43,9 +44,9 @@ func (c *Client) dataCall(ctx context.Context, cd *clientData, op byte, payload 
 }
 
 // dataCallFrame is cd.callFrame with dataCall's trace record.
-func (c *Client) dataCallFrame(ctx context.Context, cd *clientData, op byte, frame []byte, head int) (id uint64, f protocol.Frame, err error) {
+func (c *Client) dataCallFrame(ctx context.Context, cd *clientData, op byte, frame []byte, head int, rec datapath.Recycler) (id uint64, f protocol.Frame, err error) {
 	start := time.Now()
-	id, f, err = cd.callFrame(ctx, op, frame, head)
+	id, f, err = cd.callFrame(ctx, op, frame, head, rec)
 	if c.log != nil && !errors.Is(err, errTooLarge) {
 		c.traceRequest(ctx, op, id, len(frame)-head, start, &err)
 	}

@@ -102,7 +102,15 @@ func aead(k Key, label string) (cipher.AEAD, error) {
 type Frame struct {
 	Type byte
 	Body []byte
+	// rec takes whole, the buffer Body lies in, back once the frame is
+	// written (SendAnyRecycled).
+	rec   Recycler
+	whole []byte
 }
+
+// Recycler takes back the buffer of a frame sent with SendAnyRecycled
+// once the frame is written, for the next one.
+type Recycler interface{ Recycle(buf []byte) }
 
 // Stream is one authenticated TCP stream. Send is safe for concurrent
 // use: frames are queued and written in order by a writer goroutine;
@@ -117,6 +125,7 @@ type Stream struct {
 	in  cipher.AEAD
 
 	sendN, recvN uint64 // frame counters (the nonces)
+	scratch      []byte // RecvScratch's buffer, kept at its largest
 
 	q      chan Frame
 	shared chan Frame // the data path's queue, which every stream's writer takes from
@@ -177,8 +186,12 @@ func (s *Stream) writeFrame(f Frame) error {
 	return err
 }
 
-// readFrame reads and opens one frame.
-func (s *Stream) readFrame() (Frame, error) {
+// readFrame reads and opens one frame, in a buffer of its own.
+func (s *Stream) readFrame() (Frame, error) { return s.readFrameIn(nil) }
+
+// readFrameIn reads and opens one frame: in *scratch, grown to fit, when
+// scratch is not nil, else in a buffer of its own.
+func (s *Stream) readFrameIn(scratch *[]byte) (Frame, error) {
 	var l [4]byte
 	if _, err := io.ReadFull(s.r, l[:]); err != nil {
 		return Frame{}, err
@@ -187,7 +200,16 @@ func (s *Stream) readFrame() (Frame, error) {
 	if n < 1+tagSize || n > 1+MaxBody+tagSize {
 		return Frame{}, fmt.Errorf("%w: bad frame length %d", ErrTampered, n)
 	}
-	b := make([]byte, n)
+	var b []byte
+	switch {
+	case scratch == nil:
+		b = make([]byte, n)
+	case cap(*scratch) >= int(n):
+		b = (*scratch)[:n]
+	default:
+		*scratch = make([]byte, n)
+		b = *scratch
+	}
 	if _, err := io.ReadFull(s.r, b); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -214,7 +236,7 @@ func (s *Stream) writer() {
 		case <-s.done:
 			return
 		}
-		err := s.writeFrame(f)
+		err := s.writeSent(f)
 		// Take what else is queued into the same write. A write blocks
 		// while the socket holds enough unsent bytes (notsentLowat), so
 		// a stream slowed by a loss takes no more from the shared queue
@@ -225,10 +247,10 @@ func (s *Stream) writer() {
 		for yields := 0; err == nil; {
 			select {
 			case f = <-s.q:
-				err = s.writeFrame(f)
+				err = s.writeSent(f)
 				continue
 			case f = <-s.shared:
-				err = s.writeFrame(f)
+				err = s.writeSent(f)
 				continue
 			default:
 			}
@@ -249,6 +271,16 @@ func (s *Stream) writer() {
 			return
 		}
 	}
+}
+
+// writeSent is writeFrame for a frame that was queued: its buffer goes
+// back to its recycler once written (sealed into the stream's buffer).
+func (s *Stream) writeSent(f Frame) error {
+	err := s.writeFrame(f)
+	if f.rec != nil {
+		f.rec.Recycle(f.whole)
+	}
+	return err
 }
 
 // Send queues a frame, waiting while the queue is full. The body is not
@@ -276,11 +308,22 @@ func (s *Stream) SendAny(ctx context.Context, typ byte, body []byte) error {
 // SendAnyOwned is SendAny for a body the caller gives up: it is not
 // copied, and must not be changed or reused once SendAnyOwned is called.
 func (s *Stream) SendAnyOwned(ctx context.Context, typ byte, body []byte) error {
+	return s.sendAny(ctx, Frame{Type: typ, Body: body})
+}
+
+// SendAnyRecycled is SendAnyOwned for a body that lies in buf, which r
+// takes back once the frame is written; neither may be changed or used
+// once SendAnyRecycled is called. A frame dropped because the stream
+// ended is not given back.
+func (s *Stream) SendAnyRecycled(ctx context.Context, typ byte, body, buf []byte, r Recycler) error {
+	return s.sendAny(ctx, Frame{Type: typ, Body: body, rec: r, whole: buf})
+}
+
+func (s *Stream) sendAny(ctx context.Context, f Frame) error {
 	q := s.shared
 	if q == nil {
 		q = s.q
 	}
-	f := Frame{Type: typ, Body: body}
 	select {
 	case q <- f:
 		return nil
@@ -309,6 +352,21 @@ func (s *Stream) TrySend(typ byte, body []byte) bool {
 // Recv reads the next frame. Any error ends the stream.
 func (s *Stream) Recv() (Frame, error) {
 	f, err := s.readFrame()
+	if err != nil {
+		s.fail(err)
+		return Frame{}, s.Err()
+	}
+	return f, nil
+}
+
+// RecvScratch is Recv for a receiver that is done with each frame before
+// it asks for the next: the body is read into a buffer the stream keeps
+// and reuses, valid only until the next RecvScratch, so that neither a
+// large file's chunks nor small files' calls cost an allocation each (a
+// 256 KiB chunk, zeroed, per frame). A body kept longer must be copied.
+// Any error ends the stream.
+func (s *Stream) RecvScratch() (Frame, error) {
+	f, err := s.readFrameIn(&s.scratch)
 	if err != nil {
 		s.fail(err)
 		return Frame{}, s.Err()

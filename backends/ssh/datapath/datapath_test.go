@@ -243,3 +243,114 @@ func TestListenPorts(t *testing.T) {
 		}
 	}
 }
+
+// TestRecvScratch: frames of any size, smaller and larger than the ones
+// before, open in the reused buffer as they were sent; the buffer is
+// grown once for the largest and then reused; a tampered frame still
+// ends the stream.
+func TestRecvScratch(t *testing.T) {
+	k := newKey(t)
+	sizes := []int{0, 1, 4 << 10, MaxBody, 10, 256 << 10, 3}
+	snd, buf, recv := pair(t, k, toAgent)
+	for i, n := range sizes {
+		if err := snd.writeFrame(Frame{Type: byte(i + 1), Body: bytes.Repeat([]byte{byte('a' + i)}, n)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snd.w.Flush()
+	wire := bytes.Clone(buf.Bytes())
+	r := recv(wire)
+	r.done = make(chan struct{})
+	r.c = nopConn{}
+	var grownTo int
+	for i, n := range sizes {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			f, err := r.RecvScratch()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Type != byte(i+1) || !bytes.Equal(f.Body, bytes.Repeat([]byte{byte('a' + i)}, n)) {
+				t.Fatalf("frame %d: type %d, %d bytes, want type %d, %d bytes of %c", i, f.Type, len(f.Body), i+1, n, 'a'+i)
+			}
+			if i > 0 && n+1+tagSize <= grownTo && cap(r.scratch) != grownTo {
+				t.Fatalf("the buffer of %d bytes was replaced for a frame of %d", grownTo, n)
+			}
+			grownTo = max(grownTo, cap(r.scratch))
+		})
+	}
+	if _, err := r.RecvScratch(); err == nil {
+		t.Fatal("a frame past the end")
+	}
+	bad := bytes.Clone(wire)
+	bad[len(bad)-1] ^= 1
+	r = recv(bad)
+	r.done = make(chan struct{})
+	r.c = nopConn{}
+	var err error
+	for range sizes {
+		if _, err = r.RecvScratch(); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrTampered) {
+		t.Fatalf("err = %v, want ErrTampered", err)
+	}
+}
+
+// nopConn is the connection of a stream read from a buffer: Close does
+// nothing.
+type nopConn struct{ net.Conn }
+
+func (nopConn) Close() error { return nil }
+
+// scribbler is a Recycler that overwrites each buffer it takes back, so
+// that a frame whose buffer came back before it was written arrives
+// damaged.
+type scribbler chan []byte
+
+func (s scribbler) Recycle(b []byte) {
+	for i := range b[:cap(b)] {
+		b[:cap(b)][i] = 0xee
+	}
+	s <- b
+}
+
+// TestSendAnyRecycled: a frame sent with a recycler arrives whole, of any
+// size (within the writer's buffer or beyond it), and its buffer comes
+// back, once, only after it was written.
+func TestSendAnyRecycled(t *testing.T) {
+	client, agent := connect(t, 1)
+	ctx := context.Background()
+	for _, n := range []int{0, 100, 4 << 10, 64 << 10, MaxBody} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			buf := make([]byte, 16+n)
+			body := buf[16:]
+			for i := range body {
+				body[i] = byte(i)
+			}
+			want := bytes.Clone(body)
+			back := make(scribbler, 2)
+			if err := client[0].SendAnyRecycled(ctx, 9, body, buf, back); err != nil {
+				t.Fatal(err)
+			}
+			f, err := agent[0].Recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Type != 9 || !bytes.Equal(f.Body, want) {
+				t.Fatalf("frame type %d, %d bytes; want 9, %d bytes as sent", f.Type, len(f.Body), n)
+			}
+			select {
+			case b := <-back:
+				if &b[:1][0] != &buf[0] || cap(b) != cap(buf) {
+					t.Fatal("another buffer came back")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the buffer did not come back")
+			}
+			if len(back) != 0 {
+				t.Fatal("the buffer came back twice")
+			}
+		})
+	}
+}

@@ -566,9 +566,18 @@ func (d *Dec) time() time.Time {
 }
 
 // Entry reads an entry.
-func (d *Dec) Entry() core.Entry {
+func (d *Dec) Entry() core.Entry { return d.EntryOf("") }
+
+// EntryOf reads an entry that is expected to be path's, as the answer
+// to a write of path: its path, when it is that one, shares path's
+// string instead of a copy of its own.
+func (d *Dec) EntryOf(path string) core.Entry {
 	var e core.Entry
-	e.Path = d.Str()
+	if b := d.Bytes(); string(b) == path {
+		e.Path = path
+	} else {
+		e.Path = string(b)
+	}
 	e.Type = core.Type(d.Uint())
 	e.Size = d.Int()
 	e.MTime = d.time()
