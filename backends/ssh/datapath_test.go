@@ -98,6 +98,15 @@ func randomBytes(t *testing.T, n int) []byte {
 // and opens a data path with o.
 func dataClient(t *testing.T, o client.DataOptions) (*client.Client, string, client.DataInfo, error) {
 	t.Helper()
+	c, root, o := agentClient(t, o)
+	info, err := c.OpenDataPath(context.Background(), o)
+	return c, root, info, err
+}
+
+// agentClient starts an agent on a fresh directory of the test server,
+// and fills in o's host.
+func agentClient(t *testing.T, o client.DataOptions) (*client.Client, string, client.DataOptions) {
+	t.Helper()
 	s := server(t)
 	conn := dial(t, s)
 	t.Cleanup(func() { conn.Close() })
@@ -114,8 +123,113 @@ func dataClient(t *testing.T, o client.DataOptions) (*client.Client, string, cli
 	if o.Host == "" {
 		o.Host = conn.RemoteIP()
 	}
-	info, err := c.OpenDataPath(context.Background(), o)
-	return c, root, info, err
+	return c, root, o
+}
+
+// TestDataPathOpensLater: a data path asked for later opens on the first
+// request carrying content, once however many ask at once, and not at
+// all for a session that moves none; one that cannot open is reported
+// once and the content goes over SSH.
+func TestDataPathOpensLater(t *testing.T) {
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	go func() {
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accepted, never answered
+		}
+	}()
+	tests := []struct {
+		name    string
+		files   int  // written at once, then read back
+		blocked bool // the data port is a black hole
+		dials   int  // data streams connected
+		opened  int  // outcomes reported
+	}{
+		{"nothing moves", 0, false, 0, 0},
+		{"many writers at once", 12, false, 2, 1},
+		{"blocked", 6, true, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var dials atomic.Int32
+			o := client.DataOptions{Streams: 2, Timeout: 500 * time.Millisecond,
+				Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					if tt.blocked {
+						addr = hole.Addr().String()
+					} else {
+						dials.Add(1)
+					}
+					var d net.Dialer
+					return d.DialContext(ctx, network, addr)
+				}}
+			c, root, o := agentClient(t, o)
+			var mu sync.Mutex
+			var outcomes []error
+			c.OpenDataPathLater(o, func(_ client.DataInfo, err error) {
+				mu.Lock()
+				outcomes = append(outcomes, err)
+				mu.Unlock()
+			})
+			ctx := context.Background()
+			if _, err := c.Stat(ctx, ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Scan(ctx, core.ScanOptions{}, func(core.Entry) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			files := map[string][]byte{}
+			for i := range tt.files {
+				n := 100 + i
+				if i%3 == 0 {
+					n = protocol.ChunkSize + i
+				}
+				files[fmt.Sprintf("f%d", i)] = randomBytes(t, n)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 2*len(files))
+			for p, b := range files {
+				wg.Go(func() {
+					if _, err := put(ctx, c, p, b); err != nil {
+						errs <- fmt.Errorf("put %s: %w", p, err)
+						return
+					}
+					if got, err := get(ctx, c, p); err != nil || !bytes.Equal(got, b) {
+						errs <- fmt.Errorf("get %s: %d bytes, %v", p, len(got), err)
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			for p, b := range files {
+				if got, err := os.ReadFile(filepath.Join(root, p)); err != nil || !bytes.Equal(got, b) {
+					t.Errorf("%s on the server: %d bytes, %v", p, len(got), err)
+				}
+			}
+			if n := int(dials.Load()); n != tt.dials {
+				t.Errorf("%d data streams connected, want %d", n, tt.dials)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(outcomes) != tt.opened {
+				t.Fatalf("%d outcomes reported (%v), want %d", len(outcomes), outcomes, tt.opened)
+			}
+			for _, err := range outcomes {
+				if (err != nil) != tt.blocked {
+					t.Errorf("outcome %v, blocked %v", err, tt.blocked)
+				}
+			}
+		})
+	}
 }
 
 func put(ctx context.Context, c *client.Client, p string, b []byte) (core.Entry, error) {

@@ -56,6 +56,40 @@ func TestSSHDataPathTreeBothWays(t *testing.T) {
 	equalTrees(t, readTree(t, dst), readTree(t, src))
 }
 
+// TestSSHDataPathOpensForContentOnly: by default (auto) the data path
+// opens when a file's content first moves: the first push opens it, a
+// resync that finds nothing to do opens none, a change opens it again.
+func TestSSHDataPathOpensForContentOnly(t *testing.T) {
+	s := testServer(t)
+	state, src, dst := t.TempDir(), t.TempDir(), s.TempDir(t)
+	writeTree(t, src, dataTree())
+	for i, tt := range []struct {
+		name   string
+		change tree
+		opens  bool
+	}{
+		{"first push", nil, true},
+		{"no change", nil, false},
+		{"a change", tree{"dir/mid.bin": strings.Repeat("v2", 200<<10)}, true},
+	} {
+		writeTree(t, src, tt.change)
+		logs := t.TempDir()
+		r := sshRun(t, state, nil, append(keyArgs(s, "lazy"), "-d", src, "-r", remote(s, dst), "-L", logs)...)
+		mustCode(t, r, 0)
+		if strings.Contains(r.stderr, "warning") {
+			t.Errorf("%s: warnings: %s", tt.name, r.stderr)
+		}
+		equalTrees(t, readTree(t, dst), readTree(t, src))
+		b, _ := os.ReadFile(filepath.Join(logs, "async-lazy.log"))
+		if len(b) == 0 {
+			t.Fatalf("%s: no log", tt.name)
+		}
+		if got := strings.Contains(string(b), "data path open"); got != tt.opens {
+			t.Errorf("run %d (%s): data path opened %v, want %v:\n%s", i, tt.name, got, tt.opens, b)
+		}
+	}
+}
+
 // TestSSHDataPathBlockedFallsBack: when the agent cannot take the data
 // port (-O names one already in use), auto says so in one warning line
 // and moves the content over SSH; tcp fails with one line.

@@ -181,8 +181,10 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 // openDataPath opens the data path to the agent (--data-path): sealed
 // parallel TCP streams for file content beside the SSH connection. With
 // auto, a data path that cannot open costs one warning line and the
-// content goes over SSH; with tcp it is an error. It reports whether the
-// data path is open.
+// content goes over SSH; with tcp it is an error. With auto, and no
+// --transfer-threads to size by it, the data path opens when the first
+// file's content needs it, so that a run that moves nothing opens none.
+// It reports whether the data path is open or will be.
 func (a *app) openDataPath(ctx context.Context, in *instance, s *session, e endpoint, conn *ssh.Conn, c *client.Client, log *slog.Logger) (bool, error) {
 	mode := cmp.Or(s.ssh.dataPath, "auto")
 	if mode == "ssh" || in.dryRun {
@@ -196,21 +198,34 @@ func (a *app) openDataPath(ctx context.Context, in *instance, s *session, e endp
 	if mode == "udp" || mode == "quic" {
 		tr = datapath.Transport(mode)
 	}
-	info, err := c.OpenDataPath(ctx, client.DataOptions{Host: conn.RemoteIP(), Port: s.ssh.dataPort, Streams: s.ssh.dataStreams,
+	o := client.DataOptions{Host: conn.RemoteIP(), Port: s.ssh.dataPort, Streams: s.ssh.dataStreams,
 		Transport: tr, Rate: s.targetRate,
 		Failed: func(err error) {
 			warn(fmt.Sprintf("warning: the data path to %s failed (%v): files in flight are retried by the next run, the others go over SSH", e.host, err))
-		}})
+		}}
+	opened := func(info client.DataInfo, err error) {
+		if err == nil {
+			log.Info("data path open", "transport", info.Transport, "address", info.Addr, "streams", info.Streams, "congestion", info.CC, "server congestion", info.AgentCC)
+			return
+		}
+		warn(fmt.Sprintf("warning: no data path to %s (%v); file content goes over SSH (--data-path=ssh skips the attempt)", e.host, err))
+	}
+	if mode == "auto" && len(s.TransferThreads) == 0 {
+		log.Debug("data path opens with the first file content")
+		c.OpenDataPathLater(o, opened)
+		return true, nil
+	}
+	info, err := c.OpenDataPath(ctx, o)
 	switch {
 	case err == nil:
-		log.Info("data path open", "transport", info.Transport, "address", info.Addr, "streams", info.Streams, "congestion", info.CC, "server congestion", info.AgentCC)
+		opened(info, nil)
 		return true, nil
 	case ctx.Err() != nil:
 		return false, ctx.Err()
 	case mode != "auto":
 		return false, &fatal{exitFailed, fmt.Errorf("option --data-path=%s: no data path to %s: %w", mode, e.host, err)}
 	}
-	warn(fmt.Sprintf("warning: no data path to %s (%v); file content goes over SSH (--data-path=ssh skips the attempt)", e.host, err))
+	opened(info, err)
 	return false, nil
 }
 

@@ -39,6 +39,9 @@ type Client struct {
 	// dp is the data path (OpenDataPath): parallel sealed TCP streams
 	// for the content of files larger than one chunk.
 	dp atomic.Pointer[clientData]
+	// later is the data path to open when content first needs it
+	// (OpenDataPathLater).
+	later lazyData
 
 	next    atomic.Uint64
 	mu      sync.Mutex
@@ -474,6 +477,7 @@ func (c *Client) Backend() core.Backend { return core.Mask(c, c.Features()) }
 
 // Close ends the session with the agent.
 func (c *Client) Close() error {
+	c.later.cancel() // waits for an open under way: its streams close below
 	if cd := c.dp.Load(); cd != nil {
 		cd.fail(errDataClosed)
 	}
@@ -689,7 +693,7 @@ func (c *Client) Open(ctx context.Context, p string, offset int64) (io.ReadClose
 	var e protocol.Enc
 	e.Str(p)
 	e.Int(offset)
-	cd := c.tcpData()
+	cd := c.openData(ctx)
 	var id uint64
 	var f protocol.Frame
 	var err error
@@ -838,8 +842,10 @@ func (r *remoteReader) Close() error {
 // the commit in one request; larger files stream in chunks behind a
 // one-way create.
 func (c *Client) Create(ctx context.Context, p string, opts core.CreateOptions) (core.Writer, error) {
-	if cd := c.tcpData(); cd != nil && opts.Size > smallFile && opts.Partial == "" {
-		return c.createData(ctx, cd, p, opts)
+	if opts.Size > smallFile && opts.Partial == "" {
+		if cd := c.openData(ctx); cd != nil {
+			return c.createData(ctx, cd, p, opts)
+		}
 	}
 	if opts.Size >= largeFile && len(c.data) > 0 {
 		return c.dataPath(false).Create(ctx, p, opts)
@@ -1026,7 +1032,7 @@ func (w *remoteWriter) Commit(ctx context.Context) (core.Entry, error) {
 			frame = e.B
 		}
 		e.B = frame[head:]
-		if cd := w.c.tcpData(); cd != nil { // a small file, in one frame
+		if cd := w.c.openData(ctx); cd != nil { // a small file, in one frame
 			_, f, err := w.c.dataCallFrame(ctx, cd, protocol.OpPut, frame, head, w.c.frames)
 			if !errors.Is(err, errTooLarge) {
 				w.frame, w.buf = nil, nil // sent: the frame is the pool's again

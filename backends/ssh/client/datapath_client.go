@@ -170,7 +170,7 @@ func (cd *clientData) windowSize() int64 {
 // data path runs: their window of bytes in flight, not a count of
 // requests, bounds them (over SSH alone, InFlight does).
 func (c *Client) SmallFiles() core.ThreadClass {
-	if c.tcpData() == nil {
+	if c.tcpData() == nil && !c.later.pending.Load() {
 		return core.ThreadClass{}
 	}
 	return core.ThreadClass{N: smallWorkers, MaxSize: smallMax}
@@ -423,7 +423,58 @@ func (cd *clientData) callFrame(ctx context.Context, op byte, frame []byte, head
 
 var errTooLarge = errors.New("too large for the data path")
 
-// data returns the running data path, or nil.
+// lazyData is a data path to open when file content first needs it: a
+// run that moves no content (a resync without changes) opens none.
+type lazyData struct {
+	pending atomic.Bool // o is set
+	mu      sync.Mutex  // held while opening: the others wait for it
+	o       *DataOptions
+	opened  func(DataInfo, error)
+}
+
+// OpenDataPathLater is OpenDataPath on the first request that carries
+// file content (a read, a write), rather than now. opened is told its
+// outcome, once: on an error the client stays on SSH alone (the caller
+// warns). An open that the requesting context ended is tried again by the
+// next request.
+func (c *Client) OpenDataPathLater(o DataOptions, opened func(DataInfo, error)) {
+	c.later.mu.Lock()
+	defer c.later.mu.Unlock()
+	c.later.o, c.later.opened = &o, opened
+	c.later.pending.Store(true)
+}
+
+// openData returns the running data path, opening it first when
+// OpenDataPathLater asked for it; nil without one.
+func (c *Client) openData(ctx context.Context) *clientData {
+	if cd := c.tcpData(); cd != nil || !c.later.pending.Load() {
+		return cd
+	}
+	l := &c.later
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.o == nil { // opened by another request meanwhile, or given up
+		return c.tcpData()
+	}
+	info, err := c.OpenDataPath(ctx, *l.o)
+	if err != nil && ctx.Err() != nil {
+		return nil // this request ended: the next one tries
+	}
+	l.o = nil
+	l.pending.Store(false)
+	l.opened(info, err)
+	return c.tcpData()
+}
+
+// cancel drops a data path not opened yet, after an open under way ended.
+func (l *lazyData) cancel() {
+	l.mu.Lock()
+	l.o = nil
+	l.pending.Store(false)
+	l.mu.Unlock()
+}
+
+// tcpData returns the running data path, or nil.
 func (c *Client) tcpData() *clientData {
 	if cd := c.dp.Load(); cd != nil && cd.alive() {
 		return cd
