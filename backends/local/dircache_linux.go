@@ -17,17 +17,27 @@ import (
 // looked up again soon.
 const dirReuse = 250 * time.Millisecond
 
-// dirCache keeps the parent directory of the last file created open, so
+// dirCacheSize is how many parent directories stay open at once: enough
+// for the concurrent writers of a sync (each usually in its own directory
+// of small files) to keep theirs, few enough to cost nothing in
+// descriptors.
+const dirCacheSize = 12
+
+// dirCache keeps the parent directories of the files created last open, so
 // that a directory of small files costs one lookup instead of one per
-// file (rsync, which works in the directory it receives, does none).
-// Files created in it hold a reference; the descriptor is closed when the
-// last one is released after it left the cache. Any rename, removal, link
-// or symbolic link of this FS empties the cache before and after it acts
-// (gen), so that the sync's own directory moves are always seen.
+// file (rsync, which works in the directory it receives, does none), also
+// when several writers create files in different directories at once.
+// Files created in a directory hold a reference; the descriptor is closed
+// when the last one is released after it left the cache. When full, the
+// directory used least recently leaves it. Any rename, removal, link or
+// symbolic link of this FS empties the cache before and after it acts
+// (gen), and a directory looked up while that happened is not cached, so
+// that the sync's own directory moves are always seen.
 type dirCache struct {
-	mu  sync.Mutex
-	cur *openDir
-	gen uint64
+	mu   sync.Mutex
+	dirs []*openDir // at most dirCacheSize
+	gen  uint64
+	tick uint64 // use counter: orders dirs by last use
 }
 
 // openDir is an open parent directory shared by the writers in it.
@@ -35,7 +45,8 @@ type openDir struct {
 	path   string
 	fd     int
 	opened time.Time
-	refs   int // writers holding it, plus one while it is cached
+	used   uint64 // tick of the last use while cached
+	refs   int    // writers holding it, plus one while it is cached
 }
 
 // parentForCreate is parent for a file about to be created: the directory
@@ -51,30 +62,76 @@ func (f *FS) parentForCreate(p string) (*openDir, string, error) {
 	dir := core.Parent(p)
 	c := &f.dirs
 	c.mu.Lock()
-	if r := c.cur; r != nil && r.path == dir && time.Since(r.opened) < dirReuse {
-		r.refs++
-		c.mu.Unlock()
-		return r, core.Base(p), nil
-	}
+	r, stale := c.lookupLocked(dir, time.Now())
 	gen := c.gen
 	c.mu.Unlock()
+	if stale != nil {
+		unix.Close(stale.fd)
+	}
+	if r != nil {
+		return r, core.Base(p), nil
+	}
 	fd, name, err := f.parent(p, false)
 	if err != nil {
 		return nil, "", err
 	}
-	r := &openDir{path: dir, fd: fd, opened: time.Now(), refs: 1}
-	var old *openDir
+	r = &openDir{path: dir, fd: fd, opened: time.Now(), refs: 1}
 	c.mu.Lock()
-	if c.gen == gen { // nothing moved while it was looked up
-		old = c.dropLocked()
-		c.cur = r
-		r.refs++
-	}
+	old := c.insertLocked(r, gen)
 	c.mu.Unlock()
 	if old != nil {
 		unix.Close(old.fd)
 	}
 	return r, name, nil
+}
+
+// lookupLocked returns the cached directory dir with a reference taken, or
+// nil. A cached dir opened too long ago leaves the cache instead, and is
+// returned as stale when nothing else holds it (the caller closes it).
+func (c *dirCache) lookupLocked(dir string, now time.Time) (r, stale *openDir) {
+	for i, d := range c.dirs {
+		if d.path != dir {
+			continue
+		}
+		if now.Sub(d.opened) >= dirReuse {
+			return nil, c.dropLocked(i)
+		}
+		c.tick++
+		d.used = c.tick
+		d.refs++
+		return d, nil
+	}
+	return nil, nil
+}
+
+// insertLocked caches r unless a directory moved since the lookup that
+// opened it started (gen) or another writer cached the same directory
+// meanwhile. It returns the directory that left the cache to make room
+// when nothing else holds it (the caller closes it).
+func (c *dirCache) insertLocked(r *openDir, gen uint64) *openDir {
+	if c.gen != gen {
+		return nil
+	}
+	for _, d := range c.dirs {
+		if d.path == r.path {
+			return nil
+		}
+	}
+	var old *openDir
+	if len(c.dirs) >= dirCacheSize {
+		lru := 0
+		for i, d := range c.dirs {
+			if d.used < c.dirs[lru].used {
+				lru = i
+			}
+		}
+		old = c.dropLocked(lru)
+	}
+	c.tick++
+	r.used = c.tick
+	r.refs++
+	c.dirs = append(c.dirs, r)
+	return old
 }
 
 // release gives back a directory taken by parentForCreate.
@@ -94,21 +151,26 @@ func (f *FS) forgetDirs() {
 	c := &f.dirs
 	c.mu.Lock()
 	c.gen++
-	r := c.dropLocked()
+	var closing []*openDir
+	for len(c.dirs) > 0 {
+		if r := c.dropLocked(len(c.dirs) - 1); r != nil {
+			closing = append(closing, r)
+		}
+	}
 	c.mu.Unlock()
-	if r != nil {
+	for _, r := range closing {
 		unix.Close(r.fd)
 	}
 }
 
-// dropLocked takes the cached directory out of the cache and returns it
-// when nothing else holds it (the caller closes it).
-func (c *dirCache) dropLocked() *openDir {
-	r := c.cur
-	if r == nil {
-		return nil
-	}
-	c.cur = nil
+// dropLocked takes the i-th cached directory out of the cache and returns
+// it when nothing else holds it (the caller closes it).
+func (c *dirCache) dropLocked(i int) *openDir {
+	r := c.dirs[i]
+	last := len(c.dirs) - 1
+	c.dirs[i] = c.dirs[last]
+	c.dirs[last] = nil
+	c.dirs = c.dirs[:last]
 	r.refs--
 	if r.refs == 0 {
 		return r

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/async-sync/async/core"
@@ -61,10 +63,15 @@ func TestCreateAfterDirectoryMoves(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
 			os.Mkdir(filepath.Join(root, "d"), 0o755)
+			for _, d := range []string{"x", "y", "z", "w"} {
+				os.Mkdir(filepath.Join(root, d), 0o755)
+			}
 			b := open(t, root)
 			defer b.Close()
-			if err := put(t, b, "d/one", "1"); err != nil {
-				t.Fatal(err)
+			for _, p := range []string{"x/0", "y/0", "d/one", "z/0", "w/0", "x/1"} { // all cached, d among others
+				if err := put(t, b, p, map[string]string{"d/one": "1"}[p]); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := tt.change(b); err != nil {
 				t.Fatal(err)
@@ -125,8 +132,8 @@ func TestCreateSharesParentDescriptors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := openFDs(t) - before; n > 2 { // the root and one cached directory
-		t.Errorf("%d descriptors open after the writers finished, want 2 at most", n)
+	if n := openFDs(t) - before; n > 3 { // the root and the two cached directories
+		t.Errorf("%d descriptors open after the writers finished, want 3 at most", n)
 	}
 	b.Close()
 	if n := openFDs(t) - before; n != 0 {
@@ -156,5 +163,145 @@ func TestCreateChecksPathWithSharedParent(t *testing.T) {
 		if err := put(t, b, p, "x"); err == nil {
 			t.Errorf("create %q: no error", p)
 		}
+	}
+}
+
+// cached lists the directories the cache holds, sorted.
+func cached(b *FS) []string {
+	b.dirs.mu.Lock()
+	defer b.dirs.mu.Unlock()
+	var dirs []string
+	for _, d := range b.dirs.dirs {
+		dirs = append(dirs, d.path)
+	}
+	slices.Sort(dirs)
+	return dirs
+}
+
+// The cache keeps the directories used last, up to dirCacheSize, one
+// descriptor each, and lets the one used least recently go first.
+func TestDirCacheKeepsRecentDirs(t *testing.T) {
+	many := func(from, to int) []string {
+		var dirs []string
+		for i := from; i < to; i++ {
+			dirs = append(dirs, fmt.Sprintf("d%02d", i))
+		}
+		return dirs
+	}
+	tests := []struct {
+		name string
+		use  []string // directories created in, in turn
+		want []string // cached after
+	}{
+		{"one", []string{"d00", "d00", "d00"}, []string{"d00"}},
+		{"two in turns", []string{"d00", "d01", "d00", "d01"}, []string{"d00", "d01"}},
+		{"more than fit", many(0, dirCacheSize+3), many(3, dirCacheSize+3)},
+		{"the one used stays", append(append(many(0, dirCacheSize), "d00"), many(dirCacheSize, dirCacheSize+1)...),
+			append([]string{"d00"}, many(2, dirCacheSize+1)...)},
+		{"the root's files", []string{"", "d00", ""}, []string{"", "d00"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for _, d := range many(0, dirCacheSize+3) {
+				os.Mkdir(filepath.Join(root, d), 0o755)
+			}
+			before := openFDs(t)
+			b := open(t, root)
+			for i, d := range tt.use {
+				if err := put(t, b, core.Join(d, fmt.Sprintf("f%d", i)), "x"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := cached(b); !slices.Equal(got, tt.want) {
+				t.Errorf("cached %q, want %q", got, tt.want)
+			}
+			if n := openFDs(t) - before; n != 1+len(tt.want) {
+				t.Errorf("%d descriptors open, want the root and %d cached", n, len(tt.want))
+			}
+			b.Close()
+			if n := openFDs(t) - before; n != 0 {
+				t.Errorf("%d descriptors open after Close", n)
+			}
+		})
+	}
+}
+
+// Writers creating files at once in more directories than the cache
+// holds, while the FS renames others, get every file where it was asked
+// for and leave no descriptor behind (run with -race).
+func TestDirCacheConcurrentWriters(t *testing.T) {
+	tests := []struct {
+		name    string
+		writers int
+		dirs    int
+		renames bool
+	}{
+		{"fewer dirs than entries", 8, dirCacheSize / 2, false},
+		{"more dirs than entries", 8, 2 * dirCacheSize, false},
+		{"with renames", 8, 2 * dirCacheSize, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for i := range tt.dirs {
+				os.Mkdir(filepath.Join(root, fmt.Sprintf("d%02d", i)), 0o755)
+			}
+			os.Mkdir(filepath.Join(root, "m"), 0o755)
+			before := openFDs(t)
+			b := open(t, root)
+			const perWriter = 60
+			done := make(chan struct{})
+			var renamer sync.WaitGroup
+			if tt.renames {
+				renamer.Go(func() { // a directory no writer uses goes back and forth
+					for i := 0; ; i++ {
+						select {
+						case <-done:
+							return
+						default:
+						}
+						from, to := "m", "n"
+						if i%2 == 1 {
+							from, to = to, from
+						}
+						if _, err := b.Rename(ctx, from, to, core.Precondition{Any: true}); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			var wg sync.WaitGroup
+			for w := range tt.writers {
+				wg.Go(func() {
+					for i := range perWriter {
+						p := fmt.Sprintf("d%02d/w%d-%d", (w*7+i)%tt.dirs, w, i)
+						if err := put(t, b, p, p); err != nil {
+							t.Errorf("%s: %v", p, err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(done)
+			renamer.Wait()
+			for w := range tt.writers {
+				for i := range perWriter {
+					p := fmt.Sprintf("d%02d/w%d-%d", (w*7+i)%tt.dirs, w, i)
+					if got, err := os.ReadFile(filepath.Join(root, p)); err != nil || string(got) != p {
+						t.Errorf("%s = %q, %v", p, got, err)
+					}
+				}
+			}
+			if n, most := openFDs(t)-before, 1+min(tt.dirs, dirCacheSize); n > most {
+				t.Errorf("%d descriptors open after the writers finished, want %d at most", n, most)
+			}
+			b.Close()
+			if n := openFDs(t) - before; n != 0 {
+				t.Errorf("%d descriptors open after Close", n)
+			}
+		})
 	}
 }
