@@ -19,15 +19,28 @@ import (
 // the clearing of error records on paths that need nothing now (outside
 // the subtrees of conflicting directories, left alone).
 func (r *reconciler) errorRecords(states []PathState, left map[string]bool) {
-	at := make(map[string][]int, len(r.plan.Actions))
-	touched := make(map[string]bool, len(r.plan.Actions)+len(r.plan.Records))
-	for i := range r.plan.Actions {
-		a := &r.plan.Actions[i]
+	// The actions on a path: at[path] is the first, next[i] the one after
+	// action i (-1 ends both); at[path] is -1 for a path only moved to.
+	// A path an action names is touched. One map and one slice, not a
+	// slice per path: a first copy has an action on every path.
+	acts := r.plan.Actions
+	at := make(map[string]int32, len(acts))
+	next := make([]int32, len(acts))
+	for i := len(acts) - 1; i >= 0; i-- {
+		a := &acts[i]
 		a.basesKnown = true
-		at[a.Path] = append(at[a.Path], i)
-		touched[a.Path] = true
-		if a.To != "" {
-			touched[a.To] = true
+		if j, ok := at[a.Path]; ok {
+			next[i] = j
+		} else {
+			next[i] = -1
+		}
+		at[a.Path] = int32(i)
+	}
+	for i := range acts {
+		if to := acts[i].To; to != "" {
+			if _, ok := at[to]; !ok {
+				at[to] = -1
+			}
 		}
 	}
 	// A path whose records are updated without an action may leave one
@@ -39,12 +52,13 @@ func (r *reconciler) errorRecords(states []PathState, left map[string]bool) {
 	}
 	for i := range states {
 		ps := &states[i]
-		for _, j := range at[ps.Path] {
-			if a := &r.plan.Actions[j]; a.Op != OpRename { // a move's were kept before its state was cleared
+		first, touched := at[ps.Path]
+		for j := first; touched && j >= 0; j = next[j] {
+			if a := &acts[j]; a.Op != OpRename { // a move's were kept before its state was cleared
 				a.bases = ps.Base
 			}
 		}
-		if ps.Path == "" || left[ps.Path] || touched[ps.Path] {
+		if ps.Path == "" || left[ps.Path] || touched {
 			continue
 		}
 		u := RecordUpdate{Path: ps.Path}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"iter"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -201,7 +202,8 @@ func (x *executor) run(ctx context.Context, a *Action) {
 		return
 	}
 	if outcome != OutcomeNone {
-		x.log.Info(outcome.Status(), "op", a.Op.String(), "side", a.Side.String(), "path", DisplayPath(a.Path))
+		// Once per file: attributes, not key-value pairs, box nothing.
+		x.log.LogAttrs(ctx, slog.LevelInfo, outcome.Status(), slog.String("op", a.Op.String()), slog.String("side", a.Side.String()), slog.String("path", DisplayPath(a.Path)))
 		f := Finished{Path: a.Path, Shown: DisplayPath(a.Path), Outcome: outcome, Op: a.Op, Side: a.Side, Took: time.Since(began)}
 		if a.Op == OpRename {
 			f.To = a.To

@@ -19,15 +19,25 @@ type sidePath struct {
 //     not a directory there is a conflict.
 func (r *reconciler) fixTree(states []PathState) {
 	acts := r.plan.Actions
-	index := make(map[sidePath][]int, len(acts))
-	for i := range acts {
+	// The actions on a side's path: index has the first, next[i] the one
+	// after action i (-1 ends it). One map and one slice, not a slice per
+	// path: a first copy has an action on every path.
+	index := make(map[sidePath]int32, len(acts))
+	next := make([]int32, len(acts))
+	for i := len(acts) - 1; i >= 0; i-- {
 		k := sidePath{acts[i].Side, acts[i].Path}
-		index[k] = append(index[k], i)
+		if j, ok := index[k]; ok {
+			next[i] = j
+		} else {
+			next[i] = -1
+		}
+		index[k] = int32(i)
 	}
 	find := func(s Side, p string, ops ...Op) int {
-		for _, i := range index[sidePath{s, p}] {
+		i, ok := index[sidePath{s, p}]
+		for ; ok && i >= 0; i = next[i] {
 			if slices.Contains(ops, acts[i].Op) {
-				return i
+				return int(i)
 			}
 		}
 		return -1

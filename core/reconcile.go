@@ -62,6 +62,7 @@ func (pr *Prepared) Where(e *Entry) string {
 func (pr *Prepared) Reconcile() *Plan {
 	r, states := pr.r, pr.states
 	r.states = states
+	r.plan.Actions = slices.Grow(r.plan.Actions, unrecorded(states)) // renames are planned already
 	skip := ""
 	left := map[string]bool{} // paths in the subtree of a conflicting directory
 	var skipped []string      // the conflicting directories
@@ -92,6 +93,23 @@ func (pr *Prepared) Reconcile() *Plan {
 	r.errorRecords(states, left)
 	sortActions(r.plan.Actions, false)
 	return r.plan
+}
+
+// unrecorded counts the states found on one side only and recorded on
+// neither: each takes about one action (a first copy of a tree takes one
+// per path), so the plan is made that size at once instead of grown,
+// which copies the actions over and over. Other paths seldom need an
+// action (a resync, the same tree on both sides); they grow the plan past
+// this when they do.
+func unrecorded(states []PathState) int {
+	n := 0
+	for i := range states {
+		ps := &states[i]
+		if ps.Base[0] == nil && ps.Base[1] == nil && (ps.Cur[0] == nil) != (ps.Cur[1] == nil) {
+			n++
+		}
+	}
+	return n
 }
 
 type reconciler struct {

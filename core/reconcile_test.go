@@ -1267,3 +1267,23 @@ func TestRecordsOutOfStepAndResolvedConflicts(t *testing.T) {
 		})
 	}
 }
+
+func TestUnrecorded(t *testing.T) {
+	e, r := &Entry{Path: "a"}, &Record{}
+	for _, c := range []struct {
+		name  string
+		state PathState
+		want  int
+	}{
+		{"new on the local side", PathState{Cur: [2]*Entry{e, nil}}, 1},
+		{"new on the remote side", PathState{Cur: [2]*Entry{nil, e}}, 1},
+		{"on both sides, no record", PathState{Cur: [2]*Entry{e, e}}, 0},
+		{"recorded on one side", PathState{Base: [2]*Record{r, nil}, Cur: [2]*Entry{e, nil}}, 0},
+		{"recorded on the other side", PathState{Base: [2]*Record{nil, r}, Cur: [2]*Entry{e, nil}}, 0},
+		{"nowhere", PathState{}, 0},
+	} {
+		if got := unrecorded([]PathState{c.state, c.state}); got != 2*c.want {
+			t.Errorf("%s: unrecorded = %d, want %d", c.name, got, 2*c.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -811,7 +812,7 @@ func setAttrAt(dfd int, name, p string, a core.Attrs) error {
 	}
 	if a.MTime != nil || a.ATime != nil {
 		ts := timespecs(a)
-		if err := unix.UtimesNanoAt(dfd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.UtimesNanoAt(dfd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return pathErr("set time of", p, err)
 		}
 	}
@@ -820,8 +821,8 @@ func setAttrAt(dfd int, name, p string, a core.Attrs) error {
 
 // timespecs are the access and modification times utimensat sets: the
 // ones a names, the others left alone.
-func timespecs(a core.Attrs) []unix.Timespec {
-	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
+func timespecs(a core.Attrs) [2]unix.Timespec {
+	ts := [2]unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
 	if a.ATime != nil {
 		ts[0] = unix.NsecToTimespec(a.ATime.UnixNano())
 	}
@@ -934,10 +935,15 @@ func (f *FS) tempName(token string) string {
 			b[i] = byte(t >> (8 * i))
 		}
 	}
+	// Built by hand: this runs once per file written.
+	var buf [128]byte
+	n := append(buf[:0], core.ReservedPrefix...)
 	if token != "" {
-		return fmt.Sprintf("%s%s-%d-%x", core.ReservedPrefix, token, f.pid, b)
+		n = append(append(n, token...), '-')
 	}
-	return fmt.Sprintf("%s%d-%x", core.ReservedPrefix, f.pid, b)
+	n = strconv.AppendInt(n, int64(f.pid), 10)
+	n = hex.AppendEncode(append(n, '-'), b[:])
+	return string(n)
 }
 
 // ownLeftover reports whether name is a temporary file of the session

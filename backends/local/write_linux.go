@@ -250,7 +250,8 @@ func (w *writer) setAttrs() error {
 		}
 	}
 	if a.MTime != nil || a.ATime != nil {
-		if err := unix.UtimesNanoAt(w.file.fd, "", timespecs(a), unix.AT_EMPTY_PATH); err != nil {
+		ts := timespecs(a)
+		if err := unix.UtimesNanoAt(w.file.fd, "", ts[:], unix.AT_EMPTY_PATH); err != nil {
 			return pathErr("set time of", w.path, err)
 		}
 	}
