@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/async-sync/async/core"
@@ -28,10 +29,34 @@ func (s reversedStore) Load(ctx context.Context, fn func(core.Record) error) err
 	return nil
 }
 
+// scanSpy counts a backend's full scans, ordered or not; hide takes
+// Caps.OrderedScan away (the scan is then collected whole, an entryTable).
+type scanSpy struct {
+	core.Backend
+	hide           bool
+	ordered, whole *atomic.Int32
+}
+
+func (b scanSpy) Caps() core.Caps {
+	c := b.Backend.Caps()
+	c.OrderedScan = c.OrderedScan && !b.hide
+	return c
+}
+
+func (b scanSpy) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry) error) error {
+	switch {
+	case opts.Ordered:
+		b.ordered.Add(1)
+	case !opts.Prune.Shallow:
+		b.whole.Add(1)
+	}
+	return b.Backend.Scan(ctx, opts, fn)
+}
+
 // TestStreamingJoinPlansAsWhole: after random changes on both sides, the
-// plan made by the streaming join (which drops the inert paths) is the plan
-// made from every path's state, unchanged count included, in each
-// direction.
+// plan made by the streaming join (which drops the inert paths), its scans
+// streamed in order or collected whole, is the plan made from every path's
+// state, unchanged count included, in each direction.
 func TestStreamingJoinPlansAsWhole(t *testing.T) {
 	for _, dir := range []core.Direction{core.Push, core.Pull, core.Bidi} {
 		for seed := range uint64(6) {
@@ -68,14 +93,18 @@ func TestStreamingJoinPlansAsWhole(t *testing.T) {
 						w.do(w.fs[s.Other()].Remove(bg, p, core.Precondition{Any: true}))
 					}
 				}
-				plan := func(reversed bool) (string, int) {
+				var ordered, whole atomic.Int32
+				plan := func(reversed, table bool) (string, int) {
+					ordered.Store(0)
+					whole.Store(0)
 					var eps [2]*core.Endpoint
 					for s := range 2 {
 						var st core.Store = w.stores[s]
 						if reversed {
 							st = reversedStore{w.stores[s]}
 						}
-						eps[s] = &core.Endpoint{Backend: w.fs[s], Store: st, URL: [2]string{"mem://local", "mem://remote"}[s]}
+						b := scanSpy{Backend: w.fs[s], hide: table, ordered: &ordered, whole: &whole}
+						eps[s] = &core.Endpoint{Backend: b, Store: st, URL: [2]string{"mem://local", "mem://remote"}[s]}
 					}
 					p, err := core.Sync(bg, eps[0], eps[1], core.Options{Session: "faults", Policy: w.policy, Stats: &core.Stats{}, DryRun: true, ForceDeletes: true})
 					if err != nil {
@@ -87,10 +116,27 @@ func TestStreamingJoinPlansAsWhole(t *testing.T) {
 					}
 					return b.String(), p.Unchanged
 				}
-				streamed, n := plan(false)
-				whole, m := plan(true)
-				if streamed != whole || n != m {
-					t.Fatalf("streamed plan (%d unchanged):\n%s\nwhole plan (%d unchanged):\n%s", n, streamed, m, whole)
+				scans := 1 // a push or pull scans the source only
+				if dir == core.Bidi {
+					scans = 2
+				}
+				streamed, n := plan(false, false)
+				if o, w := ordered.Load(), whole.Load(); o != int32(scans) || w != 0 {
+					t.Errorf("streamed: %d ordered scans and %d whole, want %d ordered", o, w, scans)
+				}
+				tabled, k := plan(false, true)
+				if o, w := ordered.Load(), whole.Load(); o != 0 || w != int32(scans) {
+					t.Errorf("tabled: %d ordered scans and %d whole, want %d whole", o, w, scans)
+				}
+				all, m := plan(true, false)
+				if w := whole.Load(); w < int32(scans) {
+					t.Errorf("whole: %d whole scans, want the sides scanned again", w)
+				}
+				if streamed != all || n != m {
+					t.Fatalf("streamed plan (%d unchanged):\n%s\nwhole plan (%d unchanged):\n%s", n, streamed, m, all)
+				}
+				if tabled != all || k != m {
+					t.Fatalf("tabled plan (%d unchanged):\n%s\nwhole plan (%d unchanged):\n%s", k, tabled, m, all)
 				}
 				if n == 0 {
 					t.Fatal("no path unchanged: nothing was dropped")
