@@ -171,11 +171,12 @@ func (c *tableCursor) next() bool { c.i++; return true }
 // agent's, is not held back while the scan waits for the same
 // connection). done is false, with no error, when the join cannot be
 // made so: the records or an ordered scan are out of order, an entry was
-// unreadable, a side's scan is empty, a lazy destination must be scanned
-// after all, or most of a side's records are lost (checkLost then needs
-// the scans). kept then says which sides' scans are filled in; the
-// caller scans the others (those streamed) again, loads the records whole
-// and joins them as before.
+// unreadable, a side's scan is empty (an ordered one: while its records
+// list entries), a lazy destination must be scanned after all, or most
+// of a side's records are lost (checkLost then needs the scans). kept
+// then says which sides' scans are filled in; the caller scans the
+// others (those streamed) again, loads the records whole and joins them
+// as before.
 func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, lazy bool) (_ []PathState, kept [2]bool, done bool, err error) {
 	outer := ctx
 	var (
@@ -275,8 +276,8 @@ func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, 
 			if st.err != nil {
 				return nil, kept, false, st.err
 			}
-			if st.count == 0 {
-				return nil, kept, false, nil // the caller halts if the records say so
+			if st.count == 0 && j.entries[s] > 0 {
+				return nil, kept, false, nil // the caller halts
 			}
 		}
 		if st := streams[s]; st.err != nil {
@@ -350,6 +351,8 @@ type streamJoin struct {
 	states []PathState
 	// elided counts the inert paths per parent directory.
 	elided map[string]int
+	// entries counts each side's records that stand for an entry.
+	entries [2]int
 	// lazy: dst is not scanned; its records stand for its entries except
 	// on the paths in changed (the source changed them or below them),
 	// which are looked at after the join (overlay).
@@ -395,6 +398,9 @@ func (j *streamJoin) run() error {
 			}
 			for r := heads[s]; r != nil && r.Path == p; r = j.recs[s].peek() {
 				base[s] = r
+				if r.Type != TypeNone {
+					j.entries[s]++
+				}
 				if !j.recs[s].next() {
 					return errFallBack
 				}

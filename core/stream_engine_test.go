@@ -3,6 +3,7 @@ package core_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -142,6 +143,73 @@ func TestStreamingJoinPlansAsWhole(t *testing.T) {
 					t.Fatal("no path unchanged: nothing was dropped")
 				}
 			})
+		}
+	}
+}
+
+// TestStreamedScanSafetyHalts: the halts that look at the whole scan (a
+// root emptied, most of a side lost, unless it moved) decide the same
+// whether the scans stream in order (the join then falls back to whole
+// scans when it needs them) or are collected whole.
+func TestStreamedScanSafetyHalts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(w *faultWorld)
+		halt   bool
+		// again: the ordered scan is made again, whole (an empty one, and
+		// one whose entries may tell that what is lost moved; not when the
+		// states tell it).
+		again bool
+	}{
+		{"unchanged", func(*faultWorld) {}, false, false},
+		{"emptied", func(w *faultWorld) {
+			for i := range 40 {
+				w.do(w.fs[core.Local].Remove(bg, fmt.Sprintf("d/e/f%02d", i), core.Precondition{Any: true}))
+			}
+			w.do(w.fs[core.Local].Remove(bg, "d/e", core.Precondition{Any: true}))
+			w.do(w.fs[core.Local].Remove(bg, "d", core.Precondition{Any: true}))
+		}, true, true},
+		{"most lost", func(w *faultWorld) {
+			for i := range 30 {
+				w.do(w.fs[core.Local].Remove(bg, fmt.Sprintf("d/e/f%02d", i), core.Precondition{Any: true}))
+			}
+		}, true, true},
+		{"moved", func(w *faultWorld) {
+			_, err := w.fs[core.Local].Rename(bg, "d/e", "d/moved", core.Precondition{Any: true})
+			w.do(err)
+		}, false, false},
+	} {
+		for _, dir := range []core.Direction{core.Push, core.Bidi} {
+			for _, table := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%v/table=%v", tc.name, dir, table), func(t *testing.T) {
+					w := newFaultWorld(t, dir)
+					for i := range 40 {
+						w.put(core.Local, fmt.Sprintf("d/e/f%02d", i), fmt.Sprint("v", i))
+					}
+					w.mustSync()
+					tc.change(w)
+					var ordered, whole atomic.Int32
+					var eps [2]*core.Endpoint
+					for s := range 2 {
+						b := scanSpy{Backend: w.fs[s], hide: table, ordered: &ordered, whole: &whole}
+						eps[s] = &core.Endpoint{Backend: b, Store: w.stores[s], URL: [2]string{"mem://local", "mem://remote"}[s]}
+					}
+					_, err := core.Sync(bg, eps[0], eps[1], core.Options{Session: "faults", Policy: w.policy, Stats: &core.Stats{}, DryRun: true})
+					var halt *core.HaltError
+					if errors.As(err, &halt) != tc.halt || err != nil && !tc.halt {
+						t.Fatalf("sync: %v, want a halt: %v", err, tc.halt)
+					}
+					if table {
+						if ordered.Load() != 0 {
+							t.Errorf("%d ordered scans of backends that do not claim them", ordered.Load())
+						}
+						return
+					}
+					if again := whole.Load() > 0; again != tc.again {
+						t.Errorf("scanned again whole: %v, want %v (%d ordered scans)", again, tc.again, ordered.Load())
+					}
+				})
+			}
 		}
 	}
 }
