@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -211,5 +212,55 @@ func TestStreamedScanSafetyHalts(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestSkippedLinksToldOnce: the links a streamed scan leaves out are told
+// once, also when the join falls back and the side is scanned again.
+func TestSkippedLinksToldOnce(t *testing.T) {
+	for _, reversed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fallback=%v", reversed), func(t *testing.T) {
+			w := newFaultWorld(t, core.Push)
+			for i := range 30 {
+				w.put(core.Local, fmt.Sprintf("d/f%02d", i), "x")
+			}
+			for _, l := range []string{"d/l1", "l2"} {
+				_, err := w.fs[core.Local].Symlink(bg, l, "f00", core.Precondition{})
+				w.do(err)
+			}
+			var mu sync.Mutex
+			told := map[string]int{}
+			sync := func(first bool) {
+				var ordered, whole atomic.Int32
+				var eps [2]*core.Endpoint
+				for s := range 2 {
+					var st core.Store = w.stores[s]
+					if reversed {
+						st = reversedStore{w.stores[s]}
+					}
+					b := scanSpy{Backend: w.fs[s], ordered: &ordered, whole: &whole}
+					eps[s] = &core.Endpoint{Backend: b, Store: st, URL: [2]string{"mem://local", "mem://remote"}[s]}
+				}
+				_, err := core.Sync(bg, eps[0], eps[1], core.Options{Session: "faults", Policy: w.policy, Stats: &core.Stats{},
+					Links: core.LinksSkip, SkippedLink: func(s core.Side, p string) {
+						mu.Lock()
+						told[s.String()+" "+p]++
+						mu.Unlock()
+					}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if again := whole.Load() > 0; !first && again != reversed {
+					t.Errorf("scanned again whole: %v, want %v (%d ordered)", again, reversed, ordered.Load())
+				}
+			}
+			sync(true) // a first run streams its scans too: no records to order
+			clear(told)
+			sync(false)
+			want := map[string]int{"local d/l1": 1, "local l2": 1}
+			if fmt.Sprint(told) != fmt.Sprint(want) {
+				t.Errorf("links told %v, want %v", told, want)
+			}
+		})
 	}
 }
