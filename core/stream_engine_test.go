@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -260,6 +261,44 @@ func TestSkippedLinksToldOnce(t *testing.T) {
 			want := map[string]int{"local d/l1": 1, "local l2": 1}
 			if fmt.Sprint(told) != fmt.Sprint(want) {
 				t.Errorf("links told %v, want %v", told, want)
+			}
+		})
+	}
+}
+
+// TestStreamedConflictNameAvoidsInertPaths: a kept copy is not named after
+// a path the streaming join dropped as inert, whether the scan streamed
+// (the name is asked of the backend) or was collected whole.
+func TestStreamedConflictNameAvoidsInertPaths(t *testing.T) {
+	for _, table := range []bool{false, true} {
+		t.Run(fmt.Sprintf("table=%v", table), func(t *testing.T) {
+			w := newFaultWorld(t, core.Bidi)
+			w.policy.Overwrite = core.OverwriteOlder // the older version is kept beside itself
+			for _, p := range []string{"d/a", "d/a.conflict", "d/b"} {
+				w.put(core.Local, p, "v "+p)
+			}
+			w.mustSync()
+			w.put(core.Local, "d/a", "local")
+			w.put(core.Remote, "d/a", "remote side")
+			var ordered, whole atomic.Int32
+			var eps [2]*core.Endpoint
+			for s := range 2 {
+				b := scanSpy{Backend: w.fs[s], hide: table, ordered: &ordered, whole: &whole}
+				eps[s] = &core.Endpoint{Backend: b, Store: w.stores[s], URL: [2]string{"mem://local", "mem://remote"}[s]}
+			}
+			plan, err := core.Sync(bg, eps[0], eps[1], core.Options{Session: "faults", Policy: w.policy, Stats: &core.Stats{}, DryRun: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan.Unchanged == 0 {
+				t.Fatal("nothing inert: the test proves nothing")
+			}
+			var b bytes.Buffer
+			if err := core.WritePlanJSON(&b, core.PlanHeader{}, plan); err != nil {
+				t.Fatal(err)
+			}
+			if s := b.String(); !strings.Contains(s, "d/a.conflict-2") {
+				t.Errorf("the kept copy is not named d/a.conflict-2:\n%s", s)
 			}
 		})
 	}
