@@ -977,7 +977,7 @@ var errFound = errors.New("found")
 // scan lists one side, leaving out what the filters and -n exclude.
 func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 	out := sized[Entry](e.sizes[s])
-	if err := e.scanEach(ctx, s, false, func(en *Entry) error { out = append(out, *en); return nil }); err != nil {
+	if err := e.scanEach(ctx, s, false, func(en Entry) error { out = append(out, en); return nil }); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -986,7 +986,7 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 // scanTable is scan into an entryTable, in path order.
 func (e *engine) scanTable(ctx context.Context, s Side) (*entryTable, error) {
 	t := newEntryTable(e.sizes[s])
-	if err := e.scanEach(ctx, s, false, func(en *Entry) error { t.add(en); return nil }); err != nil {
+	if err := e.scanEach(ctx, s, false, func(en Entry) error { t.add(&en); return nil }); err != nil {
 		return nil, err
 	}
 	t.sort()
@@ -997,7 +997,7 @@ func (e *engine) scanTable(ctx context.Context, s Side) (*entryTable, error) {
 // a time (keep need not be safe for concurrent use); ordered asks for them
 // in path order (the backend's Caps.OrderedScan must be set). An error of
 // keep stops the scan.
-func (e *engine) scanEach(ctx context.Context, s Side, ordered bool, keep func(*Entry) error) error {
+func (e *engine) scanEach(ctx context.Context, s Side, ordered bool, keep func(Entry) error) error {
 	var mu sync.Mutex
 	n := 0
 	opts := ScanOptions{Prune: e.pruneFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads, Ordered: ordered,
@@ -1028,7 +1028,7 @@ func (e *engine) scanEach(ctx context.Context, s Side, ordered bool, keep func(*
 		mu.Lock()
 		defer mu.Unlock()
 		n++
-		return keep(&en)
+		return keep(en)
 	})
 	if err != nil {
 		return fmt.Errorf("scan %s side %s: %w", s, e.eps[s].URL, err)

@@ -36,8 +36,13 @@ var errFallBack = errors.New("records not streamable")
 // stream is one side's entries or records, produced by a goroutine in
 // batches, in path order.
 type stream[T any] struct {
-	ch    chan []T
-	err   error // the producer's, read once ch is closed
+	ch  chan []T
+	err error // the producer's, read once ch is closed
+	// free takes batches back to the producer: each one two batches
+	// after the reader let go of it (the path being joined may still
+	// point into the one before the current).
+	free  chan []T
+	prev  []T
 	buf   []T
 	i     int
 	ended bool
@@ -47,23 +52,32 @@ type stream[T any] struct {
 }
 
 // startStream runs produce in a goroutine: each item it passes to its
-// argument is queued for the stream's reader.
-func startStream[T any](ctx context.Context, wg *sync.WaitGroup, path func(*T) string, produce func(add func(*T) error) error) *stream[T] {
-	st := &stream[T]{ch: make(chan []T, streamQueue), path: path}
+// argument is queued for the stream's reader (by value: a pointer passed
+// through a function value would put each one on the heap).
+func startStream[T any](ctx context.Context, wg *sync.WaitGroup, path func(*T) string, produce func(add func(T) error) error) *stream[T] {
+	st := &stream[T]{ch: make(chan []T, streamQueue), free: make(chan []T, streamQueue), path: path}
 	wg.Go(func() {
 		defer close(st.ch)
-		batch := make([]T, 0, streamBatch)
+		fresh := func() []T {
+			select {
+			case b := <-st.free:
+				return b[:0]
+			default:
+				return make([]T, 0, streamBatch)
+			}
+		}
+		batch := fresh()
 		send := func() error {
 			select {
 			case st.ch <- batch:
-				batch = make([]T, 0, streamBatch)
+				batch = fresh()
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
-		st.err = produce(func(x *T) error {
-			batch = append(batch, *x)
+		st.err = produce(func(x T) error {
+			batch = append(batch, x)
 			if len(batch) == streamBatch {
 				return send()
 			}
@@ -85,10 +99,16 @@ func (st *stream[T]) peek() *T {
 		}
 		b, ok := <-st.ch
 		if !ok {
-			st.ended, st.buf = true, nil
+			st.ended, st.buf, st.prev = true, nil, nil
 			return nil
 		}
-		st.buf, st.i = b, 0
+		if st.prev != nil {
+			select {
+			case st.free <- st.prev:
+			default:
+			}
+		}
+		st.prev, st.buf, st.i = st.buf, b, 0
 	}
 	return &st.buf[st.i]
 }
@@ -118,15 +138,15 @@ type recordStream = stream[Record]
 
 // startLoad starts loading side s's records into a recordStream.
 func (e *engine) startLoad(ctx context.Context, wg *sync.WaitGroup, s Side) *recordStream {
-	return startStream(ctx, wg, func(r *Record) string { return r.Path }, func(add func(*Record) error) error {
-		return e.loadEach(ctx, s, func(r Record) error { return add(&r) })
+	return startStream(ctx, wg, func(r *Record) string { return r.Path }, func(add func(Record) error) error {
+		return e.loadEach(ctx, s, add)
 	})
 }
 
 // startScan starts scanning side s in path order (ScanOptions.Ordered)
 // into a stream.
 func (e *engine) startScan(ctx context.Context, wg *sync.WaitGroup, s Side) *stream[Entry] {
-	return startStream(ctx, wg, func(en *Entry) string { return en.Path }, func(add func(*Entry) error) error {
+	return startStream(ctx, wg, func(en *Entry) string { return en.Path }, func(add func(Entry) error) error {
 		return e.scanEach(ctx, s, true, add)
 	})
 }

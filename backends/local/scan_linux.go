@@ -91,7 +91,8 @@ type scanner struct {
 	fn      func(core.Entry) error
 	ctx     context.Context
 	follow  bool
-	bufs    sync.Pool // getdents buffers
+	bufs    sync.Pool    // getdents buffers
+	sized   atomic.Int64 // entries of the last directory listed in order
 }
 
 // dirJob is a directory to list: name in the open directory parent.
@@ -150,12 +151,12 @@ var direntNameOff = int(unsafe.Offsetof(unix.Dirent{}.Name))
 // list reports the entries of one directory and returns its subdirectories.
 func (s *scanner) list(j dirJob, stopped func() bool) ([]dirJob, error) {
 	var subdirs []dirJob
-	drop, err := s.read(j, stopped, func(e *core.Entry, sub *dirJob) error {
-		if err := s.fn(*e); err != nil {
+	drop, err := s.read(j, stopped, func(e core.Entry, sub dirJob, descend bool) error {
+		if err := s.fn(e); err != nil {
 			return err
 		}
-		if sub != nil {
-			subdirs = append(subdirs, *sub)
+		if descend {
+			subdirs = append(subdirs, sub)
 		}
 		return nil
 	})
@@ -174,13 +175,10 @@ type scanItem = treewalk.Item[dirJob, core.Entry]
 // listOrdered returns the entries of one directory in name order, each
 // with the job of listing it when it is a directory to descend into.
 func (s *scanner) listOrdered(j dirJob, stopped func() bool) ([]scanItem, error) {
-	var items []scanItem
-	drop, err := s.read(j, stopped, func(e *core.Entry, sub *dirJob) error {
-		it := scanItem{Value: *e}
-		if sub != nil {
-			it.Sub, it.Descend = *sub, true
-		}
-		items = append(items, it)
+	items := make([]scanItem, 0, min(s.sized.Load(), 1024)) // about as many as the last one
+	defer func() { s.sized.Store(int64(len(items))) }()
+	drop, err := s.read(j, stopped, func(e core.Entry, sub dirJob, descend bool) error {
+		items = append(items, scanItem{Value: e, Sub: sub, Descend: descend})
 		return nil
 	})
 	if err != nil || drop {
@@ -198,12 +196,12 @@ func (s *scanner) listOrdered(j dirJob, stopped func() bool) ([]scanItem, error)
 	return items, nil
 }
 
-// read passes add each entry of directory j to report (and the job of
-// listing it when it is a directory to descend into). The subdirectories
+// read passes add each entry of directory j to report (and, when descend,
+// the job of listing it: a directory to descend into). The subdirectories
 // added are to be dropped (their references released) when it fails, or
 // when drop: the directory could not be read to the end (what was
 // listed is dropped with the rest of the subtree).
-func (s *scanner) read(j dirJob, stopped func() bool, add func(e *core.Entry, sub *dirJob) error) (drop bool, err error) {
+func (s *scanner) read(j dirJob, stopped func() bool, add func(e core.Entry, sub dirJob, descend bool) error) (drop bool, err error) {
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
 	buf := *bp
@@ -270,12 +268,9 @@ func (s *scanner) read(j dirJob, stopped func() bool, add func(e *core.Entry, su
 			if !ok {
 				continue
 			}
-			var subp *dirJob
-			if sub.path != "" {
-				subp = &sub
-			}
-			if err := add(&e, subp); err != nil {
-				if subp != nil {
+			descend := sub.path != ""
+			if err := add(e, sub, descend); err != nil {
+				if descend {
 					sub.parent.release()
 				}
 				return false, err
@@ -371,8 +366,14 @@ func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8
 		}
 		anc = &ancestor{dev: uint64(st.Dev), ino: st.Ino, up: j.anc}
 	}
-	if !isDir || s.descend != nil && !s.descend(&e) {
+	if !isDir {
 		return e, dirJob{}, true, nil
+	}
+	if s.descend != nil {
+		d := e // asked through a pointer: on the heap, for directories only
+		if !s.descend(&d) {
+			return e, dirJob{}, true, nil
+		}
 	}
 	dir.refs.Add(1)
 	return e, dirJob{parent: dir, name: name, path: p, link: link, anc: anc}, true, nil
