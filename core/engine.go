@@ -554,9 +554,10 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 	dst, lazy := e.lazyDestination()
 	scanned := fromHints // sides whose entries are at hand
 	if e.old == nil {
-		// Neither records nor scans are needed before the scans end:
-		// the records stream through the join. The scans are kept when
-		// it cannot finish so (then the records are loaded whole).
+		// Neither records nor scans are needed whole: they stream
+		// through the join. The scans collected whole are kept when it
+		// cannot finish so (then the records are loaded whole, and the
+		// streamed scans are made again).
 		states, kept, done, err := e.streamGather(ctx, &scans, dst, lazy)
 		if err != nil || done {
 			return states, err
