@@ -48,6 +48,10 @@ type Caps struct {
 	FileIDs     bool // Entry.FileID survives renames (rename detection)
 	Filesystem  bool // a filesystem: sha1_sparse is the default checksum
 	MTimeFromFS bool // mtimes are the backend's own (not metadata we set)
+	// OrderedScan: Scan honours ScanOptions.Ordered, and its scan is
+	// independent of its side's store (no shared connection), so that
+	// both can stream at once.
+	OrderedScan bool
 }
 
 // ScanOptions controls Backend.Scan.
@@ -60,6 +64,11 @@ type ScanOptions struct {
 	FollowLinks bool
 	// Threads is how many directories may be listed at once (0: backend default).
 	Threads int
+	// Ordered asks a backend whose Caps.OrderedScan is set to pass the
+	// entries one at a time (never concurrently), in path order
+	// (ComparePaths), holding only the directories in flight: the scan
+	// then streams into the join.
+	Ordered bool
 	// PartialMaxAge: partial files of interrupted transfers older than
 	// this are removed when found (0: never), if they carry TempToken.
 	PartialMaxAge time.Duration

@@ -313,6 +313,8 @@ type engine struct {
 	// scan holds a path (all inert paths are in one).
 	elided map[string]int
 	exists func(string) bool
+	// links are the skipped links held back during a streamed scan.
+	links heldLinks
 }
 
 func newEngine(local, remote *Endpoint, o Options) *engine {
@@ -552,16 +554,15 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 	dst, lazy := e.lazyDestination()
 	scanned := fromHints // sides whose entries are at hand
 	if e.old == nil {
-		// Neither records nor scans are needed before the scans end:
-		// the records stream through the join. The scans are kept when
-		// it cannot finish so (then the records are loaded whole).
-		states, done, err := e.streamGather(ctx, &scans, dst, lazy)
+		// Neither records nor scans are needed whole: they stream
+		// through the join. The scans collected whole are kept when it
+		// cannot finish so (then the records are loaded whole, and the
+		// streamed scans are made again).
+		states, kept, done, err := e.streamGather(ctx, &scans, dst, lazy)
 		if err != nil || done {
 			return states, err
 		}
-		for s := range 2 {
-			scanned[s] = !lazy || Side(s) != dst
-		}
+		scanned = kept
 	}
 	for s := range 2 {
 		if fromHints[s] {
@@ -977,7 +978,7 @@ var errFound = errors.New("found")
 // scan lists one side, leaving out what the filters and -n exclude.
 func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 	out := sized[Entry](e.sizes[s])
-	if err := e.scanEach(ctx, s, func(en *Entry) { out = append(out, *en) }); err != nil {
+	if err := e.scanEach(ctx, s, false, func(en Entry) error { out = append(out, en); return nil }); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -986,7 +987,7 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 // scanTable is scan into an entryTable, in path order.
 func (e *engine) scanTable(ctx context.Context, s Side) (*entryTable, error) {
 	t := newEntryTable(e.sizes[s])
-	if err := e.scanEach(ctx, s, t.add); err != nil {
+	if err := e.scanEach(ctx, s, false, func(en Entry) error { t.add(&en); return nil }); err != nil {
 		return nil, err
 	}
 	t.sort()
@@ -994,11 +995,13 @@ func (e *engine) scanTable(ctx context.Context, s Side) (*entryTable, error) {
 }
 
 // scanEach scans side s and passes keep each entry the run takes, one at
-// a time (keep need not be safe for concurrent use).
-func (e *engine) scanEach(ctx context.Context, s Side, keep func(*Entry)) error {
+// a time (keep need not be safe for concurrent use); ordered asks for them
+// in path order (the backend's Caps.OrderedScan must be set). An error of
+// keep stops the scan.
+func (e *engine) scanEach(ctx context.Context, s Side, ordered bool, keep func(Entry) error) error {
 	var mu sync.Mutex
 	n := 0
-	opts := ScanOptions{Prune: e.pruneFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads,
+	opts := ScanOptions{Prune: e.pruneFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads, Ordered: ordered,
 		Pause: e.o.ScanPause, PauseEvery: e.o.ScanPauseEvery, PartialMaxAge: cmp.Or(e.o.ResumeAge, 5*24*time.Hour)}
 	settled := e.settled[s]
 	opts.Prune.Settled = settled
@@ -1024,10 +1027,9 @@ func (e *engine) scanEach(ctx context.Context, s Side, keep func(*Entry)) error 
 			e.skipped[s].Store(en.Path, true) // reported, not listed
 		}
 		mu.Lock()
-		keep(&en)
+		defer mu.Unlock()
 		n++
-		mu.Unlock()
-		return nil
+		return keep(en)
 	})
 	if err != nil {
 		return fmt.Errorf("scan %s side %s: %w", s, e.eps[s].URL, err)
@@ -1038,10 +1040,50 @@ func (e *engine) scanEach(ctx context.Context, s Side, keep func(*Entry)) error 
 	return nil
 }
 
-// skippedLink notes a symbolic link left out by LinksSkip.
+// skippedLink notes a symbolic link left out by LinksSkip (held back
+// while a streamed scan may be made again: see holdLinks).
 func (e *engine) skippedLink(s Side, p string) {
-	if e.o.SkippedLink != nil {
-		e.o.SkippedLink(s, p)
+	if e.o.SkippedLink == nil {
+		return
+	}
+	e.links.mu.Lock()
+	if e.links.hold[s] {
+		e.links.held[s] = append(e.links.held[s], p)
+		e.links.mu.Unlock()
+		return
+	}
+	e.links.mu.Unlock()
+	e.o.SkippedLink(s, p)
+}
+
+// heldLinks are the symbolic links a streamed scan skipped, told once the
+// join that consumes it stands (a join that falls back scans again).
+type heldLinks struct {
+	mu   sync.Mutex
+	hold [2]bool
+	held [2][]string
+}
+
+// holdLinks holds back the links side s's scan skips.
+func (e *engine) holdLinks(s Side) {
+	e.links.mu.Lock()
+	e.links.hold[s] = true
+	e.links.mu.Unlock()
+}
+
+// releaseLinks tells the links held back (tell) or forgets them, and
+// holds no more.
+func (e *engine) releaseLinks(tell bool) {
+	e.links.mu.Lock()
+	held := e.links.held
+	e.links.hold, e.links.held = [2]bool{}, [2][]string{}
+	e.links.mu.Unlock()
+	for s := range 2 {
+		for _, p := range held[s] {
+			if tell {
+				e.o.SkippedLink(Side(s), p)
+			}
+		}
 	}
 }
 

@@ -10,58 +10,75 @@ import (
 	"sync"
 )
 
-// The streaming join: the snapshots' records are not collected into
-// memory. Once the scans are in, each side's store loads them (in path
-// order) into a bounded queue, and the join merges them with the scans
-// path by path, and a path that is there, unchanged and agreed on
-// both sides (a file or a link: an inert state, see inert) is counted and
-// dropped on the spot. Only the other states are kept, with copies of
-// their records, so that a resync that changes little holds its scans,
-// its directories and its changes, not two records of every path.
+// The streaming join: neither the scans nor the snapshots' records are
+// collected into memory. A side whose backend scans in path order
+// (Caps.OrderedScan) streams its entries, and each side's store loads its
+// records (in path order) into a bounded queue; the join merges them path
+// by path, and a path that is there, unchanged and agreed on both sides (a
+// file or a link: an inert state, see inert) is counted and dropped on the
+// spot. Only the other states are kept, with copies of their entries and
+// records, so that a resync that changes little holds its directories in
+// flight and its changes, not the tree. A side whose scan is not ordered
+// is collected whole into a compact entryTable and sorted first.
 
-// recordBatch is how many records a loading side hands over at a time, and
-// recordQueue how many batches it may load ahead of the join.
+// streamBatch is how many entries or records a streaming side hands over
+// at a time, and streamQueue how many batches it may hold ahead of the
+// join.
 const (
-	recordBatch = 512
-	recordQueue = 8
+	streamBatch = 512
+	streamQueue = 8
 )
 
 // errFallBack stops a streaming join that cannot finish as one (see
-// streamGather); the records are then loaded whole.
+// streamGather); the sides are then scanned and loaded whole.
 var errFallBack = errors.New("records not streamable")
 
-// recordStream is one side's records, loaded by a goroutine in batches.
-type recordStream struct {
-	ch    chan []Record
-	err   error // the load's, read once ch is closed
-	buf   []Record
+// stream is one side's entries or records, produced by a goroutine in
+// batches, in path order.
+type stream[T any] struct {
+	ch  chan []T
+	err error // the producer's, read once ch is closed
+	// free takes batches back to the producer: each one two batches
+	// after the reader let go of it (the path being joined may still
+	// point into the one before the current).
+	free  chan []T
+	prev  []T
+	buf   []T
 	i     int
 	ended bool
-	last  string // the path of the last record passed on
-	count int    // records passed on
-	// entries counts the records passed on that stand for an entry
-	// (countEntries).
-	entries int
+	path  func(*T) string
+	last  string // the path of the last item passed on
+	count int    // items passed on
 }
 
-// startLoad starts loading side s's records into a recordStream.
-func (e *engine) startLoad(ctx context.Context, wg *sync.WaitGroup, s Side) *recordStream {
-	st := &recordStream{ch: make(chan []Record, recordQueue)}
+// startStream runs produce in a goroutine: each item it passes to its
+// argument is queued for the stream's reader (by value: a pointer passed
+// through a function value would put each one on the heap).
+func startStream[T any](ctx context.Context, wg *sync.WaitGroup, path func(*T) string, produce func(add func(T) error) error) *stream[T] {
+	st := &stream[T]{ch: make(chan []T, streamQueue), free: make(chan []T, streamQueue), path: path}
 	wg.Go(func() {
 		defer close(st.ch)
-		batch := make([]Record, 0, recordBatch)
+		fresh := func() []T {
+			select {
+			case b := <-st.free:
+				return b[:0]
+			default:
+				return make([]T, 0, streamBatch)
+			}
+		}
+		batch := fresh()
 		send := func() error {
 			select {
 			case st.ch <- batch:
-				batch = make([]Record, 0, recordBatch)
+				batch = fresh()
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
-		st.err = e.loadEach(ctx, s, func(r Record) error {
-			batch = append(batch, r)
-			if len(batch) == recordBatch {
+		st.err = produce(func(x T) error {
+			batch = append(batch, x)
+			if len(batch) == streamBatch {
 				return send()
 			}
 			return nil
@@ -73,161 +90,280 @@ func (e *engine) startLoad(ctx context.Context, wg *sync.WaitGroup, s Side) *rec
 	return st
 }
 
-// peek returns the next record, nil at the end of the records (or of a
-// failed load: see err).
-func (st *recordStream) peek() *Record {
+// peek returns the next item, nil at the end of the stream (or of a
+// failed one: see err).
+func (st *stream[T]) peek() *T {
 	for st.i >= len(st.buf) {
 		if st.ended {
 			return nil
 		}
 		b, ok := <-st.ch
 		if !ok {
-			st.ended, st.buf = true, nil
+			st.ended, st.buf, st.prev = true, nil, nil
 			return nil
 		}
-		st.buf, st.i = b, 0
+		if st.prev != nil {
+			select {
+			case st.free <- st.prev:
+			default:
+			}
+		}
+		st.prev, st.buf, st.i = st.buf, b, 0
 	}
 	return &st.buf[st.i]
 }
 
-// next passes the record peek returned; it reports false when the records
+// next passes the item peek returned; it reports false when the items
 // are out of path order.
-func (st *recordStream) next() bool {
-	r := &st.buf[st.i]
+func (st *stream[T]) next() bool {
+	p := st.path(&st.buf[st.i])
 	st.i++
 	st.count++
-	if r.Type != TypeNone {
-		st.entries++
-	}
-	ok := st.count == 1 || ComparePaths(st.last, r.Path) < 0
-	st.last = r.Path
+	ok := st.count == 1 || ComparePaths(st.last, p) < 0
+	st.last = p
 	return ok
 }
 
-// drain discards what is left, so that the loading goroutine ends.
-func (st *recordStream) drain() {
+// drain discards what is left, so that the producing goroutine ends.
+func (st *stream[T]) drain() {
+	if st == nil {
+		return
+	}
 	for range st.ch {
 	}
 }
 
-// streamGather scans the sides (but a lazy destination), then loads their
+// recordStream is one side's records.
+type recordStream = stream[Record]
+
+// startLoad starts loading side s's records into a recordStream.
+func (e *engine) startLoad(ctx context.Context, wg *sync.WaitGroup, s Side) *recordStream {
+	return startStream(ctx, wg, func(r *Record) string { return r.Path }, func(add func(Record) error) error {
+		return e.loadEach(ctx, s, add)
+	})
+}
+
+// startScan starts scanning side s in path order (ScanOptions.Ordered)
+// into a stream.
+func (e *engine) startScan(ctx context.Context, wg *sync.WaitGroup, s Side) *stream[Entry] {
+	return startStream(ctx, wg, func(en *Entry) string { return en.Path }, func(add func(Entry) error) error {
+		return e.scanEach(ctx, s, true, add)
+	})
+}
+
+// scanCursor walks a side's scan in path order.
+type scanCursor interface {
+	// peek returns the next entry, nil at the end; it is valid until
+	// next.
+	peek() *Entry
+	// next passes the entry peek returned; it reports false when the
+	// entries are out of path order.
+	next() bool
+}
+
+// tableCursor walks an entryTable.
+type tableCursor struct {
+	t   *entryTable
+	i   int
+	at  int // the index cur holds, -1: none
+	cur Entry
+}
+
+func (c *tableCursor) peek() *Entry {
+	if c.i >= c.t.len() {
+		return nil
+	}
+	if c.at != c.i {
+		c.t.at(c.i, &c.cur)
+		c.at = c.i
+	}
+	return &c.cur
+}
+
+func (c *tableCursor) next() bool { c.i++; return true }
+
+// streamGather scans the sides (but a lazy destination), loads their
 // records and joins them as streams into the path states that are not
-// inert; the inert ones are counted in e.elided. done is false, with
-// the scans filled in and no error, when the join cannot be made so: the
-// records are out of order, an entry was unreadable, a side's scan is
-// empty, or a lazy destination must be scanned after all. The caller then
-// loads the records whole and joins them as before.
-func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, lazy bool) (_ []PathState, done bool, err error) {
+// inert; the inert ones are counted in e.elided. A side that scans in
+// order streams its scan into the join, its records loading alongside;
+// another side's scan is collected whole, and its records load once it
+// ends (a store that shares its connection with its side's backend, the
+// agent's, is not held back while the scan waits for the same
+// connection). done is false, with no error, when the join cannot be
+// made so: the records or an ordered scan are out of order, an entry was
+// unreadable, a side's scan is empty (an ordered one: while its records
+// list entries), a lazy destination must be scanned after all, or most
+// of a side's records are lost (checkLost then needs the scans). kept
+// then says which sides' scans are filled in; the caller scans the
+// others (those streamed) again, loads the records whole and joins them
+// as before.
+func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, lazy bool) (_ []PathState, kept [2]bool, done bool, err error) {
+	outer := ctx
 	var (
 		wg      sync.WaitGroup
 		streams [2]*recordStream
+		ordered [2]*stream[Entry]
+		tabs    [2]*entryTable // the scans that are not streamed, in path order
 		errs    [2]error
+		scanned [2]bool // the sides scanned
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
 		cancel()
-		for _, st := range streams {
-			if st != nil {
-				st.drain()
-			}
+		for s := range 2 {
+			streams[s].drain()
+			ordered[s].drain()
 		}
 		wg.Wait()
-	}()
-	// The scans are held compactly (entryTable) while the join runs; a
-	// join that falls back expands them for the caller.
-	var tabs [2]*entryTable
-	defer func() {
-		if !done && err == nil {
-			for s := range 2 {
-				scans[s] = tabs[s].entries()
+		if done || err != nil {
+			e.releaseLinks(done)
+			return
+		}
+		e.releaseLinks(false)
+		for s := range 2 {
+			if ordered[s] != nil {
+				e.unreadable.forget(Side(s)) // found again by the scan that follows
+			}
+			if tabs[s] != nil {
+				scans[s], kept[s] = tabs[s].entries(), true
 			}
 		}
 	}()
-	var scanWG sync.WaitGroup
 	for s := range 2 {
-		if lazy && Side(s) == dst {
-			continue
-		}
-		scanWG.Go(func() {
-			tabs[s], errs[s] = e.scanTable(ctx, Side(s))
-			if errs[s] != nil {
-				cancel()
-			}
-		})
-	}
-	scanWG.Wait()
-	if err := errors.Join(errs[:]...); err != nil {
-		return nil, false, err
+		scanned[s] = !lazy || Side(s) != dst
 	}
 	if lazy {
 		if empty, err := e.rootEmpty(ctx, dst); err != nil || empty {
-			return nil, false, err // scanned in full by the caller
+			return nil, kept, false, err // scanned in full by the caller
+		}
+		// A destination without records (a first run) is scanned in full:
+		// known before the source's scan starts.
+		streams[dst] = e.startLoad(ctx, &wg, dst)
+		if streams[dst].peek() == nil {
+			return nil, kept, false, nil
+		}
+	}
+	var scanWG sync.WaitGroup
+	for s := range 2 {
+		switch {
+		case !scanned[s]:
+		case e.caps[s].OrderedScan:
+			e.holdLinks(Side(s))
+			ordered[s] = e.startScan(ctx, &wg, Side(s))
+			streams[s] = e.startLoad(ctx, &wg, Side(s))
+		default:
+			scanWG.Go(func() {
+				if tabs[s], errs[s] = e.scanTable(ctx, Side(s)); errs[s] != nil {
+					cancel()
+					return
+				}
+				streams[s] = e.startLoad(ctx, &wg, Side(s)) // its own scan is in
+			})
+		}
+	}
+	scanWG.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, kept, false, err
+	}
+	var cursors [2]scanCursor
+	for s := range 2 {
+		switch {
+		case ordered[s] != nil:
+			cursors[s] = ordered[s]
+		case tabs[s] != nil:
+			if tabs[s].len() == 0 {
+				return nil, kept, false, nil // the caller halts if the records say so
+			}
+			cursors[s] = &tableCursor{t: tabs[s], at: -1}
 		}
 	}
 	if e.unreadable.any() {
-		return nil, false, nil
+		return nil, kept, false, nil
 	}
-	for s := range 2 {
-		if tabs[s].len() == 0 && (!lazy || Side(s) != dst) {
-			return nil, false, nil // the caller halts if the records say so
-		}
-	}
-	// The records load once the scans are in: a store that shares its
-	// connection with its side's backend (the agent's) cannot be held
-	// back while the scan waits for the same connection.
-	for s := range 2 {
-		streams[s] = e.startLoad(ctx, &wg, Side(s))
-	}
-	j := &streamJoin{e: e, tabs: tabs, recs: streams, dopts: e.o.Policy.diffOptions(), elided: map[string]int{}}
+	j := &streamJoin{e: e, scans: cursors, recs: streams, dopts: e.o.Policy.diffOptions(), elided: map[string]int{}}
 	if lazy {
 		j.lazy, j.dst, j.changed = true, dst, map[string]bool{}
 	}
 	if err := j.run(); err != nil {
 		if errors.Is(err, errFallBack) {
-			return nil, false, nil
+			return nil, kept, false, nil
 		}
-		return nil, false, err
+		return nil, kept, false, err
 	}
 	var totals [2]int
-	for s, st := range streams {
-		if st.err != nil {
-			return nil, false, st.err
+	for s := range 2 {
+		if st := ordered[s]; st != nil {
+			if st.err != nil {
+				return nil, kept, false, st.err
+			}
+			if st.count == 0 && j.entries[s] > 0 {
+				return nil, kept, false, nil // the caller halts
+			}
 		}
-		totals[s] = st.count
+		if st := streams[s]; st.err != nil {
+			return nil, kept, false, st.err
+		}
+		totals[s] = streams[s].count
 	}
-	scanned := [2]iter.Seq[*Entry]{tabs[0].all(), tabs[1].all()}
+	if e.unreadable.any() {
+		return nil, kept, false, nil
+	}
+	// An ordered scan is gone: checkLost asks for it only when most of
+	// a side is lost, and the join then falls back to whole scans.
+	needed := false
+	gone := func(func(*Entry) bool) { needed = true }
+	var found [2]iter.Seq[*Entry]
+	for s := range 2 {
+		found[s] = gone
+		if tabs[s] != nil {
+			found[s] = tabs[s].all()
+		}
+	}
 	if lazy {
-		if totals[dst] == 0 || len(j.changed) > max(1000, totals[dst]/10) {
-			return nil, false, nil // the destination is scanned in full
+		if len(j.changed) > max(1000, totals[dst]/10) {
+			return nil, kept, false, nil // the destination is scanned in full
 		}
-		found, err := j.overlay(ctx)
+		there, err := j.overlay(ctx)
 		if errors.Is(err, errFallBack) || err == nil && e.unreadable.any() {
-			return nil, false, nil
+			return nil, kept, false, nil
 		} else if err != nil {
-			return nil, false, err
+			return nil, kept, false, err
 		}
-		scanned[dst] = pointers(found)
+		found[dst] = pointers(there)
 	}
-	if err := e.checkLost(j.states, totals, scanned); err != nil {
-		return nil, false, err
+	if err := e.checkLost(j.states, totals, found); err != nil {
+		if needed {
+			return nil, kept, false, nil
+		}
+		return nil, kept, false, err
 	}
 	e.elided = j.elided
 	e.exists = func(p string) bool {
 		for s := range 2 {
-			if _, ok := tabs[s].find(p); ok {
+			if !scanned[s] {
+				continue
+			}
+			if tabs[s] == nil { // streamed: asked on demand (a conflict's name: rare)
+				if n := j.elided[Parent(p)]; n == 0 {
+					continue // every path there is among the states
+				}
+				if _, err := e.eps[s].Backend.Stat(outer, p); !errors.Is(err, fs.ErrNotExist) {
+					return true // there, or perhaps: not taken
+				}
+			} else if _, ok := tabs[s].find(p); ok {
 				return true
 			}
 		}
 		return false
 	}
-	return j.states, true, nil
+	return j.states, kept, true, nil
 }
 
 // streamJoin is the merge join of streamGather.
 type streamJoin struct {
-	e    *engine
-	tabs [2]*entryTable // the scans, in path order
-	recs [2]*recordStream
+	e     *engine
+	scans [2]scanCursor // nil: not scanned (a lazy destination)
+	recs  [2]*recordStream
 	// cur holds each side's current entry while it is looked at; a state
 	// that is kept gets copies.
 	cur    [2]Entry
@@ -235,6 +371,8 @@ type streamJoin struct {
 	states []PathState
 	// elided counts the inert paths per parent directory.
 	elided map[string]int
+	// entries counts each side's records that stand for an entry.
+	entries [2]int
 	// lazy: dst is not scanned; its records stand for its entries except
 	// on the paths in changed (the source changed them or below them),
 	// which are looked at after the join (overlay).
@@ -245,7 +383,6 @@ type streamJoin struct {
 
 // run joins every path.
 func (j *streamJoin) run() error {
-	var si [2]int
 	for {
 		p, ok := "", false
 		least := func(q string) {
@@ -255,8 +392,10 @@ func (j *streamJoin) run() error {
 		}
 		var heads [2]*Record
 		for s := range 2 {
-			if si[s] < j.tabs[s].len() {
-				least(j.tabs[s].path(si[s]))
+			if c := j.scans[s]; c != nil {
+				if en := c.peek(); en != nil {
+					least(en.Path)
+				}
 			}
 			if heads[s] = j.recs[s].peek(); heads[s] != nil {
 				least(heads[s].Path)
@@ -268,12 +407,20 @@ func (j *streamJoin) run() error {
 		ps := PathState{Path: p}
 		var base [2]*Record // in the streams' buffers until copied
 		for s := range 2 {
-			for ; si[s] < j.tabs[s].len() && j.tabs[s].path(si[s]) == p; si[s]++ {
-				j.tabs[s].at(si[s], &j.cur[s])
-				ps.Cur[s] = &j.cur[s]
+			if c := j.scans[s]; c != nil {
+				for en := c.peek(); en != nil && en.Path == p; en = c.peek() {
+					j.cur[s] = *en
+					ps.Cur[s] = &j.cur[s]
+					if !c.next() {
+						return errFallBack
+					}
+				}
 			}
 			for r := heads[s]; r != nil && r.Path == p; r = j.recs[s].peek() {
 				base[s] = r
+				if r.Type != TypeNone {
+					j.entries[s]++
+				}
 				if !j.recs[s].next() {
 					return errFallBack
 				}

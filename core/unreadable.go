@@ -32,6 +32,13 @@ func (u *unreadables) any() bool {
 	return len(u.list) > 0
 }
 
+// forget drops side s's entries found unreadable (to be scanned again).
+func (u *unreadables) forget(s Side) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.list = slices.DeleteFunc(u.list, func(x unreadable) bool { return x.side == s })
+}
+
 func (u *unreadables) add(s Side, p string, err error) {
 	u.mu.Lock()
 	u.list = append(u.list, unreadable{side: s, path: p, err: err})

@@ -71,7 +71,7 @@ func Open(root string, opts Options) (*FS, error) {
 // Caps reports what a local directory can do: everything.
 func (f *FS) Caps() core.Caps {
 	return core.Caps{Dirs: true, Rename: true, SetMTime: true, SetMode: true, Owners: true,
-		Symlinks: true, FileIDs: true, Filesystem: true, MTimeFromFS: true}
+		Symlinks: true, FileIDs: true, Filesystem: true, MTimeFromFS: true, OrderedScan: true}
 }
 
 // Close releases the root descriptor.

@@ -446,22 +446,24 @@ func TestMain(m *testing.M) {
 func BenchmarkScan50k(b *testing.B) {
 	fsys := open(b, benchTree(b))
 	defer fsys.Close()
-	for _, threads := range []int{0, 2, 4, 16} {
-		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
-			for b.Loop() {
-				count := 0
-				var mu sync.Mutex
-				err := fsys.Scan(ctx, core.ScanOptions{Threads: threads}, func(core.Entry) error {
-					mu.Lock()
-					count++
-					mu.Unlock()
-					return nil
-				})
-				if err != nil || count != 50_525 {
-					b.Fatalf("scan: %d entries, %v", count, err)
+	for _, ordered := range []bool{false, true} {
+		for _, threads := range []int{0, 2, 4, 16} {
+			b.Run(fmt.Sprintf("ordered=%v/threads=%d", ordered, threads), func(b *testing.B) {
+				for b.Loop() {
+					count := 0
+					var mu sync.Mutex
+					err := fsys.Scan(ctx, core.ScanOptions{Threads: threads, Ordered: ordered}, func(core.Entry) error {
+						mu.Lock()
+						count++
+						mu.Unlock()
+						return nil
+					})
+					if err != nil || count != 50_525 {
+						b.Fatalf("scan: %d entries, %v", count, err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

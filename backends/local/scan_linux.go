@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,14 @@ import (
 // defaultScanThreads is how many directories are listed at once by default.
 const defaultScanThreads = 8
 
+// orderedAhead is how many listings per thread an ordered scan may hold
+// ahead of the entries it has passed on.
+const orderedAhead = 4
+
 // Scan lists the tree below the root with opts.Threads directory listers.
+// With opts.Ordered the entries are passed on one at a time, in path
+// order (core.ComparePaths: depth first, each directory's names sorted),
+// the listers reading ahead of them a few directories at most.
 // Each directory is opened relative to its parent's descriptor (never
 // following a link unless links are followed), its names read with
 // getdents and each entry described with fstatat relative to it: no path
@@ -54,7 +62,14 @@ func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry
 		}
 		root.anc = &ancestor{dev: uint64(st.Dev), ino: st.Ino}
 	}
-	left, err := treewalk.Walk(root, treewalk.Options{Workers: n, Pause: opts.Pause, PauseEvery: opts.PauseEvery}, s.list)
+	wo := treewalk.Options{Workers: n, Pause: opts.Pause, PauseEvery: opts.PauseEvery}
+	var left []dirJob
+	if opts.Ordered {
+		left, err = treewalk.Ordered(root, wo, orderedAhead*n, func(a, b dirJob) int { return core.ComparePaths(a.path, b.path) },
+			s.listOrdered, fn)
+	} else {
+		left, err = treewalk.Walk(root, wo, s.list)
+	}
 	for _, j := range left { // never listed, after an error
 		if j.parent != nil {
 			j.parent.release()
@@ -76,7 +91,8 @@ type scanner struct {
 	fn      func(core.Entry) error
 	ctx     context.Context
 	follow  bool
-	bufs    sync.Pool // getdents buffers
+	bufs    sync.Pool    // getdents buffers
+	sized   atomic.Int64 // entries of the last directory listed in order
 }
 
 // dirJob is a directory to list: name in the open directory parent.
@@ -133,7 +149,59 @@ func (s *scanner) open(j dirJob) (int, error) {
 var direntNameOff = int(unsafe.Offsetof(unix.Dirent{}.Name))
 
 // list reports the entries of one directory and returns its subdirectories.
-func (s *scanner) list(j dirJob, stopped func() bool) (subdirs []dirJob, err error) {
+func (s *scanner) list(j dirJob, stopped func() bool) ([]dirJob, error) {
+	var subdirs []dirJob
+	drop, err := s.read(j, stopped, func(e core.Entry, sub dirJob, descend bool) error {
+		if err := s.fn(e); err != nil {
+			return err
+		}
+		if descend {
+			subdirs = append(subdirs, sub)
+		}
+		return nil
+	})
+	if err != nil || drop {
+		for _, sub := range subdirs {
+			sub.parent.release()
+		}
+		return nil, err
+	}
+	return subdirs, nil
+}
+
+// scanItem is an entry of an ordered scan, and the directory below it.
+type scanItem = treewalk.Item[dirJob, core.Entry]
+
+// listOrdered returns the entries of one directory in name order, each
+// with the job of listing it when it is a directory to descend into.
+func (s *scanner) listOrdered(j dirJob, stopped func() bool) ([]scanItem, error) {
+	items := make([]scanItem, 0, min(s.sized.Load(), 1024)) // about as many as the last one
+	defer func() { s.sized.Store(int64(len(items))) }()
+	drop, err := s.read(j, stopped, func(e core.Entry, sub dirJob, descend bool) error {
+		items = append(items, scanItem{Value: e, Sub: sub, Descend: descend})
+		return nil
+	})
+	if err != nil || drop {
+		for i := range items {
+			if it := &items[i]; it.Descend {
+				it.Sub.parent.release()
+				it.Sub, it.Descend = dirJob{}, false
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(items, func(a, b scanItem) int { return strings.Compare(a.Value.Path, b.Value.Path) })
+	return items, nil
+}
+
+// read passes add each entry of directory j to report (and, when descend,
+// the job of listing it: a directory to descend into). The subdirectories
+// added are to be dropped (their references released) when it fails, or
+// when drop: the directory could not be read to the end (what was
+// listed is dropped with the rest of the subtree).
+func (s *scanner) read(j dirJob, stopped func() bool, add func(e core.Entry, sub dirJob, descend bool) error) (drop bool, err error) {
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
 	buf := *bp
@@ -143,25 +211,17 @@ func (s *scanner) list(j dirJob, stopped func() bool) (subdirs []dirJob, err err
 	}
 	if err != nil {
 		if j.parent != nil && s.opts.Unreadable != nil {
-			return nil, s.unreadable(j.path, j.link, pathErr("open", j.path, err))
+			return false, s.unreadable(j.path, j.link, pathErr("open", j.path, err))
 		}
-		return nil, fmt.Errorf("scan: %w", pathErr("open", j.path, err))
+		return false, fmt.Errorf("scan: %w", pathErr("open", j.path, err))
 	}
 	if stopped() {
 		unix.Close(fd)
-		return nil, nil
+		return false, nil
 	}
 	dir := &dirRef{fd: fd}
 	dir.refs.Store(1)
-	defer func() {
-		if err != nil {
-			for _, sub := range subdirs {
-				sub.parent.release()
-			}
-			subdirs = nil
-		}
-		dir.release()
-	}()
+	defer dir.release()
 	prefix := j.path
 	if prefix != "" {
 		prefix += "/"
@@ -175,16 +235,12 @@ func (s *scanner) list(j dirJob, stopped func() bool) (subdirs []dirJob, err err
 		if err != nil {
 			err = pathErr("list", j.path, err)
 			if j.parent != nil && s.opts.Unreadable != nil {
-				// What was listed is dropped with the rest of the subtree.
-				for _, sub := range subdirs {
-					sub.parent.release()
-				}
-				return nil, s.opts.Unreadable(j.path, err)
+				return true, s.opts.Unreadable(j.path, err)
 			}
-			return subdirs, fmt.Errorf("scan: %w", err)
+			return false, fmt.Errorf("scan: %w", err)
 		}
 		if n <= 0 {
-			return subdirs, nil
+			return false, nil
 		}
 		for off := 0; off < n; {
 			d := (*unix.Dirent)(unsafe.Pointer(&buf[off]))
@@ -199,27 +255,36 @@ func (s *scanner) list(j dirJob, stopped func() bool) (subdirs []dirJob, err err
 			}
 			if count++; count&255 == 0 {
 				if stopped() {
-					return subdirs, nil
+					return false, nil
 				}
 				if err := s.ctx.Err(); err != nil {
-					return subdirs, err
+					return false, err
 				}
 			}
-			sub, ok, err := s.entry(j, dir, prefix+string(raw), len(prefix), d.Type)
+			e, sub, ok, err := s.entry(j, dir, prefix+string(raw), len(prefix), d.Type)
 			if err != nil {
-				return subdirs, err
+				return false, err
 			}
-			if ok {
-				subdirs = append(subdirs, sub)
+			if !ok {
+				continue
+			}
+			descend := sub.path != ""
+			if err := add(e, sub, descend); err != nil {
+				if descend {
+					sub.parent.release()
+				}
+				return false, err
 			}
 		}
 	}
 }
 
-// entry reports the entry p (its name starting at p[nameAt:]) of directory
-// j, open as dir, whose listing says it has type dtype. It returns the job
-// of listing it when it is a directory to descend into.
-func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8) (dirJob, bool, error) {
+// entry describes the entry p (its name starting at p[nameAt:]) of
+// directory j, open as dir, whose listing says it has type dtype; ok is
+// false when it is not to be reported. It returns the job of listing it
+// when it is a directory to descend into (a job with a path), which holds
+// a reference to dir.
+func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8) (core.Entry, dirJob, bool, error) {
 	name := p[nameAt:]
 	if core.IsReserved(p) { // only the session's own leftovers are removed
 		tok := s.opts.TempToken
@@ -236,7 +301,7 @@ func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8
 		case ownLeftover(name, tok):
 			unix.Unlinkat(dir.fd, name, 0)
 		}
-		return dirJob{}, false, nil
+		return core.Entry{}, dirJob{}, false, nil
 	}
 	// Ask Skip before the stat when the listing tells the type (a followed
 	// link's type is its target's: the stat comes first).
@@ -245,49 +310,49 @@ func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8
 	case unix.DT_DIR, unix.DT_REG, unix.DT_LNK:
 		if dtype != unix.DT_LNK || !s.follow {
 			if s.skip != nil && s.skip(p, dtype == unix.DT_DIR) {
-				return dirJob{}, false, nil
+				return core.Entry{}, dirJob{}, false, nil
 			}
 			asked = true
 		}
 	case unix.DT_UNKNOWN:
 	default:
-		return dirJob{}, false, nil // devices, sockets, fifos are not synchronized
+		return core.Entry{}, dirJob{}, false, nil // devices, sockets, fifos are not synchronized
 	}
 	var st unix.Stat_t
 	if err := fstatat(dir.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		if err == unix.ENOENT {
-			return dirJob{}, false, nil // gone since the listing
+			return core.Entry{}, dirJob{}, false, nil // gone since the listing
 		}
-		return dirJob{}, false, s.failed(p, pathErr("stat", p, err))
+		return core.Entry{}, dirJob{}, false, s.failed(p, pathErr("stat", p, err))
 	}
 	link := false
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK && s.follow {
 		if err := s.followLink(dir.fd, name, p, &st); err != nil {
 			if s.opts.Unreadable == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ELOOP) {
-				return dirJob{}, false, nil // dangling, or leaving a confined tree (or nobody asks)
+				return core.Entry{}, dirJob{}, false, nil // dangling, or leaving a confined tree (or nobody asks)
 			}
-			return dirJob{}, false, s.failed(p, err) // a loop, or cannot be read
+			return core.Entry{}, dirJob{}, false, s.failed(p, err) // a loop, or cannot be read
 		}
 		link, asked = true, false
 	}
 	e, ok := entryFrom(p, &st)
 	if !ok {
-		return dirJob{}, false, nil
+		return core.Entry{}, dirJob{}, false, nil
 	}
 	isDir := e.Type == core.TypeDir
 	if asked && isDir != (dtype == unix.DT_DIR) {
 		asked = false // changed since the listing
 	}
 	if !asked && s.skip != nil && s.skip(p, isDir) {
-		return dirJob{}, false, nil
+		return core.Entry{}, dirJob{}, false, nil
 	}
 	if e.Type == core.TypeSymlink {
 		t, err := readlinkAt(dir.fd, name)
 		if err != nil {
 			if err == unix.ENOENT || err == unix.EINVAL {
-				return dirJob{}, false, nil // gone or replaced since
+				return core.Entry{}, dirJob{}, false, nil // gone or replaced since
 			}
-			return dirJob{}, false, s.failed(p, pathErr("readlink", p, err))
+			return core.Entry{}, dirJob{}, false, s.failed(p, pathErr("readlink", p, err))
 		}
 		e.Target = t
 	}
@@ -295,20 +360,23 @@ func (s *scanner) entry(j dirJob, dir *dirRef, p string, nameAt int, dtype uint8
 	if isDir && s.follow {
 		if j.anc.has(uint64(st.Dev), st.Ino) { // a loop through links
 			if s.opts.Unreadable == nil {
-				return dirJob{}, false, nil
+				return core.Entry{}, dirJob{}, false, nil
 			}
-			return dirJob{}, false, s.opts.Unreadable(p, core.ErrSymlinkLoop)
+			return core.Entry{}, dirJob{}, false, s.opts.Unreadable(p, core.ErrSymlinkLoop)
 		}
 		anc = &ancestor{dev: uint64(st.Dev), ino: st.Ino, up: j.anc}
 	}
-	if err := s.fn(e); err != nil {
-		return dirJob{}, false, err
+	if !isDir {
+		return e, dirJob{}, true, nil
 	}
-	if !isDir || s.descend != nil && !s.descend(&e) {
-		return dirJob{}, false, nil
+	if s.descend != nil {
+		d := e // asked through a pointer: on the heap, for directories only
+		if !s.descend(&d) {
+			return e, dirJob{}, true, nil
+		}
 	}
 	dir.refs.Add(1)
-	return dirJob{parent: dir, name: name, path: p, link: link, anc: anc}, true, nil
+	return e, dirJob{parent: dir, name: name, path: p, link: link, anc: anc}, true, nil
 }
 
 // followLink replaces st, the stat of link name in dirfd, with the stat of

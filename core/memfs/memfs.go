@@ -72,7 +72,7 @@ var (
 func New(opts Options) *FS {
 	f := &FS{opts: opts, nodes: map[string]*node{}}
 	f.caps = core.Caps{Dirs: true, Rename: true, SetMTime: true, SetMode: true, Owners: true,
-		Symlinks: true, FileIDs: true, Filesystem: true, MTimeFromFS: true}
+		Symlinks: true, FileIDs: true, Filesystem: true, MTimeFromFS: true, OrderedScan: true}
 	if opts.Caps != nil {
 		f.caps = *opts.Caps
 	}
@@ -214,7 +214,7 @@ func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry
 		}
 	}
 	f.mu.Unlock()
-	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.e.Path, b.e.Path) })
+	slices.SortFunc(items, func(a, b item) int { return core.ComparePaths(a.e.Path, b.e.Path) }) // Caps.OrderedScan
 	byPath := make(map[string]*node, len(items))
 	for _, it := range items {
 		byPath[it.e.Path] = it.n
