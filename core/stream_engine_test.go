@@ -40,6 +40,22 @@ type scanSpy struct {
 	ordered, whole *atomic.Int32
 }
 
+// spyEndpoints returns w's sides with their backends behind scanSpys
+// counting into ordered and whole (hide: claiming no ordered scan) and,
+// if reversed, their stores behind reversedStores.
+func spyEndpoints(w *faultWorld, hide, reversed bool, ordered, whole *atomic.Int32) [2]*core.Endpoint {
+	var eps [2]*core.Endpoint
+	for s := range 2 {
+		var st core.Store = w.stores[s]
+		if reversed {
+			st = reversedStore{w.stores[s]}
+		}
+		b := scanSpy{Backend: w.fs[s], hide: hide, ordered: ordered, whole: whole}
+		eps[s] = &core.Endpoint{Backend: b, Store: st, URL: [2]string{"mem://local", "mem://remote"}[s]}
+	}
+	return eps
+}
+
 func (b scanSpy) Caps() core.Caps {
 	c := b.Backend.Caps()
 	c.OrderedScan = c.OrderedScan && !b.hide
@@ -100,15 +116,7 @@ func TestStreamingJoinPlansAsWhole(t *testing.T) {
 				plan := func(reversed, table bool) (string, int) {
 					ordered.Store(0)
 					whole.Store(0)
-					var eps [2]*core.Endpoint
-					for s := range 2 {
-						var st core.Store = w.stores[s]
-						if reversed {
-							st = reversedStore{w.stores[s]}
-						}
-						b := scanSpy{Backend: w.fs[s], hide: table, ordered: &ordered, whole: &whole}
-						eps[s] = &core.Endpoint{Backend: b, Store: st, URL: [2]string{"mem://local", "mem://remote"}[s]}
-					}
+					eps := spyEndpoints(w, table, reversed, &ordered, &whole)
 					p, err := core.Sync(bg, eps[0], eps[1], core.Options{Session: "faults", Policy: w.policy, Stats: &core.Stats{}, DryRun: true, ForceDeletes: true})
 					if err != nil {
 						t.Fatalf("sync (reversed %v): %v", reversed, err)
@@ -191,11 +199,7 @@ func TestStreamedScanSafetyHalts(t *testing.T) {
 					w.mustSync()
 					tc.change(w)
 					var ordered, whole atomic.Int32
-					var eps [2]*core.Endpoint
-					for s := range 2 {
-						b := scanSpy{Backend: w.fs[s], hide: table, ordered: &ordered, whole: &whole}
-						eps[s] = &core.Endpoint{Backend: b, Store: w.stores[s], URL: [2]string{"mem://local", "mem://remote"}[s]}
-					}
+					eps := spyEndpoints(w, table, false, &ordered, &whole)
 					_, err := core.Sync(bg, eps[0], eps[1], core.Options{Session: "faults", Policy: w.policy, Stats: &core.Stats{}, DryRun: true})
 					var halt *core.HaltError
 					if errors.As(err, &halt) != tc.halt || err != nil && !tc.halt {
@@ -233,15 +237,7 @@ func TestSkippedLinksToldOnce(t *testing.T) {
 			told := map[string]int{}
 			sync := func(first bool) {
 				var ordered, whole atomic.Int32
-				var eps [2]*core.Endpoint
-				for s := range 2 {
-					var st core.Store = w.stores[s]
-					if reversed {
-						st = reversedStore{w.stores[s]}
-					}
-					b := scanSpy{Backend: w.fs[s], ordered: &ordered, whole: &whole}
-					eps[s] = &core.Endpoint{Backend: b, Store: st, URL: [2]string{"mem://local", "mem://remote"}[s]}
-				}
+				eps := spyEndpoints(w, false, reversed, &ordered, &whole)
 				_, err := core.Sync(bg, eps[0], eps[1], core.Options{Session: "faults", Policy: w.policy, Stats: &core.Stats{},
 					Links: core.LinksSkip, SkippedLink: func(s core.Side, p string) {
 						mu.Lock()
@@ -281,11 +277,7 @@ func TestStreamedConflictNameAvoidsInertPaths(t *testing.T) {
 			w.put(core.Local, "d/a", "local")
 			w.put(core.Remote, "d/a", "remote side")
 			var ordered, whole atomic.Int32
-			var eps [2]*core.Endpoint
-			for s := range 2 {
-				b := scanSpy{Backend: w.fs[s], hide: table, ordered: &ordered, whole: &whole}
-				eps[s] = &core.Endpoint{Backend: b, Store: w.stores[s], URL: [2]string{"mem://local", "mem://remote"}[s]}
-			}
+			eps := spyEndpoints(w, table, false, &ordered, &whole)
 			plan, err := core.Sync(bg, eps[0], eps[1], core.Options{Session: "faults", Policy: w.policy, Stats: &core.Stats{}, DryRun: true})
 			if err != nil {
 				t.Fatal(err)

@@ -14,17 +14,7 @@ import (
 // for writing), close.
 func BenchmarkOpenClose(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	db := openT(b, dir, Options{})
-	if err := db.Put(ctx, core.Record{Entry: core.Entry{Path: "f", Size: 3}}); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.SetMeta(ctx, core.Meta{Session: "bench"}); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		b.Fatal(err)
-	}
+	dir := oneRecordSnapshot(b)
 	b.ResetTimer()
 	for b.Loop() {
 		db := openT(b, dir, Options{})
@@ -51,17 +41,7 @@ func BenchmarkOpenClose(b *testing.B) {
 // snapshot for writing, read its identity and records, flush, close.
 func BenchmarkOpenReadClose(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	db := openT(b, dir, Options{})
-	if err := db.Put(ctx, core.Record{Entry: core.Entry{Path: "f", Size: 3}}); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.SetMeta(ctx, core.Meta{Session: "bench"}); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		b.Fatal(err)
-	}
+	dir := oneRecordSnapshot(b)
 	for b.Loop() {
 		db := openT(b, dir, Options{})
 		if _, _, err := db.Meta(ctx); err != nil {
@@ -75,4 +55,22 @@ func BenchmarkOpenReadClose(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// oneRecordSnapshot makes a closed snapshot of one record and an identity
+// and returns its directory.
+func oneRecordSnapshot(b *testing.B) string {
+	ctx := context.Background()
+	dir := b.TempDir()
+	db := openT(b, dir, Options{})
+	if err := db.Put(ctx, core.Record{Entry: core.Entry{Path: "f", Size: 3}}); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.SetMeta(ctx, core.Meta{Session: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return dir
 }

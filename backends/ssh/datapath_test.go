@@ -131,20 +131,7 @@ func agentClient(t *testing.T, o client.DataOptions) (*client.Client, string, cl
 // all for a session that moves none; one that cannot open is reported
 // once and the content goes over SSH.
 func TestDataPathOpensLater(t *testing.T) {
-	hole, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hole.Close()
-	go func() {
-		for {
-			c, err := hole.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // accepted, never answered
-		}
-	}()
+	hole := swallowingListener(t)
 	tests := []struct {
 		name    string
 		files   int  // written at once, then read back
@@ -365,20 +352,7 @@ func TestDataPathTamperingFailsTheFile(t *testing.T) {
 // TestDataPathUnreachableFallsBack: a port that swallows connections
 // costs the connect timeout, never a hang, and the session stays on SSH.
 func TestDataPathUnreachableFallsBack(t *testing.T) {
-	hole, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hole.Close()
-	go func() {
-		for {
-			c, err := hole.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // accepted, never answered
-		}
-	}()
+	hole := swallowingListener(t)
 	o := client.DataOptions{Timeout: 500 * time.Millisecond, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, hole.Addr().String())
@@ -619,4 +593,25 @@ func TestDataPathPutSizes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// swallowingListener listens on a loopback port that accepts connections
+// and never answers them, until the test ends.
+func swallowingListener(t *testing.T) net.Listener {
+	t.Helper()
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hole.Close() })
+	go func() {
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accepted, never answered
+		}
+	}()
+	return hole
 }
