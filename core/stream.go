@@ -8,6 +8,7 @@ import (
 	"iter"
 	"slices"
 	"sync"
+	"time"
 )
 
 // The streaming join: neither the scans nor the snapshots' records are
@@ -136,10 +137,20 @@ func (st *stream[T]) drain() {
 // recordStream is one side's records.
 type recordStream = stream[Record]
 
-// startLoad starts loading side s's records into a recordStream.
+// startLoad starts loading side s's records into a recordStream (logged
+// at debug level once loaded, as load does; its time includes the waits
+// for the join).
 func (e *engine) startLoad(ctx context.Context, wg *sync.WaitGroup, s Side) *recordStream {
 	return startStream(ctx, wg, func(r *Record) string { return r.Path }, func(add func(Record) error) error {
-		return e.loadEach(ctx, s, add)
+		start, n := time.Now(), 0
+		err := e.loadEach(ctx, s, func(r Record) error {
+			n++
+			return add(r)
+		})
+		if err == nil && e.lv.debug {
+			e.log.Debug("snapshot loaded", "side", s.String(), "records", n, "took", time.Since(start))
+		}
+		return err
 	})
 }
 
