@@ -48,9 +48,10 @@ type Caps struct {
 	FileIDs     bool // Entry.FileID survives renames (rename detection)
 	Filesystem  bool // a filesystem: sha1_sparse is the default checksum
 	MTimeFromFS bool // mtimes are the backend's own (not metadata we set)
-	// OrderedScan: Scan honours ScanOptions.Ordered, and its scan is
-	// independent of its side's store (no shared connection), so that
-	// both can stream at once.
+	// OrderedScan: Scan honours ScanOptions.Ordered, and its scan and
+	// its side's store can stream at once (a connection they share
+	// gives each stream a window of its own, so that one waiting for
+	// its reader never holds up the other).
 	OrderedScan bool
 }
 

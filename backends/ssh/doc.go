@@ -97,8 +97,16 @@
 // depend on the request), ENTRY (an entry), DATA (file content), ITEMS (one
 // batch of a stream: a count, then that many entries or snapshot records)
 // and ERROR (a code that maps to core's errors, such as not-exist or
-// precondition-failed, and a message). Scans and snapshot loads stream
-// ITEMS and end with OK or ERROR; CANCEL stops a stream.
+// precondition-failed, and a message). Scans, snapshot loads and watches
+// stream ITEMS and end with OK or ERROR; CANCEL stops a stream. Each
+// stream has a window of 16 ITEMS frames: the agent sends no more until
+// CREDIT (request id, frames) gives some back, which the client sends as
+// it consumes them (every 8). The client queues a whole window per
+// stream, so its reader never waits for a slow consumer: a scan and the
+// snapshot's records flow side by side on the one connection, each at
+// the pace the join takes it. A scan asked ordered (when the agent's
+// capabilities say it can: bit 9) comes in path order, one directory's
+// listing at a time.
 //
 // File content moves in chunks of 256 KiB. A file up to one chunk is
 // written by one PUT (path, create options, content) answered with the

@@ -584,6 +584,11 @@ func TestAdversarialOrder(t *testing.T) {
 	wr.Uint(9)
 	wr.Bytes([]byte("x"))
 	r.send(protocol.OpWrite, wr.B) // to no file: dropped
+	var cr protocol.Enc
+	cr.Uint(9)
+	cr.Uint(1 << 62)
+	r.send(protocol.OpCredit, cr.B) // to no stream: dropped
+	r.send(protocol.OpCredit, nil)  // truncated: dropped
 	for _, c := range []struct {
 		name string
 		op   byte

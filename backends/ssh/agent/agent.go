@@ -52,7 +52,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, o Options) error {
 		o.Config = &ServerConfig{}
 	}
 	a := &agent{c: protocol.NewConn(r, w), o: o, writers: map[uint64]*agentWriter{},
-		readers: map[uint64]*agentReader{}, cancels: map[uint64]context.CancelFunc{},
+		readers: map[uint64]*agentReader{}, cancels: map[uint64]context.CancelFunc{}, windows: map[uint64]*window{},
 		sem: make(chan struct{}, protocol.MaxServing), big: make(chan struct{}, protocol.MaxBigServing), log: slog.New(slog.DiscardHandler)}
 	defer a.c.Stop()
 	defer a.close()
@@ -122,6 +122,7 @@ type agent struct {
 	writers  map[uint64]*agentWriter
 	readers  map[uint64]*agentReader
 	cancels  map[uint64]context.CancelFunc
+	windows  map[uint64]*window // the running streams' credit
 	store    *snapshot.DB
 	storeDir *os.File // keeps the store's directory open
 	storeErr error    // the first failed one-way store write
@@ -495,6 +496,14 @@ func (a *agent) inline(ctx context.Context, f protocol.Frame) bool {
 			c()
 		}
 		a.mu.Unlock()
+	case protocol.OpCredit:
+		id, n := d.Uint(), d.Uint()
+		a.mu.Lock()
+		w := a.windows[id] // a stream that ended meanwhile has none
+		a.mu.Unlock()
+		if w != nil && d.Err == nil {
+			w.grant(n)
+		}
 	case protocol.OpStorePut:
 		r := d.Record()
 		a.storeWrite(func(st *snapshot.DB) error { return cmpErr(d.Err, func() error { return st.Put(ctx, r) }) })
@@ -789,11 +798,28 @@ func (a *agent) cancellable(ctx context.Context, id uint64) (context.Context, fu
 	}
 }
 
+// streamReq starts serving the stream request id: a context the client's
+// opCancel ends, and a batcher that sends within the stream's window
+// (protocol.StreamWindow, opCredit). done forgets both.
+func (a *agent) streamReq(ctx context.Context, id uint64) (context.Context, *batcher, func()) {
+	ctx, cancel := a.cancellable(ctx, id)
+	w := newWindow(protocol.StreamWindow)
+	a.mu.Lock()
+	a.windows[id] = w
+	a.mu.Unlock()
+	return ctx, &batcher{c: a.c, id: id, ctx: ctx, win: w}, func() {
+		a.mu.Lock()
+		delete(a.windows, id)
+		a.mu.Unlock()
+		cancel()
+	}
+}
+
 // scan streams entries in batches of about 64 KiB.
 func (a *agent) scan(ctx context.Context, id uint64, o core.ScanOptions) error {
-	ctx, done := a.cancellable(ctx, id)
+	ctx, b, done := a.streamReq(ctx, id)
 	defer done()
-	b := &batcher{c: a.c, id: id}
+	o.Ordered = o.Ordered && a.fs.Caps().OrderedScan
 	o.Unreadable = func(p string, err error) error { // the client decides
 		en := protocol.UnreadableEntry(p, err)
 		return b.add(func(e *protocol.Enc) { e.Entry(&en) })
@@ -813,9 +839,8 @@ func (a *agent) scan(ctx context.Context, id uint64, o core.ScanOptions) error {
 // watch streams the paths that change below the root until the client
 // cancels the request.
 func (a *agent) watch(ctx context.Context, id uint64) error {
-	ctx, done := a.cancellable(ctx, id)
+	ctx, b, done := a.streamReq(ctx, id)
 	defer done()
-	b := &batcher{c: a.c, id: id}
 	err := a.fs.Watch(ctx, func(paths []string) {
 		for _, p := range paths {
 			b.add(func(e *protocol.Enc) { e.Str(p) })
@@ -1127,7 +1152,8 @@ func (a *agent) openStore(dir string, readOnly bool) error {
 
 // load streams the snapshot's records in batches.
 func (a *agent) load(ctx context.Context, id uint64, st *snapshot.DB) error {
-	b := &batcher{c: a.c, id: id}
+	ctx, b, done := a.streamReq(ctx, id)
+	defer done()
 	err := st.Load(ctx, func(r core.Record) error {
 		return b.add(func(e *protocol.Enc) { e.Record(&r) })
 	})
@@ -1139,7 +1165,8 @@ func (a *agent) load(ctx context.Context, id uint64, st *snapshot.DB) error {
 
 // loadPaths streams the records of some paths (snapshot.DB.LoadPaths).
 func (a *agent) loadPaths(ctx context.Context, id uint64, st *snapshot.DB, paths, dirs []string) error {
-	b := &batcher{c: a.c, id: id}
+	ctx, b, done := a.streamReq(ctx, id)
+	defer done()
 	err := st.LoadPaths(ctx, paths, dirs, func(r core.Record) error {
 		return b.add(func(e *protocol.Enc) { e.Record(&r) })
 	})
@@ -1150,10 +1177,13 @@ func (a *agent) loadPaths(ctx context.Context, id uint64, st *snapshot.DB, paths
 }
 
 // batcher streams items to a request as opItems frames of about 64 KiB:
-// a count, then the items. It is safe for concurrent use.
+// a count, then the items, each frame sent once the stream's window has
+// room for it. It is safe for concurrent use.
 type batcher struct {
 	c   *protocol.Conn
 	id  uint64
+	ctx context.Context // ends a wait for credit
+	win *window
 	mu  sync.Mutex
 	buf protocol.Enc
 	n   int
@@ -1181,11 +1211,55 @@ func (b *batcher) flushLocked() error {
 	if b.n == 0 {
 		return nil
 	}
+	if err := b.win.take(b.ctx); err != nil {
+		return err
+	}
 	var e protocol.Enc
 	e.Uint(uint64(b.n))
 	e.B = append(e.B, b.buf.B...)
 	b.buf.B, b.n = b.buf.B[:0], 0
 	return b.c.Send(protocol.OpItems, b.id, e.B)
+}
+
+// window is a stream's credit: the opItems frames it may still send.
+type window struct {
+	mu    sync.Mutex
+	avail uint64
+	wake  chan struct{} // signalled by grant
+}
+
+// maxCredit bounds a window whatever a client grants.
+const maxCredit = 1 << 20
+
+func newWindow(n uint64) *window { return &window{avail: n, wake: make(chan struct{}, 1)} }
+
+// take waits for a frame's credit, or for ctx to end.
+func (w *window) take(ctx context.Context) error {
+	for {
+		w.mu.Lock()
+		if w.avail > 0 {
+			w.avail--
+			w.mu.Unlock()
+			return nil
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// grant credits n more frames.
+func (w *window) grant(n uint64) {
+	w.mu.Lock()
+	w.avail = min(w.avail+min(n, maxCredit), maxCredit)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
 // snapshotAction checks, removes or copies a snapshot directory, for

@@ -96,6 +96,10 @@ func FuzzAgentRequests(f *testing.F) {
 	write.Bytes([]byte("pwned"))
 	commit.Uint(1)
 	f.Add(seed(req(protocol.OpMkdir, append(encS(core.PartialPrefix+"x"), 0x7f)), req(protocol.OpCreate, create.B), req(protocol.OpWrite, write.B), req(protocol.OpCommit, commit.B)))
+	var credit protocol.Enc
+	credit.Uint(2)
+	credit.Uint(1 << 40)
+	f.Add(seed(req(protocol.OpStoreOpen, append(encS(""), 0)), req(protocol.OpStoreLoad, nil), req(protocol.OpCredit, credit.B)))
 	var scan protocol.Enc
 	scan.ScanOptions(core.ScanOptions{Threads: 1 << 30})
 	f.Add(seed(req(protocol.OpScan, scan.B), req(protocol.OpStoreOpen, append(encS("/link/db"), 0))))

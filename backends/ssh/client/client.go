@@ -399,9 +399,12 @@ func eachItem[T any](d *protocol.Dec, decode func(*protocol.Dec) T, fn func(T) e
 
 // stream sends a request whose reply is a run of opItems frames ended by
 // opOK or opError, and hands each opItems payload to fn. When fn fails the
-// request is cancelled and the rest drained.
+// request is cancelled and the rest drained. The agent sends within the
+// stream's window (protocol.StreamWindow), which the queue holds whole:
+// frames are credited back as they are consumed (drained ones too), so a
+// slow fn holds up this stream, never the connection's reader.
 func (c *Client) stream(ctx context.Context, op byte, payload []byte, fn func(*protocol.Dec) error) (err error) {
-	id, ch := c.registerReq(16, true)
+	id, ch := c.registerReq(protocol.StreamWindow+1, true)
 	if c.log != nil {
 		defer c.traceRequest(ctx, op, id, len(payload), time.Now(), &err)
 	}
@@ -419,6 +422,7 @@ func (c *Client) stream(ctx context.Context, op byte, payload []byte, fn func(*p
 		}
 	}
 	done := ctx.Done()
+	consumed := 0 // frames not yet credited back
 	for {
 		select {
 		case f := <-ch:
@@ -434,6 +438,13 @@ func (c *Client) stream(ctx context.Context, op byte, payload []byte, fn func(*p
 					} else if d.Err != nil {
 						cancel(d.Err)
 					}
+				}
+				if consumed++; consumed >= protocol.StreamWindow/2 {
+					var e protocol.Enc
+					e.Uint(id)
+					e.Uint(uint64(consumed))
+					c.oneWay(protocol.OpCredit, e.B) // a failed send: the connection is gone
+					consumed = 0
 				}
 				continue
 			case protocol.OpError:

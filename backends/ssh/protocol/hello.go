@@ -49,7 +49,7 @@ func DecodeHello(d *Dec) Hello {
 // CapsBits encodes core.Caps for the hello's answer.
 func CapsBits(c core.Caps) uint64 {
 	var b uint64
-	for i, v := range []bool{c.Dirs, c.Rename, c.SetMTime, c.SetMode, c.Owners, c.Symlinks, c.FileIDs, c.Filesystem, c.MTimeFromFS} {
+	for i, v := range []bool{c.Dirs, c.Rename, c.SetMTime, c.SetMode, c.Owners, c.Symlinks, c.FileIDs, c.Filesystem, c.MTimeFromFS, c.OrderedScan} {
 		if v {
 			b |= 1 << i
 		}
@@ -61,7 +61,8 @@ func CapsBits(c core.Caps) uint64 {
 func CapsFrom(b uint64) core.Caps {
 	bit := func(i int) bool { return b&(1<<i) != 0 }
 	return core.Caps{Dirs: bit(0), Rename: bit(1), SetMTime: bit(2), SetMode: bit(3), Owners: bit(4),
-		Symlinks: bit(5), FileIDs: bit(6), Filesystem: bit(7), MTimeFromFS: bit(8)}
+		Symlinks: bit(5), FileIDs: bit(6), Filesystem: bit(7), MTimeFromFS: bit(8),
+		OrderedScan: bit(9)}
 }
 
 // wireFeatures are the optional interfaces the protocol carries, in the

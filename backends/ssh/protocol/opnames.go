@@ -12,7 +12,7 @@ var requestNames = map[byte]string{
 	OpStoreSetMeta: "store-setmeta", OpStoreLoad: "store-load", OpStorePut: "store-put",
 	OpStoreDelete: "store-delete", OpStoreFlush: "store-flush", OpStoreClose: "store-close",
 	OpSnapshot: "snapshot", OpCreateSync: "create-sync", OpWatch: "watch",
-	OpJournal: "journal", OpLoadPaths: "store-loadpaths",
+	OpJournal: "journal", OpLoadPaths: "store-loadpaths", OpCredit: "credit",
 }
 
 // RequestName names an operation for trace records.

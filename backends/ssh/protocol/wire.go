@@ -21,7 +21,7 @@ import (
 
 // ProtocolVersion is the agent protocol's version. Client and agent must
 // speak the same one; the client installs a matching agent otherwise.
-const ProtocolVersion = 5
+const ProtocolVersion = 6
 
 // Magic opens the hello payload, so that a stray shell banner or a wrong
 // program on the other end reads as a clear error, not as garbage.
@@ -74,7 +74,16 @@ const (
 	OpDataCommit                   // handle, bytes sent → opEntry, once that many bytes arrived
 	OpJournal                      // recorded token, fingerprint → opOK(why, next token, paths): the server's change journal
 	OpLoadPaths                    // paths, dirs → opItems(records)... then opOK: the snapshot's records of those paths and below those dirs
+	OpCredit                       // id of a running stream, frames (one-way): opItems frames it may send beyond its window
 )
+
+// StreamWindow is how many opItems frames the agent may send on a stream
+// (scan, store-load, store-loadpaths, watch) before the client credits
+// them back (opCredit, as it consumes them). The client's queue for a
+// stream holds that many, so a stream whose reader is slow stops the
+// agent's producer, never the connection: two streams the client merges
+// (a scan and the snapshot's records) flow side by side on one connection.
+const StreamWindow = 16
 
 // Replies, in a block of their own so that every op stays below
 // compressedOp.
@@ -469,6 +478,7 @@ func (e *Enc) ScanOptions(o core.ScanOptions) {
 	e.Int(int64(o.Pause))
 	e.Int(int64(o.PauseEvery))
 	e.Str(o.TempToken)
+	e.Bool(o.Ordered)
 }
 
 // Meta appends a snapshot's meta.
@@ -701,6 +711,7 @@ func (d *Dec) ScanOptions() core.ScanOptions {
 	o.Pause = time.Duration(d.Int())
 	o.PauseEvery = int(d.Int())
 	o.TempToken = d.Str()
+	o.Ordered = d.Bool()
 	return o
 }
 
