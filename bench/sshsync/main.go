@@ -1,8 +1,9 @@
 // Command sshsync is async's SSH benchmark (make bench): it starts
 // Debian's sshd on 127.0.0.1 with a benchmark user, then times, in the same
 // run and alternating who goes first, a push of many small files (initial
-// copy and no-change resync) and of a few large files by async (through its
-// agent) and by rsync -a -e ssh, and prints the ratios. With -profile DIR
+// copy and no-change resync), a pull of them back (the server's tree
+// scanned), and a push of a few large files by async (through its agent)
+// and by rsync -a -e ssh, and prints the ratios and async's peak RSS. With -profile DIR
 // it compares nothing: it pushes the small files once and resyncs them,
 // with CPU profiles of async (client-STEP.prof) and of its agent
 // (agent-STEP.prof, through a wrapper around the installed agent) in DIR.
@@ -65,9 +66,12 @@ func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, ro
 	dst := srv.TempDir(b)
 	ssh := fmt.Sprintf("ssh -i %s -p %d -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o BatchMode=yes", srv.KeyFile, srv.Port, srv.KnownHosts)
 	remote := func(p string) string { return fmt.Sprintf("ssh://%s@%s:%d%s", srv.User, srv.Host, srv.Port, p) }
+	asyncSession := func(session, local, to, state string, extra ...string) []string {
+		return append([]string{abs, "--known-hosts", srv.KnownHosts, "-q", "-L", filepath.Join(state, "log"), "-N", session,
+			"-i", srv.KeyFile, "-d", local, "-r", remote(to), "-b", filepath.Join(state, "db"), "--create-dir", "-t"}, extra...)
+	}
 	asyncCmd := func(src, to, state string, extra ...string) []string {
-		return append([]string{abs, "--known-hosts", srv.KnownHosts, "-q", "-L", filepath.Join(state, "log"), "-N", "bench",
-			"-i", srv.KeyFile, "-d", src, "-r", remote(to), "-b", filepath.Join(state, "db"), "--create-dir", "-t"}, extra...)
+		return asyncSession("bench", src, to, state, extra...)
 	}
 	rsyncCmd := func(src, to string) []string {
 		return []string{"rsync", "-a", "-e", ssh, src + "/", srv.User + "@" + srv.Host + ":" + to + "/"}
@@ -98,15 +102,16 @@ func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, ro
 			os.RemoveAll(stateDir(r) + "4")
 			return os.RemoveAll(roundDir(r))
 		}}
-	report := func(title string, steps []benchtree.Step, unit func(time.Duration) string) error {
-		best, err := benchtree.Best(plan, steps)
+	report := func(title string, plan benchtree.Rounds, steps []benchtree.Step, unit func(time.Duration) string) error {
+		best, err := benchtree.BestRuns(plan, steps)
 		if err != nil {
 			return err
 		}
 		for i := 0; i+1 < len(steps); i += 2 {
-			fmt.Printf("%-28s async %8.3fs (%s)   rsync -a -e ssh %8.3fs (%s)   async is %.2fx rsync\n",
-				title+" "+strings.TrimPrefix(steps[i].Name, "async "), best[i].Seconds(), unit(best[i]),
-				best[i+1].Seconds(), unit(best[i+1]), best[i+1].Seconds()/best[i].Seconds())
+			a, r := best[i], best[i+1]
+			fmt.Printf("%-28s async %8.3fs (%s, %4d MB)   rsync -a -e ssh %8.3fs (%s)   async is %.2fx rsync\n",
+				title+" "+strings.TrimPrefix(steps[i].Name, "async "), a.Wall.Seconds(), unit(a.Wall), a.RSSKB>>10,
+				r.Wall.Seconds(), unit(r.Wall), r.Wall.Seconds()/a.Wall.Seconds())
 		}
 		return nil
 	}
@@ -116,16 +121,48 @@ func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, ro
 	pushRsync := func(src, to string) func(int) []string {
 		return func(r int) []string { return rsyncCmd(src, roundDir(r)+to) }
 	}
-	err = report("small files:", []benchtree.Step{
+	perSec := func(d time.Duration) string { return fmt.Sprintf("%6.0f files/s", float64(files)/d.Seconds()) }
+	err = report("small files:", plan, []benchtree.Step{
 		{Name: "async initial", Cmd: pushAsync(small, "/async", "")},
 		{Name: "rsync initial", Cmd: pushRsync(small, "/rsync")},
 		{Name: "async resync", Cmd: pushAsync(small, "/async", "")},
 		{Name: "rsync resync", Cmd: pushRsync(small, "/rsync")},
-	}, func(d time.Duration) string { return fmt.Sprintf("%6.0f files/s", float64(files)/d.Seconds()) })
+	}, perSec)
 	if err != nil {
 		return err
 	}
-	return report("large files:", []benchtree.Step{
+	// A pull scans the server's tree: the agent's scan streams to the
+	// client beside the server's snapshot records.
+	pullPlan := plan
+	pullPlan.Setup = func(r int) error {
+		if err := plan.Setup(r); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(stateDir(r), 0o755); err != nil {
+			return err
+		}
+		if out, err := exec.Command("cp", "-a", small, roundDir(r)+"/src").CombinedOutput(); err != nil {
+			return fmt.Errorf("copy the tree to the server: %v: %s", err, out)
+		}
+		srv.Chown(b, roundDir(r))
+		return nil
+	}
+	pullAsync := func(r int) []string {
+		return asyncSession("benchpull", stateDir(r)+"/pulled-async", roundDir(r)+"/src", stateDir(r)+"/pull", "-K", "pull")
+	}
+	pullRsync := func(r int) []string {
+		return []string{"rsync", "-a", "-e", ssh, srv.User + "@" + srv.Host + ":" + roundDir(r) + "/src/", stateDir(r) + "/pulled-rsync/"}
+	}
+	err = report("small files, pull:", pullPlan, []benchtree.Step{
+		{Name: "async initial", Cmd: pullAsync},
+		{Name: "rsync initial", Cmd: pullRsync},
+		{Name: "async resync", Cmd: pullAsync},
+		{Name: "rsync resync", Cmd: pullRsync},
+	}, perSec)
+	if err != nil {
+		return err
+	}
+	return report("large files:", plan, []benchtree.Step{
 		{Name: "async initial", Cmd: pushAsync(big, "/async", "")},
 		{Name: "rsync initial", Cmd: pushRsync(big, "/rsync")},
 		{Name: "async --transfer-threads 4", Cmd: pushAsync(big, "/async4", "4", "--transfer-threads", "4")},

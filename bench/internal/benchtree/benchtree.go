@@ -74,14 +74,31 @@ func fill(rng *rand.Rand, b []byte) {
 
 // Time runs a command and returns how long it took.
 func Time(argv []string, env ...string) (time.Duration, error) {
+	r, err := Measure(argv, env...)
+	return r.Wall, err
+}
+
+// Run is what one command took: its wall time and its peak resident set
+// (the child's own, from its rusage; 0 where the system has none).
+type Run struct {
+	Wall  time.Duration
+	RSSKB int64
+}
+
+// Measure runs a command and returns what it took.
+func Measure(argv []string, env ...string) (Run, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = os.Stderr
 	cmd.Env = append(os.Environ(), env...)
 	start := time.Now()
 	if out, err := cmd.Output(); err != nil {
-		return 0, fmt.Errorf("%v: %w\n%s", argv, err, out)
+		return Run{}, fmt.Errorf("%v: %w\n%s", argv, err, out)
 	}
-	return time.Since(start), nil
+	r := Run{Wall: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.RSSKB = ru.Maxrss
+	}
+	return r, nil
 }
 
 // Env stands in for a testing.T where benchmark programs start the test
@@ -127,7 +144,20 @@ type Rounds struct {
 // Best runs the steps r.N times, each pair alternating who goes first from
 // round to round, and returns each step's best time.
 func Best(r Rounds, steps []Step) ([]time.Duration, error) {
-	best := make([]time.Duration, len(steps))
+	runs, err := BestRuns(r, steps)
+	if err != nil {
+		return nil, err
+	}
+	best := make([]time.Duration, len(runs))
+	for i, run := range runs {
+		best[i] = run.Wall
+	}
+	return best, nil
+}
+
+// BestRuns is Best with each step's best run whole (its peak RSS too).
+func BestRuns(r Rounds, steps []Step) ([]Run, error) {
+	best := make([]Run, len(steps))
 	for round := range r.N {
 		if r.Setup != nil {
 			if err := r.Setup(round); err != nil {
@@ -142,12 +172,12 @@ func Best(r Rounds, steps []Step) ([]time.Duration, error) {
 			if r.Sync {
 				syscall.Sync()
 			}
-			d, err := Time(steps[i].Cmd(round), r.Env...)
+			run, err := Measure(steps[i].Cmd(round), r.Env...)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", steps[i].Name, err)
 			}
-			if round == 0 || d < best[i] {
-				best[i] = d
+			if round == 0 || run.Wall < best[i].Wall {
+				best[i] = run
 			}
 		}
 		if r.Teardown != nil {
