@@ -3,6 +3,7 @@ package local
 import (
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
 	"time"
 
@@ -155,6 +156,27 @@ func (f *FS) forgetDirs() {
 	for len(c.dirs) > 0 {
 		if r := c.dropLocked(len(c.dirs) - 1); r != nil {
 			closing = append(closing, r)
+		}
+	}
+	c.mu.Unlock()
+	for _, r := range closing {
+		unix.Close(r.fd)
+	}
+}
+
+// forgetDir drops dir and the directories below it from the cache: a
+// directory made at dir is new, so what was cached under its path is gone
+// (removed or moved by someone else). Lookups under way are not cached.
+func (f *FS) forgetDir(dir string) {
+	c := &f.dirs
+	c.mu.Lock()
+	c.gen++
+	var closing []*openDir
+	for i := len(c.dirs) - 1; i >= 0; i-- {
+		if p := c.dirs[i].path; p == dir || dir == "" || strings.HasPrefix(p, dir) && p[len(dir)] == '/' {
+			if r := c.dropLocked(i); r != nil {
+				closing = append(closing, r)
+			}
 		}
 	}
 	c.mu.Unlock()

@@ -58,6 +58,23 @@ func TestCreateAfterDirectoryMoves(t *testing.T) {
 			_, err := b.Symlink(ctx, "d", "e", core.Precondition{})
 			return err
 		}, map[string]string{"e/one": "1", "e/two": ""}, errors.ErrUnsupported},
+		// Someone else removes the directory; the FS then makes it again
+		// (a sync restoring it), or someone else does.
+		{"removed by another, made again", func(b *FS) error {
+			if err := os.RemoveAll(filepath.Join(b.root, "d")); err != nil {
+				return err
+			}
+			_, err := b.Mkdir(ctx, "d", 0o755)
+			return err
+		}, map[string]string{"d/two": "2", "d/one": ""}, nil},
+		{"replaced by another", func(b *FS) error {
+			if err := os.RemoveAll(filepath.Join(b.root, "d")); err != nil {
+				return err
+			}
+			return os.Mkdir(filepath.Join(b.root, "d"), 0o755)
+		}, map[string]string{"d/two": "2", "d/one": ""}, nil},
+		{"removed by another", func(b *FS) error { return os.RemoveAll(filepath.Join(b.root, "d")) },
+			map[string]string{"d/two": ""}, fs.ErrNotExist},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

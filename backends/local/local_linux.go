@@ -620,6 +620,7 @@ func (f *FS) Mkdir(ctx context.Context, p string, mode fs.FileMode) (core.Entry,
 	if err != nil {
 		return core.Entry{}, pathErr("mkdir", p, err)
 	}
+	f.forgetDir(p) // a directory cached under this path is not this one
 	if err := chmodAt(dfd, name, p, mode); err != nil {
 		return core.Entry{}, err
 	}

@@ -38,6 +38,17 @@ func (f *FS) Create(ctx context.Context, p string, opts core.CreateOptions) (cor
 		perm, modeSet = m, true // no chmod needed at commit
 	}
 	fd, err := unix.Openat(dfd, tmp, flags, perm)
+	if err == unix.ENOENT {
+		// A cached directory someone else removed or replaced since:
+		// look it up again, once.
+		f.release(dir)
+		f.forgetDir(dir.path)
+		if dir, name, err = f.parentForCreate(p); err != nil {
+			return nil, err
+		}
+		dfd = dir.fd
+		fd, err = unix.Openat(dfd, tmp, flags, perm)
+	}
 	if err != nil {
 		f.release(dir)
 		return nil, pathErr("create", p, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -16,6 +17,9 @@ import (
 	"time"
 
 	"github.com/async-sync/async/backends/local"
+	"github.com/async-sync/async/backends/ssh/agent"
+	"github.com/async-sync/async/backends/ssh/client"
+	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/lifecycle"
 	"github.com/async-sync/async/snapshot"
@@ -23,9 +27,11 @@ import (
 
 var (
 	sequences = flag.Int("model.sequences", 150, "random sequences to run (make test runs the default; make model-long runs thousands)")
-	steps     = flag.Int("model.steps", 12, "syncs per sequence")
-	seedFlag  = flag.Uint64("model.seed", 0, "run only this sequence seed")
-	dirFlag   = flag.String("model.dir", "", "directory for the trees and snapshots (default: /dev/shm when usable, else the system's temporary directory)")
+	// agentSequences: the sequences over the agent (TestModelBidiOverAgent).
+	agentSequences = flag.Int("model.agent-sequences", 40, "random sequences to run with the remote side served by the SSH agent")
+	steps          = flag.Int("model.steps", 12, "syncs per sequence")
+	seedFlag       = flag.Uint64("model.seed", 0, "run only this sequence seed")
+	dirFlag        = flag.String("model.dir", "", "directory for the trees and snapshots (default: /dev/shm when usable, else the system's temporary directory)")
 )
 
 // memDir is where sequences run by default: in memory, where the
@@ -48,14 +54,19 @@ func baseDir() string {
 // world is one sequence: two trees, their snapshots, and a source of
 // unique contents.
 type world struct {
-	t       *testing.T
-	rng     *rand.Rand
-	root    [2]string
-	db      [2]string
-	stores  [2]*snapshot.DB // open for the whole sequence, as in one long-running process
-	version int
-	policy  core.Policy
-	log     []string // operations so far, printed on failure
+	t      *testing.T
+	rng    *rand.Rand
+	root   [2]string
+	db     [2]string
+	stores [2]core.Store // open for the whole sequence, as in one long-running process
+	// remote, when set, serves the remote side: an agent over pipes
+	// (the SSH backend's protocol, in process), open for the whole
+	// sequence; stores[Remote] is then the agent's snapshot.
+	remote    *client.Client
+	overAgent bool
+	version   int
+	policy    core.Policy
+	log       []string // operations so far, printed on failure
 	// killed holds the contents a user operation overwrote or deleted on
 	// some side: sync may then drop their other copies too.
 	killed map[string]bool
@@ -68,19 +79,30 @@ type world struct {
 }
 
 func TestModelBidi(t *testing.T) {
-	seeds := make([]uint64, 0, *sequences)
+	runSequences(t, "TestModelBidi", *sequences, false)
+}
+
+// TestModelBidiOverAgent runs the model with the remote side served by
+// the SSH agent (in process, over pipes): its scan and its snapshot's
+// records stream through the protocol's windows into the join.
+func TestModelBidiOverAgent(t *testing.T) {
+	runSequences(t, "TestModelBidiOverAgent", *agentSequences, true)
+}
+
+func runSequences(t *testing.T, name string, n int, overAgent bool) {
+	seeds := make([]uint64, 0, n)
 	if *seedFlag != 0 {
 		seeds = append(seeds, *seedFlag)
 	} else {
-		for i := range *sequences {
+		for i := range n {
 			seeds = append(seeds, uint64(i+1))
 		}
 	}
 	dir := baseDir()
 	start := time.Now()
 	for _, seed := range seeds {
-		if !runSequence(t, dir, seed) {
-			t.Fatalf("sequence failed; rerun with: go test ./internal/modeltest -run TestModelBidi -model.seed=%d -v", seed)
+		if !runSequence(t, dir, seed, overAgent) {
+			t.Fatalf("sequence failed; rerun with: go test ./internal/modeltest -run %s -model.seed=%d -v", name, seed)
 		}
 	}
 	t.Logf("%d sequences of %d syncs in %s, in %s", len(seeds), *steps, time.Since(start).Round(time.Millisecond), dir)
@@ -95,20 +117,64 @@ func (w *world) open(base string) func() {
 		if err := os.Mkdir(w.root[s], 0o755); err != nil {
 			w.t.Fatal(err)
 		}
+		if s == int(core.Remote) && w.overAgent {
+			continue
+		}
 		db, err := snapshot.Open(w.db[s], snapshot.Options{})
 		if err != nil {
 			w.t.Fatal(err)
 		}
 		w.stores[s] = db
 	}
+	if w.overAgent {
+		c, err := agentOverPipes(base, w.root[core.Remote])
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		w.remote = c
+		st, err := c.OpenStore(context.Background(), w.db[core.Remote], false)
+		if err != nil {
+			c.Close()
+			w.t.Fatal(err)
+		}
+		w.stores[core.Remote] = st
+	}
 	return func() {
 		for _, db := range w.stores {
-			if db != nil {
-				db.Close()
+			if c, ok := db.(io.Closer); ok {
+				c.Close()
 			}
+		}
+		if w.remote != nil {
+			w.remote.Close()
 		}
 	}
 }
+
+// agentOverPipes starts an agent in process whose docroot is home, serving
+// root with the local backend, and returns its client.
+func agentOverPipes(home, root string) (*client.Client, error) {
+	o := agent.Options{Home: home, StateDir: filepath.Join(home, ".state"),
+		Open: func(dir string, fo agent.FSOptions) (core.Backend, error) {
+			return local.Open(dir, local.Options{FollowLinks: fo.FollowLinks, Confined: fo.Confined})
+		}}
+	cr, aw := io.Pipe()
+	ar, cw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Serve(context.Background(), ar, aw, o)
+		aw.Close()
+	}()
+	closer := closerFunc(func() error {
+		cw.Close()
+		return <-done
+	})
+	return client.New(context.Background(), cr, cw, closer, protocol.Hello{Root: root, Session: "model"}, 0)
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
 
 // randomPolicy draws w's bidirectional policy from its generator;
 // with older, a third of the worlds resolve conflicts by keeping the
@@ -126,13 +192,13 @@ func (w *world) randomPolicy(older bool) {
 
 // runSequence runs one seeded sequence in a new directory under dir,
 // removed at its end, and reports whether it kept every invariant.
-func runSequence(t *testing.T, dir string, seed uint64) bool {
+func runSequence(t *testing.T, dir string, seed uint64, overAgent bool) bool {
 	base, err := os.MkdirTemp(dir, "async-model-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(base)
-	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*7919)), killed: map[string]bool{}}
+	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, seed*7919)), killed: map[string]bool{}, overAgent: overAgent}
 	defer w.open(base)()
 	w.randomPolicy(true)
 	w.hinted = w.rng.IntN(2) == 0 && os.Getenv("MODEL_NOHINTS") == ""
@@ -392,6 +458,10 @@ func (w *world) sync(hints [2]*core.Hint) (*core.Plan, *core.Stats) {
 	ctx := context.Background()
 	var eps [2]*core.Endpoint
 	for s := range 2 {
+		if s == int(core.Remote) && w.remote != nil {
+			eps[s] = &core.Endpoint{Backend: w.remote, Store: w.stores[s], URL: "ssh://model" + w.root[s]}
+			continue
+		}
 		b, err := local.Open(w.root[s], local.Options{})
 		if err != nil {
 			w.t.Fatal(err)
