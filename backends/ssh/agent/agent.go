@@ -60,6 +60,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, o Options) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer a.endStreams() // nobody reads them any more: a wait for credit ends
 	for {
 		f, err := a.c.Recv()
 		if err != nil {
@@ -794,6 +795,15 @@ func (a *agent) cancellable(ctx context.Context, id uint64) (context.Context, fu
 		a.mu.Lock()
 		delete(a.cancels, id)
 		a.mu.Unlock()
+		cancel()
+	}
+}
+
+// endStreams cancels the streams being served.
+func (a *agent) endStreams() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, cancel := range a.cancels {
 		cancel()
 	}
 }
