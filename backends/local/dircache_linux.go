@@ -33,7 +33,9 @@ const dirCacheSize = 12
 // directory used least recently leaves it. Any rename, removal, link or
 // symbolic link of this FS empties the cache before and after it acts
 // (gen), and a directory looked up while that happened is not cached, so
-// that the sync's own directory moves are always seen.
+// that the sync's own directory moves are always seen; a mkdir drops what
+// was cached under its path. Moves by others are caught at commit: a file
+// is renamed into place only in the directory now at its path (inPlace).
 type dirCache struct {
 	mu   sync.Mutex
 	dirs []*openDir // at most dirCacheSize
@@ -43,11 +45,12 @@ type dirCache struct {
 
 // openDir is an open parent directory shared by the writers in it.
 type openDir struct {
-	path   string
-	fd     int
-	opened time.Time
-	used   uint64 // tick of the last use while cached
-	refs   int    // writers holding it, plus one while it is cached
+	path     string
+	fd       int
+	dev, ino uint64 // its identity, to tell whether it is still at path
+	opened   time.Time
+	used     uint64 // tick of the last use while cached
+	refs     int    // writers holding it, plus one while it is cached
 }
 
 // parentForCreate is parent for a file about to be created: the directory
@@ -76,7 +79,12 @@ func (f *FS) parentForCreate(p string) (*openDir, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	r = &openDir{path: dir, fd: fd, opened: time.Now(), refs: 1}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, "", pathErr("stat the directory of", p, err)
+	}
+	r = &openDir{path: dir, fd: fd, dev: st.Dev, ino: st.Ino, opened: time.Now(), refs: 1}
 	c.mu.Lock()
 	old := c.insertLocked(r, gen)
 	c.mu.Unlock()
@@ -162,6 +170,18 @@ func (f *FS) forgetDirs() {
 	for _, r := range closing {
 		unix.Close(r.fd)
 	}
+}
+
+// inPlace reports whether d is still the directory at its path (nobody
+// moved or replaced it since it was opened). A path through a link that
+// leads back to d counts: the file lands in d, inside the tree.
+func (f *FS) inPlace(d *openDir) bool {
+	if d.path == "" {
+		return true // the root does not move under its descriptor
+	}
+	var st unix.Stat_t
+	err := unix.Fstatat(f.rootFD, d.path, &st, unix.AT_SYMLINK_NOFOLLOW)
+	return err == nil && st.Dev == d.dev && st.Ino == d.ino
 }
 
 // forgetDir drops dir and the directories below it from the cache: a

@@ -75,6 +75,15 @@ func TestCreateAfterDirectoryMoves(t *testing.T) {
 		}, map[string]string{"d/two": "2", "d/one": ""}, nil},
 		{"removed by another", func(b *FS) error { return os.RemoveAll(filepath.Join(b.root, "d")) },
 			map[string]string{"d/two": ""}, fs.ErrNotExist},
+		// Someone else moves the directory: a file never follows it.
+		{"moved by another", func(b *FS) error { return os.Rename(filepath.Join(b.root, "d"), filepath.Join(b.root, "e")) },
+			map[string]string{"e/one": "1", "e/two": "", "d/two": ""}, fs.ErrNotExist},
+		{"moved by another, made again", func(b *FS) error {
+			if err := os.Rename(filepath.Join(b.root, "d"), filepath.Join(b.root, "e")); err != nil {
+				return err
+			}
+			return os.Mkdir(filepath.Join(b.root, "d"), 0o755)
+		}, map[string]string{"e/one": "1", "e/two": "", "d/two": "2"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +110,14 @@ func TestCreateAfterDirectoryMoves(t *testing.T) {
 				t.Fatal("second create through a link succeeded")
 			case tt.err != nil && tt.err != errors.ErrUnsupported && !errors.Is(err, tt.err):
 				t.Fatalf("second create: %v, want %v", err, tt.err)
+			}
+			for _, d := range []string{"d", "e"} { // no temporary file left behind
+				names, _ := os.ReadDir(filepath.Join(root, d))
+				for _, n := range names {
+					if n.Name() != "one" && n.Name() != "two" {
+						t.Errorf("%s/%s left behind", d, n.Name())
+					}
+				}
 			}
 			for p, want := range tt.want {
 				got, err := os.ReadFile(filepath.Join(root, p))

@@ -855,7 +855,7 @@ func (f *FS) Symlink(ctx context.Context, p, target string, pre core.Preconditio
 	if err := unix.Symlinkat(target, dfd, tmp); err != nil {
 		return core.Entry{}, pathErr("symlink", p, err)
 	}
-	if err := f.commitAt(dfd, tmp, name, p, pre); err != nil {
+	if err := f.commitAt(dfd, tmp, dfd, name, p, pre); err != nil {
 		unix.Unlinkat(dfd, tmp, 0)
 		return core.Entry{}, err
 	}
@@ -886,22 +886,23 @@ func (f *FS) Link(ctx context.Context, existing, p string, pre core.Precondition
 	if err := unix.Linkat(sfd, sname, dfd, tmp, 0); err != nil {
 		return core.Entry{}, pathErr("link", p, err)
 	}
-	if err := f.commitAt(dfd, tmp, name, p, pre); err != nil {
+	if err := f.commitAt(dfd, tmp, dfd, name, p, pre); err != nil {
 		unix.Unlinkat(dfd, tmp, 0)
 		return core.Entry{}, err
 	}
 	return f.statAt(dfd, name, p)
 }
 
-// commitAt renames tmp to name in dfd if what is at name matches pre:
-// without replacing anything when pre expects nothing there.
-func (f *FS) commitAt(dfd int, tmp, name, p string, pre core.Precondition) error {
+// commitAt renames tmp (in the directory tdfd) to name in dfd if what is
+// at name matches pre: without replacing anything when pre expects
+// nothing there.
+func (f *FS) commitAt(tdfd int, tmp string, dfd int, name, p string, pre core.Precondition) error {
 	var err error
 	switch {
 	case pre.Any:
-		err = unix.Renameat(dfd, tmp, dfd, name)
+		err = unix.Renameat(tdfd, tmp, dfd, name)
 	case pre.Expect == nil:
-		err = renameNoReplace(dfd, tmp, dfd, name, false)
+		err = renameNoReplace(tdfd, tmp, dfd, name, false)
 		if err == unix.EEXIST {
 			return fmt.Errorf("write %s: %w: something is there", core.DisplayPath(p), core.ErrPrecondition)
 		}
@@ -916,7 +917,7 @@ func (f *FS) commitAt(dfd int, tmp, name, p string, pre core.Precondition) error
 		if cur.Type == core.TypeDir {
 			return fmt.Errorf("write %s: a directory is in the way: %w", core.DisplayPath(p), fs.ErrExist)
 		}
-		err = unix.Renameat(dfd, tmp, dfd, name)
+		err = unix.Renameat(tdfd, tmp, dfd, name)
 	}
 	if err != nil {
 		return pathErr("write", p, err)

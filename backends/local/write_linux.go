@@ -226,12 +226,25 @@ func (w *writer) Commit(ctx context.Context) (core.Entry, error) {
 			return core.Entry{}, pathErr("sync", w.path, err)
 		}
 	}
-	if err := w.fs.commitAt(w.dfd, w.tmp, w.name, w.path, w.opts.Replace); err != nil {
+	dfd := w.dfd
+	if !w.fs.inPlace(w.dir) {
+		// Someone else moved or replaced the directory since the file was
+		// created in it: the file goes to its path as it is now, or
+		// nowhere, never where the directory went.
+		w.fs.forgetDir(w.dir.path)
+		fd, _, err := w.fs.parent(w.path, false)
+		if err != nil {
+			return core.Entry{}, pathErr("write", w.path, err)
+		}
+		defer unix.Close(fd)
+		dfd = fd
+	}
+	if err := w.fs.commitAt(w.dfd, w.tmp, dfd, w.name, w.path, w.opts.Replace); err != nil {
 		return core.Entry{}, err
 	}
 	w.tmp = "" // nothing left to clean up
 	if w.fs.opts.Fsync {
-		if err := syncDir(w.dfd); err != nil {
+		if err := syncDir(dfd); err != nil {
 			return core.Entry{}, pathErr("sync the directory of", w.path, err)
 		}
 	}
