@@ -23,8 +23,12 @@ VERSITYGW  = $(TOOLS)/versitygw-v1.8.0/versitygw
 # and the plugins that serve gs:// and azblob://.
 CLOUD = async-backend-gs async-backend-azblob
 
+# The lean build is also static: Go's own resolver and user database
+# (netgo, osusergo), no C library to load at every start.
+LEANTAGS = lean,netgo,osusergo
+
 build:
-	$(GO) build -tags lean -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/async
+	$(GO) build -tags $(LEANTAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/async
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(dir $(BIN))async-full ./cmd/async
 	@for c in $(CLOUD); do $(GO) build -o $(dir $(BIN))$$c ./cmd/$$c || exit 1; done
 
@@ -104,7 +108,7 @@ fuzz:
 
 lint:
 	$(GO) vet ./...
-	$(GO) vet -tags lean ./cmd/async ./backends/ssh/...
+	$(GO) vet -tags $(LEANTAGS) ./cmd/async ./backends/ssh/...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/user"
 	"regexp"
 	"slices"
@@ -829,19 +830,42 @@ func lookupID(v string, group bool) (int, error) {
 	}
 	var id string
 	if group {
-		g, err := user.LookupGroup(v)
-		if err != nil {
+		if g, err := user.LookupGroup(v); err == nil {
+			id = g.Gid
+		} else if id = getentID("group", v); id == "" {
 			return 0, fmt.Errorf("unknown group %q", v)
 		}
-		id = g.Gid
 	} else {
-		u, err := user.Lookup(v)
-		if err != nil {
+		if u, err := user.Lookup(v); err == nil {
+			id = u.Uid
+		} else if id = getentID("passwd", v); id == "" {
 			return 0, fmt.Errorf("unknown user %q", v)
 		}
-		id = u.Uid
 	}
 	return strconv.Atoi(id)
+}
+
+// getentID asks the system's name services (getent: LDAP, sssd, ... as
+// well as the files) for the id of a user or group name that the files
+// alone do not have (a static build reads only /etc/passwd and
+// /etc/group); "" when none knows it.
+func getentID(db, name string) string {
+	if name == "" || strings.HasPrefix(name, "-") {
+		return ""
+	}
+	out, err := exec.Command("getent", db, name).Output()
+	if err != nil {
+		return ""
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	f := strings.Split(line, ":")
+	if len(f) < 3 || f[0] != name {
+		return ""
+	}
+	if _, err := strconv.Atoi(f[2]); err != nil {
+		return ""
+	}
+	return f[2]
 }
 
 // parseCount parses "N" or "N%".

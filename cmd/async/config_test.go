@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io/fs"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -221,5 +222,41 @@ func TestInstanceValidate(t *testing.T) {
 	in, _ = parseSession(t, "--events", "json")
 	if err := in.Validate(); err != nil {
 		t.Errorf("--events: %v", err)
+	}
+}
+
+// TestLookupID: numbers stand for themselves; names resolve through the
+// user database, and through getent (the system's name services) when the
+// files alone do not have them.
+func TestLookupID(t *testing.T) {
+	for _, tc := range []struct {
+		v     string
+		group bool
+		want  int
+		ok    bool
+	}{
+		{"0", false, 0, true},
+		{"1234", true, 1234, true},
+		{"root", false, 0, true},
+		{"root", true, 0, true},
+		{"no-such-user-async", false, 0, false},
+		{"no-such-group-async", true, 0, false},
+		{"-1", false, 0, false},
+	} {
+		got, err := lookupID(tc.v, tc.group)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("lookupID(%q, group %v) = %d, %v; want %d, ok %v", tc.v, tc.group, got, err, tc.want, tc.ok)
+		}
+	}
+	if _, err := exec.LookPath("getent"); err != nil {
+		t.Skip("no getent here")
+	}
+	for _, tc := range []struct{ db, name, want string }{
+		{"passwd", "root", "0"}, {"group", "root", "0"},
+		{"passwd", "no-such-user-async", ""}, {"passwd", "-s", ""}, {"passwd", "", ""},
+	} {
+		if got := getentID(tc.db, tc.name); got != tc.want {
+			t.Errorf("getentID(%s, %q) = %q, want %q", tc.db, tc.name, got, tc.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,22 @@ func leanPair(t *testing.T) string {
 		t.Fatalf("make build put no %s beside the lean async: %v", testnet.FullName, err)
 	}
 	return asyncBin
+}
+
+// TestLeanBuildIsStatic: make build's lean async loads no C library at
+// start (no program interpreter): the Go resolver and user database.
+func TestLeanBuildIsStatic(t *testing.T) {
+	t.Parallel()
+	f, err := elf.Open(leanPair(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("the lean async is dynamically linked: it starts the C library's loader")
+		}
+	}
 }
 
 // A lean async hands a run with a bucket side to async-full beside it,
