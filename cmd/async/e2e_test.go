@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	stopServers()
 	os.RemoveAll(dir)
+	if pluginDir != "" {
+		os.RemoveAll(pluginDir)
+	}
 	os.Exit(code)
 }
 
@@ -756,7 +759,9 @@ func TestOwnersWithoutPrivilegeWarnOnce(t *testing.T) {
 	os.Chmod(base, 0o755)
 	writeTree(t, src, tree{"a": "1", "b": "2"}) // owned by root, readable by all
 	os.Chown(dst, 65534, 65534)
-	r := runAsyncAs(t, &syscall.Credential{Uid: 65534, Gid: 65534}, "-N", "o", "-d", src, "-r", dst, "-u", "-b", filepath.Join(os.TempDir(), fmt.Sprintf("async-e2e-db-%d", time.Now().UnixNano())))
+	db := filepath.Join(os.TempDir(), fmt.Sprintf("async-e2e-db-%d", time.Now().UnixNano())) // where the other user may create it
+	t.Cleanup(func() { os.RemoveAll(db) })
+	r := runAsyncAs(t, &syscall.Credential{Uid: 65534, Gid: 65534}, "-N", "o", "-d", src, "-r", dst, "-u", "-b", db)
 	mustCode(t, r, 0)
 	if strings.Count(r.stderr, "cannot set owners") != 1 {
 		t.Errorf("want one owner warning:\n%s", r.stderr)
