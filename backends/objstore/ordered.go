@@ -58,6 +58,7 @@ func (f *FS) scanOrdered(ctx context.Context, opts core.ScanOptions, skip func(s
 		}
 		return m.push(h.path, h.it)
 	}
+	var passErr error // the scan's own, returned as is
 	err := f.b.List(ctx, f.prefix, func(o Object) error {
 		rel := strings.TrimPrefix(o.Key, f.prefix)
 		dir := strings.HasSuffix(rel, "/")
@@ -66,8 +67,12 @@ func (f *FS) scanOrdered(ctx context.Context, opts core.ScanOptions, skip func(s
 			return nil
 		}
 		r.add(p, listed{o: o, dir: dir})
-		return r.release(rel, pass)
+		passErr = r.release(rel, pass)
+		return passErr
 	})
+	if passErr != nil {
+		return passErr
+	}
 	if err != nil {
 		return fmt.Errorf("list %s: %w", f.prefix, err)
 	}

@@ -300,6 +300,17 @@ func TestOrderedScanHeadFailures(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("a failed HEAD: %v", err)
 	}
+	// The caller's error stops the scan and comes back as is.
+	b.headErr = nil
+	stop := errors.New("stop")
+	n := 0
+	err = New(b, "", Options{}).Scan(context.Background(), core.ScanOptions{Ordered: true}, func(core.Entry) error {
+		n++
+		return stop
+	})
+	if err != stop || n != 1 {
+		t.Fatalf("the caller's error: %v after %d entries", err, n)
+	}
 }
 
 // TestOrderedScanDescend: a directory the prune does not descend into is
