@@ -609,6 +609,13 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 		return nil, err
 	}
 	for s := range 2 {
+		if !e.caps[s].MTimeFromFS && e.known[s] == nil && recs[s] != nil {
+			// A lazy destination scanned in full after all (see
+			// destinationEntries) takes what its listing lacks from them.
+			e.known[s] = knownEntries(recs[s])
+		}
+	}
+	for s := range 2 {
 		if e.settled[s] != nil && scans[s] != nil {
 			scans[s] = e.fromSettled(Side(s), scans[s], recs[s])
 		}

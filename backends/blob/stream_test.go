@@ -286,3 +286,26 @@ func TestBucketStreamedSafetyHalt(t *testing.T) {
 		}
 	}
 }
+
+// TestBucketPushManyChanges: a push whose source changed too much for its
+// bucket destination to be looked at path by path scans the bucket whole,
+// which takes the metadata from the records rather than asking for it.
+func TestBucketPushManyChanges(t *testing.T) {
+	w := newBucketWorld(t, core.Push)
+	for i, p := range streamNames {
+		w.put(core.Local, p, fmt.Sprint("v", i))
+	}
+	w.mustSync()
+	for i := range 1100 {
+		w.put(core.Local, fmt.Sprintf("many/f%04d", i), "new")
+	}
+	if _, _, err := w.sync(true, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if wh := w.whole.Load(); wh != 1 {
+		t.Errorf("%d whole scans of the bucket, want 1", wh)
+	}
+	if h := w.wholeHeads.Load(); h != 0 {
+		t.Errorf("the bucket's whole scan asked for %d objects' metadata, want none", h)
+	}
+}
