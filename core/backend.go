@@ -84,6 +84,11 @@ type ScanOptions struct {
 	// metadata): an entry whose change token is the known one takes them
 	// from it instead of asking the store for each. Nil: none known.
 	Known map[string]Entry
+	// KnownAt, when set, is asked instead of Known, by an ordered scan
+	// (Ordered), with paths in increasing path order: it returns the
+	// path's recorded entry, so that the records stream beside the scan
+	// rather than being held whole.
+	KnownAt func(path string) (Entry, bool)
 	// Pause is how long each lister rests after every PauseEvery
 	// directories, to spare a busy disk (--scan-intensity); 0: never.
 	Pause      time.Duration

@@ -508,7 +508,15 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 			e.sizes[s] = z.SizeHint()
 		}
 	}
-	objects := !e.caps[Local].MTimeFromFS || !e.caps[Remote].MTimeFromFS
+	// An object store's listing lacks what its records hold (ScanOptions.
+	// Known); one that scans in order looks them up as it goes (KnownAt,
+	// see streamGather), others need them whole first.
+	objects := false
+	for s := range 2 {
+		if !e.caps[s].MTimeFromFS && !e.caps[s].OrderedScan {
+			objects = true
+		}
+	}
 	hinted := e.o.Hints[Local] != nil || e.o.Hints[Remote] != nil
 	if !e.o.OldDirs.IsZero() || e.o.AssumeNoMods || objects || hinted {
 		// The snapshots say which directories to leave alone, and what an
@@ -530,12 +538,7 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 				e.settled[s] = settledDirs(recs[s])
 			}
 			if !e.caps[s].MTimeFromFS {
-				e.known[s] = make(map[string]Entry, len(recs[s]))
-				for _, r := range recs[s] {
-					if r.Type != TypeNone { // an error on a path that had no entry
-						e.known[s][r.Path] = r.Entry
-					}
-				}
+				e.known[s] = knownEntries(recs[s])
 			}
 		}
 	}
@@ -568,6 +571,22 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 		if fromHints[s] {
 			continue
 		}
+		if e.old == nil && !scanned[s] && (!lazy || Side(s) != dst) && !e.caps[s].MTimeFromFS {
+			// An object store's streamed join fell back: its records
+			// load first, so that its scan takes from them what the
+			// listing lacks (ScanOptions.Known) rather than asking.
+			wg.Go(func() {
+				if recs[s], errs[2+s] = e.load(ctx, Side(s)); errs[2+s] != nil {
+					cancel()
+					return
+				}
+				e.known[s] = knownEntries(recs[s])
+				if scans[s], errs[s] = e.scan(ctx, Side(s)); errs[s] != nil {
+					cancel()
+				}
+			})
+			continue
+		}
 		if !scanned[s] && (!lazy || Side(s) != dst) { // a lazy destination is looked at after the source
 			wg.Go(func() {
 				scans[s], errs[s] = e.scan(ctx, Side(s))
@@ -588,6 +607,13 @@ func (e *engine) gather(ctx context.Context) ([]PathState, error) {
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
+	}
+	for s := range 2 {
+		if !e.caps[s].MTimeFromFS && e.known[s] == nil && recs[s] != nil {
+			// A lazy destination scanned in full after all (see
+			// destinationEntries) takes what its listing lacks from them.
+			e.known[s] = knownEntries(recs[s])
+		}
 	}
 	for s := range 2 {
 		if e.settled[s] != nil && scans[s] != nil {
@@ -975,10 +1001,22 @@ func (e *engine) rootEmpty(ctx context.Context, s Side) (bool, error) {
 // errFound stops a scan that found what it looked for.
 var errFound = errors.New("found")
 
+// knownEntries maps the paths of records to their entries, for an object
+// store's scan (ScanOptions.Known).
+func knownEntries(recs []Record) map[string]Entry {
+	known := make(map[string]Entry, len(recs))
+	for _, r := range recs {
+		if r.Type != TypeNone { // an error on a path that had no entry
+			known[r.Path] = r.Entry
+		}
+	}
+	return known
+}
+
 // scan lists one side, leaving out what the filters and -n exclude.
 func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 	out := sized[Entry](e.sizes[s])
-	if err := e.scanEach(ctx, s, false, func(en Entry) error { out = append(out, en); return nil }); err != nil {
+	if err := e.scanEach(ctx, s, false, nil, func(en Entry) error { out = append(out, en); return nil }); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -987,7 +1025,7 @@ func (e *engine) scan(ctx context.Context, s Side) ([]Entry, error) {
 // scanTable is scan into an entryTable, in path order.
 func (e *engine) scanTable(ctx context.Context, s Side) (*entryTable, error) {
 	t := newEntryTable(e.sizes[s])
-	if err := e.scanEach(ctx, s, false, func(en Entry) error { t.add(&en); return nil }); err != nil {
+	if err := e.scanEach(ctx, s, false, nil, func(en Entry) error { t.add(&en); return nil }); err != nil {
 		return nil, err
 	}
 	t.sort()
@@ -996,16 +1034,17 @@ func (e *engine) scanTable(ctx context.Context, s Side) (*entryTable, error) {
 
 // scanEach scans side s and passes keep each entry the run takes, one at
 // a time (keep need not be safe for concurrent use); ordered asks for them
-// in path order (the backend's Caps.OrderedScan must be set). An error of
-// keep stops the scan.
-func (e *engine) scanEach(ctx context.Context, s Side, ordered bool, keep func(Entry) error) error {
+// in path order (the backend's Caps.OrderedScan must be set), and
+// knownAt, if not nil, looks up the side's records for it (ScanOptions.
+// KnownAt). An error of keep stops the scan.
+func (e *engine) scanEach(ctx context.Context, s Side, ordered bool, knownAt func(string) (Entry, bool), keep func(Entry) error) error {
 	var mu sync.Mutex
 	n := 0
 	opts := ScanOptions{Prune: e.pruneFor(s), FollowLinks: e.o.Links == LinksFollow, Threads: e.eps[s].ScanThreads, Ordered: ordered,
 		Pause: e.o.ScanPause, PauseEvery: e.o.ScanPauseEvery, PartialMaxAge: cmp.Or(e.o.ResumeAge, 5*24*time.Hour)}
 	settled := e.settled[s]
 	opts.Prune.Settled = settled
-	opts.Known = e.known[s]
+	opts.Known, opts.KnownAt = e.known[s], knownAt
 	opts.TempToken = e.meta.TempToken
 	opts.Unreadable = func(p string, err error) error {
 		e.unreadable.add(s, p, err)

@@ -155,11 +155,59 @@ func (e *engine) startLoad(ctx context.Context, wg *sync.WaitGroup, s Side) *rec
 }
 
 // startScan starts scanning side s in path order (ScanOptions.Ordered)
-// into a stream.
-func (e *engine) startScan(ctx context.Context, wg *sync.WaitGroup, s Side) *stream[Entry] {
+// into a stream; known, if not nil, are the side's records for the scan
+// to look up (ScanOptions.KnownAt).
+func (e *engine) startScan(ctx context.Context, wg *sync.WaitGroup, s Side, known *recordStream) *stream[Entry] {
+	var at func(string) (Entry, bool)
+	if known != nil {
+		at = lookup(known)
+	}
 	return startStream(ctx, wg, func(en *Entry) string { return en.Path }, func(add func(Entry) error) error {
-		return e.scanEach(ctx, s, true, add)
+		return e.scanEach(ctx, s, true, at, add)
 	})
+}
+
+// startKnown starts loading side s's records of files once more, for its
+// ordered scan to look up (an object store's listing lacks what they
+// hold): beside the scan, a few batches ahead of it, never whole. Nil
+// when the side keeps no records.
+func (e *engine) startKnown(ctx context.Context, wg *sync.WaitGroup, s Side) *recordStream {
+	st := e.eps[s].Store
+	if st == nil {
+		return nil
+	}
+	return startStream(ctx, wg, func(r *Record) string { return r.Path }, func(add func(Record) error) error {
+		return st.Load(ctx, func(r Record) error {
+			if r.Type == TypeNone || r.Type == TypeDir {
+				return nil
+			}
+			return add(r)
+		})
+	})
+}
+
+// lookup returns a lookup of the records st streams, as entries by
+// path; the paths asked must increase. Records out of order end the
+// lookups (the scan then asks the backend for what they would have said;
+// the join falls back on its own stream of them).
+func lookup(st *recordStream) func(p string) (Entry, bool) {
+	broken := false
+	return func(p string) (Entry, bool) {
+		for !broken {
+			r := st.peek()
+			if r == nil {
+				break
+			}
+			switch c := ComparePaths(r.Path, p); {
+			case c == 0:
+				return r.Entry, true
+			case c > 0:
+				return Entry{}, false
+			}
+			broken = !st.next()
+		}
+		return Entry{}, false
+	}
 }
 
 // scanCursor walks a side's scan in path order.
@@ -213,6 +261,7 @@ func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, 
 	var (
 		wg      sync.WaitGroup
 		streams [2]*recordStream
+		known   [2]*recordStream // an object store's records, for its ordered scan
 		ordered [2]*stream[Entry]
 		tabs    [2]*entryTable // the scans that are not streamed, in path order
 		errs    [2]error
@@ -223,6 +272,7 @@ func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, 
 		cancel()
 		for s := range 2 {
 			streams[s].drain()
+			known[s].drain()
 			ordered[s].drain()
 		}
 		wg.Wait()
@@ -260,7 +310,10 @@ func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, 
 		case !scanned[s]:
 		case e.caps[s].OrderedScan:
 			e.holdLinks(Side(s))
-			ordered[s] = e.startScan(ctx, &wg, Side(s))
+			if !e.caps[s].MTimeFromFS {
+				known[s] = e.startKnown(ctx, &wg, Side(s))
+			}
+			ordered[s] = e.startScan(ctx, &wg, Side(s), known[s])
 			streams[s] = e.startLoad(ctx, &wg, Side(s))
 		default:
 			scanWG.Go(func() {

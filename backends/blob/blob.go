@@ -86,14 +86,24 @@ import (
 
 // Bucket is an objstore.Bucket over a gocloud bucket.
 type Bucket struct {
-	b *blob.Bucket
+	b        *blob.Bucket
+	keyOrder bool // List passes keys in byte order
 }
 
-var _ objstore.Bucket = (*Bucket)(nil)
+var (
+	_ objstore.Bucket     = (*Bucket)(nil)
+	_ objstore.KeyOrdered = (*Bucket)(nil)
+)
 
 // New returns the objstore.Bucket for an open gocloud bucket; closing it
-// closes b.
+// closes b. Its listing is taken to be in no order (see ListsInKeyOrder).
 func New(b *blob.Bucket) *Bucket { return &Bucket{b: b} }
+
+// ListsInKeyOrder reports whether List passes the keys in byte order
+// (objstore.KeyOrdered): gocloud.dev promises it for every driver, and
+// keeps it for those Open opens but the directory-backed one (fileblob
+// walks directories, which puts "a/c" before "a.b").
+func (b *Bucket) ListsInKeyOrder() bool { return b.keyOrder }
 
 // Open opens the bucket of a gocloud URL (mem://, gs://BUCKET,
 // azblob://CONTAINER, blob+file:///DIR) and returns it with the key prefix
@@ -116,7 +126,9 @@ func Open(ctx context.Context, rawURL string) (*Bucket, string, error) {
 		b.Close()
 		return nil, "", fmt.Errorf("open %s: bucket: %w", rawURL, err)
 	}
-	return New(b), prefix, nil
+	nb := New(b)
+	nb.keyOrder = u.Scheme != "file"
+	return nb, prefix, nil
 }
 
 // parseURL splits a URL into the one gocloud opens and the key prefix.

@@ -34,6 +34,10 @@ type Options struct {
 	// ChecksumSHA256 has the store keep a SHA-256 of every object written
 	// (-k sha256).
 	ChecksumSHA256 bool
+	// Unordered lists the tree whole before passing any entry on, even
+	// when the bucket lists in key order (KeyOrdered): no OrderedScan.
+	// Tests compare the two ways with it.
+	Unordered bool
 }
 
 // FS is a core.Backend over a bucket prefix.
@@ -65,9 +69,10 @@ func New(b Bucket, prefix string, o Options) *FS {
 }
 
 // Caps: settable mtimes and modes (as metadata); no owners, links, inodes
-// or cheap renames; directories are prefixes with markers.
+// or cheap renames; directories are prefixes with markers. The scan
+// streams in path order when the bucket lists in key order (KeyOrdered).
 func (f *FS) Caps() core.Caps {
-	return core.Caps{Dirs: true, SetMTime: true, SetMode: true}
+	return core.Caps{Dirs: true, SetMTime: true, SetMode: true, OrderedScan: f.keyOrdered()}
 }
 
 // InFlight asks the pipeline to keep many requests in flight.
@@ -139,7 +144,11 @@ func meta(a core.Attrs) map[string]string {
 
 // Scan lists the prefix once; directories are the markers and every
 // parent of a key. Objects whose metadata the listing lacks are asked for
-// it, unless opts.Known holds their entry with the same ETag.
+// it, unless opts.KnownAt or opts.Known holds their entry with the same
+// ETag. With opts.Ordered (on a bucket that lists in key order) the
+// entries stream in path order, holding only those the key order has not
+// settled yet and the HEADs in flight; otherwise the listing is collected
+// whole first.
 func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry) error) error {
 	skip, descend, err := opts.Prune.Funcs()
 	if err != nil {
@@ -148,12 +157,15 @@ func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry
 	if opts.Prune.Shallow {
 		return f.scanTop(ctx, skip, fn)
 	}
+	if opts.Ordered && f.keyOrdered() {
+		return f.scanOrdered(ctx, opts, skip, descend, fn)
+	}
 	items := map[string]listed{}
 	err = f.b.List(ctx, f.prefix, func(o Object) error {
 		rel := strings.TrimPrefix(o.Key, f.prefix)
 		dir := strings.HasSuffix(rel, "/")
 		rel = strings.TrimSuffix(rel, "/")
-		if rel == "" || reserved(rel) || strings.Contains(rel, "//") {
+		if skipKey(rel) {
 			return nil
 		}
 		if it, ok := items[rel]; ok && !it.dir && dir {
@@ -201,8 +213,7 @@ func (f *FS) Scan(ctx context.Context, opts core.ScanOptions, fn func(core.Entry
 			continue
 		}
 		if k, ok := opts.Known[p]; ok && k.Token != "" && k.Token == it.o.ETag && k.Size == it.o.Size {
-			it.o.Meta = map[string]string{MetaMTime: strconv.FormatInt(k.MTime.UnixNano(), 10),
-				MetaMode: strconv.FormatUint(uint64(k.Mode&fs.ModePerm), 8)}
+			it.o.Meta = knownMeta(k)
 			items[p] = it
 			continue
 		}

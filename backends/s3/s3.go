@@ -72,6 +72,7 @@ type Bucket struct {
 
 var (
 	_ objstore.Bucket      = (*Bucket)(nil)
+	_ objstore.KeyOrdered  = (*Bucket)(nil)
 	_ objstore.Conditional = (*Bucket)(nil)
 	_ objstore.Resumable   = (*Bucket)(nil)
 )
@@ -227,6 +228,11 @@ func (b *Bucket) List(ctx context.Context, prefix string, fn func(objstore.Objec
 		in.ContinuationToken = out.NextContinuationToken
 	}
 }
+
+// ListsInKeyOrder: ListObjectsV2 lists keys in ascending UTF-8 byte
+// order (objstore.KeyOrdered). A server that does not costs a scan: core
+// notices and lists the tree whole.
+func (b *Bucket) ListsInKeyOrder() bool { return true }
 
 // Head returns an object with its metadata.
 func (b *Bucket) Head(ctx context.Context, key string) (objstore.Object, error) {

@@ -45,6 +45,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"ScanSpecialNames", testScanSpecialNames},
 		{"ScanSkipPrunes", testScanSkip},
 		{"ScanDescend", testScanDescend},
+		{"OrderedScan", testOrderedScan},
 		{"ReservedNamesHidden", testReserved},
 		{"LookalikeTempFilesKept", testLookalikes},
 		{"Symlinks", testSymlinks},
@@ -596,6 +597,47 @@ func testScanDescend(t *testing.T, b core.Backend) {
 	got = scanAll(t, b, core.ScanOptions{Prune: core.Prune{Shallow: true}})
 	if len(got) != 3 {
 		t.Errorf("shallow scan = %v, want a, b, top", got)
+	}
+}
+
+// testOrderedScan: a backend that claims Caps.OrderedScan passes the
+// entries of an ordered scan one at a time in strict path order, the
+// same entries as its other scan, with names whose byte order is not
+// their path order, pruned or not.
+func testOrderedScan(t *testing.T, b core.Backend) {
+	if !b.Caps().OrderedScan {
+		t.Skip("no ordered scan")
+	}
+	for _, p := range []string{"a b", "a-", "a.b", "a/b", "a/c.d", "a/c/d", "a/c-/e", "a0", "é", "e/f"} {
+		put(t, b, p, []byte(p))
+	}
+	for _, prune := range []core.Prune{{}, {Filter: []filter.Rule{{Pattern: "/a/c/"}}}, {Subtrees: []string{"a"}}} {
+		var got []core.Entry
+		busy := false
+		err := b.Scan(ctx, core.ScanOptions{Ordered: true, Prune: prune}, func(e core.Entry) error {
+			if busy {
+				t.Error("an ordered scan passed entries concurrently")
+			}
+			busy = true
+			defer func() { busy = false }()
+			got = append(got, e)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("ordered scan: %v", err)
+		}
+		whole := scanAll(t, b, core.ScanOptions{Prune: prune})
+		if len(got) != len(whole) {
+			t.Errorf("prune %v: ordered scan has %d entries, the other %d", prune, len(got), len(whole))
+		}
+		for i, e := range got {
+			if i > 0 && core.ComparePaths(got[i-1].Path, e.Path) >= 0 {
+				t.Errorf("prune %v: %q then %q", prune, got[i-1].Path, e.Path)
+			}
+			if w, ok := whole[e.Path]; !ok || w.Type != e.Type || w.Size != e.Size || w.Token != e.Token || !w.MTime.Equal(e.MTime) {
+				t.Errorf("prune %v: ordered %+v, other %+v", prune, e, w)
+			}
+		}
 	}
 }
 
