@@ -248,7 +248,7 @@ func (x *executor) do(ctx context.Context, a *Action) (Outcome, error) {
 			return OutcomeNone, err
 		}
 		x.stats.Dirs.Add(1)
-		return OutcomeDone, x.commit(ctx, a, got)
+		return OutcomeDone, x.commit(ctx, a, got, false)
 	case OpCopy:
 		got, err := x.copy(ctx, a)
 		if err != nil {
@@ -259,7 +259,7 @@ func (x *executor) do(ctx context.Context, a *Action) (Outcome, error) {
 			return OutcomeSkipped, nil
 		}
 		x.stats.Files.Add(1)
-		if err := x.commit(ctx, a, got); err != nil {
+		if err := x.commit(ctx, a, got, x.removesSource(a)); err != nil {
 			return OutcomeNone, err
 		}
 		return OutcomeDone, x.removeSource(ctx, a)
@@ -269,7 +269,7 @@ func (x *executor) do(ctx context.Context, a *Action) (Outcome, error) {
 			return OutcomeNone, err
 		}
 		x.stats.Moved.Add(1)
-		return OutcomeMoved, x.commit(ctx, a, got)
+		return OutcomeMoved, x.commit(ctx, a, got, false)
 	case OpDelete:
 		if x.keeps(a) {
 			if err := x.keepAside(ctx, a.Side, a.Path, Join(x.o.Policy.KeepDir[a.Side], a.Path), a.Dest); err != nil {
@@ -331,7 +331,7 @@ func (x *executor) do(ctx context.Context, a *Action) (Outcome, error) {
 		}
 		x.stats.Files.Add(1)
 		x.stats.Linked.Add(1)
-		return OutcomeDedup, x.commit(ctx, a, got)
+		return OutcomeDedup, x.commit(ctx, a, got, false)
 	case OpConflict:
 		x.stats.Conflicts.Add(1)
 		x.log.Warn("conflict", "path", DisplayPath(a.Path), "reason", a.Reason)
@@ -708,8 +708,10 @@ func (x *executor) copyFile(ctx context.Context, a *Action, replace Precondition
 		return nil, err
 	}
 	if h != nil {
+		// Not kept in a.Source as well: commit records it on both sides,
+		// and the plan, held until the run ends, need not hold a hash per
+		// file.
 		ent.Hash = h.Sum()
-		a.Source.Hash = ent.Hash
 	} else {
 		ent.Hash = a.Source.Hash // resumed: only what the scan knew
 	}
@@ -832,7 +834,10 @@ func (x *executor) setAttr(ctx context.Context, a *Action) (*Entry, error) {
 // commit records an action's result on both sides: the destination first,
 // so that a crash in between leaves the path looking changed on the
 // destination side only, which the next run re-examines without loss.
-func (x *executor) commit(ctx context.Context, a *Action, got *Entry) error {
+// When more follows that may fail (more), the records committed become
+// the action's bases, what that failure keeps; otherwise nothing is kept
+// (two records per file a first copy need not allocate).
+func (x *executor) commit(ctx context.Context, a *Action, got *Entry, more bool) error {
 	got.Path = a.Path
 	src := *a.Source
 	src.Path = a.Path
@@ -845,8 +850,10 @@ func (x *executor) commit(ctx context.Context, a *Action, got *Entry) error {
 	if err := x.eps[a.Side.Other()].Store.Put(ctx, Record{Entry: src}); err != nil {
 		return fmt.Errorf("record %s: %w", DisplayPath(a.Path), err)
 	}
-	a.bases[a.Side], a.bases[a.Side.Other()] = &Record{Entry: *got}, &Record{Entry: src}
-	a.basesKnown = true // what a later failure of the action keeps
+	if more {
+		a.bases[a.Side], a.bases[a.Side.Other()] = &Record{Entry: *got}, &Record{Entry: src}
+		a.basesKnown = true // what a later failure of the action keeps
+	}
 	return nil
 }
 
@@ -888,7 +895,7 @@ func sourceGone(err error, p string) error {
 // --remove-after-transfer and forgets it on the source side, so that the
 // removal is never propagated as a deletion.
 func (x *executor) removeSource(ctx context.Context, a *Action) error {
-	if !x.o.RemoveAfterTransfer || a.Source.Type != TypeFile {
+	if !x.removesSource(a) {
 		return nil
 	}
 	src := a.Side.Other()
@@ -896,6 +903,11 @@ func (x *executor) removeSource(ctx context.Context, a *Action) error {
 		return fmt.Errorf("remove the source after transfer: %w", err)
 	}
 	return x.eps[src].Store.Delete(ctx, a.Path)
+}
+
+// removesSource reports whether removeSource removes a's source.
+func (x *executor) removesSource(a *Action) bool {
+	return x.o.RemoveAfterTransfer && a.Source.Type == TypeFile
 }
 
 // makeParents creates the missing parent directories of p on side s. A

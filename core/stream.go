@@ -380,6 +380,10 @@ type streamJoin struct {
 	cur    [2]Entry
 	dopts  DiffOptions
 	states []PathState
+	// The copies kept states get, allocated a chunk at a time: a first
+	// copy keeps every path, until the run ends.
+	entrySlab  slab[Entry]
+	recordSlab slab[Record]
 	// elided counts the inert paths per parent directory.
 	elided map[string]int
 	// entries counts each side's records that stand for an entry.
@@ -453,12 +457,12 @@ func (j *streamJoin) run() error {
 		}
 		for s := range 2 {
 			if ps.Cur[s] == &j.cur[s] {
-				c := new(Entry)
+				c := j.entrySlab.new()
 				*c = j.cur[s]
 				ps.Cur[s] = c
 			}
 			if b := base[s]; b != nil {
-				r := new(Record)
+				r := j.recordSlab.new()
 				*r = *b
 				ps.Base[s] = r
 				if ps.Cur[s] == &b.Entry {
@@ -468,6 +472,24 @@ func (j *streamJoin) run() error {
 		}
 		j.states = append(j.states, ps)
 	}
+}
+
+// slabChunk is how many values a slab allocates at a time.
+const slabChunk = 128
+
+// slab hands out zero values of T from chunks of slabChunk, one
+// allocation per chunk instead of one per value. A chunk lives as long as
+// any of its values: for values that live together.
+type slab[T any] struct{ free []T }
+
+// new returns a pointer to a zero T.
+func (s *slab[T]) new() *T {
+	if len(s.free) == 0 {
+		s.free = make([]T, slabChunk)
+	}
+	p := &s.free[0]
+	s.free = s.free[1:]
+	return p
 }
 
 // mark notes that the destination must be looked at on p and its parents.
