@@ -203,8 +203,9 @@ func (x *executor) run(ctx context.Context, a *Action) {
 	}
 	if outcome != OutcomeNone {
 		// Once per file: attributes, not key-value pairs, box nothing.
-		x.log.LogAttrs(ctx, slog.LevelInfo, outcome.Status(), slog.String("op", a.Op.String()), slog.String("side", a.Side.String()), slog.String("path", DisplayPath(a.Path)))
-		f := Finished{Path: a.Path, Shown: DisplayPath(a.Path), Outcome: outcome, Op: a.Op, Side: a.Side, Took: time.Since(began)}
+		shown := DisplayPath(a.Path)
+		x.log.LogAttrs(ctx, slog.LevelInfo, outcome.Status(), slog.String("op", a.Op.String()), slog.String("side", a.Side.String()), slog.String("path", shown))
+		f := Finished{Path: a.Path, Shown: shown, Outcome: outcome, Op: a.Op, Side: a.Side, Took: time.Since(began)}
 		if a.Op == OpRename {
 			f.To = a.To
 			f.Shown += " -> " + DisplayPath(a.To) // a move shows where it came from and went

@@ -94,14 +94,17 @@ type DB struct {
 	// the sync, so a run that changes nothing pays no fsync for it.
 	unsynced bool
 
-	mu       sync.Mutex
-	pending  map[string][]byte // record key -> encoded record, nil to delete
-	first    time.Time         // when the oldest pending write was made
-	bgErr    error             // error of a background flush, reported once
-	closed   bool
-	kick     chan struct{} // wakes the flusher: pending became non-empty or full
-	done     chan struct{} // closed by Close to stop the flusher
-	stopped  chan struct{} // closed by the flusher when it returns
+	mu      sync.Mutex
+	pending map[string][]byte // record key -> encoded record, nil to delete
+	first   time.Time         // when the oldest pending write was made
+	bgErr   error             // error of a background flush, reported once
+	closed  bool
+	kick    chan struct{} // wakes the flusher: pending became non-empty or full
+	done    chan struct{} // closed by Close to stop the flusher
+	stopped chan struct{} // closed by the flusher when it returns
+	// keyBuf and encodBuf are where Put builds a record's key and value
+	// (guarded by mu) before they are copied into pending.
+	keyBuf   []byte
 	encodBuf []byte
 
 	// prefetch has Badger's iterator fetch values ahead (BenchmarkLoad
@@ -584,11 +587,10 @@ func (db *DB) Put(ctx context.Context, r core.Record) error {
 	if err := db.check(ctx, true); err != nil {
 		return err
 	}
-	key := string(recordKey(r.Path))
 	db.mu.Lock()
+	db.keyBuf = appendRecordKey(db.keyBuf[:0], r.Path)
 	db.encodBuf = encodeRecord(db.encodBuf[:0], &r)
-	val := bytes.Clone(db.encodBuf)
-	return db.enqueueLocked(key, val)
+	return db.enqueueLocked(string(db.keyBuf), bytes.Clone(db.encodBuf))
 }
 
 // Delete drops the record of path, if any. The write is buffered; Flush

@@ -455,8 +455,17 @@ func (f *FS) OpenExpect(ctx context.Context, p string, offset int64, want *core.
 	if err != nil {
 		return nil, err
 	}
-	w := *want
-	return &fdFile{fd: fd, off: offset, end: want.Size, want: &w}, nil
+	// One allocation for the reader and its copy of want: a copy opens
+	// every file it sends.
+	r := &expectFile{fdFile: fdFile{fd: fd, off: offset, end: want.Size}, entry: *want}
+	r.want = &r.entry
+	return &r.fdFile, nil
+}
+
+// expectFile is an fdFile of OpenExpect with the entry its want points to.
+type expectFile struct {
+	fdFile
+	entry core.Entry
 }
 
 // fdFile reads or writes a file through its descriptor with plain system
