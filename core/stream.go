@@ -379,7 +379,10 @@ type streamJoin struct {
 	// that is kept gets copies.
 	cur    [2]Entry
 	dopts  DiffOptions
-	states []PathState
+	states []PathState // what run kept, once it returned nil
+	// chunk and chunks hold the kept states while run runs (keep).
+	chunk  []PathState
+	chunks [][]PathState
 	// The copies kept states get, allocated a chunk at a time: a first
 	// copy keeps every path, until the run ends.
 	entrySlab  slab[Entry]
@@ -417,6 +420,8 @@ func (j *streamJoin) run() error {
 			}
 		}
 		if !ok {
+			j.states = slices.Concat(append(j.chunks, j.chunk)...)
+			j.chunks, j.chunk = nil, nil
 			return nil
 		}
 		ps := PathState{Path: p}
@@ -470,8 +475,22 @@ func (j *streamJoin) run() error {
 				}
 			}
 		}
-		j.states = append(j.states, ps)
+		j.keep(ps)
 	}
+}
+
+// keep adds a state the join keeps. The states are gathered in chunks
+// and put together once, when the join ends: growing one slice would copy
+// it again and again, some four times its final size on a first copy,
+// which keeps every path.
+func (j *streamJoin) keep(ps PathState) {
+	if len(j.chunk) == cap(j.chunk) {
+		if j.chunk != nil {
+			j.chunks = append(j.chunks, j.chunk)
+		}
+		j.chunk = make([]PathState, 0, min(max(2*cap(j.chunk), 256), 1<<16))
+	}
+	j.chunk = append(j.chunk, ps)
 }
 
 // slabChunk is how many values a slab allocates at a time.
