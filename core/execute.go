@@ -345,13 +345,20 @@ func (x *executor) do(ctx context.Context, a *Action) (Outcome, error) {
 func (x *executor) attrs(a *Action, creating bool) Attrs {
 	var at Attrs
 	src, caps, p := a.Source, x.caps[a.Side], &x.o.Policy
-	if caps.SetMode && x.caps[a.Side.Other()].SetMode && (creating || !p.IgnoreMode) && src.Type != TypeSymlink && src.Mode != 0 {
-		m := src.Mode
-		at.Mode = &m
-	}
-	if p.PreserveTime && caps.SetMTime && src.Type != TypeDir {
-		t := src.MTime
-		at.MTime = &t
+	mode := caps.SetMode && x.caps[a.Side.Other()].SetMode && (creating || !p.IgnoreMode) && src.Type != TypeSymlink && src.Mode != 0
+	mtime := p.PreserveTime && caps.SetMTime && src.Type != TypeDir
+	if mode || mtime {
+		// Both values in one allocation: a copy sets them on every file.
+		v := &struct {
+			mode  fs.FileMode
+			mtime time.Time
+		}{src.Mode, src.MTime}
+		if mode {
+			at.Mode = &v.mode
+		}
+		if mtime {
+			at.MTime = &v.mtime
+		}
 	}
 	if p.PreserveATime && creating && caps.SetMTime && src.Type == TypeFile && !src.ATime.IsZero() {
 		t := src.ATime
