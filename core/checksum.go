@@ -95,6 +95,7 @@ type ContentHasher struct {
 	h    hash.Hash
 	offs []int64 // sampled block offsets; nil: whole content
 	pos  int64
+	sum  [sha256.Size]byte // where Sum has the digest written (the largest)
 }
 
 // NewContentHasher returns a hasher for content of the given size, or nil
@@ -134,9 +135,12 @@ func (ch *ContentHasher) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Sum returns the fingerprint as "algo:hex".
+// Sum returns the fingerprint as "algo:hex". It allocates the string only:
+// a copy fingerprints every file it writes.
 func (ch *ContentHasher) Sum() string {
-	return string(ch.algo) + ":" + hex.EncodeToString(ch.h.Sum(nil))
+	var buf [80]byte // room for every algorithm's name and hex digest
+	b := append(append(buf[:0], ch.algo...), ':')
+	return string(hex.AppendEncode(b, ch.h.Sum(ch.sum[:0])))
 }
 
 // HashReaderAt fingerprints size bytes readable through r, reading only the

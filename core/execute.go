@@ -203,8 +203,9 @@ func (x *executor) run(ctx context.Context, a *Action) {
 	}
 	if outcome != OutcomeNone {
 		// Once per file: attributes, not key-value pairs, box nothing.
-		x.log.LogAttrs(ctx, slog.LevelInfo, outcome.Status(), slog.String("op", a.Op.String()), slog.String("side", a.Side.String()), slog.String("path", DisplayPath(a.Path)))
-		f := Finished{Path: a.Path, Shown: DisplayPath(a.Path), Outcome: outcome, Op: a.Op, Side: a.Side, Took: time.Since(began)}
+		shown := DisplayPath(a.Path)
+		x.log.LogAttrs(ctx, slog.LevelInfo, outcome.Status(), slog.String("op", a.Op.String()), slog.String("side", a.Side.String()), slog.String("path", shown))
+		f := Finished{Path: a.Path, Shown: shown, Outcome: outcome, Op: a.Op, Side: a.Side, Took: time.Since(began)}
 		if a.Op == OpRename {
 			f.To = a.To
 			f.Shown += " -> " + DisplayPath(a.To) // a move shows where it came from and went
@@ -248,7 +249,7 @@ func (x *executor) do(ctx context.Context, a *Action) (Outcome, error) {
 			return OutcomeNone, err
 		}
 		x.stats.Dirs.Add(1)
-		return OutcomeDone, x.commit(ctx, a, got)
+		return OutcomeDone, x.commit(ctx, a, got, false)
 	case OpCopy:
 		got, err := x.copy(ctx, a)
 		if err != nil {
@@ -259,7 +260,7 @@ func (x *executor) do(ctx context.Context, a *Action) (Outcome, error) {
 			return OutcomeSkipped, nil
 		}
 		x.stats.Files.Add(1)
-		if err := x.commit(ctx, a, got); err != nil {
+		if err := x.commit(ctx, a, got, x.removesSource(a)); err != nil {
 			return OutcomeNone, err
 		}
 		return OutcomeDone, x.removeSource(ctx, a)
@@ -269,7 +270,7 @@ func (x *executor) do(ctx context.Context, a *Action) (Outcome, error) {
 			return OutcomeNone, err
 		}
 		x.stats.Moved.Add(1)
-		return OutcomeMoved, x.commit(ctx, a, got)
+		return OutcomeMoved, x.commit(ctx, a, got, false)
 	case OpDelete:
 		if x.keeps(a) {
 			if err := x.keepAside(ctx, a.Side, a.Path, Join(x.o.Policy.KeepDir[a.Side], a.Path), a.Dest); err != nil {
@@ -331,7 +332,7 @@ func (x *executor) do(ctx context.Context, a *Action) (Outcome, error) {
 		}
 		x.stats.Files.Add(1)
 		x.stats.Linked.Add(1)
-		return OutcomeDedup, x.commit(ctx, a, got)
+		return OutcomeDedup, x.commit(ctx, a, got, false)
 	case OpConflict:
 		x.stats.Conflicts.Add(1)
 		x.log.Warn("conflict", "path", DisplayPath(a.Path), "reason", a.Reason)
@@ -344,13 +345,20 @@ func (x *executor) do(ctx context.Context, a *Action) (Outcome, error) {
 func (x *executor) attrs(a *Action, creating bool) Attrs {
 	var at Attrs
 	src, caps, p := a.Source, x.caps[a.Side], &x.o.Policy
-	if caps.SetMode && x.caps[a.Side.Other()].SetMode && (creating || !p.IgnoreMode) && src.Type != TypeSymlink && src.Mode != 0 {
-		m := src.Mode
-		at.Mode = &m
-	}
-	if p.PreserveTime && caps.SetMTime && src.Type != TypeDir {
-		t := src.MTime
-		at.MTime = &t
+	mode := caps.SetMode && x.caps[a.Side.Other()].SetMode && (creating || !p.IgnoreMode) && src.Type != TypeSymlink && src.Mode != 0
+	mtime := p.PreserveTime && caps.SetMTime && src.Type != TypeDir
+	if mode || mtime {
+		// Both values in one allocation: a copy sets them on every file.
+		v := &struct {
+			mode  fs.FileMode
+			mtime time.Time
+		}{src.Mode, src.MTime}
+		if mode {
+			at.Mode = &v.mode
+		}
+		if mtime {
+			at.MTime = &v.mtime
+		}
 	}
 	if p.PreserveATime && creating && caps.SetMTime && src.Type == TypeFile && !src.ATime.IsZero() {
 		t := src.ATime
@@ -708,8 +716,10 @@ func (x *executor) copyFile(ctx context.Context, a *Action, replace Precondition
 		return nil, err
 	}
 	if h != nil {
+		// Not kept in a.Source as well: commit records it on both sides,
+		// and the plan, held until the run ends, need not hold a hash per
+		// file.
 		ent.Hash = h.Sum()
-		a.Source.Hash = ent.Hash
 	} else {
 		ent.Hash = a.Source.Hash // resumed: only what the scan knew
 	}
@@ -832,7 +842,10 @@ func (x *executor) setAttr(ctx context.Context, a *Action) (*Entry, error) {
 // commit records an action's result on both sides: the destination first,
 // so that a crash in between leaves the path looking changed on the
 // destination side only, which the next run re-examines without loss.
-func (x *executor) commit(ctx context.Context, a *Action, got *Entry) error {
+// When more follows that may fail (more), the records committed become
+// the action's bases, what that failure keeps; otherwise nothing is kept
+// (two records per file a first copy need not allocate).
+func (x *executor) commit(ctx context.Context, a *Action, got *Entry, more bool) error {
 	got.Path = a.Path
 	src := *a.Source
 	src.Path = a.Path
@@ -845,8 +858,10 @@ func (x *executor) commit(ctx context.Context, a *Action, got *Entry) error {
 	if err := x.eps[a.Side.Other()].Store.Put(ctx, Record{Entry: src}); err != nil {
 		return fmt.Errorf("record %s: %w", DisplayPath(a.Path), err)
 	}
-	a.bases[a.Side], a.bases[a.Side.Other()] = &Record{Entry: *got}, &Record{Entry: src}
-	a.basesKnown = true // what a later failure of the action keeps
+	if more {
+		a.bases[a.Side], a.bases[a.Side.Other()] = &Record{Entry: *got}, &Record{Entry: src}
+		a.basesKnown = true // what a later failure of the action keeps
+	}
 	return nil
 }
 
@@ -888,7 +903,7 @@ func sourceGone(err error, p string) error {
 // --remove-after-transfer and forgets it on the source side, so that the
 // removal is never propagated as a deletion.
 func (x *executor) removeSource(ctx context.Context, a *Action) error {
-	if !x.o.RemoveAfterTransfer || a.Source.Type != TypeFile {
+	if !x.removesSource(a) {
 		return nil
 	}
 	src := a.Side.Other()
@@ -896,6 +911,11 @@ func (x *executor) removeSource(ctx context.Context, a *Action) error {
 		return fmt.Errorf("remove the source after transfer: %w", err)
 	}
 	return x.eps[src].Store.Delete(ctx, a.Path)
+}
+
+// removesSource reports whether removeSource removes a's source.
+func (x *executor) removesSource(a *Action) bool {
+	return x.o.RemoveAfterTransfer && a.Source.Type == TypeFile
 }
 
 // makeParents creates the missing parent directories of p on side s. A

@@ -38,11 +38,19 @@ func ParseOp(s string) (Op, error) {
 
 // Action is one step of a plan. It carries the state it expects to find, so
 // that it can be refused instead of clobbering data when the tree moved on.
+//
+// Its small fields come first, packed into one word: a first copy holds an
+// action per path until the run ends.
 type Action struct {
 	Op   Op
-	Side Side   // the side the action changes
-	Path string // the entry acted on
-	To   string // rename and keep: the new path
+	Side Side // the side the action changes
+	// Early deletions make room for an entry of another type and run
+	// before directories are created.
+	Early bool
+	// basesKnown is false for a saved plan, which does not carry bases.
+	basesKnown bool
+	Path       string // the entry acted on
+	To         string // rename and keep: the new path
 	// Source is the entry on the other side that the action copies from;
 	// it must still be there, unchanged. Nil for delete, rename, keep.
 	Source *Entry
@@ -51,17 +59,12 @@ type Action struct {
 	// Reason explains a conflict, and says what a keep stands for
 	// (KeepDeleted, KeepReplaced, KeepOlder).
 	Reason string
-	// Early deletions make room for an entry of another type and run
-	// before directories are created.
-	Early bool
 	// Commit lists snapshot changes made when the action succeeds: a
 	// rename moves the records of its whole subtree.
 	Commit []RecordUpdate
 	// bases are the snapshot records of Path when the plan was made (or
-	// since committed), kept under an error status if the action fails;
-	// known is false for a saved plan, which does not carry them.
-	bases      [2]*Record
-	basesKnown bool
+	// since committed), kept under an error status if the action fails.
+	bases [2]*Record
 }
 
 // Why a keep moves an entry aside (Action.Reason of an OpKeep).

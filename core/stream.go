@@ -432,7 +432,14 @@ type streamJoin struct {
 	// that is kept gets copies.
 	cur    [2]Entry
 	dopts  DiffOptions
-	states []PathState
+	states []PathState // what run kept, once it returned nil
+	// chunk and chunks hold the kept states while run runs (keep).
+	chunk  []PathState
+	chunks [][]PathState
+	// The copies kept states get, allocated a chunk at a time: a first
+	// copy keeps every path, until the run ends.
+	entrySlab  slab[Entry]
+	recordSlab slab[Record]
 	// elided counts the inert paths per parent directory.
 	elided map[string]int
 	// entries counts each side's records that stand for an entry.
@@ -466,6 +473,8 @@ func (j *streamJoin) run() error {
 			}
 		}
 		if !ok {
+			j.states = slices.Concat(append(j.chunks, j.chunk)...)
+			j.chunks, j.chunk = nil, nil
 			return nil
 		}
 		ps := PathState{Path: p}
@@ -506,12 +515,12 @@ func (j *streamJoin) run() error {
 		}
 		for s := range 2 {
 			if ps.Cur[s] == &j.cur[s] {
-				c := new(Entry)
+				c := j.entrySlab.new()
 				*c = j.cur[s]
 				ps.Cur[s] = c
 			}
 			if b := base[s]; b != nil {
-				r := new(Record)
+				r := j.recordSlab.new()
 				*r = *b
 				ps.Base[s] = r
 				if ps.Cur[s] == &b.Entry {
@@ -519,8 +528,40 @@ func (j *streamJoin) run() error {
 				}
 			}
 		}
-		j.states = append(j.states, ps)
+		j.keep(ps)
 	}
+}
+
+// keep adds a state the join keeps. The states are gathered in chunks
+// and put together once, when the join ends: growing one slice would copy
+// it again and again, some four times its final size on a first copy,
+// which keeps every path.
+func (j *streamJoin) keep(ps PathState) {
+	if len(j.chunk) == cap(j.chunk) {
+		if j.chunk != nil {
+			j.chunks = append(j.chunks, j.chunk)
+		}
+		j.chunk = make([]PathState, 0, min(max(2*cap(j.chunk), 256), 1<<16))
+	}
+	j.chunk = append(j.chunk, ps)
+}
+
+// slabChunk is how many values a slab allocates at a time.
+const slabChunk = 128
+
+// slab hands out zero values of T from chunks of slabChunk, one
+// allocation per chunk instead of one per value. A chunk lives as long as
+// any of its values: for values that live together.
+type slab[T any] struct{ free []T }
+
+// new returns a pointer to a zero T.
+func (s *slab[T]) new() *T {
+	if len(s.free) == 0 {
+		s.free = make([]T, slabChunk)
+	}
+	p := &s.free[0]
+	s.free = s.free[1:]
+	return p
 }
 
 // mark notes that the destination must be looked at on p and its parents.

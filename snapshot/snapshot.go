@@ -7,7 +7,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -95,14 +94,14 @@ type DB struct {
 	unsynced bool
 
 	mu       sync.Mutex
-	pending  map[string][]byte // record key -> encoded record, nil to delete
-	first    time.Time         // when the oldest pending write was made
-	bgErr    error             // error of a background flush, reported once
+	pending  []pendingWrite // in the order they were made
+	first    time.Time      // when the oldest pending write was made
+	bgErr    error          // error of a background flush, reported once
 	closed   bool
 	kick     chan struct{} // wakes the flusher: pending became non-empty or full
 	done     chan struct{} // closed by Close to stop the flusher
 	stopped  chan struct{} // closed by the flusher when it returns
-	encodBuf []byte
+	encodBuf []byte        // where Put encodes a record (guarded by mu)
 
 	// prefetch has Badger's iterator fetch values ahead (BenchmarkLoad
 	// compares it with reading them in place, which is what Load does).
@@ -190,7 +189,6 @@ func Open(dir string, opts Options) (*DB, error) {
 	db := &DB{
 		dir:      dir,
 		readOnly: opts.ReadOnly,
-		pending:  make(map[string][]byte),
 		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
@@ -584,11 +582,19 @@ func (db *DB) Put(ctx context.Context, r core.Record) error {
 	if err := db.check(ctx, true); err != nil {
 		return err
 	}
-	key := string(recordKey(r.Path))
 	db.mu.Lock()
 	db.encodBuf = encodeRecord(db.encodBuf[:0], &r)
-	val := bytes.Clone(db.encodBuf)
-	return db.enqueueLocked(key, val)
+	kv := appendRecordKey(make([]byte, 0, 1+len(r.Path)+len(db.encodBuf)), r.Path)
+	n := len(kv)
+	kv = append(kv, db.encodBuf...)
+	return db.enqueueLocked(pendingWrite{key: kv[:n:n], val: kv[n:]})
+}
+
+// pendingWrite is a Put or Delete not yet written to Badger. A Put's key
+// and value share one allocation, which Badger is given as they are: a
+// first copy puts two records per file.
+type pendingWrite struct {
+	key, val []byte // val is nil for a Delete
 }
 
 // Delete drops the record of path, if any. The write is buffered; Flush
@@ -597,13 +603,14 @@ func (db *DB) Delete(ctx context.Context, path string) error {
 	if err := db.check(ctx, true); err != nil {
 		return err
 	}
-	key := string(recordKey(path))
+	key := recordKey(path)
 	db.mu.Lock()
-	return db.enqueueLocked(key, nil)
+	return db.enqueueLocked(pendingWrite{key: key})
 }
 
 // enqueueLocked adds one pending write; db.mu is held and released here.
-func (db *DB) enqueueLocked(key string, val []byte) error {
+// Writes to the same key stay in order: the last one counts.
+func (db *DB) enqueueLocked(w pendingWrite) error {
 	if db.closed {
 		db.mu.Unlock()
 		return db.errorf(errors.New("closed"))
@@ -616,7 +623,7 @@ func (db *DB) enqueueLocked(key string, val []byte) error {
 	if len(db.pending) == 0 {
 		db.first = time.Now()
 	}
-	db.pending[key] = val
+	db.pending = append(db.pending, w)
 	n := len(db.pending)
 	db.mu.Unlock()
 	if n == 1 || n >= flushCount {
@@ -674,7 +681,7 @@ func (db *DB) write(sync bool) error {
 	db.mu.Lock()
 	batch := db.pending
 	if len(batch) > 0 {
-		db.pending = make(map[string][]byte, len(batch))
+		db.pending = make([]pendingWrite, 0, len(batch))
 	}
 	err := db.bgErr
 	db.bgErr = nil
@@ -689,19 +696,17 @@ func (db *DB) write(sync bool) error {
 		}
 		wb := bdb.NewWriteBatch()
 		// A new stamp ahead of the records: any dump is stale from here
-		// on, also after a crash that keeps some of this batch.
+		// on, also after a crash that keeps some of this batch. Writes
+		// to one key are given in order, and Badger keeps the last.
 		err = wb.Set(stampKey(), newStamp())
-		for k, v := range batch {
+		for _, w := range batch {
 			if err != nil {
 				break
 			}
-			if v == nil {
-				err = wb.Delete([]byte(k))
+			if w.val == nil {
+				err = wb.Delete(w.key)
 			} else {
-				err = wb.Set([]byte(k), v)
-			}
-			if err != nil {
-				break
+				err = wb.Set(w.key, w.val)
 			}
 		}
 		if err == nil {

@@ -175,6 +175,9 @@ func TestDeleteAndCount(t *testing.T) {
 	_ = db.Delete(ctx, "tmp")
 	_ = db.Delete(ctx, "f3")
 	_ = db.Put(ctx, core.Record{Entry: core.Entry{Path: "f3"}, Status: core.StatusError, Note: "again"})
+	// Two Puts while pending: the last counts.
+	_ = db.Put(ctx, core.Record{Entry: core.Entry{Path: "f1"}, Status: core.StatusError, Note: "first"})
+	_ = db.Put(ctx, core.Record{Entry: core.Entry{Path: "f1"}})
 	want := map[core.Status]int{core.StatusSynced: 1, core.StatusError: 1}
 	got, err := db.Count(ctx)
 	if err != nil || !reflect.DeepEqual(got, want) {

@@ -239,16 +239,15 @@ func pathErr(op, p string, err error) error {
 // types async does not synchronize (devices, sockets, fifos).
 func entryFrom(p string, st *unix.Stat_t) (core.Entry, bool) {
 	e := core.Entry{
-		Path:   p,
-		Size:   st.Size,
-		MTime:  time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
-		ATime:  time.Unix(int64(st.Atim.Sec), int64(st.Atim.Nsec)),
-		Mode:   fs.FileMode(st.Mode & 0o777),
-		UID:    int(st.Uid),
-		GID:    int(st.Gid),
-		Token:  strconv.FormatInt(int64(st.Ctim.Sec)*1e9+int64(st.Ctim.Nsec), 10),
-		FileID: fileID(st),
+		Path:  p,
+		Size:  st.Size,
+		MTime: time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
+		ATime: time.Unix(int64(st.Atim.Sec), int64(st.Atim.Nsec)),
+		Mode:  fs.FileMode(st.Mode & 0o777),
+		UID:   int(st.Uid),
+		GID:   int(st.Gid),
 	}
+	e.Token, e.FileID = tokenAndID(st)
 	if st.Mode&unix.S_ISUID != 0 {
 		e.Mode |= fs.ModeSetuid
 	}
@@ -271,13 +270,27 @@ func entryFrom(p string, st *unix.Stat_t) (core.Entry, bool) {
 	return e, true
 }
 
-// fileID is "dev:ino" in one allocation.
-func fileID(st *unix.Stat_t) string {
-	var b [42]byte
-	s := strconv.AppendUint(b[:0], uint64(st.Dev), 10)
-	s = append(s, ':')
-	s = strconv.AppendUint(s, uint64(st.Ino), 10)
-	return string(s)
+// tokenAndID returns the change token of st (its ctime in nanoseconds)
+// and its file ID ("dev:ino"), which share one allocation: every entry
+// scanned or written has both.
+func tokenAndID(st *unix.Stat_t) (token, id string) {
+	var b [64]byte
+	s := appendToken(b[:0], st)
+	n := len(s)
+	all := string(appendFileID(s, st))
+	return all[:n], all[n:]
+}
+
+// appendToken appends the change token of st to b.
+func appendToken(b []byte, st *unix.Stat_t) []byte {
+	return strconv.AppendInt(b, int64(st.Ctim.Sec)*1e9+int64(st.Ctim.Nsec), 10)
+}
+
+// appendFileID appends the file ID of st, "dev:ino", to b.
+func appendFileID(b []byte, st *unix.Stat_t) []byte {
+	b = strconv.AppendUint(b, uint64(st.Dev), 10)
+	b = append(b, ':')
+	return strconv.AppendUint(b, uint64(st.Ino), 10)
 }
 
 // statAt describes name in directory dirfd without following a link.
@@ -455,8 +468,17 @@ func (f *FS) OpenExpect(ctx context.Context, p string, offset int64, want *core.
 	if err != nil {
 		return nil, err
 	}
-	w := *want
-	return &fdFile{fd: fd, off: offset, end: want.Size, want: &w}, nil
+	// One allocation for the reader and its copy of want: a copy opens
+	// every file it sends.
+	r := &expectFile{fdFile: fdFile{fd: fd, off: offset, end: want.Size}, entry: *want}
+	r.want = &r.entry
+	return &r.fdFile, nil
+}
+
+// expectFile is an fdFile of OpenExpect with the entry its want points to.
+type expectFile struct {
+	fdFile
+	entry core.Entry
 }
 
 // fdFile reads or writes a file through its descriptor with plain system
@@ -509,8 +531,8 @@ func (f *fdFile) isWant() error {
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:
 		return fmt.Errorf("%s is not a regular file now: %w", core.DisplayPath(w.Path), core.ErrChangedWhileReading)
 	case st.Size != w.Size || !time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)).Equal(w.MTime),
-		string(strconv.AppendInt(b[:0], int64(st.Ctim.Sec)*1e9+int64(st.Ctim.Nsec), 10)) != w.Token,
-		w.FileID != "" && fileID(&st) != w.FileID:
+		string(appendToken(b[:0], &st)) != w.Token,
+		w.FileID != "" && string(appendFileID(b[:0], &st)) != w.FileID:
 		return core.ErrChangedWhileReading
 	}
 	return nil
