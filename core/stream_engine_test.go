@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,22 +14,6 @@ import (
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/core/memfs"
 )
-
-// reversedStore loads its records in reverse path order, which the engine
-// does not stream: it loads them whole and sorts them (the join of every
-// state).
-type reversedStore struct{ *memfs.Store }
-
-func (s reversedStore) Load(ctx context.Context, fn func(core.Record) error) error {
-	recs := s.Records()
-	slices.Reverse(recs)
-	for _, r := range recs {
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // scanSpy counts a backend's full scans, ordered or not; hide takes
 // Caps.OrderedScan away (the scan is then collected whole, an entryTable).
@@ -42,13 +25,13 @@ type scanSpy struct {
 
 // spyEndpoints returns w's sides with their backends behind scanSpys
 // counting into ordered and whole (hide: claiming no ordered scan) and,
-// if reversed, their stores behind reversedStores.
+// if reversed, their stores behind memfs.ReversedStores.
 func spyEndpoints(w *faultWorld, hide, reversed bool, ordered, whole *atomic.Int32) [2]*core.Endpoint {
 	var eps [2]*core.Endpoint
 	for s := range 2 {
 		var st core.Store = w.stores[s]
 		if reversed {
-			st = reversedStore{w.stores[s]}
+			st = memfs.ReversedStore{Store: w.stores[s]}
 		}
 		b := scanSpy{Backend: w.fs[s], hide: hide, ordered: ordered, whole: whole}
 		eps[s] = &core.Endpoint{Backend: b, Store: st, URL: [2]string{"mem://local", "mem://remote"}[s]}

@@ -31,21 +31,6 @@ func (b *countingBucket) Head(ctx context.Context, key string) (objstore.Object,
 	return b.Bucket.Head(ctx, key)
 }
 
-// reversedStore loads its records in reverse path order: the streaming
-// join cannot use them and falls back on whole scans and loads.
-type reversedStore struct{ *memfs.Store }
-
-func (s reversedStore) Load(ctx context.Context, fn func(core.Record) error) error {
-	recs := s.Records()
-	slices.Reverse(recs)
-	for _, r := range recs {
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // scanCounter counts a backend's scans by kind, and the HEADs of its
 // bucket during whole scans.
 type scanCounter struct {
@@ -142,7 +127,7 @@ func (w *bucketWorld) sync(dry, unordered, reversed bool) (string, int, error) {
 	w.bucket.lists.Store(0)
 	var remoteStore core.Store = w.stores[core.Remote]
 	if reversed {
-		remoteStore = reversedStore{w.stores[core.Remote]}
+		remoteStore = memfs.ReversedStore{Store: w.stores[core.Remote]}
 	}
 	local := &core.Endpoint{Backend: w.local, Store: w.stores[core.Local], URL: "mem://local"}
 	remote := &core.Endpoint{Backend: scanCounter{Backend: w.remote(unordered), bucket: w.bucket,

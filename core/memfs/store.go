@@ -80,3 +80,20 @@ func (s *Store) Delete(ctx context.Context, path string) error {
 
 // Flush does nothing: every write is already in place.
 func (s *Store) Flush(ctx context.Context) error { return nil }
+
+// ReversedStore loads its records in reverse path order: a store the
+// streaming join cannot stream (it falls back on whole loads and scans),
+// for tests of that fallback.
+type ReversedStore struct{ *Store }
+
+// Load calls fn for every record, last path first.
+func (s ReversedStore) Load(ctx context.Context, fn func(core.Record) error) error {
+	recs := s.Records()
+	slices.Reverse(recs)
+	for _, r := range recs {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
