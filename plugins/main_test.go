@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	plugin "github.com/hashicorp/go-plugin"
+
 	"github.com/async-sync/async/backends/local"
 	"github.com/async-sync/async/core"
 	"github.com/async-sync/async/internal/testnet"
@@ -24,10 +26,18 @@ func TestMain(m *testing.M) {
 		actAsPlugin(os.Getenv(modeEnv))
 		return
 	}
+	sockets, err := os.MkdirTemp("", "async-plugin-sockets-")
+	if err != nil {
+		panic(err)
+	}
+	// The plugins' sockets go there: a plugin killed by a test leaves its
+	// socket behind.
+	os.Setenv(plugin.EnvUnixSocketDir, sockets)
 	code := m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
+	os.RemoveAll(sockets)
 	os.Exit(code)
 }
 

@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Chmod(dir, 0o755) // other users run it too
+	// The plugins' sockets go in it: a plugin killed by a test (with the
+	// run that started it) leaves its socket behind.
+	os.Setenv("PLUGIN_UNIX_SOCKET_DIR", dir)
 	asyncBin = filepath.Join(dir, "async")
 	if err := testnet.AsyncBinary(asyncBin); err != nil {
 		panic(err)
