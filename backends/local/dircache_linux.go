@@ -156,21 +156,7 @@ func (f *FS) release(r *openDir) {
 }
 
 // forgetDirs empties the cache: directories may move.
-func (f *FS) forgetDirs() {
-	c := &f.dirs
-	c.mu.Lock()
-	c.gen++
-	var closing []*openDir
-	for len(c.dirs) > 0 {
-		if r := c.dropLocked(len(c.dirs) - 1); r != nil {
-			closing = append(closing, r)
-		}
-	}
-	c.mu.Unlock()
-	for _, r := range closing {
-		unix.Close(r.fd)
-	}
-}
+func (f *FS) forgetDirs() { f.forgetDir("") }
 
 // inPlace reports whether d is still the directory at its path (nobody
 // moved or replaced it since it was opened). A path through a link that
@@ -184,9 +170,10 @@ func (f *FS) inPlace(d *openDir) bool {
 	return err == nil && st.Dev == d.dev && st.Ino == d.ino
 }
 
-// forgetDir drops dir and the directories below it from the cache: a
-// directory made at dir is new, so what was cached under its path is gone
-// (removed or moved by someone else). Lookups under way are not cached.
+// forgetDir drops dir and the directories below it from the cache (all of
+// them for the root, ""): a directory made at dir is new, so what was
+// cached under its path is gone (removed or moved by someone else).
+// Lookups under way are not cached.
 func (f *FS) forgetDir(dir string) {
 	c := &f.dirs
 	c.mu.Lock()

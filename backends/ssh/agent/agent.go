@@ -52,7 +52,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, o Options) error {
 		o.Config = &ServerConfig{}
 	}
 	a := &agent{c: protocol.NewConn(r, w), o: o, writers: map[uint64]*agentWriter{},
-		readers: map[uint64]*agentReader{}, cancels: map[uint64]context.CancelFunc{}, windows: map[uint64]*window{},
+		readers: map[uint64]*agentReader{}, streams: map[uint64]*servedStream{},
 		sem: make(chan struct{}, protocol.MaxServing), big: make(chan struct{}, protocol.MaxBigServing), log: slog.New(slog.DiscardHandler)}
 	defer a.c.Stop()
 	defer a.close()
@@ -122,8 +122,7 @@ type agent struct {
 	mu       sync.Mutex
 	writers  map[uint64]*agentWriter
 	readers  map[uint64]*agentReader
-	cancels  map[uint64]context.CancelFunc
-	windows  map[uint64]*window // the running streams' credit
+	streams  map[uint64]*servedStream // the stream requests being served
 	store    *snapshot.DB
 	storeDir *os.File // keeps the store's directory open
 	storeErr error    // the first failed one-way store write
@@ -492,18 +491,13 @@ func (a *agent) inline(ctx context.Context, f protocol.Frame) bool {
 	case protocol.OpCloseFile:
 		a.closeReader(d.Uint())
 	case protocol.OpCancel:
-		a.mu.Lock()
-		if c := a.cancels[d.Uint()]; c != nil {
-			c()
+		if st := a.stream(d.Uint()); st != nil {
+			st.cancel()
 		}
-		a.mu.Unlock()
 	case protocol.OpCredit:
 		id, n := d.Uint(), d.Uint()
-		a.mu.Lock()
-		w := a.windows[id] // a stream that ended meanwhile has none
-		a.mu.Unlock()
-		if w != nil && d.Err == nil {
-			w.grant(n)
+		if st := a.stream(id); st != nil && d.Err == nil { // one that ended has none
+			st.win.grant(n)
 		}
 	case protocol.OpStorePut:
 		r := d.Record()
@@ -784,27 +778,25 @@ func (aw *agentWriter) errOrNil() error {
 
 func fileMode(m uint64) fs.FileMode { return fs.FileMode(m) }
 
-// cancellable gives the stream of request id a context that a CANCEL of
-// that id ends; done releases it.
-func (a *agent) cancellable(ctx context.Context, id uint64) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(ctx)
+// servedStream is a stream request being served: its CANCEL, its window.
+type servedStream struct {
+	cancel context.CancelFunc
+	win    *window
+}
+
+// stream returns the stream request id being served, or nil.
+func (a *agent) stream(id uint64) *servedStream {
 	a.mu.Lock()
-	a.cancels[id] = cancel
-	a.mu.Unlock()
-	return ctx, func() {
-		a.mu.Lock()
-		delete(a.cancels, id)
-		a.mu.Unlock()
-		cancel()
-	}
+	defer a.mu.Unlock()
+	return a.streams[id]
 }
 
 // endStreams cancels the streams being served.
 func (a *agent) endStreams() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, cancel := range a.cancels {
-		cancel()
+	for _, st := range a.streams {
+		st.cancel()
 	}
 }
 
@@ -812,14 +804,14 @@ func (a *agent) endStreams() {
 // opCancel ends, and a batcher that sends within the stream's window
 // (protocol.StreamWindow, opCredit). done forgets both.
 func (a *agent) streamReq(ctx context.Context, id uint64) (context.Context, *batcher, func()) {
-	ctx, cancel := a.cancellable(ctx, id)
-	w := newWindow(protocol.StreamWindow)
+	ctx, cancel := context.WithCancel(ctx)
+	st := &servedStream{cancel: cancel, win: newWindow(protocol.StreamWindow)}
 	a.mu.Lock()
-	a.windows[id] = w
+	a.streams[id] = st
 	a.mu.Unlock()
-	return ctx, &batcher{c: a.c, id: id, ctx: ctx, win: w}, func() {
+	return ctx, &batcher{c: a.c, id: id, ctx: ctx, win: st.win}, func() {
 		a.mu.Lock()
-		delete(a.windows, id)
+		delete(a.streams, id)
 		a.mu.Unlock()
 		cancel()
 	}
