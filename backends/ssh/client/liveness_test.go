@@ -244,18 +244,20 @@ func TestAgentOverPipesStaysUpWhenIdle(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()
 	os.Mkdir(filepath.Join(home, "root"), 0o755)
-	cl, err := pipeClientStall(t, home, protocol.Hello{Root: filepath.Join(home, "root"), Session: "t"}, 200*time.Millisecond)
+	// The bound is short against the silences below, yet long enough that
+	// a probe's answer on a loaded test machine arrives within it.
+	cl, err := pipeClientStall(t, home, protocol.Hello{Root: filepath.Join(home, "root"), Session: "t"}, 600*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	time.Sleep(time.Second)
+	time.Sleep(2 * time.Second)
 	if _, err := cl.Stat(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
 	// A watch waits on the agent for as long as it runs, sending nothing
 	// while nothing changes: the probes keep it up.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := cl.Watch(ctx, func([]string) {}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a quiet watch ended with %v", err)
