@@ -97,6 +97,7 @@ func (db *DB) loadDump(ctx context.Context, fn func(core.Record) error) (used bo
 	if !ok {
 		return false, nil
 	}
+	db.trackFrom(stamp)
 	if err := streamDump(ctx, body, count, fn); err != nil {
 		return true, err
 	}
@@ -140,8 +141,38 @@ func checkDump(f *os.File, stamp []byte) (io.Reader, uint64, bool) {
 	return io.NewSectionReader(f, off, bodyEnd-off), count, true
 }
 
+// trackFrom has db keep its record writes from here on (changeSet), when
+// Badger still holds stamp: the dump stamped stamp is then the state the
+// writes apply to. Holding flushMu, no write falls between the two.
+func (db *DB) trackFrom(stamp []byte) {
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	var now []byte
+	if err := db.view(func(txn *badger.Txn) (err error) {
+		now, err = readStamp(txn)
+		return err
+	}); err == nil && bytes.Equal(now, stamp) {
+		db.changes.start(stamp)
+	}
+}
+
 // streamDump decodes count records from body and passes them to fn.
 func streamDump(ctx context.Context, body io.Reader, count uint64, fn func(core.Record) error) error {
+	return rawDump(ctx, body, count, func(key, val []byte) error {
+		var rec core.Record
+		if err := decodeKeyRecord(key, val, &rec); err != nil {
+			return fmt.Errorf("dump record %q: %w", keyPath(key), err)
+		}
+		if err := fn(rec); err != nil {
+			return callerError{err}
+		}
+		return nil
+	})
+}
+
+// rawDump passes the key and encoded record of each of body's count
+// records to fn, in one buffer that fn must not keep.
+func rawDump(ctx context.Context, body io.Reader, count uint64, fn func(key, val []byte) error) error {
 	r := bufio.NewReaderSize(body, 256<<10)
 	var buf []byte
 	n := uint64(0)
@@ -175,13 +206,8 @@ func streamDump(ctx context.Context, body io.Reader, count uint64, fn func(core.
 		if _, err := io.ReadFull(r, buf[kl:kl+vl]); err != nil {
 			return fmt.Errorf("dump record %d: %w", n, err)
 		}
-		key, val := buf[:kl], buf[kl:kl+vl]
-		var rec core.Record
-		if err := decodeKeyRecord(key, val, &rec); err != nil {
-			return fmt.Errorf("dump record %q: %w", keyPath(key), err)
-		}
-		if err := fn(rec); err != nil {
-			return callerError{err}
+		if err := fn(buf[:kl], buf[kl:kl+vl]); err != nil {
+			return err
 		}
 	}
 	if n != count {
@@ -265,8 +291,14 @@ func dumpHeader(stamp []byte) []byte {
 
 // writeDump writes a dump of db to path atomically: a temporary file in
 // the same directory, synced, renamed over path, and the directory synced.
-// Its records and stamp are read in one Badger transaction.
+// Its records come from the dump at path merged with the writes made since
+// it was loaded (changeSet) when db kept them, and from one Badger
+// transaction, with the stamp, otherwise.
 func (db *DB) writeDump(ctx context.Context, path string) (err error) {
+	base, baseCount, merge := db.mergeBase(path)
+	if base != nil {
+		defer base.Close()
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), dumpTemp)
 	if err != nil {
 		return err
@@ -281,6 +313,20 @@ func (db *DB) writeDump(ctx context.Context, path string) (err error) {
 	h := crc32.New(castagnoli)
 	w := bufio.NewWriterSize(io.MultiWriter(f, h), 256<<10)
 	var count uint64
+	var buf []byte
+	emit := func(key, val []byte) error {
+		if count++; count%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		buf = binary.AppendUvarint(buf[:0], uint64(len(key)))
+		buf = append(buf, key...)
+		buf = binary.AppendUvarint(buf, uint64(len(val)))
+		buf = append(buf, val...)
+		_, err := w.Write(buf)
+		return err
+	}
 	err = db.bdb.Load().View(func(txn *badger.Txn) error {
 		stamp, err := readStamp(txn)
 		if err != nil {
@@ -292,26 +338,14 @@ func (db *DB) writeDump(ctx context.Context, path string) (err error) {
 		if _, err := w.Write(dumpHeader(stamp)); err != nil {
 			return err
 		}
+		if merge != nil {
+			return db.mergeChanges(ctx, merge, baseCount, emit)
+		}
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRecord}})
 		defer it.Close()
-		var buf []byte
 		for it.Seek([]byte{prefixRecord}); it.Valid(); it.Next() {
-			if count++; count%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
 			item := it.Item()
-			buf = binary.AppendUvarint(buf[:0], uint64(len(item.Key())))
-			buf = append(buf, item.Key()...)
-			if err := item.Value(func(v []byte) error {
-				buf = binary.AppendUvarint(buf, uint64(len(v)))
-				buf = append(buf, v...)
-				return nil
-			}); err != nil {
-				return err
-			}
-			if _, err := w.Write(buf); err != nil {
+			if err := item.Value(func(v []byte) error { return emit(item.Key(), v) }); err != nil {
 				return err
 			}
 		}
@@ -343,6 +377,67 @@ func (db *DB) writeDump(ctx context.Context, path string) (err error) {
 		return err
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// mergeBase opens the dump at path for writeDump to merge db's changes
+// into: only when db kept every write since it loaded that very dump
+// (changeSet), and the file is still whole. It returns the open file (to
+// close), and a reader of its records with their count; a nil reader:
+// read Badger instead.
+func (db *DB) mergeBase(path string) (*os.File, uint64, io.Reader) {
+	db.flushMu.Lock()
+	base := db.changes.base
+	db.flushMu.Unlock()
+	if base == nil {
+		return nil, 0, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, nil
+	}
+	body, count, ok := checkDump(f, base)
+	if !ok {
+		return f, 0, nil
+	}
+	return f, count, body
+}
+
+// mergeChanges passes to emit, in key order, the records of the dump body
+// (count of them) with db's changes applied: a written key's last value
+// in its place, a deleted key left out.
+func (db *DB) mergeChanges(ctx context.Context, body io.Reader, count uint64, emit func(key, val []byte) error) error {
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	writes := db.changes.writes
+	keys := db.changes.sortedKeys()
+	// flush emits the written keys that sort before key (all of them when
+	// key is nil), and reports whether key itself was written.
+	flush := func(key []byte) (written bool, err error) {
+		for len(keys) > 0 && (key == nil || keys[0] <= string(key)) {
+			k := keys[0]
+			keys = keys[1:]
+			if v := writes[k]; v != nil {
+				if err := emit([]byte(k), v); err != nil {
+					return false, err
+				}
+			}
+			if key != nil && k == string(key) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	if err := rawDump(ctx, body, count, func(key, val []byte) error {
+		written, err := flush(key)
+		if err != nil || written {
+			return err
+		}
+		return emit(key, val)
+	}); err != nil {
+		return err
+	}
+	_, err := flush(nil)
+	return err
 }
 
 // syncDir makes the entries of dir durable (a rename, a removal).

@@ -481,3 +481,120 @@ func TestDumpNeedsWholeLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestDumpMergesChanges: after a Load through the dump, Close writes the
+// next dump from it and the run's writes (changeSet), not from Badger; the
+// result is exactly what Badger holds. Past its bound the change set is
+// dropped and Close reads Badger, with the same result.
+func TestDumpMergesChanges(t *testing.T) {
+	ctx := context.Background()
+	rec := func(path string, size int64) core.Record {
+		r := benchRecord(1)
+		r.Path, r.Size = path, size
+		return r
+	}
+	first, last := benchRecords(dumpRecords)[0].Path, benchRecords(dumpRecords)[dumpRecords-1].Path
+	type op struct {
+		del   bool
+		r     core.Record
+		flush bool // Flush after it
+	}
+	put := func(r core.Record) op { return op{r: r} }
+	del := func(p string) op { return op{del: true, r: core.Record{Entry: core.Entry{Path: p}}} }
+	for _, tc := range []struct {
+		name  string
+		ops   []op
+		max   int
+		track bool // the change set is still kept at Close
+	}{
+		{"none", nil, changesMaxBytes, true},
+		{"modify", []op{put(rec(benchRecord(7).Path, 1))}, changesMaxBytes, true},
+		{"before the first", []op{put(rec("a", 2)), put(rec("a/b", 3))}, changesMaxBytes, true},
+		{"after the last", []op{put(rec(last+"z", 4)), put(rec("zz/top", 5))}, changesMaxBytes, true},
+		{"between", []op{put(rec(first+"-between", 6))}, changesMaxBytes, true},
+		{"delete", []op{del(first), del(last), del(benchRecord(9).Path)}, changesMaxBytes, true},
+		{"delete unknown", []op{del("nothing/here")}, changesMaxBytes, true},
+		{"put then delete", []op{{r: rec("new", 7), flush: true}, del("new")}, changesMaxBytes, true},
+		{"delete then put", []op{{del: true, r: benchRecord(3), flush: true}, put(rec(benchRecord(3).Path, 8))}, changesMaxBytes, true},
+		{"last write wins", []op{{r: rec(benchRecord(5).Path, 9), flush: true}, put(rec(benchRecord(5).Path, 10))}, changesMaxBytes, true},
+		{"outgrown", []op{put(rec("a", 1)), put(rec("b", 2)), put(rec("c", 3))}, 100, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := newDumped(t, dumpRecords)
+			want := map[string]core.Record{}
+			for _, r := range benchRecords(dumpRecords) {
+				want[r.Path] = r
+			}
+			db := openT(t, dir, Options{})
+			db.dumpMin = 1
+			db.changes.max = tc.max
+			if _, used := fromDump(t, db); !used {
+				t.Fatal("the dump was not used")
+			}
+			for _, o := range tc.ops {
+				var err error
+				if o.del {
+					err = db.Delete(ctx, o.r.Path)
+					delete(want, o.r.Path)
+				} else {
+					err = db.Put(ctx, o.r)
+					want[o.r.Path] = o.r
+				}
+				if err == nil && o.flush {
+					err = db.Flush(ctx)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := db.changes.base != nil; got != tc.track {
+				t.Fatalf("change set kept: %v, want %v", got, tc.track)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var wantRecs []core.Record
+			for _, r := range want {
+				wantRecs = append(wantRecs, r)
+			}
+			sortRecords(wantRecs)
+			db = openT(t, dir, Options{ReadOnly: true})
+			defer db.Close()
+			got, used := fromDump(t, db)
+			if !used {
+				t.Fatal("Close did not write a current dump")
+			}
+			if len(got) != len(wantRecs) {
+				t.Fatalf("dump holds %d records, want %d", len(got), len(wantRecs))
+			}
+			for i := range wantRecs {
+				if !sameRecord(got[i], wantRecs[i]) {
+					t.Fatalf("dump record %d = %+v, want %+v", i, got[i], wantRecs[i])
+				}
+			}
+			db.noDump = true
+			checkLoad(t, db, wantRecs) // Badger agrees
+		})
+	}
+}
+
+// TestDumpChangesDroppedOnWriteError: a write that fails may leave part of
+// its batch in Badger, so the change set is dropped for good.
+func TestDumpChangesDroppedOnWriteError(t *testing.T) {
+	var c changeSet
+	c.max = changesMaxBytes
+	c.start([]byte("stamp"))
+	c.add([]pendingWrite{{key: []byte("k"), val: []byte("v")}})
+	if c.base == nil || len(c.writes) != 1 {
+		t.Fatalf("not kept: %+v", c)
+	}
+	c.drop()
+	c.start([]byte("stamp"))
+	c.add([]pendingWrite{{key: []byte("k2"), val: []byte("v")}})
+	if c.base != nil || c.writes != nil {
+		t.Fatalf("kept after a drop: %+v", c)
+	}
+}

@@ -92,6 +92,10 @@ type DB struct {
 	// (guarded by flushMu). A flush with nothing new to make durable skips
 	// the sync, so a run that changes nothing pays no fsync for it.
 	unsynced bool
+	// changes are the record writes made since Load streamed a current
+	// dump (guarded by flushMu; see dump.go): Close writes the next dump
+	// from that one and these.
+	changes changeSet
 
 	mu       sync.Mutex
 	pending  []pendingWrite // in the order they were made
@@ -193,6 +197,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 		dumpMin:  dumpMinRecords,
+		changes:  changeSet{max: changesMaxBytes},
 	}
 	var (
 		bdb *badger.DB
@@ -692,6 +697,7 @@ func (db *DB) write(sync bool) error {
 	if len(batch) > 0 {
 		bdb, err := db.writable()
 		if err != nil {
+			db.changes.drop()
 			return err
 		}
 		wb := bdb.NewWriteBatch()
@@ -715,8 +721,10 @@ func (db *DB) write(sync bool) error {
 			wb.Cancel()
 		}
 		if err != nil {
+			db.changes.drop() // part of the batch may have been written
 			return db.errorf(fmt.Errorf("write: %w", err))
 		}
+		db.changes.add(batch)
 		db.unsynced = true
 		db.written.Add(int64(len(batch)))
 	}
