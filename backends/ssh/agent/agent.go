@@ -872,7 +872,7 @@ func (a *agent) openFile(ctx context.Context, id uint64, d *protocol.Dec) (byte,
 	}
 	buf := a.chunkBuf()
 	defer a.chunks.Put(buf)
-	chunk, eof, err := readChunk(r, off, *buf)
+	chunk, eof, err := readChunk(r, off, *buf, en.Size)
 	if err != nil {
 		r.Close()
 		return 0, nil, err
@@ -917,7 +917,7 @@ func (a *agent) read(d *protocol.Dec) (byte, []byte, error) {
 	ar.mu.Lock()
 	chunk, eof, err := []byte(nil), false, errors.New("agent protocol: read of a closed file")
 	if !ar.closed {
-		chunk, eof, err = readChunk(ar.r, off, *buf)
+		chunk, eof, err = readChunk(ar.r, off, *buf, -1)
 	}
 	ar.mu.Unlock()
 	if err != nil {
@@ -942,12 +942,27 @@ func (a *agent) chunkBuf() *[]byte {
 
 // readChunk reads up to len(buf) bytes at off into buf (with ReadAt when
 // the file has it; sequentially otherwise, when off is where the file
-// stands), and returns them and whether they end the file.
-func readChunk(r io.Reader, off int64, buf []byte) ([]byte, bool, error) {
+// stands), and returns them and whether they end the file. When the
+// file's size at its open is known (size >= 0) and it ends within the
+// chunk, and the file can tell whether it changed since, only that many
+// bytes are asked for: the end is known without a read that finds
+// nothing (a small file costs one pread, not two), and the check for a
+// change after the read (size, mtime, change time as at the open) is
+// what proves it (a file that grew meanwhile fails it).
+func readChunk(r io.Reader, off int64, buf []byte, size int64) ([]byte, bool, error) {
 	var n int
 	var err error
-	if ra, ok := r.(io.ReaderAt); ok {
+	ra, isRA := r.(io.ReaderAt)
+	_, checks := r.(core.ChangeChecker)
+	ends := checks && isRA && size >= off && size-off <= int64(len(buf))
+	if ends {
+		buf = buf[:size-off]
+	}
+	if isRA {
 		n, err = ra.ReadAt(buf, off)
+		if err == nil && ends {
+			err = io.EOF // the size at the open reached; Unchanged below proves it
+		}
 	} else {
 		n, err = io.ReadFull(r, buf)
 		if err == io.ErrUnexpectedEOF {

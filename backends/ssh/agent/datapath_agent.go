@@ -409,7 +409,7 @@ func (a *agent) dataRead(id, h uint64, off int64) (byte, []byte) {
 	if ar != nil {
 		ar.mu.Lock()
 		if !ar.closed {
-			chunk, eof, err = readChunk(ar.r, off, *buf)
+			chunk, eof, err = readChunk(ar.r, off, *buf, -1)
 		}
 		ar.mu.Unlock()
 	}
