@@ -31,7 +31,7 @@ func main() {
 	largeSize := flag.Int64("large-size", 256<<20, "size of each large file in bytes")
 	rounds := flag.Int("rounds", 3, "repetitions (the tools alternate going first); the best time counts")
 	dir := flag.String("dir", "/dev/shm", "where the trees and the benchmark user's home live (/dev/shm takes the disk out of the measure)")
-	profile := flag.String("profile", "", "instead of comparing, push the small files once (initial, then resync) with CPU profiles of async and its agent written to this directory")
+	profile := flag.String("profile", "", "instead of comparing, push the small files once (initial, then resync) and pull them into an empty directory, with CPU profiles of async and its agent written to this directory")
 	flag.Parse()
 	b := &bench{}
 	defer b.cleanup()
