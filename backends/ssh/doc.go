@@ -117,7 +117,14 @@
 // agent does not say: it can). OPEN answers
 // with the file's entry and its first chunk; the client then keeps four
 // READs (handle, offset) ahead of its reader, and the agent serves them
-// with pread. Snapshot PUT and DELETE are one way too; FLUSH reports the
+// with pread. A file whose first chunk ends it (the answer says so) is
+// closed on the agent already: its reader sends no CLOSEFILE, which only
+// a file the agent keeps open for READs needs. The agent reads a chunk
+// into a buffer it reuses, and a file that ends within the chunk with
+// one pread of the size the open found, the change check after the read
+// (size, mtime and change time as at the open) proving the end, so a
+// small file read costs openat2, fstat, pread, fstat and close there.
+// Snapshot PUT and DELETE are one way too; FLUSH reports the
 // first that failed. Every frame is buffered and written by a flusher that
 // lets ready senders add theirs first, so that small messages share
 // packets and system calls.

@@ -4,9 +4,10 @@
 // copy and no-change resync), a pull of them back (the server's tree
 // scanned), and a push of a few large files by async (through its agent)
 // and by rsync -a -e ssh, and prints the ratios and async's peak RSS. With -profile DIR
-// it compares nothing: it pushes the small files once and resyncs them,
-// with CPU profiles of async (client-STEP.prof) and of its agent
-// (agent-STEP.prof, through a wrapper around the installed agent) in DIR.
+// it compares nothing: it pushes the small files once, resyncs them and
+// pulls them into an empty directory, with CPU profiles of async
+// (client-STEP.prof) and of its agent (agent-STEP.prof, through a wrapper
+// around the installed agent) in DIR.
 package main
 
 import (
@@ -30,7 +31,7 @@ func main() {
 	largeSize := flag.Int64("large-size", 256<<20, "size of each large file in bytes")
 	rounds := flag.Int("rounds", 3, "repetitions (the tools alternate going first); the best time counts")
 	dir := flag.String("dir", "/dev/shm", "where the trees and the benchmark user's home live (/dev/shm takes the disk out of the measure)")
-	profile := flag.String("profile", "", "instead of comparing, push the small files once (initial, then resync) with CPU profiles of async and its agent written to this directory")
+	profile := flag.String("profile", "", "instead of comparing, push the small files once (initial, then resync) and pull them into an empty directory, with CPU profiles of async and its agent written to this directory")
 	flag.Parse()
 	b := &bench{}
 	defer b.cleanup()
@@ -83,7 +84,15 @@ func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, ro
 		return err
 	}
 	if profile != "" {
+		pullSrc := filepath.Join(dst, "profpull")
+		if out, err := exec.Command("cp", "-a", small, pullSrc).CombinedOutput(); err != nil {
+			return fmt.Errorf("copy the tree to the server: %v: %s", err, out)
+		}
+		srv.Chown(b, pullSrc)
 		return profileRuns(profile, srv.Home, small, func(step string) []string {
+			if step == "pull" {
+				return asyncSession("benchpull", filepath.Join(base, "profpulled"), pullSrc, filepath.Join(base, "profpullstate"), "-K", "pull")
+			}
 			return asyncCmd(small, filepath.Join(dst, "prof"), filepath.Join(base, "profstate"))
 		})
 	}
@@ -173,8 +182,8 @@ func (b *bench) run(bin, dir string, files, size, large int, largeSize int64, ro
 }
 
 // profileRuns wraps the agents installed in home so that each writes a CPU
-// profile into dir, then runs an initial push and a no-change resync, each
-// with a profile of the client.
+// profile into dir, then runs an initial push, a no-change resync and a
+// first pull, each with a profile of the client.
 func profileRuns(dir, home, small string, cmd func(step string) []string) error {
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return err
@@ -193,7 +202,7 @@ func profileRuns(dir, home, small string, cmd func(step string) []string) error 
 			}
 		}
 	}()
-	for _, step := range []string{"initial", "resync"} {
+	for _, step := range []string{"initial", "resync", "pull"} {
 		for _, a := range agents {
 			real := a + ".real"
 			if _, err := os.Stat(real); err != nil {

@@ -132,6 +132,11 @@ type agent struct {
 	sem chan struct{} // requests being served
 	big chan struct{} // large requests being served
 
+	// chunks holds chunk-sized read buffers (*[]byte): a read copies its
+	// chunk into its answer, so the buffer goes back at once, and a small
+	// file costs no new, zeroed 256 KiB.
+	chunks sync.Pool
+
 	// tree is the sync root as the kernel names it (symbolic links
 	// resolved), rootArg as the client gave it: async's own directories
 	// (-B, -R) may not lie in it.
@@ -865,13 +870,16 @@ func (a *agent) openFile(ctx context.Context, id uint64, d *protocol.Dec) (byte,
 	if err != nil {
 		return 0, nil, err
 	}
-	var e protocol.Enc
-	e.Entry(&en)
-	chunk, eof, err := readChunk(r, off)
+	buf := a.chunkBuf()
+	defer a.chunks.Put(buf)
+	chunk, eof, err := readChunk(r, off, *buf, en.Size)
 	if err != nil {
 		r.Close()
 		return 0, nil, err
 	}
+	var e protocol.Enc
+	e.B = make([]byte, 0, 128+len(en.Path)+len(en.Target)+len(chunk))
+	e.Entry(&en)
 	if eof {
 		r.Close()
 	} else {
@@ -904,29 +912,57 @@ func (a *agent) read(d *protocol.Dec) (byte, []byte, error) {
 	if ar == nil {
 		return 0, nil, errors.New("agent protocol: read of a closed file")
 	}
+	buf := a.chunkBuf()
+	defer a.chunks.Put(buf)
 	ar.mu.Lock()
 	chunk, eof, err := []byte(nil), false, errors.New("agent protocol: read of a closed file")
 	if !ar.closed {
-		chunk, eof, err = readChunk(ar.r, off)
+		chunk, eof, err = readChunk(ar.r, off, *buf, -1)
 	}
 	ar.mu.Unlock()
 	if err != nil {
 		return 0, nil, err
 	}
 	var e protocol.Enc
+	e.B = make([]byte, 0, 16+len(chunk))
 	e.Bool(eof)
 	e.Bytes(chunk)
 	return protocol.OpData, e.B, nil
 }
 
-// readChunk reads up to chunkSize bytes at off (with ReadAt when the file
-// has it; sequentially otherwise, when off is where the file stands).
-func readChunk(r io.Reader, off int64) ([]byte, bool, error) {
-	buf := make([]byte, protocol.ChunkSize)
+// chunkBuf returns a buffer of one chunk from the pool; the caller puts
+// it back once the chunk read into it is copied.
+func (a *agent) chunkBuf() *[]byte {
+	if b, ok := a.chunks.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, protocol.ChunkSize)
+	return &b
+}
+
+// readChunk reads up to len(buf) bytes at off into buf (with ReadAt when
+// the file has it; sequentially otherwise, when off is where the file
+// stands), and returns them and whether they end the file. When the
+// file's size at its open is known (size >= 0) and it ends within the
+// chunk, and the file can tell whether it changed since, only that many
+// bytes are asked for: the end is known without a read that finds
+// nothing (a small file costs one pread, not two), and the check for a
+// change after the read (size, mtime, change time as at the open) is
+// what proves it (a file that grew meanwhile fails it).
+func readChunk(r io.Reader, off int64, buf []byte, size int64) ([]byte, bool, error) {
 	var n int
 	var err error
-	if ra, ok := r.(io.ReaderAt); ok {
+	ra, isRA := r.(io.ReaderAt)
+	_, checks := r.(core.ChangeChecker)
+	ends := checks && isRA && size >= off && size-off <= int64(len(buf))
+	if ends {
+		buf = buf[:size-off]
+	}
+	if isRA {
 		n, err = ra.ReadAt(buf, off)
+		if err == nil && ends {
+			err = io.EOF // the size at the open reached; Unchanged below proves it
+		}
 	} else {
 		n, err = io.ReadFull(r, buf)
 		if err == io.ErrUnexpectedEOF {

@@ -404,10 +404,12 @@ func (a *agent) dataRead(id, h uint64, off int64) (byte, []byte) {
 	var chunk []byte
 	var eof bool
 	err := errors.New("agent protocol: read of a closed file")
+	buf := a.chunkBuf()
+	defer a.chunks.Put(buf)
 	if ar != nil {
 		ar.mu.Lock()
 		if !ar.closed {
-			chunk, eof, err = readChunk(ar.r, off)
+			chunk, eof, err = readChunk(ar.r, off, *buf, -1)
 		}
 		ar.mu.Unlock()
 	}

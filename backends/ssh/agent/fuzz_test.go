@@ -103,6 +103,20 @@ func FuzzAgentRequests(f *testing.F) {
 	var scan protocol.Enc
 	scan.ScanOptions(core.ScanOptions{Threads: 1 << 30})
 	f.Add(seed(req(protocol.OpScan, scan.B), req(protocol.OpStoreOpen, append(encS("/link/db"), 0))))
+	// Reads at the edges of a file (ids count from 2): an OPEN at the
+	// start, at the end and past it, and before it; a READ and two
+	// CLOSEFILEs of a handle an OPEN's answer ended (closed already).
+	open := func(off int64) []byte {
+		var e protocol.Enc
+		e.Str("data/f") // 2 bytes
+		e.Int(off)
+		return req(protocol.OpOpen, e.B)
+	}
+	var read, closeFile protocol.Enc
+	read.Uint(2)
+	read.Int(0)
+	closeFile.Uint(2)
+	f.Add(seed(open(0), open(2), open(1<<40), open(-1), req(protocol.OpRead, read.B), req(protocol.OpCloseFile, closeFile.B), req(protocol.OpCloseFile, closeFile.B)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		w := newWorld(t)
 		before := w.outside(t)

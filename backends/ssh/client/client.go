@@ -730,7 +730,7 @@ func (c *Client) Open(ctx context.Context, p string, offset int64) (io.ReadClose
 	if d.Err != nil {
 		return nil, core.Entry{}, d.Err
 	}
-	r := &remoteReader{c: c, ctx: ctx, handle: id, buf: chunk, eof: eof, next: offset + int64(len(chunk))}
+	r := &remoteReader{c: c, ctx: ctx, handle: id, buf: chunk, eof: eof, held: !eof, next: offset + int64(len(chunk))}
 	if cd != nil && !eof {
 		r.dp, r.end = cd, en.Size // the rest comes over the data path
 	}
@@ -750,6 +750,10 @@ type remoteReader struct {
 	ids      []uint64
 	err      error
 	closed   bool
+	// held: the agent keeps the file open under handle until CLOSEFILE.
+	// An OPEN whose chunk ended the file closed it there already (every
+	// agent does), so a small file's read costs no CLOSEFILE frame.
+	held bool
 	// Over the data path: the requests in flight there, and the size
 	// the entry reported (no request goes beyond it).
 	dp      *clientData
@@ -843,6 +847,9 @@ func (r *remoteReader) Close() error {
 	}
 	if r.reading {
 		r.dp.readers.Add(-1)
+	}
+	if !r.held {
+		return nil
 	}
 	var e protocol.Enc
 	e.Uint(r.handle)
