@@ -28,6 +28,12 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "completion" {
 		os.Exit(completion(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if versionOnly(os.Args[1:]) {
+		// What run would print, without building the option table, the
+		// signal handling and the terminal guard a run needs first.
+		fmt.Fprintln(os.Stdout, versionLine())
+		os.Exit(exitOK)
+	}
 	stopMem := func() {}
 	if prof := os.Getenv("ASYNC_MEMPROFILE"); prof != "" { // for benchmarks
 		stopMem = peakHeapProfile(prof)
@@ -62,6 +68,12 @@ func main() {
 	stopMem()
 	stopCPU()
 	os.Exit(code)
+}
+
+// versionOnly reports whether args ask for the version alone (-A or
+// --version and nothing else), which needs none of a run's set-up.
+func versionOnly(args []string) bool {
+	return len(args) == 1 && (args[0] == "-A" || args[0] == "--version")
 }
 
 // app is one invocation of async.
