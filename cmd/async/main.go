@@ -90,10 +90,10 @@ func run(ctx context.Context, schemes *registry, env environ, args []string, std
 	a := &app{stderr: stderr, out: &printer{stdout: stdout, stderr: stderr, tty: tty}, logs: logs, schemes: schemes, env: env}
 	opts := options()
 	specs := make([]cli.Spec, len(opts))
-	byLong := make(map[string]option, len(opts))
-	for i, o := range opts {
-		specs[i] = o.Spec
-		byLong[o.Long] = o
+	byLong := make(map[string]*option, len(opts))
+	for i := range opts {
+		specs[i] = opts[i].Spec
+		byLong[opts[i].Long] = &opts[i]
 	}
 	parsed, err := cli.Parse(specs, watchdArgs(args), "name")
 	if err != nil {
