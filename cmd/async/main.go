@@ -142,6 +142,11 @@ func run(ctx context.Context, schemes *registry, env environ, args []string, std
 		}
 		preps = append(preps, p)
 	}
+	if len(preps) == 1 {
+		// In this goroutine, whose stack init has grown already: a new
+		// one's would grow again, a page at a time.
+		return a.runSession(ctx, in, preps[0])
+	}
 	codes := make([]int, len(preps))
 	var wg sync.WaitGroup
 	for i, p := range preps {
