@@ -126,6 +126,19 @@ type DB struct {
 	loadedAll atomic.Bool
 }
 
+const (
+	// memTableSize is the size of Badger's memtables; its largest write
+	// batch is 15 % of it.
+	memTableSize = 2 << 20
+	// valueThreshold is the size under which Badger keeps a value in the
+	// LSM tree: every record, a few dozen bytes, is. It is Badger's
+	// largest batch (the most it accepts), because Badger builds, at every
+	// open, a histogram of one bucket per step between the threshold and
+	// that size, for a dynamic threshold that is off here (VLogPercentile
+	// 0): at 64 KiB it had 1,024 buckets, some 16 KB built at every open.
+	valueThreshold = memTableSize * 15 / 100
+)
+
 // badgerOptions returns Badger options tuned for a small embedded database
 // that is opened on every run. Records (a few dozen bytes) stay in the LSM
 // tree (ValueThreshold), so Load reads them in key order without touching
@@ -146,8 +159,8 @@ func badgerOptions(dir string, readOnly bool) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithLogger(nil).
 		WithReadOnly(readOnly).
-		WithMemTableSize(2 << 20).
-		WithValueThreshold(64 << 10).
+		WithMemTableSize(memTableSize).
+		WithValueThreshold(valueThreshold).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(8).
 		WithNumLevelZeroTablesStall(16).

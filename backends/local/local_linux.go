@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/async-sync/async/core"
@@ -23,8 +24,11 @@ type FS struct {
 	opts    Options
 	openat2 bool // the kernel resolves paths beneath a descriptor for us
 	pid     int  // this process, in temporary names
-	umask   int  // the process's umask, -1 when unknown
-	dirs    dirCache
+	// umask is the process's umask, -1 when unknown, read on the first
+	// file created: a run that creates none (a no-op) does not read
+	// /proc/self/status for it.
+	umask func() int
+	dirs  dirCache
 }
 
 // processUmask reads the umask without changing it (Linux 4.7 and later
@@ -56,7 +60,7 @@ func Open(root string, opts Options) (*FS, error) {
 		}
 		return nil, fmt.Errorf("local directory %s: %w", root, err)
 	}
-	f := &FS{root: root, rootFD: fd, opts: opts, pid: os.Getpid(), umask: processUmask()}
+	f := &FS{root: root, rootFD: fd, opts: opts, pid: os.Getpid(), umask: sync.OnceValue(processUmask)}
 	// openat2 may be missing (Linux < 5.6) or refused by a seccomp filter
 	// (older container runtimes); walking one component at a time is as
 	// safe, only slower.

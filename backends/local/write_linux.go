@@ -165,7 +165,10 @@ func (f *FS) createMode(a core.Attrs) (uint32, bool) {
 		mode = *a.Mode
 	}
 	m := unixMode(mode)
-	if a.UID != nil || a.GID != nil || f.umask < 0 || m&^0o777 != 0 || m&uint32(f.umask) != 0 {
+	if a.UID != nil || a.GID != nil || m&^0o777 != 0 {
+		return 0, false
+	}
+	if u := f.umask(); u < 0 || m&uint32(u) != 0 {
 		return 0, false
 	}
 	return m, true

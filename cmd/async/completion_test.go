@@ -181,3 +181,26 @@ func TestVersionStamp(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionOnly: -A or --version alone takes main's short way (the
+// version line without a run's set-up); with anything else the command
+// line goes to run, which checks it whole.
+func TestVersionOnly(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"-A"}, true},
+		{[]string{"--version"}, true},
+		{nil, false},
+		{[]string{"-h"}, false},
+		{[]string{"-A", "-N", "x"}, false},
+		{[]string{"-N", "x", "-A"}, false},
+		{[]string{"-AK"}, false},
+	} {
+		if got := versionOnly(tc.args); got != tc.want {
+			t.Errorf("versionOnly(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}

@@ -175,7 +175,7 @@ func isAlnum(c rune) bool {
 // config turns the parsed command line into the instance settings and the
 // sessions, warning about options that have no effect. warn gets each
 // warning with the session it concerns (nil: the instance, every session).
-func config(p *cli.Parsed, byLong map[string]option, schemes *registry, env environ, warn func(s *session, msg string)) (*instance, []*session, error) {
+func config(p *cli.Parsed, byLong map[string]*option, schemes *registry, env environ, warn func(s *session, msg string)) (*instance, []*session, error) {
 	if len(p.Positional) > 0 {
 		return nil, nil, usagef("unexpected argument %q (endpoints are given with -d and -r)", p.Positional[0])
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -144,5 +145,25 @@ func TestLeanHandsBucketsToFull(t *testing.T) {
 	dst := t.TempDir()
 	if r := runBin(t, alone, state2, nil, "-N", "local", "-d", src, "-r", dst); r.code != 0 || readTree(t, dst)["d/b"] != "22" {
 		t.Errorf("a local run by the lean build alone: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// slowInits are standard packages whose initialisation costs every start
+// a measurable share (GODEBUG=inittrace=1) and which the lean build has no
+// need of: runtime/metrics builds its table of metrics at start (~1 ms,
+// the most of any package linked).
+var slowInits = []string{"runtime/metrics"}
+
+func TestLeanBuildLinksNoSlowInits(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", "-tags", "lean,netgo,osusergo", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	for _, p := range slowInits {
+		if slices.Contains(deps, p) {
+			t.Errorf("the lean build links %s", p)
+		}
 	}
 }

@@ -28,6 +28,12 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "completion" {
 		os.Exit(completion(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if versionOnly(os.Args[1:]) {
+		// What run would print, without building the option table, the
+		// signal handling and the terminal guard a run needs first.
+		fmt.Fprintln(os.Stdout, versionLine())
+		os.Exit(exitOK)
+	}
 	stopMem := func() {}
 	if prof := os.Getenv("ASYNC_MEMPROFILE"); prof != "" { // for benchmarks
 		stopMem = peakHeapProfile(prof)
@@ -64,6 +70,12 @@ func main() {
 	os.Exit(code)
 }
 
+// versionOnly reports whether args ask for the version alone (-A or
+// --version and nothing else), which needs none of a run's set-up.
+func versionOnly(args []string) bool {
+	return len(args) == 1 && (args[0] == "-A" || args[0] == "--version")
+}
+
 // app is one invocation of async.
 type app struct {
 	stderr  io.Writer
@@ -78,10 +90,10 @@ func run(ctx context.Context, schemes *registry, env environ, args []string, std
 	a := &app{stderr: stderr, out: &printer{stdout: stdout, stderr: stderr, tty: tty}, logs: logs, schemes: schemes, env: env}
 	opts := options()
 	specs := make([]cli.Spec, len(opts))
-	byLong := make(map[string]option, len(opts))
-	for i, o := range opts {
-		specs[i] = o.Spec
-		byLong[o.Long] = o
+	byLong := make(map[string]*option, len(opts))
+	for i := range opts {
+		specs[i] = opts[i].Spec
+		byLong[opts[i].Long] = &opts[i]
 	}
 	parsed, err := cli.Parse(specs, watchdArgs(args), "name")
 	if err != nil {
@@ -129,6 +141,11 @@ func run(ctx context.Context, schemes *registry, env environ, args []string, std
 			}
 		}
 		preps = append(preps, p)
+	}
+	if len(preps) == 1 {
+		// In this goroutine, whose stack init has grown already: a new
+		// one's would grow again, a page at a time.
+		return a.runSession(ctx, in, preps[0])
 	}
 	codes := make([]int, len(preps))
 	var wg sync.WaitGroup

@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"runtime/pprof"
 	"time"
 )
@@ -13,11 +12,16 @@ import (
 // file describes the run at its peak; the returned stop ends the sampling
 // and writes the heap as it is only when no profile was written (a heap at
 // the end of a run is no peak). For benchmarks: it is set by
-// $ASYNC_MEMPROFILE.
+// $ASYNC_MEMPROFILE. The heap is read with runtime.ReadMemStats (the bytes
+// of allocated objects, live or not yet swept), not runtime/metrics:
+// linked, that package's initialisation (its table of metrics, built at
+// start) cost every start about a millisecond, the most of any package.
 func peakHeapProfile(path string) (stop func()) {
 	done, finished := make(chan struct{}), make(chan struct{})
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	var peak, written uint64
+	var (
+		ms            runtime.MemStats
+		peak, written uint64
+	)
 	wrote := false
 	write := func() {
 		if f, err := os.Create(path); err == nil {
@@ -40,8 +44,8 @@ func peakHeapProfile(path string) (stop func()) {
 				return
 			case <-t.C:
 			}
-			metrics.Read(sample)
-			if v := sample[0].Value.Uint64(); v > peak {
+			runtime.ReadMemStats(&ms)
+			if v := ms.HeapAlloc; v > peak {
 				peak = v
 				if peak > written+written/10 {
 					write()

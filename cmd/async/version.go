@@ -19,7 +19,10 @@ var (
 // versionLine describes the build for -A: "async VERSION (commit HASH)
 // GOVERSION OS/ARCH".
 func versionLine() string {
-	bi, _ := debug.ReadBuildInfo()
+	var bi *debug.BuildInfo
+	if version == "" || commit == "" { // a stamped build needs none of it
+		bi, _ = debug.ReadBuildInfo()
+	}
 	return describeBuild(version, commit, bi)
 }
 

@@ -94,28 +94,25 @@ func (s *Session) Hold(ctx context.Context) (release func(), err error) {
 	}
 	// Both sides are opened, and closed, at once: each is its own
 	// directory (or the agent's), and a large snapshot's open and close
-	// (a table per memtable, the tables' indexes) take a while.
+	// (a table per memtable, the tables' indexes) take a while. The
+	// remote side goes to a goroutine, the local side is done in this
+	// one, whose stack has grown already (a new goroutine's grows again,
+	// page by page, as deep as Badger's open goes).
 	var closers [2]func()
 	release = func() {
-		var wg sync.WaitGroup
-		for _, c := range closers {
-			if c != nil {
-				wg.Go(c)
+		bothSides(func(side int) {
+			if c := closers[side]; c != nil {
+				c()
 			}
-		}
-		wg.Wait()
+		})
 		closers = [2]func(){}
 		s.stores, s.held = [2]core.Store{}, false
 	}
 	var stores [2]core.Store
 	var errs [2]error
-	var wg sync.WaitGroup
-	for side := range 2 {
-		wg.Go(func() {
-			stores[side], closers[side], errs[side] = s.Snapshots[side].Open(ctx, s.DryRun, s.Reset)
-		})
-	}
-	wg.Wait()
+	bothSides(func(side int) {
+		stores[side], closers[side], errs[side] = s.Snapshots[side].Open(ctx, s.DryRun, s.Reset)
+	})
 	for side := range 2 {
 		if stores[side] == nil {
 			closers[side] = nil
@@ -129,6 +126,15 @@ func (s *Session) Hold(ctx context.Context) (release func(), err error) {
 	}
 	s.stores, s.held = stores, true
 	return release, nil
+}
+
+// bothSides calls fn for side 1 in a goroutine and for side 0 in the
+// caller's, and returns when both have returned.
+func bothSides(fn func(side int)) {
+	var wg sync.WaitGroup
+	wg.Go(func() { fn(1) })
+	fn(0)
+	wg.Wait()
 }
 
 // PeekMetas reads both sides' stored session identities without opening

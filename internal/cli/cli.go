@@ -167,8 +167,8 @@ func Parse(specs []Spec, args []string, sessionStart string) (*Parsed, error) {
 // index maps the short and long names of specs to them, refusing
 // duplicates and nameless specs.
 func index(specs []Spec) (map[rune]*Spec, map[string]*Spec, error) {
-	short := map[rune]*Spec{}
-	long := map[string]*Spec{}
+	short := make(map[rune]*Spec, len(specs))
+	long := make(map[string]*Spec, len(specs))
 	for i := range specs {
 		s := &specs[i]
 		if s.Short == 0 && s.Long == "" {

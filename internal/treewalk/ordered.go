@@ -18,7 +18,9 @@ type Item[J, V any] struct {
 // Ordered walks the tree below root in depth-first order and hands emit
 // each listed value, one at a time and in the caller's goroutine: a
 // directory's items in the order list returns them, each followed by the
-// walk of its Sub when it descends. Up to o.Workers listers read ahead,
+// walk of its Sub when it descends. Up to o.Workers listers read ahead
+// (the caller and o.Workers-1 goroutines, each started when a directory
+// waits to be listed: a tree of one directory starts none),
 // the directories emit will need first (the least by cmp, which must
 // order directories as the walk reaches them) first, and at most ahead
 // listings wait to be emitted, so that the memory held is that of the
@@ -30,23 +32,30 @@ type Item[J, V any] struct {
 // their resources to be released).
 func Ordered[J, V any](root J, o Options, ahead int, cmp func(a, b J) int,
 	list func(j J, stopped func() bool) ([]Item[J, V], error), emit func(V) error) (left []J, err error) {
-	w := &ordered[J, V]{o: o, list: list, emit: emit, tokens: make(chan struct{}, max(1, ahead))}
+	return newOrdered(o, ahead, cmp, list, emit).run(root)
+}
+
+func newOrdered[J, V any](o Options, ahead int, cmp func(a, b J) int,
+	list func(j J, stopped func() bool) ([]Item[J, V], error), emit func(V) error) *ordered[J, V] {
+	w := &ordered[J, V]{o: o, list: list, emit: emit, tokens: make(chan struct{}, max(1, ahead)),
+		workers: max(1, o.Workers) - 1} // the caller lists too
 	w.pending.cmp = cmp
 	w.cond = sync.NewCond(&w.mu)
 	for range cap(w.tokens) {
 		w.tokens <- struct{}{}
 	}
-	var wg sync.WaitGroup
-	for range max(1, o.Workers) - 1 { // the caller lists too
-		wg.Go(w.work)
-	}
+	return w
+}
+
+// run is Ordered's walk from root.
+func (w *ordered[J, V]) run(root J) (left []J, err error) {
 	err = w.walk(&dirNode[J, V]{job: root, index: -1})
 	w.stop.Store(true)
 	w.mu.Lock()
 	w.quit = true
 	w.mu.Unlock()
 	w.cond.Broadcast()
-	wg.Wait()
+	w.wg.Wait()
 	for _, n := range w.pending.nodes {
 		left = append(left, n.job)
 	}
@@ -77,6 +86,11 @@ type ordered[J, V any] struct {
 	cond    *sync.Cond
 	pending nodeHeap[J, V] // directories found that nobody lists yet
 	quit    bool
+	// workers is how many worker goroutines may run, started the number
+	// started so far (under mu): one more as each directory is found,
+	// up to workers. wg counts them.
+	workers, started int
+	wg               sync.WaitGroup
 }
 
 func (w *ordered[J, V]) stopped() bool { return w.stop.Load() }
@@ -158,8 +172,18 @@ func (w *ordered[J, V]) listNode(n *dirNode[J, V]) {
 				heap.Push(&w.pending, sub)
 			}
 		}
+		start := 0
+		if !w.quit {
+			start = max(0, min(len(w.pending.nodes), w.workers)-w.started)
+			w.started += start
+		}
 		w.mu.Unlock()
 		w.cond.Broadcast()
+		// Before run's Wait: the caller starts them before its walk
+		// returns, a worker while it is counted itself.
+		for range start {
+			w.wg.Go(w.work)
+		}
 	}
 	if n.done != nil {
 		close(n.done)

@@ -131,3 +131,36 @@ func TestOrderedReturnsWhatIsNeverListed(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderedStartsWorkersAsDirectoriesWait: a worker goroutine is started
+// for each directory found, up to Workers-1, so that the walk of a single
+// directory (a no-op run's tree) starts none.
+func TestOrderedStartsWorkersAsDirectoriesWait(t *testing.T) {
+	for _, tc := range []struct{ workers, subdirs, want int }{
+		{8, 0, 0}, {8, 3, 3}, {2, 3, 1}, {1, 3, 0}, {4, 40, 3},
+	} {
+		t.Run(fmt.Sprintf("workers=%d,subdirs=%d", tc.workers, tc.subdirs), func(t *testing.T) {
+			var listed atomic.Int64
+			list := func(j []int, _ func() bool) ([]Item[[]int, string], error) {
+				listed.Add(1)
+				var items []Item[[]int, string]
+				if len(j) == 0 {
+					for k := range tc.subdirs {
+						items = append(items, Item[[]int, string]{Value: fmt.Sprint(k), Sub: []int{k}, Descend: true})
+					}
+				}
+				return items, nil
+			}
+			w := newOrdered(Options{Workers: tc.workers}, 64, cmpPath, list, func(string) error { return nil })
+			if _, err := w.run(nil); err != nil {
+				t.Fatal(err)
+			}
+			if w.started != tc.want {
+				t.Errorf("%d worker goroutines started, want %d", w.started, tc.want)
+			}
+			if n := listed.Load(); n != int64(1+tc.subdirs) {
+				t.Errorf("%d directories listed, want %d", n, 1+tc.subdirs)
+			}
+		})
+	}
+}
