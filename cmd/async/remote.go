@@ -69,6 +69,13 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		err error
 	}
 	digest := make(chan digested, 1)
+	// Whether a missing root may be made reads the local snapshots (a
+	// read-only open of each): that too runs while the connection is made.
+	type creatable struct {
+		ok  bool
+		err error
+	}
+	mayCreate := make(chan creatable, 1)
 	if !e.sftp {
 		go func() {
 			bin, err := ssh.AgentBinary(in.env.agentBinary)
@@ -76,6 +83,10 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 				bin, err = ssh.BinaryDigest(bin)
 			}
 			digest <- digested{bin, err}
+		}()
+		go func() {
+			ok, err := p.mayCreate(ctx, side, in.dryRun)
+			mayCreate <- creatable{ok, err}
 		}()
 	}
 	conn, err := ssh.Dial(ctx, o)
@@ -90,7 +101,8 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		}
 		return op, nil
 	}
-	create, err := p.mayCreate(ctx, side, in.dryRun)
+	mc := <-mayCreate
+	create, err := mc.ok, mc.err
 	if err != nil {
 		conn.Close()
 		return nil, err
