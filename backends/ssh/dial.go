@@ -540,6 +540,7 @@ func (c *Conn) runAgent(ctx context.Context, cmd string, h protocol.Hello) (*cli
 
 var (
 	_ client.Aborter      = (*agentSession)(nil)
+	_ client.Detacher     = (*agentSession)(nil)
 	_ client.LostReporter = (*agentSession)(nil)
 )
 
@@ -568,6 +569,18 @@ func (a *agentSession) Close() error {
 		case <-a.closed:
 		case <-time.After(10 * time.Second):
 		}
+		a.ch.Close()
+	})
+	return nil
+}
+
+// Detach ends the agent's stdin and closes the channel without waiting
+// for the agent to exit: it exits on its own at the end of its input,
+// the server does not stop it (no terminal), and the client's Close asks
+// this only when the agent holds nothing the run waits for.
+func (a *agentSession) Detach() error {
+	a.once.Do(func() {
+		a.ch.CloseWrite()
 		a.ch.Close()
 	})
 	return nil

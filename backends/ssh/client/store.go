@@ -23,6 +23,7 @@ func (c *Client) OpenStore(ctx context.Context, dir string, readOnly bool) (*Sto
 	if _, err := c.call(ctx, protocol.OpStoreOpen, e.B); err != nil {
 		return nil, err
 	}
+	c.store.Store(storeOpen)
 	return &Store{c: c}, nil
 }
 
@@ -75,6 +76,9 @@ func (s *Store) Flush(ctx context.Context) error {
 // Close closes the snapshot on the server.
 func (s *Store) Close() error {
 	_, err := s.c.call(context.Background(), protocol.OpStoreClose, nil)
+	if err == nil {
+		s.c.store.CompareAndSwap(storeOpen, storeClosed)
+	}
 	return err
 }
 
