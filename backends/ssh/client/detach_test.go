@@ -1,11 +1,17 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/async-sync/async/core"
 
 	"github.com/async-sync/async/backends/ssh/agent"
 	"github.com/async-sync/async/backends/ssh/protocol"
@@ -75,4 +81,58 @@ func TestCloseDetachesOnlyAQuietAgent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOpenCarriesTheStoredIdentity: the first Meta after an open is the
+// identity the open's answer carried (no STOREMETA asked); after SetMeta,
+// Meta asks the agent again and sees the new one.
+func TestOpenCarriesTheStoredIdentity(t *testing.T) {
+	t.Parallel()
+	c, _ := rootedPipeClient(t)
+	var buf bytes.Buffer
+	c.SetLog(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: core.LevelTrace})))
+	ctx := context.Background()
+	metaAsked := func() int { return strings.Count(buf.String(), "op=store-meta ") }
+	want := core.Meta{Session: "s", Local: "file:///a", Remote: "ssh://h/b", Direction: "push"}
+	st, err := c.OpenStore(ctx, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetMeta(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for round, step := range []struct {
+		name  string
+		asked int // STOREMETA requests after the step
+	}{
+		{"first Meta after the open", 0},
+		{"second Meta", 1},
+	} {
+		if round == 0 {
+			if st, err = c.OpenStore(ctx, "", false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, found, err := st.Meta(ctx)
+		if err != nil || !found || !reflect.DeepEqual(m, want) {
+			t.Fatalf("%s: %+v, %v, %v; want %+v", step.name, m, found, err, want)
+		}
+		if got := metaAsked(); got != step.asked {
+			t.Errorf("%s: %d STOREMETA asked, want %d", step.name, got, step.asked)
+		}
+	}
+	want.Direction = "pull"
+	if err := st.SetMeta(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if m, _, err := st.Meta(ctx); err != nil || !reflect.DeepEqual(m, want) {
+		t.Fatalf("Meta after SetMeta: %+v, %v; want %+v", m, err, want)
+	}
+	if got := metaAsked(); got != 2 {
+		t.Errorf("%d STOREMETA asked, want 2", got)
+	}
+	st.Close()
 }
