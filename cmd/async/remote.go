@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -62,8 +63,9 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 	if a.out.tty {
 		o.AskPassword = askTerminal
 	}
-	// The agent's version is its program's digest: hashing tens of MiB
-	// runs while the connection is made, not after it.
+	// The agent's version is its program's digest: kept in the user's
+	// cache directory while the program stays the same file, else hashed
+	// (tens of MiB) while the connection is made, not after it.
 	type digested struct {
 		sum string
 		err error
@@ -80,7 +82,11 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		go func() {
 			bin, err := ssh.AgentBinary(in.env.agentBinary)
 			if err == nil {
-				bin, err = ssh.BinaryDigest(bin)
+				if cache, cerr := os.UserCacheDir(); cerr == nil {
+					bin, err = ssh.CachedDigest(bin, filepath.Join(cache, "async", "agent-digest"))
+				} else {
+					bin, err = ssh.BinaryDigest(bin)
+				}
 			}
 			digest <- digested{bin, err}
 		}()
