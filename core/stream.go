@@ -294,12 +294,15 @@ func (e *engine) streamGather(ctx context.Context, scans *[2][]Entry, dst Side, 
 		scanned[s] = !lazy || Side(s) != dst
 	}
 	if lazy {
+		// The records' load starts beside the probe of the root: a
+		// server's destination answers both in one round trip's time. An
+		// empty root (unmounted?) ends it unread (the deferred cancel).
+		streams[dst] = e.startLoad(ctx, &wg, dst)
 		if empty, err := e.rootEmpty(ctx, dst); err != nil || empty {
 			return nil, kept, false, err // scanned in full by the caller
 		}
 		// A destination without records (a first run) is scanned in full:
 		// known before the source's scan starts.
-		streams[dst] = e.startLoad(ctx, &wg, dst)
 		if streams[dst].peek() == nil {
 			return nil, kept, false, nil
 		}

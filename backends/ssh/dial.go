@@ -488,33 +488,47 @@ func (c *Conn) StartAgent(ctx context.Context, o StartOptions) (*client.Client, 
 	return c.runAgent(ctx, fmt.Sprintf(`exec "$HOME/%s" %s`, cached, args), h)
 }
 
-// runAgent starts the agent command and says hello.
+// runAgent starts the agent command and says hello. The exec request
+// asks for no reply and the hello follows it at once: the server handles
+// a channel's messages in order, so the hello reaches the agent's stdin,
+// and the round trip of an exec reply (the server forks the command
+// before it answers) is not waited for. A refused or failed command
+// closes the channel, which ends the hello with what it wrote on stderr.
 func (c *Conn) runAgent(ctx context.Context, cmd string, h protocol.Hello) (*client.Client, error) {
-	s, err := c.c.NewSession()
+	ch, reqs, err := c.c.OpenChannel("session", nil)
 	if err != nil {
 		return nil, fmt.Errorf("ssh session: %w", err)
 	}
-	stdin, err := s.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := s.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
+	closed := make(chan struct{})
+	go func() { // exit-status and the like; the channel's end closes reqs
+		for r := range reqs {
+			if r.WantReply {
+				r.Reply(false, nil)
+			}
+		}
+		close(closed)
+	}()
 	var stderr bytes.Buffer
-	s.Stderr = &limitedWriter{w: &stderr, n: 4096}
-	if err := s.Start(cmd); err != nil {
-		s.Close()
+	stderrDone := make(chan struct{})
+	go func() {
+		io.Copy(&limitedWriter{w: &stderr, n: 4096}, ch.Stderr())
+		close(stderrDone)
+	}()
+	if _, err := ch.SendRequest("exec", false, ssh.Marshal(struct{ Command string }{cmd})); err != nil {
+		ch.Close()
 		return nil, fmt.Errorf("start agent: %w", err)
 	}
-	closer := &agentSession{s: s, stdin: stdin, conn: c}
-	cl, err := client.New(ctx, stdout, stdin, closer, h, c.alive.stall)
+	closer := &agentSession{ch: ch, closed: closed, conn: c}
+	cl, err := client.New(ctx, ch, ch, closer, h, c.alive.stall)
 	if err != nil {
 		closer.Close()
 		var re *protocol.RemoteError
 		if errors.As(err, &re) {
 			return nil, err
+		}
+		select { // the channel is closed: what the command said is all there
+		case <-stderrDone:
+		case <-time.After(time.Second):
 		}
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
 			return nil, fmt.Errorf("agent on %s: %v: %s", c.addr, err, msg)
@@ -526,14 +540,16 @@ func (c *Conn) runAgent(ctx context.Context, cmd string, h protocol.Hello) (*cli
 
 var (
 	_ client.Aborter      = (*agentSession)(nil)
+	_ client.Detacher     = (*agentSession)(nil)
 	_ client.LostReporter = (*agentSession)(nil)
 )
 
+// agentSession is the SSH channel the agent runs in.
 type agentSession struct {
-	s     *ssh.Session
-	stdin io.Closer
-	once  sync.Once
-	conn  *Conn
+	ch     ssh.Channel
+	closed <-chan struct{} // closed when the server closed the channel
+	once   sync.Once
+	conn   *Conn
 }
 
 // Abort cuts the SSH connection: a channel write the agent does not take
@@ -543,16 +559,29 @@ func (a *agentSession) Abort() { a.conn.c.Close() }
 // Lost says why the SSH connection was lost, if keepalives found out.
 func (a *agentSession) Lost() error { return a.conn.lost() }
 
+// Close ends the agent's stdin and waits, 10 s at most, for the agent to
+// exit (the server then closes the channel), so that what it holds (the
+// remote snapshot's lock, its log) is let go before the run ends.
 func (a *agentSession) Close() error {
 	a.once.Do(func() {
-		a.stdin.Close()
-		done := make(chan struct{})
-		go func() { a.s.Wait(); close(done) }()
+		a.ch.CloseWrite()
 		select {
-		case <-done:
+		case <-a.closed:
 		case <-time.After(10 * time.Second):
 		}
-		a.s.Close()
+		a.ch.Close()
+	})
+	return nil
+}
+
+// Detach ends the agent's stdin and closes the channel without waiting
+// for the agent to exit: it exits on its own at the end of its input,
+// the server does not stop it (no terminal), and the client's Close asks
+// this only when the agent holds nothing the run waits for.
+func (a *agentSession) Detach() error {
+	a.once.Do(func() {
+		a.ch.CloseWrite()
+		a.ch.Close()
 	})
 	return nil
 }

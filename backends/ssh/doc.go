@@ -26,7 +26,17 @@
 // else an `async` on the server's PATH. When neither answers the hello
 // with this protocol version, it uploads its own binary (or
 // async-GOOS-GOARCH found beside it, for another platform) to that cache
-// directory, checks its SHA-256 there, and runs it.
+// directory, checks its SHA-256 there, and runs it. The exec request asks
+// for no reply and the hello follows it at once (the server takes a
+// channel's messages in order), so starting the agent costs no round
+// trip of its own; a command that fails closes the channel, and the
+// hello's error carries what it wrote on stderr.
+//
+// At the end the client closes the agent's stdin and waits for it to
+// exit, unless it holds nothing a next run could meet: its snapshot's
+// close answered (durable and unlocked), no request and no data path
+// under way. Then it detaches, and the agent exits on its own at the end
+// of its input.
 //
 // # Docroot
 //
@@ -91,6 +101,11 @@
 // 1024 files open for writing and 1024 for reading per connection. A
 // partial-file key is a short run of letters, digits, '-' and '_'. A
 // second hello, or a request before the first, ends the connection.
+//
+// The answer to a snapshot open carries the stored session identity
+// (found, meta), as the meta request answers it, so that the client's
+// first look at it costs no round trip; an older agent sends none and is
+// asked.
 //
 // Requests are pipelined: the client sends many without waiting, and the
 // agent answers each as it completes, in any order. Replies are OK (fields

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -62,20 +63,36 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 	if a.out.tty {
 		o.AskPassword = askTerminal
 	}
-	// The agent's version is its program's digest: hashing tens of MiB
-	// runs while the connection is made, not after it.
+	// The agent's version is its program's digest: kept in the user's
+	// cache directory while the program stays the same file, else hashed
+	// (tens of MiB) while the connection is made, not after it.
 	type digested struct {
 		sum string
 		err error
 	}
 	digest := make(chan digested, 1)
+	// Whether a missing root may be made reads the local snapshots (a
+	// read-only open of each): that too runs while the connection is made.
+	type creatable struct {
+		ok  bool
+		err error
+	}
+	mayCreate := make(chan creatable, 1)
 	if !e.sftp {
 		go func() {
 			bin, err := ssh.AgentBinary(in.env.agentBinary)
 			if err == nil {
-				bin, err = ssh.BinaryDigest(bin)
+				if cache, cerr := os.UserCacheDir(); cerr == nil {
+					bin, err = ssh.CachedDigest(bin, filepath.Join(cache, "async", "agent-digest"))
+				} else {
+					bin, err = ssh.BinaryDigest(bin)
+				}
 			}
 			digest <- digested{bin, err}
+		}()
+		go func() {
+			ok, err := p.mayCreate(ctx, side, in.dryRun)
+			mayCreate <- creatable{ok, err}
 		}()
 	}
 	conn, err := ssh.Dial(ctx, o)
@@ -90,7 +107,8 @@ func (a *app) openSSH(ctx context.Context, in *instance, p *prepared, side core.
 		}
 		return op, nil
 	}
-	create, err := p.mayCreate(ctx, side, in.dryRun)
+	mc := <-mayCreate
+	create, err := mc.ok, mc.err
 	if err != nil {
 		conn.Close()
 		return nil, err

@@ -1001,7 +1001,7 @@ func (a *agent) doStore(ctx context.Context, f protocol.Frame, d *protocol.Dec) 
 	switch f.Op {
 	case protocol.OpStoreOpen:
 		dir, readOnly := d.Str(), d.Bool()
-		return decoded(d, func() (byte, []byte, error) { return okReply(a.openStore(dir, readOnly)) })
+		return decoded(d, func() (byte, []byte, error) { return a.openStore(ctx, dir, readOnly) })
 	case protocol.OpStoreMeta:
 		if err := needStore(); err != nil {
 			return 0, nil, err
@@ -1168,24 +1168,34 @@ func refuseLinks(f *os.File) error {
 	return nil
 }
 
-func (a *agent) openStore(dir string, readOnly bool) error {
+func (a *agent) openStore(ctx context.Context, dir string, readOnly bool) (byte, []byte, error) {
 	p, f, err := a.storePath(dir, !readOnly)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	st, err := snapshot.Open(p, snapshot.Options{ReadOnly: readOnly})
 	if err != nil {
 		f.Close()
 		var le *snapshot.LockedError
 		if errors.As(err, &le) {
-			return fmt.Errorf("session %s is running on the server, pid %d", a.name, le.PID)
+			return 0, nil, fmt.Errorf("session %s is running on the server, pid %d", a.name, le.PID)
 		}
-		return err
+		return 0, nil, err
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.store, a.storeDir = st, f.(*os.File)
-	return nil
+	a.mu.Unlock()
+	// The stored identity comes with the answer, as STOREMETA gives it:
+	// what a client asks first, a round trip saved. One that cannot be
+	// read is left out; STOREMETA then says why.
+	m, found, err := st.Meta(ctx)
+	if err != nil {
+		return protocol.OpOK, nil, nil
+	}
+	var e protocol.Enc
+	e.Bool(found)
+	e.Meta(m)
+	return protocol.OpOK, e.B, nil
 }
 
 // load streams the snapshot's records in batches.

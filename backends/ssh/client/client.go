@@ -61,6 +61,9 @@ type Client struct {
 	sending   atomic.Int32 // one-way sends under way
 	active    atomic.Int64 // when the last one-way or data path send began
 	ready     atomic.Bool  // hello answered: probes may be sent
+	// store is where the agent's snapshot is: storeNone (never opened),
+	// storeOpen, or storeClosed (its close answered: durable, unlocked).
+	store atomic.Int32
 
 	log *slog.Logger // trace records of requests; nil: none
 }
@@ -99,6 +102,20 @@ const CloseWait = 5 * time.Second
 // Aborter is a closer that can also cut the connection at once, when the
 // agent no longer answers (New's closer may be one).
 type Aborter interface{ Abort() }
+
+// Detacher is a closer that can end the session without waiting for the
+// agent to exit (New's closer may be one). Close detaches when the agent
+// holds nothing a next run could meet: its snapshot closed (the answer
+// says it is durable and unlocked), no request and no data path under
+// way; the agent then exits on its own at the end of its input.
+type Detacher interface{ Detach() error }
+
+// The states of Client.store.
+const (
+	storeNone int32 = iota
+	storeOpen
+	storeClosed
+)
 
 // LostReporter is a closer that knows why the connection under it was
 // lost (the server stopped answering keepalives), if it was (New's closer
@@ -486,7 +503,20 @@ func (c *Client) Features() core.Features { return c.features | core.FeatureNetw
 // backend lacks fails with core.ErrUnsupported.)
 func (c *Client) Backend() core.Backend { return core.Mask(c, c.Features()) }
 
-// Close ends the session with the agent.
+// quiet reports whether the agent holds nothing the run still needs
+// settled: the snapshot it opened is closed, and no request, one-way
+// send or data path is under way.
+func (c *Client) quiet() bool {
+	if c.store.Load() != storeClosed || c.dp.Load() != nil || c.sending.Load() > 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending) == 0
+}
+
+// Close ends the session with the agent: it waits for the agent to exit,
+// unless the agent holds nothing (see Detacher).
 func (c *Client) Close() error {
 	c.later.cancel() // waits for an open under way: its streams close below
 	if cd := c.dp.Load(); cd != nil {
@@ -497,11 +527,14 @@ func (c *Client) Close() error {
 	}
 	// Flushing what is queued and ending the session wait on the agent;
 	// one that does not answer gets the connection cut instead.
+	detach := c.quiet()
 	done := make(chan error, 1)
 	go func() {
 		c.c.Stop()
 		var err error
-		if c.closer != nil {
+		if d, ok := c.closer.(Detacher); ok && detach {
+			err = d.Detach()
+		} else if c.closer != nil {
 			err = c.closer.Close()
 		}
 		done <- err

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/async-sync/async/backends/ssh/protocol"
 	"github.com/async-sync/async/core"
@@ -9,7 +10,18 @@ import (
 
 // Store is the remote snapshot, kept by the agent on the server (-B).
 // Put and Delete travel one way; their errors surface at Flush.
-type Store struct{ c *Client }
+type Store struct {
+	c *Client
+	// opened is the stored identity the open's answer carried, for the
+	// first Meta (nil: none, or used, or replaced by SetMeta).
+	opened atomic.Pointer[openedMeta]
+}
+
+// openedMeta is a stored identity as the agent read it at the open.
+type openedMeta struct {
+	m     core.Meta
+	found bool
+}
 
 var _ core.Store = (*Store)(nil)
 
@@ -20,14 +32,31 @@ func (c *Client) OpenStore(ctx context.Context, dir string, readOnly bool) (*Sto
 	var e protocol.Enc
 	e.Str(dir)
 	e.Bool(readOnly)
-	if _, err := c.call(ctx, protocol.OpStoreOpen, e.B); err != nil {
+	f, err := c.call(ctx, protocol.OpStoreOpen, e.B)
+	if err != nil {
 		return nil, err
 	}
-	return &Store{c: c}, nil
+	c.store.Store(storeOpen)
+	st := &Store{c: c}
+	if len(f.Payload) > 0 { // the stored identity (an older agent sends none)
+		d := protocol.Dec{B: f.Payload}
+		var om openedMeta
+		om.found = d.Bool()
+		om.m = d.Meta()
+		if d.Err == nil {
+			st.opened.Store(&om)
+		}
+	}
+	return st, nil
 }
 
-// Meta returns the stored session identity.
+// Meta returns the stored session identity: the first time, as the open's
+// answer carried it (the store is this session's alone, and SetMeta drops
+// that copy), then as the agent reads it.
 func (s *Store) Meta(ctx context.Context) (core.Meta, bool, error) {
+	if om := s.opened.Swap(nil); om != nil {
+		return om.m, om.found, nil
+	}
 	f, err := s.c.call(ctx, protocol.OpStoreMeta, nil)
 	if err != nil {
 		return core.Meta{}, false, err
@@ -40,6 +69,7 @@ func (s *Store) Meta(ctx context.Context) (core.Meta, bool, error) {
 
 // SetMeta replaces the stored session identity.
 func (s *Store) SetMeta(ctx context.Context, m core.Meta) error {
+	s.opened.Store(nil)
 	var e protocol.Enc
 	e.Meta(m)
 	_, err := s.c.call(ctx, protocol.OpStoreSetMeta, e.B)
@@ -75,6 +105,9 @@ func (s *Store) Flush(ctx context.Context) error {
 // Close closes the snapshot on the server.
 func (s *Store) Close() error {
 	_, err := s.c.call(context.Background(), protocol.OpStoreClose, nil)
+	if err == nil {
+		s.c.store.CompareAndSwap(storeOpen, storeClosed)
+	}
 	return err
 }
 

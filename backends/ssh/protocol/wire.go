@@ -58,7 +58,7 @@ const (
 	OpHash                         // path, algorithm → opOK(hash) + entry
 	OpXattrs                       // path → opOK(map)
 	OpSetXattrs                    // path, map → opOK
-	OpStoreOpen                    // dir, read-only → opOK(created)
+	OpStoreOpen                    // dir, read-only → opOK(found, meta: as OpStoreMeta; absent from an older agent)
 	OpStoreMeta                    // → opOK(found, meta)
 	OpStoreSetMeta                 // meta → opOK
 	OpStoreLoad                    // → opItems(records)... then opOK
