@@ -9,7 +9,6 @@ package s3test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -107,7 +106,7 @@ func StartIn(t T, dir string) *Server {
 		}
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
-		if waitListening(addr, exited) {
+		if waitListening(cmd.Process.Pid, port, exited) {
 			t.Cleanup(func() { cmd.Process.Kill(); <-exited })
 			s.Endpoint = "http://" + addr
 			return s
@@ -119,7 +118,11 @@ func StartIn(t T, dir string) *Server {
 	return nil
 }
 
-func waitListening(addr string, exited chan struct{}) bool {
+// waitListening waits for process pid to listen on 127.0.0.1:port and
+// answer HTTP there. Its own listener is looked for, not a connection:
+// another test process may have taken the same free port.
+func waitListening(pid, port int, exited chan struct{}) bool {
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -127,8 +130,7 @@ func waitListening(addr string, exited chan struct{}) bool {
 			return false
 		default:
 		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
+		if testnet.Listens(pid, port) {
 			resp, err := http.Get("http://" + addr + "/")
 			if err == nil {
 				resp.Body.Close()

@@ -221,9 +221,10 @@ Subsystem sftp internal-sftp
 			return fmt.Errorf("sshd exited: %s", strings.TrimSpace(string(log)))
 		default:
 		}
-		c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
-		if err == nil {
-			c.Close()
+		// Its own listener, not a connection: another test process may
+		// have taken the same free port, and a connection would reach
+		// that one's sshd while this one's bind is about to fail.
+		if testnet.Listens(cmd.Process.Pid, s.Port) {
 			t.Cleanup(func() { cmd.Process.Kill(); <-exited })
 			return nil
 		}
