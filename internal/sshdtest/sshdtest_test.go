@@ -91,7 +91,8 @@ func TestServersShareNothing(t *testing.T) {
 				}
 				for range 5 { // the others start and stop meanwhile
 					if err := dialPassword(s, s.User, s.Password); err != nil {
-						t.Fatalf("own password refused: %v", err)
+						log, _ := os.ReadFile(filepath.Join(s.Dir, "sshd.log"))
+						t.Fatalf("own password refused: %v\nsshd's log:\n%s", err, log)
 					}
 				}
 				if err := dialPassword(s, s.User, s.Password+"x"); err == nil {
