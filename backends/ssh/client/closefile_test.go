@@ -10,7 +10,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/async-sync/async/backends/ssh/agent"
 	"github.com/async-sync/async/backends/ssh/protocol"
 )
 
@@ -54,16 +53,9 @@ func TestOpenClosesWhatTheAgentHolds(t *testing.T) {
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cr, aw := io.Pipe()
-	ar, cw := io.Pipe()
+	cr, cw, end := pipeAgent(agentOptions(home))
 	counter := &opCounter{w: cw, ops: map[byte]int{}}
-	done := make(chan error, 1)
-	go func() {
-		done <- agent.Serve(context.Background(), ar, aw, agentOptions(home))
-		aw.Close()
-	}()
-	c, err := New(context.Background(), cr, counter, closerFunc(func() error { cw.Close(); return <-done }),
-		protocol.Hello{Root: root, Session: "t"}, 0)
+	c, err := New(context.Background(), cr, counter, end, protocol.Hello{Root: root, Session: "t"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,10 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/async-sync/async/core"
-
-	"github.com/async-sync/async/backends/ssh/agent"
 	"github.com/async-sync/async/backends/ssh/protocol"
+	"github.com/async-sync/async/core"
 )
 
 // detachRecorder is an agent session's closer that records how the
@@ -50,14 +47,8 @@ func TestCloseDetachesOnlyAQuietAgent(t *testing.T) {
 			if err := os.Mkdir(root, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			cr, aw := io.Pipe()
-			ar, cw := io.Pipe()
-			served := make(chan error, 1)
-			go func() {
-				served <- agent.Serve(context.Background(), ar, aw, agentOptions(home))
-				aw.Close()
-			}()
-			rec := &detachRecorder{end: func() error { cw.Close(); return <-served }}
+			cr, cw, end := pipeAgent(agentOptions(home))
+			rec := &detachRecorder{end: end}
 			c, err := New(context.Background(), cr, cw, rec, protocol.Hello{Root: root, Session: "t"}, 0)
 			if err != nil {
 				t.Fatal(err)

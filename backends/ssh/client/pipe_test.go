@@ -55,6 +55,14 @@ func pipeClientStall(t *testing.T, home string, h protocol.Hello, stall time.Dur
 
 // pipeClientOf runs an agent with the options o over pipes.
 func pipeClientOf(o agent.Options, h protocol.Hello, stall time.Duration) (*Client, error) {
+	cr, cw, end := pipeAgent(o)
+	return New(context.Background(), cr, cw, end, h, stall)
+}
+
+// pipeAgent serves an agent with the options o over pipes. It returns the
+// client's ends of them, and a closer that ends the agent's input and
+// returns what Serve returned.
+func pipeAgent(o agent.Options) (io.Reader, io.Writer, closerFunc) {
 	cr, aw := io.Pipe()
 	ar, cw := io.Pipe()
 	done := make(chan error, 1)
@@ -62,11 +70,10 @@ func pipeClientOf(o agent.Options, h protocol.Hello, stall time.Duration) (*Clie
 		done <- agent.Serve(context.Background(), ar, aw, o)
 		aw.Close()
 	}()
-	closer := closerFunc(func() error {
+	return cr, cw, func() error {
 		cw.Close()
 		return <-done
-	})
-	return New(context.Background(), cr, cw, closer, h, stall)
+	}
 }
 
 type closerFunc func() error
