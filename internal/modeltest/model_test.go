@@ -158,18 +158,8 @@ func agentOverPipes(home, root string) (*client.Client, error) {
 		Open: func(dir string, fo agent.FSOptions) (core.Backend, error) {
 			return local.Open(dir, local.Options{FollowLinks: fo.FollowLinks, Confined: fo.Confined})
 		}}
-	cr, aw := io.Pipe()
-	ar, cw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- agent.Serve(context.Background(), ar, aw, o)
-		aw.Close()
-	}()
-	closer := closerFunc(func() error {
-		cw.Close()
-		return <-done
-	})
-	return client.New(context.Background(), cr, cw, closer, protocol.Hello{Root: root, Session: "model"}, 0)
+	r, w, end := agent.ServePipes(o)
+	return client.New(context.Background(), r, w, closerFunc(end), protocol.Hello{Root: root, Session: "model"}, 0)
 }
 
 type closerFunc func() error

@@ -59,21 +59,11 @@ func pipeClientOf(o agent.Options, h protocol.Hello, stall time.Duration) (*Clie
 	return New(context.Background(), cr, cw, end, h, stall)
 }
 
-// pipeAgent serves an agent with the options o over pipes. It returns the
-// client's ends of them, and a closer that ends the agent's input and
-// returns what Serve returned.
+// pipeAgent serves an agent with the options o over pipes
+// (agent.ServePipes), its end as a closer.
 func pipeAgent(o agent.Options) (io.Reader, io.Writer, closerFunc) {
-	cr, aw := io.Pipe()
-	ar, cw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- agent.Serve(context.Background(), ar, aw, o)
-		aw.Close()
-	}()
-	return cr, cw, func() error {
-		cw.Close()
-		return <-done
-	}
+	r, w, end := agent.ServePipes(o)
+	return r, w, end
 }
 
 type closerFunc func() error
